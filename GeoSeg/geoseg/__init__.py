@@ -1,0 +1,1 @@
+"""GeoSeg stage: remote-sensing semantic segmentation models, datasets and training recipes."""

@@ -1,0 +1,1 @@
+"""Segmentation networks of the GeoSeg stage, checkpoint-compatible with the paper's repository."""

@@ -1,0 +1,25 @@
+# The two commands of the README: `make demo` and `make test`. Each sets up .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --progress-bar off -r requirements_GeoSeg.txt -r requirements_SAM.txt
+	$(PY) -m pip install --progress-bar off -e ".[test]"
+	touch $@
+
+demo: $(STAMP)
+	$(PY) SESSRS/run_demo.py --out outputs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) SESSRS/benchmarks/bench_sweep.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""SESSRS: refine semantic segmentation predictions with segment-anything object masks, without training."""

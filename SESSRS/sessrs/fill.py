@@ -1,0 +1,44 @@
+"""Fill the regions of one class from their surroundings (step 6.3 of the refinement)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+MARK = 255
+_KERNEL = np.ones((3, 3), np.uint8)
+
+
+def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
+    """Return ``pred`` where every 4-connected region of ``cls`` takes the majority value around it.
+
+    Regions are taken in label order. A region sees only its bounding box: its border pixels are the
+    region pixels with an 8-neighbour inside the box outside the region; the values gathered are those
+    8-neighbours of border pixels that are not (still unfilled) ``cls`` pixels, counted once per border
+    pixel that sees them. The most frequent value wins (smallest on a tie); with nothing gathered the
+    region keeps ``cls``, so a region that fills its box is never filled (quirk 5 of the reference).
+    """
+    values = pred.astype(np.uint8, copy=True)
+    marked = values == cls
+    values[marked] = MARK
+    labels, _ = ndimage.label(marked)
+    for number, box in enumerate(ndimage.find_objects(labels), start=1):
+        region = labels[box] == number
+        window = values[box]
+        window[region] = _majority_around(region, window, cls)
+    return values
+
+
+def _majority_around(region: np.ndarray, window: np.ndarray, cls: int) -> int:
+    outside = ~region
+    if not outside.any():
+        return cls
+    near_outside = cv2.dilate(outside.view(np.uint8), _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    border = (region & (near_outside > 0)).astype(np.float32)
+    seen = cv2.filter2D(border, -1, _KERNEL.astype(np.float32), borderType=cv2.BORDER_CONSTANT)
+    gathered = window != MARK
+    weights = seen[gathered]
+    if not weights.any():
+        return cls
+    histogram = np.bincount(window[gathered], weights=weights)
+    return int(np.argmax(histogram))

@@ -1,0 +1,180 @@
+"""Refinement peers: every way of post-processing a prediction that the demo compares, behind one interface.
+
+A peer takes a :class:`PeerInput` (image, prediction, SAM objects of one tile) and returns a refined label map
+of the prediction's shape. The peers are:
+
+- ``unrefined``: the prediction as it is;
+- ``majority_vote``: every object whose majority predicted class covers more than ``t1`` of it is painted that
+  class (larger objects first, so smaller objects on top of them keep their own vote);
+- ``densecrf``: a fully connected CRF (pydensecrf2) on the prediction, with the image as the bilateral guide;
+- ``sessrs``: the reference refinement, :func:`sessrs.refine.refine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+import pydensecrf.densecrf as dcrf
+from pydensecrf.utils import unary_from_labels
+
+from sessrs.io import decode_masks
+from sessrs.refine import refine
+
+Thresholds = Mapping[int, float]
+
+
+@dataclass(frozen=True, eq=False)
+class PeerInput:
+    """One tile as the peers see it: RGB ``image`` (H x W x 3 uint8), ``pred`` (H x W class ids) and the parsed
+    SAM ``objects`` (``{"rles": {...}, "area": int}`` dicts)."""
+
+    image: np.ndarray
+    pred: np.ndarray
+    objects: Sequence[dict]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.pred.ndim != 2:
+            raise ValueError(f"{self.name or 'tile'}: prediction must be H x W, got shape {self.pred.shape}")
+        if self.image.shape[:2] != self.pred.shape:
+            raise ValueError(
+                f"{self.name or 'tile'}: image {self.image.shape[:2]} and prediction {self.pred.shape} differ in size"
+            )
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """The objects' boolean masks, decoded once: H x W x N."""
+        if not self.objects:
+            return np.zeros((*self.pred.shape, 0), bool)
+        return decode_masks(list(self.objects), self.name or "tile").view(bool)
+
+
+class Peer(Protocol):
+    """A refinement method compared in the demo."""
+
+    name: str
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        """Return the refined H x W label map of ``tile`` (the input is left untouched)."""
+        ...
+
+
+class Unrefined:
+    """The model's prediction, unchanged."""
+
+    name = "unrefined"
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        return tile.pred.copy()
+
+
+def _threshold_of(thresholds: float | Thresholds, cls: int) -> float:
+    if isinstance(thresholds, Mapping):
+        return float(thresholds.get(cls, 1.0))
+    return float(thresholds)
+
+
+class ObjectMajorityVote:
+    """Paint each object with its majority predicted class when that class covers more than ``t1`` of it.
+
+    ``t1`` is one threshold for every class or a class -> threshold mapping (missing classes: 1, never).
+    The vote is taken on the original prediction; objects are painted from the largest to the smallest.
+    """
+
+    name = "majority_vote"
+
+    def __init__(self, t1: float | Thresholds = 0.5) -> None:
+        self.t1 = t1
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        out = tile.pred.copy()
+        masks = tile.masks
+        sizes = masks.sum(axis=(0, 1))
+        for index in np.argsort(-sizes, kind="stable"):
+            if sizes[index] == 0:
+                continue
+            mask = masks[..., index]
+            votes = np.bincount(tile.pred[mask])
+            winner = int(votes.argmax())
+            if votes[winner] / sizes[index] > _threshold_of(self.t1, winner):
+                out[mask] = winner
+        return out
+
+
+class DenseCRF:
+    """Fully connected CRF (Kraehenbuehl & Koltun) over the prediction, guided by the image colours.
+
+    The unary trusts each predicted label with probability ``label_confidence``; the defaults for the pairwise
+    terms are the ones of the pydensecrf examples.
+    """
+
+    name = "densecrf"
+
+    def __init__(
+        self,
+        num_classes: int,
+        label_confidence: float = 0.7,
+        iterations: int = 5,
+        gaussian_sxy: float = 3.0,
+        gaussian_compat: float = 3.0,
+        bilateral_sxy: float = 80.0,
+        bilateral_srgb: float = 13.0,
+        bilateral_compat: float = 10.0,
+    ) -> None:
+        self.num_classes = num_classes
+        self.label_confidence = label_confidence
+        self.iterations = iterations
+        self.gaussian = (gaussian_sxy, gaussian_compat)
+        self.bilateral = (bilateral_sxy, bilateral_srgb, bilateral_compat)
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        if tile.pred.max(initial=0) >= self.num_classes:
+            raise ValueError(f"{tile.name or 'tile'}: prediction holds class {tile.pred.max()} >= {self.num_classes}")
+        height, width = tile.pred.shape
+        crf = dcrf.DenseCRF2D(width, height, self.num_classes)
+        crf.setUnaryEnergy(
+            unary_from_labels(tile.pred.astype(np.int64), self.num_classes, self.label_confidence, zero_unsure=False)
+        )
+        crf.addPairwiseGaussian(sxy=self.gaussian[0], compat=self.gaussian[1])
+        sxy, srgb, compat = self.bilateral
+        crf.addPairwiseBilateral(sxy=sxy, srgb=srgb, rgbim=np.ascontiguousarray(tile.image[..., :3]), compat=compat)
+        marginals = np.array(crf.inference(self.iterations)).reshape(self.num_classes, height, width)
+        return marginals.argmax(axis=0).astype(tile.pred.dtype)
+
+
+class SESSRS:
+    """The paper's refinement exactly as the reference applies it (:func:`sessrs.refine.refine`)."""
+
+    name = "sessrs"
+
+    def __init__(
+        self,
+        t1: Thresholds,
+        t2: Thresholds,
+        modify: Sequence[int],
+        max_objects: int = 5,
+        num_classes: int | None = None,
+    ) -> None:
+        self.t1 = dict(t1)
+        self.t2 = dict(t2)
+        self.modify = list(modify)
+        self.max_objects = max_objects
+        self.num_classes = num_classes
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        return refine(
+            tile.pred, list(tile.objects), self.t1, self.t2, self.modify,
+            max_objects=self.max_objects, num_classes=self.num_classes,
+        )
+
+
+def run_peers(peers: Sequence[Peer], tile: PeerInput) -> dict[str, np.ndarray]:
+    """Apply every peer to ``tile``; returns name -> refined label map (names must be unique)."""
+    names = [peer.name for peer in peers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"peer names must be unique, got {names}")
+    return {peer.name: peer(tile) for peer in peers}

@@ -1,0 +1,261 @@
+"""The demo's offline report: per-tile panel PNGs, t1 x t2 heatmaps from ``sweep.json``, and one HTML page plus a
+JSON file holding the same figures.
+
+The report is a plain dict (see :func:`write_report`); this module only draws and renders it, it computes no
+metrics itself.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from sessrs.io import write_json_atomic, write_text_atomic
+
+PANEL_TITLES = ("image", "ground truth", "prediction", "objects", "refined", "changed pixels")
+CHANGE_COLOURS = {
+    "fixed": (40, 200, 60),  # wrong before, right after
+    "broken": (230, 40, 40),  # right before, wrong after
+    "other": (250, 210, 40),  # changed, wrong before and after (or unlabelled ground truth)
+}
+HEADER_HEIGHT = 22
+
+
+def colourize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """Class ids -> RGB through ``palette`` (ids without a palette entry are drawn black)."""
+    lut = np.zeros((256, 3), np.uint8)
+    lut[: len(palette)] = np.asarray(palette, np.uint8)
+    return lut[labels]
+
+
+def draw_objects(masks: Sequence[np.ndarray], shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Each object in its own random colour, smaller objects drawn over larger ones; background black."""
+    rng = np.random.default_rng(seed)
+    canvas = np.zeros((*shape, 3), np.uint8)
+    for mask in sorted(masks, key=lambda m: -int(m.sum())):
+        canvas[mask] = rng.integers(60, 256, 3, dtype=np.uint8)
+    return canvas
+
+
+def draw_changes(pred: np.ndarray, refined: np.ndarray, gt: np.ndarray, ignore_index: int) -> np.ndarray:
+    """Pixels the refinement changed: green when it fixed them, red when it broke them, yellow otherwise."""
+    canvas = np.zeros((*pred.shape, 3), np.uint8)
+    changed = pred != refined
+    labelled = gt != ignore_index
+    fixed = changed & labelled & (refined == gt)
+    broken = changed & labelled & (pred == gt)
+    canvas[changed] = CHANGE_COLOURS["other"]
+    canvas[fixed] = CHANGE_COLOURS["fixed"]
+    canvas[broken] = CHANGE_COLOURS["broken"]
+    return canvas
+
+
+def compose_panel(views: Sequence[np.ndarray], titles: Sequence[str], cell: int = 256) -> Image.Image:
+    """Lay RGB views side by side, each resized to ``cell`` pixels wide, with a title bar above each."""
+    font = ImageFont.load_default(size=14)
+    cells = []
+    for view in views:
+        height, width = view.shape[:2]
+        size = (cell, max(1, round(height * cell / width)))
+        cells.append(Image.fromarray(view).resize(size, Image.Resampling.NEAREST))
+    tallest = max(c.height for c in cells)
+    gap = 4
+    panel = Image.new("RGB", (len(cells) * (cell + gap) - gap, tallest + HEADER_HEIGHT), "white")
+    draw = ImageDraw.Draw(panel)
+    for index, (image, title) in enumerate(zip(cells, titles)):
+        left = index * (cell + gap)
+        draw.text((left + 4, 3), title, fill="black", font=font)
+        panel.paste(image, (left, HEADER_HEIGHT))
+    return panel
+
+
+def save_png_atomic(path: Path, image: Image.Image) -> None:
+    """Save ``image`` as PNG under a temporary name beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.png")
+    image.save(partial, format="PNG")
+    os.replace(partial, path)
+
+
+def save_tile_panel(
+    path: Path,
+    image: np.ndarray,
+    gt: np.ndarray,
+    pred: np.ndarray,
+    masks: Sequence[np.ndarray],
+    refined: np.ndarray,
+    palette: Sequence[Sequence[int]],
+    ignore_index: int,
+) -> dict:
+    """Write the panel image | ground truth | prediction | objects | refined | changed pixels for one tile.
+
+    Returns the changed-pixel counts shown in the last view."""
+    shapes = {a.shape[:2] for a in (image, gt, pred, refined)}
+    if len(shapes) != 1:
+        raise ValueError(f"{path.name}: image, ground truth, prediction and refined map differ in size: {shapes}")
+    views = [
+        image[..., :3],
+        colourize(gt, palette),
+        colourize(pred, palette),
+        draw_objects(masks, pred.shape),
+        colourize(refined, palette),
+        draw_changes(pred, refined, gt, ignore_index),
+    ]
+    save_png_atomic(path, compose_panel(views, PANEL_TITLES))
+    changed = pred != refined
+    labelled = gt != ignore_index
+    return {
+        "changed_pixels": int(changed.sum()),
+        "fixed_pixels": int((changed & labelled & (refined == gt)).sum()),
+        "broken_pixels": int((changed & labelled & (pred == gt)).sum()),
+    }
+
+
+def heatmap_from_sweep(sweep: dict, class_id: int, class_name: str, image: str | None = None) -> dict:
+    """The t1 x t2 grid of mIoU change against the unrefined baseline for one class of a ``sweep.json``."""
+    rows = sweep["sweeps"][str(class_id)]
+    t1s = sorted({row["t1"] for row in rows})
+    t2s = sorted({row["t2"] for row in rows})
+    grid: list[list[float | None]] = [[None] * len(t2s) for _ in t1s]
+    baseline = sweep["baseline"]["mIoU"]
+    for row in rows:
+        grid[t1s.index(row["t1"])][t2s.index(row["t2"])] = round(row["mIoU"] - baseline, 2)
+    return {"class": class_name, "t1": t1s, "t2": t2s, "delta_miou": grid, "baseline_miou": baseline, "image": image}
+
+
+def _cell_colour(value: float | None, scale: float) -> str:
+    if value is None:
+        return "#eee"
+    strength = min(abs(value) / scale, 1.0) if scale > 0 else 0.0
+    fade = round(255 * (1 - 0.75 * strength))
+    return f"rgb({fade},{fade},255)" if value > 0 else f"rgb(255,{fade},{fade})" if value < 0 else "#fff"
+
+
+def _heatmap_html(heatmap: dict) -> str:
+    values = [v for row in heatmap["delta_miou"] for v in row if v is not None]
+    scale = max((abs(v) for v in values), default=0.0)
+    head = "".join(f"<th>{t2:g}</th>" for t2 in heatmap["t2"])
+    body = "".join(
+        f"<tr><th>{t1:g}</th>"
+        + "".join(
+            f'<td style="background:{_cell_colour(v, scale)}">{"" if v is None else f"{v:+.2f}"}</td>' for v in row
+        )
+        + "</tr>"
+        for t1, row in zip(heatmap["t1"], heatmap["delta_miou"])
+    )
+    picture = f'<img src="{html.escape(heatmap["image"])}" alt="heatmap {html.escape(heatmap["class"])}">' if heatmap[
+        "image"] else ""
+    return (
+        f'<figure class="heatmap"><figcaption>{html.escape(heatmap["class"])}: mIoU change vs. unrefined '
+        f'({heatmap["baseline_miou"]:.2f}); rows t1, columns t2</figcaption>'
+        f'<table class="grid"><tr><th>t1 \\ t2</th>{head}</tr>{body}</table>{picture}</figure>'
+    )
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.2f}"
+
+
+def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str]) -> str:
+    head = "<tr><th>peer</th><th>OA</th><th>mIoU</th><th>mF1</th>" + "".join(
+        f"<th>IoU {html.escape(c)}</th>" for c in classes
+    ) + "".join(f"<th>F1 {html.escape(c)}</th>" for c in classes) + "</tr>"
+    body = "".join(
+        f"<tr><td>{html.escape(row['peer'])}</td><td>{_figure(row['OA'])}</td><td>{_figure(row['mIoU'])}</td>"
+        f"<td>{_figure(row['mF1'])}</td>"
+        + "".join(f"<td>{_figure(row['IoU'].get(c))}</td>" for c in classes)
+        + "".join(f"<td>{_figure(row['F1'].get(c))}</td>" for c in classes)
+        + "</tr>"
+        for row in rows
+    )
+    return f'<table class="metrics">{head}{body}</table>'
+
+
+def _thresholds_html(folds: Sequence[dict]) -> str:
+    items = "".join(
+        f"<li>tuned on {html.escape(', '.join(f['tune']))}, evaluated on {html.escape(', '.join(f['eval']))}: "
+        f"modify = [{html.escape(', '.join(f['modify']))}]; "
+        + html.escape(", ".join(f"{c}: t1 {f['t1'][c]:g} t2 {f['t2'][c]:g}" for c in f["modify"]))
+        + "</li>"
+        for f in folds
+    )
+    return f"<ul>{items}</ul>"
+
+
+def _group_html(group: dict) -> str:
+    parts = [f"<h2>{html.escape(group['label'])}</h2>", f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>"]
+    for protocol in group["protocols"]:
+        parts += [
+            f"<h3>{html.escape(protocol['title'])}</h3>",
+            f"<p>{html.escape(protocol['description'])}</p>",
+            _metrics_table_html(protocol["rows"], group["classes"]),
+            "<p>Thresholds picked for SESSRS:</p>",
+            _thresholds_html(protocol["folds"]),
+        ]
+    parts.append("<h3>t1 x t2 sweep per class (reference protocol, all tiles)</h3>")
+    parts.append('<div class="heatmaps">' + "".join(_heatmap_html(h) for h in group["heatmaps"]) + "</div>")
+    parts.append("<h3>Tiles: image | ground truth | prediction | objects | refined (SESSRS, reference) | changed</h3>")
+    parts.append(
+        "<p>Changed pixels: <span style='color:#28c83c'>green</span> fixed, <span style='color:#e62828'>red</span> "
+        "broken, <span style='color:#c8a000'>yellow</span> changed but wrong before and after.</p>"
+    )
+    for panel in group["panels"]:
+        parts.append(
+            f'<figure><img class="panel" src="{html.escape(panel["image"])}" alt="{html.escape(panel["tile"])}">'
+            f"<figcaption>{html.escape(panel['tile'])}: {panel['changed_pixels']} pixels changed "
+            f"({panel['fixed_pixels']} fixed, {panel['broken_pixels']} broken)</figcaption></figure>"
+        )
+    return "\n".join(parts)
+
+
+STYLE = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: 90%; }
+th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: right; }
+td:first-child { text-align: left; }
+.heatmaps { display: flex; flex-wrap: wrap; gap: 1em; }
+.heatmap img { display: block; max-width: 360px; }
+img.panel { max-width: 100%; }
+"""
+
+
+def render_html(report: dict) -> str:
+    """The report as one self-contained HTML page (images referenced by relative path)."""
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in report["notes"])
+    groups = "\n".join(_group_html(group) for group in report["groups"])
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{html.escape(report['title'])}</h1>"
+        f"<p>Generated {html.escape(report['generated_utc'])}; wall time {report['wall_time_s']:.0f} s. "
+        f"Objects: {html.escape(report['object_source'])}. Figures x100; the same figures are in report.json.</p>"
+        f"<ul>{notes}</ul>\n{groups}\n</body></html>\n"
+    )
+
+
+def referenced_images(report: dict) -> list[str]:
+    """Every image path the report refers to (relative to the report's folder)."""
+    paths = [panel["image"] for group in report["groups"] for panel in group["panels"]]
+    paths += [h["image"] for group in report["groups"] for h in group["heatmaps"] if h["image"]]
+    return paths
+
+
+def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.json`` into ``out_dir`` (atomically); every referenced image must exist.
+
+    ``report`` holds ``title``, ``generated_utc``, ``wall_time_s``, ``object_source``, ``notes`` and ``groups``;
+    each group: ``label``, ``dataset``, ``classes`` (scored class names), ``tiles``, ``protocols`` (``title``,
+    ``description``, ``folds``, ``rows``), ``heatmaps`` (:func:`heatmap_from_sweep`) and ``panels``
+    (``tile``, ``image`` and the counts of :func:`save_tile_panel`)."""
+    missing = [p for p in referenced_images(report) if not (out_dir / p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"report in {out_dir} refers to missing images: {missing}")
+    html_path, json_path = out_dir / "report.html", out_dir / "report.json"
+    write_text_atomic(html_path, render_html(report))
+    write_json_atomic(json_path, report)
+    return html_path, json_path
