@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from geoseg.datasets.folder import read_index_mask, read_rgb
 from geoseg.datasets.labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
+from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path
+from sam_objects.cli import SOURCE_NAMES
 from sessrs.datasets import DatasetSpec, get_dataset
 from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png
 from sessrs.metrics import compute_scores, confusion_matrix
@@ -186,6 +188,46 @@ def prepare_set(sample: SampleSet, settings: DemoSettings, work: Workspace) -> l
             write_label_png(work.gt / f"{name}.png", label[window], sample.spec)
             names.append(name)
     return names
+
+
+# ----------------------------------------------------------------------------------------------- objects
+
+HQ_SAM_PREFERENCE = ("vit_tiny", "vit_b", "vit_l", "vit_h")
+
+
+@dataclass(frozen=True)
+class ObjectChoice:
+    """The object source the demo uses: ``samhq`` with a backbone, or the weight-free ``regions``."""
+
+    model: str
+    model_type: str | None = None
+
+    @property
+    def description(self) -> str:
+        name = SOURCE_NAMES[self.model]
+        return f"{name}, {self.model_type} checkpoint {default_checkpoint_path(self.model, self.model_type).name}" \
+            if self.model_type else name
+
+    def arguments(self) -> list[str]:
+        return ["--model", self.model, *(["--model-type", self.model_type] if self.model_type else [])]
+
+
+def choose_objects(request: str) -> ObjectChoice:
+    """HQ-SAM with the smallest backbone whose checkpoint is in ``weights/`` (``auto``), else ``regions``.
+
+    ``samhq`` insists on HQ-SAM (the SAM stage names the missing file); ``regions`` never uses weights."""
+    if request == "regions":
+        return ObjectChoice("regions")
+    present = [t for t in HQ_SAM_PREFERENCE if default_checkpoint_path("samhq", t).is_file()]
+    if present or request == "samhq":
+        return ObjectChoice("samhq", present[0] if present else DEFAULT_MODEL_TYPE["samhq"])
+    return ObjectChoice("regions")
+
+
+def make_objects(work: Workspace, choice: ObjectChoice) -> None:
+    """``sam/<tile>.json`` for every tile by the SAM stage's script (it skips tiles already done)."""
+    run_script(REPO_ROOT / "SAM" / "generate_json_sam.py", "-i", str(work.images), "-j", str(work.sam),
+               *choice.arguments())
 
 
 # ----------------------------------------------------------------------------------------------- protocols
@@ -361,8 +403,7 @@ def tile_panels(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, out: P
         refined = read_label_png(work.root / "refined" / "reference" / "sessrs" / f"{name}.png", spec)
         relative = f"panels/{prefix}_{name}.png"
         masks = [tile.masks[..., i] for i in range(tile.masks.shape[2])]
-        counts = save_tile_panel(out / relative, tile.image, gt, tile.pred, masks, refined, spec.palette,
-                                 spec.ignore_index)
+        counts = save_tile_panel(out / relative, tile.image, gt, tile.pred, masks, refined, spec)
         panels.append({"tile": name, "image": relative, **counts})
     return panels
 
@@ -378,7 +419,7 @@ def heatmaps(sweep: dict, sweep_dir: Path, spec: DatasetSpec, out: Path) -> list
     return grids
 
 
-def run_set(sample: SampleSet, settings: DemoSettings, stages: Stages) -> tuple[dict, dict]:
+def run_set(sample: SampleSet, settings: DemoSettings, objects: ObjectChoice, stages: Stages) -> tuple[dict, dict]:
     """The whole pipeline for one sample set; returns its report group and its metrics entry."""
     spec = sample.spec
     work = Workspace(settings.out / sample.key)
@@ -386,8 +427,8 @@ def run_set(sample: SampleSet, settings: DemoSettings, stages: Stages) -> tuple[
         tiles = prepare_set(sample, settings, work)
     with stages.stage(f"{sample.key}: train and predict (GeoSeg UNetFormer)"):
         predict_set(sample, work, settings)
-    with stages.stage(f"{sample.key}: objects"):
-        make_objects(work, settings)
+    with stages.stage(f"{sample.key}: objects ({objects.description})"):
+        make_objects(work, objects)
     with stages.stage(f"{sample.key}: sweep, pick, apply, peers"):
         matrices, summaries, sweep = run_protocols(tiles, work, spec, settings)
     with stages.stage(f"{sample.key}: panels"):
@@ -417,16 +458,17 @@ def run_demo(settings: DemoSettings) -> Path:
     """Run the demo into ``settings.out``; returns the path of ``report.html``."""
     stages = Stages()
     settings.out.mkdir(parents=True, exist_ok=True)
+    objects = choose_objects(settings.objects)
     groups, metrics = [], {}
     for key in settings.sets:
-        group, metrics[key] = run_set(SAMPLE_SETS[key], settings, stages)
+        group, metrics[key] = run_set(SAMPLE_SETS[key], settings, objects, stages)
         groups.append(group)
     write_json_atomic(settings.out / "metrics.json", metrics)
     report = {
         "title": "SESSRS demo on the embedded real tiles",
         "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": round(stages.elapsed, 1),
-        "object_source": object_source(settings).description,
+        "object_source": objects.description,
         "notes": standing_notes(settings),
         "timings_s": stages.timings,
         "groups": groups,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 MARK = 255
 _KERNEL = np.ones((3, 3), np.uint8)
@@ -12,7 +11,7 @@ _KERNEL = np.ones((3, 3), np.uint8)
 def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
     """Return ``pred`` where every 4-connected region of ``cls`` takes the majority value around it.
 
-    Regions are taken in label order. A region sees only its bounding box: its border pixels are the
+    Regions (4-connected, labelled in raster order of their first pixel) are taken in label order. A region sees only its bounding box: its border pixels are the
     region pixels with an 8-neighbour inside the box outside the region; the values gathered are those
     8-neighbours of border pixels that are not (still unfilled) ``cls`` pixels, counted once per border
     pixel that sees them. The most frequent value wins (smallest on a tie); with nothing gathered the
@@ -21,8 +20,13 @@ def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
     values = pred.astype(np.uint8, copy=True)
     marked = values == cls
     values[marked] = MARK
-    labels, _ = ndimage.label(marked)
-    for number, box in enumerate(ndimage.find_objects(labels), start=1):
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked.view(np.uint8), connectivity=4)
+    for number in range(1, count):
+        x, y, w, h, area = stats[number]
+        if area == w * h:
+            values[y : y + h, x : x + w] = cls
+            continue
+        box = np.s_[y : y + h, x : x + w]
         region = labels[box] == number
         window = values[box]
         window[region] = _majority_around(region, window, cls)
@@ -31,8 +35,6 @@ def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
 
 def _majority_around(region: np.ndarray, window: np.ndarray, cls: int) -> int:
     outside = ~region
-    if not outside.any():
-        return cls
     near_outside = cv2.dilate(outside.view(np.uint8), _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     border = (region & (near_outside > 0)).astype(np.float32)
     seen = cv2.filter2D(border, -1, _KERNEL.astype(np.float32), borderType=cv2.BORDER_CONSTANT)

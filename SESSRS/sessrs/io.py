@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pycocotools.mask as mask_utils
 from PIL import Image
 
 from .datasets import DatasetSpec
+from .rle import RLEError, rle_counts
 
 
 class InputError(ValueError):
@@ -118,8 +118,8 @@ def read_json(path: str | Path) -> Any:
 def read_objects(path: str | Path, shape: tuple[int, int] | None = None) -> list[dict]:
     """Read and validate a SAM object list: ``[{"rles": {"size": [H, W], "counts": str}, "area": int}, ...]``.
 
-    Every RLE must have ``size == shape`` (when given) and a pixel count equal to ``area``; whether its
-    runs cover exactly H x W pixels is checked when it is decoded (:func:`decode_masks`).
+    Every RLE must decode to runs covering exactly H x W pixels, have ``size == shape`` (when given) and
+    a pixel count equal to ``area``.
     Objects with an empty mask are dropped: they can take no class and never change a refinement.
     """
     data = read_json(path)
@@ -146,8 +146,8 @@ def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None 
         if not isinstance(area, (int, float)) or area < 0 or area != int(area):
             raise InputError(f"{where}: area {area!r} is not a non-negative integer")
         try:
-            decoded_area = int(mask_utils.area({"size": size, "counts": counts.encode("ascii")}))
-        except (ValueError, UnicodeEncodeError, TypeError) as error:
+            decoded_area = int(rle_counts(counts, size)[1::2].sum())
+        except (RLEError, UnicodeEncodeError) as error:
             raise InputError(f"{where}: malformed RLE ({error})") from error
         if decoded_area != int(area):
             raise InputError(f"{where}: area field {area} differs from the decoded pixel count {decoded_area}")
@@ -156,16 +156,3 @@ def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None 
         objects.append({"rles": {"size": list(size), "counts": counts}, "area": int(area)})
     return objects
 
-
-def decode_masks(objects: list[dict], path: str | Path) -> np.ndarray:
-    """Decode the objects' RLEs into an H x W x N uint8 array (Fortran order), naming the file on failure."""
-    rles = [{"size": o["rles"]["size"], "counts": o["rles"]["counts"].encode("ascii")} for o in objects]
-    try:
-        return mask_utils.decode(rles)
-    except ValueError:
-        for index, rle in enumerate(rles):
-            try:
-                mask_utils.decode(rle)
-            except ValueError as error:
-                raise InputError(f"{path}: object {index}: malformed RLE ({error})") from error
-        raise

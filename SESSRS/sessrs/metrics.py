@@ -50,7 +50,18 @@ class Scores:
             "mPA": percent(self.mpa),
             "OA": percent(self.oa),
             "IoU": {class_names[c]: percent(self.iou[c]) for c in self.scored},
-            "F1": {class_names[c]: percent(self.f1[c]) for c in self.scored},
+        }
+
+    def per_class(self, class_names: tuple[str, ...] | list[str]) -> dict:
+        """IoU, F1, recall and precision of every scored class, x100 rounded to 2 decimals."""
+        return {
+            class_names[c]: {
+                "IoU": percent(self.iou[c]),
+                "F1": percent(self.f1[c]),
+                "recall": percent(self.recall[c]),
+                "precision": percent(self.precision[c]),
+            }
+            for c in self.scored
         }
 
 

@@ -53,10 +53,30 @@ class Objects:
     pixels: list[np.ndarray]
     area: np.ndarray
     reduced: np.ndarray
+    unions: dict[tuple[int, ...], np.ndarray]
+
+    def instance_overlaps(self, scene: Scene, index: int) -> np.ndarray:
+        """Pixel counts of object ``index`` as it is now inside every prediction instance."""
+        if self.reduced[index]:
+            return scene.instance_overlaps(self.pixels[index])
+        return scene.object_instance_overlaps(index)
+
+    def union(self, scene: Scene, members: list[int]) -> np.ndarray:
+        """Pixels of the union of the objects ``members`` (memoised while none of them is reduced)."""
+        key = tuple(members)
+        if key in self.unions and not self.reduced[list(members)].any():
+            return self.unions[key]
+        union = scene.union([self.pixels[s] for s in members])
+        if not self.reduced[list(members)].any():
+            self.unions[key] = union
+        return union
 
 
-def assign_classes(scene: Scene, t1: np.ndarray) -> Objects:
-    """Step 2: an object takes its majority class when that class covers more than t1 of its area."""
+def assign_classes(scene: Scene, t1: np.ndarray, unions: dict | None = None) -> Objects:
+    """Step 2: an object takes its majority class when that class covers more than t1 of its area.
+
+    ``unions`` may carry memoised unions of unreduced objects from an earlier refinement of the same scene.
+    """
     major, count = scene.majority
     share = count / np.maximum(scene.obj_area, 1)
     cls = np.where(share > t1[major], major, -1) if len(major) else np.zeros(0, np.int64)
@@ -66,6 +86,7 @@ def assign_classes(scene: Scene, t1: np.ndarray) -> Objects:
         pixels=list(scene.obj_pixels),
         area=scene.obj_area.copy(),
         reduced=np.zeros(len(major), bool),
+        unions={} if unions is None else unions,
     )
 
 
@@ -111,7 +132,7 @@ def candidate_lists(
     members = members[start:]
     if not len(members):
         return [[] for _ in instances]
-    shared = np.stack([scene.instance_overlaps(objects.pixels[s])[instances] for s in members])
+    shared = np.stack([objects.instance_overlaps(scene, s)[instances] for s in members])
     taken = (shared / objects.area[members][:, None] > t1) | (shared / scene.inst_size[instances][None, :] > t2)
     return [members[taken[:, column]].tolist() for column in range(len(instances))]
 
@@ -122,7 +143,7 @@ def replacement(
     """Step 4, second half: the pixels that replace ``instance``, or None when it stays as it is."""
     size = scene.inst_size[instance]
     if 1 < len(candidates) < max_objects:
-        union = np.unique(np.concatenate([objects.pixels[s] for s in candidates]))
+        union = objects.union(scene, candidates)
         inside = int(np.count_nonzero(scene.flat_inst[union] == instance))
         return union if inside / size > t2 else None
     if len(candidates) == 1:
@@ -135,6 +156,7 @@ def replacement(
 class RefinedClass:
     """A refined class: its union mask and its (possibly replaced) instances."""
 
+    cls: int
     mask: np.ndarray
     instances: list[tuple[int, np.ndarray | None]]
 
@@ -159,30 +181,42 @@ def refine_class(
             replaced_pixels.append(pixels)
     for pixels in replaced_pixels:
         mask[pixels] = True
-    return RefinedClass(mask=mask, instances=refined)
+    return RefinedClass(cls=cls, mask=mask, instances=refined)
 
 
-def best_iou(scene: Scene, refined: RefinedClass, component_map: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """For every component, the best IoU with any instance of a refined class (0 when none overlaps)."""
-    best = np.zeros(len(sizes))
-    count = len(sizes)
-    labelled = np.flatnonzero(component_map)
-    unreplaced = np.zeros(len(scene.inst_class), bool)
-    unreplaced[[i for i, pixels in refined.instances if pixels is None]] = True
-    keep = unreplaced[scene.flat_inst[labelled]]
+def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """OpenCV 8-connected component label (1..n) of each flat column-major pixel, in full-image label order."""
+    cols, rows = np.divmod(pixels, shape[0])
+    top, left = rows.min(), cols.min()
+    grid = np.zeros((rows.max() - top + 1, cols.max() - left + 1), np.uint8)
+    grid[rows - top, cols - left] = 1
+    _, labels = cv2.connectedComponents(grid, connectivity=8)
+    return labels[rows - top, cols - left].astype(np.int64)
+
+
+def best_iou(
+    scene: Scene, refined: RefinedClass, pixels: np.ndarray, labels: np.ndarray, label_map: np.ndarray
+) -> np.ndarray:
+    """Per component (labels 1..n of ``pixels``), the best IoU with any instance of a refined class."""
+    count = int(labels.max())
+    sizes = np.bincount(labels, minlength=count + 1)[1:]
+    best = np.zeros(count)
+    unreplaced = np.ones(len(scene.inst_class), bool)
+    unreplaced[[i for i, replaced in refined.instances if replaced is not None]] = False
+    instance = scene.flat_inst[pixels]
+    keep = unreplaced[instance] & (scene.inst_class[instance] == refined.cls)
     instance_count = len(scene.inst_class)
-    keys = component_map[labelled[keep]] * instance_count + scene.flat_inst[labelled[keep]]
+    keys = labels[keep] * instance_count + instance[keep]
     if keys.size:
         unique, shared = np.unique(keys, return_counts=True)
         component, instance = np.divmod(unique, instance_count)
         iou = shared / (sizes[component - 1] + scene.inst_size[instance] - shared)
         np.maximum.at(best, component - 1, iou)
-    for _, pixels in refined.instances:
-        if pixels is None:
+    for _, replaced in refined.instances:
+        if replaced is None:
             continue
-        shared = np.bincount(component_map[pixels], minlength=count + 1)[1:]
-        iou = shared / (sizes + len(pixels) - shared)
-        best = np.maximum(best, iou)
+        shared = np.bincount(label_map[replaced], minlength=count + 1)[1:]
+        best = np.maximum(best, shared / (sizes + len(replaced) - shared))
     return best
 
 
@@ -191,26 +225,25 @@ def settle_conflicts(
 ) -> list[tuple[np.ndarray, int]]:
     """Step 5: pixels claimed by two refined classes go, per connected component, to the better-matching class."""
     settled = []
-    height, width = scene.shape
+    label_map = np.zeros(scene.pred.size, np.int64)
     for i, first in enumerate(modify):
         for second in modify[i + 1 :]:
             a, b = refined[first], refined[second]
             if a is None or b is None:
                 continue
-            both = a.mask & b.mask
-            if not both.any():
+            pixels = np.flatnonzero(a.mask & b.mask)
+            if not pixels.size:
                 continue
-            grid = np.ascontiguousarray(both.reshape((height, width), order="F")).view(np.uint8)
-            count, labels = cv2.connectedComponents(grid, connectivity=8)
-            component_map = labels.ravel(order="F").astype(np.int64)
-            sizes = np.bincount(component_map, minlength=count)[1:]
-            first_iou = best_iou(scene, a, component_map, sizes)
-            second_iou = best_iou(scene, b, component_map, sizes)
-            order = np.argsort(component_map, kind="stable")
-            bounds = np.searchsorted(component_map[order], np.arange(1, count + 1))
-            for number in range(1, count):
-                pixels = order[bounds[number - 1] : bounds[number]]
-                settled.append((pixels, first if first_iou[number - 1] > second_iou[number - 1] else second))
+            labels = components_of(pixels, scene.shape)
+            label_map[pixels] = labels
+            first_iou = best_iou(scene, a, pixels, labels, label_map)
+            second_iou = best_iou(scene, b, pixels, labels, label_map)
+            label_map[pixels] = 0
+            order = np.argsort(labels, kind="stable")
+            bounds = np.searchsorted(labels[order], np.arange(1, len(first_iou) + 2))
+            for number in range(len(first_iou)):
+                winner = first if first_iou[number] > second_iou[number] else second
+                settled.append((pixels[order[bounds[number] : bounds[number + 1]]], winner))
     return settled
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from geoseg.inference import labels_to_rgb
+from sessrs.datasets import DatasetSpec
 from sessrs.io import write_json_atomic, write_text_atomic
 
 PANEL_TITLES = ("image", "ground truth", "prediction", "objects", "refined", "changed pixels")
@@ -24,13 +26,6 @@ CHANGE_COLOURS = {
     "other": (250, 210, 40),  # changed, wrong before and after (or unlabelled ground truth)
 }
 HEADER_HEIGHT = 22
-
-
-def colourize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
-    """Class ids -> RGB through ``palette`` (ids without a palette entry are drawn black)."""
-    lut = np.zeros((256, 3), np.uint8)
-    lut[: len(palette)] = np.asarray(palette, np.uint8)
-    return lut[labels]
 
 
 def draw_objects(masks: Sequence[np.ndarray], shape: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -89,8 +84,7 @@ def save_tile_panel(
     pred: np.ndarray,
     masks: Sequence[np.ndarray],
     refined: np.ndarray,
-    palette: Sequence[Sequence[int]],
-    ignore_index: int,
+    spec: DatasetSpec,
 ) -> dict:
     """Write the panel image | ground truth | prediction | objects | refined | changed pixels for one tile.
 
@@ -100,15 +94,15 @@ def save_tile_panel(
         raise ValueError(f"{path.name}: image, ground truth, prediction and refined map differ in size: {shapes}")
     views = [
         image[..., :3],
-        colourize(gt, palette),
-        colourize(pred, palette),
+        labels_to_rgb(gt, spec),
+        labels_to_rgb(pred, spec),
         draw_objects(masks, pred.shape),
-        colourize(refined, palette),
-        draw_changes(pred, refined, gt, ignore_index),
+        labels_to_rgb(refined, spec),
+        draw_changes(pred, refined, gt, spec.ignore_index),
     ]
     save_png_atomic(path, compose_panel(views, PANEL_TITLES))
     changed = pred != refined
-    labelled = gt != ignore_index
+    labelled = gt != spec.ignore_index
     return {
         "changed_pixels": int(changed.sum()),
         "fixed_pixels": int((changed & labelled & (refined == gt)).sum()),

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy import sparse
 
 from .fill import fill_class
-from .io import decode_masks
+from .rle import rle_pixels
 
 BIG_OBJECT_PIXELS = 200_000
 
@@ -32,6 +31,8 @@ class Scene:
     obj_pixels: list[np.ndarray]
     obj_area: np.ndarray
     _fills: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _object_overlaps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _instance_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,15 +78,41 @@ class Scene:
         data = np.ones(len(indices), np.int32)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(pixel_sets), self.pred.size))
 
+    @cached_property
+    def scratch(self) -> np.ndarray:
+        """A flat all-False mask for set operations; every user leaves it all False again."""
+        return np.zeros(self.pred.size, bool)
+
+    def union(self, pixel_sets: list[np.ndarray]) -> np.ndarray:
+        """Sorted flat indices of the union of several pixel sets."""
+        pixel_sets = [pixels for pixels in pixel_sets if len(pixels)]
+        if not pixel_sets:
+            return np.zeros(0, np.int64)
+        low = min(int(pixels.min()) for pixels in pixel_sets)
+        high = max(int(pixels.max()) for pixels in pixel_sets) + 1
+        for pixels in pixel_sets:
+            self.scratch[pixels] = True
+        union = np.flatnonzero(self.scratch[low:high]) + low
+        self.scratch[low:high] = False
+        return union
+
     def instance_overlaps(self, pixels: np.ndarray) -> np.ndarray:
         """Pixel counts of ``pixels`` inside every prediction instance."""
         return np.bincount(self.flat_inst[pixels], minlength=len(self.inst_class))
 
+    def object_instance_overlaps(self, index: int) -> np.ndarray:
+        """Pixel counts of object ``index`` (its original mask) inside every prediction instance (cached)."""
+        if index not in self._object_overlaps:
+            self._object_overlaps[index] = self.instance_overlaps(self.obj_pixels[index])
+        return self._object_overlaps[index]
+
     def instance_pixels(self, instance: int) -> np.ndarray:
-        """Flat (column-major) indices of one prediction instance."""
-        x, y, w, h = self.inst_box[instance]
-        rows, cols = np.nonzero(self.inst_map[y : y + h, x : x + w] == instance)
-        return (cols + x).astype(np.int64) * self.shape[0] + rows + y
+        """Flat (column-major) indices of one prediction instance (cached)."""
+        if instance not in self._instance_pixels:
+            x, y, w, h = self.inst_box[instance]
+            rows, cols = np.nonzero(self.inst_map[y : y + h, x : x + w] == instance)
+            self._instance_pixels[instance] = (cols + x).astype(np.int64) * self.shape[0] + rows + y
+        return self._instance_pixels[instance]
 
     def instances_of(self, cls: int) -> np.ndarray:
         return np.flatnonzero(self.inst_class == cls)
@@ -117,15 +144,11 @@ def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-def build_scene(pred: np.ndarray, objects: list[dict], num_classes: int, source: str | Path = "<objects>") -> Scene:
+def build_scene(pred: np.ndarray, objects: list[dict], num_classes: int) -> Scene:
     """Precompute the instances of ``pred`` and the pixel sets of the (validated) ``objects``."""
     pred = np.ascontiguousarray(pred, dtype=np.uint8)
     inst_map, inst_class, inst_size, inst_box = split_instances(pred)
-    if objects:
-        masks = decode_masks(objects, source)
-        obj_pixels = [np.flatnonzero(masks[:, :, i].ravel(order="F")) for i in range(masks.shape[2])]
-    else:
-        obj_pixels = []
+    obj_pixels = [rle_pixels(o["rles"]["counts"], o["rles"]["size"]) for o in objects]
     return Scene(
         pred=pred,
         num_classes=num_classes,

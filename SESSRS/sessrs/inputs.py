@@ -1,0 +1,66 @@
+"""Pair predictions with their SAM objects and ground truth, and load them as scenes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DatasetSpec
+from .io import InputError, check_classes, read_label_png, read_objects
+from .scene import Scene, build_scene
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The files of one image: its prediction, its SAM objects and (optionally) its ground truth."""
+
+    stem: str
+    pred: Path
+    sam: Path
+    gt: Path | None
+
+
+def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | None) -> list[Sample]:
+    """One sample per ``*.png`` prediction; every prediction must have ``<stem>.json`` (and ``<stem>.png`` GT).
+
+    Extra files in the object and ground-truth folders are ignored. All missing partners are listed at once.
+    """
+    pred_dir, sam_dir = Path(pred_dir), Path(sam_dir)
+    for folder in (pred_dir, sam_dir, *([Path(gt_dir)] if gt_dir is not None else [])):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: folder not found")
+    preds = sorted(pred_dir.glob("*.png"))
+    if not preds:
+        raise InputError(f"{pred_dir}: no *.png predictions")
+    samples, missing = [], []
+    for pred in preds:
+        sam = sam_dir / f"{pred.stem}.json"
+        gt = Path(gt_dir) / pred.name if gt_dir is not None else None
+        missing += [str(path) for path in (sam, gt) if path is not None and not path.is_file()]
+        samples.append(Sample(pred.stem, pred, sam, gt))
+    if missing:
+        raise InputError(f"{len(missing)} input files missing for the predictions in {pred_dir}:\n  " + "\n  ".join(missing))
+    return samples
+
+
+def load_prediction(path: Path, spec: DatasetSpec) -> np.ndarray:
+    """A prediction as class indices, every value a class of the dataset."""
+    pred = read_label_png(path, spec)
+    check_classes(pred, spec.num_classes, path)
+    return pred
+
+
+def load_ground_truth(sample: Sample, spec: DatasetSpec, shape: tuple[int, int]) -> np.ndarray:
+    """The ground truth of ``sample``, the same size as its prediction (ignore values are kept)."""
+    gt = read_label_png(sample.gt, spec)
+    if gt.shape != shape:
+        raise InputError(f"{sample.gt}: size {gt.shape[::-1]} differs from the prediction's {shape[::-1]}")
+    return gt
+
+
+def load_scene(sample: Sample, spec: DatasetSpec) -> Scene:
+    """Read and validate a sample's prediction and objects into a :class:`Scene`."""
+    pred = load_prediction(sample.pred, spec)
+    objects = read_objects(sample.sam, pred.shape)
+    return build_scene(pred, objects, spec.num_classes)

@@ -1,0 +1,36 @@
+"""Pictures of results: the t1 x t2 heatmaps of a sweep."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def sweep_heatmap(
+    rows: list[dict], baseline_miou: float, t1_values, t2_values, title: str, path: str | Path
+) -> None:
+    """Save a t1 x t2 heatmap of the mIoU change against the unrefined prediction."""
+    change = np.full((len(t1_values), len(t2_values)), np.nan)
+    for row in rows:
+        change[t1_values.index(row["t1"]), t2_values.index(row["t2"])] = row["mIoU"] - baseline_miou
+    limit = max(float(np.nanmax(np.abs(change))), 0.01)
+    figure, axes = plt.subplots(figsize=(7.5, 3.6))
+    image = axes.imshow(change, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+    for (i, j), value in np.ndenumerate(change):
+        axes.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7)
+    axes.set_xticks(range(len(t2_values)), [f"{t:.2f}" for t in t2_values])
+    axes.set_yticks(range(len(t1_values)), [f"{t:.1f}" for t in t1_values])
+    axes.set_xlabel("t2")
+    axes.set_ylabel("t1")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, label="mIoU change (points)")
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    figure.savefig(temporary, dpi=110)
+    plt.close(figure)
+    temporary.replace(path)

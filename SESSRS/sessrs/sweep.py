@@ -1,0 +1,214 @@
+"""The per-class t1/t2 sweep, computed incrementally: every image is read and measured once, and each
+threshold pair only updates the confusion matrix by the pixels its refinement changes."""
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .datasets import DatasetSpec
+from .inputs import Sample, load_ground_truth, load_scene
+from .io import InputError, read_json, write_json_atomic, write_text_atomic
+from .metrics import compute_scores, confusion_matrix
+from .plots import sweep_heatmap
+from .refine import assign_classes, candidate_lists, replacement
+from .scene import Scene
+
+T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
+T2_VALUES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+THRESHOLD_PAIRS = tuple((t1, t2) for t1 in T1_VALUES for t2 in T2_VALUES)
+SWEEP_MAX_OBJECTS = 10
+
+
+@dataclass
+class SceneSweep:
+    """One image's confusion matrices: unrefined, and per class one per threshold pair."""
+
+    baseline: np.ndarray
+    per_class: dict[int, np.ndarray]
+
+
+def replaced_instances(
+    scene: Scene, objects, cls: int, instances: np.ndarray, t1: float, t2: float, max_objects: int
+) -> list[tuple[int, tuple[int, ...], np.ndarray]]:
+    """Step 4 for one class, as (instance, its objects, replacing pixels) for the instances that change."""
+    members = scene.area_order[objects.cls[scene.area_order] == cls]
+    replaced = []
+    for instance, candidates in zip(instances, candidate_lists(scene, objects, members, instances, t1, t2)):
+        if candidates:
+            pixels = replacement(scene, objects, instance, candidates, t1, t2, max_objects)
+            if pixels is not None:
+                replaced.append((int(instance), tuple(candidates), pixels))
+    return replaced
+
+
+def change_matrix(scene: Scene, gt: np.ndarray, cls: int, replaced) -> np.ndarray:
+    """How the confusion matrix moves when ``cls`` alone is refined with these instance replacements.
+
+    Only the changed pixels are visited: pixels newly covered turn into ``cls``, pixels of a replaced
+    instance that no replacement covers take the filled value (step 6.3).
+    """
+    classes = scene.num_classes
+    delta = np.zeros(classes * classes, np.int64)
+    if not replaced:
+        return delta.reshape(classes, classes)
+    covered = scene.union([pixels for _, _, pixels in replaced])
+    removed = np.concatenate([scene.instance_pixels(instance) for instance, _, _ in replaced])
+    gained = covered[scene.flat_pred[covered] != cls]
+    scene.scratch[covered] = True
+    lost = removed[~scene.scratch[removed]]
+    scene.scratch[covered] = False
+    for pixels, before, after in ((gained, scene.flat_pred[gained], cls), (lost, cls, scene.filled(cls)[lost])):
+        truth = gt[pixels].astype(np.int64)
+        scored = truth < classes
+        for values, sign in ((before, -1), (after, 1)):
+            codes = truth[scored] * classes + np.broadcast_to(values, truth.shape)[scored]
+            delta += sign * np.bincount(codes, minlength=classes * classes)
+    return delta.reshape(classes, classes)
+
+
+def sweep_scene(scene: Scene, gt: np.ndarray, classes: Sequence[int], max_objects: int = SWEEP_MAX_OBJECTS) -> SceneSweep:
+    """Confusion matrices of one image for every class in ``classes`` and every threshold pair."""
+    flat_gt = gt.ravel(order="F")
+    baseline = confusion_matrix(gt, scene.pred, scene.num_classes)
+    per_class = {}
+    for cls in classes:
+        instances = scene.instances_of(cls)
+        unions: dict = {}
+        by_outcome: dict = {}
+        matrices = np.empty((len(THRESHOLD_PAIRS), *baseline.shape), np.int64)
+        for row, (t1, t2) in enumerate(THRESHOLD_PAIRS):
+            t1_per_class = np.ones(scene.num_classes)
+            t1_per_class[cls] = t1
+            objects = assign_classes(scene, t1_per_class, unions)
+            replaced = replaced_instances(scene, objects, cls, instances, t1, t2, max_objects)
+            outcome = tuple((instance, members) for instance, members, _ in replaced)
+            if outcome not in by_outcome:
+                by_outcome[outcome] = baseline + change_matrix(scene, flat_gt, cls, replaced)
+            matrices[row] = by_outcome[outcome]
+        per_class[cls] = matrices
+    return SceneSweep(baseline=baseline, per_class=per_class)
+
+
+def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int]) -> tuple[str, SceneSweep]:
+    sample, spec, classes, max_objects = job
+    scene = load_scene(sample, spec)
+    gt = load_ground_truth(sample, spec, scene.shape)
+    return sample.stem, sweep_scene(scene, gt, classes, max_objects)
+
+
+def _save_part(path: Path, result: SceneSweep) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as stream:
+        np.savez(stream, baseline=result.baseline, **{f"class_{c}": m for c, m in result.per_class.items()})
+    temporary.replace(path)
+
+
+def _load_part(path: Path, classes: Sequence[int]) -> SceneSweep:
+    with np.load(path) as part:
+        return SceneSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
+
+
+def _claim_output(out_dir: Path, signature: dict) -> None:
+    """Start a sweep in ``out_dir``, or resume the same sweep; refuse a folder holding another one."""
+    run_file = out_dir / "run.json"
+    if run_file.exists():
+        previous = read_json(run_file)
+        if previous != signature:
+            changed = sorted(k for k in signature if previous.get(k) != signature[k])
+            raise InputError(
+                f"{out_dir}: holds the results of a different sweep (differs in {', '.join(changed)}); "
+                "choose another --out or remove that folder"
+            )
+        return
+    (out_dir / "parts").mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_file, signature)
+
+
+def run_sweep(
+    samples: list[Sample],
+    spec: DatasetSpec,
+    out_dir: str | Path,
+    classes: Sequence[int] | None = None,
+    workers: int = 1,
+    max_objects: int = SWEEP_MAX_OBJECTS,
+) -> dict:
+    """Sweep every class over all threshold pairs; resumable, one saved part per finished image.
+
+    Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>.png`` into
+    ``out_dir`` and returns the ``sweep.json`` content.
+    """
+    out_dir = Path(out_dir)
+    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
+    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
+    if unknown:
+        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    signature = {
+        "dataset": spec.name,
+        "classes": list(classes),
+        "max_objects": max_objects,
+        "scenes": [s.stem for s in samples],
+        "inputs": [[str(s.pred), str(s.sam), str(s.gt)] for s in samples],
+    }
+    _claim_output(out_dir, signature)
+    parts = out_dir / "parts"
+    todo = [s for s in samples if not (parts / f"{s.stem}.npz").exists()]
+    jobs = [(sample, spec, classes, max_objects) for sample in todo]
+    with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
+        if workers > 1 and len(jobs) > 1:
+            with multiprocessing.Pool(min(workers, len(jobs))) as pool:
+                for stem, result in pool.imap_unordered(_sweep_sample, jobs):
+                    _save_part(parts / f"{stem}.npz", result)
+                    progress.update()
+        else:
+            for job in jobs:
+                stem, result = _sweep_sample(job)
+                _save_part(parts / f"{stem}.npz", result)
+                progress.update()
+    results = [_load_part(parts / f"{s.stem}.npz", classes) for s in samples]
+    sweep = summarise(results, spec, classes, [s.stem for s in samples])
+    write_sweep_outputs(sweep, spec, out_dir)
+    return sweep
+
+
+def summarise(results: list[SceneSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str]) -> dict:
+    """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair."""
+    baseline = sum(r.baseline for r in results)
+    sweeps = {}
+    for cls in classes:
+        totals = sum(r.per_class[cls] for r in results)
+        sweeps[str(cls)] = [
+            {"t1": t1, "t2": t2, **compute_scores(matrix, spec.scored).as_dict(spec.classes)}
+            for (t1, t2), matrix in zip(THRESHOLD_PAIRS, totals)
+        ]
+    return {
+        "scenes": stems,
+        "classes": list(spec.classes),
+        "scored_classes": list(spec.scored),
+        "baseline": compute_scores(baseline, spec.scored).as_dict(spec.classes),
+        "sweeps": sweeps,
+    }
+
+
+def write_sweep_outputs(sweep: dict, spec: DatasetSpec, out_dir: Path) -> None:
+    """``sweep.json``, a readable ``sweep.txt`` and one heatmap per class."""
+    write_json_atomic(out_dir / "sweep.json", sweep)
+    base = sweep["baseline"]
+    lines = [f"unrefined (t1=1, t2=1): mIoU {base['mIoU']:.2f}  mF1 {base['mF1']:.2f}  mPA {base['mPA']:.2f}  OA {base['OA']:.2f}"]
+    for cls, rows in sweep["sweeps"].items():
+        name = spec.classes[int(cls)]
+        best = max(rows, key=lambda row: row["mIoU"])
+        lines += ["", f"class {cls} ({name}): best mIoU {best['mIoU']:.2f} at t1={best['t1']}, t2={best['t2']}",
+                  f"{'t1':>4} {'t2':>5} {'mIoU':>7} {'change':>7} {'mF1':>7} {'mPA':>7} {'OA':>7} {'IoU ' + name:>18}"]
+        for row in rows:
+            lines.append(
+                f"{row['t1']:>4} {row['t2']:>5} {row['mIoU']:7.2f} {row['mIoU'] - base['mIoU']:+7.2f} "
+                f"{row['mF1']:7.2f} {row['mPA']:7.2f} {row['OA']:7.2f} {row['IoU'].get(name, float('nan')):18.2f}"
+            )
+        sweep_heatmap(rows, base["mIoU"], list(T1_VALUES), list(T2_VALUES),
+                      f"{spec.name}: refining {name} (mIoU change)", out_dir / f"heatmap_{cls}_{name}.png")
+    write_text_atomic(out_dir / "sweep.txt", "\n".join(lines) + "\n")

@@ -1,0 +1,65 @@
+"""Sweep the SESSRS thresholds t1/t2 class by class and score every pair.
+
+Reference form:  python sessrs_t1_t2.py -f GeoSeg/fig_results/Urban/unetformer -m modify -s ssam -n 8
+Explicit form:   python sessrs_t1_t2.py --pred-dir P --sam-dir S --gt-dir G --dataset Urban --out OUT [--classes 1 2] [-n 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sessrs.datasets import DATASETS, get_dataset
+from sessrs.inputs import pair_inputs
+from sessrs.io import InputError
+from sessrs.layout import GT_FOLDERS, from_root, model_results
+from sessrs.sweep import SWEEP_MAX_OBJECTS, run_sweep
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    reference = parser.add_argument_group("reference form")
+    reference.add_argument("-f", "--fig-results", help="a model's results folder, e.g. GeoSeg/fig_results/Urban/unetformer")
+    reference.add_argument("-m", "--modify-type", default="modify", choices=sorted(GT_FOLDERS),
+                           help="ground truth: val/modify_masks (modify) or val/masks (no_modify)")
+    reference.add_argument("-s", "--sam-type", default="sam", help="objects under GeoSeg/data/<dataset>/sam_label_info/<sam>")
+    explicit = parser.add_argument_group("explicit form")
+    explicit.add_argument("--pred-dir", help="P-mode predictions, one PNG per image")
+    explicit.add_argument("--sam-dir", help="SAM objects, <stem>.json per prediction")
+    explicit.add_argument("--gt-dir", help="ground truth, <stem>.png per prediction")
+    explicit.add_argument("--dataset", choices=sorted(DATASETS))
+    explicit.add_argument("--out", help="output folder (sweep.json, sweep.txt, heatmaps)")
+    parser.add_argument("--classes", type=int, nargs="+", help="classes to sweep (default: the scored classes)")
+    parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--max-objects", type=int, default=SWEEP_MAX_OBJECTS,
+                        help="a candidate list this long or longer is not used (the reference sweeps with 10)")
+    args = parser.parse_args(argv)
+    explicit_given = [args.pred_dir, args.sam_dir, args.gt_dir, args.dataset, args.out]
+    if args.fig_results is None and not all(explicit_given):
+        parser.error("give -f FIG_RESULTS, or all of --pred-dir --sam-dir --gt-dir --dataset --out")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.fig_results is not None:
+        paths = model_results(args.fig_results, args.modify_type, args.sam_type)
+        pred_dir, sam_dir, gt_dir, dataset, out = (
+            paths.pred_dir, paths.sam_dir, paths.gt_dir, paths.dataset, paths.sweep_dir)
+    else:
+        pred_dir, sam_dir, gt_dir = (from_root(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir))
+        dataset, out = args.dataset, from_root(args.out)
+    try:
+        spec = get_dataset(dataset)
+        samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+        sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print((out / "sweep.txt").read_text())
+    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x 45 pairs over {len(samples)} images)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
