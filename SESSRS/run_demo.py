@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
     parser.add_argument("--crop", type=int, default=None, help="cut each tile into CROP x CROP squares")
     parser.add_argument("--crops-per-tile", type=int, default=1, help="how many crops to keep per tile")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the sample config's)")
+    parser.add_argument("--train-batches", type=int, default=None, help="batches per training epoch (default: all)")
     parser.add_argument("--objects", choices=("auto", "regions", "samhq"), default="auto",
                         help="object source: HQ-SAM when its checkpoint is in weights/ (auto), or force one")
     parser.add_argument("-n", "--workers", type=int, default=2, help="sweep worker processes")
@@ -36,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
         crop=args.crop,
         crops_per_tile=args.crops_per_tile,
         train_epochs=args.epochs,
+        train_batches=args.train_batches,
         objects=args.objects,
         workers=args.workers,
         pick_mode=args.mode,

@@ -1,7 +1,8 @@
 """Sweep the SESSRS thresholds t1/t2 class by class and score every pair.
 
 Reference form:  python sessrs_t1_t2.py -f GeoSeg/fig_results/Urban/unetformer -m modify -s ssam -n 8
-Explicit form:   python sessrs_t1_t2.py --pred-dir P --sam-dir S --gt-dir G --dataset Urban --out OUT [--classes 1 2] [-n 2]
+Explicit form:   python sessrs_t1_t2.py --pred-dir P --sam-dir S --gt-dir G --dataset Urban --out OUT
+                 [--classes 1 2] [--split split.json] [-n 2]
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import sys
 
 from sessrs.datasets import DATASETS, get_dataset
-from sessrs.inputs import pair_inputs
+from sessrs.inputs import pair_inputs, read_split, select
 from sessrs.io import InputError
 from sessrs.layout import GT_FOLDERS, from_root, model_results
 from sessrs.sweep import SWEEP_MAX_OBJECTS, run_sweep
@@ -29,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     explicit.add_argument("--gt-dir", help="ground truth, <stem>.png per prediction")
     explicit.add_argument("--dataset", choices=sorted(DATASETS))
     explicit.add_argument("--out", help="output folder (sweep.json, sweep.txt, heatmaps)")
+    parser.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: sweep only the tune images')
     parser.add_argument("--classes", type=int, nargs="+", help="classes to sweep (default: the scored classes)")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--max-objects", type=int, default=SWEEP_MAX_OBJECTS,
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = get_dataset(dataset)
         samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+        if args.split:
+            samples = select(samples, read_split(from_root(args.split))["tune"], args.split)
         sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

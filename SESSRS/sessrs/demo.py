@@ -1,17 +1,21 @@
-"""The demo pipeline on the embedded real tiles: GeoSeg training and prediction, SAM objects, the t1/t2 sweep
-and pick under two protocols, the refinement peers side by side, and the offline report.
+"""The demo pipeline on the embedded real tiles: GeoSeg training and prediction, object masks, the t1/t2 sweep,
+pick and application under two protocols, the refinement peers side by side, and the offline report.
 
-Protocols: ``reference`` tunes the thresholds on the very tiles it reports (as the paper's scripts do);
-``held_out`` is leave-one-tile-out cross-validation: each tile is refined with thresholds swept and picked on the
-other tiles of its set only, and the per-tile confusion matrices are pooled.
+Protocols: ``reference`` sweeps and picks on the very tiles it reports (as the paper's scripts do);
+``held_out`` is leave-one-tile-out: each tile is refined with thresholds swept and picked on the other tiles of
+its set only, and the per-tile confusion matrices are pooled.
+
+Everything lands under the output folder; running again reuses what is already there (training, predictions,
+objects, sweeps and applications are each resumable).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,74 +25,104 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from geoseg.datasets.folder import read_index_mask, read_rgb
-from geoseg.datasets.labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
+from geoseg.datasets import SampleDataset
+from geoseg.datasets.folder import read_rgb
 from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path
 from sam_objects.cli import SOURCE_NAMES
 from sessrs.datasets import DatasetSpec, get_dataset
-from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png
+from sessrs.inputs import Sample, pair_inputs
+from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png, write_text_atomic
 from sessrs.metrics import compute_scores, confusion_matrix
 from sessrs.peers import SESSRS, DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined
-from sessrs.pick import pick_thresholds
+from sessrs.pick import pick_and_apply
 from sessrs.report import heatmap_from_sweep, save_png_atomic, save_tile_panel, write_report
 from sessrs.sweep import run_sweep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+GEOSEG = REPO_ROOT / "GeoSeg"
+SAMPLE_CONFIG = GEOSEG / "config" / "sample" / "unetformer.py"
 MAJORITY_VOTE_T1 = 0.5
 
 
 @dataclass(frozen=True)
 class SampleSet:
-    """Embedded tiles sharing one label set: ``tiles`` are (name, image file, label file) under the source folder."""
+    """Embedded tiles sharing one label set: GeoSeg sample ``sources``, trained with the sample config or, when
+    ``config_template`` is given, with the config it writes."""
 
     key: str
     dataset: str
     label: str
-    tiles: tuple[tuple[str, str, str], ...]
-    convert: Callable[[np.ndarray], np.ndarray]
+    sources: tuple[str, ...]
+    config_template: str | None = None
 
     @property
     def spec(self) -> DatasetSpec:
         return get_dataset(self.dataset)
 
 
+# The sample config trains on LoveDA only; the Potsdam-class set gets the same recipe on its own tiles.
+ISPRS_CONFIG = '''"""Written by the SESSRS demo: the recipe of GeoSeg/config/sample/unetformer.py on the embedded Potsdam and
+Vaihingen tiles (Potsdam classes)."""
+import runpy
+
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+from torch.utils.data import ConcatDataset
+
+from geoseg.datasets import SampleDataset
+from geoseg.losses import UNetFormerLoss
+from geoseg.models.unetformer import UNetFormer
+from geoseg.optim import reference_optimizer
+from geoseg.recipe import LoaderSpec, dataset_spec
+
+_sample = runpy.run_path({sample!r}, run_name="geoseg_config")
+max_epoch, train_batch_size, val_batch_size = _sample["max_epoch"], _sample["train_batch_size"], 1
+crop_size, repeats, test_time_aug = _sample["crop_size"], _sample["repeats"], _sample["test_time_aug"]
+lr, weight_decay = _sample["lr"], _sample["weight_decay"]
+backbone_lr, backbone_weight_decay = _sample["backbone_lr"], _sample["backbone_weight_decay"]
+monitor, early_stopping_patience, use_aux_loss = _sample["monitor"], _sample["early_stopping_patience"], True
+
+dataset = "potsdam"
+spec = dataset_spec(dataset)
+classes, num_classes, ignore_index = spec.classes, spec.num_classes, spec.ignore_index
+weights_name = test_weights_name = "unetformer-sample-potsdam"
+weights_path = f"model_weights/sample/{{weights_name}}"
+log_name = f"sample/{{weights_name}}"
+
+net = UNetFormer(num_classes=num_classes)
+loss = UNetFormerLoss(ignore_index=ignore_index)
+_sources = {sources!r}
+train_dataset = ConcatDataset([SampleDataset(s, train=True, crop_size=crop_size, repeats=repeats) for s in _sources])
+val_dataset = test_dataset = ConcatDataset([SampleDataset(s) for s in _sources])
+train_loader = LoaderSpec(train_dataset, train_batch_size, train=True)
+val_loader = LoaderSpec(val_dataset, val_batch_size, train=False)
+optimizer = reference_optimizer(net, lr, weight_decay, backbone_lr, backbone_weight_decay)
+lr_scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=max_epoch, T_mult=2)
+'''
+
+
 SAMPLE_SETS: dict[str, SampleSet] = {
     s.key: s
     for s in (
-        SampleSet(
-            key="loveda",
-            dataset="Urban",
-            label="LoveDA tiles (Urban classes)",
-            tiles=tuple((f"mmseg_{i}", f"loveda/mmseg_{i}.png", f"loveda/mmseg_{i}_mask.png") for i in range(3)),
-            convert=loveda_to_geoseg,
-        ),
-        SampleSet(
-            key="isprs",
-            dataset="potsdam",
-            label="Potsdam and Vaihingen tiles (Potsdam classes)",
-            tiles=(
-                ("potsdam_2_10", "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
-                 "potsdam/top_potsdam_2_10_crop0_0_512_512_label_mmseg.png"),
-                ("vaihingen_area1", "vaihingen/area1_0_0_512_512_IRRG.png",
-                 "vaihingen/area1_0_0_512_512_label_mmseg.png"),
-            ),
-            convert=isprs_mmseg_to_geoseg,
-        ),
+        SampleSet("loveda", "Urban", "LoveDA tiles (Urban classes)", ("loveda",)),
+        SampleSet("isprs", "potsdam", "Potsdam and Vaihingen tiles (Potsdam classes)", ("potsdam", "vaihingen"),
+                  config_template=ISPRS_CONFIG),
     )
 }
 
 
 @dataclass
 class DemoSettings:
-    """What to run. The defaults are the full demo; tests shrink ``sets``, ``tiles``, ``crop`` and training."""
+    """What to run. The defaults are the full demo; tests shrink the tiles and the training."""
 
     out: Path
-    source: Path = REPO_ROOT / "data" / "real_samples"
     sets: tuple[str, ...] = ("loveda", "isprs")
     tiles: int | None = None
     crop: int | None = None
     crops_per_tile: int = 1
     train_epochs: int | None = None
+    train_batches: int | None = None
+    val_batches: int | None = None
+    train_crop: int | None = None
     objects: str = "auto"
     workers: int = 2
     pick_mode: str = "0.7"
@@ -96,7 +130,7 @@ class DemoSettings:
 
 
 class Stages:
-    """Stage banners with elapsed wall time, and the per-stage timings for the report."""
+    """Stage banners with the elapsed wall time, and the per-stage timings for the report."""
 
     def __init__(self) -> None:
         self.start = time.monotonic()
@@ -105,24 +139,24 @@ class Stages:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         began = time.monotonic()
-        print(f"[demo {began - self.start:6.0f} s] {name} ...", flush=True)
+        print(f"[demo {began - self.start:5.0f} s] {name} ...", flush=True)
         yield
         self.timings[name] = round(time.monotonic() - began, 1)
-        print(f"[demo {time.monotonic() - self.start:6.0f} s] {name} done in {self.timings[name]:.0f} s", flush=True)
+        print(f"[demo {time.monotonic() - self.start:5.0f} s] {name}: done in {self.timings[name]:.0f} s", flush=True)
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
 
-def run_script(script: Path, *args: str) -> None:
-    """Run a stage script with this interpreter; its own progress output goes straight to the console."""
+def run_script(script: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run a stage's script with this interpreter; its own progress output goes straight to the console."""
     command = [sys.executable, str(script), *args]
     print("  $ " + " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO_ROOT)
+    subprocess.run(command, check=True, cwd=REPO_ROOT, env={**os.environ, **(env or {})})
 
 
-# ----------------------------------------------------------------------------------------------- data
+# ----------------------------------------------------------------------------------------------- tiles
 
 
 @dataclass(frozen=True)
@@ -147,47 +181,88 @@ class Workspace:
     def sam(self) -> Path:
         return self.root / "sam"
 
+    @property
+    def geoseg(self) -> Path:
+        return self.root / "geoseg"
+
     def tiles(self) -> list[str]:
         return sorted(p.stem for p in self.images.glob("*.png"))
 
 
-def read_dataset_label(sample: SampleSet, path: Path) -> np.ndarray:
-    """A raw label PNG converted to the dataset's class ids; a clear error names a bad file."""
-    raw = read_index_mask(path)
-    try:
-        return sample.convert(raw)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+@dataclass(frozen=True)
+class TileWindow:
+    """A demo tile: the window ``rows`` x ``cols`` of the GeoSeg sample image ``source_id``."""
+
+    name: str
+    source_id: str
+    rows: slice
+    cols: slice
 
 
-def crop_windows(shape: tuple[int, int], crop: int | None, count: int) -> list[tuple[int, int]]:
-    """Top-left corners of ``count`` non-overlapping ``crop`` squares, row-major; the whole tile when no crop."""
+def crop_windows(shape: tuple[int, int], crop: int | None, count: int) -> list[tuple[slice, slice]]:
+    """``count`` non-overlapping ``crop`` squares in row-major order; the whole tile when ``crop`` is None."""
     if crop is None:
-        return [(0, 0)]
+        return [(slice(0, shape[0]), slice(0, shape[1]))]
     corners = [(r, c) for r in range(0, shape[0] - crop + 1, crop) for c in range(0, shape[1] - crop + 1, crop)]
     if len(corners) < count:
         raise ValueError(f"a {shape[0]}x{shape[1]} tile holds only {len(corners)} crops of {crop}, asked {count}")
-    return corners[:count]
+    return [(slice(r, r + crop), slice(c, c + crop)) for r, c in corners[:count]]
 
 
-def prepare_set(sample: SampleSet, settings: DemoSettings, work: Workspace) -> list[str]:
-    """Copy the set's tiles (cropped if asked) as ``images/<tile>.png`` and ``gt/<tile>.png`` (dataset ids)."""
-    work.images.mkdir(parents=True, exist_ok=True)
-    work.gt.mkdir(parents=True, exist_ok=True)
-    names = []
-    for tile, image_file, label_file in sample.tiles[: settings.tiles]:
-        image = read_rgb(settings.source / image_file)
-        label = read_dataset_label(sample, settings.source / label_file)
-        if image.shape[:2] != label.shape:
-            raise ValueError(f"{settings.source / image_file}: image and label {label_file} differ in size")
-        windows = crop_windows(label.shape, settings.crop, settings.crops_per_tile)
-        for index, (row, col) in enumerate(windows):
-            name = tile if len(windows) == 1 else f"{tile}_c{index}"
-            window = (slice(row, row + (settings.crop or label.shape[0])), slice(col, col + (settings.crop or label.shape[1])))
-            save_png_atomic(work.images / f"{name}.png", Image.fromarray(image[window]))
-            write_label_png(work.gt / f"{name}.png", label[window], sample.spec)
-            names.append(name)
-    return names
+def prepare_set(sample: SampleSet, settings: DemoSettings, work: Workspace) -> list[TileWindow]:
+    """Write the set's tiles (cropped if asked) as ``images/<tile>.png`` and ``gt/<tile>.png`` (class ids)."""
+    windows = []
+    for source in sample.sources:
+        dataset = SampleDataset(source)
+        for index in range(len(dataset)):
+            if settings.tiles is not None and len(windows) >= settings.tiles * settings.crops_per_tile:
+                return windows
+            source_id, image, label = dataset.load(index)
+            crops = crop_windows(label.shape, settings.crop, settings.crops_per_tile)
+            for number, (rows, cols) in enumerate(crops):
+                name = source_id if len(crops) == 1 else f"{source_id}_c{number}"
+                save_png_atomic(work.images / f"{name}.png", Image.fromarray(image[rows, cols]))
+                write_label_png(work.gt / f"{name}.png", label[rows, cols], sample.spec)
+                windows.append(TileWindow(name, source_id, rows, cols))
+    return windows
+
+
+# ----------------------------------------------------------------------------------------------- GeoSeg
+
+
+def set_config(sample: SampleSet, work: Workspace) -> Path:
+    """The GeoSeg config that trains on the set: the sample config, or the one its template writes."""
+    if sample.config_template is None:
+        return SAMPLE_CONFIG
+    path = work.geoseg / f"unetformer_sample_{sample.dataset}.py"
+    write_text_atomic(path, sample.config_template.format(sample=str(SAMPLE_CONFIG), sources=list(sample.sources)))
+    return path
+
+
+def train_and_predict(sample: SampleSet, work: Workspace, settings: DemoSettings) -> Path:
+    """Train the set's config briefly (unless its checkpoint exists) and predict its sample images.
+
+    Returns the folder of full-tile predictions (``pre_p/<sample id>.png``)."""
+    config = set_config(sample, work)
+    env = {"GEOSEG_SAMPLE_CROP": str(settings.train_crop)} if settings.train_crop else {}
+    common = ["-c", str(config), "--work-dir", str(work.geoseg), "--num-workers", "0"]
+    if not list((work.geoseg / "model_weights").rglob("*.ckpt")):
+        limits = [
+            *(["--max-epochs", str(settings.train_epochs)] if settings.train_epochs else []),
+            *(["--limit-train-batches", str(settings.train_batches)] if settings.train_batches else []),
+            *(["--limit-val-batches", str(settings.val_batches)] if settings.val_batches else []),
+        ]
+        run_script(GEOSEG / "train_supervision.py", *common, *limits, env=env)
+    predictions = work.geoseg / "predict"
+    run_script(GEOSEG / "test.py", *common, "-o", str(predictions), "--resume", env=env)
+    return predictions / "pre_p"
+
+
+def crop_predictions(windows: Sequence[TileWindow], predictions: Path, work: Workspace, spec: DatasetSpec) -> None:
+    """``pred/<tile>.png``: each demo tile's window of its full-tile prediction."""
+    for window in windows:
+        full = read_label_png(predictions / f"{window.source_id}.png", spec)
+        write_label_png(work.pred / f"{window.name}.png", full[window.rows, window.cols], spec)
 
 
 # ----------------------------------------------------------------------------------------------- objects
@@ -204,18 +279,19 @@ class ObjectChoice:
 
     @property
     def description(self) -> str:
-        name = SOURCE_NAMES[self.model]
-        return f"{name}, {self.model_type} checkpoint {default_checkpoint_path(self.model, self.model_type).name}" \
-            if self.model_type else name
+        if self.model_type is None:
+            return SOURCE_NAMES[self.model]
+        checkpoint = default_checkpoint_path(self.model, self.model_type).name
+        return f"{SOURCE_NAMES[self.model]}, {self.model_type} ({checkpoint})"
 
     def arguments(self) -> list[str]:
         return ["--model", self.model, *(["--model-type", self.model_type] if self.model_type else [])]
 
 
 def choose_objects(request: str) -> ObjectChoice:
-    """HQ-SAM with the smallest backbone whose checkpoint is in ``weights/`` (``auto``), else ``regions``.
+    """``auto``: HQ-SAM with the smallest backbone whose checkpoint is in ``weights/``, else ``regions``.
 
-    ``samhq`` insists on HQ-SAM (the SAM stage names the missing file); ``regions`` never uses weights."""
+    ``samhq`` insists on HQ-SAM (the SAM stage then names the missing file); ``regions`` never uses weights."""
     if request == "regions":
         return ObjectChoice("regions")
     present = [t for t in HQ_SAM_PREFERENCE if default_checkpoint_path("samhq", t).is_file()]
@@ -244,14 +320,14 @@ class Fold:
 
 PROTOCOLS = {
     "reference": (
-        "Reference protocol",
+        "Reference protocol (thresholds tuned on the reported tiles)",
         "Thresholds swept and picked on the same tiles that are reported, as the paper's scripts do.",
     ),
     "held_out": (
         "Held-out protocol (leave one tile out)",
         "Each tile is refined with thresholds swept and picked on the other tiles of its set only; the per-tile "
-        "confusion matrices are pooled. Unrefined, majority vote and DenseCRF use no tuned thresholds, so their "
-        "rows equal the reference protocol's.",
+        "confusion matrices are pooled. Unrefined, majority vote and DenseCRF tune nothing, so their rows equal "
+        "the reference protocol's.",
     ),
 }
 
@@ -260,71 +336,64 @@ def protocol_folds(tiles: Sequence[str]) -> dict[str, list[Fold]]:
     """The reference fold (tune = evaluate = all tiles) and, with two tiles or more, leave-one-tile-out folds."""
     folds = {"reference": [Fold("all", tuple(tiles), tuple(tiles))]}
     if len(tiles) > 1:
-        folds["held_out"] = [
-            Fold(f"without_{tile}", tuple(t for t in tiles if t != tile), (tile,)) for tile in tiles
-        ]
+        folds["held_out"] = [Fold(f"without_{t}", tuple(o for o in tiles if o != t), (t,)) for t in tiles]
     return folds
 
 
-def tune_fold(fold: Fold, work: Workspace, spec: DatasetSpec, out: Path, settings: DemoSettings) -> dict:
-    """Sweep t1/t2 on the fold's tuning tiles (into ``out``) and pick the thresholds; returns the sweep and pick."""
-    inputs = out / "inputs"
-    for kind, source, suffix in (("pred", work.pred, ".png"), ("sam", work.sam, ".json"), ("gt", work.gt, ".png")):
-        (inputs / kind).mkdir(parents=True, exist_ok=True)
-        for tile in fold.tune:
-            target = inputs / kind / f"{tile}{suffix}"
-            if not target.exists():
-                target.symlink_to((source / f"{tile}{suffix}").resolve())
-    sweep = run_sweep(
-        pred_dir=inputs / "pred", sam_dir=inputs / "sam", gt_dir=inputs / "gt", dataset=spec.name, out=out,
-        workers=settings.workers,
+def tune_and_apply(fold: Fold, samples: dict[str, Sample], spec: DatasetSpec, out: Path,
+                   settings: DemoSettings) -> dict:
+    """Sweep on the fold's tuning tiles, pick, and apply to its evaluation tiles (the SESSRS stage's own API).
+
+    ``out`` receives ``sweep/`` (sweep.json, heatmaps), ``best.json``, ``metrics.json`` and ``se_mask/``."""
+    sweep = run_sweep([samples[t] for t in fold.tune], spec, out / "sweep", workers=settings.workers)
+    applied = pick_and_apply(
+        out / "sweep" / "sweep.json", [samples[t] for t in fold.evaluate], spec, out, out / "se_mask",
+        mode=settings.pick_mode, max_objects=settings.max_objects, workers=settings.workers,
     )
-    picked = pick_thresholds(sweep, mode=settings.pick_mode)
-    write_json_atomic(out / "best.json", picked)
-    return {"sweep": sweep, "pick": picked}
+    return {"sweep": sweep, "best": applied["best"]}
 
 
-def sessrs_peer(picked: dict, spec: DatasetSpec, max_objects: int) -> SESSRS:
-    """The SESSRS peer for a pick (``t1``/``t2`` keyed by class id, as ints or strings)."""
-    t1 = {int(k): float(v) for k, v in picked["t1"].items()}
-    t2 = {int(k): float(v) for k, v in picked["t2"].items()}
-    modify = [int(c) for c in picked["modify"]]
+def sessrs_peer(best: dict, spec: DatasetSpec, max_objects: int) -> SESSRS:
+    """The SESSRS peer for a pick (``t1``/``t2`` keyed by class id)."""
+    t1 = {int(k): float(v) for k, v in best["t1"].items()}
+    t2 = {int(k): float(v) for k, v in best["t2"].items()}
+    modify = [int(c) for c in best["modify"]]
     return SESSRS(t1=t1, t2=t2, modify=modify, max_objects=max_objects, num_classes=spec.num_classes)
 
 
-def fold_summary(fold: Fold, picked: dict, spec: DatasetSpec) -> dict:
-    """The fold's tiles and picked thresholds with class names, for the report."""
-    names = {int(k): spec.classes[int(k)] for k in picked["t1"]}
+def fold_summary(fold: Fold, best: dict, spec: DatasetSpec) -> dict:
+    """The fold's tiles and picked thresholds by class name, for the report."""
     return {
         "name": fold.name,
         "tune": list(fold.tune),
         "eval": list(fold.evaluate),
-        "modify": [spec.classes[int(c)] for c in picked["modify"]],
-        "t1": {names[int(k)]: float(v) for k, v in picked["t1"].items()},
-        "t2": {names[int(k)]: float(v) for k, v in picked["t2"].items()},
+        "modify": [spec.classes[int(c)] for c in best["modify"]],
+        "t1": {spec.classes[int(k)]: float(v) for k, v in best["t1"].items()},
+        "t2": {spec.classes[int(k)]: float(v) for k, v in best["t2"].items()},
     }
 
 
-# ----------------------------------------------------------------------------------------------- evaluation
+# ----------------------------------------------------------------------------------------------- peers
+
+
+def fixed_peers(spec: DatasetSpec) -> list[Peer]:
+    """The peers that tune nothing on the tiles: the same in every protocol and fold."""
+    return [Unrefined(), ObjectMajorityVote(t1=MAJORITY_VOTE_T1), DenseCRF(num_classes=spec.num_classes)]
 
 
 def load_tile(work: Workspace, name: str, spec: DatasetSpec) -> tuple[PeerInput, np.ndarray]:
     """A tile as the peers see it, and its ground truth."""
     pred = read_label_png(work.pred / f"{name}.png", spec)
-    image = read_rgb(work.images / f"{name}.png")
     objects = read_objects(work.sam / f"{name}.json", shape=pred.shape)
     gt = read_label_png(work.gt / f"{name}.png", spec)
-    if gt.shape != pred.shape:
-        raise ValueError(f"{work.gt / (name + '.png')}: ground truth {gt.shape} and prediction {pred.shape} differ")
-    return PeerInput(image=image, pred=pred, objects=objects, name=name), gt
+    return PeerInput(image=read_rgb(work.images / f"{name}.png"), pred=pred, objects=objects, name=name), gt
 
 
-def evaluate_peers(
-    peers: Sequence[Peer], tiles: Sequence[str], work: Workspace, spec: DatasetSpec, out: Path
-) -> dict[str, dict[str, np.ndarray]]:
+def evaluate_peers(peers: Sequence[Peer], tiles: Sequence[str], work: Workspace, spec: DatasetSpec,
+                   out: Path) -> dict[str, dict[str, np.ndarray]]:
     """Refine every tile with every peer into ``out/<peer>/<tile>.png``; returns peer -> tile -> confusion matrix."""
     matrices: dict[str, dict[str, np.ndarray]] = {peer.name: {} for peer in peers}
-    for name in tqdm(tiles, desc=f"peers on {out.relative_to(out.parents[2])}", unit="tile"):
+    for name in tqdm(tiles, desc=f"peers ({', '.join(matrices)})", unit="tile"):
         tile, gt = load_tile(work, name, spec)
         for peer in peers:
             refined = peer(tile)
@@ -333,72 +402,64 @@ def evaluate_peers(
     return matrices
 
 
+def pooled(per_tile: dict[str, np.ndarray]) -> np.ndarray:
+    return np.sum(list(per_tile.values()), axis=0)
+
+
 def scores_row(peer: str, matrix: np.ndarray, spec: DatasetSpec) -> dict:
-    """A report row: the reference's figures (x100, 2 decimals; undefined -> None) of a pooled confusion matrix."""
+    """A report row: the reference's figures of a pooled confusion matrix (x100, 2 decimals; undefined -> None)."""
     figures = compute_scores(matrix, spec.scored).as_dict(spec.classes)
-    clean = {key: _none_for_nan(value) for key, value in figures.items() if key in ("OA", "mIoU", "mF1", "mPA")}
-    clean["IoU"] = {name: _none_for_nan(v) for name, v in figures["IoU"].items()}
-    clean["F1"] = {name: _none_for_nan(v) for name, v in figures["F1"].items()}
-    return {"peer": peer, **clean}
+    row: dict = {"peer": peer}
+    for key, value in figures.items():
+        row[key] = {name: _none_for_nan(v) for name, v in value.items()} if isinstance(value, dict) \
+            else _none_for_nan(value)
+    return row
 
 
 def _none_for_nan(value: float) -> float | None:
     return None if np.isnan(value) else value
 
 
-# ----------------------------------------------------------------------------------------------- one sample set
+# ----------------------------------------------------------------------------------------------- one set
 
 
-def fixed_peers(spec: DatasetSpec) -> list[Peer]:
-    """The peers that tune nothing on the tiles: the same in every protocol and fold."""
-    return [Unrefined(), ObjectMajorityVote(t1=MAJORITY_VOTE_T1), DenseCRF(num_classes=spec.num_classes)]
+@dataclass
+class SetResults:
+    """Pooled confusion matrices per protocol and peer, fold summaries, and the reference sweep."""
+
+    matrices: dict[str, dict[str, np.ndarray]]
+    folds: dict[str, list[dict]]
+    sweep: dict
 
 
-def pooled(matrices: dict[str, np.ndarray], tiles: Sequence[str]) -> np.ndarray:
-    return np.sum([matrices[tile] for tile in tiles], axis=0)
-
-
-def run_protocols(
-    tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings
-) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[dict]], dict]:
-    """Tune, apply and score every protocol of one set.
-
-    Returns protocol -> peer -> pooled confusion matrix, protocol -> fold summaries, and the reference sweep."""
-    folds = protocol_folds(tiles)
-    tuned = {
-        (protocol, fold.name): tune_fold(fold, work, spec, work.root / "sweep" / protocol / fold.name, settings)
-        for protocol, protocol_folds_ in folds.items()
-        for fold in protocol_folds_
-    }
-    reference_pick = tuned[("reference", "all")]["pick"]
-    reference = evaluate_peers(
-        [*fixed_peers(spec), sessrs_peer(reference_pick, spec, settings.max_objects)],
-        tiles, work, spec, work.root / "refined" / "reference",
-    )
-    matrices = {"reference": {peer: pooled(per_tile, tiles) for peer, per_tile in reference.items()}}
-    summaries = {"reference": [fold_summary(folds["reference"][0], reference_pick, spec)]}
-    if "held_out" in folds:
-        held_out: dict[str, np.ndarray] = {}
-        summaries["held_out"] = []
-        for fold in folds["held_out"]:
-            picked = tuned[("held_out", fold.name)]["pick"]
-            result = evaluate_peers(
-                [sessrs_peer(picked, spec, settings.max_objects)], fold.evaluate, work, spec,
-                work.root / "refined" / "held_out",
-            )
-            held_out.update(result["sessrs"])
-            summaries["held_out"].append(fold_summary(fold, picked, spec))
-        matrices["held_out"] = {
-            **{peer: matrix for peer, matrix in matrices["reference"].items() if peer != "sessrs"},
-            "sessrs": pooled(held_out, tiles),
-        }
-    return matrices, summaries, tuned[("reference", "all")]["sweep"]
+def run_protocols(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings) -> SetResults:
+    """Tune, apply and score every protocol of one set; the peers run on the same predictions and objects."""
+    samples = {s.stem: s for s in pair_inputs(work.pred, work.sam, work.gt)}
+    results = SetResults(matrices={}, folds={}, sweep={})
+    for protocol, folds in protocol_folds(tiles).items():
+        per_peer: dict[str, dict[str, np.ndarray]] = {}
+        results.folds[protocol] = []
+        for fold in folds:
+            tuned = tune_and_apply(fold, samples, spec, work.root / protocol / fold.name, settings)
+            peers = [sessrs_peer(tuned["best"], spec, settings.max_objects)]
+            if protocol == "reference":
+                peers = [*fixed_peers(spec), *peers]
+                results.sweep = tuned["sweep"]
+            for peer, per_tile in evaluate_peers(peers, fold.evaluate, work, spec,
+                                                 work.root / "refined" / protocol).items():
+                per_peer.setdefault(peer, {}).update(per_tile)
+            results.folds[protocol].append(fold_summary(fold, tuned["best"], spec))
+        results.matrices[protocol] = {peer: pooled(per_tile) for peer, per_tile in per_peer.items()}
+    if "held_out" in results.matrices:
+        sessrs_held_out = results.matrices["held_out"].pop("sessrs")
+        results.matrices["held_out"] = {**results.matrices["reference"], "sessrs": sessrs_held_out}
+    return results
 
 
 def tile_panels(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, out: Path, prefix: str) -> list[dict]:
-    """One panel per tile with the reference protocol's SESSRS result; paths relative to ``out``."""
+    """One panel per tile with the reference protocol's SESSRS result; image paths relative to ``out``."""
     panels = []
-    for name in tiles:
+    for name in tqdm(tiles, desc="panels", unit="tile"):
         tile, gt = load_tile(work, name, spec)
         refined = read_label_png(work.root / "refined" / "reference" / "sessrs" / f"{name}.png", spec)
         relative = f"panels/{prefix}_{name}.png"
@@ -409,11 +470,11 @@ def tile_panels(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, out: P
 
 
 def heatmaps(sweep: dict, sweep_dir: Path, spec: DatasetSpec, out: Path) -> list[dict]:
-    """The reference sweep's t1 x t2 grids per class, with the sweep's heatmap PNG when it wrote one."""
+    """The reference sweep's t1 x t2 grids per class, with the sweep's own heatmap PNG when it wrote one."""
     grids = []
     for key in sweep["sweeps"]:
         name = spec.classes[int(key)]
-        picture = sweep_dir / f"heatmap_{name}.png"
+        picture = sweep_dir / f"heatmap_{key}_{name}.png"
         relative = picture.relative_to(out).as_posix() if picture.is_file() else None
         grids.append(heatmap_from_sweep(sweep, int(key), name, image=relative))
     return grids
@@ -424,23 +485,24 @@ def run_set(sample: SampleSet, settings: DemoSettings, objects: ObjectChoice, st
     spec = sample.spec
     work = Workspace(settings.out / sample.key)
     with stages.stage(f"{sample.key}: prepare tiles"):
-        tiles = prepare_set(sample, settings, work)
-    with stages.stage(f"{sample.key}: train and predict (GeoSeg UNetFormer)"):
-        predict_set(sample, work, settings)
+        windows = prepare_set(sample, settings, work)
+        tiles = [w.name for w in windows]
+    with stages.stage(f"{sample.key}: train and predict (GeoSeg sample UNetFormer, CPU)"):
+        crop_predictions(windows, train_and_predict(sample, work, settings), work, spec)
     with stages.stage(f"{sample.key}: objects ({objects.description})"):
         make_objects(work, objects)
     with stages.stage(f"{sample.key}: sweep, pick, apply, peers"):
-        matrices, summaries, sweep = run_protocols(tiles, work, spec, settings)
+        results = run_protocols(tiles, work, spec, settings)
     with stages.stage(f"{sample.key}: panels"):
         panels = tile_panels(tiles, work, spec, settings.out, sample.key)
-    protocols = []
-    metrics = {}
-    for protocol, per_peer in matrices.items():
+    protocols, metrics = [], {}
+    for protocol, per_peer in results.matrices.items():
         rows = [scores_row(peer, matrix, spec) for peer, matrix in per_peer.items()]
         title, description = PROTOCOLS[protocol]
         protocols.append({"key": protocol, "title": title, "description": description,
-                          "folds": summaries[protocol], "rows": rows})
-        metrics[protocol] = {row["peer"]: {**row, "confusion_matrix": per_peer[row["peer"]].tolist()} for row in rows}
+                          "folds": results.folds[protocol], "rows": rows})
+        metrics[protocol] = {row["peer"]: {**row, "confusion_matrix": per_peer[row["peer"]].tolist()}
+                             for row in rows}
     group = {
         "key": sample.key,
         "label": sample.label,
@@ -448,10 +510,29 @@ def run_set(sample: SampleSet, settings: DemoSettings, objects: ObjectChoice, st
         "classes": [spec.classes[c] for c in spec.scored],
         "tiles": tiles,
         "protocols": protocols,
-        "heatmaps": heatmaps(sweep, work.root / "sweep" / "reference" / "all", spec, settings.out),
+        "heatmaps": heatmaps(results.sweep, work.root / "reference" / "all" / "sweep", spec, settings.out),
         "panels": panels,
     }
     return group, {"dataset": spec.name, "tiles": tiles, "protocols": metrics}
+
+
+def standing_notes(settings: DemoSettings, objects: ObjectChoice) -> list[str]:
+    """What the reader needs to know to judge the figures."""
+    notes = [
+        f"Objects: {objects.description}."
+        + (" These are superpixel regions, not SAM: put an HQ-SAM checkpoint (e.g. weights/sam_hq_vit_tiny.pth) "
+           "in weights/ to use SAM." if objects.model == "regions" else ""),
+        "Predictions: GeoSeg's sample UNetFormer trained briefly on CPU from random weights on the same tiles it "
+        "then predicts; this shows the pipeline working, not the paper's accuracy.",
+        f"Peers: majority vote paints an object with its majority class when it covers more than "
+        f"{MAJORITY_VOTE_T1} of it (larger objects first); DenseCRF (pydensecrf2) uses the prediction as a "
+        f"0.7-confidence unary with the default Gaussian and bilateral terms; SESSRS applies the picked thresholds "
+        f"with max_objects {settings.max_objects} (threshold mode {settings.pick_mode}).",
+    ]
+    if settings.crop:
+        notes.append(f"Cut-down run: tiles cropped to {settings.crop} x {settings.crop} "
+                     f"({settings.crops_per_tile} per tile), predictions cropped from the full-tile prediction.")
+    return notes
 
 
 def run_demo(settings: DemoSettings) -> Path:
@@ -469,10 +550,10 @@ def run_demo(settings: DemoSettings) -> Path:
         "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": round(stages.elapsed, 1),
         "object_source": objects.description,
-        "notes": standing_notes(settings),
+        "notes": standing_notes(settings, objects),
         "timings_s": stages.timings,
         "groups": groups,
     }
     html_path, _ = write_report(settings.out, report)
-    print(f"[demo {stages.elapsed:6.0f} s] report: {html_path}", flush=True)
+    print(f"[demo {stages.elapsed:5.0f} s] report: {html_path}", flush=True)
     return html_path

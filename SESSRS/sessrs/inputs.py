@@ -1,13 +1,14 @@
 """Pair predictions with their SAM objects and ground truth, and load them as scenes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DatasetSpec
-from .io import InputError, check_classes, read_label_png, read_objects
+from .io import InputError, check_classes, read_json, read_label_png, read_objects
 from .scene import Scene, build_scene
 
 
@@ -64,3 +65,25 @@ def load_scene(sample: Sample, spec: DatasetSpec) -> Scene:
     pred = load_prediction(sample.pred, spec)
     objects = read_objects(sample.sam, pred.shape)
     return build_scene(pred, objects, spec.num_classes)
+
+
+def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str | Path) -> list[Sample]:
+    """The samples named in ``stems`` (all when None); a name without a sample is an error."""
+    if stems is None:
+        return list(samples)
+    known = {s.stem: s for s in samples}
+    missing = [stem for stem in stems if stem not in known]
+    if missing:
+        raise InputError(f"{source}: names images without a prediction: {', '.join(missing)}")
+    return [known[stem] for stem in stems]
+
+
+def read_split(path: str | Path) -> dict[str, list[str]]:
+    """A split file: ``{"tune": [stems], "eval": [stems]}``, thresholds chosen on one, reported on the other."""
+    split = read_json(path)
+    if not (isinstance(split, dict) and all(isinstance(split.get(k), list) for k in ("tune", "eval"))):
+        raise InputError(f"{path}: a split file holds {{\"tune\": [image names], \"eval\": [image names]}}")
+    overlap = sorted(set(split["tune"]) & set(split["eval"]))
+    if overlap:
+        raise InputError(f"{path}: images both in tune and eval: {', '.join(overlap)}")
+    return {"tune": [str(s) for s in split["tune"]], "eval": [str(s) for s in split["eval"]]}

@@ -1,0 +1,94 @@
+"""Pick each class's best t1/t2 from a sweep, refine every image with them and report the figures.
+
+Reference form:  python get_best_t1_t2.py -d Urban -m modify -s ssam -t 0.7
+                 (every model folder under GeoSeg/fig_results/<dataset>/ with a sweep of that kind)
+Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --sam-dir S [--gt-dir G]
+                 --dataset Urban --out OUT [--split split.json] [-t 0.7|all] [--max-objects 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sessrs.datasets import DATASETS, get_dataset
+from sessrs.inputs import pair_inputs, read_split, select
+from sessrs.io import InputError, write_json_atomic, write_text_atomic
+from sessrs.layout import GT_FOLDERS, REPO_ROOT, from_root, model_results
+from sessrs.pick import APPLY_MAX_OBJECTS, comparison_table, pick_and_apply
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    reference = parser.add_argument_group("reference form")
+    reference.add_argument("-d", "--reference-dataset", choices=sorted(DATASETS), help="all models of this dataset")
+    reference.add_argument("-m", "--modify-type", default="modify", choices=sorted(GT_FOLDERS))
+    reference.add_argument("-s", "--sam-type", default="sam")
+    explicit = parser.add_argument_group("explicit form")
+    explicit.add_argument("--sweep", help="a sweep.json written by sessrs_t1_t2.py")
+    explicit.add_argument("--pred-dir")
+    explicit.add_argument("--sam-dir")
+    explicit.add_argument("--gt-dir", help="ground truth; without it images are refined but not scored")
+    explicit.add_argument("--dataset", choices=sorted(DATASETS))
+    explicit.add_argument("--out", help="output folder: best.json, metrics.json/.txt, se_mask/")
+    explicit.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: refine and report the eval images')
+    parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)")
+    parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
+                        help="a candidate list this long or longer is not used (the reference applies with 5)")
+    parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
+        parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out")
+    return args
+
+
+def run_reference_form(args: argparse.Namespace) -> None:
+    """Pick and apply for every model folder of the dataset that has a sweep of this kind."""
+    results_root = REPO_ROOT / "GeoSeg" / "fig_results" / args.reference_dataset
+    summary = {}
+    for folder in sorted(p for p in results_root.iterdir() if (p / "pre_p").is_dir()):
+        paths = model_results(folder, args.modify_type, args.sam_type)
+        sweep_file = paths.sweep_dir / "sweep.json"
+        if not sweep_file.is_file():
+            print(f"skipping {folder.name}: no {sweep_file}")
+            continue
+        spec = get_dataset(paths.dataset)
+        samples = pair_inputs(paths.pred_dir, paths.sam_dir, paths.gt_dir)
+        result = pick_and_apply(sweep_file, samples, spec, paths.sweep_dir, paths.refined_dir,
+                                args.threshold_mode, args.max_objects, args.workers)
+        summary[folder.name] = result
+        print(f"{folder.name}\n{comparison_table(result['report'], spec)}")
+    contrast = results_root / f"sessrs_contrast_{args.threshold_mode}"
+    write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
+
+
+def run_explicit_form(args: argparse.Namespace) -> None:
+    spec = get_dataset(args.dataset)
+    samples = pair_inputs(from_root(args.pred_dir), from_root(args.sam_dir), args.gt_dir and from_root(args.gt_dir))
+    if args.split:
+        samples = select(samples, read_split(from_root(args.split))["eval"], args.split)
+    out = from_root(args.out)
+    result = pick_and_apply(from_root(args.sweep), samples, spec, out, out / "se_mask",
+                            args.threshold_mode, args.max_objects, args.workers)
+    print(f"best thresholds: {result['best']}")
+    if result["report"] is not None:
+        print(comparison_table(result["report"], spec))
+    print(f"refined images in {out / 'se_mask'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.reference_dataset is not None:
+            run_reference_form(args)
+        else:
+            run_explicit_form(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
