@@ -11,7 +11,6 @@ objects, sweeps and applications are each resumable).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from tqdm import tqdm
 
 from geoseg.datasets import SampleDataset
 from geoseg.datasets.folder import read_rgb
+from geoseg.pngio import save_png_atomic
 from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path
 from sam_objects.cli import SOURCE_NAMES
 from sessrs.datasets import DatasetSpec, get_dataset
@@ -35,7 +35,7 @@ from sessrs.io import read_label_png, read_objects, write_json_atomic, write_lab
 from sessrs.metrics import compute_scores, confusion_matrix
 from sessrs.peers import SESSRS, DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined
 from sessrs.pick import pick_and_apply
-from sessrs.report import heatmap_from_sweep, save_png_atomic, save_tile_panel, write_report
+from sessrs.report import heatmap_from_sweep, save_tile_panel, write_report
 from sessrs.sweep import run_sweep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,6 @@ class DemoSettings:
     train_epochs: int | None = None
     train_batches: int | None = None
     val_batches: int | None = None
-    train_crop: int | None = None
     objects: str = "auto"
     workers: int = 2
     pick_mode: str = "0.7"
@@ -149,11 +148,11 @@ class Stages:
         return time.monotonic() - self.start
 
 
-def run_script(script: Path, *args: str, env: dict[str, str] | None = None) -> None:
+def run_script(script: Path, *args: str) -> None:
     """Run a stage's script with this interpreter; its own progress output goes straight to the console."""
     command = [sys.executable, str(script), *args]
     print("  $ " + " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO_ROOT, env={**os.environ, **(env or {})})
+    subprocess.run(command, check=True, cwd=REPO_ROOT)
 
 
 # ----------------------------------------------------------------------------------------------- tiles
@@ -244,7 +243,6 @@ def train_and_predict(sample: SampleSet, work: Workspace, settings: DemoSettings
 
     Returns the folder of full-tile predictions (``pre_p/<sample id>.png``)."""
     config = set_config(sample, work)
-    env = {"GEOSEG_SAMPLE_CROP": str(settings.train_crop)} if settings.train_crop else {}
     common = ["-c", str(config), "--work-dir", str(work.geoseg), "--num-workers", "0"]
     if not list((work.geoseg / "model_weights").rglob("*.ckpt")):
         limits = [
@@ -252,9 +250,9 @@ def train_and_predict(sample: SampleSet, work: Workspace, settings: DemoSettings
             *(["--limit-train-batches", str(settings.train_batches)] if settings.train_batches else []),
             *(["--limit-val-batches", str(settings.val_batches)] if settings.val_batches else []),
         ]
-        run_script(GEOSEG / "train_supervision.py", *common, *limits, env=env)
+        run_script(GEOSEG / "train_supervision.py", *common, *limits)
     predictions = work.geoseg / "predict"
-    run_script(GEOSEG / "test.py", *common, "-o", str(predictions), "--resume", env=env)
+    run_script(GEOSEG / "test.py", *common, "-o", str(predictions), "--resume")
     return predictions / "pre_p"
 
 

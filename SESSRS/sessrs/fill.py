@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 MARK = 255
 _KERNEL = np.ones((3, 3), np.uint8)
@@ -20,13 +21,12 @@ def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
     values = pred.astype(np.uint8, copy=True)
     marked = values == cls
     values[marked] = MARK
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(marked.view(np.uint8), connectivity=4)
-    for number in range(1, count):
-        x, y, w, h, area = stats[number]
-        if area == w * h:
-            values[y : y + h, x : x + w] = cls
+    _, labels = cv2.connectedComponents(marked.view(np.uint8), connectivity=4)
+    areas = np.bincount(labels.ravel())
+    for number, box in enumerate(ndimage.find_objects(labels), start=1):
+        if areas[number] == (box[0].stop - box[0].start) * (box[1].stop - box[1].start):
+            values[box] = cls
             continue
-        box = np.s_[y : y + h, x : x + w]
         region = labels[box] == number
         window = values[box]
         window[region] = _majority_around(region, window, cls)

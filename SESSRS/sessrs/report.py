@@ -8,14 +8,13 @@ metrics itself.
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from geoseg.inference import labels_to_rgb
+from geoseg.pngio import labels_to_rgb, save_png_atomic
 from sessrs.datasets import DatasetSpec
 from sessrs.io import write_json_atomic, write_text_atomic
 
@@ -67,14 +66,6 @@ def compose_panel(views: Sequence[np.ndarray], titles: Sequence[str], cell: int 
         draw.text((left + 4, 3), title, fill="black", font=font)
         panel.paste(image, (left, HEADER_HEIGHT))
     return panel
-
-
-def save_png_atomic(path: Path, image: Image.Image) -> None:
-    """Save ``image`` as PNG under a temporary name beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.png")
-    image.save(partial, format="PNG")
-    os.replace(partial, path)
 
 
 def save_tile_panel(
