@@ -15,7 +15,7 @@ from pathlib import Path
 from sessrs.datasets import DATASETS, get_dataset
 from sessrs.inputs import pair_inputs, read_split, select
 from sessrs.io import InputError, write_json_atomic, write_text_atomic
-from sessrs.layout import GT_FOLDERS, REPO_ROOT, from_root, model_results
+from sessrs.layout import GT_FOLDERS, dataset_results, from_root, model_results
 from sessrs.pick import APPLY_MAX_OBJECTS, comparison_table, pick_and_apply
 
 
@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run_reference_form(args: argparse.Namespace) -> None:
     """Pick and apply for every model folder of the dataset that has a sweep of this kind."""
-    results_root = REPO_ROOT / "GeoSeg" / "fig_results" / args.reference_dataset
+    results_root = dataset_results(args.reference_dataset)
     summary = {}
     for folder in sorted(p for p in results_root.iterdir() if (p / "pre_p").is_dir()):
         paths = model_results(folder, args.modify_type, args.sam_type)

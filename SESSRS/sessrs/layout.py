@@ -16,6 +16,11 @@ def from_root(path: str | Path) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def dataset_results(dataset: str) -> Path:
+    """``GeoSeg/fig_results/<dataset>``: one folder per model."""
+    return REPO_ROOT / "GeoSeg" / "fig_results" / get_dataset(dataset).name
+
+
 @dataclass(frozen=True)
 class ModelResults:
     """The folders of one model's results in the reference layout."""
