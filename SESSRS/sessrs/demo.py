@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,17 +72,19 @@ from geoseg.datasets import SampleDataset
 from geoseg.losses import UNetFormerLoss
 from geoseg.models.unetformer import UNetFormer
 from geoseg.optim import reference_optimizer
-from geoseg.recipe import LoaderSpec, dataset_spec
+from geoseg.recipe import LoaderSpec
+from sessrs.datasets import get_dataset
 
 _sample = runpy.run_path({sample!r}, run_name="geoseg_config")
-max_epoch, train_batch_size, val_batch_size = _sample["max_epoch"], _sample["train_batch_size"], 1
+max_epoch, train_batch_size = _sample["max_epoch"], _sample["train_batch_size"]
+val_batch_size = _sample["val_batch_size"]
 crop_size, repeats, test_time_aug = _sample["crop_size"], _sample["repeats"], _sample["test_time_aug"]
 lr, weight_decay = _sample["lr"], _sample["weight_decay"]
 backbone_lr, backbone_weight_decay = _sample["backbone_lr"], _sample["backbone_weight_decay"]
 monitor, early_stopping_patience, use_aux_loss = _sample["monitor"], _sample["early_stopping_patience"], True
 
 dataset = "potsdam"
-spec = dataset_spec(dataset)
+spec = get_dataset(dataset)
 classes, num_classes, ignore_index = spec.classes, spec.num_classes, spec.ignore_index
 weights_name = test_weights_name = "unetformer-sample-potsdam"
 weights_path = f"model_weights/sample/{{weights_name}}"
@@ -160,9 +162,10 @@ def run_script(script: Path, *args: str) -> None:
 
 @dataclass(frozen=True)
 class Workspace:
-    """The folders of one sample set under the demo's output folder."""
+    """The folders of one sample set under the demo's output folder; objects are kept per object source."""
 
     root: Path
+    objects: str
 
     @property
     def images(self) -> Path:
@@ -178,14 +181,11 @@ class Workspace:
 
     @property
     def sam(self) -> Path:
-        return self.root / "sam"
+        return self.root / "sam" / self.objects
 
     @property
     def geoseg(self) -> Path:
         return self.root / "geoseg"
-
-    def tiles(self) -> list[str]:
-        return sorted(p.stem for p in self.images.glob("*.png"))
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,10 @@ class ObjectChoice:
 
     model: str
     model_type: str | None = None
+
+    @property
+    def key(self) -> str:
+        return "_".join(filter(None, (self.model, self.model_type)))
 
     @property
     def description(self) -> str:
@@ -406,12 +410,15 @@ def pooled(per_tile: dict[str, np.ndarray]) -> np.ndarray:
 
 def scores_row(peer: str, matrix: np.ndarray, spec: DatasetSpec) -> dict:
     """A report row: the reference's figures of a pooled confusion matrix (x100, 2 decimals; undefined -> None)."""
-    figures = compute_scores(matrix, spec.scored).as_dict(spec.classes)
-    row: dict = {"peer": peer}
-    for key, value in figures.items():
-        row[key] = {name: _none_for_nan(v) for name, v in value.items()} if isinstance(value, dict) \
-            else _none_for_nan(value)
-    return row
+    scores = compute_scores(matrix, spec.scored)
+    figures = scores.as_dict(spec.classes)
+    per_class = scores.per_class(spec.classes)
+    return {
+        "peer": peer,
+        **{key: _none_for_nan(figures[key]) for key in ("OA", "mIoU", "mF1", "mPA")},
+        "IoU": {name: _none_for_nan(v) for name, v in figures["IoU"].items()},
+        "F1": {name: _none_for_nan(v["F1"]) for name, v in per_class.items()},
+    }
 
 
 def _none_for_nan(value: float) -> float | None:
@@ -481,7 +488,7 @@ def heatmaps(sweep: dict, sweep_dir: Path, spec: DatasetSpec, out: Path) -> list
 def run_set(sample: SampleSet, settings: DemoSettings, objects: ObjectChoice, stages: Stages) -> tuple[dict, dict]:
     """The whole pipeline for one sample set; returns its report group and its metrics entry."""
     spec = sample.spec
-    work = Workspace(settings.out / sample.key)
+    work = Workspace(settings.out / sample.key, objects.key)
     with stages.stage(f"{sample.key}: prepare tiles"):
         windows = prepare_set(sample, settings, work)
         tiles = [w.name for w in windows]
@@ -536,6 +543,7 @@ def standing_notes(settings: DemoSettings, objects: ObjectChoice) -> list[str]:
 def run_demo(settings: DemoSettings) -> Path:
     """Run the demo into ``settings.out``; returns the path of ``report.html``."""
     stages = Stages()
+    settings = replace(settings, out=settings.out.resolve())
     settings.out.mkdir(parents=True, exist_ok=True)
     objects = choose_objects(settings.objects)
     groups, metrics = [], {}

@@ -257,12 +257,14 @@ def paint(scene: Scene, refined: dict[int, RefinedClass | None], settled, modify
     for cls in modify:
         if refined[cls] is not None:
             image[refined[cls].mask & free] = cls
-    unset = image == UNSET
-    filled = scene.flat_pred.copy()
+    unset = np.flatnonzero(image == UNSET)
+    original = scene.flat_pred[unset]
+    values = original.copy()
     for cls in modify:
-        here = scene.flat_pred == cls
-        filled[here] = scene.filled(cls)[here]
-    image[unset] = filled[unset]
+        here = original == cls
+        if here.any():
+            values[here] = scene.filled(cls)[unset[here]]
+    image[unset] = values
     return image.reshape(scene.shape, order="F")
 
 
