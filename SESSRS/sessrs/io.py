@@ -67,8 +67,11 @@ def check_classes(labels: np.ndarray, num_classes: int, path: str | Path, *, all
 
 
 def _atomic_target(path: Path) -> tuple[int, str]:
+    """A temporary file beside ``path`` (readable like a normally created file) to rename into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(temporary, 0o644)
+    return handle, temporary
 
 
 def write_label_png(path: str | Path, labels: np.ndarray, spec: DatasetSpec) -> None:
