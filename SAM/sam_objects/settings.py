@@ -1,0 +1,80 @@
+"""Settings of each object source, with the reference's defaults per model.
+
+Every field carries its command-line help and type in ``metadata`` so the CLI can offer each one as an option.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+
+def _setting(default: Any, help: str, type: type, **argparse_extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, "type": type, **argparse_extra})
+
+
+@dataclass(frozen=True)
+class MaskGeneratorSettings:
+    """Arguments of the automatic mask generator of SAM and HQ-SAM (same names as the packages use)."""
+
+    points_per_side: int = _setting(32, "point prompts per image side", int)
+    points_per_batch: int = _setting(200, "point prompts run through the model at once", int)
+    pred_iou_thresh: float = _setting(0.95, "keep masks whose predicted IoU is above this", float)
+    stability_score_thresh: float = _setting(0.95, "keep masks whose stability score is at least this", float)
+    stability_score_offset: float = _setting(1.0, "logit offset used for the stability score", float)
+    box_nms_thresh: float = _setting(0.6, "box IoU above which duplicate masks are suppressed", float)
+    crop_n_layers: int = _setting(1, "layers of image crops to run again (0 = whole image only)", int)
+    crop_nms_thresh: float = _setting(0.7, "box IoU for suppressing duplicates between crops", float)
+    crop_overlap_ratio: float = _setting(512 / 1500, "overlap of neighbouring crops, as a fraction", float)
+    crop_n_points_downscale_factor: int = _setting(2, "points per side shrink by this factor per crop layer", int)
+    min_mask_region_area: int = _setting(500, "remove holes and islands smaller than this many pixels", int)
+
+
+@dataclass(frozen=True)
+class SemanticSamSettings(MaskGeneratorSettings):
+    """Semantic-SAM's generator arguments; it runs one pass per granularity level and keeps all masks."""
+
+    crop_n_layers: int = _setting(0, "must be 0: Semantic-SAM's generator handles the whole image only", int)
+    crop_n_points_downscale_factor: int = _setting(1, "points per side shrink by this factor per crop layer", int)
+    levels: tuple[int, ...] = _setting((3, 4, 5, 6), "Semantic-SAM granularity levels (1-6), one pass each",
+                                       int, nargs="+")
+
+    def __post_init__(self) -> None:
+        if self.crop_n_layers != 0:
+            raise ValueError("--model ssam supports only --crop-n-layers 0 (its generator handles one crop)")
+        if not self.levels or any(level not in range(1, 7) for level in self.levels):
+            raise ValueError(f"--levels must be granularity levels 1..6, got {list(self.levels)}")
+        object.__setattr__(self, "levels", tuple(self.levels))
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    """The weight-free source: scikit-image superpixel regions (not SAM)."""
+
+    method: str = _setting("felzenszwalb", "region algorithm of the weight-free source", str,
+                           choices=("felzenszwalb", "slic"))
+    scale: float = _setting(100.0, "felzenszwalb: larger gives larger regions", float)
+    sigma: float = _setting(0.8, "felzenszwalb: Gaussian smoothing before segmenting", float)
+    n_segments: int = _setting(300, "slic: approximate number of regions", int)
+    compactness: float = _setting(10.0, "slic: colour versus space weight", float)
+    max_side: int = _setting(512, "regions are computed with the longest image side shrunk to this", int)
+    min_mask_region_area: int = _setting(500, "drop regions smaller than this many pixels", int)
+
+
+Settings = Union[MaskGeneratorSettings, SemanticSamSettings, RegionSettings]
+
+REFERENCE_SETTINGS: dict[str, Settings] = {
+    "sam": MaskGeneratorSettings(),
+    "samhq": MaskGeneratorSettings(pred_iou_thresh=0.85, stability_score_thresh=0.85),
+    "ssam": SemanticSamSettings(),
+    "regions": RegionSettings(),
+}
+
+
+def settings_for(model: str, **overrides: Any) -> Settings:
+    """The reference's settings for ``model`` with ``overrides`` applied; unknown names are an error."""
+    base = REFERENCE_SETTINGS[model]
+    unknown = sorted(set(overrides) - set(base.__dataclass_fields__))
+    if unknown:
+        options = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        raise ValueError(f"{options} not used by --model {model}")
+    return replace(base, **overrides)

@@ -1,0 +1,67 @@
+"""Overlay and blend pictures from object JSONs: deterministic colours, no uint8 wrap-around, the script."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam_objects.encoding import encode_object
+from sam_objects.overlay import blend, object_colour, render_objects
+from sam_objects.render_cli import main
+from sessrs.io import write_json_atomic
+
+TILE = Path(__file__).resolve().parents[1] / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png"
+
+
+def test_colours_are_fixed_per_rank_and_distinct() -> None:
+    colours = [object_colour(rank) for rank in range(50)]
+    assert colours == [object_colour(rank) for rank in range(50)]
+    assert len(set(colours)) == 50
+    assert all(0 <= channel <= 255 for colour in colours for channel in colour)
+
+
+def test_overlapping_objects_take_one_colour_smaller_on_top() -> None:
+    big = np.ones((6, 8), dtype=np.uint8)
+    small = np.zeros((6, 8), dtype=np.uint8)
+    small[1:3, 2:5] = 1
+    overlay = render_objects(np.stack([small, big], axis=2))
+    assert (overlay[small > 0] == object_colour(1)).all()  # the smaller object ranks second, painted last
+    assert (overlay[(big > 0) & (small == 0)] == object_colour(0)).all()
+    assert render_objects(np.zeros((4, 4, 0), dtype=np.uint8)).max() == 0
+
+
+def test_blend_does_not_wrap_around_and_leaves_uncovered_pixels() -> None:
+    image = np.full((2, 2, 3), 250, dtype=np.uint8)
+    overlay = np.full((2, 2, 3), 240, dtype=np.uint8)
+    covered = np.array([[True, False], [True, True]])
+    blended = blend(image, overlay, covered, alpha=0.5)
+    assert blended.dtype == np.uint8
+    assert (blended[covered] == 245).all()
+    assert (blended[~covered] == 250).all()
+    with pytest.raises(ValueError):
+        blend(image, overlay, covered, alpha=1.5)
+
+
+def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    images, jsons, out = tmp_path / "images", tmp_path / "json", tmp_path / "pictures"
+    images.mkdir()
+    shutil.copy(TILE, images / "tile.png")
+    mask = np.zeros((512, 512), dtype=bool)
+    mask[100:300, 50:200] = True
+    write_json_atomic(jsons / "tile.json", [encode_object(mask)])
+
+    assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
+    label = np.array(Image.open(out / "label/tile.png"))
+    blended = np.array(Image.open(out / "blend/tile.png"))
+    original = np.array(Image.open(TILE).convert("RGB"))
+    assert label.shape == blended.shape == original.shape
+    assert (label[mask] == object_colour(0)).all() and label[~mask].max() == 0
+    assert (blended[~mask] == original[~mask]).all() and not (blended[mask] == original[mask]).all()
+
+    capsys.readouterr()
+    assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
+    assert "0 written, 1 skipped" in capsys.readouterr().out

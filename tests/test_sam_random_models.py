@@ -1,0 +1,104 @@
+"""End-to-end plumbing of the SAM and HQ-SAM automatic-mask-generation path.
+
+The models are built by the official packages WITHOUT a checkpoint, i.e. with RANDOM weights (none can be
+downloaded here), so the masks mean nothing: these tests check only the plumbing from a real image crop through
+``SamAutomaticMaskGenerator`` to the JSON the SESSRS stage reads. The quality thresholds are lowered to 0 so that
+random predictions survive the filters, and the point grid is tiny to keep CPU time low.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_utils
+import pytest
+import torch
+from PIL import Image
+from sessrs.io import read_objects
+
+from sam_objects.cli import main
+from sam_objects.images import list_images
+from sam_objects.runner import generate_object_jsons
+from sam_objects.sam_source import SamObjectSource, build_sam_model
+from sam_objects.settings import settings_for
+
+REPO = Path(__file__).resolve().parents[1]
+TILE = REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png"
+HEIGHT, WIDTH = 96, 128  # not square, so a swapped H/W would show
+MIN_REGION = 200
+
+
+@pytest.fixture(scope="module")
+def crop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("crop")
+    tile = np.array(Image.open(TILE).convert("RGB"))
+    Image.fromarray(tile[200:200 + HEIGHT, 300:300 + WIDTH]).save(folder / "crop.png")
+    return folder
+
+
+def _component_sizes(binary: np.ndarray) -> np.ndarray:
+    _, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    return stats[1:, cv2.CC_STAT_AREA]
+
+
+TINY_GRID = {"points_per_side": 2, "points_per_batch": 4, "crop_n_layers": 0, "pred_iou_thresh": 0.0,
+             "stability_score_thresh": 0.0, "min_mask_region_area": MIN_REGION}
+
+
+def _assert_valid_objects(path: Path) -> list[dict]:
+    """The JSON is the SESSRS format, sized like the crop, with areas counted after small-region removal."""
+    records = json.loads(path.read_text())
+    assert len(records) > 0
+    for record in records:
+        assert set(record) == {"rles", "area"} and isinstance(record["rles"]["counts"], str)
+        mask = mask_utils.decode({"size": record["rles"]["size"], "counts": record["rles"]["counts"].encode()})
+        assert record["rles"]["size"] == [HEIGHT, WIDTH] and mask.shape == (HEIGHT, WIDTH)
+        assert record["area"] == int(mask.sum()) > 0
+        assert (_component_sizes(1 - mask) >= MIN_REGION).all(), "a small hole survived"
+        islands = _component_sizes(mask)
+        assert len(islands) == 1 or (islands >= MIN_REGION).all(), "a small extra island survived"
+    assert len(read_objects(path, shape=(HEIGHT, WIDTH))) == len(records)
+    return records
+
+
+@pytest.mark.slow
+def test_random_sam_vit_b_objects_are_valid_and_read_by_sessrs(crop_dir: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_sam_model("sam", "vit_b", checkpoint=None)
+    source = SamObjectSource(net, "sam", settings_for("sam", **TINY_GRID), torch.device("cpu"))
+
+    summary = generate_object_jsons(list_images(crop_dir), tmp_path, source)
+
+    assert summary.written == ["crop.png"] and not summary.failed
+    _assert_valid_objects(tmp_path / "crop.json")
+
+
+@pytest.mark.slow
+def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(crop_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    """The random model is also saved as a checkpoint: the CLI run must load it and give the same masks."""
+    torch.manual_seed(0)
+    net = build_sam_model("samhq", "vit_tiny", checkpoint=None)
+    checkpoint = tmp_path / "random_vit_tiny.pth"
+    torch.save(net.state_dict(), checkpoint)
+    source = SamObjectSource(net, "samhq", settings_for("samhq", **TINY_GRID), torch.device("cpu"))
+    generate_object_jsons(list_images(crop_dir), tmp_path / "in_memory", source)
+    expected = _assert_valid_objects(tmp_path / "in_memory/crop.json")
+
+    options = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_GRID.items()]
+    code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cli"), "--model", "samhq", "--model-type", "vit_tiny",
+                 "--checkpoint", str(checkpoint), "--device", "cpu", *options])
+
+    assert code == 0
+    assert json.loads((tmp_path / "cli/crop.json").read_text()) == expected
+
+
+def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    state = build_sam_model("samhq", "vit_tiny", checkpoint=None).state_dict()
+    state.pop(next(iter(state)))
+    checkpoint = tmp_path / "partial.pth"
+    torch.save(state, checkpoint)
+    with pytest.raises(ValueError, match=f"{checkpoint}: lacks 1 weights"):
+        build_sam_model("samhq", "vit_tiny", checkpoint)
