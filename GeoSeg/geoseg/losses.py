@@ -1,0 +1,93 @@
+"""The reference's segmentation losses: label-smoothed cross-entropy + soft Dice, and UNetFormer's auxiliary term."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+AUX_WEIGHT = 0.4
+
+
+class SoftCrossEntropyLoss(nn.Module):
+    """Cross-entropy with label smoothing ``smooth_factor`` (torch's own), ignoring ``ignore_index`` pixels.
+
+    The mean runs over the non-ignored pixels (the reference's copy of smp divided by all pixels); a batch
+    with no such pixel gives 0, not NaN.
+    """
+
+    def __init__(self, smooth_factor: float = 0.05, ignore_index: int = -100):
+        super().__init__()
+        self.smooth_factor = smooth_factor
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if bool((labels == self.ignore_index).all()):
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor)
+
+
+class DiceLoss(nn.Module):
+    """Multi-class soft Dice on softmax probabilities, as segmentation_models_pytorch computes it.
+
+    Per class c over the whole batch: ``1 - (2 sum(p*t) + smooth) / max(sum(p + t) + smooth, eps)``; classes
+    absent from the targets contribute 0 but still count in the mean over classes. Ignored pixels are
+    removed from both probabilities and targets.
+    """
+
+    def __init__(self, smooth: float = 0.05, ignore_index: int | None = None, eps: float = 1e-7):
+        super().__init__()
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+        self.eps = eps
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        num_classes = logits.shape[1]
+        probs = logits.float().softmax(dim=1).flatten(2)  # B, C, N
+        labels = labels.flatten(1)  # B, N
+        valid = torch.ones_like(labels, dtype=torch.bool)
+        if self.ignore_index is not None:
+            valid = labels != self.ignore_index
+        targets = F.one_hot(torch.where(valid, labels, 0), num_classes).permute(0, 2, 1).to(probs.dtype)
+        weight = valid.unsqueeze(1).to(probs.dtype)
+        probs, targets = probs * weight, targets * weight
+        intersection = (probs * targets).sum(dim=(0, 2))
+        cardinality = (probs + targets).sum(dim=(0, 2))
+        dice = (2.0 * intersection + self.smooth) / (cardinality + self.smooth).clamp_min(self.eps)
+        present = targets.sum(dim=(0, 2)) > 0
+        return ((1.0 - dice) * present.to(dice.dtype)).mean()
+
+
+class JointLoss(nn.Module):
+    """``first_weight * first + second_weight * second``."""
+
+    def __init__(self, first: nn.Module, second: nn.Module, first_weight: float = 1.0, second_weight: float = 1.0):
+        super().__init__()
+        self.first, self.second = first, second
+        self.first_weight, self.second_weight = first_weight, second_weight
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.first_weight * self.first(logits, labels) + self.second_weight * self.second(logits, labels)
+
+
+def ce_dice_loss(ignore_index: int, smooth: float = 0.05) -> JointLoss:
+    """The reference's main loss: SoftCE (smoothing 0.05) + Dice (smooth 0.05), both weighted 1."""
+    return JointLoss(SoftCrossEntropyLoss(smooth, ignore_index), DiceLoss(smooth, ignore_index))
+
+
+class UNetFormerLoss(nn.Module):
+    """CE+Dice on the main output, plus ``AUX_WEIGHT`` x SoftCE on the auxiliary head when the net returns it.
+
+    The net returns ``(main, aux)`` in training mode and a single tensor in eval mode.
+    """
+
+    def __init__(self, ignore_index: int, aux_weight: float = AUX_WEIGHT):
+        super().__init__()
+        self.main_loss = ce_dice_loss(ignore_index)
+        self.aux_loss = SoftCrossEntropyLoss(0.05, ignore_index)
+        self.aux_weight = aux_weight
+
+    def forward(self, logits: torch.Tensor | tuple[torch.Tensor, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        if isinstance(logits, (tuple, list)):
+            main, aux = logits
+            return self.main_loss(main, labels) + self.aux_weight * self.aux_loss(aux, labels)
+        return self.main_loss(logits, labels)

@@ -1,0 +1,53 @@
+"""The reference's optimiser recipe: per-layer options, no decay on biases, AdamW inside Lookahead."""
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+import torch
+from timm.optim import Lookahead
+from torch import nn
+
+BACKBONE_PATTERN = "backbone.*"
+
+
+def param_groups(
+    net: nn.Module, layerwise: Mapping[str, Mapping[str, Any]] | None = None, no_bias_decay: bool = True
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups with catalyst's ``process_model_params`` semantics.
+
+    Every pattern of ``layerwise`` that ``re.match``-es a parameter name (in order, later ones on top) sets
+    its options; names ending in ``bias`` get ``weight_decay=0``. Parameters with equal options share a
+    group (in first-seen order), which leaves the optimisation unchanged.
+    """
+    groups: dict[tuple, dict[str, Any]] = {}
+    for name, param in net.named_parameters():
+        options: dict[str, Any] = {}
+        for pattern, pattern_options in (layerwise or {}).items():
+            if re.match(pattern, name):
+                options.update(pattern_options)
+        if no_bias_decay and name.endswith("bias"):
+            options["weight_decay"] = 0.0
+        key = tuple(sorted(options.items()))
+        groups.setdefault(key, {"params": [], **options})["params"].append(param)
+    return list(groups.values())
+
+
+def reference_optimizer(
+    net: nn.Module,
+    lr: float = 1e-4,
+    weight_decay: float = 5e-4,
+    backbone_lr: float | None = 1e-5,
+    backbone_weight_decay: float = 5e-4,
+    lookahead: bool = True,
+) -> torch.optim.Optimizer:
+    """AdamW (backbone parameters at ``backbone_lr``, no decay on biases) wrapped in Lookahead(k=5, alpha=0.5).
+
+    ``backbone_lr=None`` treats the backbone like the rest (SwinUNet's config); ``lookahead=False`` returns
+    the bare AdamW.
+    """
+    layerwise = None
+    if backbone_lr is not None:
+        layerwise = {BACKBONE_PATTERN: {"lr": backbone_lr, "weight_decay": backbone_weight_decay}}
+    adamw = torch.optim.AdamW(param_groups(net, layerwise), lr=lr, weight_decay=weight_decay)
+    return Lookahead(adamw, alpha=0.5, k=5) if lookahead else adamw

@@ -1,0 +1,167 @@
+"""Our GeoSeg networks against the reference fixtures in ``tests/fixtures/geoseg_models``.
+
+For every ``<dataset>_<model>.json`` the network built like the config builds it must have the reference's
+state_dict (names, shapes, dtypes, order), parameter counts and constructed index buffers, and under the
+fixture's deterministic weight rules its eval output must match the recorded summaries within
+``|a - b| <= 1e-5 + 1e-4 |b|``. The hash rule is the check that proves numerical equality. The networks carry
+rule-made (not trained) weights, or random initial weights in the backward test of fixed-size networks.
+SwinUNet's fixture (1024x1024 input) is marked ``slow``.
+"""
+from __future__ import annotations
+
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import geoseg_model_fixtures as gmf
+
+FIXTURES = gmf.fixture_paths()
+BACKWARD_SIZE = 160  # smallest multiple of 32 whose 1/32 map still allows 8-pixel window reflect padding
+BACKWARD_SIZE_FIXED_IMG = 128
+LARGE_INPUT = 512
+
+
+def _fixture_param(path: Path):
+    """One fixture file as a parameter; fixtures with large inputs (SwinUNet: 1024) are marked slow."""
+    side = gmf.load_fixture(path)["input_shape"][-1]
+    return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if side >= LARGE_INPUT else [])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module", params=[_fixture_param(p) for p in FIXTURES])
+def built(request) -> dict[str, Any]:
+    """The fixture, our network built from it (once per fixture file) and its constructed buffers."""
+    fixture = gmf.load_fixture(request.param)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gmf.build_model(fixture)
+    return {"fixture": fixture, "model": model, "constructed": gmf.constructed_buffers(model)}
+
+
+def _check_eval(built: dict[str, Any], rule_field: str, expected_key: str, keep: bool) -> None:
+    fixture, model = built["fixture"], built["model"]
+    kept = built["constructed"] if keep else None
+    model.load_state_dict(gmf.rule_state_dict(fixture, rule_field, kept), strict=True)
+    out = gmf.eval_forward(model, gmf.make_input(fixture["input_shape"]))
+    assert isinstance(out, torch.Tensor), f"eval output is {type(out).__name__}, expected a single tensor"
+    problems = gmf.summary_mismatches(gmf.summarize(out), fixture[expected_key])
+    assert not problems, f"{fixture['dataset']}_{fixture['model']} {expected_key}: " + "; ".join(problems)
+
+
+def test_manifest(built):
+    """Same state_dict names, shapes, dtypes and order as the reference."""
+    assert gmf.manifest_of(built["model"]) == gmf.expected_manifest(built["fixture"])
+
+
+def test_param_counts(built):
+    """Same parameter count (and trainable count, e.g. DCSwin's frozen stages)."""
+    fixture, model = built["fixture"], built["model"]
+    assert sum(p.numel() for p in model.parameters()) == fixture["param_count"]
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == fixture["trainable_param_count"]
+
+
+def test_constructed_buffers(built):
+    """relative_position_index / attn_mask buffers computed exactly as the reference computes them."""
+    expected = {e["name"]: e["constructed_digest"] for e in built["fixture"]["manifest"] if "constructed_digest" in e}
+    assert set(built["constructed"]) == set(expected)
+    for name, tensor in built["constructed"].items():
+        assert gmf.digest(tensor) == expected[name], name
+
+
+def test_eval_output_sin_rule(built):
+    """Eval output under the sin rule (checks manifest order, weight loading, shape and the last layer)."""
+    _check_eval(built, "rule", "eval_output", keep=False)
+
+
+def test_eval_output_hash_rule(built):
+    """Eval output under the full-rank hash rule: the check of numerical equality."""
+    _check_eval(built, "hash_rule", "eval_output_hash", keep=True)
+
+
+def test_eval_output_keep_index_buffers(built):
+    """Sin rule with the constructed index buffers kept (Swin-style models only)."""
+    if built["fixture"].get("eval_output_keep_index_buffers") is None:
+        pytest.skip("no constructed index buffers in this model")
+    _check_eval(built, "rule", "eval_output_keep_index_buffers", keep=True)
+
+
+def test_train_output_structure(built):
+    """Training-mode forward on the batch-2 input returns the reference's structure."""
+    fixture, model = built["fixture"], built["model"]
+    model.load_state_dict(gmf.rule_state_dict(fixture, "rule"), strict=True)
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model(gmf.batch_two(gmf.make_input(fixture["input_shape"])))
+    model.eval()
+    assert gmf.output_structure(out) == gmf.expected_structure(fixture["train_output_structure"])
+
+
+def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
+    """The network for the backward test and its input side.
+
+    Fixed-size networks (an ``img_size`` argument, e.g. SwinUNet) are rebuilt, randomly initialised, for a
+    128x128 input; the others reuse the cached network with hash-rule weights on a 160x160 input.
+    """
+    fixture = built["fixture"]
+    if "img_size" in fixture["constructor"]["config_kwargs"]:
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return gmf.build_model(fixture, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
+    model = built["model"]
+    model.load_state_dict(gmf.rule_state_dict(fixture, "hash_rule", built["constructed"]), strict=True)
+    return model, BACKWARD_SIZE
+
+
+def test_forward_backward_small_input(built):
+    """Training-mode forward and backward on a small batch-2 input: finite loss and gradients, reaching the stem."""
+    model, size = _trainable_small(built)
+    num_classes = built["fixture"]["eval_output"]["shape"][1]
+    model.train()
+    torch.manual_seed(0)
+    try:
+        out = model(torch.randn(2, 3, size, size))
+        outputs = out if isinstance(out, (tuple, list)) else (out,)
+        assert all(o.shape == (2, num_classes, size, size) for o in outputs)
+        loss = sum(o.square().mean() for o in outputs)
+        loss.backward()
+        assert torch.isfinite(loss)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        with_grad = [p for p in trainable if p.grad is not None]
+        assert with_grad, "no parameter received a gradient"
+        assert all(torch.isfinite(p.grad).all() for p in with_grad)
+        assert len(with_grad) >= 0.9 * len(trainable), f"{len(with_grad)}/{len(trainable)} parameters got gradients"
+        assert any(p.grad.abs().sum() > 0 for p in with_grad[:5]), "the earliest trainable layers received no gradient"
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.eval()
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_pretrained_missing_weights_warns_once_without_network(path, monkeypatch, tmp_path):
+    """With an empty weights folder, a pretrained build warns once (naming the folder) and never downloads."""
+    fixture = gmf.load_fixture(path)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network connection was attempted while building the model")
+
+    monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gmf.build_model(fixture, pretrained=True)
+    about_weights = [w for w in caught if str(tmp_path) in str(w.message)]
+    assert len(about_weights) == 1, [str(w.message) for w in caught]
