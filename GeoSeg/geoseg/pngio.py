@@ -1,27 +1,12 @@
-"""Writing PNG files atomically (a temporary file beside the target, then a rename), label maps in colour."""
+"""Label maps in colour, written atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from sessrs.datasets import DatasetSpec
-
-
-def save_png_atomic(path: str | Path, image: Image.Image) -> None:
-    """Save ``image`` as ``path`` so that readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format="PNG")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+from sessrs.io import save_png_atomic
 
 
 def labels_to_rgb(labels: np.ndarray, spec: DatasetSpec) -> np.ndarray:

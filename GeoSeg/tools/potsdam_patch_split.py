@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from sessrs.datasets import get_dataset
-from sessrs.io import write_label_png
+from sessrs.io import save_png_atomic, write_label_png
 
 from geoseg.cli import progress_map
-from geoseg.pngio import save_png_atomic
 
 POTSDAM = get_dataset("potsdam")
 # ISPRS label colours (RGB) -> class index; black marks the eroded boundaries.

@@ -1,12 +1,11 @@
 """Finding, reading and writing images, with errors that name the file."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sessrs.io import save_png_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -38,14 +37,4 @@ def read_rgb(path: str | Path) -> np.ndarray:
 
 def write_png_atomic(path: str | Path, array: np.ndarray) -> None:
     """Write a uint8 image as PNG under a temporary name in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        Image.fromarray(array).save(tmp_name, format="PNG")
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    save_png_atomic(path, Image.fromarray(array))

@@ -76,9 +76,14 @@ def _atomic_target(path: Path) -> tuple[int, str]:
 
 def write_label_png(path: str | Path, labels: np.ndarray, spec: DatasetSpec) -> None:
     """Write class indices as a P-mode PNG with the dataset palette, atomically."""
-    path = Path(path)
     image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
     image.putpalette(spec.flat_palette())
+    save_png_atomic(path, image)
+
+
+def save_png_atomic(path: str | Path, image: Image.Image) -> None:
+    """Save ``image`` as a PNG under a temporary name beside ``path``, then rename it into place."""
+    path = Path(path)
     handle, temporary = _atomic_target(path)
     try:
         with os.fdopen(handle, "wb") as stream:
