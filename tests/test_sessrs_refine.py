@@ -1,5 +1,6 @@
 """The refinement reproduces every case of the reference fixtures pixel for pixel."""
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -7,18 +8,38 @@ import pytest
 
 from sessrs.datasets import URBAN
 from sessrs.io import read_label_png, read_objects
-from sessrs.refine import refine
+from sessrs.refine import refine, refine_scene, thresholds
+from sessrs.scene import Scene, build_scene
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sessrs_reference"
 CASES = json.loads((FIXTURES / "cases.json").read_text())
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
-def test_refine_matches_reference(case):
-    pred = read_label_png(FIXTURES / "scenes" / "pred" / f"{case['scene']}.png")
-    objects = read_objects(FIXTURES / "scenes" / "sam" / f"{case['scene']}.json", pred.shape)
+def inputs(scene: str) -> tuple[np.ndarray, list[dict]]:
+    pred = read_label_png(FIXTURES / "scenes" / "pred" / f"{scene}.png")
+    return pred, read_objects(FIXTURES / "scenes" / "sam" / f"{scene}.json", pred.shape)
+
+
+@lru_cache(maxsize=None)
+def scene_of(scene: str) -> Scene:
+    """One precomputed scene per fixture scene, shared by its cases (refinements never change a scene)."""
+    return build_scene(*inputs(scene), URBAN.num_classes)
+
+
+def assert_matches(refined: np.ndarray, case: dict) -> None:
     expected = read_label_png(FIXTURES / case["expected"])
-    refined = refine(pred, objects, case["t1"], case["t2"], case["modify"], case["max_objects"], URBAN.num_classes)
     assert refined.shape == expected.shape
     mismatched = int(np.count_nonzero(refined != expected))
     assert mismatched == 0, f"{mismatched} pixels differ from the reference"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_refine_matches_reference(case):
+    t1, t2 = thresholds(case["t1"], URBAN.num_classes), thresholds(case["t2"], URBAN.num_classes)
+    assert_matches(refine_scene(scene_of(case["scene"]), t1, t2, case["modify"], case["max_objects"]), case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["id"].endswith("_m0")][:3], ids=lambda c: c["id"])
+def test_public_refine_from_arrays_and_string_keyed_thresholds(case):
+    pred, objects = inputs(case["scene"])
+    assert_matches(refine(pred, objects, case["t1"], case["t2"], case["modify"], case["max_objects"]), case)
