@@ -20,7 +20,7 @@ import torch
 import geoseg_model_fixtures as gmf
 
 FIXTURES = gmf.fixture_paths()
-BACKWARD_SIZE = 160  # smallest multiple of 32 whose 1/32 map still allows 8-pixel window reflect padding
+BACKWARD_SIZE = 192  # a multiple of 64 (FANet) whose 1/32 map (6) allows UNetFormer's 8-pixel window reflect padding
 BACKWARD_SIZE_FIXED_IMG = 128
 LARGE_INPUT = 512
 
@@ -112,7 +112,7 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
     """The network for the backward test and its input side.
 
     Fixed-size networks (an ``img_size`` argument, e.g. SwinUNet) are rebuilt, randomly initialised, for a
-    128x128 input; the others reuse the cached network with hash-rule weights on a 160x160 input.
+    128x128 input; the others reuse the cached network with hash-rule weights on a 192x192 input.
     """
     fixture = built["fixture"]
     if "img_size" in fixture["constructor"]["config_kwargs"]:
