@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -43,13 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true",
                         help="keep label maps already written (they are read back for the metrics)")
     return parser.parse_args(argv)
-
-
-def json_ready(value: Any) -> Any:
-    """NaN (a class absent from labels and predictions) as JSON null."""
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    return None if isinstance(value, float) and value != value else value
 
 
 def default_output(config_path: Path) -> Path:
@@ -90,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             if has_labels:
                 confusion += confusion_matrix(batch["gt_semantic_seg"].numpy(), predictions, config.num_classes)
     if has_labels:
-        scores = json_ready(compute_scores(confusion, spec.scored).as_dict(spec.classes))
+        scores = compute_scores(confusion, spec.scored).as_dict(spec.classes)
         write_json_atomic(output / "metrics.json", scores)
         print(json.dumps(scores, indent=1))
 

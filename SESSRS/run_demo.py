@@ -9,9 +9,10 @@ writes ``OUT/report.html`` (open it in a browser), ``OUT/report.json`` (the same
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from sessrs.demo import SAMPLE_SETS, DemoSettings, run_demo
+from sessrs.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
 
 
 def parse_args(argv: list[str] | None = None) -> DemoSettings:
@@ -45,5 +46,14 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
     )
 
 
+def main(argv: list[str] | None = None) -> int:
+    try:
+        run_demo(parse_args(argv))
+    except StageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    run_demo(parse_args())
+    sys.exit(main())

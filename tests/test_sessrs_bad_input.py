@@ -14,7 +14,7 @@ from sessrs.datasets import URBAN
 from sessrs.inputs import load_scene, pair_inputs
 from sessrs.io import InputError, read_label_png, read_objects, write_label_png
 from sessrs.pick import apply_thresholds
-from sessrs.refine import refine_scene, thresholds
+from sessrs.refine import thresholds
 from sessrs.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,8 +30,8 @@ from geoseg.pngio import save_png_atomic
 from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path
 from sam_objects.cli import SOURCE_NAMES
 from sessrs.datasets import DatasetSpec, get_dataset
-from sessrs.inputs import Sample, pair_inputs
-from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png, write_text_atomic
+from sessrs.inputs import Sample, pair_inputs, select
+from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png
 from sessrs.metrics import compute_scores, confusion_matrix
 from sessrs.peers import SESSRS, DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined
 from sessrs.pick import pick_and_apply
@@ -40,74 +40,31 @@ from sessrs.sweep import run_sweep
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GEOSEG = REPO_ROOT / "GeoSeg"
-SAMPLE_CONFIG = GEOSEG / "config" / "sample" / "unetformer.py"
+SAMPLE_CONFIGS = GEOSEG / "config" / "sample"
 MAJORITY_VOTE_T1 = 0.5
 
 
 @dataclass(frozen=True)
 class SampleSet:
-    """Embedded tiles sharing one label set: GeoSeg sample ``sources``, trained with the sample config or, when
-    ``config_template`` is given, with the config it writes."""
+    """Embedded tiles sharing one label set: GeoSeg sample ``sources``, trained with the sample ``config``."""
 
     key: str
     dataset: str
     label: str
     sources: tuple[str, ...]
-    config_template: str | None = None
+    config: Path
 
     @property
     def spec(self) -> DatasetSpec:
         return get_dataset(self.dataset)
 
 
-# The sample config trains on LoveDA only; the Potsdam-class set gets the same recipe on its own tiles.
-ISPRS_CONFIG = '''"""Written by the SESSRS demo: the recipe of GeoSeg/config/sample/unetformer.py on the embedded Potsdam and
-Vaihingen tiles (Potsdam classes)."""
-import runpy
-
-from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
-from torch.utils.data import ConcatDataset
-
-from geoseg.datasets import SampleDataset
-from geoseg.losses import UNetFormerLoss
-from geoseg.models.unetformer import UNetFormer
-from geoseg.optim import reference_optimizer
-from geoseg.recipe import LoaderSpec
-from sessrs.datasets import get_dataset
-
-_sample = runpy.run_path({sample!r}, run_name="geoseg_config")
-max_epoch, train_batch_size = _sample["max_epoch"], _sample["train_batch_size"]
-val_batch_size = _sample["val_batch_size"]
-crop_size, repeats, test_time_aug = _sample["crop_size"], _sample["repeats"], _sample["test_time_aug"]
-lr, weight_decay = _sample["lr"], _sample["weight_decay"]
-backbone_lr, backbone_weight_decay = _sample["backbone_lr"], _sample["backbone_weight_decay"]
-monitor, early_stopping_patience, use_aux_loss = _sample["monitor"], _sample["early_stopping_patience"], True
-
-dataset = "potsdam"
-spec = get_dataset(dataset)
-classes, num_classes, ignore_index = spec.classes, spec.num_classes, spec.ignore_index
-weights_name = test_weights_name = "unetformer-sample-potsdam"
-weights_path = f"model_weights/sample/{{weights_name}}"
-log_name = f"sample/{{weights_name}}"
-
-net = UNetFormer(num_classes=num_classes)
-loss = UNetFormerLoss(ignore_index=ignore_index)
-_sources = {sources!r}
-train_dataset = ConcatDataset([SampleDataset(s, train=True, crop_size=crop_size, repeats=repeats) for s in _sources])
-val_dataset = test_dataset = ConcatDataset([SampleDataset(s) for s in _sources])
-train_loader = LoaderSpec(train_dataset, train_batch_size, train=True)
-val_loader = LoaderSpec(val_dataset, val_batch_size, train=False)
-optimizer = reference_optimizer(net, lr, weight_decay, backbone_lr, backbone_weight_decay)
-lr_scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=max_epoch, T_mult=2)
-'''
-
-
 SAMPLE_SETS: dict[str, SampleSet] = {
     s.key: s
     for s in (
-        SampleSet("loveda", "Urban", "LoveDA tiles (Urban classes)", ("loveda",)),
+        SampleSet("loveda", "Urban", "LoveDA tiles (Urban classes)", ("loveda",), SAMPLE_CONFIGS / "unetformer.py"),
         SampleSet("isprs", "potsdam", "Potsdam and Vaihingen tiles (Potsdam classes)", ("potsdam", "vaihingen"),
-                  config_template=ISPRS_CONFIG),
+                  SAMPLE_CONFIGS / "unetformer_potsdam.py"),
     )
 }
 
@@ -150,11 +107,18 @@ class Stages:
         return time.monotonic() - self.start
 
 
+class StageError(RuntimeError):
+    """A stage's script failed; its own output, above the message, says why."""
+
+
 def run_script(script: Path, *args: str) -> None:
     """Run a stage's script with this interpreter; its own progress output goes straight to the console."""
     command = [sys.executable, str(script), *args]
     print("  $ " + " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO_ROOT)
+    completed = subprocess.run(command, cwd=REPO_ROOT)
+    if completed.returncode != 0:
+        raise StageError(f"{script} failed with exit status {completed.returncode} "
+                         "(see its output above); run the demo again to continue from there")
 
 
 # ----------------------------------------------------------------------------------------------- tiles
@@ -229,21 +193,11 @@ def prepare_set(sample: SampleSet, settings: DemoSettings, work: Workspace) -> l
 # ----------------------------------------------------------------------------------------------- GeoSeg
 
 
-def set_config(sample: SampleSet, work: Workspace) -> Path:
-    """The GeoSeg config that trains on the set: the sample config, or the one its template writes."""
-    if sample.config_template is None:
-        return SAMPLE_CONFIG
-    path = work.geoseg / f"unetformer_sample_{sample.dataset}.py"
-    write_text_atomic(path, sample.config_template.format(sample=str(SAMPLE_CONFIG), sources=list(sample.sources)))
-    return path
-
-
 def train_and_predict(sample: SampleSet, work: Workspace, settings: DemoSettings) -> Path:
     """Train the set's config briefly (unless its checkpoint exists) and predict its sample images.
 
     Returns the folder of full-tile predictions (``pre_p/<sample id>.png``)."""
-    config = set_config(sample, work)
-    common = ["-c", str(config), "--work-dir", str(work.geoseg), "--num-workers", "0"]
+    common = ["-c", str(sample.config), "--work-dir", str(work.geoseg), "--num-workers", "0"]
     if not list((work.geoseg / "model_weights").rglob("*.ckpt")):
         limits = [
             *(["--max-epochs", str(settings.train_epochs)] if settings.train_epochs else []),
@@ -342,14 +296,14 @@ def protocol_folds(tiles: Sequence[str]) -> dict[str, list[Fold]]:
     return folds
 
 
-def tune_and_apply(fold: Fold, samples: dict[str, Sample], spec: DatasetSpec, out: Path,
-                   settings: DemoSettings) -> dict:
+def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings) -> dict:
     """Sweep on the fold's tuning tiles, pick, and apply to its evaluation tiles (the SESSRS stage's own API).
 
     ``out`` receives ``sweep/`` (sweep.json, heatmaps), ``best.json``, ``metrics.json`` and ``se_mask/``."""
-    sweep = run_sweep([samples[t] for t in fold.tune], spec, out / "sweep", workers=settings.workers)
+    tune, evaluate = (select(samples, names, f"fold {fold.name}") for names in (fold.tune, fold.evaluate))
+    sweep = run_sweep(tune, spec, out / "sweep", workers=settings.workers)
     applied = pick_and_apply(
-        out / "sweep" / "sweep.json", [samples[t] for t in fold.evaluate], spec, out, out / "se_mask",
+        out / "sweep" / "sweep.json", evaluate, spec, out, out / "se_mask",
         mode=settings.pick_mode, max_objects=settings.max_objects, workers=settings.workers,
     )
     return {"sweep": sweep, "best": applied["best"]}
@@ -439,7 +393,7 @@ class SetResults:
 
 def run_protocols(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings) -> SetResults:
     """Tune, apply and score every protocol of one set; the peers run on the same predictions and objects."""
-    samples = {s.stem: s for s in pair_inputs(work.pred, work.sam, work.gt)}
+    samples = pair_inputs(work.pred, work.sam, work.gt)
     results = SetResults(matrices={}, folds={}, sweep={})
     for protocol, folds in protocol_folds(tiles).items():
         per_peer: dict[str, dict[str, np.ndarray]] = {}
@@ -533,6 +487,8 @@ def standing_notes(settings: DemoSettings, objects: ObjectChoice) -> list[str]:
         f"{MAJORITY_VOTE_T1} of it (larger objects first); DenseCRF (pydensecrf2) uses the prediction as a "
         f"0.7-confidence unary with the default Gaussian and bilateral terms; SESSRS applies the picked thresholds "
         f"with max_objects {settings.max_objects} (threshold mode {settings.pick_mode}).",
+        "Means as the reference computes them: mIoU, mF1 and mPA ignore undefined (NaN) classes, so a class that a "
+        "method stops predicting altogether drops out of mF1; mIoU and OA are the figures to compare.",
     ]
     if settings.crop:
         notes.append(f"Cut-down run: tiles cropped to {settings.crop} x {settings.crop} "

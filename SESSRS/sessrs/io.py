@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -108,8 +109,18 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON atomically (indent 1, keys in insertion order)."""
-    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+    """Write JSON atomically (indent 1, keys in insertion order); NaN, which JSON lacks, becomes null."""
+    write_text_atomic(path, json.dumps(_json_ready(data), indent=1, allow_nan=False) + "\n")
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def read_json(path: str | Path) -> Any:

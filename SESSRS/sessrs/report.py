@@ -142,22 +142,35 @@ def _heatmap_html(heatmap: dict) -> str:
     )
 
 
-def _figure(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.2f}"
+def _figure(value: float | None, baseline: float | None = None) -> str:
+    """A figure (``n/a`` when undefined), with its change against ``baseline`` when one is given."""
+    if value is None:
+        return "n/a"
+    if baseline is None:
+        return f"{value:.2f}"
+    change = value - baseline
+    style = "up" if change > 0.005 else "down" if change < -0.005 else "same"
+    return f'{value:.2f} <span class="{style}">({change:+.2f})</span>'
 
 
 def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str]) -> str:
-    head = "<tr><th>peer</th><th>OA</th><th>mIoU</th><th>mF1</th>" + "".join(
-        f"<th>IoU {html.escape(c)}</th>" for c in classes
-    ) + "".join(f"<th>F1 {html.escape(c)}</th>" for c in classes) + "</tr>"
-    body = "".join(
-        f"<tr><td>{html.escape(row['peer'])}</td><td>{_figure(row['OA'])}</td><td>{_figure(row['mIoU'])}</td>"
-        f"<td>{_figure(row['mF1'])}</td>"
-        + "".join(f"<td>{_figure(row['IoU'].get(c))}</td>" for c in classes)
-        + "".join(f"<td>{_figure(row['F1'].get(c))}</td>" for c in classes)
-        + "</tr>"
-        for row in rows
-    )
+    """Classes down, peers across (IoU and F1 each); changes against the first row (the unrefined prediction)."""
+    before = rows[0]
+    head = '<tr><th rowspan="2">class</th>' + "".join(
+        f'<th colspan="2">{html.escape(row["peer"])}</th>' for row in rows
+    ) + "</tr><tr>" + "<th>IoU</th><th>F1</th>" * len(rows) + "</tr>"
+    lines = [(name, lambda row, name=name: (row["IoU"].get(name), row["F1"].get(name))) for name in classes]
+    lines.append(("mean (mIoU, mF1)", lambda row: (row["mIoU"], row["mF1"])))
+    lines.append(("OA", lambda row: (row["OA"],)))
+    body = ""
+    for label, values in lines:
+        baselines = values(before)
+        span = ' colspan="2"' if len(baselines) == 1 else ""
+        body += f"<tr><td>{html.escape(label)}</td>" + "".join(
+            f"<td{span}>{_figure(value, None if row is before else baseline)}</td>"
+            for row in rows
+            for value, baseline in zip(values(row), baselines)
+        ) + "</tr>"
     return f'<table class="metrics">{head}{body}</table>'
 
 
@@ -206,6 +219,7 @@ td:first-child { text-align: left; }
 .heatmaps { display: flex; flex-wrap: wrap; gap: 1em; }
 .heatmap img { display: block; max-width: 360px; }
 img.panel { max-width: 100%; }
+.up { color: #1a7f2a; } .down { color: #c62828; } .same { color: #888; }
 """
 
 
@@ -217,7 +231,8 @@ def render_html(report: dict) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(report['title'])}</h1>"
-        f"<p>Generated {html.escape(report['generated_utc'])}; wall time {report['wall_time_s']:.0f} s. "
+        f"<p>Generated {html.escape(report['generated_utc'])}; this run took {report['wall_time_s']:.0f} s "
+        "(a rerun reuses finished stages). "
         f"Objects: {html.escape(report['object_source'])}. Figures x100; the same figures are in report.json.</p>"
         f"<ul>{notes}</ul>\n{groups}\n</body></html>\n"
     )
