@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 from torch import nn
 
 from .pretrained import load_pretrained_backbone
+from .swin import init_transformer_weights
 
 BACKBONE_WEIGHTS_URL = "https://github.com/bubbliiiing/segformer-pytorch/releases/download/v1.0/{file_name}"
 
@@ -141,15 +142,9 @@ class Block(nn.Module):
 
 
 def init_mit_weights(module: nn.Module) -> None:
-    """MiT initialisation: truncated normal (std 0.02) linears, He-normal (fan-out) convs, unit LayerNorms."""
-    if isinstance(module, nn.Linear):
-        trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.Conv2d):
+    """MiT initialisation: the transformer one (linears, LayerNorms) plus He-normal (fan-out) convs."""
+    init_transformer_weights(module)
+    if isinstance(module, nn.Conv2d):
         fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels // module.groups
         nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
         if module.bias is not None:
