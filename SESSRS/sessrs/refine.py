@@ -63,13 +63,12 @@ class Objects:
 
     def union(self, scene: Scene, members: list[int]) -> np.ndarray:
         """Pixels of the union of the objects ``members`` (memoised while none of them is reduced)."""
+        if self.reduced[list(members)].any():
+            return scene.union([self.pixels[s] for s in members])
         key = tuple(members)
-        if key in self.unions and not self.reduced[list(members)].any():
-            return self.unions[key]
-        union = scene.union([self.pixels[s] for s in members])
-        if not self.reduced[list(members)].any():
-            self.unions[key] = union
-        return union
+        if key not in self.unions:
+            self.unions[key] = scene.union([self.pixels[s] for s in members])
+        return self.unions[key]
 
 
 def assign_classes(scene: Scene, t1: np.ndarray, unions: dict | None = None) -> Objects:
@@ -95,7 +94,7 @@ def resolve_object_overlaps(scene: Scene, objects: Objects, t2: np.ndarray, modi
     order = scene.area_order
     overlaps = scene.object_overlaps
     in_modify = np.isin(objects.cls, list(modify))
-    scratch = np.zeros(scene.pred.size, bool)
+    scratch = scene.scratch
     for position, a in enumerate(order):
         if not in_modify[a]:
             continue

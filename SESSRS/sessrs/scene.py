@@ -69,14 +69,12 @@ class Scene:
     @cached_property
     def object_overlaps(self) -> sparse.csr_matrix:
         """N x N pixel counts of pairwise object intersections (original masks)."""
-        return self._indicator(self.obj_pixels) @ self._indicator(self.obj_pixels).T
-
-    def _indicator(self, pixel_sets: list[np.ndarray]) -> sparse.csr_matrix:
-        lengths = np.array([len(p) for p in pixel_sets], np.int64)
+        lengths = np.array([len(p) for p in self.obj_pixels], np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        indices = np.concatenate(pixel_sets) if pixel_sets else np.zeros(0, np.int64)
-        data = np.ones(len(indices), np.int32)
-        return sparse.csr_matrix((data, indices, indptr), shape=(len(pixel_sets), self.pred.size))
+        indices = np.concatenate(self.obj_pixels) if self.obj_pixels else np.zeros(0, np.int64)
+        shape = (len(self.obj_pixels), self.pred.size)
+        indicator = sparse.csr_matrix((np.ones(len(indices), np.int32), indices, indptr), shape=shape)
+        return indicator @ indicator.T
 
     @cached_property
     def scratch(self) -> np.ndarray:

@@ -81,10 +81,13 @@ def sweep_scene(scene: Scene, gt: np.ndarray, classes: Sequence[int], max_object
         unions: dict = {}
         by_outcome: dict = {}
         matrices = np.empty((len(THRESHOLD_PAIRS), *baseline.shape), np.int64)
+        objects_by_t1 = {}
         for row, (t1, t2) in enumerate(THRESHOLD_PAIRS):
-            t1_per_class = np.ones(scene.num_classes)
-            t1_per_class[cls] = t1
-            objects = assign_classes(scene, t1_per_class, unions)
+            if t1 not in objects_by_t1:
+                t1_per_class = np.ones(scene.num_classes)
+                t1_per_class[cls] = t1
+                objects_by_t1[t1] = assign_classes(scene, t1_per_class, unions)
+            objects = objects_by_t1[t1]
             replaced = replaced_instances(scene, objects, cls, instances, t1, t2, max_objects)
             outcome = tuple((instance, members) for instance, members, _ in replaced)
             if outcome not in by_outcome:
