@@ -1,7 +1,6 @@
 """Pick each class's best thresholds from a sweep and apply them to every image."""
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from .datasets import DatasetSpec
 from .inputs import Sample, load_ground_truth, load_scene
 from .io import InputError, read_json, read_label_png, write_json_atomic, write_label_png, write_text_atomic
 from .metrics import compute_scores, confusion_matrix
+from .parallel import unordered_map
 from .refine import refine_scene, thresholds
 
 APPLY_MAX_OBJECTS = 5
@@ -99,15 +99,9 @@ def apply_thresholds(
     jobs = [(s, spec, best, max_objects, out_dir) for s in samples if s not in done]
     results = [_rescore(s, spec, out_dir) for s in done]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
-        if workers > 1 and len(jobs) > 1:
-            with multiprocessing.Pool(min(workers, len(jobs))) as pool:
-                for result in pool.imap_unordered(_apply_one, jobs):
-                    results.append(result)
-                    progress.update()
-        else:
-            for job in jobs:
-                results.append(_apply_one(job))
-                progress.update()
+        for result in unordered_map(_apply_one, jobs, workers):
+            results.append(result)
+            progress.update()
     if any(before is None for _, before, _ in results):
         return None
     before = sum(r[1] for r in results)

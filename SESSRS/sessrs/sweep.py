@@ -2,7 +2,6 @@
 threshold pair only updates the confusion matrix by the pixels its refinement changes."""
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from .datasets import DatasetSpec
 from .inputs import Sample, load_ground_truth, load_scene
 from .io import InputError, read_json, write_json_atomic, write_text_atomic
 from .metrics import compute_scores, confusion_matrix
+from .parallel import unordered_map
 from .plots import sweep_heatmap
 from .refine import assign_classes, candidate_lists, replacement
 from .scene import Scene
@@ -162,16 +162,9 @@ def run_sweep(
     todo = [s for s in samples if not (parts / f"{s.stem}.npz").exists()]
     jobs = [(sample, spec, classes, max_objects) for sample in todo]
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        if workers > 1 and len(jobs) > 1:
-            with multiprocessing.Pool(min(workers, len(jobs))) as pool:
-                for stem, result in pool.imap_unordered(_sweep_sample, jobs):
-                    _save_part(parts / f"{stem}.npz", result)
-                    progress.update()
-        else:
-            for job in jobs:
-                stem, result = _sweep_sample(job)
-                _save_part(parts / f"{stem}.npz", result)
-                progress.update()
+        for stem, result in unordered_map(_sweep_sample, jobs, workers):
+            _save_part(parts / f"{stem}.npz", result)
+            progress.update()
     results = [_load_part(parts / f"{s.stem}.npz", classes) for s in samples]
     sweep = summarise(results, spec, classes, [s.stem for s in samples])
     write_sweep_outputs(sweep, spec, out_dir)
