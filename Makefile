@@ -9,11 +9,11 @@ STAMP  := $(VENV)/.installed
 $(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --progress-bar off -r requirements_GeoSeg.txt -r requirements_SAM.txt
-	$(PY) -m pip install --progress-bar off -e ".[test]"
+	$(PY) -m pip install --progress-bar off -e ".[test,pipeline,scale]"
 	touch $@
 
 demo: $(STAMP)
-	$(PY) SESSRS/run_demo.py --out outputs/demo
+	$(PY) pipeline/run_demo.py --out outputs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -12,9 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sessrs.datasets import get_dataset
-from sessrs.io import read_label_png, write_json_atomic, write_label_png
-from sessrs.metrics import compute_scores, confusion_matrix
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -22,8 +19,12 @@ from geoseg.checkpoint import load_net_weights
 from geoseg.cli import find_config, pick_device
 from geoseg.config import load_config
 from geoseg.inference import TTA_CHOICES, with_tta
-from geoseg.paths import GEOSEG_ROOT, resolve_path
-from geoseg.pngio import write_rgb_png
+from geoseg.paths import GEOSEG_ROOT
+from rscommon.datasets import get_dataset
+from rscommon.files import write_json_atomic
+from rscommon.labels import read_label_png, write_label_png, write_rgb_png
+from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.paths import resolve_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
-from sessrs.datasets import get_dataset
 
 from geoseg.checkpoint import load_net_weights
 from geoseg.cli import find_config
 from geoseg.config import Config, load_config
-from geoseg.paths import GEOSEG_ROOT, resolve_path
+from geoseg.paths import GEOSEG_ROOT
 from geoseg.training import SupervisedSegmentation
+from rscommon.datasets import get_dataset
+from rscommon.paths import resolve_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -11,9 +11,9 @@ import argparse
 import os
 import sys
 
-from sessrs.datasets import DATASETS, get_dataset
+from rscommon.datasets import DATASETS, get_dataset
+from rscommon.files import InputError, write_json_atomic
 from sessrs.inputs import pair_inputs, read_split, select
-from sessrs.io import InputError, write_json_atomic
 from sessrs.layout import GT_FOLDERS, dataset_results, from_root, model_results
 from sessrs.pick import APPLY_MAX_OBJECTS, comparison_table, pick_and_apply
 

@@ -10,9 +10,9 @@ import argparse
 import os
 import sys
 
-from sessrs.datasets import DATASETS, get_dataset
+from rscommon.datasets import DATASETS, get_dataset
+from rscommon.files import InputError
 from sessrs.inputs import pair_inputs, read_split, select
-from sessrs.io import InputError
 from sessrs.layout import GT_FOLDERS, from_root, model_results
 from sessrs.sweep import SWEEP_MAX_OBJECTS, run_sweep
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_files import pixels
 
-from sam_objects.encoding import encode_object
-from sessrs.peers import SESSRS, DenseCRF, ObjectMajorityVote, PeerInput, Unrefined, run_peers
+from rscommon.objects import encode_object
+from rspipeline.peers import SESSRS, DenseCRF, ObjectMajorityVote, PeerInput, Unrefined, run_peers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sessrs_reference"
 
@@ -109,9 +109,9 @@ def test_peer_input_rejects_mismatched_image() -> None:
 def test_sessrs_peer_reproduces_reference_case() -> None:
     """The SESSRS peer with a fixture case's thresholds gives the reference's refined map."""
     case = next(c for c in json.loads((FIXTURE / "cases.json").read_text()) if c["id"] == "01001_m0")
-    pred = np.array(Image.open(FIXTURE / "scenes" / "pred" / f"{case['scene']}.png"))
+    pred = pixels(FIXTURE / "scenes" / "pred" / f"{case['scene']}.png")
     objects = json.loads((FIXTURE / "scenes" / "sam" / f"{case['scene']}.json").read_text())
-    expected = np.array(Image.open(FIXTURE / case["expected"]))
+    expected = pixels(FIXTURE / case["expected"])
     peer = SESSRS(
         t1={int(k): v for k, v in case["t1"].items()},
         t2={int(k): v for k, v in case["t2"].items()},

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from demo_html import parse_html
-from sessrs.datasets import get_dataset
-from sessrs.demo import DemoSettings, run_demo
-from sessrs.io import read_label_png
-from sessrs.metrics import confusion_matrix
+
+from rscommon.datasets import get_dataset
+from rscommon.labels import read_label_png
+from rscommon.metrics import confusion_matrix
+from rspipeline.demo import DemoSettings, run_demo
 
 pytestmark = pytest.mark.slow
 SPEC = get_dataset("Urban")

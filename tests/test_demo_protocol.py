@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_files import opened, pixels
 
 from geoseg.datasets.labels import loveda_to_geoseg
-from sam_objects import checkpoints
-from sessrs.demo import (
-    SAMPLE_SETS, DemoSettings, StageError, Workspace, choose_objects, crop_windows, prepare_set, protocol_folds,
+from rscommon.labels import read_label_png
+from rspipeline import demo_cli
+from rspipeline.demo import (
+    SAMPLE_SETS,
+    DemoSettings,
+    StageError,
+    Workspace,
+    choose_objects,
+    crop_windows,
+    prepare_set,
+    protocol_folds,
     run_script,
 )
-from sessrs.io import read_label_png
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_samples"
 
@@ -53,22 +59,18 @@ def test_prepare_set_crops_and_converts_labels(tmp_path: Path) -> None:
     assert [w.name for w in windows] == ["mmseg_0_c0", "mmseg_0_c1"]
     assert sorted(p.name for p in work.images.iterdir()) == ["mmseg_0_c0.png", "mmseg_0_c1.png"]
     assert {w.source_id for w in windows} == {"mmseg_0"}
-    raw = np.array(Image.open(REAL / "loveda" / "mmseg_0_mask.png"))
-    image = np.array(Image.open(REAL / "loveda" / "mmseg_0.png").convert("RGB"))
+    raw = pixels(REAL / "loveda" / "mmseg_0_mask.png")
+    image = pixels(REAL / "loveda" / "mmseg_0.png", "RGB")
     gt = read_label_png(work.gt / "mmseg_0_c1.png")
     np.testing.assert_array_equal(gt, loveda_to_geoseg(raw[:96, 96:192]))
-    np.testing.assert_array_equal(np.array(Image.open(work.images / "mmseg_0_c1.png")), image[:96, 96:192])
-    assert Image.open(work.gt / "mmseg_0_c0.png").mode == "P"
+    np.testing.assert_array_equal(pixels(work.images / "mmseg_0_c1.png"), image[:96, 96:192])
+    assert opened(work.gt / "mmseg_0_c0.png").mode == "P"
 
 
 def test_run_demo_command_line_maps_to_settings() -> None:
-    script = Path(__file__).resolve().parents[1] / "SESSRS" / "run_demo.py"
-    module_spec = importlib.util.spec_from_file_location("run_demo", script)
-    run_demo = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(run_demo)
-    default = run_demo.parse_args(["--out", "outputs/demo"])
+    default = demo_cli.parse_args(["--out", "outputs/demo"])
     assert default == DemoSettings(out=Path("outputs/demo"))
-    settings = run_demo.parse_args(["--out", "o", "--sets", "loveda", "--crop", "128", "--crops-per-tile", "2",
+    settings = demo_cli.parse_args(["--out", "o", "--sets", "loveda", "--crop", "128", "--crops-per-tile", "2",
                                     "--epochs", "1", "--objects", "regions", "-t", "all"])
     assert (settings.sets, settings.crop, settings.crops_per_tile, settings.train_epochs) == (("loveda",), 128, 2, 1)
     assert (settings.objects, settings.pick_mode) == ("regions", "all")
@@ -84,7 +86,7 @@ def test_a_failing_stage_script_stops_the_demo_with_its_name(tmp_path: Path) -> 
 def test_objects_use_hq_sam_only_when_its_checkpoint_is_present(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checkpoints, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
     assert choose_objects("auto").arguments() == ["--model", "regions"]
     assert "NOT SAM" in choose_objects("auto").description
     assert choose_objects("samhq").arguments() == ["--model", "samhq", "--model-type", "vit_h"]

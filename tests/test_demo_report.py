@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from demo_html import parse_html
-from sessrs.datasets import get_dataset
-from sessrs.report import (
+from image_files import opened
+
+from rscommon.datasets import get_dataset
+from rspipeline.report import (
     CHANGE_COLOURS,
     HEADER_HEIGHT,
     draw_changes,
@@ -57,7 +57,7 @@ def synthetic_tile(size: int = 40) -> dict:
 def test_save_tile_panel_writes_six_views_and_counts(tmp_path: Path) -> None:
     tile = synthetic_tile()
     counts = save_tile_panel(tmp_path / "panels" / "t.png", spec=SPEC, **tile)
-    panel = Image.open(tmp_path / "panels" / "t.png")
+    panel = opened(tmp_path / "panels" / "t.png")
     assert panel.height == 256 + HEADER_HEIGHT
     assert panel.width == 6 * 256 + 5 * 4
     assert counts == {"changed_pixels": 34, "fixed_pixels": 25, "broken_pixels": 9}

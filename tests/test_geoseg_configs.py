@@ -13,12 +13,12 @@ import warnings
 import pytest
 import torch
 from geoseg_model_fixtures import fixture_paths, load_fixture
-from sessrs.datasets import get_dataset
 from timm.optim import Lookahead
 
 from geoseg.config import load_config
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.recipe import LoaderSpec
+from rscommon.datasets import get_dataset
 
 FIXTURES = fixture_paths()
 # Swin-style backbones spend seconds in timm's truncated-normal initialisation.

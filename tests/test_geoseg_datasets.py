@@ -5,12 +5,20 @@ from __future__ import annotations
 import albumentations as A
 import numpy as np
 import pytest
+from image_files import pixels
 from PIL import Image
 
-from geoseg.datasets import (ClassAwareRandomCrop, PotsdamDataset, SampleDataset, SegmentationFolder,
-                             UrbanDataset, train_transform, val_transform)
+from geoseg.datasets import (
+    ClassAwareRandomCrop,
+    PotsdamDataset,
+    SampleDataset,
+    SegmentationFolder,
+    UrbanDataset,
+    train_transform,
+    val_transform,
+)
 from geoseg.datasets.labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
-from geoseg.paths import REAL_SAMPLES
+from rscommon.paths import REAL_SAMPLES
 
 MEAN = np.array([0.485, 0.456, 0.406])
 STD = np.array([0.229, 0.224, 0.225])
@@ -45,7 +53,7 @@ def test_sample_tiles_load_with_converted_labels():
     loveda = SampleDataset("loveda")
     assert loveda.img_ids == ["mmseg_0", "mmseg_1", "mmseg_2"]
     item = loveda[0]
-    raw = np.array(Image.open(REAL_SAMPLES / "loveda" / "mmseg_0_mask.png"))
+    raw = pixels(REAL_SAMPLES / "loveda" / "mmseg_0_mask.png")
     np.testing.assert_array_equal(item["gt_semantic_seg"].numpy(), loveda_to_geoseg(raw))
     assert item["img"].shape == (3, 1024, 1024)
     for source in ("potsdam", "vaihingen"):

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from sessrs.datasets import get_dataset
 from torch import nn
 
 from geoseg.checkpoint import load_net_weights
 from geoseg.inference import tta_transforms, with_tta
-from geoseg.pngio import labels_to_rgb, write_rgb_png
+from rscommon.datasets import get_dataset
+from rscommon.labels import labels_to_rgb, write_rgb_png
 
 
 class PixelNet(nn.Module):

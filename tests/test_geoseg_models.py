@@ -14,10 +14,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import geoseg_model_fixtures as gmf
 import pytest
 import torch
-
-import geoseg_model_fixtures as gmf
 
 FIXTURES = gmf.fixture_paths()
 BACKWARD_SIZE = 192  # a multiple of 64 (FANet) whose 1/32 map (6) allows UNetFormer's 8-pixel window reflect padding

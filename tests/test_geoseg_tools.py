@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from image_files import pixels
 from PIL import Image
 
 from geoseg.paths import GEOSEG_ROOT
@@ -43,7 +44,7 @@ def test_loveda_masks_are_converted_with_colour_renderings(loveda_tool, tmp_path
     with Image.open(tmp_path / "out_rgb" / "1366.png") as image:
         rgb = np.array(image)
     assert tuple(rgb[raw == 2][0]) == (255, 0, 0) and tuple(rgb[raw == 0][0]) == (0, 0, 0)
-    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "in" / "1366.png")), raw)  # input untouched
+    np.testing.assert_array_equal(pixels(tmp_path / "in" / "1366.png"), raw)  # input untouched
 
 
 def test_loveda_conversion_names_a_bad_mask(loveda_tool, tmp_path):
@@ -91,7 +92,7 @@ def test_potsdam_split_cuts_tiles_into_named_patches(potsdam_tool, tmp_path, mod
     for m, (version, labels) in enumerate(flips):
         for k, (y, x) in enumerate((y, x) for y in rows for x in cols):
             name = f"top_potsdam_2_10_{m}_{k}.png"
-            np.testing.assert_array_equal(np.array(Image.open(tmp_path / "oi" / name)), version[y:y + 32, x:x + 32])
+            np.testing.assert_array_equal(pixels(tmp_path / "oi" / name), version[y:y + 32, x:x + 32])
             with Image.open(tmp_path / "om" / name) as mask:
                 assert mask.mode == "P"
                 np.testing.assert_array_equal(np.array(mask), labels[y:y + 32, x:x + 32])

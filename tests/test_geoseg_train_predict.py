@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image
-from sessrs.datasets import get_dataset
 
 from geoseg.paths import GEOSEG_ROOT
+from rscommon.datasets import get_dataset
 
 SAMPLE_CONFIG = "config/sample/unetformer.py"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sam_objects.checkpoints import WEIGHTS_DIR, default_checkpoint_path
+from sam_objects.checkpoints import default_checkpoint_path
 from sam_objects.cli import main
 from sam_objects.settings import settings_for
 
@@ -50,8 +50,8 @@ def test_missing_checkpoint_names_the_file_and_where_it_is_published(image_dir: 
     assert not (tmp_path / "json").exists()
 
 
-def test_default_checkpoints_are_standard_names_under_repo_weights() -> None:
-    assert WEIGHTS_DIR == REPO / "weights"
+def test_default_checkpoints_are_standard_names_under_repo_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SESSRS_WEIGHTS", raising=False)
     assert default_checkpoint_path("sam", "vit_h") == REPO / "weights/sam_vit_h_4b8939.pth"
     assert default_checkpoint_path("samhq", "vit_tiny") == REPO / "weights/sam_hq_vit_tiny.pth"
     assert default_checkpoint_path("ssam", "swinl") == REPO / "weights/swinl_only_sam_many2many.pth"
@@ -122,3 +122,8 @@ def test_reference_defaults_per_model() -> None:
     assert settings_for("samhq", pred_iou_thresh=0.5).pred_iou_thresh == 0.5
     with pytest.raises(ValueError, match="crop-n-layers 0"):
         settings_for("ssam", crop_n_layers=1)
+
+
+def test_checkpoints_are_looked_up_in_sessrs_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
+    assert default_checkpoint_path("samhq", "vit_tiny") == tmp_path / "sam_hq_vit_tiny.pth"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from image_files import pixels
 
-from sam_objects.encoding import encode_object
-from sam_objects.overlay import blend, object_colour, render_objects
+from rscommon.files import write_json_atomic
+from rscommon.objects import encode_object
+from rscommon.overlay import blend, object_colour, render_objects
 from sam_objects.render_cli import main
-from sessrs.io import write_json_atomic
 
 TILE = Path(__file__).resolve().parents[1] / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png"
 
@@ -55,9 +55,9 @@ def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
     write_json_atomic(jsons / "tile.json", [encode_object(mask)])
 
     assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
-    label = np.array(Image.open(out / "label/tile.png"))
-    blended = np.array(Image.open(out / "blend/tile.png"))
-    original = np.array(Image.open(TILE).convert("RGB"))
+    label = pixels(out / "label/tile.png")
+    blended = pixels(out / "blend/tile.png")
+    original = pixels(TILE, "RGB")
     assert label.shape == blended.shape == original.shape
     assert (label[mask] == object_colour(0)).all() and label[~mask].max() == 0
     assert (blended[~mask] == original[~mask]).all() and not (blended[mask] == original[mask]).all()

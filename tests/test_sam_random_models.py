@@ -15,11 +15,12 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
+from image_files import pixels
 from PIL import Image
-from sessrs.io import read_objects
 
+from rscommon.images import list_images
+from rscommon.objects import read_objects
 from sam_objects.cli import main
-from sam_objects.images import list_images
 from sam_objects.runner import generate_object_jsons
 from sam_objects.sam_source import SamObjectSource, build_sam_model
 from sam_objects.settings import settings_for
@@ -33,7 +34,7 @@ MIN_REGION = 200
 @pytest.fixture(scope="module")
 def crop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("crop")
-    tile = np.array(Image.open(TILE).convert("RGB"))
+    tile = pixels(TILE, "RGB")
     Image.fromarray(tile[200:200 + HEIGHT, 300:300 + WIDTH]).save(folder / "crop.png")
     return folder
 

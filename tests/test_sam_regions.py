@@ -6,11 +6,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-from sessrs.io import read_objects
+from image_files import pixels
 
-from sam_objects.encoding import decode_objects
-from sam_objects.images import read_rgb
+from rscommon.images import read_rgb
+from rscommon.objects import decode_masks, read_objects
 from sam_objects.regions_source import RegionObjectSource, region_labels
 from sam_objects.runner import generate_object_jsons
 from sam_objects.settings import settings_for
@@ -61,7 +60,7 @@ def _object_partition(path: Path, shape: tuple[int, int]) -> np.ndarray:
     """Region id per pixel from an object JSON (0 = no object)."""
     partition = np.zeros(shape, dtype=np.int64)
     for region_id, record in enumerate(read_objects(path, shape=shape), start=1):
-        partition[decode_objects([record], shape)[:, :, 0] > 0] = region_id
+        partition[decode_masks([record], shape)[:, :, 0] > 0] = region_id
     return partition
 
 
@@ -79,7 +78,7 @@ def partitions(region_jsons: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per tile: (region id per pixel, ground-truth label codes)."""
     result = {}
     for image_name, label_name in TILES.items():
-        labels = np.array(Image.open(SAMPLES / label_name))
+        labels = pixels(SAMPLES / label_name)
         result[image_name] = (_object_partition(region_jsons / f"{Path(image_name).stem}.json", labels.shape), labels)
     return result
 
@@ -89,7 +88,7 @@ def test_regions_are_valid_disjoint_objects_sessrs_reads(region_jsons: Path, ima
     image = read_rgb(SAMPLES / image_name)
     path = region_jsons / f"{Path(image_name).stem}.json"
     objects = read_objects(path, shape=image.shape[:2])  # checks sizes and area == decoded pixel count
-    masks = decode_objects(objects, image.shape[:2])
+    masks = decode_masks(objects, image.shape[:2])
     assert 5 <= len(objects) <= 2000
     assert masks.sum(axis=2).max() == 1, "regions of a partition must not overlap"
     assert min(o["area"] for o in objects) >= settings_for("regions").min_mask_region_area

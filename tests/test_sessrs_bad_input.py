@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+from image_files import opened
 from PIL import Image
 
-from sessrs.datasets import URBAN
+from rscommon.datasets import URBAN
+from rscommon.files import InputError
+from rscommon.labels import read_label_png, write_label_png
+from rscommon.objects import read_objects
 from sessrs.inputs import load_scene, pair_inputs
-from sessrs.io import InputError, read_label_png, read_objects, write_label_png
 from sessrs.pick import apply_thresholds
 from sessrs.refine import thresholds
 from sessrs.sweep import run_sweep
@@ -152,4 +155,4 @@ def test_label_pngs_round_trip_every_index(tmp_path):
     labels = np.arange(256, dtype=np.uint8).reshape(16, 16)
     write_label_png(tmp_path / "labels.png", labels, URBAN)
     assert np.array_equal(read_label_png(tmp_path / "labels.png"), labels)
-    assert Image.open(tmp_path / "labels.png").getpalette()[:24] == [v for rgb in URBAN.palette for v in rgb]
+    assert opened(tmp_path / "labels.png").getpalette()[:24] == [v for rgb in URBAN.palette for v in rgb]

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from sessrs.metrics import compute_scores, confusion_matrix
+from rscommon.metrics import compute_scores, confusion_matrix
 
 
 def direct_scores(gt: np.ndarray, pred: np.ndarray, classes: int, scored: list[int]) -> dict:

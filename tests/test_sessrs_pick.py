@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessrs.datasets import URBAN
+from rscommon.datasets import URBAN
+from rscommon.files import InputError
+from rscommon.labels import read_label_png
 from sessrs.inputs import load_scene, pair_inputs
-from sessrs.io import InputError, read_label_png
 from sessrs.pick import apply_thresholds, pick_thresholds
 from sessrs.refine import refine_scene, thresholds
 

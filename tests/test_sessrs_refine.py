@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessrs.datasets import URBAN
-from sessrs.io import read_label_png, read_objects
+from rscommon.datasets import URBAN
+from rscommon.labels import read_label_png
+from rscommon.objects import read_objects
 from sessrs.refine import refine, refine_scene, thresholds
 from sessrs.scene import Scene, build_scene
 

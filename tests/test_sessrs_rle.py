@@ -6,7 +6,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 
-from sessrs.rle import RLEError, rle_counts, rle_pixels
+from rscommon.rle import RLEError, rle_counts, rle_pixels
 
 SAM = Path(__file__).parent / "fixtures" / "sessrs_reference" / "scenes" / "sam"
 

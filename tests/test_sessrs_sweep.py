@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessrs.datasets import URBAN
+from rscommon.datasets import URBAN
+from rscommon.metrics import confusion_matrix
 from sessrs.inputs import load_ground_truth, load_scene, pair_inputs
-from sessrs.metrics import confusion_matrix
 from sessrs.refine import refine_scene
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep, sweep_scene
 

@@ -1,17 +1,11 @@
-"""Helpers shared by the GeoSeg scripts: finding config files, choosing the device, parallel progress."""
+"""Helpers shared by the GeoSeg scripts: finding config files and choosing the device."""
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, TypeVar
 
 import torch
-from tqdm import tqdm
 
 from .paths import GEOSEG_ROOT
-
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 def find_config(path: str | Path) -> Path:
@@ -34,12 +28,3 @@ def pick_device(gpu_index: int | None) -> torch.device:
     if not 0 <= gpu_index < torch.cuda.device_count():
         raise ValueError(f"GPU index {gpu_index} out of range: {torch.cuda.device_count()} CUDA device(s)")
     return torch.device("cuda", gpu_index)
-
-
-def progress_map(function: Callable[[Item], Result], items: list[Item], workers: int, desc: str,
-                 unit: str) -> list[Result]:
-    """``function`` over ``items`` with a progress bar, in ``workers`` processes (in this one when 1)."""
-    if workers <= 1:
-        return [function(item) for item in tqdm(items, desc=desc, unit=unit)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(function, items), total=len(items), desc=desc, unit=unit))

@@ -1,14 +1,13 @@
-"""Where the GeoSeg stage lives, and how relative paths in configs and scripts are resolved."""
+"""Where the GeoSeg stage lives: configs and scripts resolve relative paths against ``GeoSeg/``."""
 from __future__ import annotations
 
 from pathlib import Path
 
-GEOSEG_ROOT = Path(__file__).resolve().parents[1]
-REPO_ROOT = GEOSEG_ROOT.parent
-REAL_SAMPLES = REPO_ROOT / "data" / "real_samples"
+from rscommon.paths import REPO_ROOT, resolve_path
+
+GEOSEG_ROOT = REPO_ROOT / "GeoSeg"
 
 
-def resolve_path(path: str | Path, base: str | Path = GEOSEG_ROOT) -> Path:
-    """Return ``path`` unchanged when absolute, else ``base / path`` (configs are relative to ``GeoSeg/``)."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else Path(base) / path
+def resolve_geoseg_path(path: str | Path) -> Path:
+    """``path`` unchanged when absolute, else ``GeoSeg/path`` (configs are relative to ``GeoSeg/``)."""
+    return resolve_path(path, GEOSEG_ROOT)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from sessrs.datasets import DatasetSpec
-from sessrs.metrics import compute_scores, confusion_matrix
+
+from rscommon.datasets import DatasetSpec
+from rscommon.metrics import compute_scores, confusion_matrix
 
 
 class ConfusionAccumulator:

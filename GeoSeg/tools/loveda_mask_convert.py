@@ -10,13 +10,11 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-from sessrs.datasets import get_dataset
-from sessrs.io import write_label_png
-
-from geoseg.cli import progress_map
 from geoseg.datasets.folder import read_index_mask
 from geoseg.datasets.labels import loveda_to_geoseg
-from geoseg.pngio import write_rgb_png
+from rscommon.datasets import get_dataset
+from rscommon.labels import write_label_png, write_rgb_png
+from rscommon.parallel import progress_map
 
 URBAN = get_dataset("Urban")
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sessrs.datasets import get_dataset
-from sessrs.io import save_png_atomic, write_label_png
 
-from geoseg.cli import progress_map
+from rscommon.datasets import get_dataset
+from rscommon.files import save_png_atomic
+from rscommon.labels import write_label_png
+from rscommon.parallel import progress_map
 
 POTSDAM = get_dataset("potsdam")
 # ISPRS label colours (RGB) -> class index; black marks the eroded boundaries.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sam_objects.images import read_rgb
+from rscommon.images import read_rgb
 from sam_objects.regions_source import RegionObjectSource
 from sam_objects.runner import image_objects
 from sam_objects.sam_source import SamObjectSource, build_sam_model

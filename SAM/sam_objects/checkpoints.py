@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+from rscommon.paths import weights_dir
 
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 _HQ_URL = "https://huggingface.co/lkeab/hq-sam/resolve/main/"
@@ -59,8 +59,8 @@ def checkpoint_info(model: str, model_type: str) -> CheckpointInfo:
 
 
 def default_checkpoint_path(model: str, model_type: str) -> Path:
-    """The standard file name of the checkpoint under the repository's ``weights/`` folder."""
-    return WEIGHTS_DIR / checkpoint_info(model, model_type).file_name
+    """The standard file name of the checkpoint in the weights folder (``$SESSRS_WEIGHTS`` or ``weights/``)."""
+    return weights_dir() / checkpoint_info(model, model_type).file_name
 
 
 def require_checkpoint(path: str | Path, model: str, model_type: str) -> Path:
@@ -72,5 +72,5 @@ def require_checkpoint(path: str | Path, model: str, model_type: str) -> Path:
     raise MissingCheckpointError(
         f"checkpoint for --model {model} --model-type {model_type} not found: {path}\n"
         f"  The official file {info.file_name} is published at {info.url}\n"
-        f"  Download it into {WEIGHTS_DIR}/ or pass --checkpoint PATH."
+        f"  Download it into {weights_dir()}/ or pass --checkpoint PATH."
     )

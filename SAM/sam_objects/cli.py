@@ -6,15 +6,22 @@ import sys
 from dataclasses import Field, fields
 from pathlib import Path
 
+from rscommon.images import list_images
+
 from .checkpoints import DEFAULT_MODEL_TYPE, MissingCheckpointError, default_checkpoint_path, require_checkpoint
 from .device import resolve_device
-from .images import list_images
 from .regions_source import RegionObjectSource
 from .runner import ObjectSource, generate_object_jsons
 from .sam_source import SamObjectSource, build_sam_model
 from .semantic_sam_source import MissingDependencyError, SemanticSamObjectSource, build_semantic_sam_model
-from .settings import (REFERENCE_SETTINGS, MaskGeneratorSettings, RegionSettings, SemanticSamSettings, Settings,
-                       settings_for)
+from .settings import (
+    REFERENCE_SETTINGS,
+    MaskGeneratorSettings,
+    RegionSettings,
+    SemanticSamSettings,
+    Settings,
+    settings_for,
+)
 
 MODELS = ("sam", "samhq", "ssam", "regions")
 MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "vit_tiny", "swinl", "swint")

@@ -5,11 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sessrs.io import read_objects
+from rscommon.images import list_images, read_rgb, write_png_atomic
+from rscommon.objects import decode_masks, read_objects
+from rscommon.overlay import blend, render_objects
 
-from .encoding import decode_objects
-from .images import list_images, read_rgb, write_png_atomic
-from .overlay import blend, render_objects
 from .runner import json_path, process_images
 
 
@@ -35,7 +34,7 @@ def draw_image(image_path: Path, json_dir: Path, out_dir: Path, alpha: float) ->
     """Write the overlay and the blend of one image."""
     image = read_rgb(image_path)
     source = json_path(image_path, json_dir)
-    masks = decode_objects(read_objects(source, shape=image.shape[:2]), image.shape[:2])
+    masks = decode_masks(read_objects(source, shape=image.shape[:2]), image.shape[:2])
     overlay = render_objects(masks)
     label_path, blend_path = picture_paths(image_path, out_dir)
     write_png_atomic(label_path, overlay)

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sessrs.io import write_json_atomic
 from tqdm import tqdm
 
-from .encoding import encode_object
-from .images import read_rgb
+from rscommon.files import write_json_atomic
+from rscommon.images import read_rgb
+from rscommon.objects import encode_object
 
 ObjectSource = Callable[[np.ndarray], Iterable[np.ndarray]]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pycocotools.mask as mask_utils
 
-from sessrs.datasets import URBAN
+from rscommon.datasets import URBAN
+from rscommon.labels import read_label_png
 from sessrs.inputs import load_scene, pair_inputs
-from sessrs.io import read_label_png
 from sessrs.refine import refine_scene, thresholds
 from sessrs.sweep import run_sweep
 

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DatasetSpec
-from .io import InputError, check_classes, read_json, read_label_png, read_objects
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError, read_json
+from rscommon.labels import check_classes, read_label_png
+from rscommon.objects import read_objects
+
 from .scene import Scene, build_scene
 
 

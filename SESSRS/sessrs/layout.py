@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import get_dataset
+from rscommon.datasets import get_dataset
+from rscommon.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GT_FOLDERS = {"modify": "modify_masks", "no_modify": "masks"}
 
 

@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .datasets import DatasetSpec
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
+from rscommon.labels import read_label_png, write_label_png
+from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.parallel import unordered_map
+
 from .inputs import Sample, load_ground_truth, load_scene
-from .io import InputError, read_json, read_label_png, write_json_atomic, write_label_png, write_text_atomic
-from .metrics import compute_scores, confusion_matrix
-from .parallel import unordered_map
 from .refine import refine_scene, thresholds
 
 APPLY_MAX_OBJECTS = 5

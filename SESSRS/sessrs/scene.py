@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+from rscommon.rle import rle_pixels
+
 from .fill import fill_class
-from .rle import rle_pixels
 
 BIG_OBJECT_PIXELS = 200_000
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .datasets import DatasetSpec
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
+from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.parallel import unordered_map
+
 from .inputs import Sample, load_ground_truth, load_scene
-from .io import InputError, read_json, write_json_atomic, write_text_atomic
-from .metrics import compute_scores, confusion_matrix
-from .parallel import unordered_map
 from .plots import sweep_heatmap
 from .refine import assign_classes, candidate_lists, replacement
 from .scene import Scene

@@ -1,11 +1,11 @@
 """ShelfNet (ResNet-18) on LoveDA Urban with the reference recipe."""
-from sessrs.datasets import get_dataset
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from geoseg.losses import ce_dice_loss
 from geoseg.models.shelfnet import ShelfNet
 from geoseg.optim import reference_optimizer
 from geoseg.recipe import reference_datasets, reference_loaders
+from rscommon.datasets import get_dataset
 
 dataset = "Urban"
 spec = get_dataset(dataset)

@@ -3,13 +3,13 @@
 The network accepts exactly ``img_size`` x ``img_size`` inputs, so it trains on 1024 crops (the reference's
 512 crops cannot pass its patch embedding) and predicts without scale test-time augmentation.
 """
-from sessrs.datasets import get_dataset
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from geoseg.losses import ce_dice_loss
 from geoseg.models.swinunet import swin_unet
 from geoseg.optim import reference_optimizer
 from geoseg.recipe import reference_datasets, reference_loaders
+from rscommon.datasets import get_dataset
 
 dataset = "Urban"
 spec = get_dataset(dataset)

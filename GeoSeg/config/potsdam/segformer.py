@@ -1,11 +1,11 @@
 """SegFormer-B3 on ISPRS Potsdam with the reference recipe."""
-from sessrs.datasets import get_dataset
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from geoseg.losses import ce_dice_loss
 from geoseg.models.segformer import SegFormer
 from geoseg.optim import reference_optimizer
 from geoseg.recipe import reference_datasets, reference_loaders
+from rscommon.datasets import get_dataset
 
 dataset = "potsdam"
 spec = get_dataset(dataset)

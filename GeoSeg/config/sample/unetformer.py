@@ -8,7 +8,6 @@ batches per epoch come from ``train_supervision.py --max-epochs / --limit-train-
 """
 import os
 
-from sessrs.datasets import get_dataset
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from geoseg.datasets import SampleDataset
@@ -16,6 +15,7 @@ from geoseg.losses import UNetFormerLoss
 from geoseg.models.unetformer import UNetFormer
 from geoseg.optim import reference_optimizer
 from geoseg.recipe import LoaderSpec
+from rscommon.datasets import get_dataset
 
 dataset = "Urban"
 spec = get_dataset(dataset)

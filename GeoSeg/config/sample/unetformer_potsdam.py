@@ -6,7 +6,6 @@ knobs apply (``GEOSEG_SAMPLE_CROP``, ``GEOSEG_SAMPLE_REPEATS``).
 """
 import os
 
-from sessrs.datasets import get_dataset
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 from torch.utils.data import ConcatDataset
 
@@ -15,6 +14,7 @@ from geoseg.losses import UNetFormerLoss
 from geoseg.models.unetformer import UNetFormer
 from geoseg.optim import reference_optimizer
 from geoseg.recipe import LoaderSpec
+from rscommon.datasets import get_dataset
 
 dataset = "potsdam"
 spec = get_dataset(dataset)

@@ -10,16 +10,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ..paths import resolve_path
+from rscommon.images import read_rgb
 
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as an H x W x 3 uint8 array; a clear error names an unreadable file."""
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable image ({error})") from error
+from ..paths import resolve_geoseg_path
 
 
 def read_index_mask(path: Path) -> np.ndarray:
@@ -57,7 +50,7 @@ class SegmentationFolder(Dataset):
     ):
         if repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {repeats}")
-        self.root = resolve_path(root)
+        self.root = resolve_geoseg_path(root)
         self.transform = transform
         self.img_dir, self.mask_dir = img_dir, mask_dir
         self.img_suffix, self.mask_suffix = img_suffix, mask_suffix

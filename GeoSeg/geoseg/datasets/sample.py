@@ -6,7 +6,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..paths import REAL_SAMPLES
+from rscommon.paths import REAL_SAMPLES
+
 from .augment import train_transform, val_transform
 from .folder import SegmentationFolder
 from .labels import isprs_mmseg_to_geoseg, loveda_to_geoseg

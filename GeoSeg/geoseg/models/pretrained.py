@@ -1,25 +1,12 @@
 """Locate ImageNet-pretrained backbone weights under ``weights/`` without ever downloading them."""
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def weights_dir() -> Path:
-    """The folder searched for checkpoints: ``$SESSRS_WEIGHTS`` or ``<repo>/weights``."""
-    return Path(os.environ.get("SESSRS_WEIGHTS", REPO_ROOT / "weights"))
-
-
-def find_weights(file_name: str) -> Path | None:
-    """Return ``weights/<file_name>`` when it exists, else ``None``."""
-    path = weights_dir() / file_name
-    return path if path.is_file() else None
+from rscommon.paths import find_weights, weights_dir
 
 
 def load_pretrained_backbone(

@@ -25,20 +25,21 @@ from PIL import Image
 from tqdm import tqdm
 
 from geoseg.datasets import SampleDataset
-from geoseg.datasets.folder import read_rgb
-from geoseg.pngio import save_png_atomic
+from rscommon.datasets import DatasetSpec, get_dataset
+from rscommon.files import save_png_atomic, write_json_atomic
+from rscommon.images import read_rgb
+from rscommon.labels import read_label_png, write_label_png
+from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.objects import read_objects
+from rscommon.paths import REPO_ROOT
+from rspipeline.peers import SESSRS, DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined
+from rspipeline.report import heatmap_from_sweep, save_tile_panel, write_report
 from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path
 from sam_objects.cli import SOURCE_NAMES
-from sessrs.datasets import DatasetSpec, get_dataset
 from sessrs.inputs import Sample, pair_inputs, select
-from sessrs.io import read_label_png, read_objects, write_json_atomic, write_label_png
-from sessrs.metrics import compute_scores, confusion_matrix
-from sessrs.peers import SESSRS, DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined
 from sessrs.pick import pick_and_apply
-from sessrs.report import heatmap_from_sweep, save_tile_panel, write_report
 from sessrs.sweep import run_sweep
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GEOSEG = REPO_ROOT / "GeoSeg"
 SAMPLE_CONFIGS = GEOSEG / "config" / "sample"
 MAJORITY_VOTE_T1 = 0.5

@@ -20,8 +20,8 @@ from typing import Protocol
 import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
-from pycocotools import mask as mask_utils
 
+from rscommon.objects import decode_masks
 from sessrs.refine import refine
 
 Thresholds = Mapping[int, float]
@@ -48,9 +48,7 @@ class PeerInput:
     @cached_property
     def masks(self) -> np.ndarray:
         """The objects' boolean masks, decoded once: H x W x N."""
-        if not self.objects:
-            return np.zeros((*self.pred.shape, 0), bool)
-        return mask_utils.decode([obj["rles"] for obj in self.objects]).view(bool)
+        return decode_masks(list(self.objects), self.pred.shape)
 
 
 class Peer(Protocol):

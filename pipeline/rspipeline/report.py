@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from geoseg.pngio import labels_to_rgb, save_png_atomic
-from sessrs.datasets import DatasetSpec
-from sessrs.io import write_json_atomic, write_text_atomic
+from rscommon.datasets import DatasetSpec
+from rscommon.files import save_png_atomic, write_json_atomic, write_text_atomic
+from rscommon.labels import labels_to_rgb
+from rscommon.overlay import render_objects
 
 PANEL_TITLES = ("image", "ground truth", "prediction", "objects", "refined", "changed pixels")
 CHANGE_COLOURS = {
@@ -25,15 +26,6 @@ CHANGE_COLOURS = {
     "other": (250, 210, 40),  # changed, wrong before and after (or unlabelled ground truth)
 }
 HEADER_HEIGHT = 22
-
-
-def draw_objects(masks: Sequence[np.ndarray], shape: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """Each object in its own random colour, smaller objects drawn over larger ones; background black."""
-    rng = np.random.default_rng(seed)
-    canvas = np.zeros((*shape, 3), np.uint8)
-    for mask in sorted(masks, key=lambda m: -int(m.sum())):
-        canvas[mask] = rng.integers(60, 256, 3, dtype=np.uint8)
-    return canvas
 
 
 def draw_changes(pred: np.ndarray, refined: np.ndarray, gt: np.ndarray, ignore_index: int) -> np.ndarray:
@@ -87,7 +79,7 @@ def save_tile_panel(
         image[..., :3],
         labels_to_rgb(gt, spec),
         labels_to_rgb(pred, spec),
-        draw_objects(masks, pred.shape),
+        render_objects(np.stack(masks, axis=2) if len(masks) else np.zeros((*pred.shape, 0), bool)),
         labels_to_rgb(refined, spec),
         draw_changes(pred, refined, gt, spec.ignore_index),
     ]

@@ -1,6 +1,6 @@
 """The demo: the embedded real tiles through GeoSeg, SAM objects and SESSRS, with the peers and an offline report.
 
-    python SESSRS/run_demo.py --out outputs/demo
+    python pipeline/run_demo.py --out outputs/demo
 
 writes ``OUT/report.html`` (open it in a browser), ``OUT/report.json`` (the same figures) and ``OUT/metrics.json``
 (with the confusion matrices). Running it again continues from what is already in ``OUT``.
@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sessrs.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
+from rspipeline.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
 
 
 def parse_args(argv: list[str] | None = None) -> DemoSettings:
@@ -54,6 +54,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

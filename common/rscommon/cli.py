@@ -1,0 +1,49 @@
+"""How every script of the project ends a failure: one line on stderr naming the problem, a non-zero exit.
+
+``--debug`` (accepted by every script that runs through :func:`run_main`) shows the traceback instead.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from .files import InputError
+
+DEBUG_FLAG = "--debug"
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+_INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
+
+
+def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
+    """Run ``main(argv)`` and turn any exception into one ``error:`` line and an exit status.
+
+    Bad input (missing or malformed files, invalid values) exits 2; any other failure exits 1 and names its type;
+    an interrupt exits 130. With ``--debug`` in ``argv`` the exception propagates with its traceback.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in args
+    args = [arg for arg in args if arg != DEBUG_FLAG]
+    try:
+        return int(main(args) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted: finished results are kept; run the same command again to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the one place where every failure becomes a message
+        if debug:
+            raise
+        print(f"error: {describe(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT if isinstance(error, _INPUT_ERRORS) else EXIT_FAILED
+
+
+def describe(error: BaseException) -> str:
+    """The message of ``error``, prefixed with its type unless it is one of the input errors that name a file."""
+    message = str(error).strip() or type(error).__name__
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        message = f"{error.filename}: {error.strerror}"
+    if isinstance(error, _INPUT_ERRORS):
+        return message
+    return f"{type(error).__name__}: {message} (run with {DEBUG_FLAG} for the traceback)"

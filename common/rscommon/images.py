@@ -1,0 +1,99 @@
+"""Finding and reading images: one reader for every stage, 8-bit RGB out whatever the file's bit depth.
+
+8-bit images (RGB, greyscale, palette, with or without alpha) are read as they are. 16-bit and floating-point
+images are stretched to 8 bits per band between the band's 2nd and 98th percentiles, as GIS viewers display
+them; they are never cut to their low byte or saturated.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .files import save_png_atomic
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+STRETCH_PERCENTILES = (2.0, 98.0)
+_EIGHT_BIT_MODES = {"RGB", "RGBA", "L", "LA", "P", "PA", "1", "CMYK", "YCbCr"}
+
+
+def list_images(image_dir: str | Path) -> list[Path]:
+    """Image files directly in ``image_dir``, sorted by name; an error if there are none or two share a stem."""
+    image_dir = Path(image_dir)
+    if not image_dir.is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir}")
+    paths = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {image_dir}")
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ValueError(f"{stems[path.stem].name} and {path.name} in {image_dir} would share one output name")
+        stems[path.stem] = path
+    return paths
+
+
+def stretch_to_uint8(bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> np.ndarray:
+    """H x W x B values of any numeric type to uint8, each band linearly from its percentile range to 0..255.
+
+    Non-finite values are ignored for the range and become 0. A constant band becomes 0.
+    """
+    bands = np.asarray(bands, dtype=np.float64)
+    out = np.zeros(bands.shape, np.uint8)
+    for band in range(bands.shape[2]):
+        values = bands[..., band]
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue
+        low, high = np.percentile(values[finite], percentiles)
+        if high <= low:
+            continue
+        scaled = np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0
+        out[..., band] = np.where(finite, np.rint(scaled), 0).astype(np.uint8)
+    return out
+
+
+def to_rgb(bands: np.ndarray) -> np.ndarray:
+    """H x W (x 1, 3 or 4) image data as H x W x 3 uint8 RGB: uint8 kept, other types stretched per band."""
+    if bands.ndim == 2:
+        bands = bands[..., None]
+    if bands.ndim != 3 or bands.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected 1, 3 or 4 bands, got shape {bands.shape}")
+    bands = bands[..., :3]
+    if bands.dtype != np.uint8:
+        bands = stretch_to_uint8(bands)
+    return np.repeat(bands, 3, axis=2) if bands.shape[2] == 1 else np.ascontiguousarray(bands)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as an H x W x 3 uint8 RGB array; a clear error names an unreadable file.
+
+    16-bit and float images are stretched (see the module's docstring).
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            raw_modes = " ".join(str(tile[3]) for tile in image.tile)
+            if image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes:
+                return np.array(image.convert("RGB"))
+    except (OSError, ValueError) as error:
+        pil_error: Exception | None = error
+    else:
+        pil_error = None
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        reason = f" ({pil_error})" if pil_error else ""
+        raise ValueError(f"{path}: not a readable image{reason}")
+    if data.ndim == 3 and data.shape[2] >= 3:
+        data = cv2.cvtColor(data[..., :3], cv2.COLOR_BGR2RGB)
+    try:
+        return to_rgb(data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+
+
+def write_png_atomic(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 image as PNG under a temporary name in the same folder, then rename it into place."""
+    save_png_atomic(path, Image.fromarray(array))

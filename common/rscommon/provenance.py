@@ -1,0 +1,54 @@
+"""What a result was made from: the identity of its input files, its settings and the algorithm's version.
+
+A resumable run stores the :func:`fingerprint` of each result beside it; a re-run recomputes a result whose
+fingerprint differs (or refuses, naming :func:`what_changed`), so it never returns a result made from other
+inputs or settings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+def file_identity(path: str | Path) -> dict[str, Any]:
+    """``{"size", "sha256"}`` of a file's content (its name and modification time do not matter)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def fingerprint(inputs: Mapping[str, str | Path | None], settings: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The JSON-ready record of one result: each named input file's identity, the settings, the version.
+
+    An input given as ``None`` (an optional file not used) is recorded as ``None``.
+    """
+    return {
+        "version": version,
+        "settings": json.loads(json.dumps(dict(settings), sort_keys=True, default=str)),
+        "inputs": {name: None if path is None else file_identity(path) for name, path in inputs.items()},
+    }
+
+
+def digest(record: Any) -> str:
+    """A short stable hash of a JSON-ready record (keys sorted)."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def what_changed(previous: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Names of what differs between two fingerprints: ``version``, ``settings.<key>``, ``inputs.<name>``."""
+    changed = []
+    if previous.get("version") != current.get("version"):
+        changed.append("version")
+    for section in ("settings", "inputs"):
+        before, after = previous.get(section) or {}, current.get(section) or {}
+        changed += [f"{section}.{key}" for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    return changed

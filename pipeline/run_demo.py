@@ -1,0 +1,7 @@
+"""The demo on the embedded real tiles: ``python pipeline/run_demo.py --out outputs/demo`` (``--help`` lists options)."""
+import sys
+
+from rspipeline.demo_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

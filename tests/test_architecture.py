@@ -1,0 +1,74 @@
+"""The floors of the project: the ground floor imports no stage, a stage imports no other stage, nothing imports
+the top floor, and no import cycle joins two packages. Read from the source with ``ast``, nothing imported."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = {  # package -> (folder, floor)
+    "rscommon": ("common", 0),
+    "geoseg": ("GeoSeg", 1),
+    "sam_objects": ("SAM", 1),
+    "sessrs": ("SESSRS", 1),
+    "rspipeline": ("pipeline", 2),
+}
+
+
+def imported_packages(path: Path, package: str) -> set[str]:
+    """The project packages that the module at ``path`` (inside ``package``) imports, itself excluded."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {name.split(".")[0] for name in names}
+    return (found & set(PACKAGES)) - {package}
+
+
+def package_imports() -> dict[str, dict[str, set[Path]]]:
+    """package -> imported package -> the modules that import it."""
+    graph: dict[str, dict[str, set[Path]]] = {package: {} for package in PACKAGES}
+    for package, (folder, _) in PACKAGES.items():
+        for path in (REPO / folder / package).rglob("*.py"):
+            for other in imported_packages(path, package):
+                graph[package].setdefault(other, set()).add(path.relative_to(REPO))
+    return graph
+
+
+def test_every_package_is_where_the_floors_say() -> None:
+    for package, (folder, _) in PACKAGES.items():
+        assert (REPO / folder / package / "__init__.py").is_file(), f"{folder}/{package} is missing"
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_no_import_goes_up_or_sideways(package: str) -> None:
+    floor = PACKAGES[package][1]
+    wrong = {
+        other: sorted(map(str, modules))
+        for other, modules in package_imports()[package].items()
+        if PACKAGES[other][1] >= floor
+    }
+    assert not wrong, f"{package} (floor {floor}) imports packages on its own floor or above: {wrong}"
+
+
+def test_no_cycle_between_packages() -> None:
+    graph = {package: set(imports) for package, imports in package_imports().items()}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
+
+    cycles = [package for package in graph if reaches(package, package, {package})]
+    assert not cycles, f"packages on an import cycle: {cycles}"
+
+
+def test_the_check_sees_a_violation(tmp_path: Path) -> None:
+    """The parser finds absolute imports of project packages, and ignores relative and third-party ones."""
+    module = tmp_path / "m.py"
+    module.write_text("import numpy\nfrom . import x\nfrom sessrs.refine import refine\nimport geoseg.models\n")
+    assert imported_packages(module, "rscommon") == {"sessrs", "geoseg"}
