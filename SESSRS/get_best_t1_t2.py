@@ -4,18 +4,21 @@ Reference form:  python get_best_t1_t2.py -d Urban -m modify -s ssam -t 0.7
                  (every model folder under GeoSeg/fig_results/<dataset>/ with a sweep of that kind)
 Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT [--split split.json] [-t 0.7|all] [--max-objects 5]
+                 [--scheduler tcp://HOST:8786]   (paths relative to the current folder)
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
+from pathlib import Path
 
+from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, get_dataset
-from rscommon.files import InputError, write_json_atomic
+from rscommon.files import write_json_atomic
 from sessrs.inputs import pair_inputs, read_split, select
-from sessrs.layout import GT_FOLDERS, dataset_results, from_root, model_results
-from sessrs.pick import APPLY_MAX_OBJECTS, comparison_table, pick_and_apply
+from sessrs.layout import GT_FOLDERS, dataset_results, model_results
+from sessrs.pick import comparison_table, pick_and_apply, threshold_limit
+from sessrs.thresholds import APPLY_MAX_OBJECTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,8 +37,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     explicit.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: refine and report the eval images')
     parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)")
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
-                        help="a candidate list this long or longer is not used (the reference applies with 5)")
+                        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
+                                            "its workers must see the same files")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out")
@@ -55,39 +61,37 @@ def run_reference_form(args: argparse.Namespace) -> None:
         spec = get_dataset(paths.dataset)
         samples = pair_inputs(paths.pred_dir, paths.sam_dir, paths.gt_dir)
         result = pick_and_apply(sweep_file, samples, spec, paths.sweep_dir, paths.refined_dir,
-                                args.threshold_mode, args.max_objects, args.workers)
-        summary[folder.name] = result
-        print(f"{folder.name}\n{comparison_table(result['report'], spec)}")
+                                args.threshold_mode, args.max_objects, args.workers, args.scheduler)
+        summary[folder.name] = result.to_json()
+        if result.report is not None:
+            print(f"{folder.name}\n{comparison_table(result.report, spec)}")
     contrast = results_root / f"sessrs_contrast_{args.threshold_mode}"
     write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
 
 
 def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
-    samples = pair_inputs(from_root(args.pred_dir), from_root(args.sam_dir), args.gt_dir and from_root(args.gt_dir))
+    samples = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
     if args.split:
-        samples = select(samples, read_split(from_root(args.split))["eval"], args.split)
-    out = from_root(args.out)
-    result = pick_and_apply(from_root(args.sweep), samples, spec, out, out / "se_mask",
-                            args.threshold_mode, args.max_objects, args.workers)
-    print(f"best thresholds: {result['best']}")
-    if result["report"] is not None:
-        print(comparison_table(result["report"], spec))
+        samples = select(samples, read_split(Path(args.split))["eval"], args.split)
+    out = Path(args.out)
+    result = pick_and_apply(Path(args.sweep), samples, spec, out, out / "se_mask",
+                            args.threshold_mode, args.max_objects, args.workers, args.scheduler)
+    print(f"best thresholds: {result.thresholds.to_json()}")
+    if result.report is not None:
+        print(comparison_table(result.report, spec))
     print(f"refined images in {out / 'se_mask'}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.reference_dataset is not None:
-            run_reference_form(args)
-        else:
-            run_explicit_form(args)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    threshold_limit(args.threshold_mode)
+    if args.reference_dataset is not None:
+        run_reference_form(args)
+    else:
+        run_explicit_form(args)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -1,20 +1,23 @@
 """Sweep the SESSRS thresholds t1/t2 class by class and score every pair.
 
 Reference form:  python sessrs_t1_t2.py -f GeoSeg/fig_results/Urban/unetformer -m modify -s ssam -n 8
+                 (paths relative to the repository root)
 Explicit form:   python sessrs_t1_t2.py --pred-dir P --sam-dir S --gt-dir G --dataset Urban --out OUT
-                 [--classes 1 2] [--split split.json] [-n 2]
+                 [--classes 1 2] [--split split.json] [-n 2] [--scheduler tcp://HOST:8786]
+                 (paths relative to the current folder)
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
+from pathlib import Path
 
+from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, get_dataset
-from rscommon.files import InputError
 from sessrs.inputs import pair_inputs, read_split, select
 from sessrs.layout import GT_FOLDERS, from_root, model_results
-from sessrs.sweep import SWEEP_MAX_OBJECTS, run_sweep
+from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
+from sessrs.thresholds import SWEEP_MAX_OBJECTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,8 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: sweep only the tune images')
     parser.add_argument("--classes", type=int, nargs="+", help="classes to sweep (default: the scored classes)")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser.add_argument("--scheduler", help="run the images on this dask.distributed cluster (tcp://HOST:8786); "
+                                            "its workers must see the same files")
     parser.add_argument("--max-objects", type=int, default=SWEEP_MAX_OBJECTS,
-                        help="a candidate list this long or longer is not used (the reference sweeps with 10)")
+                        help=f"a candidate list this long or longer is not used (the reference sweeps with {SWEEP_MAX_OBJECTS})")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     explicit_given = [args.pred_dir, args.sam_dir, args.gt_dir, args.dataset, args.out]
     if args.fig_results is None and not all(explicit_given):
@@ -48,22 +54,20 @@ def main(argv: list[str] | None = None) -> int:
         paths = model_results(args.fig_results, args.modify_type, args.sam_type)
         pred_dir, sam_dir, gt_dir, dataset, out = (
             paths.pred_dir, paths.sam_dir, paths.gt_dir, paths.dataset, paths.sweep_dir)
+        split = args.split and from_root(args.split)
     else:
-        pred_dir, sam_dir, gt_dir = (from_root(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir))
-        dataset, out = args.dataset, from_root(args.out)
-    try:
-        spec = get_dataset(dataset)
-        samples = pair_inputs(pred_dir, sam_dir, gt_dir)
-        if args.split:
-            samples = select(samples, read_split(from_root(args.split))["tune"], args.split)
-        sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        pred_dir, sam_dir, gt_dir, out = (Path(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
+        dataset, split = args.dataset, args.split and Path(args.split)
+    spec = get_dataset(dataset)
+    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+    if split:
+        samples = select(samples, read_split(split)["tune"], split)
+    sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects, args.scheduler)
     print((out / "sweep.txt").read_text())
-    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x 45 pairs over {len(samples)} images)")
+    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x {len(THRESHOLD_PAIRS)} pairs "
+          f"over {len(samples)} images)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

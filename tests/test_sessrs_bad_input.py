@@ -16,9 +16,10 @@ from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import read_objects
 from sessrs.inputs import load_scene, pair_inputs
-from sessrs.pick import apply_thresholds
+from sessrs.pick import apply_to_samples
 from sessrs.refine import thresholds
 from sessrs.sweep import run_sweep
+from sessrs.thresholds import Thresholds
 
 REPO = Path(__file__).resolve().parents[1]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -129,9 +130,9 @@ def test_a_folder_with_another_sweep_is_refused(workspace):
 def test_refining_into_the_prediction_folder_is_refused_and_inputs_survive(workspace):
     before = {p.name: p.read_bytes() for p in (workspace / "pred").iterdir()}
     samples = pair_inputs(workspace / "pred", workspace / "sam", workspace / "gt")
-    best = {"t1": {"1": 0.5}, "t2": {"1": 0.55}, "modify": [1]}
-    with pytest.raises(InputError, match="already holds PNGs"):
-        apply_thresholds(samples, URBAN, best, workspace / "pred")
+    best = Thresholds(t1={1: 0.5}, t2={1: 0.55}, modify=[1])
+    with pytest.raises(InputError, match="prediction folder"):
+        apply_to_samples(samples, URBAN, best, workspace / "pred")
     assert {p.name: p.read_bytes() for p in (workspace / "pred").iterdir()} == before
 
 

@@ -11,8 +11,9 @@ from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
 from sessrs.inputs import load_scene, pair_inputs
-from sessrs.pick import apply_thresholds, pick_thresholds
-from sessrs.refine import refine_scene, thresholds
+from sessrs.pick import apply_to_samples, pick_thresholds
+from sessrs.refine import refine_scene
+from sessrs.thresholds import Thresholds
 
 REPO = Path(__file__).resolve().parents[1]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -21,6 +22,7 @@ SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
 def sweep_with(rows_by_class: dict[str, list[tuple[float, float, float]]], baseline: float = 50.0) -> dict:
     """A small sweep.json whose rows have only the fields the pick reads."""
     return {
+        "classes": list(URBAN.classes),
         "baseline": {"mIoU": baseline},
         "sweeps": {c: [{"t1": a, "t2": b, "mIoU": m} for a, b, m in rows] for c, rows in rows_by_class.items()},
     }
@@ -29,32 +31,32 @@ def sweep_with(rows_by_class: dict[str, list[tuple[float, float, float]]], basel
 def test_pick_takes_the_best_entry_and_the_first_on_ties():
     sweep = sweep_with({"1": [(0.5, 0.55, 50.5), (0.5, 0.6, 51.0), (0.6, 0.55, 51.0)]})
     best = pick_thresholds(sweep, URBAN)
-    assert (best["t1"]["1"], best["t2"]["1"]) == (0.5, 0.6)
-    assert best["modify"] == [1]
-    assert best["t1"]["7"] == 1.0 and set(best["t1"]) == {str(c) for c in range(URBAN.num_classes)}
+    assert (best.t1[1], best.t2[1]) == (0.5, 0.6)
+    assert best.modify == (1,)
+    assert best.t1[7] == 1.0 and set(best.t1) == set(range(URBAN.num_classes))
 
 
 def test_unrefined_entry_wins_ties_and_stays_out_of_modify():
     best = pick_thresholds(sweep_with({"2": [(0.5, 0.55, 50.0), (0.7, 0.9, 49.0)]}), URBAN)
-    assert (best["t1"]["2"], best["t2"]["2"]) == (1.0, 1.0)
-    assert best["modify"] == []
+    assert (best.t1[2], best.t2[2]) == (1.0, 1.0)
+    assert best.modify == ()
 
 
 def test_threshold_mode_limits_modify_by_picked_t1():
     sweep = sweep_with({"0": [(0.8, 0.55, 52.0)], "3": [(0.7, 0.6, 51.0)], "5": [(0.9, 0.95, 53.0)]})
-    assert pick_thresholds(sweep, URBAN, "0.7")["modify"] == [3]
-    assert pick_thresholds(sweep, URBAN, "all")["modify"] == [0, 3, 5]
-    assert pick_thresholds(sweep, URBAN, 0.8)["t1"]["5"] == 0.9
+    assert pick_thresholds(sweep, URBAN, "0.7").modify == (3,)
+    assert pick_thresholds(sweep, URBAN, "all").modify == (0, 3, 5)
+    assert pick_thresholds(sweep, URBAN, 0.8).t1[5] == 0.9
 
 
 def test_application_writes_refined_maps_equal_to_refine(tmp_path):
     samples = pair_inputs(SCENES / "pred", SCENES / "sam", SCENES / "gt")[:3]
-    best = {"t1": {"1": 0.5, "6": 0.6}, "t2": {"1": 0.55, "6": 0.7}, "modify": [1, 6]}
-    report = apply_thresholds(samples, URBAN, best, tmp_path / "se_mask")
+    best = Thresholds(t1={1: 0.5, 6: 0.6}, t2={1: 0.55, 6: 0.7}, modify=[1, 6])
+    report = apply_to_samples(samples, URBAN, best, tmp_path / "se_mask")
     for sample in samples:
         written = read_label_png(tmp_path / "se_mask" / f"{sample.stem}.png")
         scene = load_scene(sample, URBAN)
-        expected = refine_scene(scene, thresholds(best["t1"], 8), thresholds(best["t2"], 8), [1, 6], 5)
+        expected = refine_scene(scene, best.t1_array(8), best.t2_array(8), [1, 6], 5)
         assert np.array_equal(written, expected)
     assert report["refined"]["mIoU"] != report["unrefined"]["mIoU"]
     assert set(report["refined"]["per_class"]) == {URBAN.classes[c] for c in URBAN.scored}
@@ -62,13 +64,13 @@ def test_application_writes_refined_maps_equal_to_refine(tmp_path):
 
 def test_application_resumes_and_refuses_other_thresholds(tmp_path):
     samples = pair_inputs(SCENES / "pred", SCENES / "sam", SCENES / "gt")[:2]
-    best = {"t1": {"1": 0.5}, "t2": {"1": 0.55}, "modify": [1]}
-    first = apply_thresholds(samples, URBAN, best, tmp_path / "se_mask")
+    best = Thresholds(t1={1: 0.5}, t2={1: 0.55}, modify=[1])
+    first = apply_to_samples(samples, URBAN, best, tmp_path / "se_mask")
     (tmp_path / "se_mask" / f"{samples[0].stem}.png").unlink()
-    assert apply_thresholds(samples, URBAN, best, tmp_path / "se_mask") == first
-    other = {"t1": {"1": 0.6}, "t2": {"1": 0.55}, "modify": [1]}
+    assert apply_to_samples(samples, URBAN, best, tmp_path / "se_mask") == first
+    other = Thresholds(t1={1: 0.6}, t2={1: 0.55}, modify=[1])
     with pytest.raises(InputError, match="other thresholds"):
-        apply_thresholds(samples, URBAN, other, tmp_path / "se_mask")
+        apply_to_samples(samples, URBAN, other, tmp_path / "se_mask")
 
 
 def test_command_line_sweep_then_pick_with_a_held_out_split(tmp_path):

@@ -1,1 +1,36 @@
-"""SESSRS: refine semantic segmentation predictions with segment-anything object masks, without training."""
+"""SESSRS: refine semantic segmentation predictions with segment-anything object masks, without training.
+
+The library in brief (arrays, or folders of files as the scripts use them)::
+
+    import sessrs
+    objects = sessrs.objects_from_masks(masks)                  # or sessrs.read_objects("image.json")
+    refined = sessrs.refine(pred, objects, sessrs.Thresholds(t1={1: 0.5}, t2={1: 0.6}, modify=[1]))
+    sweep = sessrs.sweep_folder("pred", "sam", "gt", "Urban", "out")   # or sessrs.sweep_arrays(...)
+    best = sessrs.pick_thresholds(sweep, "Urban")                # a Thresholds; best.write("best.json")
+    sessrs.apply_thresholds(best, "pred", "sam", "refined", "Urban", gt_dir="gt")
+
+Only the core dependencies are imported (NumPy, OpenCV, pycocotools, Pillow, SciPy, tqdm, Matplotlib).
+"""
+from rscommon.datasets import DatasetSpec, get_dataset
+from rscommon.objects import read_objects
+
+from .api import apply_thresholds, objects_from_masks, refine, sweep_arrays, sweep_folder
+from .pick import pick_thresholds
+from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
+from .validate import read_sweep
+
+__all__ = [
+    "APPLY_MAX_OBJECTS",
+    "SWEEP_MAX_OBJECTS",
+    "DatasetSpec",
+    "Thresholds",
+    "apply_thresholds",
+    "get_dataset",
+    "objects_from_masks",
+    "pick_thresholds",
+    "read_objects",
+    "read_sweep",
+    "refine",
+    "sweep_arrays",
+    "sweep_folder",
+]

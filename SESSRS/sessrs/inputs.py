@@ -82,11 +82,20 @@ def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str |
 
 
 def read_split(path: str | Path) -> dict[str, list[str]]:
-    """A split file: ``{"tune": [stems], "eval": [stems]}``, thresholds chosen on one, reported on the other."""
+    """A split file: ``{"tune": [stems], "eval": [stems]}``, thresholds chosen on one, reported on the other.
+
+    Both lists must be non-empty lists of image names, with no name in both.
+    """
     split = read_json(path)
-    if not (isinstance(split, dict) and all(isinstance(split.get(k), list) for k in ("tune", "eval"))):
+    if not isinstance(split, dict):
         raise InputError(f"{path}: a split file holds {{\"tune\": [image names], \"eval\": [image names]}}")
+    for key in ("tune", "eval"):
+        names = split.get(key)
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise InputError(f"{path}: {key} must be a list of image names, found {names!r}")
+        if not names:
+            raise InputError(f"{path}: the {key} list is empty")
     overlap = sorted(set(split["tune"]) & set(split["eval"]))
     if overlap:
         raise InputError(f"{path}: images both in tune and eval: {', '.join(overlap)}")
-    return {"tune": [str(s) for s in split["tune"]], "eval": [str(s) for s in split["eval"]]}
+    return {"tune": list(split["tune"]), "eval": list(split["eval"])}

@@ -1,63 +1,67 @@
 """Pick each class's best thresholds from a sweep and apply them to every image."""
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from rscommon.datasets import DatasetSpec
+from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import unordered_map
 
 from .inputs import Sample, load_ground_truth, load_scene
-from .refine import refine_scene, thresholds
+from .refine import refine_scene
+from .resume import sample_fingerprint, stale_reason
+from .thresholds import APPLY_MAX_OBJECTS, NEVER, Thresholds
+from .validate import check_output_folder, check_sweep, read_sweep
 
-APPLY_MAX_OBJECTS = 5
-UNREFINED = {"t1": 1.0, "t2": 1.0}
+APPLIED_RECORD = ".applied.json"
 
 
 def threshold_limit(mode: str | float) -> float:
     """The largest picked t1 that puts a class into ``modify``: ``all`` means 0.99, else the number given."""
     if str(mode) == "all":
         return 0.99
-    limit = float(mode)
+    try:
+        limit = float(mode)
+    except ValueError:
+        limit = float("nan")
     if not 0 < limit <= 1:
-        raise ValueError(f"threshold mode {mode!r} must be 'all' or a number in (0, 1]")
+        raise InputError(f"threshold mode {mode!r} must be 'all' or a number in (0, 1]")
     return limit
 
 
-def pick_thresholds(sweep: dict, spec: DatasetSpec, mode: str | float = 0.7) -> dict:
+def pick_thresholds(sweep: Mapping | str | Path, dataset: DatasetSpec | str, mode: str | float = 0.7) -> Thresholds:
     """Per class the entry of highest mIoU (first on a tie, the unrefined entry first), as the reference does.
 
-    Returns ``{"t1": {class: t1}, "t2": {class: t2}, "modify": [classes]}`` over all the dataset's classes;
-    a class is refined when its pick is not the unrefined entry and its t1 is at most the mode's limit.
+    ``sweep`` is a ``sweep.json`` (its path or its content), validated against ``dataset``. Every class of the
+    dataset gets a ``t1``/``t2`` (1 when not refined); a class is in ``modify`` when its pick is not the unrefined
+    entry and its t1 is at most the mode's limit (``all``: 0.99).
     """
+    spec = get_dataset(dataset) if isinstance(dataset, str) else dataset
     limit = threshold_limit(mode)
-    t1 = {str(c): UNREFINED["t1"] for c in range(spec.num_classes)}
-    t2 = {str(c): UNREFINED["t2"] for c in range(spec.num_classes)}
-    for cls, rows in sweep["sweeps"].items():
-        if not 0 <= int(cls) < spec.num_classes:
-            raise InputError(f"sweep holds class {cls}, not a class of {spec.name}")
-        entries = [{**UNREFINED, "mIoU": sweep["baseline"]["mIoU"]}, *rows]
+    sweep = read_sweep(sweep, spec) if isinstance(sweep, (str, Path)) else check_sweep(sweep, spec)
+    t1 = dict.fromkeys(range(spec.num_classes), NEVER)
+    t2 = dict.fromkeys(range(spec.num_classes), NEVER)
+    for key, rows in sweep["sweeps"].items():
+        entries = [{"t1": NEVER, "t2": NEVER, "mIoU": sweep["baseline"]["mIoU"]}, *rows]
         best = max(entries, key=lambda entry: entry["mIoU"])
-        t1[cls], t2[cls] = float(best["t1"]), float(best["t2"])
-    modify = [c for c in range(spec.num_classes) if t1[str(c)] <= limit]
-    return {"t1": t1, "t2": t2, "modify": modify}
+        t1[int(key)], t2[int(key)] = float(best["t1"]), float(best["t2"])
+    return Thresholds(t1=t1, t2=t2, modify=tuple(c for c in range(spec.num_classes) if t1[c] <= limit))
 
 
-def _apply_one(job: tuple[Sample, DatasetSpec, dict, int, Path]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-    sample, spec, best, max_objects, out_dir = job
+def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+    sample, spec, thresholds, max_objects, out_dir = job
     scene = load_scene(sample, spec)
-    refined = refine_scene(
-        scene,
-        thresholds(best["t1"], spec.num_classes),
-        thresholds(best["t2"], spec.num_classes),
-        best["modify"],
-        max_objects,
-    )
+    t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
+    refined = refine_scene(scene, t1, t2, thresholds.modify, max_objects)
     write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
     if sample.gt is None:
         return sample.stem, None, None
@@ -66,7 +70,7 @@ def _apply_one(job: tuple[Sample, DatasetSpec, dict, int, Path]) -> tuple[str, n
 
 
 def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-    """Scores of an image refined by an earlier, interrupted run of the same application."""
+    """Scores of an image refined, from the same inputs, by an earlier run of the same application."""
     if sample.gt is None:
         return sample.stem, None, None
     refined = read_label_png(out_dir / f"{sample.stem}.png", spec)
@@ -75,47 +79,99 @@ def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> tuple[str, np.
     return sample.stem, confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
-def apply_thresholds(
+def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int) -> dict[str, Any]:
+    return {"dataset": spec.name, "thresholds": thresholds.to_json(), "max_objects": max_objects}
+
+
+def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of an earlier application into ``out_dir`` (None when there is none); refuses another one."""
+    path = out_dir / APPLIED_RECORD
+    if not path.exists():
+        if out_dir.is_dir() and any(out_dir.glob("*.png")):
+            raise InputError(f"{out_dir}: already holds PNGs not written by this application; choose another output folder")
+        return None
+    record = read_json(path)
+    if not (isinstance(record, dict) and isinstance(record.get("settings"), dict)
+            and isinstance(record.get("images"), dict)):
+        raise InputError(f"{path}: not the record of an application (settings, images); remove that folder")
+    if record["settings"] != settings:
+        changed = sorted(k for k in settings if record["settings"].get(k) != settings[k])
+        raise InputError(f"{out_dir}: holds images refined with other {', '.join(changed)}; "
+                         "choose another output folder")
+    return record
+
+
+def _input_folders(samples: list[Sample]) -> dict[str, Path | None]:
+    first = samples[0]
+    return {"prediction": first.pred.parent, "objects": first.sam.parent,
+            "ground-truth": first.gt.parent if first.gt is not None else None}
+
+
+def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds,
+                             max_objects: int = APPLY_MAX_OBJECTS) -> dict[str, Any] | None:
+    """Refuse, before anything is written, an output folder the application cannot use (see
+    :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, _input_folders(samples), "output folder")
+    return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects))
+
+
+def apply_to_samples(
     samples: list[Sample],
     spec: DatasetSpec,
-    best: dict,
+    thresholds: Thresholds,
     out_dir: str | Path,
     max_objects: int = APPLY_MAX_OBJECTS,
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict | None:
-    """Refine every image with ``best`` into ``out_dir`` (P-mode PNGs); resumable.
+    """Refine every image with ``thresholds`` into ``out_dir`` (P-mode PNGs); resumable.
 
-    Returns the unrefined and refined scores (``None`` without ground truth). A folder already holding
-    images refined with other thresholds is refused.
+    Returns the unrefined and refined scores (``None`` without ground truth). Each refined map is kept for a
+    re-run only while its prediction and objects are the same files (by content); a folder holding images
+    refined with other thresholds, or PNGs of anything else, is refused. ``scheduler`` (a ``dask.distributed``
+    address) refines the images on that cluster instead of ``workers`` local processes.
     """
     out_dir = Path(out_dir)
-    marker = out_dir / ".applied.json"
-    settings = {"best": best, "max_objects": max_objects, "dataset": spec.name}
-    if marker.exists() and read_json(marker) != settings:
-        raise InputError(f"{out_dir}: holds images refined with other thresholds; choose another output folder")
-    if not marker.exists() and out_dir.is_dir() and any(out_dir.glob("*.png")):
-        raise InputError(f"{out_dir}: already holds PNGs not written by this application; choose another output folder")
+    if not samples:
+        raise InputError("no images to refine")
+    thresholds.check_classes(spec.num_classes)
+    settings = _application_settings(spec, thresholds, max_objects)
+    record = check_application_folder(out_dir, samples, spec, thresholds, max_objects)
+    record = record or {"settings": settings, "images": {}}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(marker, settings)
-    done = [s for s in samples if (out_dir / f"{s.stem}.png").exists()]
-    jobs = [(s, spec, best, max_objects, out_dir) for s in samples if s not in done]
+    write_json_atomic(out_dir / APPLIED_RECORD, record)
+    made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}
+    done, todo = [], []
+    for sample in samples:
+        previous = record["images"].get(sample.stem)
+        if (out_dir / f"{sample.stem}.png").exists() and previous is not None:
+            reason = stale_reason(sample.stem, previous, made_from[sample.stem])
+            if reason is None:
+                done.append(sample)
+                continue
+            tqdm.write(reason, file=sys.stderr)
+        todo.append(sample)
     results = [_rescore(s, spec, out_dir) for s in done]
+    jobs = [(s, spec, thresholds, max_objects, out_dir) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
-        for result in unordered_map(_apply_one, jobs, workers):
+        for result in unordered_map(_refine_one, jobs, workers, scheduler):
+            record["images"][result[0]] = made_from[result[0]]
+            write_json_atomic(out_dir / APPLIED_RECORD, record)
             results.append(result)
             progress.update()
     if any(before is None for _, before, _ in results):
         return None
     before = sum(r[1] for r in results)
     after = sum(r[2] for r in results)
-    return comparison(before, after, spec, best)
+    return comparison(before, after, spec, thresholds)
 
 
-def comparison(before: np.ndarray, after: np.ndarray, spec: DatasetSpec, best: dict) -> dict:
-    """Unrefined vs refined figures, overall and per class."""
+def comparison(before: np.ndarray, after: np.ndarray, spec: DatasetSpec, thresholds: Thresholds) -> dict:
+    """Unrefined vs refined figures, overall and per class (the content of ``metrics.json``)."""
     unrefined, refined = compute_scores(before, spec.scored), compute_scores(after, spec.scored)
     return {
-        "thresholds": best,
+        "thresholds": thresholds.to_json(),
         "unrefined": {**unrefined.as_dict(spec.classes), "per_class": unrefined.per_class(spec.classes)},
         "refined": {**refined.as_dict(spec.classes), "per_class": refined.per_class(spec.classes)},
     }
@@ -135,25 +191,49 @@ def comparison_table(report: dict, spec: DatasetSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class PickResult:
+    """A pick and its application: the thresholds (as in ``best.json``) and the figures (``None`` without truth)."""
+
+    thresholds: Thresholds
+    report: dict | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"best": self.thresholds.to_json(), "report": self.report}
+
+
+def _check_previous_pick(best_file: Path, thresholds: Thresholds) -> None:
+    if best_file.exists() and Thresholds.read(best_file) != thresholds:
+        raise InputError(f"{best_file}: holds another pick (other thresholds); choose another output folder "
+                         "or remove that one")
+
+
 def pick_and_apply(
-    sweep_file: Path,
+    sweep_file: str | Path,
     samples: list[Sample],
     spec: DatasetSpec,
-    out_dir: Path,
-    refined_dir: Path,
+    out_dir: str | Path,
+    refined_dir: str | Path,
     mode: str | float = 0.7,
     max_objects: int = APPLY_MAX_OBJECTS,
     workers: int = 1,
-) -> dict:
-    """Pick from ``sweep_file``, write ``best.json``, refine into ``refined_dir`` and report the figures."""
-    sweep = read_json(sweep_file)
-    if not isinstance(sweep, dict) or "sweeps" not in sweep or "baseline" not in sweep:
-        raise InputError(f"{sweep_file}: not a sweep.json (needs 'baseline' and 'sweeps')")
-    best = pick_thresholds(sweep, spec, mode)
-    write_json_atomic(Path(out_dir) / "best.json", best)
-    report = apply_thresholds(samples, spec, best, refined_dir, max_objects, workers)
-    if report is not None:
-        write_json_atomic(Path(out_dir) / "metrics.json", report)
-        write_text_atomic(Path(out_dir) / "metrics.txt", comparison_table(report, spec))
-    return {"best": best, "report": report}
+    scheduler: str | None = None,
+) -> PickResult:
+    """Pick from ``sweep_file``, write ``best.json``, refine into ``refined_dir`` and report the figures.
 
+    Everything is checked before anything is written: the sweep (for ``spec``), the images, and both output
+    folders (not an input folder, writable, not holding another pick or other refined images).
+    """
+    out_dir, refined_dir = Path(out_dir), Path(refined_dir)
+    if not samples:
+        raise InputError("no images to refine")
+    thresholds = pick_thresholds(Path(sweep_file), spec, mode)
+    check_output_folder(out_dir, _input_folders(samples))
+    _check_previous_pick(out_dir / "best.json", thresholds)
+    check_application_folder(refined_dir, samples, spec, thresholds, max_objects)
+    thresholds.write(out_dir / "best.json")
+    report = apply_to_samples(samples, spec, thresholds, refined_dir, max_objects, workers, scheduler)
+    if report is not None:
+        write_json_atomic(out_dir / "metrics.json", report)
+        write_text_atomic(out_dir / "metrics.txt", comparison_table(report, spec))
+    return PickResult(thresholds=thresholds, report=report)

@@ -2,6 +2,9 @@
 threshold pair only updates the confusion matrix by the pixels its refinement changes."""
 from __future__ import annotations
 
+import json
+import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,18 +14,21 @@ from tqdm import tqdm
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
+from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import unordered_map
 
 from .inputs import Sample, load_ground_truth, load_scene
 from .plots import sweep_heatmap
 from .refine import assign_classes, candidate_lists, replacement
+from .resume import sample_fingerprint, stale_reason
 from .scene import Scene
+from .thresholds import SWEEP_MAX_OBJECTS
+from .validate import check_output_folder
 
 T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
 T2_VALUES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 THRESHOLD_PAIRS = tuple((t1, t2) for t1 in T1_VALUES for t2 in T2_VALUES)
-SWEEP_MAX_OBJECTS = 10
 
 
 @dataclass
@@ -105,16 +111,35 @@ def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int]) -> tupl
     return sample.stem, sweep_scene(scene, gt, classes, max_objects)
 
 
-def _save_part(path: Path, result: SceneSweep) -> None:
+class PartError(InputError):
+    """A saved part that cannot be read back as the sweep of one image with the current settings."""
+
+
+def _save_part(path: Path, result: SceneSweep, made_from: dict) -> None:
+    """One image's matrices and what they were made from, written under a temporary name, then renamed."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as stream:
-        np.savez(stream, baseline=result.baseline, **{f"class_{c}": m for c, m in result.per_class.items()})
-    temporary.replace(path)
+    try:
+        with open(temporary, "wb") as stream:
+            np.savez(stream, baseline=result.baseline, made_from=np.array(json.dumps(made_from, sort_keys=True)),
+                     **{f"class_{c}": m for c, m in result.per_class.items()})
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
-def _load_part(path: Path, classes: Sequence[int]) -> SceneSweep:
-    with np.load(path) as part:
-        return SceneSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
+def _load_part(path: Path, classes: Sequence[int], num_classes: int) -> tuple[SceneSweep, dict]:
+    """A saved part and its record of what it was made from; :class:`PartError` names an unreadable one."""
+    square = (num_classes, num_classes)
+    try:
+        with np.load(path, allow_pickle=False) as part:
+            made_from = json.loads(str(part["made_from"]))
+            result = SceneSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise PartError(f"{path}: unreadable sweep part ({type(error).__name__}: {error})") from error
+    shapes = [result.baseline.shape, *(m.shape for m in result.per_class.values())]
+    if shapes != [square, *[(len(THRESHOLD_PAIRS), *square)] * len(classes)]:
+        raise PartError(f"{path}: sweep part of shapes {shapes}, not {num_classes} classes x {len(THRESHOLD_PAIRS)} pairs")
+    return result, made_from
 
 
 def _claim_output(out_dir: Path, signature: dict) -> None:
@@ -122,6 +147,9 @@ def _claim_output(out_dir: Path, signature: dict) -> None:
     run_file = out_dir / "run.json"
     if run_file.exists():
         previous = read_json(run_file)
+        if not isinstance(previous, dict) or not set(previous) <= set(signature):
+            raise InputError(f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
+                             "choose another --out or remove that folder")
         if previous != signature:
             changed = sorted(k for k in signature if previous.get(k) != signature[k])
             raise InputError(
@@ -133,6 +161,43 @@ def _claim_output(out_dir: Path, signature: dict) -> None:
     write_json_atomic(run_file, signature)
 
 
+def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
+    """Refuse ground truth without a single pixel of a scored class in any image (it would score nothing)."""
+    seen: set[int] = set()
+    for sample in samples:
+        values = np.unique(read_label_png(sample.gt, spec))
+        if np.isin(values, spec.scored).any():
+            return
+        seen.update(values.tolist())
+    folder = samples[0].gt.parent if samples else "the ground truth"
+    raise InputError(
+        f"{folder}: no ground-truth pixel of a scored {spec.name} class ({', '.join(map(str, spec.scored))}) in any "
+        f"of the {len(samples)} images (values found: {sorted(seen)}); wrong folder or dataset?"
+    )
+
+
+def _parts_to_compute(samples: Sequence[Sample], parts: Path, settings: dict) -> tuple[list[Sample], dict[str, dict]]:
+    """The samples whose part is missing, unreadable or made from other inputs, and every sample's record."""
+    records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
+    todo = []
+    for sample in samples:
+        path = parts / f"{sample.stem}.npz"
+        if not path.exists():
+            todo.append(sample)
+            continue
+        try:
+            _, made_from = _load_part(path, settings["classes"], settings["num_classes"])
+        except PartError as error:
+            tqdm.write(f"{error}; computing it again", file=sys.stderr)
+            todo.append(sample)
+            continue
+        reason = stale_reason(sample.stem, made_from, records[sample.stem])
+        if reason:
+            tqdm.write(reason, file=sys.stderr)
+            todo.append(sample)
+    return todo, records
+
+
 def run_sweep(
     samples: list[Sample],
     spec: DatasetSpec,
@@ -140,17 +205,25 @@ def run_sweep(
     classes: Sequence[int] | None = None,
     workers: int = 1,
     max_objects: int = SWEEP_MAX_OBJECTS,
+    scheduler: str | None = None,
 ) -> dict:
     """Sweep every class over all threshold pairs; resumable, one saved part per finished image.
 
     Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>.png`` into
-    ``out_dir`` and returns the ``sweep.json`` content.
+    ``out_dir`` and returns the ``sweep.json`` content. Each part records what it was made from (its files'
+    content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
+    missing, unreadable or made from anything else. ``scheduler`` (a ``dask.distributed`` address) runs the
+    images on that cluster instead of ``workers`` local processes.
     """
     out_dir = Path(out_dir)
+    if not samples:
+        raise InputError("no images to sweep")
     classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
     unknown = [c for c in classes if not 0 <= c < spec.num_classes]
     if unknown:
         raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    settings = {"dataset": spec.name, "num_classes": spec.num_classes, "classes": list(classes),
+                "max_objects": max_objects, "pairs": [list(pair) for pair in THRESHOLD_PAIRS]}
     signature = {
         "dataset": spec.name,
         "classes": list(classes),
@@ -158,15 +231,18 @@ def run_sweep(
         "scenes": [s.stem for s in samples],
         "inputs": [[str(s.pred), str(s.sam), str(s.gt)] for s in samples],
     }
+    check_output_folder(out_dir, {"prediction": samples[0].pred.parent, "objects": samples[0].sam.parent,
+                                  "ground-truth": samples[0].gt.parent})
+    check_scored_truth(samples, spec)
     _claim_output(out_dir, signature)
     parts = out_dir / "parts"
-    todo = [s for s in samples if not (parts / f"{s.stem}.npz").exists()]
+    todo, records = _parts_to_compute(samples, parts, settings)
     jobs = [(sample, spec, classes, max_objects) for sample in todo]
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        for stem, result in unordered_map(_sweep_sample, jobs, workers):
-            _save_part(parts / f"{stem}.npz", result)
+        for stem, result in unordered_map(_sweep_sample, jobs, workers, scheduler):
+            _save_part(parts / f"{stem}.npz", result, records[stem])
             progress.update()
-    results = [_load_part(parts / f"{s.stem}.npz", classes) for s in samples]
+    results = [_load_part(parts / f"{s.stem}.npz", classes, spec.num_classes)[0] for s in samples]
     sweep = summarise(results, spec, classes, [s.stem for s in samples])
     write_sweep_outputs(sweep, spec, out_dir)
     return sweep

@@ -1,0 +1,186 @@
+"""The stage as a library: refine, sweep, pick and apply, on NumPy arrays and on folders of files.
+
+A prediction is an H x W integer array of class indices (from any model); objects are either records as the
+SAM stage writes them (``{"rles": {"size": [H, W], "counts": str}, "area": int}``, see
+:func:`rscommon.objects.read_objects`) or boolean masks (an H x W x N array, or a list of H x W arrays).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from rscommon.datasets import DatasetSpec, get_dataset
+from rscommon.files import InputError
+from rscommon.objects import encode_object, validate_objects
+
+from .inputs import pair_inputs, select
+from .pick import apply_to_samples
+from .refine import refine as refine_with_mappings
+from .scene import build_scene
+from .sweep import run_sweep, summarise, sweep_scene
+from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
+
+Masks = Union[np.ndarray, Sequence[np.ndarray]]
+Objects = Union[Sequence[Mapping[str, Any]], Masks]
+PathLike = Union[str, Path]
+
+
+def objects_from_masks(masks: Masks) -> list[dict]:
+    """Object records from boolean masks: an H x W x N array or a list of H x W arrays (N may be 0).
+
+    Each mask is encoded as COCO RLE, as the SAM stage writes it. Empty masks are dropped (they can take no
+    class and never change a refinement), like :func:`rscommon.objects.read_objects` drops them.
+    """
+    if isinstance(masks, np.ndarray):
+        if masks.ndim != 3:
+            raise ValueError(f"masks must be H x W x N, got shape {masks.shape}")
+        masks = [masks[:, :, index] for index in range(masks.shape[2])]
+    records = []
+    for index, mask in enumerate(masks):
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"mask {index} must be H x W, got shape {mask.shape}")
+        if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+            raise ValueError(f"mask {index} must be boolean (or 0/1), found values {np.unique(mask)[:5].tolist()}")
+        if mask.any():
+            records.append(encode_object(mask.astype(bool)))
+    return records
+
+
+def _object_records(objects: Objects, shape: tuple[int, int], source: str) -> list[dict]:
+    """Validated records of the same size as the prediction, from records or masks."""
+    if isinstance(objects, np.ndarray) or (len(objects) and isinstance(objects[0], np.ndarray)):
+        objects = objects_from_masks(objects)
+    return validate_objects(list(objects), source, shape)
+
+
+def _prediction(pred: np.ndarray, num_classes: int | None, source: str) -> np.ndarray:
+    """An H x W integer class map with values in 0..num_classes - 1 (0..254 when not given)."""
+    pred = np.asarray(pred)
+    if pred.ndim != 2 or not np.issubdtype(pred.dtype, np.integer):
+        raise ValueError(f"{source}: expected an H x W integer array of class indices, got {pred.dtype} {pred.shape}")
+    limit = 255 if num_classes is None else num_classes
+    if pred.size and (pred.min() < 0 or pred.max() >= limit):
+        raise ValueError(f"{source}: class values {int(pred.min())}..{int(pred.max())} outside 0..{limit - 1}")
+    return pred.astype(np.uint8)
+
+
+def _spec(dataset: DatasetSpec | str) -> DatasetSpec:
+    return get_dataset(dataset) if isinstance(dataset, str) else dataset
+
+
+def refine(
+    pred: np.ndarray,
+    objects: Objects,
+    thresholds: Thresholds,
+    *,
+    max_objects: int = APPLY_MAX_OBJECTS,
+    num_classes: int | None = None,
+) -> np.ndarray:
+    """Refine one prediction with its objects; returns the refined H x W uint8 class map.
+
+    Args:
+        pred: H x W integer array of class indices.
+        objects: the image's object records, or its boolean masks (H x W x N, or a list of H x W).
+        thresholds: per-class t1/t2 and the classes to refine, e.g. ``Thresholds.read("best.json")``.
+        max_objects: a candidate list this long or longer is not used (the application's 5 by default;
+            the sweep uses ``SWEEP_MAX_OBJECTS``, 10).
+        num_classes: the number of classes (default: one more than the largest class in ``pred`` or
+            ``thresholds``).
+    """
+    pred = _prediction(pred, num_classes, "pred")
+    records = _object_records(objects, pred.shape, "objects")
+    if num_classes is None:
+        named = [*thresholds.t1, *thresholds.t2, *thresholds.modify]
+        num_classes = max(int(pred.max(initial=0)) + 1, *(c + 1 for c in named))
+    thresholds.check_classes(num_classes)
+    return refine_with_mappings(pred, records, thresholds.t1, thresholds.t2, thresholds.modify,
+                                max_objects=max_objects, num_classes=num_classes)
+
+
+def sweep_arrays(
+    preds: Sequence[np.ndarray],
+    objects: Sequence[Objects],
+    gts: Sequence[np.ndarray],
+    dataset: DatasetSpec | str,
+    *,
+    classes: Sequence[int] | None = None,
+    max_objects: int = SWEEP_MAX_OBJECTS,
+    names: Sequence[str] | None = None,
+) -> dict:
+    """The per-class t1/t2 sweep of images held in memory; returns what ``sweep.json`` holds.
+
+    ``preds[i]``, ``objects[i]`` and ``gts[i]`` belong to image ``names[i]`` (default ``"0"``, ``"1"``, ...).
+    Ground-truth values outside the dataset's classes are ignored; ``classes`` defaults to the scored classes.
+    Pass the result to :func:`pick_thresholds`.
+    """
+    spec = _spec(dataset)
+    if not (len(preds) == len(objects) == len(gts)) or not preds:
+        raise ValueError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
+                         f"{len(gts)}")
+    names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(preds))]
+    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
+    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
+    if unknown:
+        raise ValueError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    if not any(np.isin(np.asarray(gt), spec.scored).any() for gt in gts):
+        raise InputError(f"no ground-truth pixel of a scored {spec.name} class in any of the {len(gts)} images")
+    results = []
+    for name, pred, image_objects, gt in zip(names, preds, objects, gts):
+        pred = _prediction(pred, spec.num_classes, f"prediction {name}")
+        gt = np.asarray(gt)
+        if gt.shape != pred.shape:
+            raise ValueError(f"truth {name}: shape {gt.shape} differs from the prediction's {pred.shape}")
+        scene = build_scene(pred, _object_records(image_objects, pred.shape, f"objects {name}"), spec.num_classes)
+        results.append(sweep_scene(scene, gt, classes, max_objects))
+    return summarise(results, spec, classes, names)
+
+
+def sweep_folder(
+    pred_dir: PathLike,
+    sam_dir: PathLike,
+    gt_dir: PathLike,
+    dataset: DatasetSpec | str,
+    out_dir: PathLike,
+    *,
+    classes: Sequence[int] | None = None,
+    images: Sequence[str] | None = None,
+    workers: int = 1,
+    max_objects: int = SWEEP_MAX_OBJECTS,
+    scheduler: str | None = None,
+) -> dict:
+    """The sweep of a folder of predictions (``<stem>.png``), objects (``<stem>.json``) and truth (``<stem>.png``).
+
+    Writes ``sweep.json``, ``sweep.txt`` and one heatmap per class into ``out_dir`` and returns the sweep.
+    ``images`` restricts it to those stems (e.g. a split's tune list). Resumable: a re-run keeps each image's
+    saved part while its files and the settings are unchanged. ``scheduler`` is a ``dask.distributed``
+    address (``tcp://host:8786``) whose workers see the same files; without it ``workers`` local processes.
+    """
+    samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
+    return run_sweep(samples, _spec(dataset), out_dir, classes, workers, max_objects, scheduler)
+
+
+def apply_thresholds(
+    thresholds: Thresholds,
+    pred_dir: PathLike,
+    sam_dir: PathLike,
+    out_dir: PathLike,
+    dataset: DatasetSpec | str,
+    *,
+    gt_dir: PathLike | None = None,
+    images: Sequence[str] | None = None,
+    workers: int = 1,
+    max_objects: int = APPLY_MAX_OBJECTS,
+    scheduler: str | None = None,
+) -> dict | None:
+    """Refine every prediction of a folder with ``thresholds`` into ``out_dir`` (P-mode PNGs, the dataset palette).
+
+    Returns the unrefined and refined figures (as ``metrics.json`` holds them) when ``gt_dir`` is given, else
+    ``None``. Resumable, and keyed on the files' content like :func:`sweep_folder`; a folder holding images
+    refined with other thresholds is refused.
+    """
+    samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
+    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects, workers, scheduler)

@@ -1,0 +1,150 @@
+"""The thresholds a pick chooses and the application uses (``best.json``), and the reference's two object limits.
+
+``best.json`` keeps the reference's shape: ``{"t1": {"0": 0.7, ...}, "t2": {"0": 0.55, ...}, "modify": [0, 1]}``
+(class ids as strings, since JSON keys are strings). In Python the same is a :class:`Thresholds` keyed by int.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError, read_json, write_json_atomic
+
+SWEEP_MAX_OBJECTS = 10
+"""The sweep ignores a candidate list this long or longer (the reference's ``sessrs_t1_t2.py``)."""
+APPLY_MAX_OBJECTS = 5
+"""The application of picked thresholds ignores a candidate list this long or longer (the reference's
+``get_best_t1_t2.py``; quirk 3: it differs from the sweep's)."""
+NEVER = 1.0
+"""The threshold of a class that is never refined: the tests are strict ``>``, so no share exceeds 1."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per class ``t1`` and ``t2`` in (0, 1] (a class not listed gets 1, never) and ``modify``, the classes to
+    refine, in the order the refinement takes them.
+
+    >>> Thresholds(t1={1: 0.5}, t2={1: 0.6}, modify=[1]).to_json()
+    {'t1': {'1': 0.5}, 't2': {'1': 0.6}, 'modify': [1]}
+    """
+
+    t1: Mapping[int, float]
+    t2: Mapping[int, float]
+    modify: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t1", _per_class(self.t1, "t1", "thresholds"))
+        object.__setattr__(self, "t2", _per_class(self.t2, "t2", "thresholds"))
+        object.__setattr__(self, "modify", _classes(self.modify, "modify", "thresholds"))
+
+    @classmethod
+    def from_json(cls, data: Any, source: str | Path = "thresholds") -> Thresholds:
+        """Thresholds from the parsed ``best.json`` form; a malformed field is an :class:`InputError` naming it."""
+        if not isinstance(data, Mapping) or not all(key in data for key in ("t1", "t2", "modify")):
+            raise InputError(f'{source}: expected {{"t1": {{class: t1}}, "t2": {{class: t2}}, "modify": [classes]}}')
+        return cls(
+            t1=_per_class(data["t1"], "t1", source),
+            t2=_per_class(data["t2"], "t2", source),
+            modify=_classes(data["modify"], "modify", source),
+        )
+
+    @classmethod
+    def read(cls, path: str | Path, spec: DatasetSpec | None = None) -> Thresholds:
+        """Read a ``best.json``; with ``spec``, every class must be one of that dataset's."""
+        thresholds = cls.from_json(read_json(path), path)
+        if spec is not None:
+            thresholds.check_classes(spec.num_classes, path)
+        return thresholds
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``best.json`` form: class ids as strings, in class order."""
+        return {
+            "t1": {str(c): v for c, v in self.t1.items()},
+            "t2": {str(c): v for c, v in self.t2.items()},
+            "modify": list(self.modify),
+        }
+
+    def write(self, path: str | Path) -> None:
+        """Write ``best.json`` atomically."""
+        write_json_atomic(path, self.to_json())
+
+    def check_classes(self, num_classes: int, source: str | Path = "thresholds") -> None:
+        """Raise :class:`InputError` when a class is outside ``0..num_classes - 1``."""
+        for field, classes in (("t1", self.t1), ("t2", self.t2), ("modify", self.modify)):
+            outside = [c for c in classes if c >= num_classes]
+            if outside:
+                raise InputError(f"{source}: {field} names classes {outside}, outside 0..{num_classes - 1}")
+
+    def t1_array(self, num_classes: int) -> np.ndarray:
+        """``t1`` as a per-class array of length ``num_classes`` (1 where not given)."""
+        return self._array(self.t1, num_classes)
+
+    def t2_array(self, num_classes: int) -> np.ndarray:
+        """``t2`` as a per-class array of length ``num_classes`` (1 where not given)."""
+        return self._array(self.t2, num_classes)
+
+    def by_class_name(self, spec: DatasetSpec) -> dict[str, Any]:
+        """``modify``, ``t1`` and ``t2`` with class names instead of ids, for reports."""
+        self.check_classes(spec.num_classes)
+        return {
+            "modify": [spec.classes[c] for c in self.modify],
+            "t1": {spec.classes[c]: v for c, v in self.t1.items()},
+            "t2": {spec.classes[c]: v for c, v in self.t2.items()},
+        }
+
+    def _array(self, values: Mapping[int, float], num_classes: int) -> np.ndarray:
+        self.check_classes(num_classes)
+        array = np.full(num_classes, NEVER, np.float64)
+        for cls, value in values.items():
+            array[cls] = value
+        return array
+
+
+def _class_id(key: Any, field: str, source: str | Path) -> int:
+    """A class id from an int or a decimal string (JSON keys); anything else names the field."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        cls = int(key)
+    elif isinstance(key, str) and key.strip().isdecimal():
+        cls = int(key)
+    else:
+        raise InputError(f"{source}: {field}: class {key!r} is not a class id (a non-negative integer)")
+    if cls < 0:
+        raise InputError(f"{source}: {field}: class {key!r} is not a class id (a non-negative integer)")
+    return cls
+
+
+def threshold_value(value: Any, where: str) -> float:
+    """A threshold: a finite number in (0, 1]; anything else is an :class:`InputError` naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{where}: {value!r} is not a number")
+    value = float(value)
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise InputError(f"{where}: {value!r} is not in (0, 1]")
+    return value
+
+
+def _per_class(values: Any, field: str, source: str | Path) -> dict[int, float]:
+    if not isinstance(values, Mapping):
+        raise InputError(f"{source}: {field} must map class ids to thresholds, found {type(values).__name__}")
+    result = {}
+    for key, value in values.items():
+        cls = _class_id(key, field, source)
+        if cls in result:
+            raise InputError(f"{source}: {field}: class {cls} given twice")
+        result[cls] = threshold_value(value, f"{source}: {field}[{key!r}]")
+    return dict(sorted(result.items()))
+
+
+def _classes(values: Any, field: str, source: str | Path) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise InputError(f"{source}: {field} must be a list of class ids, found {type(values).__name__}")
+    classes = tuple(_class_id(value, field, source) for value in values)
+    if len(set(classes)) != len(classes):
+        raise InputError(f"{source}: {field} names a class twice: {list(classes)}")
+    return classes
