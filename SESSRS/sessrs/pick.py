@@ -14,11 +14,11 @@ from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
-from rscommon.parallel import unordered_map
 
 from .inputs import Sample, load_ground_truth, load_scene
 from .refine import refine_scene
 from .resume import sample_fingerprint, stale_reason
+from .tasks import each_image
 from .thresholds import APPLY_MAX_OBJECTS, NEVER, Thresholds
 from .validate import check_output_folder, check_sweep, read_sweep
 
@@ -57,26 +57,30 @@ def pick_thresholds(sweep: Mapping | str | Path, dataset: DatasetSpec | str, mod
     return Thresholds(t1=t1, t2=t2, modify=tuple(c for c in range(spec.num_classes) if t1[c] <= limit))
 
 
-def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path]) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+Scores = tuple[np.ndarray | None, np.ndarray | None]
+"""The confusion matrices of one image before and after the refinement (``None`` without ground truth)."""
+
+
+def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path]) -> Scores:
     sample, spec, thresholds, max_objects, out_dir = job
     scene = load_scene(sample, spec)
     t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
     refined = refine_scene(scene, t1, t2, thresholds.modify, max_objects)
     write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
     if sample.gt is None:
-        return sample.stem, None, None
+        return None, None
     gt = load_ground_truth(sample, spec, scene.shape)
-    return sample.stem, confusion_matrix(gt, scene.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+    return confusion_matrix(gt, scene.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
-def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
     """Scores of an image refined, from the same inputs, by an earlier run of the same application."""
     if sample.gt is None:
-        return sample.stem, None, None
+        return None, None
     refined = read_label_png(out_dir / f"{sample.stem}.png", spec)
     pred = read_label_png(sample.pred, spec)
     gt = load_ground_truth(sample, spec, pred.shape)
-    return sample.stem, confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+    return confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
 def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int) -> dict[str, Any]:
@@ -153,17 +157,17 @@ def apply_to_samples(
             tqdm.write(reason, file=sys.stderr)
         todo.append(sample)
     results = [_rescore(s, spec, out_dir) for s in done]
-    jobs = [(s, spec, thresholds, max_objects, out_dir) for s in todo]
+    jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir)) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
-        for result in unordered_map(_refine_one, jobs, workers, scheduler):
-            record["images"][result[0]] = made_from[result[0]]
+        for stem, result in each_image(_refine_one, jobs, workers, scheduler):
+            record["images"][stem] = made_from[stem]
             write_json_atomic(out_dir / APPLIED_RECORD, record)
             results.append(result)
             progress.update()
-    if any(before is None for _, before, _ in results):
+    if any(before is None for before, _ in results):
         return None
-    before = sum(r[1] for r in results)
-    after = sum(r[2] for r in results)
+    before = sum(r[0] for r in results)
+    after = sum(r[1] for r in results)
     return comparison(before, after, spec, thresholds)
 
 

@@ -31,6 +31,9 @@ def sweep_heatmap(
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(path).with_name(f".{Path(path).stem}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
+    try:
+        figure.savefig(temporary, dpi=110)
+        temporary.replace(path)
+    finally:
+        plt.close(figure)
+        temporary.unlink(missing_ok=True)
