@@ -1,0 +1,130 @@
+"""What a tile task needs besides pixels: the prediction of a tile and its object masks.
+
+Each description is a small frozen dataclass that travels with every tile job (to a local process or a Dask
+worker); the heavy things it names (a segmentation network, a SAM model) are built once per process, on first
+use, and kept for the process's next tiles.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geoseg.checkpoint import load_net_weights
+from geoseg.cli import find_config, pick_device
+from geoseg.config import load_config
+from geoseg.datasets.augment import val_transform
+from geoseg.inference import TTA_CHOICES, with_tta
+from geoseg.paths import GEOSEG_ROOT
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError
+from rscommon.paths import resolve_path
+from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path, require_checkpoint
+from sam_objects.cli import build_source
+from sam_objects.runner import image_objects
+from sam_objects.settings import settings_for
+
+from .raster import open_raster, read_class_window
+from .tiling import Tile
+
+MODEL_SIDE_MULTIPLE = 32  # the segmentation networks halve the input five times
+
+
+@dataclass(frozen=True)
+class PredictionRaster:
+    """The prediction is read from a class raster on the scene's grid."""
+
+    path: Path
+
+    def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+        with open_raster(self.path) as dataset:
+            return read_class_window(dataset, tile.window, spec)
+
+
+@dataclass(frozen=True)
+class GeoSegPrediction:
+    """The prediction is made per tile by a GeoSeg config's network with its checkpoint."""
+
+    config: Path
+    checkpoint: Path
+    tta: str
+    device: str | None
+
+    def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+        model, device = _geoseg_model(self)
+        height, width = image.shape[:2]
+        normalized = val_transform()(image=image)["image"]
+        pad = [(0, -size % MODEL_SIDE_MULTIPLE) for size in (height, width)]
+        normalized = np.pad(normalized, [*pad, (0, 0)], mode="reflect")
+        batch = torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))[None].to(device)
+        with torch.no_grad():
+            labels = model(batch).argmax(dim=1)[0, :height, :width]
+        return labels.cpu().numpy().astype(np.uint8)
+
+
+def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,
+                      spec: DatasetSpec) -> GeoSegPrediction:
+    """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint."""
+    config_path = find_config(config)
+    loaded = load_config(config_path)
+    if loaded.dataset != spec.name:
+        raise InputError(f"{config_path}: predicts {loaded.dataset} classes, but --dataset is {spec.name}")
+    if checkpoint is None:
+        checkpoint = resolve_path(Path(loaded.weights_path) / f"{loaded.test_weights_name}.ckpt", GEOSEG_ROOT)
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_file():
+        raise InputError(f"{checkpoint}: checkpoint of {config_path.name} not found (train it, or pass --ckpt)")
+    tta = tta or loaded.test_time_aug
+    if tta not in TTA_CHOICES:
+        raise InputError(f"test-time augmentation {tta!r}: choose one of {', '.join(TTA_CHOICES)}")
+    return GeoSegPrediction(config_path, checkpoint, tta, device)
+
+
+@lru_cache(maxsize=1)
+def _geoseg_model(prediction: GeoSegPrediction):
+    device = torch.device(prediction.device) if prediction.device else pick_device(None)
+    net = load_config(prediction.config).net
+    load_net_weights(net, prediction.checkpoint)
+    return with_tta(net.to(device).eval(), prediction.tta), device
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """An object source of the SAM stage by name (``regions``, ``sam``, ``samhq``, ``ssam``) with its defaults."""
+
+    model: str
+    model_type: str | None = None
+    device: str | None = None
+
+    def settings(self):
+        return settings_for(self.model)
+
+    def describe(self) -> dict:
+        """The model, backbone and generator settings (what the objects depend on)."""
+        return {"model": self.model, "model_type": self.resolved_type(), "settings": asdict(self.settings())}
+
+    def resolved_type(self) -> str | None:
+        return self.model_type or DEFAULT_MODEL_TYPE.get(self.model)
+
+    def checkpoint(self) -> Path | None:
+        """The checkpoint file it loads (``None`` for the weight-free regions); an error names a missing one."""
+        if self.model == "regions":
+            if self.model_type is not None:
+                raise InputError("--objects regions uses no weights: drop --model-type")
+            return None
+        model_type = self.resolved_type()
+        return require_checkpoint(default_checkpoint_path(self.model, model_type), self.model, model_type)
+
+    def objects(self, image: np.ndarray) -> list[dict]:
+        """The object records (COCO RLE) of one tile."""
+        return image_objects(image, _object_source(self))
+
+
+@lru_cache(maxsize=1)
+def _object_source(spec: ObjectSpec):
+    arguments = argparse.Namespace(model=spec.model, model_type=spec.model_type, checkpoint=None, device=spec.device)
+    return build_source(arguments, spec.settings())
