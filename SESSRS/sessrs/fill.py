@@ -9,21 +9,27 @@ MARK = 255
 _KERNEL = np.ones((3, 3), np.uint8)
 
 
-def fill_class(pred: np.ndarray, cls: int) -> np.ndarray:
+def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.ndarray:
     """Return ``pred`` where every 4-connected region of ``cls`` takes the majority value around it.
 
-    Regions (4-connected, labelled in raster order of their first pixel) are taken in label order. A region sees only its bounding box: its border pixels are the
-    region pixels with an 8-neighbour inside the box outside the region; the values gathered are those
-    8-neighbours of border pixels that are not (still unfilled) ``cls`` pixels, counted once per border
-    pixel that sees them. The most frequent value wins (smallest on a tie); with nothing gathered the
-    region keeps ``cls``, so a region that fills its box is never filled (quirk 5 of the reference).
+    Regions (4-connected, labelled in raster order of their first pixel) are taken in label order. A region
+    sees a window: its bounding box (the reference), or with ``neighbourhood`` its box grown by one pixel on
+    every side within the image, so that it sees all its 8-neighbours. Its border pixels are the region pixels
+    with an 8-neighbour inside the window outside the region; the values gathered are those 8-neighbours of
+    border pixels that are not (still unfilled) ``cls`` pixels, counted once per border pixel that sees them.
+    The most frequent value wins (smallest on a tie); with nothing gathered the region keeps ``cls``. So in the
+    reference's window a region that fills its box is never filled (quirk 5).
     """
     values = pred.astype(np.uint8, copy=True)
     marked = values == cls
     values[marked] = MARK
     _, labels = cv2.connectedComponents(marked.view(np.uint8), connectivity=4)
     areas = np.bincount(labels.ravel())
+    height, width = pred.shape
     for number, box in enumerate(ndimage.find_objects(labels), start=1):
+        if neighbourhood:
+            box = (slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height)),
+                   slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width)))
         if areas[number] == (box[0].stop - box[0].start) * (box[1].stop - box[1].start):
             values[box] = cls
             continue

@@ -1,15 +1,19 @@
-"""The SESSRS refinement of one prediction with SAM objects, faithful to the paper's reference."""
+"""The SESSRS refinement of one prediction with SAM objects (steps 2 to 6 of ``docs/sessrs-algorithm.md``).
+
+Faithful to the paper's reference by default; :class:`~sessrs.modes.RefineOptions` fixes its quirks one by one.
+:func:`refine_class` (step 4, here) and :class:`~sessrs.painting.Painting` (steps 5 and 6) are written once and
+shared by :func:`refine_scene`, the sweep engine and the joint search.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from .scene import BIG_OBJECT_PIXELS, Scene, build_scene
-
-UNSET = 255
+from .modes import FAITHFUL, RefineOptions
+from .painting import ClassRefinement, Painting, Replacement
+from .scene import Scene, build_scene
 
 
 def refine(
@@ -20,17 +24,18 @@ def refine(
     modify: Sequence[int],
     max_objects: int = 10,
     num_classes: int | None = None,
+    options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
     """Refine the H x W class map ``pred`` with the SAM ``objects`` (see docs: the algorithm).
 
     ``t1``/``t2`` map class (int or str) to threshold (classes not given default to 1, "never"),
-    ``modify`` is the ordered list of classes to refine.
+    ``modify`` is the ordered list of classes to refine, ``options`` the quirks to fix (none by default).
     """
     if num_classes is None:
         keys = [int(k) for k in (*t1, *t2, *modify)]
         num_classes = max(int(np.max(pred)) + 1, *(k + 1 for k in keys))
     scene = build_scene(pred, objects, num_classes)
-    return refine_scene(scene, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects)
+    return refine_scene(scene, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects, options)
 
 
 def thresholds(values: Mapping, num_classes: int) -> np.ndarray:
@@ -119,16 +124,32 @@ def resolve_object_overlaps(scene: Scene, objects: Objects, t2: np.ndarray, modi
                 objects.reduced[a] = True
 
 
+def claiming_t1(t1: np.ndarray, modify: Sequence[int], options: RefineOptions = FAITHFUL) -> np.ndarray:
+    """Step 2's per-class t1: as given, or 1 ("never") outside ``modify`` when only refined classes take objects."""
+    if not options.only_refined_classes_take_objects:
+        return t1
+    claiming = np.ones_like(t1)
+    claiming[list(modify)] = t1[list(modify)]
+    return claiming
+
+
 def candidate_lists(
-    scene: Scene, objects: Objects, members: np.ndarray, instances: np.ndarray, t1: float, t2: float
+    scene: Scene, objects: Objects, members: np.ndarray, instances: np.ndarray, t1: float, t2: float,
+    options: RefineOptions = FAITHFUL,
 ) -> list[list[int]]:
-    """Step 4, first half: the objects each instance gathers (a big object empties the list so far)."""
+    """Step 4, first half: the objects each instance gathers.
+
+    An object over the size limit empties the list gathered before it (quirk 1), or with
+    ``options.skip_big_objects_alone`` is only left out itself.
+    """
     if not len(members) or not len(instances):
         return [[] for _ in instances]
     counts = np.array([len(objects.pixels[s]) for s in members])
-    big = np.flatnonzero(counts > BIG_OBJECT_PIXELS)
-    start = big[-1] + 1 if len(big) else 0
-    members = members[start:]
+    big = counts > options.big_object_pixels(scene.pred.size)
+    if options.skip_big_objects_alone:
+        members = members[~big]
+    elif big.any():
+        members = members[np.flatnonzero(big)[-1] + 1 :]
     if not len(members):
         return [[] for _ in instances]
     shared = np.stack([objects.instance_overlaps(scene, s)[instances] for s in members])
@@ -151,129 +172,44 @@ def replacement(
     return None
 
 
-@dataclass
-class RefinedClass:
-    """A refined class: its union mask and its (possibly replaced) instances."""
-
-    cls: int
-    mask: np.ndarray
-    instances: list[tuple[int, np.ndarray | None]]
-
-
 def refine_class(
-    scene: Scene, objects: Objects, cls: int, t1: float, t2: float, max_objects: int
-) -> RefinedClass | None:
-    """Step 4 for one class: replace its instances and return their union (None without instances)."""
+    scene: Scene, objects: Objects, cls: int, t1: float, t2: float, max_objects: int,
+    options: RefineOptions = FAITHFUL,
+) -> ClassRefinement:
+    """Step 4 for one class: each instance of ``cls`` gathers candidate objects of that class and may become them.
+
+    This is the one implementation of step 4: :func:`refine_scene`, the sweep engine and the joint search call it.
+    """
     instances = scene.instances_of(cls)
-    if not len(instances):
-        return None
     members = scene.area_order[objects.cls[scene.area_order] == cls]
-    gathered = candidate_lists(scene, objects, members, instances, t1, t2)
-    mask = scene.flat_pred == cls
-    refined: list[tuple[int, np.ndarray | None]] = []
-    replaced_pixels = []
-    for instance, candidates in zip(instances, gathered):
-        pixels = replacement(scene, objects, instance, candidates, t1, t2, max_objects)
-        refined.append((int(instance), pixels))
-        if pixels is not None:
-            mask[scene.instance_pixels(instance)] = False
-            replaced_pixels.append(pixels)
-    for pixels in replaced_pixels:
-        mask[pixels] = True
-    return RefinedClass(cls=cls, mask=mask, instances=refined)
+    replaced = []
+    for instance, candidates in zip(instances, candidate_lists(scene, objects, members, instances, t1, t2, options)):
+        if candidates:
+            pixels = replacement(scene, objects, instance, candidates, t1, t2, max_objects)
+            if pixels is not None:
+                replaced.append(Replacement(int(instance), tuple(candidates), pixels))
+    return ClassRefinement(cls, tuple(replaced))
 
 
-def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """OpenCV 8-connected component label (1..n) of each flat column-major pixel, in full-image label order."""
-    cols, rows = np.divmod(pixels, shape[0])
-    top, left = rows.min(), cols.min()
-    grid = np.zeros((rows.max() - top + 1, cols.max() - left + 1), np.uint8)
-    grid[rows - top, cols - left] = 1
-    _, labels = cv2.connectedComponents(grid, connectivity=8)
-    return labels[rows - top, cols - left].astype(np.int64)
-
-
-def best_iou(
-    scene: Scene, refined: RefinedClass, pixels: np.ndarray, labels: np.ndarray, label_map: np.ndarray
-) -> np.ndarray:
-    """Per component (labels 1..n of ``pixels``), the best IoU with any instance of a refined class."""
-    count = int(labels.max())
-    sizes = np.bincount(labels, minlength=count + 1)[1:]
-    best = np.zeros(count)
-    unreplaced = np.ones(len(scene.inst_class), bool)
-    unreplaced[[i for i, replaced in refined.instances if replaced is not None]] = False
-    instance = scene.flat_inst[pixels]
-    keep = unreplaced[instance] & (scene.inst_class[instance] == refined.cls)
-    instance_count = len(scene.inst_class)
-    keys = labels[keep] * instance_count + instance[keep]
-    if keys.size:
-        unique, shared = np.unique(keys, return_counts=True)
-        component, instance = np.divmod(unique, instance_count)
-        iou = shared / (sizes[component - 1] + scene.inst_size[instance] - shared)
-        np.maximum.at(best, component - 1, iou)
-    for _, replaced in refined.instances:
-        if replaced is None:
-            continue
-        shared = np.bincount(label_map[replaced], minlength=count + 1)[1:]
-        best = np.maximum(best, shared / (sizes + len(replaced) - shared))
-    return best
-
-
-def settle_conflicts(
-    scene: Scene, refined: dict[int, RefinedClass | None], modify: Sequence[int]
-) -> list[tuple[np.ndarray, int]]:
-    """Step 5: pixels claimed by two refined classes go, per connected component, to the better-matching class."""
-    settled = []
-    label_map = np.zeros(scene.pred.size, np.int64)
-    for i, first in enumerate(modify):
-        for second in modify[i + 1 :]:
-            a, b = refined[first], refined[second]
-            if a is None or b is None:
-                continue
-            pixels = np.flatnonzero(a.mask & b.mask)
-            if not pixels.size:
-                continue
-            labels = components_of(pixels, scene.shape)
-            label_map[pixels] = labels
-            first_iou = best_iou(scene, a, pixels, labels, label_map)
-            second_iou = best_iou(scene, b, pixels, labels, label_map)
-            label_map[pixels] = 0
-            order = np.argsort(labels, kind="stable")
-            bounds = np.searchsorted(labels[order], np.arange(1, len(first_iou) + 2))
-            for number in range(len(first_iou)):
-                winner = first if first_iou[number] > second_iou[number] else second
-                settled.append((pixels[order[bounds[number] : bounds[number + 1]]], winner))
-    return settled
-
-
-def paint(scene: Scene, refined: dict[int, RefinedClass | None], settled, modify: Sequence[int]) -> np.ndarray:
-    """Step 6: conflicts first, then each refined class on free pixels, then the filled prediction."""
-    image = np.full(scene.pred.size, UNSET, np.uint8)
-    free = np.ones(scene.pred.size, bool)
-    for pixels, cls in settled:
-        image[pixels] = np.where(free[pixels], cls, 0)
-        free[pixels] = False
-    for cls in modify:
-        if refined[cls] is not None:
-            image[refined[cls].mask & free] = cls
-    unset = np.flatnonzero(image == UNSET)
-    original = scene.flat_pred[unset]
-    values = original.copy()
-    for cls in modify:
-        here = original == cls
-        if here.any():
-            values[here] = scene.filled(cls)[unset[here]]
-    image[unset] = values
-    return image.reshape(scene.shape, order="F")
+def paint_changes(
+    scene: Scene, refinements: Sequence[ClassRefinement], options: RefineOptions = FAITHFUL
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 5 and 6 for the refined classes (in ``modify`` order): the sorted flat pixels that change, and their
+    new classes; every other pixel keeps the prediction."""
+    change = Painting(scene, options).change({r.cls: r for r in refinements}, [r.cls for r in refinements])
+    return change.pixels, change.values
 
 
 def refine_scene(
-    scene: Scene, t1: np.ndarray, t2: np.ndarray, modify: Sequence[int], max_objects: int = 10
+    scene: Scene, t1: np.ndarray, t2: np.ndarray, modify: Sequence[int], max_objects: int = 10,
+    options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
     """Run steps 2 to 6 on a precomputed scene with per-class threshold arrays."""
     modify = [int(c) for c in modify]
-    objects = assign_classes(scene, t1)
+    objects = assign_classes(scene, claiming_t1(t1, modify, options))
     resolve_object_overlaps(scene, objects, t2, modify)
-    refined = {cls: refine_class(scene, objects, cls, t1[cls], t2[cls], max_objects) for cls in modify}
-    settled = settle_conflicts(scene, refined, modify)
-    return paint(scene, refined, settled, modify)
+    refinements = [refine_class(scene, objects, cls, t1[cls], t2[cls], max_objects, options) for cls in modify]
+    pixels, values = paint_changes(scene, refinements, options)
+    image = scene.flat_pred.copy()
+    image[pixels] = values
+    return image.reshape(scene.shape, order="F")

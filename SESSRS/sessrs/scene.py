@@ -16,8 +16,6 @@ from rscommon.rle import rle_pixels
 
 from .fill import fill_class
 
-BIG_OBJECT_PIXELS = 200_000
-
 
 @dataclass
 class Scene:
@@ -31,9 +29,10 @@ class Scene:
     inst_box: np.ndarray
     obj_pixels: list[np.ndarray]
     obj_area: np.ndarray
-    _fills: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _fills: dict[tuple[int, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _object_overlaps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _instance_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _class_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -82,6 +81,7 @@ class Scene:
         """A flat all-False mask for set operations; every user leaves it all False again."""
         return np.zeros(self.pred.size, bool)
 
+
     def union(self, pixel_sets: list[np.ndarray]) -> np.ndarray:
         """Sorted flat indices of the union of several pixel sets."""
         pixel_sets = [pixels for pixels in pixel_sets if len(pixels)]
@@ -113,14 +113,24 @@ class Scene:
             self._instance_pixels[instance] = (cols + x).astype(np.int64) * self.shape[0] + rows + y
         return self._instance_pixels[instance]
 
+    def class_pixels(self, cls: int) -> np.ndarray:
+        """Flat (column-major) indices of the pixels predicted as ``cls`` (cached)."""
+        if cls not in self._class_pixels:
+            self._class_pixels[cls] = np.flatnonzero(self.flat_pred == cls)
+        return self._class_pixels[cls]
+
     def instances_of(self, cls: int) -> np.ndarray:
         return np.flatnonzero(self.inst_class == cls)
 
-    def filled(self, cls: int) -> np.ndarray:
-        """The prediction with ``cls`` regions filled from their surroundings, flat column-major (cached)."""
-        if cls not in self._fills:
-            self._fills[cls] = fill_class(self.pred, cls).ravel(order="F")
-        return self._fills[cls]
+    def filled(self, cls: int, neighbourhood: bool = False) -> np.ndarray:
+        """The prediction with ``cls`` regions filled from their surroundings, flat column-major (cached).
+
+        ``neighbourhood``: a region sees all its 8-neighbours, not only those inside its bounding box.
+        """
+        key = (cls, neighbourhood)
+        if key not in self._fills:
+            self._fills[key] = fill_class(self.pred, cls, neighbourhood).ravel(order="F")
+        return self._fills[key]
 
 
 def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,277 @@
+"""Steps 5 and 6 of the refinement, kept up to date while refined classes change.
+
+``R_k``, the pixels a refined class ``k`` claims, is the class's predicted pixels without its replaced instances,
+plus the pixels of the objects replacing them. The output of a pixel depends only on which refined classes claim
+it: none (it keeps the prediction, or takes the filled prediction in a replaced instance: 6.3), one (it takes
+that class: 6.2), several (step 5 settles it per connected component of each pair's common pixels: 6.1).
+
+A :class:`Painting` holds the output of one image for the classes refined so far and answers, for a change of
+some classes' refinements, which pixels change and to what (:meth:`Painting.change`), without repainting the
+image: only the changed classes' replaced instances, replacing objects and conflicts are visited. The full
+refinement is the change from the unrefined image; the sweep and the joint search evaluate many changes.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .modes import FAITHFUL, RefineOptions
+from .scene import Scene
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A prediction instance replaced by the union of some objects."""
+
+    instance: int
+    objects: tuple[int, ...]
+    pixels: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ClassRefinement:
+    """Step 4's result for one class: its replaced instances."""
+
+    cls: int
+    replaced: tuple[Replacement, ...]
+
+    @property
+    def outcome(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """Which instances were replaced by which objects (on one scene, equal outcomes are equal refinements
+        as long as no object was reduced in step 3)."""
+        return tuple((r.instance, r.objects) for r in self.replaced)
+
+    def changed_pixels(self, scene: Scene) -> np.ndarray:
+        """The pixels this refinement may change: its replaced instances and the objects replacing them."""
+        return np.concatenate([scene.instance_pixels(r.instance) for r in self.replaced]
+                              + [r.pixels for r in self.replaced]) if self.replaced else np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Step 5 for one pair of refined classes: each common pixel's winning class and the winner's IoU."""
+
+    pixels: np.ndarray
+    winner: np.ndarray
+    score: np.ndarray
+
+
+@dataclass
+class Change:
+    """What a :class:`Painting` becomes: new ``values`` (and claims) at the sorted flat ``pixels``."""
+
+    pixels: np.ndarray
+    values: np.ndarray
+    claims: np.ndarray
+    order: list[int]
+    refinements: dict[int, ClassRefinement]
+    settlements: dict[tuple[int, int], Settlement]
+
+
+@dataclass
+class Painting:
+    """The refined output of one image, with what claims each pixel, for the classes in ``order`` (``modify``)."""
+
+    scene: Scene
+    options: RefineOptions = FAITHFUL
+    order: list[int] = field(default_factory=list)
+    refinements: dict[int, ClassRefinement] = field(default_factory=dict)
+    settlements: dict[tuple[int, int], Settlement] = field(default_factory=dict)
+    values: np.ndarray = field(init=False, repr=False)
+    claims: np.ndarray = field(init=False, repr=False)
+    _near: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.order:
+            raise ValueError("a painting starts unrefined; add classes with change() and apply()")
+        self.values = self.scene.flat_pred.copy()
+        self.claims = np.zeros(self.scene.pred.size, np.int32)  # bit k set: the pixel is in R_k
+
+    def change(self, refinements: Mapping[int, ClassRefinement | None], order: Sequence[int]) -> Change:
+        """The painting when the classes in ``refinements`` take these refinements (``None``: no longer refined)
+        and ``order`` is the new ``modify``; classes not named keep theirs. Nothing is modified."""
+        order = [int(c) for c in order]
+        new = {**self.refinements, **refinements}
+        new = {cls: new[cls] for cls in order}
+        if [c for c in order if c in self.refinements] != [c for c in self.order if c in new]:
+            raise ValueError(f"classes kept refined must keep their order: {self.order} -> {order}")
+        changed = [cls for cls in {*self.refinements, *new} if self.refinements.get(cls) is not new.get(cls)]
+        pixels = self.scene.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
+        claims = self.claims[pixels].copy()
+        pred = self.scene.flat_pred[pixels]
+        for cls in changed:
+            claims &= ~np.int32(1 << cls)
+            if new.get(cls) is not None:
+                claims[self._claimed_by(new[cls], pixels, pred)] |= np.int32(1 << cls)
+        values = self._values(pixels, pred, claims, new)
+        settlements = {pair: s for pair, s in self.settlements.items() if not set(pair) & set(changed)}
+        if (np.bitwise_count(claims) > 1).any():
+            self._settle(pixels, claims, values, order, new, set(changed), settlements)
+        return Change(pixels, values, claims, order, new, settlements)
+
+    def apply(self, change: Change) -> None:
+        """Make ``change`` (from :meth:`change` on this painting) the current state."""
+        self.values[change.pixels] = change.values
+        self.claims[change.pixels] = change.claims
+        self.order, self.refinements, self.settlements = change.order, change.refinements, change.settlements
+        self._near.clear()
+
+    def _reach(self, cls: int, new: ClassRefinement | None) -> list[np.ndarray]:
+        """Pixel sets holding every pixel whose output may change when ``cls`` changes to ``new``.
+
+        Those are the pixels of instances replaced differently and of their old and new objects, and the
+        pixels the class shares with other refined classes, whose conflict components may change.
+        """
+        old = self.refinements.get(cls)
+        if old is None or new is None:
+            return [(old or new).changed_pixels(self.scene), self._shared(cls)]
+        before = {r.instance: r for r in old.replaced}
+        after = {r.instance: r for r in new.replaced}
+        parts = [self._shared(cls)]
+        for instance in before.keys() | after.keys():
+            first, second = before.get(instance), after.get(instance)
+            if first is not None and second is not None and _same(first, second):
+                continue
+            parts += [self.scene.instance_pixels(instance)] + [r.pixels for r in (first, second) if r is not None]
+        return parts
+
+    def _shared(self, cls: int) -> np.ndarray:
+        """The pixels of predicted class ``cls`` or claimed by ``cls`` that another refined class claims."""
+        if cls not in self._near:
+            bit = np.int32(1 << cls)
+            if cls in self.refinements:
+                multi = self._near.setdefault(-1, np.flatnonzero(np.bitwise_count(self.claims) > 1))
+                self._near[cls] = multi[(self.claims[multi] & bit) != 0]
+            else:
+                own = self.scene.class_pixels(cls)
+                self._near[cls] = own[(self.claims[own] & ~bit) != 0]
+        return self._near[cls]
+
+    def _claimed_by(self, refined: ClassRefinement, pixels: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """Which of ``pixels`` the refined class claims: its own pixels outside replaced instances, and the
+        pixels of the objects replacing them."""
+        scene = self.scene
+        replaced = np.zeros(len(scene.inst_class), bool)
+        replaced[[r.instance for r in refined.replaced]] = True
+        claimed = (pred == refined.cls) & ~replaced[scene.flat_inst[pixels]]
+        if refined.replaced:
+            for r in refined.replaced:
+                scene.scratch[r.pixels] = True
+            claimed |= scene.scratch[pixels]
+            for r in refined.replaced:
+                scene.scratch[r.pixels] = False
+        return claimed
+
+    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray,
+                refinements: Mapping[int, ClassRefinement]) -> np.ndarray:
+        """6.2 and 6.3: a pixel claimed by one class takes it; claimed by none, the (filled) prediction."""
+        values = pred.copy()
+        count = np.bitwise_count(claims)
+        for cls in refinements:
+            values[claims == (1 << cls)] = cls
+            unclaimed = (count == 0) & (pred == cls)
+            if unclaimed.any():
+                values[unclaimed] = self.scene.filled(cls, self.options.fill_from_neighbourhood)[pixels[unclaimed]]
+        return values
+
+    def _settle(self, pixels: np.ndarray, claims: np.ndarray, values: np.ndarray, order: list[int],
+                refinements: Mapping[int, ClassRefinement], changed: set[int],
+                settlements: dict[tuple[int, int], Settlement]) -> None:
+        """Step 5 and 6.1 at the pixels claimed by several classes (see :func:`paint_settled`)."""
+        multi = np.flatnonzero(np.bitwise_count(claims) > 1)
+        multi_claims = claims[multi]
+        painted = np.zeros(len(pixels), np.int64)
+        best = np.full(len(pixels), -1.0)
+        for position, first in enumerate(order):
+            for second in order[position + 1 :]:
+                common = multi[((multi_claims >> first) & (multi_claims >> second) & 1).astype(bool)]
+                if not len(common):
+                    continue
+                if first in changed or second in changed:
+                    settlements[first, second] = settle_pair(
+                        self.scene, refinements[first], refinements[second], pixels[common])
+                settlement = settlements[first, second]
+                at = np.searchsorted(settlement.pixels, pixels[common])
+                paint_settled(values, common, settlement.winner[at], settlement.score[at], painted, best,
+                              self.options)
+
+
+def _same(first: Replacement, second: Replacement) -> bool:
+    if first.pixels is second.pixels:
+        return True
+    return first.objects == second.objects and np.array_equal(first.pixels, second.pixels)
+
+
+def paint_settled(values: np.ndarray, where: np.ndarray, winner: np.ndarray, score: np.ndarray,
+                  painted: np.ndarray, best: np.ndarray, options: RefineOptions) -> None:
+    """6.1 for one pair's components at positions ``where``, pairs taken in ``modify`` order.
+
+    In the reference a pixel already painted by an earlier component gets class 0 (quirk 2); with
+    ``options.conflicts_to_better_class`` it goes to the winner whose IoU is the highest (the first on a tie).
+    """
+    if options.conflicts_to_better_class:
+        better = score > best[where]
+        values[where[better]] = winner[better]
+        best[where[better]] = score[better]
+    else:
+        values[where] = np.where(painted[where] == 0, winner, 0)
+        painted[where] += 1
+
+
+def settle_pair(scene: Scene, first: ClassRefinement, second: ClassRefinement, common: np.ndarray) -> Settlement:
+    """Step 5 for two refined classes and their sorted common pixels: every 8-connected component goes to the
+    class with the better-matching instance (best IoU; the second class on a tie)."""
+    labels = components_of(common, scene.shape)
+    first_iou, second_iou = best_iou(scene, first, common, labels), best_iou(scene, second, common, labels)
+    first_wins = (first_iou > second_iou)[labels - 1]
+    return Settlement(
+        pixels=common,
+        winner=np.where(first_wins, first.cls, second.cls).astype(np.uint8),
+        score=np.where(first_wins, first_iou[labels - 1], second_iou[labels - 1]),
+    )
+
+
+def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """OpenCV 8-connected component label (1..n) of each flat column-major pixel, in full-image label order."""
+    cols, rows = np.divmod(pixels, shape[0])
+    top, left = rows.min(), cols.min()
+    grid = np.zeros((rows.max() - top + 1, cols.max() - left + 1), np.uint8)
+    grid[rows - top, cols - left] = 1
+    _, labels = cv2.connectedComponents(grid, connectivity=8)
+    return labels[rows - top, cols - left].astype(np.int64)
+
+
+def best_iou(scene: Scene, refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per component (labels 1..n of the sorted ``pixels``), the best IoU with any instance of a refined class:
+    its unreplaced predicted instances and the objects replacing the others."""
+    count = int(labels.max())
+    sizes = np.bincount(labels, minlength=count + 1)[1:]
+    best = np.zeros(count)
+    unreplaced = np.ones(len(scene.inst_class), bool)
+    unreplaced[[r.instance for r in refined.replaced]] = False
+    instance = scene.flat_inst[pixels]
+    keep = unreplaced[instance] & (scene.inst_class[instance] == refined.cls)
+    instance_count = len(scene.inst_class)
+    keys = labels[keep] * instance_count + instance[keep]
+    if keys.size:
+        unique, shared = np.unique(keys, return_counts=True)
+        component, instance = np.divmod(unique, instance_count)
+        iou = shared / (sizes[component - 1] + scene.inst_size[instance] - shared)
+        np.maximum.at(best, component - 1, iou)
+    for replaced in refined.replaced:
+        inside = _contains(replaced.pixels, pixels)
+        if inside.any():
+            shared = np.bincount(labels[inside], minlength=count + 1)[1:]
+            best = np.maximum(best, shared / (sizes + len(replaced.pixels) - shared))
+    return best
+
+
+def _contains(sorted_set: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Which of ``pixels`` are in the sorted array ``sorted_set``."""
+    if not len(sorted_set):
+        return np.zeros(len(pixels), bool)
+    at = np.minimum(np.searchsorted(sorted_set, pixels), len(sorted_set) - 1)
+    return sorted_set[at] == pixels

@@ -1,0 +1,54 @@
+"""Scenes for the SESSRS tests: the reference fixture scenes, and small random ones built to trigger every step."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rscommon.datasets import URBAN
+from rscommon.labels import read_label_png
+from rscommon.objects import encode_object, read_objects
+from sessrs.scene import Scene, build_scene
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sessrs_reference"
+SCENES = FIXTURES / "scenes"
+
+
+@lru_cache(maxsize=None)
+def fixture_scene(name: str) -> tuple[Scene, np.ndarray]:
+    """A fixture scene (shared: refinements never change a scene) and its ground truth."""
+    pred = read_label_png(SCENES / "pred" / f"{name}.png")
+    scene = build_scene(pred, read_objects(SCENES / "sam" / f"{name}.json", pred.shape), URBAN.num_classes)
+    return scene, read_label_png(SCENES / "gt" / f"{name}.png")
+
+
+def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int = 5) -> tuple[Scene, np.ndarray]:
+    """A random prediction of rectangles, objects that follow its regions (shifted, grown, merged, some big), and
+    a ground truth that follows the objects more than the prediction, so that refinements change the scores."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    pred = np.zeros(shape, np.uint8)
+    boxes = []
+    for _ in range(int(rng.integers(6, 14))):
+        top, left = int(rng.integers(0, height - 4)), int(rng.integers(0, width - 4))
+        box = (top, left, int(rng.integers(3, height // 2)), int(rng.integers(3, width // 2)))
+        pred[top : top + box[2], left : left + box[3]] = rng.integers(0, num_classes)
+        boxes.append(box)
+    gt = pred.copy()
+    masks = []
+    for _ in range(int(rng.integers(5, 16))):
+        top, left, tall, wide = boxes[int(rng.integers(len(boxes)))]
+        top, left = max(top + int(rng.integers(-2, 3)), 0), max(left + int(rng.integers(-2, 3)), 0)
+        tall, wide = tall + int(rng.integers(-1, 4)), wide + int(rng.integers(-1, 4))
+        mask = np.zeros(shape, bool)
+        mask[top : top + tall, left : left + wide] = True
+        if rng.random() < 0.2:
+            mask |= np.roll(mask, int(rng.integers(3, 9)), axis=int(rng.integers(2)))
+        if rng.random() < 0.1:
+            mask[: height // 2 + 3] = True
+        if mask.any():
+            masks.append(mask)
+            gt[mask] = np.bincount(pred[mask], minlength=num_classes).argmax()
+    objects = [encode_object(mask) for mask in masks]
+    return build_scene(pred, objects, num_classes), gt
