@@ -27,7 +27,7 @@ from rspipeline.tiling import axis_spans, tile_grid
 from sam_objects.regions_source import RegionObjectSource
 from sam_objects.runner import image_objects
 from sam_objects.settings import settings_for
-from sessrs.refine import refine
+from sessrs import Thresholds, refine
 
 POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
 CRS = "EPSG:32633"
@@ -80,7 +80,7 @@ def read_band(path: Path) -> np.ndarray:
 def tile_refinement(rgb: np.ndarray, pred: np.ndarray, best: dict) -> np.ndarray:
     """What the refinement of one tile gives on its own: objects from its pixels, the application's max_objects 5."""
     objects = image_objects(rgb, RegionObjectSource(settings_for("regions")))
-    return refine(pred, objects, best["t1"], best["t2"], best["modify"], 5, POTSDAM.num_classes)
+    return refine(pred, objects, Thresholds.from_json(best), max_objects=5, num_classes=POTSDAM.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -289,8 +289,8 @@ def bad_inputs(scene: dict, folder: Path) -> dict[str, tuple[dict[str, list[str]
                                 "one band"),
         "missing band": ({"--bands": ["1", "2", "4"]}, "--bands [4]"),
         "malformed thresholds": ({"--thresholds": [str(folder / "broken.json")]}, "malformed JSON"),
-        "unknown class": ({"--thresholds": [str(folder / "class9.json")]}, "class '9'"),
-        "unknown modify class": ({"--thresholds": [str(folder / "modify9.json")]}, "modify"),
+        "unknown class": ({"--thresholds": [str(folder / "class9.json")]}, "t1 names classes [9]"),
+        "unknown modify class": ({"--thresholds": [str(folder / "modify9.json")]}, "modify names classes [9]"),
         "missing image": ({"--image": [str(folder / "nowhere.tif")]}, "file not found"),
         "output over the image": ({"--out": [str(scene["image"])]}, "is the image input"),
         "not a GeoTIFF name": ({"--out": [str(folder / "out.png")]}, "GeoTIFF"),

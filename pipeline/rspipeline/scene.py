@@ -26,7 +26,7 @@ from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.parallel import unordered_map
 from rscommon.provenance import fingerprint, what_changed
-from sessrs.refine import refine
+from sessrs import APPLY_MAX_OBJECTS, Thresholds, refine
 
 from .raster import (
     GDAL_OPTIONS,
@@ -46,46 +46,11 @@ from .tiling import Tile, tile_grid
 from .vector import PolygonWriter
 
 SCENE_VERSION = "1"
-APPLY_MAX_OBJECTS = 5  # the pick's application (get_best_t1_t2.py) refines with max_objects=5
 FINGERPRINT_FILE = "fingerprint.json"
 
 
 class TileError(RuntimeError):
     """A tile task failed; the message names the tile and the cause."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """A pick (``best.json``): per class t1 and t2, and the classes to refine, in order."""
-
-    t1: dict[str, float]
-    t2: dict[str, float]
-    modify: tuple[int, ...]
-
-
-def read_thresholds(path: str | Path, spec: DatasetSpec) -> Thresholds:
-    """``best.json`` as the pick writes it: ``{"t1": {class: t}, "t2": {class: t}, "modify": [classes]}``."""
-    best = read_json(path)
-    if not isinstance(best, dict) or not all(key in best for key in ("t1", "t2", "modify")):
-        raise InputError(f"{path}: a thresholds file holds {{\"t1\": {{...}}, \"t2\": {{...}}, \"modify\": [...]}}")
-    classes = range(spec.num_classes)
-    values = {}
-    for name in ("t1", "t2"):
-        table = best[name]
-        if not isinstance(table, dict):
-            raise InputError(f"{path}: {name} must map class numbers to thresholds")
-        for key, value in table.items():
-            if not (str(key).isdigit() and int(key) in classes):
-                raise InputError(f"{path}: {name} names class {key!r}, not a class of {spec.name} (0..{len(classes) - 1})")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise InputError(f"{path}: {name}[{key}] = {value!r} is not a threshold in [0, 1]")
-        values[name] = {str(key): float(value) for key, value in table.items()}
-    modify = best["modify"]
-    if not isinstance(modify, list) or any(isinstance(c, bool) or not isinstance(c, int) or c not in classes
-                                           for c in modify) or len(set(modify)) != len(modify):
-        raise InputError(f"{path}: modify must list distinct classes of {spec.name} (0..{len(classes) - 1}), "
-                         f"got {modify!r}")
-    return Thresholds(values["t1"], values["t2"], tuple(modify))
 
 
 @dataclass(frozen=True)
@@ -119,8 +84,8 @@ def refine_tile(job: TileJob) -> tuple[Tile, np.ndarray]:
         refined = pred
         if scene.thresholds.modify:
             objects = scene.objects.objects(image)
-            refined = refine(pred, objects, scene.thresholds.t1, scene.thresholds.t2, list(scene.thresholds.modify),
-                             scene.max_objects, spec.num_classes)
+            refined = refine(pred, objects, scene.thresholds, max_objects=scene.max_objects,
+                             num_classes=spec.num_classes)
     except InputError as error:
         raise InputError(f"tile {tile.name}: {error}") from None
     except Exception as error:
@@ -213,7 +178,7 @@ def prepare(run: SceneRun) -> tuple[SceneTask, Grid, list[Tile], dict]:
         raise InputError(f"{run.out}: the output is a GeoTIFF (.tif)")
     if run.vector is not None and run.vector.suffix.lower() != ".gpkg":
         raise InputError(f"{run.vector}: the vector output is a GeoPackage (.gpkg)")
-    thresholds = read_thresholds(run.thresholds, spec)
+    thresholds = Thresholds.read(run.thresholds, spec)
     tile_grid(1, 1, run.tile, run.overlap)  # validates tile and overlap
     with rasterio.Env(**GDAL_OPTIONS), open_raster(run.image) as image:
         check_bands(image, run.bands)

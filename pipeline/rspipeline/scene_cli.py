@@ -17,8 +17,9 @@ from pathlib import Path
 
 from geoseg.inference import TTA_CHOICES
 from rscommon.datasets import DATASETS
+from sessrs import APPLY_MAX_OBJECTS
 
-from .scene import APPLY_MAX_OBJECTS, SceneRun, run_scene
+from .scene import SceneRun, run_scene
 from .tile_sources import ObjectSpec, geoseg_prediction
 
 OBJECT_SOURCES = ("regions", "sam", "samhq", "ssam")
