@@ -1,17 +1,15 @@
-"""The refinement peers of the demo: majority-vote semantics on tiny synthetic arrays, DenseCRF's output, the
-SESSRS peer against the reference fixture, and the common interface."""
+"""The refinement peers of the demo: majority-vote semantics on tiny synthetic arrays, DenseCRF's output, and the
+common interface."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from image_files import pixels
 
 from rscommon.objects import encode_object
-from rspipeline.peers import SESSRS, DenseCRF, ObjectMajorityVote, PeerInput, Unrefined, run_peers
+from rspipeline.peers import DenseCRF, ObjectMajorityVote, PeerInput, Unrefined, run_peers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sessrs_reference"
 
@@ -106,30 +104,13 @@ def test_peer_input_rejects_mismatched_image() -> None:
         PeerInput(image=np.zeros((5, 5, 3), np.uint8), pred=np.zeros((4, 4), np.uint8), objects=[])
 
 
-def test_sessrs_peer_reproduces_reference_case() -> None:
-    """The SESSRS peer with a fixture case's thresholds gives the reference's refined map."""
-    case = next(c for c in json.loads((FIXTURE / "cases.json").read_text()) if c["id"] == "01001_m0")
-    pred = pixels(FIXTURE / "scenes" / "pred" / f"{case['scene']}.png")
-    objects = json.loads((FIXTURE / "scenes" / "sam" / f"{case['scene']}.json").read_text())
-    expected = pixels(FIXTURE / case["expected"])
-    peer = SESSRS(
-        t1={int(k): v for k, v in case["t1"].items()},
-        t2={int(k): v for k, v in case["t2"].items()},
-        modify=case["modify"],
-        max_objects=case["max_objects"],
-    )
-    tile = PeerInput(image=np.zeros((*pred.shape, 3), np.uint8), pred=pred, objects=objects, name=case["scene"])
-    np.testing.assert_array_equal(peer(tile), expected)
-
-
 def test_run_peers_gives_every_peer_the_same_tile_under_its_name() -> None:
     pred = halves()
     whole = box(pred.shape, slice(0, 10), slice(0, 10))
     tile = tile_of(pred, [whole])
-    peers = [Unrefined(), ObjectMajorityVote(t1=0.6), DenseCRF(num_classes=3),
-             SESSRS(t1={1: 0.5}, t2={1: 0.55}, modify=[1])]
+    peers = [Unrefined(), ObjectMajorityVote(t1=0.6), DenseCRF(num_classes=3)]
     results = run_peers(peers, tile)
-    assert list(results) == ["unrefined", "majority_vote", "densecrf", "sessrs"]
+    assert list(results) == ["unrefined", "majority_vote", "densecrf"]
     np.testing.assert_array_equal(results["unrefined"], pred)
     assert results["unrefined"] is not pred
     assert all(r.shape == pred.shape for r in results.values())

@@ -1,4 +1,4 @@
-"""The demo's data preparation and evaluation protocols (no model, no SAM: fast)."""
+"""The demo's data preparation, evaluation protocols, object choice and quiet terminal (no model, no SAM: fast)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,10 @@ from image_files import opened, pixels
 from geoseg.datasets.labels import loveda_to_geoseg
 from rscommon.labels import read_label_png
 from rspipeline import demo_cli
-from rspipeline.demo import (
-    SAMPLE_SETS,
-    DemoSettings,
-    StageError,
-    Workspace,
-    choose_objects,
-    crop_windows,
-    prepare_set,
-    protocol_folds,
-    run_script,
-)
+from rspipeline.demo import DemoSettings
+from rspipeline.demo.objects import choose_objects
+from rspipeline.demo.protocols import protocol_folds
+from rspipeline.demo.samples import SAMPLE_SETS, Workspace, crop_windows, prepare_set
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_samples"
 
@@ -71,28 +64,26 @@ def test_run_demo_command_line_maps_to_settings() -> None:
     default = demo_cli.parse_args(["--out", "outputs/demo"])
     assert default == DemoSettings(out=Path("outputs/demo"))
     settings = demo_cli.parse_args(["--out", "o", "--sets", "loveda", "--crop", "128", "--crops-per-tile", "2",
-                                    "--epochs", "1", "--objects", "regions", "-t", "all"])
+                                    "--epochs", "1", "--objects", "regions", "-t", "all", "--verbose"])
     assert (settings.sets, settings.crop, settings.crops_per_tile, settings.train_epochs) == (("loveda",), 128, 2, 1)
-    assert (settings.objects, settings.pick_mode) == ("regions", "all")
-
-
-def test_a_failing_stage_script_stops_the_demo_with_its_name(tmp_path: Path) -> None:
-    script = tmp_path / "stage.py"
-    script.write_text("import sys\nsys.exit(3)\n")
-    with pytest.raises(StageError, match=r"stage\.py failed with exit status 3"):
-        run_script(script, "--flag")
+    assert (settings.objects, settings.pick_mode, settings.verbose) == ("regions", "all", True)
 
 
 def test_objects_use_hq_sam_only_when_its_checkpoint_is_present(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
-    assert choose_objects("auto").arguments() == ["--model", "regions"]
-    assert "NOT SAM" in choose_objects("auto").description
+    fallback = choose_objects("auto")
+    assert fallback.arguments() == ["--model", "regions"]
+    assert "NOT SAM" in fallback.description and "not SAM objects" in fallback.meaning
+    assert "sam_hq_vit_tiny.pth" in fallback.missing and "https://" in fallback.missing
+    assert str(tmp_path) in fallback.missing
+    assert choose_objects("regions").missing is None
     assert choose_objects("samhq").arguments() == ["--model", "samhq", "--model-type", "vit_h"]
     for name in ("sam_hq_vit_h.pth", "sam_hq_vit_b.pth"):
         (tmp_path / name).write_bytes(b"")
     chosen = choose_objects("auto")
     assert chosen.arguments() == ["--model", "samhq", "--model-type", "vit_b"]
     assert "HQ-SAM" in chosen.description and "sam_hq_vit_b.pth" in chosen.description
+    assert chosen.missing is None
     assert choose_objects("regions").arguments() == ["--model", "regions"]

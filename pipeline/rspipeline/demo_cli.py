@@ -2,8 +2,9 @@
 
     python pipeline/run_demo.py --out outputs/demo
 
-writes ``OUT/report.html`` (open it in a browser), ``OUT/report.json`` (the same figures) and ``OUT/metrics.json``
-(with the confusion matrices). Running it again continues from what is already in ``OUT``.
+prints one line per stage and ends with a table of every method's mIoU and OA; it writes ``OUT/report.html``
+(open it in a browser), ``OUT/report.json`` (the same figures), ``OUT/metrics.json`` (with the confusion
+matrices) and each stage's output in ``OUT/logs/``. Running it again continues from what is already in ``OUT``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rscommon.cli import DEBUG_FLAG, EXIT_FAILED, run_main
 from rspipeline.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
 
 
@@ -30,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
     parser.add_argument("-n", "--workers", type=int, default=2, help="sweep worker processes")
     parser.add_argument("-t", "--mode", default="0.7", choices=("0.7", "all"), help="pick threshold mode")
     parser.add_argument("--max-objects", type=int, default=5, help="max_objects when applying the pick")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every stage's own output on the terminal instead of in OUT/logs/")
     args = parser.parse_args(argv)
     return DemoSettings(
         out=args.out,
@@ -43,14 +47,23 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
         workers=args.workers,
         pick_mode=args.mode,
         max_objects=args.max_objects,
+        verbose=args.verbose,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        run_demo(parse_args(argv))
-    except StageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    """The demo's command line; a failure ends in one ``error:`` line (``--debug`` shows the traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def demo(demo_args: list[str]) -> int:
+        try:
+            run_demo(parse_args(demo_args))
+        except StageError as error:  # already one line naming the stage and its log
+            if DEBUG_FLAG in args:
+                raise
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        return 0
+
+    return run_main(demo, args)
 

@@ -1,4 +1,5 @@
-"""Refinement peers: every way of post-processing a prediction that the demo compares, behind one interface.
+"""Refinement peers: the ways of post-processing a prediction that the demo compares with SESSRS, behind one
+interface.
 
 A peer takes a :class:`PeerInput` (image, prediction, SAM objects of one tile) and returns a refined label map
 of the prediction's shape. The peers are:
@@ -6,8 +7,9 @@ of the prediction's shape. The peers are:
 - ``unrefined``: the prediction as it is;
 - ``majority_vote``: every object whose majority predicted class covers more than ``t1`` of it is painted that
   class (larger objects first, so smaller objects on top of them keep their own vote);
-- ``densecrf``: a fully connected CRF (pydensecrf2) on the prediction, with the image as the bilateral guide;
-- ``sessrs``: the reference refinement, :func:`sessrs.refine.refine`.
+- ``densecrf``: a fully connected CRF (pydensecrf2) on the prediction, with the image as the bilateral guide.
+
+SESSRS itself is not a peer here: the demo takes its maps from the SESSRS stage's own application (``se_mask/``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
 
 from rscommon.objects import decode_masks
-from sessrs.refine import refine
 
 Thresholds = Mapping[int, float]
 
@@ -142,32 +143,6 @@ class DenseCRF:
         crf.addPairwiseBilateral(sxy=sxy, srgb=srgb, rgbim=np.ascontiguousarray(tile.image[..., :3]), compat=compat)
         marginals = np.array(crf.inference(self.iterations)).reshape(self.num_classes, height, width)
         return marginals.argmax(axis=0).astype(tile.pred.dtype)
-
-
-class SESSRS:
-    """The paper's refinement exactly as the reference applies it (:func:`sessrs.refine.refine`)."""
-
-    name = "sessrs"
-
-    def __init__(
-        self,
-        t1: Thresholds,
-        t2: Thresholds,
-        modify: Sequence[int],
-        max_objects: int = 5,
-        num_classes: int | None = None,
-    ) -> None:
-        self.t1 = dict(t1)
-        self.t2 = dict(t2)
-        self.modify = list(modify)
-        self.max_objects = max_objects
-        self.num_classes = num_classes
-
-    def __call__(self, tile: PeerInput) -> np.ndarray:
-        return refine(
-            tile.pred, list(tile.objects), self.t1, self.t2, self.modify,
-            max_objects=self.max_objects, num_classes=self.num_classes,
-        )
 
 
 def run_peers(peers: Sequence[Peer], tile: PeerInput) -> dict[str, np.ndarray]:

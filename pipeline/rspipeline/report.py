@@ -26,6 +26,7 @@ CHANGE_COLOURS = {
     "other": (250, 210, 40),  # changed, wrong before and after (or unlabelled ground truth)
 }
 HEADER_HEIGHT = 22
+HEADLINE_FIGURES = ("mIoU", "OA")
 
 
 def draw_changes(pred: np.ndarray, refined: np.ndarray, gt: np.ndarray, ignore_index: int) -> np.ndarray:
@@ -134,15 +135,18 @@ def _heatmap_html(heatmap: dict) -> str:
     )
 
 
-def _figure(value: float | None, baseline: float | None = None) -> str:
-    """A figure (``n/a`` when undefined), with its change against ``baseline`` when one is given."""
-    if value is None:
-        return "n/a"
-    if baseline is None:
-        return f"{value:.2f}"
+def _change_html(value: float | None, baseline: float | None) -> str:
+    """The change of ``value`` against ``baseline``, coloured; empty when either is undefined."""
+    if value is None or baseline is None:
+        return ""
     change = value - baseline
     style = "up" if change > 0.005 else "down" if change < -0.005 else "same"
-    return f'{value:.2f} <span class="{style}">({change:+.2f})</span>'
+    return f' <span class="{style}">({change:+.2f})</span>'
+
+
+def _figure(value: float | None, baseline: float | None = None) -> str:
+    """A figure (``n/a`` when undefined), with its change against ``baseline`` when one is given."""
+    return "n/a" if value is None else f"{value:.2f}{_change_html(value, baseline)}"
 
 
 def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str]) -> str:
@@ -177,8 +181,31 @@ def _thresholds_html(folds: Sequence[dict]) -> str:
     return f"<ul>{items}</ul>"
 
 
+def _headline_html(group: dict) -> str:
+    """The set's answer: per method mIoU (and its change against unrefined) and OA under each protocol."""
+    rows = group["headline"]
+    protocols = [p for p in group["protocols"] if p["key"] in rows[0]]
+    head = ('<tr><th rowspan="2">method</th>'
+            + "".join(f'<th colspan="2">{html.escape(p["title"])}</th>' for p in protocols)
+            + "</tr><tr>" + "<th>mIoU</th><th>OA</th>" * len(protocols) + "</tr>")
+    body = ""
+    for row in rows:
+        cells = ""
+        for protocol in protocols:
+            for figure in HEADLINE_FIGURES:
+                value = row[protocol["key"]][figure]
+                baseline = None if row is rows[0] else rows[0][protocol["key"]][figure]
+                cells += (f'<td><span class="figure" data-set="{html.escape(group["key"])}" '
+                          f'data-method="{html.escape(row["method"])}" data-protocol="{protocol["key"]}" '
+                          f'data-figure="{figure}">{_figure(value)}</span>{_change_html(value, baseline)}</td>')
+        body += f"<tr><td>{html.escape(row['label'])}</td>{cells}</tr>"
+    return (f"<h3>{html.escape(group['label'])}: {len(group['tiles'])} tiles</h3>"
+            f'<table class="headline">{head}{body}</table>')
+
+
 def _group_html(group: dict) -> str:
-    parts = [f"<h2>{html.escape(group['label'])}</h2>", f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>"]
+    parts = [f'<h2 id="{html.escape(group["key"])}">{html.escape(group["label"])}</h2>',
+             f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>"]
     for protocol in group["protocols"]:
         parts += [
             f"<h3>{html.escape(protocol['title'])}</h3>",
@@ -204,10 +231,15 @@ def _group_html(group: dict) -> str:
 
 
 STYLE = """
-body { font-family: sans-serif; margin: 1.5em; color: #222; }
+body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 1600px; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: 90%; }
 th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: right; }
 td:first-child { text-align: left; }
+table.headline { font-size: 100%; }
+.setup { background: #f4f6fa; border: 1px solid #ccd; padding: .5em 1em; }
+.setup dt { font-weight: bold; margin-top: .4em; }
+.setup dd { margin-left: 1em; }
+.missing { color: #8a5300; }
 .heatmaps { display: flex; flex-wrap: wrap; gap: 1em; }
 .heatmap img { display: block; max-width: 360px; }
 img.panel { max-width: 100%; }
@@ -215,18 +247,41 @@ img.panel { max-width: 100%; }
 """
 
 
+def _setup_html(report: dict) -> str:
+    """What the figures come from: the objects and the model, each with what it means for them."""
+    missing = "".join(f'<dd class="missing">{html.escape(line)}</dd>' for line in report["missing_weights"])
+    return (
+        '<dl class="setup">'
+        f"<dt>Objects</dt><dd>{html.escape(report['object_source'])}. {html.escape(report['objects_meaning'])}</dd>"
+        f"{missing}"
+        f"<dt>Model</dt><dd>{html.escape(report['model'])}. {html.escape(report['model_meaning'])}</dd>"
+        "</dl>"
+    )
+
+
+def _timings_html(timings: dict) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(stage)}: {seconds:.0f} s</li>" for stage, seconds in timings.items()) \
+        + "</ul>"
+
+
 def render_html(report: dict) -> str:
-    """The report as one self-contained HTML page (images referenced by relative path)."""
+    """The report as one self-contained HTML page (images referenced by relative path): what was run and what it
+    means, the headline tables, then the details per sample set."""
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in report["notes"])
+    headlines = "\n".join(_headline_html(group) for group in report["groups"])
     groups = "\n".join(_group_html(group) for group in report["groups"])
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(report['title'])}</h1>"
+        f"<h1>{html.escape(report['title'])}</h1>\n{_setup_html(report)}\n"
+        "<h2>Results: mIoU and OA of the pooled tiles (x100), change against the unrefined prediction</h2>\n"
+        f"{headlines}\n"
+        "<h2>Details</h2>"
         f"<p>Generated {html.escape(report['generated_utc'])}; this run took {report['wall_time_s']:.0f} s "
-        "(a rerun reuses finished stages). "
-        f"Objects: {html.escape(report['object_source'])}. Figures x100; the same figures are in report.json.</p>"
-        f"<ul>{notes}</ul>\n{groups}\n</body></html>\n"
+        "(a rerun reuses finished stages). Figures x100; the same figures are in report.json, with the confusion "
+        f"matrices in metrics.json.</p><ul>{notes}</ul>"
+        f"<details><summary>Time per stage</summary>{_timings_html(report['timings_s'])}</details>\n"
+        f"{groups}\n</body></html>\n"
     )
 
 
@@ -240,9 +295,11 @@ def referenced_images(report: dict) -> list[str]:
 def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.json`` into ``out_dir`` (atomically); every referenced image must exist.
 
-    ``report`` holds ``title``, ``generated_utc``, ``wall_time_s``, ``object_source``, ``notes`` and ``groups``;
-    each group: ``label``, ``dataset``, ``classes`` (scored class names), ``tiles``, ``protocols`` (``title``,
-    ``description``, ``folds``, ``rows``), ``heatmaps`` (:func:`heatmap_from_sweep`) and ``panels``
+    ``report`` holds ``title``, ``generated_utc``, ``wall_time_s``, ``timings_s``, ``object_source``,
+    ``objects_meaning``, ``model``, ``model_meaning``, ``missing_weights`` (one line each), ``notes`` and
+    ``groups``; each group: ``key``, ``label``, ``dataset``, ``classes`` (scored class names), ``tiles``,
+    ``headline`` (per method: ``method``, ``label`` and per protocol key its mIoU and OA), ``protocols`` (``key``,
+    ``title``, ``description``, ``folds``, ``rows``), ``heatmaps`` (:func:`heatmap_from_sweep`) and ``panels``
     (``tile``, ``image`` and the counts of :func:`save_tile_panel`)."""
     missing = [p for p in referenced_images(report) if not (out_dir / p).is_file()]
     if missing:
