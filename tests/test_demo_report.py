@@ -88,10 +88,17 @@ def report_of(panel: str, heatmap: dict) -> dict:
     refined = {**row, "peer": "sessrs", "mIoU": 82.0, "IoU": {"background": 80.25, "building": 83.75}}
     return {
         "title": "demo <test>", "generated_utc": "2026-01-01T00:00:00Z", "wall_time_s": 12.0,
-        "object_source": "regions", "notes": ["a & b"],
+        "timings_s": {"synthetic: tiles": 0.4}, "object_source": "regions", "objects_meaning": "not SAM",
+        "model": "a sample model", "model_meaning": "weak on purpose",
+        "missing_weights": ["put sam_hq_vit_tiny.pth (from https://example.org/sam_hq_vit_tiny.pth) in weights/"],
+        "notes": ["a & b"],
         "groups": [{
-            "label": "Synthetic", "dataset": "Urban", "classes": classes, "tiles": ["t"],
-            "protocols": [{"title": "reference", "description": "tune = eval",
+            "key": "synthetic", "label": "Synthetic", "dataset": "Urban", "classes": classes, "tiles": ["t"],
+            "headline": [
+                {"method": "unrefined", "label": "unrefined", "reference": {"mIoU": 80.5, "OA": 90.0}},
+                {"method": "sessrs", "label": "SESSRS (per-class pick)", "reference": {"mIoU": 82.0, "OA": None}},
+            ],
+            "protocols": [{"key": "reference", "title": "reference", "description": "tune = eval",
                            "folds": [{"tune": ["t"], "eval": ["t"], "modify": ["building"],
                                       "t1": {"building": 0.5}, "t2": {"building": 0.55}}],
                            "rows": [row, refined]}],
@@ -129,3 +136,15 @@ def test_write_report_refuses_missing_images(tmp_path: Path) -> None:
 def test_render_html_embeds_heatmap_picture_when_given() -> None:
     heatmap = heatmap_from_sweep(json.loads(SWEEP.read_text()), 2, "road", image="sweep/heatmap_road.png")
     assert 'src="sweep/heatmap_road.png"' in render_html(report_of("p.png", heatmap))
+
+
+def test_report_opens_with_setup_missing_weights_and_headline(tmp_path: Path) -> None:
+    heatmap = heatmap_from_sweep(json.loads(SWEEP.read_text()), 2, "road")
+    text = render_html(report_of("p.png", heatmap))
+    setup, headline, details = (text.index(marker) for marker in ('class="setup"', 'class="headline"', "Details"))
+    assert setup < headline < details
+    assert text.count('class="missing"') == 1 and "https://example.org/sam_hq_vit_tiny.pth" in text
+    assert ('data-method="sessrs" data-protocol="reference" data-figure="mIoU">82.00</span> '
+            '<span class="up">(+1.50)</span>') in text
+    assert 'data-method="sessrs" data-protocol="reference" data-figure="OA">n/a</span></td>' in text
+    assert 'data-method="unrefined" data-protocol="reference" data-figure="mIoU">80.50</span></td>' in text
