@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sam_objects.checkpoints import default_checkpoint_path
 from sam_objects.cli import main
-from sam_objects.settings import settings_for
+from sam_objects.registry import default_checkpoint_path, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 TILES = [REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
@@ -76,10 +75,10 @@ def test_failing_image_is_reported_and_the_others_are_written(image_dir: Path, t
     code = main(["-i", str(image_dir), "-j", str(out), "--model", "regions"])
     printed = capsys.readouterr()
     assert code == 1
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t.stem}.json" for t in TILES)
+    assert sorted(p.name for p in out.glob("*.json")) == sorted(f"{t.stem}.json" for t in TILES)
     assert "FAILED broken.png" in printed.out and "broken.png" in printed.err
     assert "2 written, 0 skipped (already done), 1 failed" in printed.out
-    assert all(json.loads(p.read_text()) for p in out.iterdir())
+    assert all(json.loads(p.read_text()) for p in out.glob("*.json"))
 
 
 def test_resume_skips_finished_images_and_overwrite_redoes_them(image_dir: Path, tmp_path: Path,
@@ -88,19 +87,19 @@ def test_resume_skips_finished_images_and_overwrite_redoes_them(image_dir: Path,
     arguments = ["-i", str(image_dir), "-j", str(out), "--model", "regions"]
     assert main(arguments) == 0
     finished = out / f"{TILES[0].stem}.json"
-    finished.write_text("[]")  # a marker: a skipped image keeps it
+    made = finished.stat().st_mtime_ns
     (out / f"{TILES[1].stem}.json").unlink()
     capsys.readouterr()
 
     assert main(arguments) == 0
     assert "1 written, 1 skipped" in capsys.readouterr().out
-    assert finished.read_text() == "[]"
+    assert finished.stat().st_mtime_ns == made
     assert (out / f"{TILES[1].stem}.json").exists()
 
     assert main([*arguments, "--overwrite"]) == 0
     assert "2 written, 0 skipped" in capsys.readouterr().out
-    assert len(json.loads(finished.read_text())) > 0
-    assert not [p for p in out.iterdir() if p.suffix != ".json"], "temporary files left behind"
+    assert not [p for p in out.iterdir() if p.suffix != ".json" and p.name != ".objects_run.jsonl"], \
+        "temporary files left behind"
 
 
 def test_setting_of_another_model_is_rejected(image_dir: Path, tmp_path: Path,

@@ -19,11 +19,11 @@ from image_files import pixels
 from PIL import Image
 
 from rscommon.images import list_images
-from rscommon.objects import read_objects
+from rscommon.objects import encode_object, read_objects
 from sam_objects.cli import main
+from sam_objects.registry import SourceRecipe, build_source, settings_for
 from sam_objects.runner import generate_object_jsons
-from sam_objects.sam_source import SamObjectSource, build_sam_model
-from sam_objects.settings import settings_for
+from sam_objects.sam_source import build_sam_model, sam_package
 
 REPO = Path(__file__).resolve().parents[1]
 TILE = REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png"
@@ -67,8 +67,8 @@ def _assert_valid_objects(path: Path) -> list[dict]:
 @pytest.mark.slow
 def test_random_sam_vit_b_objects_are_valid_and_read_by_sessrs(crop_dir: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    net = build_sam_model("sam", "vit_b", checkpoint=None)
-    source = SamObjectSource(net, "sam", settings_for("sam", **TINY_GRID), torch.device("cpu"))
+    source = build_source(SourceRecipe("sam", settings_for("sam", **TINY_GRID), "vit_b", checkpoint=None,
+                                       device="cpu"))  # checkpoint None: random weights
 
     summary = generate_object_jsons(list_images(crop_dir), tmp_path, source)
 
@@ -79,21 +79,25 @@ def test_random_sam_vit_b_objects_are_valid_and_read_by_sessrs(crop_dir: Path, t
 @pytest.mark.slow
 def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(crop_dir: Path,
                                                                             tmp_path: Path) -> None:
-    """The random model is also saved as a checkpoint: the CLI run must load it and give the same masks."""
+    """The random model is also saved as a checkpoint: the CLI run must load it and give the same masks.
+
+    The expected records come from the package's generator asked for dense masks, encoded here; the CLI asks it
+    for COCO RLE, so equality also shows that no mask changes by skipping the dense round trip.
+    """
     torch.manual_seed(0)
     net = build_sam_model("samhq", "vit_tiny", checkpoint=None)
     checkpoint = tmp_path / "random_vit_tiny.pth"
     torch.save(net.state_dict(), checkpoint)
-    source = SamObjectSource(net, "samhq", settings_for("samhq", **TINY_GRID), torch.device("cpu"))
-    generate_object_jsons(list_images(crop_dir), tmp_path / "in_memory", source)
-    expected = _assert_valid_objects(tmp_path / "in_memory/crop.json")
+    generator = sam_package("samhq").SamAutomaticMaskGenerator(net, output_mode="binary_mask", **TINY_GRID)
+    expected = [encode_object(found["segmentation"]) for found in generator.generate(pixels(crop_dir / "crop.png",
+                                                                                           "RGB"))]
 
     options = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_GRID.items()]
     code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cli"), "--model", "samhq", "--model-type", "vit_tiny",
                  "--checkpoint", str(checkpoint), "--device", "cpu", *options])
 
     assert code == 0
-    assert json.loads((tmp_path / "cli/crop.json").read_text()) == expected
+    assert _assert_valid_objects(tmp_path / "cli/crop.json") == expected
 
 
 def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) -> None:
@@ -101,5 +105,23 @@ def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) 
     state.pop(next(iter(state)))
     checkpoint = tmp_path / "partial.pth"
     torch.save(state, checkpoint)
-    with pytest.raises(ValueError, match=f"{checkpoint}: lacks 1 weights"):
+    with pytest.raises(ValueError, match=f"{checkpoint}: does not fit --model samhq --model-type vit_tiny: lacks 1 "):
         build_sam_model("samhq", "vit_tiny", checkpoint)
+
+
+def test_checkpoint_of_the_wrong_shape_is_one_line_naming_the_file(crop_dir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A tiny state dict whose tensors have other shapes than vit_tiny's: one error line, nothing written."""
+    state = build_sam_model("samhq", "vit_tiny", checkpoint=None).state_dict()
+    wrong = {name: torch.zeros(1) for name in state}
+    checkpoint = tmp_path / "wrong_shape.pth"
+    torch.save(wrong, checkpoint)
+    out = tmp_path / "json"
+    code = main(["-i", str(crop_dir), "-j", str(out), "--model", "samhq", "--model-type", "vit_tiny",
+                 "--checkpoint", str(checkpoint), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert str(checkpoint) in err and "does not fit --model samhq --model-type vit_tiny" in err
+    assert "weights of another shape" in err
+    assert not out.exists()

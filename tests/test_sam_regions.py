@@ -10,9 +10,9 @@ from image_files import pixels
 
 from rscommon.images import read_rgb
 from rscommon.objects import decode_masks, read_objects
-from sam_objects.regions_source import RegionObjectSource, region_labels
+from sam_objects.regions_source import region_labels
+from sam_objects.registry import build_object_source, settings_for
 from sam_objects.runner import generate_object_jsons
-from sam_objects.settings import settings_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data/real_samples"
 TILES = {  # image -> label map (raw codes; any coding serves for purity)
@@ -67,7 +67,7 @@ def _object_partition(path: Path, shape: tuple[int, int]) -> np.ndarray:
 @pytest.fixture(scope="module")
 def region_jsons(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("regions")
-    source = RegionObjectSource(settings_for("regions"))
+    source = build_object_source("regions")
     summary = generate_object_jsons([SAMPLES / name for name in TILES], out, source)
     assert not summary.failed and len(summary.written) == len(TILES)
     return out

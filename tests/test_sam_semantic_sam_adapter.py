@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from sam_objects.semantic_sam_source import SemanticSamObjectSource, build_semantic_sam_model
-from sam_objects.settings import settings_for
+from sam_objects.registry import build_object_source, settings_for
+from sam_objects.semantic_sam_source import SemanticSamObjectSource
 
 
 class _FakeGenerator:
@@ -44,21 +44,22 @@ def fake_semantic_sam(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 def test_one_generator_per_level_and_all_masks_kept(fake_semantic_sam: types.ModuleType) -> None:
     settings = settings_for("ssam", levels=[3, 5])
     source = SemanticSamObjectSource(object(), settings, torch.device("cpu"))
-    masks = source(np.zeros((4, 5, 3), dtype=np.uint8))
+    records = source(np.zeros((4, 5, 3), dtype=np.uint8))
 
     assert [call["level"] for call in _FakeGenerator.calls] == [[3], [5]]
     for call in _FakeGenerator.calls:
         assert call["output_mode"] == "binary_mask"
         assert (call["points_per_side"], call["pred_iou_thresh"], call["crop_n_layers"]) == (32, 0.95, 0)
         assert "levels" not in call
-    assert [int(m.sum()) for m in masks] == [3, 5]
+    assert [record["area"] for record in records] == [3, 5]
+    assert all(record["rles"]["size"] == [4, 5] for record in records)
 
 
 def test_builder_refuses_cpu_after_checking_package_and_checkpoint(fake_semantic_sam: types.ModuleType,
                                                                    tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="swinl_only_sam_many2many.pth"):
-        build_semantic_sam_model("swinl", tmp_path / "absent.pth", torch.device("cpu"))
+        build_object_source("ssam", checkpoint=tmp_path / "absent.pth", device="cpu")
     checkpoint = tmp_path / "swinl_only_sam_many2many.pth"
     checkpoint.write_bytes(b"")
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        build_semantic_sam_model("swinl", checkpoint, torch.device("cpu"))
+        build_object_source("ssam", checkpoint=checkpoint, device="cpu")

@@ -16,10 +16,7 @@ from pathlib import Path
 import torch
 
 from rscommon.images import read_rgb
-from sam_objects.regions_source import RegionObjectSource
-from sam_objects.runner import image_objects
-from sam_objects.sam_source import SamObjectSource, build_sam_model
-from sam_objects.settings import settings_for
+from sam_objects.registry import SourceRecipe, build_object_source, build_source, settings_for
 
 TILE = Path(__file__).resolve().parents[2] / "data/real_samples/loveda/mmseg_0.png"
 
@@ -49,17 +46,17 @@ def main() -> None:
     print(f"tile {TILE.name} {image.shape[1]}x{image.shape[0]}, torch threads {args.threads}")
     print(f"{'source':<48} {'cpu s':>8} {'wall s':>8} {'objects':>8}")
 
-    regions = RegionObjectSource(settings_for("regions"))
-    report("regions (felzenszwalb, not SAM)", lambda: image_objects(image, regions), args.repeats)
+    regions = build_object_source("regions")
+    report("regions (felzenszwalb, not SAM)", lambda: regions(image), args.repeats)
 
     torch.manual_seed(0)
-    build_cpu, build_wall, net = timed(lambda: build_sam_model("samhq", "vit_tiny", checkpoint=None))
-    print(f"{'  build HQ-SAM vit_tiny (random weights)':<48} {build_cpu:8.2f} {build_wall:8.2f}")
     settings = settings_for("samhq", points_per_side=args.points_per_side, crop_n_layers=0,
                             pred_iou_thresh=0.0, stability_score_thresh=0.0)
-    tiny = SamObjectSource(net, "samhq", settings, torch.device("cpu"))
+    recipe = SourceRecipe("samhq", settings, "vit_tiny", checkpoint=None, device="cpu")  # random weights
+    build_cpu, build_wall, tiny = timed(lambda: build_source(recipe))
+    print(f"{'  build HQ-SAM vit_tiny (random weights)':<48} {build_cpu:8.2f} {build_wall:8.2f}")
     name = f"samhq vit_tiny random, {args.points_per_side}x{args.points_per_side} points, no crops"
-    report(name, lambda: image_objects(image, tiny), args.repeats)
+    report(name, lambda: tiny(image), args.repeats)
 
 
 if __name__ == "__main__":

@@ -3,49 +3,42 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import Field, fields
+from collections.abc import Sequence
+from dataclasses import Field, fields, replace
 from pathlib import Path
 
+from rscommon.cli import run_main
 from rscommon.images import list_images
 
-from .checkpoints import DEFAULT_MODEL_TYPE, MissingCheckpointError, default_checkpoint_path, require_checkpoint
-from .device import resolve_device
-from .regions_source import RegionObjectSource
-from .runner import ObjectSource, generate_object_jsons
-from .sam_source import SamObjectSource, build_sam_model
-from .semantic_sam_source import MissingDependencyError, SemanticSamObjectSource, build_semantic_sam_model
-from .settings import (
-    REFERENCE_SETTINGS,
-    MaskGeneratorSettings,
-    RegionSettings,
-    SemanticSamSettings,
-    Settings,
-    settings_for,
-)
+from . import registry
+from .registry import SOURCE_NAMES, SOURCES, ObjectSource, SourceRecipe, source_recipe
+from .runner import generate_object_jsons, refuse_output_folder
+from .semantic_sam_source import MissingDependencyError
+from .settings import Settings
 
-MODELS = ("sam", "samhq", "ssam", "regions")
-MODEL_TYPES = ("vit_h", "vit_l", "vit_b", "vit_tiny", "swinl", "swint")
-SOURCE_NAMES = {
-    "sam": "SAM (segment_anything)",
-    "samhq": "HQ-SAM (segment_anything_hq)",
-    "ssam": "Semantic-SAM (semantic_sam)",
-    "regions": "weight-free scikit-image regions (NOT SAM)",
-}
+__all__ = ["SOURCE_NAMES", "build_parser", "build_source", "main", "recipe_from_args", "run"]
+
+MODEL_TYPES = tuple(dict.fromkeys(t for spec in SOURCES.values() for t in spec.checkpoints))
 
 
 def _setting_fields() -> dict[str, Field]:
     """Every setting of every source, once by name (the first definition gives the help text)."""
     unique = {}
-    for settings_class in (MaskGeneratorSettings, SemanticSamSettings, RegionSettings):
-        for setting in fields(settings_class):
+    for spec in SOURCES.values():
+        for setting in fields(spec.settings):
             unique.setdefault(setting.name, setting)
     return unique
 
 
 def _defaults_text(name: str) -> str:
-    """The reference default of setting ``name`` for each model that uses it, e.g. 'sam 0.95, samhq 0.85'."""
-    return ", ".join(f"{model} {getattr(settings, name)}" for model, settings in REFERENCE_SETTINGS.items()
-                     if name in settings.__dataclass_fields__)
+    """The reference default of setting ``name`` for each source that uses it, e.g. 'sam 0.95, samhq 0.85'."""
+    return ", ".join(f"{spec.name} {getattr(spec.settings, name)}" for spec in SOURCES.values()
+                     if name in spec.settings.__dataclass_fields__)
+
+
+def _model_types_text() -> str:
+    return "; ".join(f"{spec.name} {'/'.join(spec.checkpoints)} (default {spec.default_model_type})"
+                     for spec in SOURCES.values() if spec.checkpoints)
 
 
 def build_parser(default_model: str) -> argparse.ArgumentParser:
@@ -54,14 +47,21 @@ def build_parser(default_model: str) -> argparse.ArgumentParser:
         description="Write <stem>.json per image: a list of {'rles': COCO compressed RLE, 'area': int} objects.")
     parser.add_argument("-i", "--image-dir", "--image_dir", required=True, type=Path, help="folder of images")
     parser.add_argument("-j", "--json-dir", "--sam_json_dir", required=True, type=Path, help="output folder")
-    parser.add_argument("--model", choices=MODELS, default=default_model,
+    parser.add_argument("--model", choices=list(SOURCES), default=default_model,
                         help=f"object source (default {default_model}); 'regions' needs no weights and is not SAM")
-    parser.add_argument("--model-type", choices=MODEL_TYPES,
-                        help="backbone: sam vit_h/l/b; samhq also vit_tiny; ssam swinl/swint (default vit_h / swinl)")
+    parser.add_argument("--model-type", choices=MODEL_TYPES, help=f"backbone: {_model_types_text()}")
     parser.add_argument("--checkpoint", type=Path,
-                        help="weights file (default: its standard name under the repository's weights/)")
+                        help="weights file (default: its standard name in the weights folder, $SESSRS_WEIGHTS "
+                             "or the repository's weights/)")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--overwrite", action="store_true", help="redo images whose JSON already exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo every image (by default only images whose JSON is missing, damaged, or made "
+                             "from another image, settings or checkpoint are made)")
+    parser.add_argument("-n", "--workers", type=int, default=1,
+                        help="local worker processes, each with its own model (default 1: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the per-image tasks on this dask.distributed scheduler (e.g. tcp://host:8786); "
+                             "workers must see the image and JSON folders and the checkpoint at the same paths")
     group = parser.add_argument_group("generator settings (default: the reference's value for the chosen --model)")
     for name, setting in _setting_fields().items():
         extra = {key: value for key, value in setting.metadata.items() if key in ("type", "choices", "nargs")}
@@ -70,38 +70,46 @@ def build_parser(default_model: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_from_args(args: argparse.Namespace) -> Settings:
+def recipe_from_args(args: argparse.Namespace) -> SourceRecipe:
+    """The object source the arguments describe."""
     given = {name: getattr(args, name) for name in _setting_fields() if getattr(args, name) is not None}
-    return settings_for(args.model, **given)
+    return source_recipe(args.model, args.model_type, args.checkpoint, args.device, **given)
 
 
 def build_source(args: argparse.Namespace, settings: Settings) -> ObjectSource:
-    """The object source the arguments describe; a missing checkpoint or package is an error here."""
-    if args.model == "regions":
-        if args.checkpoint is not None or args.model_type is not None:
-            raise ValueError("--model regions uses no weights: drop --checkpoint and --model-type")
-        return RegionObjectSource(settings)
-    model_type = args.model_type or DEFAULT_MODEL_TYPE[args.model]
-    checkpoint = args.checkpoint or default_checkpoint_path(args.model, model_type)
-    device = resolve_device(args.device)
-    if args.model == "ssam":
-        net = build_semantic_sam_model(model_type, checkpoint, device)
-        return SemanticSamObjectSource(net, settings, device)
-    net = build_sam_model(args.model, model_type, require_checkpoint(checkpoint, args.model, model_type))
-    return SamObjectSource(net, args.model, settings, device)
+    """The source of ``--model``, ``--model-type``, ``--checkpoint``, ``--device`` with ``settings``.
+
+    Kept with ``SOURCE_NAMES`` only until ``rspipeline`` uses :func:`sam_objects.registry.build_object_source`.
+    """
+    recipe = source_recipe(args.model, args.model_type, args.checkpoint, args.device)
+    return registry.build_source(replace(recipe, settings=settings))
 
 
-def main(argv: list[str] | None = None, default_model: str = "sam") -> int:
-    """Run the CLI; returns 0 when every image succeeded, 1 when some failed, 2 on a setup error."""
+def run(argv: Sequence[str], default_model: str) -> int:
+    """Validate everything (folders, images, settings, checkpoint), then write the JSONs; 1 if an image failed."""
     args = build_parser(default_model).parse_args(argv)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    refuse_output_folder(args.json_dir, args.image_dir)
+    images = list_images(args.image_dir)
+    recipe = recipe_from_args(args)
     try:
-        settings = _settings_from_args(args)
-        images = list_images(args.image_dir)
-        source = build_source(args, settings)
-    except (MissingCheckpointError, MissingDependencyError, FileNotFoundError, ValueError) as error:
+        if args.scheduler or args.workers > 1:
+            recipe.check()  # each worker builds the source itself
+            source = recipe
+        else:
+            source = registry.build_source(recipe)
+    except MissingDependencyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"object source: {SOURCE_NAMES[args.model]}; {len(images)} images -> {args.json_dir}")
-    summary = generate_object_jsons(images, args.json_dir, source, overwrite=args.overwrite)
+    where = f" on {args.scheduler}" if args.scheduler else ""
+    print(f"object source: {recipe.spec.label}; {len(images)} images -> {args.json_dir}{where}")
+    summary = generate_object_jsons(images, args.json_dir, source, overwrite=args.overwrite,
+                                    workers=args.workers, scheduler=args.scheduler)
     print(summary.report())
     return 1 if summary.failed else 0
+
+
+def main(argv: Sequence[str] | None = None, default_model: str = "sam") -> int:
+    """Run the CLI; 0 when every image succeeded, 1 when some failed, 2 on bad input (one ``error:`` line)."""
+    return run_main(lambda args: run(args, default_model), argv)

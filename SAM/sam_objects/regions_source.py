@@ -6,11 +6,11 @@ so a 1024 x 1024 tile takes about a second on one CPU core.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 from skimage.segmentation import felzenszwalb, slic
+
+from rscommon.objects import encode_object
 
 from .settings import RegionSettings
 
@@ -39,9 +39,8 @@ class RegionObjectSource:
     def __init__(self, settings: RegionSettings) -> None:
         self.settings = settings
 
-    def __call__(self, image: np.ndarray) -> Iterator[np.ndarray]:
-        """Boolean H x W masks, one per region, yielded one at a time to bound memory."""
+    def __call__(self, image: np.ndarray) -> list[dict]:
+        """``{"rles", "area"}`` records, one per region (each mask is encoded as soon as it is made)."""
         labels = region_labels(image, self.settings)
         ids, counts = np.unique(labels, return_counts=True)
-        for region_id in ids[counts >= self.settings.min_mask_region_area]:
-            yield labels == region_id
+        return [encode_object(labels == region_id) for region_id in ids[counts >= self.settings.min_mask_region_area]]

@@ -1,19 +1,32 @@
-"""The resumable per-image loop: skip finished images, report failures and go on, summarise at the end."""
+"""The resumable per-image loop: one task per image, here, in worker processes or on a Dask cluster.
+
+A task never raises: a failing image comes back as its error, so one bad image neither stops a run over thousands
+nor loses the images already finished. Object JSONs are redone exactly when the image, the source's settings or
+checkpoint, or this stage's version differ from what made them (see :mod:`sam_objects.run_log`).
+"""
 from __future__ import annotations
 
+import glob
 import sys
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from rscommon.files import write_json_atomic
+from rscommon.files import InputError, write_json_atomic
 from rscommon.images import read_rgb
-from rscommon.objects import encode_object
+from rscommon.parallel import unordered_map
+from rscommon.provenance import file_identity
 
-ObjectSource = Callable[[np.ndarray], Iterable[np.ndarray]]
+from .registry import ObjectSource, SourceRecipe, rebuilt_source
+from .run_log import RunLog
+
+# What a JSON holds and how it is made from a source's records; a change here redoes every JSON.
+OBJECTS_VERSION = "2"
 
 
 @dataclass
@@ -23,34 +36,79 @@ class RunSummary:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    redone: dict[str, str] = field(default_factory=dict)
 
     def report(self) -> str:
-        """A short human-readable account, one line per failure."""
+        """A short human-readable account: why images were redone, one line per failure."""
         lines = [f"{len(self.written)} written, {len(self.skipped)} skipped (already done), "
                  f"{len(self.failed)} failed"]
+        lines += [f"  {count} redone: {reason}" for reason, count in Counter(self.redone.values()).items()]
         lines += [f"  FAILED {name}: {reason}" for name, reason in self.failed.items()]
         return "\n".join(lines)
 
 
-def process_images(image_paths: list[Path], outputs_of: Callable[[Path], list[Path]],
-                   task: Callable[[Path], None], overwrite: bool = False, desc: str = "images") -> RunSummary:
-    """Run ``task`` on every image whose outputs do not all exist yet (all of them with ``overwrite``).
+@dataclass(frozen=True)
+class Outcome:
+    """The answer of one image's task: what it read and wrote, or its error."""
 
-    An exception from ``task`` is recorded against that image and the run continues.
-    """
+    image: Path
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class _Guarded:
+    """``task(path)`` turned into an :class:`Outcome`; any exception becomes the outcome's error. Picklable."""
+
+    def __init__(self, task: Callable[[Path], dict[str, Any] | None]) -> None:
+        self.task = task
+
+    def __call__(self, path: Path) -> Outcome:
+        try:
+            return Outcome(path, details=self.task(path) or {})
+        except Exception as error:  # one bad image must not stop a run over thousands
+            return Outcome(path, error=f"{type(error).__name__}: {error}")
+
+
+def run_tasks(task: Callable[[Path], dict[str, Any] | None], image_paths: list[Path], desc: str,
+              workers: int = 1, scheduler: str | None = None) -> Iterator[Outcome]:
+    """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
+    outcomes = unordered_map(_Guarded(task), image_paths, workers, scheduler)
+    for outcome in tqdm(outcomes, total=len(image_paths), desc=desc, unit="image"):
+        if outcome.error:
+            tqdm.write(f"FAILED {outcome.image.name}: {outcome.error}", file=sys.stderr)
+        yield outcome
+
+
+def process_images(image_paths: list[Path], outputs_of: Callable[[Path], list[Path]],
+                   task: Callable[[Path], None], overwrite: bool = False, desc: str = "images",
+                   workers: int = 1, scheduler: str | None = None) -> RunSummary:
+    """Run ``task`` on every image whose outputs do not all exist yet (all of them with ``overwrite``)."""
     summary = RunSummary()
-    for path in tqdm(image_paths, desc=desc, unit="image"):
+    todo = []
+    for path in image_paths:
         if not overwrite and all(target.exists() for target in outputs_of(path)):
             summary.skipped.append(path.name)
-            continue
-        try:
-            task(path)
-        except Exception as error:  # one bad image must not stop a run over thousands
-            summary.failed[path.name] = f"{type(error).__name__}: {error}"
-            tqdm.write(f"FAILED {path.name}: {summary.failed[path.name]}", file=sys.stderr)
         else:
-            summary.written.append(path.name)
+            todo.append(path)
+    for outcome in run_tasks(task, todo, desc, workers, scheduler):
+        _count(summary, outcome)
     return summary
+
+
+def _count(summary: RunSummary, outcome: Outcome) -> None:
+    if outcome.error:
+        summary.failed[outcome.image.name] = outcome.error
+    else:
+        summary.written.append(outcome.image.name)
+
+
+def refuse_output_folder(out_dir: Path, *input_dirs: Path) -> None:
+    """Refuse, before anything is written, an output folder that is a file or one of the input folders."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: the output folder is a file")
+    for input_dir in input_dirs:
+        if out_dir.resolve() == input_dir.resolve():
+            raise InputError(f"{out_dir}: the output folder is the input folder {input_dir}; choose another")
 
 
 def json_path(image_path: Path, json_dir: Path) -> Path:
@@ -59,25 +117,73 @@ def json_path(image_path: Path, json_dir: Path) -> Path:
 
 
 def image_objects(image: np.ndarray, source: ObjectSource) -> list[dict]:
-    """The JSON records of the non-empty masks ``source`` finds in ``image``."""
-    records = []
-    for mask in source(image):
-        if mask.shape != image.shape[:2]:
-            raise ValueError(f"object source returned a {mask.shape} mask for a {image.shape[:2]} image")
-        record = encode_object(mask)
-        if record["area"] > 0:
-            records.append(record)
-    return records
+    """``source(image)``; kept only until ``rspipeline`` calls the source itself."""
+    return source(image)
 
 
-def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source: ObjectSource,
-                          overwrite: bool = False) -> RunSummary:
-    """Write ``<stem>.json`` (a list of COCO-RLE objects) for every image into ``json_dir``, resumably."""
+class WriteObjects:
+    """The task of one image: read it, find its objects, write its JSON atomically; answer what it read and
+    wrote. Sent to worker processes or cluster workers, where the source is rebuilt once from its recipe."""
+
+    def __init__(self, source: ObjectSource | SourceRecipe, json_dir: Path) -> None:
+        self.source = source
+        self.json_dir = json_dir
+
+    def __call__(self, image_path: Path) -> dict[str, Any]:
+        source = self.source if isinstance(self.source, ObjectSource) else rebuilt_source(self.source)
+        image_identity = file_identity(image_path)  # before reading: a later change only causes a redo
+        target = json_path(image_path, self.json_dir)
+        write_json_atomic(target, source(read_rgb(image_path)))
+        return {"image": image_identity, "json": file_identity(target)}
+
+
+def made_from(source_identity: dict[str, Any], image_identity: dict[str, Any] | None) -> dict[str, Any]:
+    """The record of what one JSON is made from (shaped like :func:`rscommon.provenance.fingerprint`)."""
+    return {"version": OBJECTS_VERSION, "settings": source_identity["settings"],
+            "inputs": {"image": image_identity, "checkpoint": source_identity["checkpoint"]}}
+
+
+def _current_identity(path: Path) -> dict[str, Any] | None:
+    try:
+        return file_identity(path)
+    except OSError:
+        return None  # unreadable: its task will fail and say why
+
+
+def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source: ObjectSource | SourceRecipe,
+                          overwrite: bool = False, workers: int = 1, scheduler: str | None = None) -> RunSummary:
+    """Write ``<stem>.json`` (a list of COCO-RLE objects) for every image into ``json_dir``, resumably.
+
+    An image is skipped when its JSON was made from the same image content, source settings, checkpoint and
+    stage version (and the JSON is intact); otherwise it is made (again). ``source`` is a built source, or a
+    recipe that each worker builds (``workers`` > 1 or ``scheduler``, a dask.distributed address).
+    """
     json_dir = Path(json_dir)
+    recipe = source.recipe if isinstance(source, ObjectSource) else source
+    identity = recipe.identity()  # the checkpoint is hashed once per run
+    log = RunLog(json_dir)
+    summary, todo = RunSummary(), []
+    for path in image_paths:
+        reason = "--overwrite" if overwrite else \
+            log.reason_to_redo(path.name, json_path(path, json_dir), made_from(identity, _current_identity(path)))
+        if reason is None:
+            summary.skipped.append(path.name)
+            continue
+        todo.append(path)
+        if reason != "new":
+            summary.redone[path.name] = reason
     json_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(json_dir, image_paths)
+    log.compact()
+    for outcome in run_tasks(WriteObjects(source, json_dir), todo, "object masks", workers, scheduler):
+        _count(summary, outcome)
+        if not outcome.error:
+            log.append(outcome.image.name, made_from(identity, outcome.details["image"]), outcome.details["json"])
+    return summary
 
-    def write_objects(path: Path) -> None:
-        write_json_atomic(json_path(path, json_dir), image_objects(read_rgb(path), source))
 
-    return process_images(image_paths, lambda path: [json_path(path, json_dir)], write_objects,
-                          overwrite=overwrite, desc="object masks")
+def _remove_leftovers(json_dir: Path, image_paths: list[Path]) -> None:
+    """Temporary files of the JSONs of ``image_paths`` left by a killed run."""
+    for path in image_paths:
+        for leftover in json_dir.glob(f".{glob.escape(path.stem)}.json.*.tmp"):
+            leftover.unlink(missing_ok=True)

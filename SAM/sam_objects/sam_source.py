@@ -1,6 +1,11 @@
-"""Object masks from SAM (``segment_anything``) or HQ-SAM (``segment_anything_hq``), the official packages."""
+"""Object masks from SAM (``segment_anything``) or HQ-SAM (``segment_anything_hq``), the official packages.
+
+The packages' automatic mask generator is asked for COCO RLE (``output_mode="coco_rle"``), so masks are never
+held densely here; each RLE becomes an object record as it is.
+"""
 from __future__ import annotations
 
+import importlib
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -9,20 +14,24 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from rscommon.objects import object_record
+
 from .device import autocast_for
 from .settings import MaskGeneratorSettings
 
+PACKAGES = {"sam": "segment_anything", "samhq": "segment_anything_hq"}
 
-def _package(model: str) -> ModuleType:
-    if model == "sam":
-        import segment_anything
 
-        return segment_anything
-    if model == "samhq":
-        import segment_anything_hq
-
-        return segment_anything_hq
-    raise ValueError(f"not a SAM-family model: {model!r} (expected sam or samhq)")
+def sam_package(model: str) -> ModuleType:
+    """The official package of ``model`` (``sam`` or ``samhq``), imported on first use."""
+    if model not in PACKAGES:
+        raise ValueError(f"not a SAM-family model: {model!r} (expected sam or samhq)")
+    with warnings.catch_warnings():
+        # segment_anything_hq registers its TinyViT under names timm already has, through timm's deprecated
+        # module paths, when imported: noise about the package's own code, shown to every user otherwise.
+        warnings.filterwarnings("ignore", message="Overwriting tiny_vit_", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Importing from timm.models", category=FutureWarning)
+        return importlib.import_module(PACKAGES[model])
 
 
 def build_sam_model(model: str, model_type: str, checkpoint: str | Path | None) -> torch.nn.Module:
@@ -30,40 +39,54 @@ def build_sam_model(model: str, model_type: str, checkpoint: str | Path | None) 
 
     ``checkpoint=None`` leaves the weights randomly initialised: only for plumbing tests and benchmarks.
     """
-    registry = _package(model).sam_model_registry
+    registry = sam_package(model).sam_model_registry
     if model_type not in registry or model_type == "default":
         choices = sorted(k for k in registry if k != "default")
         raise ValueError(f"--model {model} has no model type {model_type!r}; choose one of {choices}")
     net = registry[model_type]()
     if checkpoint is not None:
-        _load_weights(net, Path(checkpoint))
+        load_weights(net, Path(checkpoint), f"--model {model} --model-type {model_type}")
     return net.eval()
 
 
-def _load_weights(net: torch.nn.Module, path: Path) -> None:
+def load_weights(net: torch.nn.Module, path: Path, model_name: str) -> None:
+    """Load the state dict at ``path`` into ``net``; one line naming the file if it does not fit ``net``."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing:
-        raise ValueError(f"{path}: lacks {len(missing)} weights of this architecture (first: {missing[:3]}); "
-                         "is it the file for this --model and --model-type?")
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"{path}: not a state dict of tensors, so it does not fit {model_name}")
+    expected = net.state_dict()
+    missing = [name for name in expected if name not in state]
+    reshaped = [f"{name} {list(state[name].shape)} (needs {list(tensor.shape)})"
+                for name, tensor in expected.items() if name in state and state[name].shape != tensor.shape]
+    if missing or reshaped:
+        problems = []
+        if missing:
+            problems.append(f"lacks {len(missing)} of its {len(expected)} weights (first: {missing[:3]})")
+        if reshaped:
+            problems.append(f"{len(reshaped)} weights of another shape (first: {reshaped[0]})")
+        raise ValueError(f"{path}: does not fit {model_name}: {'; '.join(problems)}. "
+                         "Is it the file for this --model and --model-type?")
+    unexpected = [name for name in state if name not in expected]
     if unexpected:
-        warnings.warn(f"{path}: {len(unexpected)} entries not used by the model (first: {unexpected[:3]})")
+        warnings.warn(f"{path}: {len(unexpected)} entries not used by the model (first: {unexpected[:3]})",
+                      stacklevel=2)
+    net.load_state_dict(state, strict=False)
 
 
 class SamObjectSource:
-    """Runs the package's ``SamAutomaticMaskGenerator`` on an RGB image and returns its boolean masks."""
+    """Runs the package's ``SamAutomaticMaskGenerator`` on an RGB image and returns its objects as records."""
 
     def __init__(self, net: torch.nn.Module, model: str, settings: MaskGeneratorSettings,
                  device: torch.device) -> None:
         self.device = device
-        generator_class = _package(model).SamAutomaticMaskGenerator
-        self._generator = generator_class(net.to(device), output_mode="binary_mask", **asdict(settings))
+        generator_class = sam_package(model).SamAutomaticMaskGenerator
+        self._generator = generator_class(net.to(device), output_mode="coco_rle", **asdict(settings))
 
-    def __call__(self, image: np.ndarray) -> list[np.ndarray]:
-        """Boolean H x W masks, after the generator's own small-region removal."""
+    def __call__(self, image: np.ndarray) -> list[dict]:
+        """``{"rles", "area"}`` records of the masks, after the generator's own small-region removal."""
         with torch.no_grad(), autocast_for(self.device):
-            records = self._generator.generate(image)
-        return [record["segmentation"] for record in records]
+            found = self._generator.generate(image)
+        return [object_record(record["segmentation"]) for record in found]

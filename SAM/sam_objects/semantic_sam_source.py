@@ -13,7 +13,8 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from .checkpoints import require_checkpoint
+from rscommon.objects import encode_object
+
 from .device import autocast_for
 from .settings import SemanticSamSettings
 
@@ -45,10 +46,9 @@ def import_semantic_sam() -> ModuleType:
 def build_semantic_sam_model(model_type: str, checkpoint: Path, device: torch.device) -> torch.nn.Module:
     """Build Semantic-SAM with its own ``build_semantic_sam`` (which reads configs relative to its clone).
 
-    Checks, in order: the package is installed, the checkpoint exists, the device is CUDA.
+    The checkpoint must exist (the registry checks it after the package); the device must be CUDA.
     """
     package = import_semantic_sam()
-    checkpoint = require_checkpoint(checkpoint, "ssam", model_type)
     if device.type != "cuda":
         raise ValueError(f"--model ssam needs a CUDA device (got {device}); its builder places the model on CUDA")
     clone_root = Path(package.__file__).resolve().parents[1]
@@ -71,11 +71,12 @@ class SemanticSamObjectSource:
         self._generators = [generator_class(net, level=[level], output_mode="binary_mask", **arguments)
                             for level in levels]
 
-    def __call__(self, image: np.ndarray) -> list[np.ndarray]:
-        """Boolean H x W masks at the image's own resolution, level by level."""
+    def __call__(self, image: np.ndarray) -> list[dict]:
+        """``{"rles", "area"}`` records of the masks at the image's own resolution, level by level."""
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).to(self.device)
-        masks = []
+        records = []
         with torch.no_grad(), autocast_for(self.device):
             for generator in self._generators:
-                masks.extend(np.asarray(record["segmentation"], dtype=bool) for record in generator.generate(tensor))
-        return masks
+                records.extend(encode_object(np.asarray(found["segmentation"], dtype=bool))
+                               for found in generator.generate(tensor))
+        return records

@@ -1,10 +1,10 @@
-"""Settings of each object source, with the reference's defaults per model.
+"""Settings of each object source (the reference's defaults per model are in :mod:`sam_objects.registry`).
 
 Every field carries its command-line help and type in ``metadata`` so the CLI can offer each one as an option.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 
@@ -62,19 +62,12 @@ class RegionSettings:
 
 Settings = Union[MaskGeneratorSettings, SemanticSamSettings, RegionSettings]
 
-REFERENCE_SETTINGS: dict[str, Settings] = {
-    "sam": MaskGeneratorSettings(),
-    "samhq": MaskGeneratorSettings(pred_iou_thresh=0.85, stability_score_thresh=0.85),
-    "ssam": SemanticSamSettings(),
-    "regions": RegionSettings(),
-}
 
+def __getattr__(name: str) -> object:
+    """``settings_for`` as it was here before the registry held the defaults; kept only until ``rspipeline``
+    imports it from :mod:`sam_objects.registry`."""
+    if name == "settings_for":
+        from .registry import settings_for
 
-def settings_for(model: str, **overrides: Any) -> Settings:
-    """The reference's settings for ``model`` with ``overrides`` applied; unknown names are an error."""
-    base = REFERENCE_SETTINGS[model]
-    unknown = sorted(set(overrides) - set(base.__dataclass_fields__))
-    if unknown:
-        options = ", ".join("--" + name.replace("_", "-") for name in unknown)
-        raise ValueError(f"{options} not used by --model {model}")
-    return replace(base, **overrides)
+        return settings_for
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

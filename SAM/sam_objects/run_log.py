@@ -1,0 +1,67 @@
+"""What each object JSON was made from, kept beside the JSONs in ``<json_dir>/.objects_run.jsonl``.
+
+One JSON line per finished image, appended as the image finishes (the last line of an image wins):
+``{"image": "<file name>", "made_from": {"version", "settings", "inputs": {"image", "checkpoint"}}, "json": {...}}``
+with ``made_from`` shaped like :func:`rscommon.provenance.fingerprint` and ``json`` the identity of the JSON
+written. A run killed while appending loses at most that line (its image is made again); the log is rewritten
+compactly at the start of every run. The object JSONs themselves stay plain object lists.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rscommon.files import write_text_atomic
+from rscommon.provenance import file_identity, what_changed
+
+LOG_NAME = ".objects_run.jsonl"
+
+
+class RunLog:
+    """The records of one JSON folder, read when opened, appended to as images finish."""
+
+    def __init__(self, json_dir: Path) -> None:
+        self.path = json_dir / LOG_NAME
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a killed run: its image is simply made again
+                if isinstance(entry, dict) and isinstance(entry.get("image"), str):
+                    self.entries[entry["image"]] = entry
+
+    def reason_to_redo(self, image_name: str, json_file: Path, made_from: dict[str, Any]) -> str | None:
+        """Why the JSON of ``image_name`` must be made (again), or None if it was made from ``made_from``."""
+        if not json_file.is_file():
+            return "new"
+        entry = self.entries.get(image_name)
+        if entry is None:
+            return "no record of what made the JSON"
+        changed = what_changed(entry.get("made_from") or {}, made_from)
+        if changed:
+            return ", ".join(changed) + " changed"
+        if entry.get("json") != file_identity(json_file):
+            return "JSON differs from the one written (truncated or edited)"
+        return None
+
+    def compact(self) -> None:
+        """Rewrite the log with one line per image (drops superseded and cut-short lines)."""
+        if self.entries or self.path.exists():
+            write_text_atomic(self.path, "".join(_line(entry) for entry in self.entries.values()))
+
+    def append(self, image_name: str, made_from: dict[str, Any], json_identity: dict[str, Any]) -> None:
+        """Record that the JSON of ``image_name``, with identity ``json_identity``, was made from ``made_from``."""
+        entry = {"image": image_name, "made_from": made_from, "json": json_identity}
+        self.entries[image_name] = entry
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(_line(entry))
+            stream.flush()
+            os.fsync(stream.fileno())
+
+
+def _line(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n"
