@@ -131,7 +131,7 @@ def _load_part(path: Path, classes: Sequence[int], num_classes: int) -> tuple[Sc
     """A saved part and its record of what it was made from; :class:`PartError` names an unreadable one."""
     square = (num_classes, num_classes)
     try:
-        with np.load(path, allow_pickle=False) as part:
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as part:
             made_from = json.loads(str(part["made_from"]))
             result = SceneSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
