@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from demo_html import parse_html
+from demo_html import check_report_in_browser, find_chromium, parse_html
 
 from rscommon.datasets import get_dataset
 from rscommon.labels import read_label_png
@@ -95,6 +95,14 @@ def test_report_html_parses_and_every_image_exists(demo: Path) -> None:
         for row in protocol["rows"]:
             assert f'<th colspan="2">{row["peer"]}</th>' in html
             assert f"{row['mIoU']:.2f}" in html and f"{row['OA']:.2f}" in html
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="Chromium not found on PATH (Debian: apt-get install chromium)")
+def test_report_reads_in_a_real_browser(demo: Path) -> None:
+    """No console error, every heatmap and panel displayed, the headline figures those of report.json."""
+    state = check_report_in_browser(demo / "report.html", find_chromium())
+    assert len(state["images"]) == 7 + 2
+    assert len(state["figures"]) == 4 * 2 * 2
 
 
 def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
