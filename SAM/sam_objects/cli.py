@@ -11,9 +11,8 @@ from rscommon.cli import run_main
 from rscommon.images import list_images
 
 from . import registry
-from .registry import SOURCE_NAMES, SOURCES, ObjectSource, SourceRecipe, source_recipe
+from .registry import SOURCE_NAMES, SOURCES, MissingDependencyError, ObjectSource, SourceRecipe, source_recipe
 from .runner import generate_object_jsons, refuse_output_folder
-from .semantic_sam_source import MissingDependencyError
 from .settings import Settings
 
 __all__ = ["SOURCE_NAMES", "build_parser", "build_source", "main", "recipe_from_args", "run"]

@@ -16,6 +16,7 @@ import torch
 from rscommon.objects import encode_object
 
 from .device import autocast_for
+from .registry import MissingDependencyError
 from .settings import SemanticSamSettings
 
 INSTALL_HINT = """Semantic-SAM is not installed (it is not published on PyPI). Install it from source:
@@ -28,10 +29,6 @@ It needs a CUDA GPU (its model builder moves the model to CUDA)."""
 
 # Semantic-SAM's builder names its backbones 'L' and 'T'.
 _BACKBONE_LETTER = {"swinl": "L", "swint": "T"}
-
-
-class MissingDependencyError(ImportError):
-    """An optional package is not installed; the message says how to install it."""
 
 
 def import_semantic_sam() -> ModuleType:
