@@ -1,6 +1,7 @@
 """Overlay and blend pictures from object JSONs: deterministic colours, no uint8 wrap-around, the script."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -65,3 +66,41 @@ def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
     capsys.readouterr()
     assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
     assert "0 written, 1 skipped" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("area", ["NaN", "Infinity"])
+def test_object_json_with_non_finite_area_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                        area: str, workers: str) -> None:
+    """One line per bad JSON naming it; the other image is still drawn; no pool traceback with -n 2."""
+    images, jsons, out = tmp_path / "images", tmp_path / "json", tmp_path / "pictures"
+    images.mkdir()
+    shutil.copy(TILE, images / "good.png")
+    shutil.copy(TILE, images / "bad.png")
+    mask = np.zeros((512, 512), dtype=bool)
+    mask[10:20, 10:20] = True
+    write_json_atomic(jsons / "good.json", [encode_object(mask)])
+    record = encode_object(mask)
+    (jsons / "bad.json").write_text(f'[{{"rles": {json.dumps(record["rles"])}, "area": {area}}}]')
+
+    code = main(["-i", str(images), "-j", str(jsons), "-o", str(out), "-n", workers])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in printed.err and "Traceback" not in printed.out
+    failures = [line for line in printed.err.splitlines() if line.startswith("FAILED")]
+    assert len(failures) == 1 and str(jsons / "bad.json") in failures[0] and "area" in failures[0]
+    assert "1 written, 0 skipped (already done), 1 failed" in printed.out
+    assert (out / "label/good.png").exists() and not (out / "label/bad.png").exists()
+
+
+def test_picture_folder_equal_to_an_input_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    images, jsons = tmp_path / "images", tmp_path / "json"
+    images.mkdir()
+    shutil.copy(TILE, images / "tile.png")
+    write_json_atomic(jsons / "tile.json", [])
+    for out in (images, jsons):
+        before = sorted(p.name for p in out.iterdir())
+        assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "is the input folder" in err and err.count("\n") == 1
+        assert sorted(p.name for p in out.iterdir()) == before
