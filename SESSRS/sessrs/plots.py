@@ -3,22 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def sweep_heatmap(
     rows: list[dict], baseline_miou: float, t1_values, t2_values, title: str, path: str | Path
 ) -> None:
     """Save a t1 x t2 heatmap of the mIoU change against the unrefined prediction."""
+    # Imported here so that ``import sessrs`` does not load Matplotlib; a bare Figure needs no GUI backend.
+    from matplotlib.figure import Figure
+
     change = np.full((len(t1_values), len(t2_values)), np.nan)
     for row in rows:
         change[t1_values.index(row["t1"]), t2_values.index(row["t2"])] = row["mIoU"] - baseline_miou
     limit = max(float(np.nanmax(np.abs(change))), 0.01)
-    figure, axes = plt.subplots(figsize=(7.5, 3.6))
+    figure = Figure(figsize=(7.5, 3.6))
+    axes = figure.subplots()
     image = axes.imshow(change, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(change):
         axes.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7)
@@ -35,5 +35,4 @@ def sweep_heatmap(
         figure.savefig(temporary, dpi=110)
         temporary.replace(path)
     finally:
-        plt.close(figure)
         temporary.unlink(missing_ok=True)
