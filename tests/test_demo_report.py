@@ -122,7 +122,7 @@ def test_write_report_html_parses_and_references_existing_images(tmp_path: Path)
     assert "80.50" in text and "n/a" in text
     assert '82.00 <span class="up">(+1.50)</span>' in text
     assert '80.25 <span class="down">(-0.75)</span>' in text
-    assert '<th colspan="2">sessrs</th>' in text
+    assert '<th colspan="2">SESSRS (per-class pick)</th>' in text
     assert f"{heatmap['delta_miou'][0][0]:+.2f}" in text
 
 

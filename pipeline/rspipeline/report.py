@@ -149,11 +149,12 @@ def _figure(value: float | None, baseline: float | None = None) -> str:
     return "n/a" if value is None else f"{value:.2f}{_change_html(value, baseline)}"
 
 
-def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str]) -> str:
-    """Classes down, peers across (IoU and F1 each); changes against the first row (the unrefined prediction)."""
+def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str], labels: dict[str, str]) -> str:
+    """Classes down, methods across (IoU and F1 each, headed by their ``labels``); changes against the first row
+    (the unrefined prediction)."""
     before = rows[0]
     head = '<tr><th rowspan="2">class</th>' + "".join(
-        f'<th colspan="2">{html.escape(row["peer"])}</th>' for row in rows
+        f'<th colspan="2">{html.escape(labels[row["peer"]])}</th>' for row in rows
     ) + "</tr><tr>" + "<th>IoU</th><th>F1</th>" * len(rows) + "</tr>"
     lines = [(name, lambda row, name=name: (row["IoU"].get(name), row["F1"].get(name))) for name in classes]
     lines.append(("mean (mIoU, mF1)", lambda row: (row["mIoU"], row["mF1"])))
@@ -204,13 +205,14 @@ def _headline_html(group: dict) -> str:
 
 
 def _group_html(group: dict) -> str:
+    labels = {row["method"]: row["label"] for row in group["headline"]}
     parts = [f'<h2 id="{html.escape(group["key"])}">{html.escape(group["label"])}</h2>',
              f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>"]
     for protocol in group["protocols"]:
         parts += [
             f"<h3>{html.escape(protocol['title'])}</h3>",
             f"<p>{html.escape(protocol['description'])}</p>",
-            _metrics_table_html(protocol["rows"], group["classes"]),
+            _metrics_table_html(protocol["rows"], group["classes"], labels),
             "<p>Thresholds picked for SESSRS:</p>",
             _thresholds_html(protocol["folds"]),
         ]
@@ -234,7 +236,7 @@ STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; max-width: 1600px; }
 table { border-collapse: collapse; margin: .5em 0 1em; font-size: 90%; }
 th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: right; }
-td:first-child { text-align: left; }
+td:first-child, tr:first-child th:first-child { text-align: left; }
 table.headline { font-size: 100%; }
 .setup { background: #f4f6fa; border: 1px solid #ccd; padding: .5em 1em; }
 .setup dt { font-weight: bold; margin-top: .4em; }

@@ -101,20 +101,18 @@ class Console:
             self._log.flush()
         log = self._log
         with subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=None if log is None else subprocess.STDOUT) \
-                as process, self._timer():
+                as process, self._timer() as timer:
             while process.poll() is None:
+                timer.refresh()
                 time.sleep(TIMER_REFRESH_S)
         if process.returncode != 0:
             raise ScriptFailed(f"{script.name} exited with status {process.returncode}")
 
-    @contextmanager
-    def _timer(self) -> Iterator[None]:
-        """The stage's elapsed time, redrawn in place while a script runs (only on an interactive terminal)."""
+    def _timer(self) -> tqdm:
+        """The stage's elapsed time, to redraw in place while a script runs (only on an interactive terminal)."""
         interactive = not self.verbose and self.terminal.isatty()
-        with tqdm(total=None, desc=self._title, bar_format="{desc}  {elapsed}", file=self.terminal, leave=False,
-                  disable=not interactive, mininterval=TIMER_REFRESH_S) as timer:
-            yield
-            timer.refresh()
+        return tqdm(total=None, desc=self._title, bar_format="{desc}  {elapsed}", file=self.terminal, leave=False,
+                    disable=not interactive)
 
     @contextmanager
     def _output_to(self, log_path: Path, title: str) -> Iterator[None]:
