@@ -3,8 +3,8 @@
 Each tile (see :mod:`rspipeline.tiling`) is one task: it reads its window of the image (and of the prediction
 raster, or predicts the window with a GeoSeg network), makes the window's objects, refines the window's
 prediction with the thresholds and returns the part it owns, its core. The client saves every core as it arrives
-(``PARTS/r<row>_c<col>.png``, keyed on the inputs and settings), so an interrupted or failed run keeps its
-finished tiles and the same command continues it. When every tile is done, the cores are written window by window
+(``PARTS/r<row>_c<col>.png``, keyed on the inputs and settings); a failed tile is reported and the others go on,
+so an interrupted or failed run keeps its finished tiles and the same command continues it. When every tile is done, the cores are written window by window
 into the output GeoTIFF (and polygonised into the GeoPackage), each under a temporary name renamed into place.
 
 With nothing to refine (an empty ``modify``) no objects are made and the output is the prediction itself.
@@ -24,9 +24,9 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
-from rscommon.parallel import unordered_map
 from rscommon.provenance import fingerprint, what_changed
 from sessrs import APPLY_MAX_OBJECTS, Thresholds, refine
+from sessrs.tasks import each_image
 
 from .raster import (
     GDAL_OPTIONS,
@@ -212,10 +212,10 @@ def run_scene(run: SceneRun) -> SceneReport:
     task, grid, tiles, record = prepare(run)
     parts = run.parts or run.out.with_name(run.out.name + ".parts")
     store = TileStore(parts, record, spec, run.restart)
-    todo = [TileJob(task, tile) for tile in tiles if not store.done(tile)]
+    todo = [(tile.name, TileJob(task, tile)) for tile in tiles if not store.done(tile)]
     with tqdm(total=len(tiles), initial=len(tiles) - len(todo), desc="tiles", unit="tile") as progress:
         try:
-            for tile, core in unordered_map(refine_tile, todo, run.workers, run.scheduler):
+            for _, (tile, core) in each_image(refine_tile, todo, run.workers, run.scheduler):
                 store.save(tile, core)
                 progress.update()
         except BaseException:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from geoseg.inference import TTA_CHOICES
 from rscommon.datasets import DATASETS
 from sessrs import APPLY_MAX_OBJECTS
 
@@ -34,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--pred", type=Path, help="the prediction: a one-band class raster on the image's grid")
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
     parser.add_argument("--ckpt", type=Path, help="with --config: the checkpoint (default: the config's)")
-    parser.add_argument("--tta", choices=TTA_CHOICES, help="with --config: test-time augmentation (default: the config's)")
+    parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
     parser.add_argument("--objects", required=True, choices=OBJECT_SOURCES,
                         help="object source per tile; 'regions' needs no weights and is not SAM")
     parser.add_argument("--model-type", help="backbone of the object source (default: vit_h for sam/samhq, swinl for ssam)")

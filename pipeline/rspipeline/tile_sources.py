@@ -2,7 +2,7 @@
 
 Each description is a small frozen dataclass that travels with every tile job (to a local process or a Dask
 worker); the heavy things it names (a segmentation network, a SAM model) are built once per process, on first
-use, and kept for the process's next tiles.
+use, and kept for the process's next tiles. GeoSeg (and with it PyTorch) is imported only when a config predicts.
 """
 from __future__ import annotations
 
@@ -12,14 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from geoseg.checkpoint import load_net_weights
-from geoseg.cli import find_config, pick_device
-from geoseg.config import load_config
-from geoseg.datasets.augment import val_transform
-from geoseg.inference import TTA_CHOICES, with_tta
-from geoseg.paths import GEOSEG_ROOT
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.paths import resolve_path
@@ -55,6 +48,10 @@ class GeoSegPrediction:
     device: str | None
 
     def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+        import torch
+
+        from geoseg.datasets.augment import val_transform
+
         model, device = _geoseg_model(self)
         height, width = image.shape[:2]
         normalized = val_transform()(image=image)["image"]
@@ -69,6 +66,11 @@ class GeoSegPrediction:
 def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,
                       spec: DatasetSpec) -> GeoSegPrediction:
     """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint."""
+    from geoseg.cli import find_config
+    from geoseg.config import load_config
+    from geoseg.inference import TTA_CHOICES
+    from geoseg.paths import GEOSEG_ROOT
+
     config_path = find_config(config)
     loaded = load_config(config_path)
     if loaded.dataset != spec.name:
@@ -86,6 +88,13 @@ def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: st
 
 @lru_cache(maxsize=1)
 def _geoseg_model(prediction: GeoSegPrediction):
+    import torch
+
+    from geoseg.checkpoint import load_net_weights
+    from geoseg.cli import pick_device
+    from geoseg.config import load_config
+    from geoseg.inference import with_tta
+
     device = torch.device(prediction.device) if prediction.device else pick_device(None)
     net = load_config(prediction.config).net
     load_net_weights(net, prediction.checkpoint)

@@ -1,0 +1,61 @@
+"""A small georeferenced scene for the scene-command tests: the real Potsdam sample tile as a GeoTIFF with a made-up
+CRS (EPSG:32633) and 5 cm pixels, and a coarse prediction of it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+
+from rscommon.images import read_rgb
+from rscommon.labels import read_label_png
+from rscommon.paths import REAL_SAMPLES
+
+POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
+CRS = "EPSG:32633"
+TRANSFORM = Affine(0.05, 0.0, 500000.0, 0.0, -0.05, 5800000.0)  # 5 cm pixels, north up
+TILE, OVERLAP = 256, 32
+BEST = {"t1": {str(c): 0.5 for c in range(6)}, "t2": {str(c): 0.5 for c in range(6)}, "modify": [1, 0, 3, 2]}
+NOTHING = {"t1": {}, "t2": {}, "modify": []}
+
+
+def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM) -> Path:
+    """A GeoTIFF of C x H x W ``bands``."""
+    with rasterio.open(path, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
+                       dtype=bands.dtype, crs=crs, transform=transform) as dataset:
+        dataset.write(bands)
+    return path
+
+
+def coarse_prediction(labels: np.ndarray, factor: int = 8) -> np.ndarray:
+    """The Potsdam label map in GeoSeg's classes (boundary -> clutter), coarsened: a blocky stand-in for a model."""
+    classes = np.where(labels == 0, 5, labels - 1).astype(np.uint8)
+    coarse = classes[factor // 2::factor, factor // 2::factor]
+    return np.repeat(np.repeat(coarse, factor, 0), factor, 1)[: labels.shape[0], : labels.shape[1]]
+
+
+def make_scene(folder: Path) -> dict:
+    """The Potsdam tile as scene.tif (RGB) and pred.tif (a coarse prediction), with two thresholds files."""
+    rgb = read_rgb(f"{POTSDAM_TILE}RGB.png")
+    pred = coarse_prediction(read_label_png(f"{POTSDAM_TILE}label_mmseg.png"))
+    (folder / "best.json").write_text(json.dumps(BEST))
+    (folder / "nothing.json").write_text(json.dumps(NOTHING))
+    return {"folder": folder, "rgb": rgb, "pred": pred,
+            "image": write_raster(folder / "scene.tif", rgb.transpose(2, 0, 1)),
+            "pred_tif": write_raster(folder / "pred.tif", pred[None])}
+
+
+def scene_args(scene: dict, out: Path, thresholds: str = "best.json", *extra: str, tile: int = TILE,
+               pred: Path | None = None, image: Path | None = None) -> list[str]:
+    """The scene command's arguments for ``scene`` with the weight-free objects, tile 256, overlap 32."""
+    return ["--image", str(image or scene["image"]), "--pred", str(pred or scene["pred_tif"]), "--objects", "regions",
+            "--thresholds", str(scene["folder"] / thresholds), "--dataset", "potsdam", "--out", str(out),
+            "--tile", str(tile), "--overlap", str(OVERLAP), *extra]
+
+
+def read_band(path: Path) -> np.ndarray:
+    """Band 1 of a raster."""
+    with rasterio.open(path) as dataset:
+        return dataset.read(1)
