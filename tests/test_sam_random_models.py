@@ -15,6 +15,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
+from distributed import LocalCluster
 from image_files import pixels
 from PIL import Image
 
@@ -22,6 +23,7 @@ from rscommon.images import list_images
 from rscommon.objects import encode_object, read_objects
 from sam_objects.cli import main
 from sam_objects.registry import SourceRecipe, build_source, settings_for
+from sam_objects.run_log import RunLog
 from sam_objects.runner import generate_object_jsons
 from sam_objects.sam_source import build_sam_model, sam_package
 
@@ -82,7 +84,8 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
     """The random model is also saved as a checkpoint: the CLI run must load it and give the same masks.
 
     The expected records come from the package's generator asked for dense masks, encoded here; the CLI asks it
-    for COCO RLE, so equality also shows that no mask changes by skipping the dense round trip.
+    for COCO RLE, so equality also shows that no mask changes by skipping the dense round trip. A run on a
+    two-worker cluster on loopback (``--scheduler``) must then write the same JSON.
     """
     torch.manual_seed(0)
     net = build_sam_model("samhq", "vit_tiny", checkpoint=None)
@@ -98,6 +101,16 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
 
     assert code == 0
     assert _assert_valid_objects(tmp_path / "cli/crop.json") == expected
+
+    # The same on a dask.distributed cluster: each worker rebuilds the source from its recipe and the checkpoint.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cluster"), "--model", "samhq",
+                     "--model-type", "vit_tiny", "--checkpoint", str(checkpoint), "--device", "cpu", *options,
+                     "--scheduler", cluster.scheduler_address])
+    assert code == 0
+    assert (tmp_path / "cluster/crop.json").read_bytes() == (tmp_path / "cli/crop.json").read_bytes()
+    assert RunLog(tmp_path / "cluster").entries["crop.png"]["made_from"] == \
+        RunLog(tmp_path / "cli").entries["crop.png"]["made_from"]
 
 
 def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) -> None:

@@ -50,13 +50,14 @@ class RunLog:
 
     def compact(self) -> None:
         """Rewrite the log with one line per image (drops superseded and cut-short lines)."""
-        if self.entries or self.path.exists():
+        if self.path.exists():
             write_text_atomic(self.path, "".join(_line(entry) for entry in self.entries.values()))
 
     def append(self, image_name: str, made_from: dict[str, Any], json_identity: dict[str, Any]) -> None:
         """Record that the JSON of ``image_name``, with identity ``json_identity``, was made from ``made_from``."""
         entry = {"image": image_name, "made_from": made_from, "json": json_identity}
         self.entries[image_name] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as stream:
             stream.write(_line(entry))
             stream.flush()

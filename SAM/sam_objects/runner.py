@@ -172,9 +172,9 @@ def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source:
         todo.append(path)
         if reason != "new":
             summary.redone[path.name] = reason
-    json_dir.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(json_dir, image_paths)
-    log.compact()
+    if json_dir.is_dir():  # created by the first JSON written, so a run that cannot start writes nothing
+        _remove_leftovers(json_dir, image_paths)
+        log.compact()
     for outcome in run_tasks(WriteObjects(source, json_dir), todo, "object masks", workers, scheduler):
         _count(summary, outcome)
         if not outcome.error:
