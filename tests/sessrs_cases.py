@@ -24,6 +24,13 @@ def fixture_scene(name: str) -> tuple[Scene, np.ndarray]:
 
 
 def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int = 5) -> tuple[Scene, np.ndarray]:
+    """A random scene (see :func:`random_inputs`) and its ground truth."""
+    pred, objects, gt = random_inputs(seed, shape, num_classes)
+    return build_scene(pred, objects, num_classes), gt
+
+
+def random_inputs(seed: int, shape: tuple[int, int] = (40, 56),
+                  num_classes: int = 5) -> tuple[np.ndarray, list[dict], np.ndarray]:
     """A random prediction of rectangles, objects that follow its regions (shifted, grown, merged, some big), and
     a ground truth that follows the objects more than the prediction, so that refinements change the scores."""
     rng = np.random.default_rng(seed)
@@ -50,5 +57,4 @@ def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int =
         if mask.any():
             masks.append(mask)
             gt[mask] = np.bincount(pred[mask], minlength=num_classes).argmax()
-    objects = [encode_object(mask) for mask in masks]
-    return build_scene(pred, objects, num_classes), gt
+    return pred, [encode_object(mask) for mask in masks], gt

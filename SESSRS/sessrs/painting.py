@@ -83,6 +83,7 @@ class Painting:
     values: np.ndarray = field(init=False, repr=False)
     claims: np.ndarray = field(init=False, repr=False)
     _near: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.order:
@@ -114,6 +115,14 @@ class Painting:
 
     def apply(self, change: Change) -> None:
         """Make ``change`` (from :meth:`change` on this painting) the current state."""
+        for cls in self.refinements.keys() ^ change.refinements.keys():
+            # a class joining or leaving claims, or stops claiming, its own predicted pixels; outside the
+            # change's pixels that moves no output, but later changes read the claims
+            own = self.scene.class_pixels(cls)
+            if cls in change.refinements:
+                self.claims[own] |= np.int32(1 << cls)
+            else:
+                self.claims[own] &= ~np.int32(1 << cls)
         self.values[change.pixels] = change.values
         self.claims[change.pixels] = change.claims
         self.order, self.refinements, self.settlements = change.order, change.refinements, change.settlements
@@ -191,8 +200,10 @@ class Painting:
                 if not len(common):
                     continue
                 if first in changed or second in changed:
-                    settlements[first, second] = settle_pair(
-                        self.scene, refinements[first], refinements[second], pixels[common])
+                    pair = (refinements[first], refinements[second])
+                    if pair not in self._settled:  # a pair's settlement depends on the two refinements only
+                        self._settled[pair] = settle_pair(self.scene, *pair, pixels[common])
+                    settlements[first, second] = self._settled[pair]
                 settlement = settlements[first, second]
                 at = np.searchsorted(settlement.pixels, pixels[common])
                 paint_settled(values, common, settlement.winner[at], settlement.score[at], painted, best,

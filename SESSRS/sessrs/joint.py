@@ -1,0 +1,255 @@
+"""The joint threshold search: all classes' (t1, t2) and their membership in ``modify`` improved together.
+
+The reference tunes each class alone with the others switched off, then applies all classes at once; classes
+interact (step 3 cuts objects of one class by those of another, step 5 settles pixels two classes claim), so the
+per-class picks do not add up. The joint search starts from the per-class pick and does coordinate descent on the
+mIoU of the full application (all classes at once, the application's object limit): it takes the classes in
+turn, scores every setting of that class (not refined, or refined with each pair of the grid) with the other
+classes as they are, keeps the best (the current setting on a tie), and stops when a whole round gains nothing.
+It is deterministic; its state is saved after each step, keyed on its inputs and settings, so an interrupted
+search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from rscommon.datasets import DatasetSpec
+from rscommon.files import read_json, write_json_atomic
+from rscommon.metrics import compute_scores
+from rscommon.provenance import digest, fingerprint, what_changed
+
+from .inputs import Sample, load_ground_truth, load_scene
+from .joint_engine import OFF, ClassSetting, SceneEvaluator, Settings, class_matrices, modify_of
+from .modes import FAITHFUL, RefineOptions
+from .sweep_engine import REFERENCE_GRID, ThresholdGrid
+
+JOINT_VERSION = "1"
+STATE_FILE = "joint_state.json"
+
+
+def settings_from(t1: dict[int, float], t2: dict[int, float], modify: Sequence[int], num_classes: int) -> Settings:
+    """Per-class settings from thresholds (classes not given: 1) and ``modify``."""
+    return tuple(ClassSetting(float(t1.get(c, 1.0)), float(t2.get(c, 1.0)), c in modify) for c in range(num_classes))
+
+
+def thresholds_of(settings: Settings) -> dict[str, Any]:
+    """The ``best.json`` form of settings."""
+    return {
+        "t1": {str(c): s.t1 for c, s in enumerate(settings)},
+        "t2": {str(c): s.t2 for c, s in enumerate(settings)},
+        "modify": modify_of(settings),
+    }
+
+
+def candidates_for(current: ClassSetting, grid: ThresholdGrid) -> list[ClassSetting]:
+    """The settings a class is scored at: its current one first (it wins ties), off, then every grid pair."""
+    options = [current, OFF, *(ClassSetting(t1, t2, True) for t1, t2 in grid.pairs)]
+    return list(dict.fromkeys(options))
+
+
+class Shard:
+    """The evaluators of some images, kept in one process between calls."""
+
+    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions):
+        self.evaluators = []
+        for sample in samples:
+            scene = load_scene(sample, spec)
+            self.evaluators.append(SceneEvaluator(scene, load_ground_truth(sample, spec, scene.shape),
+                                                  max_objects, options))
+
+    def matrices(self, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
+        return class_matrices(self.evaluators, cls, candidates)
+
+    def commit(self, settings: Settings) -> np.ndarray:
+        return sum(evaluator.commit(settings) for evaluator in self.evaluators)
+
+
+_SHARD: Shard | None = None
+
+
+def _start_shard(*args) -> None:
+    global _SHARD
+    _SHARD = Shard(*args)
+
+
+def _call_shard(method: str, *args):
+    return getattr(_SHARD, method)(*args)
+
+
+class ShardPool:
+    """Images split over ``workers`` processes, each keeping its images and caches in memory between calls."""
+
+    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions,
+                 workers: int = 1) -> None:
+        groups = [list(samples[i :: max(workers, 1)]) for i in range(max(workers, 1))]
+        groups = [group for group in groups if group]
+        self.local = Shard(samples, spec, max_objects, options) if len(groups) <= 1 else None
+        self.executors = [] if self.local else [
+            ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, spec, max_objects, options))
+            for group in groups
+        ]
+
+    def total(self, method: str, *args) -> np.ndarray:
+        """The sum of every shard's answer to ``method(*args)``."""
+        if self.local is not None:
+            return getattr(self.local, method)(*args)
+        futures = [executor.submit(_call_shard, method, *args) for executor in self.executors]
+        return sum(future.result() for future in futures)
+
+    def close(self) -> None:
+        for executor in self.executors:
+            executor.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> ShardPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class SearchState:
+    """Where a joint search stands; saved after every step."""
+
+    key: dict
+    settings: Settings
+    miou: float
+    round: int = 1
+    position: int = 0
+    gained: bool = False
+    done: bool = False
+    evaluations: int = 0
+    seconds: float = 0.0
+    trace: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "key": self.key,
+            "settings": [s.to_json() for s in self.settings],
+            "mIoU": self.miou,
+            "round": self.round,
+            "position": self.position,
+            "gained": self.gained,
+            "done": self.done,
+            "evaluations": self.evaluations,
+            "seconds": self.seconds,
+            "trace": self.trace,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> SearchState:
+        settings = tuple(ClassSetting(float(s["t1"]), float(s["t2"]), bool(s["refined"])) for s in data["settings"])
+        return cls(key=data["key"], settings=settings, miou=float(data["mIoU"]), round=int(data["round"]),
+                   position=int(data["position"]), gained=bool(data["gained"]), done=bool(data["done"]),
+                   evaluations=int(data["evaluations"]), seconds=float(data["seconds"]), trace=list(data["trace"]))
+
+
+def search_key(samples: Sequence[Sample], spec: DatasetSpec, start: Settings, classes: Sequence[int],
+               grid: ThresholdGrid, max_objects: int, options: RefineOptions) -> dict:
+    """What a search result is made from: the images' files, the start and every setting of the search."""
+    inputs = {f"{s.stem}.{kind}": path for s in samples for kind, path in (("pred", s.pred), ("sam", s.sam), ("gt", s.gt))}
+    settings = {"dataset": spec.name, "start": thresholds_of(start), "classes": list(classes), "grid": grid.to_json(),
+                "max_objects": max_objects, "options": options.to_json()}
+    return fingerprint(inputs, settings, JOINT_VERSION)
+
+
+def mean_iou(matrix: np.ndarray, spec: DatasetSpec) -> float:
+    return float(compute_scores(matrix, spec.scored).miou)
+
+
+def joint_search(
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    start: Settings,
+    state_dir: str | Path,
+    max_objects: int,
+    grid: ThresholdGrid = REFERENCE_GRID,
+    options: RefineOptions = FAITHFUL,
+    classes: Sequence[int] | None = None,
+    workers: int = 1,
+) -> SearchState:
+    """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
+
+    Resumes from ``state_dir/joint_state.json`` when it holds a search of the same inputs and settings (a state
+    of another search is replaced, and what changed is printed). Returns the final state; its ``trace`` has one
+    entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain.
+    """
+    classes = list(spec.scored if classes is None else classes)
+    key = search_key(samples, spec, start, classes, grid, max_objects, options)
+    state_path = Path(state_dir) / STATE_FILE
+    state = _resume(state_path, key)
+    if state is not None and state.done:
+        return state
+    with ShardPool(samples, spec, max_objects, options, workers) as pool:
+        began = time.perf_counter()
+        if state is None:
+            matrix = pool.total("commit", start)
+            state = SearchState(key=key, settings=start, miou=mean_iou(matrix, spec))
+            state.trace.append({"step": 0, "round": 0, "class": None, "setting": None,
+                                "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start)})
+        else:
+            pool.total("commit", state.settings)
+        _save(state_path, state)
+        per_round = sum(len(candidates_for(state.settings[c], grid)) for c in classes)
+        with tqdm(desc="joint search", unit="setting", total=per_round) as progress:
+            progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
+            while not state.done:
+                _step(pool, state, classes, grid, spec, progress)
+                state.seconds += time.perf_counter() - began
+                began = time.perf_counter()
+                _save(state_path, state)
+    return state
+
+
+def _step(pool: ShardPool, state: SearchState, classes: list[int], grid: ThresholdGrid, spec: DatasetSpec,
+          progress: tqdm) -> None:
+    """Score every setting of the next class, keep the best, and move on (to the next round, or stop)."""
+    cls = classes[state.position]
+    candidates = candidates_for(state.settings[cls], grid)
+    started = time.perf_counter()
+    matrices = pool.total("matrices", cls, candidates)
+    scores = [mean_iou(matrix, spec) for matrix in matrices]
+    best = int(np.argmax(scores))  # first of the highest: the current setting on a tie
+    gain = scores[best] - state.miou
+    if best != 0 and gain > 0:
+        state.settings = tuple(candidates[best] if c == cls else s for c, s in enumerate(state.settings))
+        pool.total("commit", state.settings)
+        state.miou, state.gained = scores[best], True
+    state.evaluations += len(candidates)
+    state.trace.append({
+        "step": len(state.trace), "round": state.round, "class": cls, "class_name": spec.classes[cls],
+        "setting": state.settings[cls].to_json(), "mIoU": 100 * state.miou, "gain": 100 * max(gain, 0.0),
+        "settings_scored": len(candidates), "seconds": round(time.perf_counter() - started, 3),
+    })
+    progress.update(len(candidates))
+    state.position += 1
+    if state.position == len(classes):
+        if not state.gained:
+            state.done = True
+        else:
+            state.round, state.position, state.gained = state.round + 1, 0, False
+            progress.reset(total=sum(len(candidates_for(state.settings[c], grid)) for c in classes))
+    progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
+
+
+def _resume(path: Path, key: dict) -> SearchState | None:
+    if not path.is_file():
+        return None
+    saved = read_json(path)
+    if digest(saved.get("key")) == digest(key):
+        return SearchState.from_json(saved)
+    print(f"{path}: a search of other inputs or settings ({', '.join(what_changed(saved.get('key') or {}, key))}); "
+          "starting again")
+    return None
+
+
+def _save(path: Path, state: SearchState) -> None:
+    write_json_atomic(path, state.to_json())
