@@ -126,3 +126,13 @@ def test_reference_defaults_per_model() -> None:
 def test_checkpoints_are_looked_up_in_sessrs_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
     assert default_checkpoint_path("samhq", "vit_tiny") == tmp_path / "sam_hq_vit_tiny.pth"
+
+
+def test_worker_processes_write_the_jsons_of_a_single_process_run(image_dir: Path, tmp_path: Path) -> None:
+    """``-n 2``: each worker process builds the source from its recipe; JSONs and records equal the serial run."""
+    assert main(["-i", str(image_dir), "-j", str(tmp_path / "serial"), "--model", "regions"]) == 0
+    assert main(["-i", str(image_dir), "-j", str(tmp_path / "pool"), "--model", "regions", "-n", "2"]) == 0
+    for tile in TILES:
+        name = f"{tile.stem}.json"
+        assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+    assert (tmp_path / "pool/.objects_run.jsonl").read_text().count("\n") == len(TILES)
