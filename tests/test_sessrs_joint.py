@@ -122,3 +122,16 @@ def test_a_search_of_other_settings_starts_again(random_scenes, tmp_path, capsys
     assert "settings.options" in capsys.readouterr().out
     assert json.loads((tmp_path / joint.STATE_FILE).read_text())["key"]["settings"]["options"] == IMPROVED.to_json()
     assert other.done
+
+
+def test_trace_is_written_as_json_and_a_plot(random_scenes, tmp_path):
+    from sessrs.joint_outputs import TRACE_JSON, TRACE_PNG, write_trace
+    from tests.image_files import pixels
+    state = joint_search(random_scenes, URBAN, START, tmp_path, 5, GRID, IMPROVED, classes=range(5))
+    trace = write_trace(state, URBAN, tmp_path, IMPROVED, GRID, [s.stem for s in random_scenes])
+    assert json.loads((tmp_path / TRACE_JSON).read_text()) == json.loads(json.dumps(trace))
+    assert "trace" in TRACE_JSON and trace["mode"] == "improved"
+    assert trace["best"]["modify"] == modify_of(state.settings) and len(trace["steps"]) == len(state.trace)
+    assert trace["mIoU_best"] >= trace["mIoU_start"]
+    image = pixels(tmp_path / TRACE_PNG)
+    assert image.shape[0] > 200 and len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 10

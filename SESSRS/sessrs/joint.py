@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +60,22 @@ class Shard:
     """The evaluators of some images, kept in one process between calls."""
 
     def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions):
-        self.evaluators = []
+        self.num_classes = spec.num_classes
+        self.evaluators = {}
         for sample in samples:
             scene = load_scene(sample, spec)
-            self.evaluators.append(SceneEvaluator(scene, load_ground_truth(sample, spec, scene.shape),
-                                                  max_objects, options))
+            gt = load_ground_truth(sample, spec, scene.shape)
+            self.evaluators[sample.stem] = SceneEvaluator(scene, gt, max_objects, options)
 
-    def matrices(self, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
-        return class_matrices(self.evaluators, cls, candidates)
+    def _chosen(self, stems: frozenset[str] | None) -> list[SceneEvaluator]:
+        return [e for stem, e in self.evaluators.items() if stems is None or stem in stems]
 
-    def commit(self, settings: Settings) -> np.ndarray:
-        return sum(evaluator.commit(settings) for evaluator in self.evaluators)
+    def matrices(self, stems: frozenset[str] | None, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
+        return class_matrices(self._chosen(stems), cls, candidates, self.num_classes)
+
+    def commit(self, stems: frozenset[str] | None, settings: Settings) -> np.ndarray:
+        return sum((e.commit(settings) for e in self._chosen(stems)),
+                   np.zeros((self.num_classes, self.num_classes), np.int64))
 
 
 _SHARD: Shard | None = None
@@ -85,7 +91,11 @@ def _call_shard(method: str, *args):
 
 
 class ShardPool:
-    """Images split over ``workers`` processes, each keeping its images and caches in memory between calls."""
+    """Images split over ``workers`` processes, each keeping its images and caches in memory between calls.
+
+    Several searches over subsets of the images (the folds of a held-out protocol) can share one pool: the
+    caches of an image do not depend on which other images are searched with it.
+    """
 
     def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions,
                  workers: int = 1) -> None:
@@ -175,12 +185,14 @@ def joint_search(
     options: RefineOptions = FAITHFUL,
     classes: Sequence[int] | None = None,
     workers: int = 1,
+    pool: ShardPool | None = None,
 ) -> SearchState:
     """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
 
     Resumes from ``state_dir/joint_state.json`` when it holds a search of the same inputs and settings (a state
     of another search is replaced, and what changed is printed). Returns the final state; its ``trace`` has one
-    entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain.
+    entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain. ``pool``: a
+    :class:`ShardPool` holding (at least) these images, built with the same ``max_objects`` and ``options``.
     """
     classes = list(spec.scored if classes is None else classes)
     key = search_key(samples, spec, start, classes, grid, max_objects, options)
@@ -188,40 +200,41 @@ def joint_search(
     state = _resume(state_path, key)
     if state is not None and state.done:
         return state
-    with ShardPool(samples, spec, max_objects, options, workers) as pool:
+    stems = frozenset(s.stem for s in samples)
+    with nullcontext(pool) if pool is not None else ShardPool(samples, spec, max_objects, options, workers) as pool:
         began = time.perf_counter()
         if state is None:
-            matrix = pool.total("commit", start)
+            matrix = pool.total("commit", stems, start)
             state = SearchState(key=key, settings=start, miou=mean_iou(matrix, spec))
             state.trace.append({"step": 0, "round": 0, "class": None, "setting": None,
                                 "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start)})
         else:
-            pool.total("commit", state.settings)
+            pool.total("commit", stems, state.settings)
         _save(state_path, state)
         per_round = sum(len(candidates_for(state.settings[c], grid)) for c in classes)
         with tqdm(desc="joint search", unit="setting", total=per_round) as progress:
             progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
             while not state.done:
-                _step(pool, state, classes, grid, spec, progress)
+                _step(pool, stems, state, classes, grid, spec, progress)
                 state.seconds += time.perf_counter() - began
                 began = time.perf_counter()
                 _save(state_path, state)
     return state
 
 
-def _step(pool: ShardPool, state: SearchState, classes: list[int], grid: ThresholdGrid, spec: DatasetSpec,
-          progress: tqdm) -> None:
+def _step(pool: ShardPool, stems: frozenset[str], state: SearchState, classes: list[int], grid: ThresholdGrid,
+          spec: DatasetSpec, progress: tqdm) -> None:
     """Score every setting of the next class, keep the best, and move on (to the next round, or stop)."""
     cls = classes[state.position]
     candidates = candidates_for(state.settings[cls], grid)
     started = time.perf_counter()
-    matrices = pool.total("matrices", cls, candidates)
+    matrices = pool.total("matrices", stems, cls, candidates)
     scores = [mean_iou(matrix, spec) for matrix in matrices]
     best = int(np.argmax(scores))  # first of the highest: the current setting on a tie
     gain = scores[best] - state.miou
     if best != 0 and gain > 0:
         state.settings = tuple(candidates[best] if c == cls else s for c, s in enumerate(state.settings))
-        pool.total("commit", state.settings)
+        pool.total("commit", stems, state.settings)
         state.miou, state.gained = scores[best], True
     state.evaluations += len(candidates)
     state.trace.append({

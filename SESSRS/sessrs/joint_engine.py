@@ -137,9 +137,9 @@ def with_setting(settings: Settings, cls: int, setting: ClassSetting) -> Setting
     return tuple(setting if c == cls else s for c, s in enumerate(settings))
 
 
-def class_matrices(evaluators: Sequence[SceneEvaluator], cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
+def class_matrices(evaluators: Sequence[SceneEvaluator], cls: int, candidates: Sequence[ClassSetting],
+                   classes: int) -> np.ndarray:
     """Confusion matrices summed over the images, one per candidate setting of ``cls`` (others as committed)."""
-    classes = evaluators[0].scene.num_classes if evaluators else 0
     totals = np.zeros((len(candidates), classes, classes), np.int64)
     for evaluator in evaluators:
         for row, candidate in enumerate(candidates):
