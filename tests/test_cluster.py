@@ -149,6 +149,5 @@ def test_a_tile_failing_on_the_cluster_is_reported_and_the_others_are_kept(clust
     assert run_main(main, args) == 2  # only the failed tile is tried again
     assert {path: path.stat().st_mtime_ns for path in parts} == kept
     for tile in tile_grid(512, 512, TILE, OVERLAP)[:-1]:  # the kept tiles are the local run's
-        core = tile.core_window
         assert np.array_equal(read_label_png(tmp_path / "out.tif.parts" / f"{tile.name}.png"),
-                              local_run[core.row_off:core.row_off + core.height, core.col_off:core.col_off + core.width])
+                              local_run[tile.core_in_scene])

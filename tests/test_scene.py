@@ -33,9 +33,7 @@ from rscommon.images import stretch_to_uint8
 from rspipeline.raster import read_rgb_window, stretch_ranges
 from rspipeline.scene_cli import main
 from rspipeline.tiling import axis_spans, tile_grid
-from sam_objects.regions_source import RegionObjectSource
-from sam_objects.runner import image_objects
-from sam_objects.settings import settings_for
+from sam_objects import build_object_source
 from sessrs import Thresholds, refine
 
 
@@ -46,7 +44,7 @@ def scene(tmp_path_factory) -> dict:
 
 def tile_refinement(rgb: np.ndarray, pred: np.ndarray, best: dict) -> np.ndarray:
     """What the refinement of one tile gives on its own: objects from its pixels, the application's max_objects 5."""
-    objects = image_objects(rgb, RegionObjectSource(settings_for("regions")))
+    objects = build_object_source("regions")(rgb)
     return refine(pred, objects, Thresholds.from_json(best), max_objects=5, num_classes=POTSDAM.num_classes)
 
 
@@ -81,12 +79,11 @@ def test_a_tile_grid_is_row_by_row_and_its_windows_agree() -> None:
     tiles = tile_grid(600, 700, 256, 32)
     assert [(t.row, t.col) for t in tiles] == [(r, c) for r in range(3) for c in range(3)]
     covered = np.zeros((600, 700), int)
+    scene = np.arange(600 * 700).reshape(600, 700)
     for tile in tiles:
-        core = tile.core_window
-        covered[core.row_off:core.row_off + core.height, core.col_off:core.col_off + core.width] += 1
-        rows, cols = tile.core_in_tile
-        assert (rows.stop - rows.start, cols.stop - cols.start) == (core.height, core.width)
-        assert (tile.window.row_off + rows.start, tile.window.col_off + cols.start) == (core.row_off, core.col_off)
+        covered[tile.core_in_scene] += 1
+        assert tile.core_window.toslices() == tile.core_in_scene
+        assert np.array_equal(scene[tile.window.toslices()][tile.core_in_tile], scene[tile.core_in_scene])
     assert (covered == 1).all()
 
 
@@ -110,9 +107,7 @@ def test_sixteen_bit_bands_are_stretched_with_the_whole_scenes_percentiles(tmp_p
         whole = read_rgb_window(dataset, chosen, rasterio.windows.Window(0, 0, 170, 150), ranges)
         for tile in tile_grid(150, 170, 64, 16):  # every tile is stretched alike, with the scene's ranges
             part = read_rgb_window(dataset, chosen, tile.window, ranges)
-            window = tile.window
-            assert np.array_equal(part, expected[window.row_off:window.row_off + window.height,
-                                                 window.col_off:window.col_off + window.width])
+            assert np.array_equal(part, expected[tile.window.toslices()])
     assert np.array_equal(whole, expected)
 
 
@@ -145,12 +140,9 @@ def test_each_tile_owns_its_core_and_refines_it_on_its_own(scene, refined) -> No
     output = read_band(refined["out"])
     assert (output != scene["pred"]).sum() > 1000  # the refinement changed the prediction
     for tile in tile_grid(512, 512, TILE, OVERLAP):
-        window, core = tile.window, tile.core_window
-        rows = slice(window.row_off, window.row_off + window.height)
-        cols = slice(window.col_off, window.col_off + window.width)
+        rows, cols = tile.window.toslices()
         alone = tile_refinement(scene["rgb"][rows, cols], scene["pred"][rows, cols], BEST)
-        assert np.array_equal(output[core.row_off:core.row_off + core.height, core.col_off:core.col_off + core.width],
-                              alone[tile.core_in_tile]), tile.name
+        assert np.array_equal(output[tile.core_in_scene], alone[tile.core_in_tile]), tile.name
 
 
 def test_a_scene_of_one_tile_is_the_refinement_of_the_whole_image(scene, tmp_path: Path) -> None:

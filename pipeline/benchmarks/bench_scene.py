@@ -93,7 +93,8 @@ def measure(folder: Path, size: int, tile: int, overlap: int, workers: int) -> d
                  "--dataset", "Urban", "--out", str(folder / f"refined_{size}.tif"),
                  "--vector", str(folder / f"refined_{size}.gpkg"), "--tile", str(tile), "--overlap", str(overlap),
                  "--workers", str(workers)]
-    done = subprocess.run([sys.executable, __file__, "--child", *arguments], check=False, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, __file__, "--child", *arguments], check=False, capture_output=True,
+                          text=True)
     if done.returncode != 0:
         raise RuntimeError(f"scene command failed:\n{done.stderr[-2000:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])

@@ -73,7 +73,8 @@ def check_bands(dataset: DatasetReader, bands: Sequence[int]) -> None:
     bad = [band for band in bands if not 1 <= band <= dataset.count]
     if bad:
         hint = " (for a single-band image pass --bands 1 1 1)" if dataset.count == 1 else ""
-        raise InputError(f"{dataset.name}: has {dataset.count} band(s); --bands {bad} not among 1..{dataset.count}{hint}")
+        raise InputError(f"{dataset.name}: has {dataset.count} band(s); --bands {bad} not among "
+                         f"1..{dataset.count}{hint}")
 
 
 def check_same_grid(image: DatasetReader, other: DatasetReader, what: str) -> None:

@@ -4,8 +4,9 @@ Each tile (see :mod:`rspipeline.tiling`) is one task: it reads its window of the
 raster, or predicts the window with a GeoSeg network), makes the window's objects, refines the window's
 prediction with the thresholds and returns the part it owns, its core. The client saves every core as it arrives
 (``PARTS/r<row>_c<col>.png``, keyed on the inputs and settings); a failed tile is reported and the others go on,
-so an interrupted or failed run keeps its finished tiles and the same command continues it. When every tile is done, the cores are written window by window
-into the output GeoTIFF (and polygonised into the GeoPackage), each under a temporary name renamed into place.
+so an interrupted or failed run keeps its finished tiles and the same command continues it. When every tile is
+done, the cores are written window by window into the output GeoTIFF (and polygonised into the GeoPackage), each
+under a temporary name renamed into place.
 
 With nothing to refine (an empty ``modify``) no objects are made and the output is the prediction itself.
 """
@@ -25,6 +26,8 @@ from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.provenance import fingerprint, what_changed
+from sam_objects import SourceRecipe
+from sam_objects.registry import rebuilt_source
 from sessrs import APPLY_MAX_OBJECTS, Thresholds, refine
 from sessrs.tasks import each_image
 
@@ -41,7 +44,7 @@ from .raster import (
     stretch_ranges,
     write_palette,
 )
-from .tile_sources import GeoSegPrediction, ObjectSpec, PredictionRaster
+from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tiling import Tile, tile_grid
 from .vector import PolygonWriter
 
@@ -61,7 +64,7 @@ class SceneTask:
     bands: tuple[int, int, int]
     ranges: tuple[tuple[float, float], ...] | None
     prediction: PredictionRaster | GeoSegPrediction
-    objects: ObjectSpec
+    objects: SourceRecipe
     thresholds: Thresholds
     dataset: str
     max_objects: int
@@ -83,7 +86,7 @@ def refine_tile(job: TileJob) -> tuple[Tile, np.ndarray]:
             pred = scene.prediction.predict(tile, image, spec)
         refined = pred
         if scene.thresholds.modify:
-            objects = scene.objects.objects(image)
+            objects = rebuilt_source(scene.objects)(image)  # built once per process
             refined = refine(pred, objects, scene.thresholds, max_objects=scene.max_objects,
                              num_classes=spec.num_classes)
     except InputError as error:
@@ -145,7 +148,7 @@ class SceneRun:
     thresholds: Path
     dataset: str
     out: Path
-    objects: ObjectSpec
+    objects: SourceRecipe
     pred: Path | None = None
     prediction: GeoSegPrediction | None = None
     bands: tuple[int, int, int] = (1, 2, 3)
@@ -197,9 +200,9 @@ def prepare(run: SceneRun) -> tuple[SceneTask, Grid, list[Tile], dict]:
             raise InputError(f"{path}: is the {name} input; choose another output name")
     settings = {"bands": list(run.bands), "tile": run.tile, "overlap": run.overlap, "dataset": spec.name,
                 "max_objects": run.max_objects, "tta": getattr(prediction, "tta", None)}
-    if thresholds.modify:
-        inputs["objects_checkpoint"] = run.objects.checkpoint()
-        settings["objects"] = run.objects.describe()
+    if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
+        run.objects.check()
+        settings["objects"] = run.objects.identity()
     task = SceneTask(run.image.resolve(), tuple(run.bands), ranges, prediction, run.objects, thresholds, spec.name,
                      run.max_objects)
     record = fingerprint(inputs, settings, SCENE_VERSION)

@@ -16,12 +16,11 @@ import argparse
 from pathlib import Path
 
 from rscommon.datasets import DATASETS
+from sam_objects import SOURCES, source_recipe
 from sessrs import APPLY_MAX_OBJECTS
 
 from .scene import SceneRun, run_scene
-from .tile_sources import ObjectSpec, geoseg_prediction
-
-OBJECT_SOURCES = ("regions", "sam", "samhq", "ssam")
+from .tile_sources import geoseg_prediction
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,14 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
     parser.add_argument("--ckpt", type=Path, help="with --config: the checkpoint (default: the config's)")
     parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
-    parser.add_argument("--objects", required=True, choices=OBJECT_SOURCES,
+    parser.add_argument("--objects", required=True, choices=sorted(SOURCES),
                         help="object source per tile; 'regions' needs no weights and is not SAM")
-    parser.add_argument("--model-type", help="backbone of the object source (default: vit_h for sam/samhq, swinl for ssam)")
+    parser.add_argument("--model-type",
+                        help="backbone of the object source (default: vit_h for sam/samhq, swinl for ssam)")
+    parser.add_argument("--objects-checkpoint", type=Path,
+                        help="weights of the object source (default: its standard file name under weights/)")
     parser.add_argument("--device", help="torch device for the networks (default: cuda if available, else cpu)")
     parser.add_argument("--thresholds", required=True, type=Path, help="best.json written by get_best_t1_t2.py")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="class set of the prediction")
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
-                        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, as the pick applies)")
+                        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
+                             "as the pick's application)")
     parser.add_argument("--out", required=True, type=Path, help="the refined scene: a GeoTIFF")
     parser.add_argument("--vector", type=Path, help="also write the refined classes as polygons to this GeoPackage")
     parser.add_argument("--tile", type=int, default=1024, help="tile side in pixels (default 1024)")
@@ -49,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", help="run the tiles on the Dask cluster at this address (tcp://HOST:PORT)")
     parser.add_argument("--parts-dir", type=Path, help="where finished tiles are kept (default: OUT.parts/)")
-    parser.add_argument("--restart", action="store_true", help="discard finished tiles made with other inputs or settings")
+    parser.add_argument("--restart", action="store_true",
+                        help="discard finished tiles made with other inputs or settings")
     parser.add_argument("--keep-parts", action="store_true", help="keep the finished tiles after writing the output")
     return parser
 
@@ -65,10 +69,10 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         raise ValueError(f"--workers {args.workers}: need at least 1")
     return SceneRun(
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
-        objects=ObjectSpec(args.objects, args.model_type, args.device), pred=args.pred, prediction=prediction,
-        bands=tuple(args.bands), vector=args.vector, tile=args.tile, overlap=args.overlap,
-        max_objects=args.max_objects, parts=args.parts_dir, workers=args.workers, scheduler=args.scheduler,
-        restart=args.restart, keep_parts=args.keep_parts,
+        objects=source_recipe(args.objects, args.model_type, args.objects_checkpoint, args.device),
+        pred=args.pred, prediction=prediction, bands=tuple(args.bands), vector=args.vector, tile=args.tile,
+        overlap=args.overlap, max_objects=args.max_objects, parts=args.parts_dir, workers=args.workers,
+        scheduler=args.scheduler, restart=args.restart, keep_parts=args.keep_parts,
     )
 
 

@@ -1,13 +1,13 @@
-"""What a tile task needs besides pixels: the prediction of a tile and its object masks.
+"""Where a tile's prediction comes from: a class raster on the scene's grid, or a GeoSeg network run on the tile.
 
-Each description is a small frozen dataclass that travels with every tile job (to a local process or a Dask
-worker); the heavy things it names (a segmentation network, a SAM model) are built once per process, on first
-use, and kept for the process's next tiles. GeoSeg (and with it PyTorch) is imported only when a config predicts.
+Each is a small frozen dataclass that travels with every tile job (to a local process or a Dask worker); the
+network a config names is built once per process, on first use, and kept for the process's next tiles. GeoSeg
+(and with it PyTorch) is imported only when a config predicts. (The objects come from the SAM stage's
+``SourceRecipe``, which a worker rebuilds the same way.)
 """
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,10 +16,6 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.paths import resolve_path
-from sam_objects.checkpoints import DEFAULT_MODEL_TYPE, default_checkpoint_path, require_checkpoint
-from sam_objects.cli import build_source
-from sam_objects.runner import image_objects
-from sam_objects.settings import settings_for
 
 from .raster import open_raster, read_class_window
 from .tiling import Tile
@@ -99,41 +95,3 @@ def _geoseg_model(prediction: GeoSegPrediction):
     net = load_config(prediction.config).net
     load_net_weights(net, prediction.checkpoint)
     return with_tta(net.to(device).eval(), prediction.tta), device
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """An object source of the SAM stage by name (``regions``, ``sam``, ``samhq``, ``ssam``) with its defaults."""
-
-    model: str
-    model_type: str | None = None
-    device: str | None = None
-
-    def settings(self):
-        return settings_for(self.model)
-
-    def describe(self) -> dict:
-        """The model, backbone and generator settings (what the objects depend on)."""
-        return {"model": self.model, "model_type": self.resolved_type(), "settings": asdict(self.settings())}
-
-    def resolved_type(self) -> str | None:
-        return self.model_type or DEFAULT_MODEL_TYPE.get(self.model)
-
-    def checkpoint(self) -> Path | None:
-        """The checkpoint file it loads (``None`` for the weight-free regions); an error names a missing one."""
-        if self.model == "regions":
-            if self.model_type is not None:
-                raise InputError("--objects regions uses no weights: drop --model-type")
-            return None
-        model_type = self.resolved_type()
-        return require_checkpoint(default_checkpoint_path(self.model, model_type), self.model, model_type)
-
-    def objects(self, image: np.ndarray) -> list[dict]:
-        """The object records (COCO RLE) of one tile."""
-        return image_objects(image, _object_source(self))
-
-
-@lru_cache(maxsize=1)
-def _object_source(spec: ObjectSpec):
-    arguments = argparse.Namespace(model=spec.model, model_type=spec.model_type, checkpoint=None, device=spec.device)
-    return build_source(arguments, spec.settings())

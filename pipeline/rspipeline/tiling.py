@@ -50,6 +50,11 @@ class Tile:
                       self.rows.core_stop - self.rows.core_start)
 
     @property
+    def core_in_scene(self) -> tuple[slice, slice]:
+        """Row and column slices of the core in an array of the whole scene."""
+        return slice(self.rows.core_start, self.rows.core_stop), slice(self.cols.core_start, self.cols.core_stop)
+
+    @property
     def core_in_tile(self) -> tuple[slice, slice]:
         """Row and column slices of the core inside an array of the tile's window."""
         return (slice(self.rows.core_start - self.rows.start, self.rows.core_stop - self.rows.start),
