@@ -268,3 +268,15 @@ def test_bad_input_is_one_line_and_writes_nothing(scene, tmp_path: Path, capsys)
         assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], (case, err)
         assert sorted(os.listdir(tmp_path)) == before, case
     assert scene["image"].stat().st_mtime_ns == image_written
+
+
+def test_a_missing_sam_checkpoint_is_named_when_objects_are_needed(scene, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path / "no_weights"))
+    out = tmp_path / "out.tif"
+    assert run_main(main, with_options(scene_args(scene, out), {"--objects": ["sam"]})) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "sam_vit_h_4b8939.pth" in err and "dl.fbaipublicfiles.com" in err
+    assert sorted(os.listdir(tmp_path)) == []
+    # with nothing to refine no objects are made, so no checkpoint is needed
+    assert run_main(main, with_options(scene_args(scene, out, "nothing.json"), {"--objects": ["sam"]})) == 0
+    assert np.array_equal(read_band(out), scene["pred"])

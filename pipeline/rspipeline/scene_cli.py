@@ -37,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="object source per tile; 'regions' needs no weights and is not SAM")
     parser.add_argument("--model-type",
                         help="backbone of the object source (default: vit_h for sam/samhq, swinl for ssam)")
-    parser.add_argument("--objects-checkpoint", type=Path,
-                        help="weights of the object source (default: its standard file name under weights/)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="weights of the object source, as in the SAM stage (default: its standard file name "
+                             "under weights/); --ckpt is the GeoSeg network's")
     parser.add_argument("--device", help="torch device for the networks (default: cuda if available, else cpu)")
     parser.add_argument("--thresholds", required=True, type=Path, help="best.json written by get_best_t1_t2.py")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="class set of the prediction")
@@ -69,7 +70,7 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         raise ValueError(f"--workers {args.workers}: need at least 1")
     return SceneRun(
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
-        objects=source_recipe(args.objects, args.model_type, args.objects_checkpoint, args.device),
+        objects=source_recipe(args.objects, args.model_type, args.checkpoint, args.device),
         pred=args.pred, prediction=prediction, bands=tuple(args.bands), vector=args.vector, tile=args.tile,
         overlap=args.overlap, max_objects=args.max_objects, parts=args.parts_dir, workers=args.workers,
         scheduler=args.scheduler, restart=args.restart, keep_parts=args.keep_parts,
