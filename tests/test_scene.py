@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import pyogrio
 import pytest
 import rasterio
 from affine import Affine
+from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import rasterize
 from scene_files import (
     BEST,
@@ -280,3 +283,17 @@ def test_a_missing_sam_checkpoint_is_named_when_objects_are_needed(scene, tmp_pa
     # with nothing to refine no objects are made, so no checkpoint is needed
     assert run_main(main, with_options(scene_args(scene, out, "nothing.json"), {"--objects": ["sam"]})) == 0
     assert np.array_equal(read_band(out), scene["pred"])
+
+
+def test_images_without_georeferencing_are_refined_on_their_pixel_grid(scene, refined, tmp_path: Path) -> None:
+    image, pred = tmp_path / "image.png", tmp_path / "pred.png"
+    Image.fromarray(scene["rgb"]).save(image)
+    Image.fromarray(scene["pred"]).save(pred)
+    out = tmp_path / "out.tif"
+    assert run_main(main, scene_args(scene, out, "best.json", "--vector", str(tmp_path / "out.gpkg"),
+                                     image=image, pred=pred)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # expected: the output has no georeferencing either
+        with rasterio.open(out) as dataset:
+            assert dataset.crs is None and dataset.transform.is_identity
+            assert np.array_equal(dataset.read(1), read_band(refined["out"]))

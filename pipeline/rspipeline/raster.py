@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-from rasterio.io import DatasetReader
+from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.windows import Window
 
 from rscommon.datasets import DatasetSpec
@@ -152,19 +152,29 @@ def read_class_window(dataset: DatasetReader, window: Window, spec: DatasetSpec)
 
 
 def class_raster_profile(grid: Grid) -> dict:
-    """A tiled, DEFLATE-compressed single-band uint8 GeoTIFF on ``grid`` (BigTIFF when it may need it)."""
-    block = OUTPUT_BLOCK if min(grid.width, grid.height) >= OUTPUT_BLOCK else None
+    """A tiled, DEFLATE-compressed single-band uint8 GeoTIFF on ``grid`` (BigTIFF when it may need it).
+
+    A grid without georeferencing (an image that had none) is written without it too."""
     profile = {
         "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8",
-        "crs": grid.crs, "transform": grid.transform, "compress": "deflate", "BIGTIFF": "IF_SAFER",
-        "photometric": "palette",
+        "compress": "deflate", "BIGTIFF": "IF_SAFER", "photometric": "palette",
+        "tiled": True, "blockxsize": OUTPUT_BLOCK, "blockysize": OUTPUT_BLOCK,
     }
-    if block:
-        profile.update(tiled=True, blockxsize=block, blockysize=block)
+    if grid.georeferenced:
+        profile.update(crs=grid.crs, transform=grid.transform)
     return profile
 
 
-def write_palette(dataset, spec: DatasetSpec) -> None:
+def create_class_raster(path: Path, grid: Grid, spec: DatasetSpec) -> DatasetWriter:
+    """A new class raster on ``grid`` (:func:`class_raster_profile`) whose colour table is ``spec``'s palette."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a grid without georeferencing stays without
+        dataset = rasterio.open(path, "w", **class_raster_profile(grid))
+    write_palette(dataset, spec)
+    return dataset
+
+
+def write_palette(dataset: DatasetWriter, spec: DatasetSpec) -> None:
     """The dataset's palette as band 1's colour table, and its class names as band tags."""
     dataset.write_colormap(1, {index: (*colour, 255) for index, colour in enumerate(spec.palette)})
     dataset.update_tags(1, **{f"class_{index}": name for index, name in enumerate(spec.classes)})

@@ -37,12 +37,11 @@ from .raster import (
     check_bands,
     check_class_raster,
     check_same_grid,
-    class_raster_profile,
+    create_class_raster,
     grid_of,
     open_raster,
     read_rgb_window,
     stretch_ranges,
-    write_palette,
 )
 from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tiling import Tile, tile_grid
@@ -237,8 +236,7 @@ def write_outputs(store: TileStore, tiles: list[Tile], grid: Grid, spec: Dataset
     temporary = out.with_name(f".{out.name}.tmp")
     polygons = PolygonWriter(vector, grid.crs, spec) if vector is not None else None
     try:
-        with rasterio.Env(**GDAL_OPTIONS), rasterio.open(temporary, "w", **class_raster_profile(grid)) as raster:
-            write_palette(raster, spec)
+        with rasterio.Env(**GDAL_OPTIONS), create_class_raster(temporary, grid, spec) as raster:
             for tile in tqdm(tiles, desc="write", unit="tile"):
                 core = store.load(tile)
                 raster.write(core, 1, window=tile.core_window)

@@ -9,6 +9,7 @@ appended with pyogrio; the file is written under a temporary name and renamed in
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +54,11 @@ class PolygonWriter:
         classes = np.array(self.classes, dtype=np.int32)
         names = np.array([self.spec.classes[c] if c < self.spec.num_classes else "" for c in self.classes],
                          dtype=object)
-        write_features(self.temporary, np.array(self.geometries, dtype=object), [classes, names], ["class", "name"],
-                      layer=LAYER, driver="GPKG", geometry_type="Polygon", crs=self.crs, append=self.written > 0)
+        with warnings.catch_warnings():  # a scene without georeferencing gives polygons in pixel coordinates
+            warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+            write_features(self.temporary, np.array(self.geometries, dtype=object), [classes, names],
+                           ["class", "name"], layer=LAYER, driver="GPKG", geometry_type="Polygon", crs=self.crs,
+                           append=self.written > 0)
         self.written += len(self.geometries)
         self.geometries, self.classes = [], []
 
