@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 import sessrs.layout
+from rscommon.datasets import URBAN
+from rscommon.labels import read_label_png, write_label_png
+from sessrs.inputs import pair_inputs
+from sessrs.sweep import run_sweep
 
 SESSRS_DIR = Path(__file__).resolve().parents[1] / "SESSRS"
 SCENES = Path(__file__).parent / "fixtures" / "sessrs_reference" / "scenes"
@@ -42,3 +46,18 @@ def test_reference_sweep_and_pick_forms(repository, capsys):
     summary = json.loads((repository / "GeoSeg/fig_results/Urban/sessrs_contrast_0.7/modify_ssam_contrast.json").read_text())
     assert summary["unetformer"]["best"] == best
     assert "mIoU" in capsys.readouterr().out
+
+
+def test_the_reference_form_sweep_recomputes_a_prediction_changed_in_place(repository, capsys):
+    command = ["-f", "GeoSeg/fig_results/Urban/unetformer", "-m", "modify", "-s", "ssam", "-n", "1", "--classes", "1"]
+    assert sessrs_t1_t2.main(command) == 0
+    model, data = repository / "GeoSeg" / "fig_results" / "Urban" / "unetformer", repository / "GeoSeg" / "data" / "Urban"
+    labels = read_label_png(model / "pre_p" / "01004.png")
+    labels[0:300, 0:300] = 1
+    write_label_png(model / "pre_p" / "01004.png", labels, URBAN)
+    capsys.readouterr()
+    assert sessrs_t1_t2.main(command) == 0
+    assert "01004: inputs.pred changed" in capsys.readouterr().err
+    swept = json.loads((model / "sessrs_write" / "modify_ssam" / "sweep.json").read_text())
+    samples = pair_inputs(model / "pre_p", data / "sam_label_info" / "ssam", data / "val" / "modify_masks")
+    assert swept == run_sweep(samples, URBAN, repository / "clean", [1])

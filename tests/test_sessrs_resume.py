@@ -136,35 +136,6 @@ def test_application_rerun_refines_again_exactly_the_changed_image(workspace, tm
     assert rerun == apply_to_samples(samples, URBAN, BEST, tmp_path / "clean")
 
 
-def test_the_reference_form_recomputes_a_changed_prediction(tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, str(REPO / "SESSRS"))
-    try:
-        import sessrs_t1_t2
-    finally:
-        sys.path.remove(str(REPO / "SESSRS"))
-    import sessrs.layout
-
-    monkeypatch.setattr(sessrs.layout, "REPO_ROOT", tmp_path)
-    model = tmp_path / "GeoSeg" / "fig_results" / "Urban" / "unetformer"
-    data = tmp_path / "GeoSeg" / "data" / "Urban"
-    for source, target, suffix in (("pred", model / "pre_p", "png"), ("gt", data / "val" / "modify_masks", "png"),
-                                   ("sam", data / "sam_label_info" / "ssam", "json")):
-        target.mkdir(parents=True)
-        for scene in ("01000", "01004"):
-            shutil.copy(SCENES / source / f"{scene}.{suffix}", target)
-    command = ["-f", "GeoSeg/fig_results/Urban/unetformer", "-m", "modify", "-s", "ssam", "-n", "1", "--classes", "1"]
-    assert sessrs_t1_t2.main(command) == 0
-    labels = read_label_png(model / "pre_p" / "01004.png")
-    labels[0:300, 0:300] = 1
-    write_label_png(model / "pre_p" / "01004.png", labels, URBAN)
-    capsys.readouterr()
-    assert sessrs_t1_t2.main(command) == 0
-    assert "01004: inputs.pred changed" in capsys.readouterr().err
-    swept = json.loads((model / "sessrs_write" / "modify_ssam" / "sweep.json").read_text())
-    samples = pair_inputs(model / "pre_p", data / "sam_label_info" / "ssam", data / "val" / "modify_masks")
-    assert swept == run_sweep(samples, URBAN, tmp_path / "clean", [1])
-
-
 # ------------------------------------------------------------------------------------------- kill -9 and re-run
 
 
@@ -187,21 +158,25 @@ def script(path: Path, *args) -> subprocess.CompletedProcess:
 FAULT_SCENES = ["01000", "01001", "01003", "01005", "01009"]
 
 
+def kill_change_and_rerun(data: Path, script_path: Path, inputs: list, out: Path, progress: str, final: str) -> None:
+    """Kill the run once two images are done (``progress``: their files under ``out``), change the prediction of one
+    of them, and run the same command again: it must name that image and finish."""
+    kill_when(lambda: len(list(out.glob(progress))) >= 2, [script_path, *inputs, "--out", out], out.parent / "kill.log")
+    assert not (out / final).exists()
+    done = sorted(path.stem for path in out.glob(progress))
+    change_input(data, "pred", done[0])
+    rerun = script(script_path, *inputs, "--out", out)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{done[0]}: inputs.pred changed" in rerun.stderr
+
+
 def test_sweep_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
     data = copy_scenes(tmp_path / "data", FAULT_SCENES)
     inputs = ["--pred-dir", data / "pred", "--sam-dir", data / "sam", "--gt-dir", data / "gt", "--dataset", "Urban",
               "--classes", *CLASSES, "-n", "1"]
-    out = tmp_path / "out"
-    kill_when(lambda: len(list((out / "parts").glob("*.npz"))) >= 2, [SWEEP_SCRIPT, *inputs, "--out", out],
-              tmp_path / "killed.log")
-    assert not (out / "sweep.json").exists()
-    done = sorted(path.stem for path in (out / "parts").glob("*.npz"))
-    change_input(data, "pred", done[0])
-    rerun = script(SWEEP_SCRIPT, *inputs, "--out", out)
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"{done[0]}: inputs.pred changed" in rerun.stderr
+    kill_change_and_rerun(data, SWEEP_SCRIPT, inputs, tmp_path / "out", "parts/*.npz", "sweep.json")
     clean = run_sweep(pair_inputs(data / "pred", data / "sam", data / "gt"), URBAN, tmp_path / "clean", CLASSES)
-    assert json.loads((out / "sweep.json").read_text()) == clean
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text()) == clean
 
 
 def test_pick_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
@@ -210,19 +185,11 @@ def test_pick_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_pa
     run_sweep(samples, URBAN, tmp_path / "sweep", CLASSES)
     inputs = ["--sweep", tmp_path / "sweep" / "sweep.json", "--pred-dir", data / "pred", "--sam-dir", data / "sam",
               "--gt-dir", data / "gt", "--dataset", "Urban", "-t", "all", "-n", "1"]
-    out = tmp_path / "pick"
-    kill_when(lambda: len(list((out / "se_mask").glob("*.png"))) >= 2, [PICK_SCRIPT, *inputs, "--out", out],
-              tmp_path / "killed.log")
-    assert not (out / "metrics.json").exists()
-    done = sorted(path.stem for path in (out / "se_mask").glob("*.png"))
-    change_input(data, "pred", done[0])
-    rerun = script(PICK_SCRIPT, *inputs, "--out", out)
-    assert rerun.returncode == 0, rerun.stderr
-    assert f"{done[0]}: inputs.pred changed" in rerun.stderr
-    pick_and_apply(tmp_path / "sweep" / "sweep.json", samples, URBAN, tmp_path / "clean", tmp_path / "clean" / "se_mask",
-                   "all")
+    out, clean = tmp_path / "pick", tmp_path / "clean"
+    kill_change_and_rerun(data, PICK_SCRIPT, inputs, out, "se_mask/*.png", "metrics.json")
+    pick_and_apply(tmp_path / "sweep" / "sweep.json", samples, URBAN, clean, clean / "se_mask", "all")
     for name in ("best.json", "metrics.json"):
-        assert json.loads((out / name).read_text()) == json.loads((tmp_path / "clean" / name).read_text())
+        assert json.loads((out / name).read_text()) == json.loads((clean / name).read_text())
     for stem in FAULT_SCENES:
         assert np.array_equal(read_label_png(out / "se_mask" / f"{stem}.png"),
-                              read_label_png(tmp_path / "clean" / "se_mask" / f"{stem}.png"))
+                              read_label_png(clean / "se_mask" / f"{stem}.png"))

@@ -29,10 +29,17 @@ def sweep_heatmap(
     axes.set_title(title)
     figure.colorbar(image, ax=axes, label="mIoU change (points)")
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    save_figure(figure, path)
+
+
+def save_figure(figure, path: str | Path, dpi: int = 110) -> None:
+    """Save a Matplotlib figure as PNG under a temporary name beside ``path``, then rename it into place
+    (the temporary is removed if saving fails)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.png")
     try:
-        figure.savefig(temporary, dpi=110)
+        figure.savefig(temporary, dpi=dpi)
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
