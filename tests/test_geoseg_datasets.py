@@ -5,6 +5,7 @@ from __future__ import annotations
 import albumentations as A
 import numpy as np
 import pytest
+import torch
 from image_files import pixels
 from PIL import Image
 
@@ -17,6 +18,7 @@ from geoseg.datasets import (
     train_transform,
     val_transform,
 )
+from geoseg.datasets.augment import SCALES, PILRandomScale, random_scale
 from geoseg.datasets.labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
 from rscommon.paths import REAL_SAMPLES
 
@@ -134,3 +136,53 @@ def test_class_aware_crop_pads_small_images_with_ignore():
     assert out["mask"].shape == (64, 64)
     np.testing.assert_array_equal(out["mask"] == 6, out["image"][..., 0] == 0)
     assert (out["mask"] == 1).sum() == 50 * 40
+
+
+def reference_random_scale(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``RandomScale`` (GeoSeg ``transform.py``) re-implemented on arrays: PIL images, the new size
+    ``int(scale * side)`` from ``img.size``, PIL bicubic for the image and PIL nearest for the mask."""
+    img, msk = Image.fromarray(image), Image.fromarray(mask)
+    oh, ow = img.size
+    h, w = int(scale * oh), int(scale * ow)
+    return np.array(img.resize((w, h), Image.BICUBIC)), np.array(msk.resize((w, h), Image.NEAREST))
+
+
+def test_scale_augmentation_resizes_like_the_reference():
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+    mask = rng.integers(0, 6, (60, 60), dtype=np.uint8)
+    seen = set()
+    for seed in range(12):
+        out = A.Compose([PILRandomScale()], seed=seed)(image=image, mask=mask)
+        scale = out["image"].shape[0] / 60
+        assert scale in SCALES
+        want_image, want_mask = reference_random_scale(image, mask, scale)
+        np.testing.assert_array_equal(out["image"], want_image)
+        np.testing.assert_array_equal(out["mask"], want_mask)
+        seen.add(scale)
+    assert len(seen) >= 4, "the scale is drawn from all five factors"
+
+
+def test_pil_scale_antialiases_when_shrinking_and_cv2_is_the_switch():
+    stripes = ((np.arange(64) // 2) % 2 * 255).astype(np.uint8)  # 2 dark, 2 bright columns: Nyquist after halving
+    image = np.repeat(np.tile(stripes, (64, 1))[..., None], 3, axis=2)
+    mask = np.zeros((64, 64), np.uint8)
+    half = (0.5,)
+    pil = A.Compose([random_scale(half, "pil")], seed=0)(image=image, mask=mask)["image"]
+    cv2_out = A.Compose([random_scale(half, "cv2")], seed=0)(image=image, mask=mask)["image"]
+    assert pil.shape == cv2_out.shape == (32, 32, 3)
+    assert np.ptp(cv2_out[8:-8, 8:-8]) == 255, "cv2 bicubic samples without low-pass filtering"
+    assert np.ptp(pil[8:-8, 8:-8]) < 200, "PIL bicubic low-pass filters when shrinking: the stripes lose contrast"
+    with pytest.raises(ValueError, match="pil"):
+        random_scale(half, "skimage")
+
+
+def test_training_items_are_the_same_for_the_same_torch_seed():
+    dataset = SampleDataset("potsdam", train=True, crop_size=64, repeats=3)
+    torch.manual_seed(7)
+    first = [dataset[i] for i in range(3)]
+    torch.manual_seed(7)
+    second = [dataset[i] for i in range(3)]
+    for a, b in zip(first, second):
+        assert torch.equal(a["img"], b["img"]) and torch.equal(a["gt_semantic_seg"], b["gt_semantic_seg"])
+    assert not torch.equal(first[0]["img"], first[1]["img"]), "different items draw different augmentations"

@@ -24,21 +24,54 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def test_soft_cross_entropy_matches_label_smoothing_formula(batch):
-    logits, labels = batch
-    eps = 0.05
+def per_pixel_smoothed_ce(logits: torch.Tensor, labels: torch.Tensor, eps: float) -> np.ndarray:
+    """The label-smoothed cross-entropy of every pixel (0 where the label is ignored)."""
     log_p = np.log(softmax(logits.numpy()))
-    losses = []
+    losses = np.zeros(labels.shape)
     for b, y, x in zip(*np.nonzero(labels.numpy() != IGNORE)):
         row = log_p[b, :, y, x]
-        losses.append(-(1 - eps) * row[labels[b, y, x]] - eps / row.size * row.sum())
-    loss = SoftCrossEntropyLoss(eps, IGNORE)(logits, labels)
-    assert loss.item() == pytest.approx(np.mean(losses), rel=1e-9)
+        losses[b, y, x] = -(1 - eps) * row[labels[b, y, x]] - eps / row.size * row.sum()
+    return losses
 
 
-def test_soft_cross_entropy_of_an_all_ignored_batch_is_zero(batch):
+def reference_soft_ce(logits: torch.Tensor, labels: torch.Tensor, eps: float, ignore: int) -> float:
+    """The reference's ``label_smoothed_nll_loss`` (segmentation_models_pytorch's), re-implemented: the NLL and the
+    smoothing term are zeroed at ignored pixels and each is averaged over ALL pixels."""
+    log_p = np.log(softmax(logits.numpy()))
+    target = labels.numpy()
+    pad = target == ignore
+    nll = -np.take_along_axis(log_p, np.where(pad, 0, target)[:, None], axis=1)[:, 0]
+    smooth = -log_p.sum(axis=1)
+    nll[pad], smooth[pad] = 0.0, 0.0
+    return (1 - eps) * nll.mean() + eps / log_p.shape[1] * smooth.mean()
+
+
+def test_soft_cross_entropy_averages_over_all_pixels_like_the_reference(batch):
     logits, labels = batch
-    loss = SoftCrossEntropyLoss(0.05, IGNORE)(logits.requires_grad_(), torch.full_like(labels, IGNORE))
+    assert (labels == IGNORE).sum() > 3, "the constructed batch must have ignored pixels"
+    loss = SoftCrossEntropyLoss(0.05, IGNORE)(logits, labels)  # the default: the reference's averaging
+    assert loss.item() == pytest.approx(reference_soft_ce(logits, labels, 0.05, IGNORE), rel=1e-9)
+    assert loss.item() == pytest.approx(per_pixel_smoothed_ce(logits, labels, 0.05).mean(), rel=1e-9)
+
+
+def test_soft_cross_entropy_valid_average_is_the_corrected_mean(batch):
+    logits, labels = batch
+    valid = (labels != IGNORE).numpy()
+    loss = SoftCrossEntropyLoss(0.05, IGNORE, average="valid")(logits, labels)
+    assert loss.item() == pytest.approx(per_pixel_smoothed_ce(logits, labels, 0.05)[valid].mean(), rel=1e-9)
+    reference = SoftCrossEntropyLoss(0.05, IGNORE)(logits, labels)
+    assert loss.item() == pytest.approx(reference.item() * valid.size / valid.sum(), rel=1e-9)
+    no_ignored = labels.clamp(max=IGNORE - 1)
+    assert SoftCrossEntropyLoss(0.05, IGNORE, "valid")(logits, no_ignored).item() == pytest.approx(
+        SoftCrossEntropyLoss(0.05, IGNORE, "all")(logits, no_ignored).item(), rel=1e-12)
+    with pytest.raises(ValueError, match="valid"):
+        SoftCrossEntropyLoss(0.05, IGNORE, average="pixels")
+
+
+@pytest.mark.parametrize("average", ["all", "valid"])
+def test_soft_cross_entropy_of_an_all_ignored_batch_is_zero(batch, average):
+    logits, labels = batch
+    loss = SoftCrossEntropyLoss(0.05, IGNORE, average)(logits.requires_grad_(), torch.full_like(labels, IGNORE))
     assert loss.item() == 0.0
     loss.backward()
 
@@ -73,3 +106,5 @@ def test_unetformer_loss_adds_the_auxiliary_head(batch):
     expected = main_only + AUX_WEIGHT * SoftCrossEntropyLoss(0.05, IGNORE)(aux, labels)
     assert combined.item() == pytest.approx(expected.item(), rel=1e-12)
     assert UNetFormerLoss(IGNORE)(logits, labels).item() == pytest.approx(main_only.item(), rel=1e-12)
+    corrected = UNetFormerLoss(IGNORE, ce_average="valid")
+    assert corrected.main_loss.first.average == corrected.aux_loss.average == "valid"

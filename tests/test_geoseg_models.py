@@ -10,13 +10,14 @@ SwinUNet's fixture (1024x1024 input) is marked ``slow``.
 from __future__ import annotations
 
 import socket
-import warnings
 from pathlib import Path
 from typing import Any
 
 import geoseg_model_fixtures as gmf
 import pytest
 import torch
+
+from rscommon.paths import MissingWeightsError
 
 FIXTURES = gmf.fixture_paths()
 BACKWARD_SIZE = 192  # a multiple of 64 (FANet) whose 1/32 map (6) allows UNetFormer's 8-pixel window reflect padding
@@ -42,9 +43,7 @@ def _threads():
 def built(request) -> dict[str, Any]:
     """The fixture, our network built from it (once per fixture file) and its constructed buffers."""
     fixture = gmf.load_fixture(request.param)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = gmf.build_model(fixture)
+    model = gmf.build_model(fixture, pretrained=False)
     return {"fixture": fixture, "model": model, "constructed": gmf.constructed_buffers(model)}
 
 
@@ -117,9 +116,7 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
     fixture = built["fixture"]
     if "img_size" in fixture["constructor"]["config_kwargs"]:
         torch.manual_seed(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return gmf.build_model(fixture, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
+        return gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
     model = built["model"]
     model.load_state_dict(gmf.rule_state_dict(fixture, "hash_rule", built["constructed"]), strict=True)
     return model, BACKWARD_SIZE
@@ -150,8 +147,9 @@ def test_forward_backward_small_input(built):
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
-def test_pretrained_missing_weights_warns_once_without_network(path, monkeypatch, tmp_path):
-    """With an empty weights folder, a pretrained build warns once (naming the folder) and never downloads."""
+def test_pretrained_build_stops_on_a_missing_backbone_file_without_network(path, monkeypatch, tmp_path):
+    """The paper's recipe starts from ImageNet weights: with an empty weights folder, a pretrained build stops with
+    the file's name, the folder and where it is published, and never tries to download it."""
     fixture = gmf.load_fixture(path)
 
     def no_network(*args, **kwargs):
@@ -160,8 +158,8 @@ def test_pretrained_missing_weights_warns_once_without_network(path, monkeypatch
     monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    assert gmf.accepts_pretrained(gmf.model_callable(fixture)), "every model takes an explicit pretrained switch"
+    with pytest.raises(MissingWeightsError) as refused:
         gmf.build_model(fixture, pretrained=True)
-    about_weights = [w for w in caught if str(tmp_path) in str(w.message)]
-    assert len(about_weights) == 1, [str(w.message) for w in caught]
+    message = str(refused.value)
+    assert str(tmp_path) in message and ".pth" in message and "http" in message

@@ -1,8 +1,11 @@
-"""The optimiser recipe: parameter groups as catalyst's process_model_params, Lookahead(k=5, alpha=0.5)."""
+"""The optimiser recipe: parameter groups as catalyst's process_model_params, Lookahead(k=5, alpha=0.5) in the
+reference's (catalyst's) slow-weight phase, checked against a small re-implementation of catalyst's Lookahead."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from timm.optim import Lookahead
 from torch import nn
 
 from geoseg.optim import param_groups, reference_optimizer
@@ -49,30 +52,61 @@ def test_later_patterns_override_earlier_ones():
     assert found["head.weight"] == {}
 
 
-def lookahead_trajectory(steps: int, lr: float, k: int, alpha: float) -> list[float]:
-    """Lookahead on f(p) = p with steps of ``lr`` (what Adam does for a constant gradient): the first sync
-    takes the slow weights, later ones interpolate."""
-    fast, slow, values = 0.0, None, []
-    for step in range(1, steps + 1):
-        fast -= lr
-        if step % k == 0:
-            slow = fast if slow is None else slow + alpha * (fast - slow)
-            fast = slow
-        values.append(fast)
+class CatalystLookahead:
+    """catalyst's Lookahead (the reference's), re-implemented from its documented algorithm: after each inner step,
+    when the group counter is 0 the slow weights (created from the fast ones on first use) move ``alpha`` of the
+    way to the fast weights and the fast weights take them; the counter then counts up to ``k`` and wraps to 0."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, k: int = 5, alpha: float = 0.5):
+        self.optimizer, self.k, self.alpha, self.counter, self.slow = optimizer, k, alpha, 0, {}
+
+    def step(self) -> None:
+        self.optimizer.step()
+        if self.counter == 0:
+            for group in self.optimizer.param_groups:
+                for fast in group["params"]:
+                    slow = self.slow.setdefault(fast, fast.detach().clone())
+                    slow += (fast.detach() - slow) * self.alpha
+                    fast.data.copy_(slow)
+        self.counter = (self.counter + 1) % self.k
+
+
+def trajectory(step, param: nn.Parameter, steps: int = 17) -> list[list[float]]:
+    """Parameter values after each step on a fixed sequence of random quadratic losses."""
+    generator = torch.Generator().manual_seed(5)
+    values = []
+    for _ in range(steps):
+        target = torch.randn(param.shape, generator=generator, dtype=torch.float64)
+        param.grad = None
+        ((param - target) ** 2).sum().backward()
+        step()
+        values.append(param.detach().clone().tolist())
     return values
 
 
-def test_lookahead_pulls_fast_weights_back_every_five_steps():
-    param = nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    optimizer = reference_optimizer(nn.ParameterList([param]), lr=0.1, weight_decay=0.0, backbone_lr=None)
+def test_lookahead_follows_catalysts_phase_by_default():
+    ours = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    optimizer = reference_optimizer(nn.ParameterList([ours]), lr=0.1, weight_decay=0.01, backbone_lr=None)
     assert [(g["lookahead_k"], g["lookahead_alpha"]) for g in optimizer.param_groups] == [(5, 0.5)]
-    values = []
-    for _ in range(15):
-        optimizer.zero_grad()
-        param.sum().backward()
-        optimizer.step()
-        values.append(param.item())
-    assert values == pytest.approx(lookahead_trajectory(15, 0.1, k=5, alpha=0.5), abs=1e-6)
+    reference = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    catalyst = CatalystLookahead(torch.optim.AdamW([reference], lr=0.1, weight_decay=0.01))
+    ours_values = trajectory(optimizer.step, ours)
+    reference_values = trajectory(catalyst.step, reference)
+    np.testing.assert_allclose(ours_values, reference_values, rtol=0, atol=1e-12)
+    plain = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    plain_values = trajectory(torch.optim.AdamW([plain], lr=0.1, weight_decay=0.01).step, plain)
+    assert ours_values[:5] == plain_values[:5] and ours_values[5] != plain_values[5], "first pull-back after step 6"
+
+
+def test_lookahead_timm_phase_is_the_documented_switch():
+    ours = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    optimizer = reference_optimizer(nn.ParameterList([ours]), lr=0.1, weight_decay=0.01, backbone_lr=None,
+                                    lookahead_sync="timm")
+    timm_own = nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    timm_optimizer = Lookahead(torch.optim.AdamW([timm_own], lr=0.1, weight_decay=0.01), alpha=0.5, k=5)
+    assert trajectory(optimizer.step, ours) == trajectory(timm_optimizer.step, timm_own)
+    with pytest.raises(ValueError, match="catalyst"):
+        reference_optimizer(nn.ParameterList([ours]), lookahead_sync="paper")
 
 
 def test_lookahead_state_survives_a_checkpoint_round_trip():
@@ -86,5 +120,5 @@ def test_lookahead_state_survives_a_checkpoint_round_trip():
         scheduler.step()
     restored = reference_optimizer(net)
     restored.load_state_dict(optimizer.state_dict())
-    assert [g["lookahead_step"] for g in restored.param_groups] == [6] * len(optimizer.param_groups)
+    assert [g["lookahead_step"] for g in restored.param_groups] == [4 + 6] * len(optimizer.param_groups)
     assert [g["lr"] for g in restored.param_groups] == [g["lr"] for g in optimizer.param_groups]

@@ -1,28 +1,30 @@
-"""A short CPU training of ``config/sample/unetformer.py`` on the embedded tiles, its resumption, and
-``test.py`` on the checkpoint it wrote (random-init backbone; this checks the plumbing, not accuracy)."""
+"""Short CPU trainings of ``config/sample/unetformer.py`` on the embedded tiles (random-init backbone, as the config
+says; this checks the plumbing and reproducibility, not accuracy): same seed, same weights and figures; a
+retraining writes ``-v1`` and prediction loads it; resumption continues the epochs; prediction on the result."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from geoseg.checkpoint import read_checkpoint
+from geoseg.config import load_config
 from geoseg.paths import GEOSEG_ROOT
+from geoseg.predict import PredictOptions, predict
+from geoseg.train import TRAINING_RECORD, TrainOptions, train, trained_checkpoint
 from rscommon.datasets import get_dataset
 
-SAMPLE_CONFIG = "config/sample/unetformer.py"
-
-
-def load_script(name: str):
-    """Import a script at the top of ``GeoSeg/`` as a module (so its ``main(argv)`` runs in-process)."""
-    spec = importlib.util.spec_from_file_location(f"geoseg_script_{name}", GEOSEG_ROOT / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# pytorch-lightning 2.6 calls torch's deprecated LeafSpec check on every training step (nothing of ours involved);
+# this narrow ignore moves to pyproject.toml when the lead adds it there.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning:pytorch_lightning.utilities._pytree")
+SAMPLE_CONFIG = GEOSEG_ROOT / "config" / "sample" / "unetformer.py"
+WEIGHTS = ("model_weights", "sample", "unetformer-sample")
+LOGS = ("lightning_logs", "sample", "unetformer-sample")
 
 
 def read_rows(path) -> list[dict]:
@@ -31,50 +33,72 @@ def read_rows(path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Train one step with one validation batch, then resume for a second epoch."""
+def trainings(tmp_path_factory):
+    """Three runs in one work folder: train one epoch of two batches, train again from scratch with the same seed
+    (Lightning writes ``-v1``), then resume the first checkpoint for a second epoch."""
     work = tmp_path_factory.mktemp("train")
-    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        patch.setenv("GEOSEG_SAMPLE_CROP", "256")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GEOSEG_SAMPLE_CROP", "192")
         patch.setenv("GEOSEG_SAMPLE_REPEATS", "2")
-        train = load_script("train_supervision")
-        common = ["-c", SAMPLE_CONFIG, "--work-dir", str(work), "--limit-train-batches", "1",
-                  "--limit-val-batches", "1", "--sanity-val-steps", "0", "--num-workers", "0"]
-        train.main(common + ["--max-epochs", "1"])
-        checkpoint = work / "model_weights" / "sample" / "unetformer-sample" / "unetformer-sample.ckpt"
-        first_state = checkpoint.stat().st_mtime_ns
-        train.main(common + ["--max-epochs", "2", "--resume", str(checkpoint)])
-    return work, checkpoint, first_state
+        options = TrainOptions(work_dir=work, max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                               sanity_val_steps=0, num_workers=0, seed=3)
+        first = train(SAMPLE_CONFIG, options)
+        folder = work.joinpath(*WEIGHTS)
+        first_state = read_checkpoint(folder / first["best_checkpoint"])["state_dict"]
+        second = train(SAMPLE_CONFIG, options)
+        options.resume, options.max_epochs = folder / first["best_checkpoint"], 2
+        resumed = train(SAMPLE_CONFIG, options)
+    return {"work": work, "folder": folder, "first": first, "first_state": first_state, "second": second,
+            "resumed": resumed}
 
 
 @pytest.mark.slow
-def test_training_writes_checkpoint_and_epoch_metrics(trained):
-    work, checkpoint, _ = trained
-    assert checkpoint.is_file()
-    logs = work / "lightning_logs" / "sample" / "unetformer-sample"
-    first = read_rows(logs / "version_0" / "metrics.csv")
+def test_training_writes_checkpoint_record_and_epoch_metrics(trainings):
+    first = trainings["first"]
+    assert first["best_checkpoint"] == "unetformer-sample.ckpt" and first["seed"] == 3
+    rows = read_rows(trainings["work"].joinpath(*LOGS, "version_0", "metrics.csv"))
     for key in ("train_mIoU", "train_F1", "train_OA", "val_mIoU", "val_F1", "val_OA"):
-        values = [float(row[key]) for row in first if row.get(key)]
+        values = [float(row[key]) for row in rows if row.get(key)]
         assert len(values) == 1 and 0.0 <= values[0] <= 1.0, key
-    assert {row["epoch"] for row in first} == {"0"}
+    assert {row["epoch"] for row in rows} == {"0"}
 
 
 @pytest.mark.slow
-def test_training_resumes_from_the_checkpoint(trained):
-    work, _, _ = trained
-    resumed = read_rows(work / "lightning_logs" / "sample" / "unetformer-sample" / "version_1" / "metrics.csv")
+def test_same_seed_gives_identical_weights_and_metrics(trainings):
+    second = trainings["second"]
+    assert second["best_checkpoint"] == "unetformer-sample-v1.ckpt", "Lightning keeps the first run's file"
+    state = read_checkpoint(trainings["folder"] / second["best_checkpoint"])["state_dict"]
+    assert state.keys() == trainings["first_state"].keys()
+    for name, tensor in trainings["first_state"].items():
+        assert torch.equal(tensor, state[name]), name
+    logs = trainings["work"].joinpath(*LOGS)
+    assert read_rows(logs / "version_0" / "metrics.csv") == read_rows(logs / "version_1" / "metrics.csv")
+    assert trainings["first"]["best_score"] == second["best_score"]
+
+
+@pytest.mark.slow
+def test_training_resumes_from_the_checkpoint(trainings):
+    resumed = read_rows(trainings["work"].joinpath(*LOGS, "version_2", "metrics.csv"))
     assert {row["epoch"] for row in resumed} == {"1"}, "resuming continues at epoch 1"
+    assert trainings["resumed"]["epochs"] == 2
 
 
 @pytest.mark.slow
-def test_prediction_writes_palette_pngs_and_metrics(trained, tmp_path):
-    work, checkpoint, _ = trained
+def test_prediction_loads_the_checkpoint_the_last_training_wrote(trainings):
+    config = load_config(SAMPLE_CONFIG)
+    checkpoint, why = trained_checkpoint(config, trainings["work"])
+    assert checkpoint == trainings["folder"] / trainings["resumed"]["best_checkpoint"]
+    assert checkpoint.is_file() and TRAINING_RECORD in why
+    record = json.loads((trainings["folder"] / TRAINING_RECORD).read_text())
+    assert record["best_checkpoint"] == checkpoint.name and record["config"] == str(SAMPLE_CONFIG)
+
+
+@pytest.mark.slow
+def test_prediction_writes_palette_pngs_and_metrics(trainings, tmp_path):
+    config = load_config(SAMPLE_CONFIG)
+    checkpoint, _ = trained_checkpoint(config, trainings["work"])
     out = tmp_path / "pred"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        load_script("test").main(["-c", SAMPLE_CONFIG, "--ckpt", str(checkpoint), "-o", str(out), "-t", "none",
-                                  "--num-workers", "0"])
+    scores = predict(config, PredictOptions(checkpoint=checkpoint, output=out, tta="none", num_workers=0))
     spec = get_dataset("Urban")
     files = sorted((out / "pre_p").glob("*.png"))
     assert [f.stem for f in files] == ["mmseg_0", "mmseg_1", "mmseg_2"]
@@ -84,4 +108,5 @@ def test_prediction_writes_palette_pngs_and_metrics(trained, tmp_path):
             assert image.getpalette()[: 3 * len(spec.palette)] == [c for rgb in spec.palette for c in rgb]
             assert np.array(image).max() < spec.num_classes
     metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mIoU"] == scores["mIoU"] and metrics["OA"] == scores["OA"]
     assert 0.0 <= metrics["mIoU"] <= 100.0 and set(metrics["IoU"]) == {spec.classes[c] for c in spec.scored}

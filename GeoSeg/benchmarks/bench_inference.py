@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import torch
 
@@ -45,9 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         path = GEOSEG_ROOT / "config" / args.dataset / f"{model}.py"
         if not path.is_file():
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            net = load_config(path).net.eval()
+        net = load_config(path, pretrained=False).net.eval()  # random weights: no backbone file needed
         params = sum(p.numel() for p in net.parameters())
         seconds = time_forward(net, x)
         print(f"| {model} | {type(net).__name__} | {params:,} | {seconds:.2f} |", flush=True)

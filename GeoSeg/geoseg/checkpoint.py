@@ -1,36 +1,85 @@
-"""Read a Lightning checkpoint (ours or the paper's released ones) into a bare network."""
+"""Read a Lightning checkpoint (ours or the paper's released ones) into a bare network, never running its code.
+
+Checkpoints are loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only,
+plus the few plain records Lightning checkpoints hold (numpy scalars in callback states, paths, hyper-parameter
+dicts), allowed by name in :data:`LIGHTNING_SAFE_GLOBALS`. A file that needs anything else is refused.
+"""
 from __future__ import annotations
 
+import argparse
+import pathlib
 import pickle
-import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+
+from rscommon.files import InputError
 
 NET_PREFIX = "net."
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint file on the CPU, tensors only when possible.
+def _numpy_globals() -> list:
+    """numpy's scalar reconstructor and dtype classes, also under numpy 1's module name for older files."""
+    scalar = np._core.multiarray.scalar
+    dtypes = [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
+    return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *dtypes]
 
-    Lightning checkpoints written by other versions may hold pickled objects; those are loaded with a
-    warning, so only load checkpoints you trust.
+
+def _lightning_globals() -> list:
+    """Lightning's ``AttributeDict`` (its saved hyper-parameters), from whichever Lightning is installed."""
+    found = []
+    for module in ("lightning_fabric.utilities.data", "pytorch_lightning.utilities.parsing",
+                   "lightning.fabric.utilities.data"):
+        try:
+            found.append(getattr(__import__(module, fromlist=["AttributeDict"]), "AttributeDict"))
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+# Plain records that Lightning checkpoints may hold besides tensors; none of them runs code when rebuilt.
+LIGHTNING_SAFE_GLOBALS = [
+    *_numpy_globals(), *_lightning_globals(), argparse.Namespace,
+    pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath,
+]
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint file on the CPU with ``weights_only=True`` and Lightning's safe records only.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`~rscommon.files.InputError` (one line naming
+    the file and the Python objects it wanted) for a file that would need other objects to load.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        warnings.warn(f"{path} holds pickled Python objects; loading it in full (only do this for trusted files)",
-                      stacklevel=2)
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        wanted = ", ".join(_unsafe_globals(path)) or str(error).splitlines()[0]
+        raise InputError(
+            f"checkpoint {path} refused: it holds pickled Python objects that could run code ({wanted}); "
+            f"only tensors and Lightning's plain records are loaded"
+        ) from None
+    except (RuntimeError, EOFError) as error:
+        raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({error})") from None
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # a damaged file: the refusal message falls back to torch's own
+        return []
 
 
 def load_net_weights(net: nn.Module, path: str | Path) -> None:
     """Load the ``net.*`` entries of a Lightning checkpoint (or a bare state_dict) into ``net``, strictly."""
     state = read_checkpoint(path)
+    if not isinstance(state, dict):
+        raise InputError(f"checkpoint {path} holds a {type(state).__name__}, not a state_dict")
     state = state.get("state_dict", state)
     if any(key.startswith(NET_PREFIX) for key in state):
         state = {key[len(NET_PREFIX):]: value for key, value in state.items() if key.startswith(NET_PREFIX)}

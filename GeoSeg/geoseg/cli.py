@@ -1,4 +1,4 @@
-"""Helpers shared by the GeoSeg scripts: finding config files and choosing the device."""
+"""Helpers shared by the GeoSeg scripts: paths given on the command line, config files, the device."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,17 @@ import torch
 from .paths import GEOSEG_ROOT
 
 
+def absolute(path: str) -> Path:
+    """A command-line path, relative ones taken from the current directory (``~`` expanded)."""
+    return Path(path).expanduser().absolute()
+
+
 def find_config(path: str | Path) -> Path:
-    """``path`` as given when it exists, else relative to ``GeoSeg/`` (so scripts run from any directory)."""
+    """``path`` as given (from the current directory) when it exists, else relative to ``GeoSeg/``.
+
+    Both ``python GeoSeg/train_supervision.py -c GeoSeg/config/...`` and the reference's
+    ``cd GeoSeg; python train_supervision.py -c config/...`` work, as does ``-c config/...`` from anywhere.
+    """
     path = Path(path).expanduser()
     if path.is_file():
         return path.resolve()

@@ -6,24 +6,35 @@ import torch.nn.functional as F
 from torch import nn
 
 AUX_WEIGHT = 0.4
+# Cross-entropy averages: over all pixels with ignored ones as zero (the reference) or over valid pixels.
+CE_AVERAGES = ("all", "valid")
 
 
 class SoftCrossEntropyLoss(nn.Module):
     """Cross-entropy with label smoothing ``smooth_factor`` (torch's own), ignoring ``ignore_index`` pixels.
 
-    The mean runs over the non-ignored pixels (the reference's copy of smp divided by all pixels); a batch
-    with no such pixel gives 0, not NaN.
+    ``average="all"`` (the reference's, its copy of segmentation_models_pytorch): the sum over the valid pixels
+    divided by ALL pixels, ignored ones counting as zero, so batches with many ignored pixels weigh less.
+    ``average="valid"``: the mean over the valid pixels (torch's ``reduction="mean"``). The two agree when no
+    pixel is ignored. A batch with no valid pixel gives 0 either way, not NaN.
     """
 
-    def __init__(self, smooth_factor: float = 0.05, ignore_index: int = -100):
+    def __init__(self, smooth_factor: float = 0.05, ignore_index: int = -100, average: str = "all"):
         super().__init__()
+        if average not in CE_AVERAGES:
+            raise ValueError(f"unknown cross-entropy average {average!r}; choose one of {', '.join(CE_AVERAGES)}")
         self.smooth_factor = smooth_factor
         self.ignore_index = ignore_index
+        self.average = average
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if bool((labels == self.ignore_index).all()):
             return logits.sum() * 0.0
-        return F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor)
+        if self.average == "valid":
+            return F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor)
+        total = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor,
+                                reduction="sum")
+        return total / labels.numel()
 
 
 class DiceLoss(nn.Module):
@@ -69,9 +80,9 @@ class JointLoss(nn.Module):
         return self.first_weight * self.first(logits, labels) + self.second_weight * self.second(logits, labels)
 
 
-def ce_dice_loss(ignore_index: int, smooth: float = 0.05) -> JointLoss:
-    """The reference's main loss: SoftCE (smoothing 0.05) + Dice (smooth 0.05), both weighted 1."""
-    return JointLoss(SoftCrossEntropyLoss(smooth, ignore_index), DiceLoss(smooth, ignore_index))
+def ce_dice_loss(ignore_index: int, smooth: float = 0.05, ce_average: str = "all") -> JointLoss:
+    """The reference's main loss: SoftCE (smoothing 0.05, averaged as ``ce_average``) + Dice (smooth 0.05)."""
+    return JointLoss(SoftCrossEntropyLoss(smooth, ignore_index, ce_average), DiceLoss(smooth, ignore_index))
 
 
 class UNetFormerLoss(nn.Module):
@@ -80,10 +91,10 @@ class UNetFormerLoss(nn.Module):
     The net returns ``(main, aux)`` in training mode and a single tensor in eval mode.
     """
 
-    def __init__(self, ignore_index: int, aux_weight: float = AUX_WEIGHT):
+    def __init__(self, ignore_index: int, aux_weight: float = AUX_WEIGHT, ce_average: str = "all"):
         super().__init__()
-        self.main_loss = ce_dice_loss(ignore_index)
-        self.aux_loss = SoftCrossEntropyLoss(0.05, ignore_index)
+        self.main_loss = ce_dice_loss(ignore_index, ce_average=ce_average)
+        self.aux_loss = SoftCrossEntropyLoss(0.05, ignore_index, ce_average)
         self.aux_weight = aux_weight
 
     def forward(self, logits: torch.Tensor | tuple[torch.Tensor, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:

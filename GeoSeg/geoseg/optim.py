@@ -9,6 +9,10 @@ from timm.optim import Lookahead
 from torch import nn
 
 BACKBONE_PATTERN = "backbone.*"
+LOOKAHEAD_K, LOOKAHEAD_ALPHA = 5, 0.5
+# When Lookahead first takes its slow weights: after step 1 then every k steps (catalyst's Lookahead, which the
+# reference uses), or after step k then every k steps (timm's own phase).
+LOOKAHEAD_SYNCS = ("catalyst", "timm")
 
 
 def param_groups(
@@ -40,14 +44,32 @@ def reference_optimizer(
     backbone_lr: float | None = 1e-5,
     backbone_weight_decay: float = 5e-4,
     lookahead: bool = True,
+    lookahead_sync: str = "catalyst",
 ) -> torch.optim.Optimizer:
     """AdamW (backbone parameters at ``backbone_lr``, no decay on biases) wrapped in Lookahead(k=5, alpha=0.5).
 
     ``backbone_lr=None`` treats the backbone like the rest (SwinUNet's config); ``lookahead=False`` returns
-    the bare AdamW.
+    the bare AdamW. ``lookahead_sync`` sets the slow-weight phase (see :func:`with_lookahead`).
     """
     layerwise = None
     if backbone_lr is not None:
         layerwise = {BACKBONE_PATTERN: {"lr": backbone_lr, "weight_decay": backbone_weight_decay}}
     adamw = torch.optim.AdamW(param_groups(net, layerwise), lr=lr, weight_decay=weight_decay)
-    return Lookahead(adamw, alpha=0.5, k=5) if lookahead else adamw
+    return with_lookahead(adamw, lookahead_sync) if lookahead else adamw
+
+
+def with_lookahead(optimizer: torch.optim.Optimizer, sync: str = "catalyst", k: int = LOOKAHEAD_K,
+                   alpha: float = LOOKAHEAD_ALPHA) -> Lookahead:
+    """timm's Lookahead around ``optimizer``, its slow weights taken in the phase ``sync`` names.
+
+    ``"catalyst"`` (the reference's catalyst Lookahead): the slow weights are taken after step 1 and the fast
+    weights pulled halfway back after steps 1 + k, 1 + 2k, ...; ``"timm"``: taken after step k, pulled back
+    after 2k, 3k, .... The phase is kept in each group's ``lookahead_step``, so it survives a checkpoint.
+    """
+    if sync not in LOOKAHEAD_SYNCS:
+        raise ValueError(f"unknown Lookahead sync {sync!r}; choose one of {', '.join(LOOKAHEAD_SYNCS)}")
+    wrapped = Lookahead(optimizer, alpha=alpha, k=k)
+    if sync == "catalyst":
+        for group in wrapped.param_groups:
+            group["lookahead_step"] = k - 1  # timm syncs when the count reaches a multiple of k: after step 1
+    return wrapped

@@ -6,6 +6,7 @@ import pytorch_lightning as pl
 import torch
 
 from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError
 from rscommon.metrics import compute_scores, confusion_matrix
 
 
@@ -45,11 +46,21 @@ class SupervisedSegmentation(pl.LightningModule):
         self.val_confusion = ConfusionAccumulator(config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        """The net's output; a batch the net cannot take (a crop too small for it, ...) is an error naming its size."""
+        try:
+            return self.net(x)
+        except torch.OutOfMemoryError:
+            raise
+        except (RuntimeError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(
+                f"{type(self.net).__name__} cannot take a {'x'.join(map(str, x.shape))} batch "
+                f"(config {getattr(self.config, 'config_path', '?')}: check crop_size and the image sizes): {first_line}"
+            ) from error
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         labels = batch["gt_semantic_seg"]
-        prediction = self.net(batch["img"])
+        prediction = self(batch["img"])
         loss = self.loss(prediction, labels)
         self.train_confusion.add(labels, main_output(prediction).argmax(dim=1))
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=labels.shape[0])
@@ -57,7 +68,7 @@ class SupervisedSegmentation(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         labels = batch["gt_semantic_seg"]
-        prediction = self.net(batch["img"])
+        prediction = self(batch["img"])
         self.val_confusion.add(labels, main_output(prediction).argmax(dim=1))
         self.log("val_loss", self.loss(prediction, labels), on_step=False, on_epoch=True, batch_size=labels.shape[0])
 

@@ -1,35 +1,9 @@
-"""UNetFormer (ResNet-18) on LoveDA Urban with the reference recipe."""
-from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+"""UNetFormer (ResNet-18) on LoveDA Urban
+with the paper's recipe (geoseg.recipes.unetformer; the recipe serves both datasets).
 
-from geoseg.losses import UNetFormerLoss
-from geoseg.models.unetformer import UNetFormer
-from geoseg.optim import reference_optimizer
-from geoseg.recipe import reference_datasets, reference_loaders
-from rscommon.datasets import get_dataset
+Change a setting by naming it, e.g. ``unetformer(dataset="Urban", max_epoch=100, pretrained=False)``; every
+setting, and the switches from the reference's behaviours to the corrected ones, are in geoseg/recipes.py.
+"""
+from geoseg.recipes import unetformer
 
-dataset = "Urban"
-spec = get_dataset(dataset)
-classes, num_classes, ignore_index = spec.classes, spec.num_classes, spec.ignore_index
-
-max_epoch = 200
-train_batch_size = val_batch_size = 8
-crop_size = 512
-lr, weight_decay = 1e-4, 5e-4
-backbone_lr, backbone_weight_decay = 1e-5, 5e-4
-
-weights_name = "unetformer-r18-512crop-ms-e200"
-weights_path = f"model_weights/{dataset}/{weights_name}"
-test_weights_name = weights_name
-log_name = f"{dataset}/{weights_name}"
-monitor = "val_OA"
-save_last = True
-
-net = UNetFormer(num_classes=num_classes)
-loss = UNetFormerLoss(ignore_index=ignore_index)
-
-train_dataset, val_dataset = reference_datasets(dataset, crop_size)
-test_dataset = val_dataset
-train_loader, val_loader = reference_loaders(train_dataset, val_dataset, train_batch_size, val_batch_size)
-
-optimizer = reference_optimizer(net, lr, weight_decay, backbone_lr, backbone_weight_decay)
-lr_scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=15, T_mult=2)
+recipe = unetformer(dataset="Urban")

@@ -6,9 +6,12 @@ from typing import Any, Sequence
 import albumentations as A
 import cv2
 import numpy as np
+from PIL import Image
 
 # Scale factors the reference draws from (one of them, uniformly).
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
+# How the scale augmentation resizes: PIL bicubic (antialiased when shrinking; the reference's) or cv2 bicubic.
+SCALE_RESIZERS = ("pil", "cv2")
 
 
 class ClassAwareRandomCrop(A.RandomCrop):
@@ -52,20 +55,59 @@ class ClassAwareRandomCrop(A.RandomCrop):
         return ("size", "ignore_index", "max_ratio", "attempts")
 
 
-def random_scale(scales: Sequence[float] = SCALES) -> A.BasicTransform:
-    """Resize by one of ``scales`` chosen uniformly (bicubic for the image, nearest for the mask)."""
-    return A.OneOf(
-        [A.RandomScale(scale_limit=(s - 1.0, s - 1.0), interpolation=cv2.INTER_CUBIC, p=1.0) for s in scales],
-        p=1.0,
-    )
+class PILRandomScale(A.DualTransform):
+    """Resize by one of ``scales`` chosen uniformly, as the reference does: PIL bicubic for the image (which
+    low-pass filters when shrinking) and PIL nearest for the mask, to ``int(scale * side)`` pixels."""
+
+    def __init__(self, scales: Sequence[float] = SCALES, p: float = 1.0):
+        super().__init__(p=p)
+        self.scales = tuple(scales)
+
+    def get_params(self) -> dict[str, float]:
+        return {"scale": self.py_random.choice(self.scales)}
+
+    @staticmethod
+    def _resize(array: np.ndarray, scale: float, resample: Image.Resampling) -> np.ndarray:
+        height, width = array.shape[:2]
+        size = (int(scale * width), int(scale * height))
+        squeezed = array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array
+        resized = np.asarray(Image.fromarray(squeezed).resize(size, resample))
+        return resized[..., None] if squeezed is not array else resized
+
+    def apply(self, img: np.ndarray, scale: float = 1.0, **params: Any) -> np.ndarray:
+        return self._resize(img, scale, Image.Resampling.BICUBIC)
+
+    def apply_to_mask(self, mask: np.ndarray, scale: float = 1.0, **params: Any) -> np.ndarray:
+        return self._resize(mask, scale, Image.Resampling.NEAREST)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("scales",)
 
 
-def train_transform(crop_size: int, ignore_index: int, scales: Sequence[float] = SCALES) -> A.Compose:
-    """Flips, random scale, class-aware crop, rot90, ImageNet normalisation (the reference's order)."""
+def random_scale(scales: Sequence[float] = SCALES, resize: str = "pil") -> A.BasicTransform:
+    """Resize by one of ``scales`` chosen uniformly: ``resize="pil"`` as the reference (PIL bicubic, antialiased
+    when shrinking; mask nearest), ``"cv2"`` with cv2 bicubic (no antialiasing; mask nearest)."""
+    if resize == "pil":
+        return PILRandomScale(scales)
+    if resize == "cv2":
+        return A.OneOf(
+            [A.RandomScale(scale_limit=(s - 1.0, s - 1.0), interpolation=cv2.INTER_CUBIC, p=1.0) for s in scales],
+            p=1.0,
+        )
+    raise ValueError(f"unknown scale resizer {resize!r}; choose one of {', '.join(SCALE_RESIZERS)}")
+
+
+def train_transform(crop_size: int, ignore_index: int, scales: Sequence[float] = SCALES,
+                    scale_resize: str = "pil") -> A.Compose:
+    """Flips, random scale, class-aware crop, rot90, ImageNet normalisation (the reference's order).
+
+    The random draws come from the pipeline's own generator, which the datasets reseed for every item (see
+    :class:`~geoseg.datasets.folder.SegmentationFolder`), so a seeded run augments identically.
+    """
     return A.Compose([
         A.HorizontalFlip(p=0.5),
         A.VerticalFlip(p=0.5),
-        random_scale(scales),
+        random_scale(scales, scale_resize),
         ClassAwareRandomCrop(crop_size, ignore_index=ignore_index),
         A.RandomRotate90(p=0.5),
         A.Normalize(),

@@ -34,6 +34,10 @@ class SegmentationFolder(Dataset):
     folder exists, ``gt_semantic_seg`` (long H x W). ``label_map`` converts raw mask codes on reading;
     ``repeats`` > 1 lists every image that many times per epoch (small datasets with random crops).
     Relative roots are resolved against ``GeoSeg/``; nothing is read before the first ``len``/item.
+
+    Before each item the transform is reseeded from torch's random generator, which Lightning's
+    ``seed_everything(workers=True)`` seeds in the main process and in every loader worker: the same seed gives
+    the same augmentations, whatever albumentations' own seeding does.
     """
 
     def __init__(
@@ -112,6 +116,7 @@ class SegmentationFolder(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         img_id, image, mask = self.load(index)
+        self.transform.set_random_seed(int(torch.randint(2**31 - 1, ()).item()))
         if mask is None:
             out = self.transform(image=image)
             return {"img_id": img_id, "img": torch.from_numpy(out["image"]).permute(2, 0, 1).float()}

@@ -16,6 +16,6 @@ class PotsdamDataset(SegmentationFolder):
     """
 
     def __init__(self, split: str, train: bool = False, crop_size: int = 512, root: str | Path = "data/potsdam",
-                 mask_dir: str = "masks"):
-        transform = train_transform(crop_size, POTSDAM_IGNORE_INDEX) if train else val_transform()
+                 mask_dir: str = "masks", scale_resize: str = "pil"):
+        transform = train_transform(crop_size, POTSDAM_IGNORE_INDEX, scale_resize=scale_resize) if train else val_transform()
         super().__init__(Path(root) / split, transform, img_dir="images_1024", mask_dir=mask_dir)

@@ -36,12 +36,12 @@ class SampleDataset(SegmentationFolder):
     """The embedded tiles of one source (``loveda``, ``potsdam`` or ``vaihingen``), labels converted on reading."""
 
     def __init__(self, source: str = "loveda", train: bool = False, crop_size: int = 512,
-                 ids: list[str] | None = None, repeats: int = 1):
+                 ids: list[str] | None = None, repeats: int = 1, scale_resize: str = "pil"):
         if source not in SAMPLE_SOURCES:
             raise ValueError(f"unknown sample source {source!r}; known: {', '.join(SAMPLE_SOURCES)}")
         spec = SAMPLE_SOURCES[source]
         self.source = spec
-        transform = train_transform(crop_size, spec.ignore_index) if train else val_transform()
+        transform = train_transform(crop_size, spec.ignore_index, scale_resize=scale_resize) if train else val_transform()
         super().__init__(
             REAL_SAMPLES / spec.folder, transform, img_dir=".", mask_dir=".",
             img_suffix=spec.img_suffix, mask_suffix=spec.mask_suffix, label_map=spec.label_map, ids=ids,

@@ -70,8 +70,8 @@ class SegHead(nn.Sequential):
 class FANet(nn.Module):
     """FANet with a torchvision ResNet-18/34 encoder; returns logits (B, num_class, H, W).
 
-    The encoder loads the torchvision ImageNet checkpoint from ``weights/`` when present
-    (``resnet18-f37072fd.pth`` for ResNet-18), otherwise starts from random weights with a warning.
+    With ``pretrained`` the encoder loads the torchvision ImageNet checkpoint from ``weights/``
+    (``resnet18-f37072fd.pth`` for ResNet-18; missing = an error naming it), as the reference always does.
     ``n_channel`` is accepted for signature compatibility; the encoder takes 3-band input.
     """
 
@@ -83,11 +83,12 @@ class FANet(nn.Module):
         backbone_type: str = "resnet18",
         cat_feat: bool = True,
         act_type: str = "relu",
+        pretrained: bool = True,
     ) -> None:
         super().__init__()
         if backbone_type not in ("resnet18", "resnet34"):
             raise ValueError(f"FANet supports resnet18 and resnet34 backbones, not {backbone_type!r}")
-        self.backbone = ResNetBackbone(backbone_type)
+        self.backbone = ResNetBackbone(backbone_type, pretrained)
         channels = self.backbone.channels
         stem_width = channels[0]
         # The first residual block also downsamples (with a strided 1x1 shortcut); it starts untrained.

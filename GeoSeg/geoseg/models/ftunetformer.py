@@ -40,7 +40,7 @@ def ft_unetformer(pretrained: bool = True, num_classes: int = 6, freeze_stages: 
 
     With ``pretrained`` the encoder weights are read from ``weights/<basename of weight_path>`` (the
     ``state_dict`` of a Swin segmentation checkpoint; entries are matched by name, e.g. ``backbone.*``);
-    a missing file gives one warning and a random encoder.
+    a missing file is an error naming it (build with ``pretrained=False`` for a random encoder).
     """
     model = FTUNetFormer(num_classes=num_classes, freeze_stages=freeze_stages, embed_dim=128, depths=(2, 2, 18, 2),
                          num_heads=(4, 8, 16, 32), decode_channels=decoder_channels)

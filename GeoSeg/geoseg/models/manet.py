@@ -108,7 +108,7 @@ class MANet(nn.Module):
     """Multi-attention network; returns logits ``(B, num_classes, H, W)`` for an input ``(B, 3, H, W)``.
 
     ``pretrained`` reads timm's ImageNet weights for ``backbone_name`` from ``weights/`` (for resnet50:
-    ``resnet50_a1_0-14fe96d1.pth``); when the file is absent the backbone stays random with a warning.
+    ``resnet50_a1_0-14fe96d1.pth``); a missing file is an error naming it.
     ``num_channels`` is the number of input bands given to the timm stem.
     """
 

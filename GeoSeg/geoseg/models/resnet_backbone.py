@@ -22,7 +22,7 @@ class ResNetBackbone(nn.Module):
     """Stem and ``layer1..layer4`` of a torchvision ResNet; outputs at strides 4, 8, 16 and 32.
 
     With ``pretrained`` the torchvision ImageNet checkpoint (e.g. ``resnet18-f37072fd.pth``) is read
-    from ``weights/``; when it is absent the trunk keeps its random initialisation (one warning).
+    from ``weights/``; a missing file is an error naming it.
     ``channels`` lists the channel count of each returned stage.
     """
 

@@ -241,7 +241,7 @@ class SegFormer(nn.Module):
     """SegFormer-``phi`` (b0 .. b5); returns logits ``(B, num_classes, H, W)`` for an input ``(B, 3, H, W)``.
 
     ``pretrained`` reads ``weights/segformer_<phi>_backbone_weights.pth`` into the encoder; when the file is
-    absent the encoder stays random with a warning.
+    absent model building stops with an error naming it.
     """
 
     def __init__(self, num_classes: int = 21, phi: str = "b0", pretrained: bool = False) -> None:

@@ -79,8 +79,8 @@ class EncoderBlock(nn.Module):
 class ShelfNet(nn.Module):
     """ShelfNet with a torchvision ResNet encoder; returns logits (B, num_class, H, W).
 
-    The encoder loads the torchvision ImageNet checkpoint from ``weights/`` when present
-    (``resnet18-f37072fd.pth`` for ResNet-18), otherwise starts from random weights with a warning.
+    With ``pretrained`` the encoder loads the torchvision ImageNet checkpoint from ``weights/``
+    (``resnet18-f37072fd.pth`` for ResNet-18; missing = an error naming it), as the reference always does.
     ``n_channel`` is accepted for signature compatibility; the encoder takes 3-band input.
     """
 
@@ -91,12 +91,13 @@ class ShelfNet(nn.Module):
         backbone_type: str = "resnet18",
         hid_channels: tuple[int, ...] | list[int] = (32, 64, 128, 256),
         act_type: str = "relu",
+        pretrained: bool = True,
     ) -> None:
         super().__init__()
         if not backbone_type.startswith("resnet"):
             raise ValueError(f"ShelfNet supports torchvision ResNet backbones, not {backbone_type!r}")
         hid_channels = list(hid_channels)
-        self.backbone = ResNetBackbone(backbone_type)
+        self.backbone = ResNetBackbone(backbone_type, pretrained)
         channels = self.backbone.channels
         self.conv_A = ConvBNAct(channels[0], hid_channels[0], 1, act_type=act_type)
         self.conv_B = ConvBNAct(channels[1], hid_channels[1], 1, act_type=act_type)

@@ -334,11 +334,11 @@ class SwinTransformer(nn.Module):
         return tuple(outs)
 
 
-def load_swin_segmentation_weights(model: nn.Module, weight_path: str) -> bool:
+def load_swin_segmentation_weights(model: nn.Module, weight_path: str) -> None:
     """Load the entries of a Swin segmentation checkpoint's ``state_dict`` whose names exist in ``model``.
 
     Only the base name of ``weight_path`` matters: the file is looked up in ``weights/`` (e.g.
-    ``stseg_base.pth``); a missing file gives one warning. Returns whether weights were loaded.
+    ``stseg_base.pth``); a missing file is an error naming it and where it is published.
     """
     file_name = weight_path.replace("\\", "/").rsplit("/", 1)[-1]
-    return load_pretrained_backbone(model, file_name, SWIN_SEGMENTATION_SOURCE, key="state_dict")
+    load_pretrained_backbone(model, file_name, SWIN_SEGMENTATION_SOURCE, key="state_dict")

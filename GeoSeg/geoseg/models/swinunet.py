@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from geoseg.models.pretrained import find_weights, load_pretrained_backbone
 from geoseg.models.swin import PatchEmbed, SwinStage, init_transformer_weights, stochastic_depth
+from rscommon.paths import require_weights
 
 SWIN_TINY_URL = "https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth"
 
@@ -148,17 +148,15 @@ def mirror_encoder_weights(state: dict[str, torch.Tensor], stages: int = 4) -> d
     return mirrored
 
 
-def load_swin_classification_weights(net: SwinTransformerSys, weight_path: str) -> bool:
+def load_swin_classification_weights(net: SwinTransformerSys, weight_path: str) -> None:
     """Initialise encoder and mirrored decoder stages from an ImageNet Swin checkpoint (its ``model`` entry).
 
     Entries are matched by name after :func:`mirror_encoder_weights`; entries whose shape differs (e.g. bias
     tables and masks for another window size) are skipped. The file is looked up in ``weights/`` by the base
-    name of ``weight_path``; a missing file gives one warning. Returns whether weights were loaded.
+    name of ``weight_path``; a missing file is an error naming it and where it is published.
     """
     file_name = weight_path.replace("\\", "/").rsplit("/", 1)[-1]
-    path = find_weights(file_name)
-    if path is None:
-        return load_pretrained_backbone(net, file_name, SWIN_TINY_URL)
+    path = require_weights(file_name, SWIN_TINY_URL)
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     own = net.state_dict()
     compatible = {k: v for k, v in mirror_encoder_weights(checkpoint.get("model", checkpoint)).items()
@@ -166,13 +164,12 @@ def load_swin_classification_weights(net: SwinTransformerSys, weight_path: str) 
     if not compatible:
         raise ValueError(f"{path}: no entry matches the SwinUNet encoder (expected a Swin classification checkpoint)")
     net.load_state_dict(compatible, strict=False)
-    return True
 
 
 def swin_unet(img_size: int = 1024, pretrained: bool = True, num_classes: int = 6, window_size: int = 7,
               weight_path: str | None = "pretrain_weights/swin_tiny_patch4_window7_224.pth") -> SwinUnet:
     """SwinUNet for ``img_size`` inputs; with ``pretrained`` the Swin-T ImageNet weights are read from
-    ``weights/swin_tiny_patch4_window7_224.pth`` when present (one warning otherwise)."""
+    ``weights/swin_tiny_patch4_window7_224.pth`` (missing = an error naming it)."""
     model = SwinUnet(img_size=img_size, num_classes=num_classes, window_size=window_size)
     if pretrained and weight_path is not None:
         load_swin_classification_weights(model.swin_unet, weight_path)

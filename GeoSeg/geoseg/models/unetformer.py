@@ -226,8 +226,8 @@ class UNetFormer(nn.Module):
     """UNetFormer with a timm ResNet encoder (``swsl_resnet18`` by default).
 
     With ``pretrained`` the encoder reads the timm checkpoint file (for ``swsl_resnet18``:
-    ``semi_weakly_supervised_resnet18-118f1556.pth``) from ``weights/``; if it is missing the encoder stays
-    random and one warning names the file. Eval returns logits (B, num_classes, H, W); training returns
+    ``semi_weakly_supervised_resnet18-118f1556.pth``) from ``weights/``; a missing file is an error naming
+    it. Eval returns logits (B, num_classes, H, W); training returns
     ``(logits, aux_logits)``.
     """
 

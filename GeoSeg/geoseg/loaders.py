@@ -1,4 +1,4 @@
-"""Shared pieces of the configs: the reference datasets and lazily built data loaders."""
+"""The reference datasets and data loaders that are described in a config and built when a run starts."""
 from __future__ import annotations
 
 import os
@@ -12,12 +12,12 @@ from .datasets import PotsdamDataset, UrbanDataset
 DATASET_CLASSES = {"Urban": UrbanDataset, "potsdam": PotsdamDataset}
 
 
-def reference_datasets(name: str, crop_size: int = 512) -> tuple[Dataset, Dataset]:
+def reference_datasets(name: str, crop_size: int = 512, scale_resize: str = "pil") -> tuple[Dataset, Dataset]:
     """The ``train`` split with training augmentations and the ``val`` split, under ``GeoSeg/data/<name>/``."""
     if name not in DATASET_CLASSES:
         raise ValueError(f"no reference dataset {name!r}; known: {', '.join(DATASET_CLASSES)}")
     dataset_class = DATASET_CLASSES[name]
-    return dataset_class("train", train=True, crop_size=crop_size), dataset_class("val")
+    return dataset_class("train", train=True, crop_size=crop_size, scale_resize=scale_resize), dataset_class("val")
 
 
 def default_workers() -> int:
@@ -55,9 +55,3 @@ class LoaderSpec:
             pin_memory=torch.cuda.is_available(),
             persistent_workers=workers > 0,
         )
-
-
-def reference_loaders(train_dataset: Dataset, val_dataset: Dataset, train_batch_size: int = 8,
-                      val_batch_size: int = 8) -> tuple[LoaderSpec, LoaderSpec]:
-    """Training and validation loader specs (shuffle and drop_last for training only)."""
-    return LoaderSpec(train_dataset, train_batch_size, train=True), LoaderSpec(val_dataset, val_batch_size, train=False)

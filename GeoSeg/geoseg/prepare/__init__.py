@@ -1,0 +1,1 @@
+"""Turn the datasets as downloaded into GeoSeg's layout (the logic behind ``GeoSeg/tools/``)."""
