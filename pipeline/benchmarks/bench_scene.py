@@ -4,7 +4,7 @@ Each scene (default 2048 x 2048 and 6144 x 6144) is a mosaic of the embedded Lov
 compressed GeoTIFF; its prediction is the tiles' label maps coarsened 16 times (a blocky stand-in for a model's
 output). The scene command then refines it with the weight-free ``regions`` objects and the paper's UNetFormer /
 Urban thresholds, in a fresh process per scene, whose peak resident memory (getrusage) is printed with the wall
-time. Figures only, no pass/fail.
+time and CPU time. Figures only, no pass/fail.
 
 Run: python pipeline/benchmarks/bench_scene.py [--sizes 2048 6144] [--tile 1024 --overlap 128] [--keep DIR]
 """
@@ -79,10 +79,10 @@ def run_child(arguments: list[str]) -> None:
     start = time.perf_counter()
     status = run_main(main, arguments)
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"status": status, "seconds": seconds, "peak_mb": peak_kib / 1024,
-                      "children_peak_mb": children_kib / 1024}))
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"status": status, "seconds": seconds, "peak_mb": own.ru_maxrss / 1024,
+                      "children_peak_mb": children.ru_maxrss / 1024,
+                      "cpu_seconds": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}))
 
 
 def measure(folder: Path, size: int, tile: int, overlap: int, workers: int) -> dict:
@@ -123,7 +123,8 @@ def main() -> None:
             results[size] = figures
             workers = f", largest worker process {figures['children_peak_mb']:.0f} MB" if args.workers > 1 else ""
             print(f"{size} x {size} scene, tile {args.tile}/{args.overlap}, {args.workers} worker(s), regions objects: "
-                  f"{figures['seconds']:.1f} s wall, peak RSS {figures['peak_mb']:.0f} MB{workers}", flush=True)
+                  f"{figures['seconds']:.1f} s wall ({figures['cpu_seconds']:.1f} s CPU), "
+                  f"peak RSS {figures['peak_mb']:.0f} MB{workers}", flush=True)
     if len(results) >= 2:
         small, large = min(results), max(results)
         print(f"peak RSS {large} vs {small}: {results[large]['peak_mb'] - results[small]['peak_mb']:+.0f} MB "
