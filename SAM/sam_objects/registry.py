@@ -75,6 +75,7 @@ class ObjectSource:
         self._generate = generate
 
     def __call__(self, image: np.ndarray) -> list[dict]:
+        """The non-empty object records of ``image``, each checked to have its size."""
         size = list(image.shape[:2])
         records = []
         for record in self._generate(image):
