@@ -101,6 +101,19 @@ def test_damaged_json_is_redone_not_skipped(images: Path, tmp_path: Path, capsys
     assert _jsons(out) == before
 
 
+def test_image_that_now_fails_loses_its_stale_json(images: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """An image replaced by an unreadable file: reported, and its old JSON is not left for the next stage."""
+    out = tmp_path / "json"
+    _run(images, out, capsys)
+    (images / "image_01.png").write_bytes(b"no longer an image")
+    assert main(["-i", str(images), "-j", str(out), "--model", "regions"]) == 1
+    printed = capsys.readouterr().out
+    assert "0 written, 2 skipped (already done), 1 failed" in printed and "FAILED image_01.png" in printed
+    assert "previous JSON, out of date or damaged, was removed" in printed
+    assert not (out / "image_01.json").exists() and len(_jsons(out)) == 2
+
+
 def test_json_without_a_record_is_redone(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A JSON of unknown origin (another tool, a lost record) is not trusted."""
     out = tmp_path / "json"

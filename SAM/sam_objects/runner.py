@@ -179,6 +179,9 @@ def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source:
         _count(summary, outcome)
         if not outcome.error:
             log.append(outcome.image.name, made_from(identity, outcome.details["image"]), outcome.details["json"])
+        elif summary.redone.get(outcome.image.name, "--overwrite") != "--overwrite":
+            json_path(outcome.image, json_dir).unlink(missing_ok=True)  # stale or damaged: never left to be read
+            summary.failed[outcome.image.name] += " (its previous JSON, out of date or damaged, was removed)"
     return summary
 
 
