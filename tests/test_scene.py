@@ -13,6 +13,7 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
+import torch
 from affine import Affine
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
@@ -30,6 +31,9 @@ from scene_files import (
 )
 from shapely import from_wkb
 
+from geoseg.config import load_config
+from geoseg.datasets.augment import val_transform
+from geoseg.paths import GEOSEG_ROOT
 from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
 from rscommon.images import stretch_to_uint8
@@ -297,3 +301,37 @@ def test_images_without_georeferencing_are_refined_on_their_pixel_grid(scene, re
         with rasterio.open(out) as dataset:
             assert dataset.crs is None and dataset.transform.is_identity
             assert np.array_equal(dataset.read(1), read_band(refined["out"]))
+
+
+@pytest.mark.slow
+def test_a_geoseg_config_predicts_each_tile_for_the_refinement(scene, tmp_path: Path) -> None:
+    """The sample Potsdam UNetFormer with random weights (plumbing, not accuracy), saved as its checkpoint, on a
+    256 x 352 crop of the scene in two tiles (few: the network runs on the CPU)."""
+    config_path = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
+    torch.manual_seed(0)
+    net = load_config(config_path, pretrained=False).net.eval()
+    checkpoint = tmp_path / "random.ckpt"
+    torch.save({"state_dict": {f"net.{key}": value for key, value in net.state_dict().items()}}, checkpoint)
+    rgb = scene["rgb"][100:356, 50:402]
+    image = write_raster(tmp_path / "crop.tif", rgb.transpose(2, 0, 1))
+    out = tmp_path / "out.tif"
+    args = ["--image", str(image), "--config", str(config_path), "--ckpt", str(checkpoint), "--tta", "none",
+            "--objects", "regions", "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam",
+            "--out", str(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
+    assert run_main(main, args) == 0
+    output = read_band(out)
+    normalized = val_transform()(image=rgb)["image"]
+    tiles = tile_grid(256, 352, TILE, OVERLAP)
+    assert len(tiles) == 2
+    for tile in tiles:  # nothing to refine: each core is the network's prediction on its whole tile
+        batch = torch.from_numpy(normalized[tile.window.toslices()].transpose(2, 0, 1).copy())[None]
+        with torch.no_grad():
+            labels = net(batch).argmax(dim=1)[0].numpy()
+        assert np.array_equal(output[tile.core_in_scene], labels[tile.core_in_tile]), tile.name
+    assert len(np.unique(output)) > 1
+    wrong = with_options(args, {"--dataset": ["Urban"], "--out": [str(tmp_path / "urban.tif")]})
+    assert run_main(main, wrong) == 2  # the config predicts Potsdam classes
+    small = write_raster(tmp_path / "small.tif", rgb[:100, :200].transpose(2, 0, 1))  # padded for the network
+    args = with_options(args, {"--image": [str(small)], "--out": [str(tmp_path / "small_out.tif")]})
+    assert run_main(main, args) == 0
+    assert read_band(tmp_path / "small_out.tif").shape == (100, 200)

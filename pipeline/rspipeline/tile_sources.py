@@ -21,6 +21,7 @@ from .raster import open_raster, read_class_window
 from .tiling import Tile
 
 MODEL_SIDE_MULTIPLE = 32  # the segmentation networks halve the input five times
+MODEL_MIN_SIDE = 256  # ... and UNetFormer's window attention wants 8 x 8 cells at the smallest scale
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class GeoSegPrediction:
         model, device = _geoseg_model(self)
         height, width = image.shape[:2]
         normalized = val_transform()(image=image)["image"]
-        pad = [(0, -size % MODEL_SIDE_MULTIPLE) for size in (height, width)]
+        pad = [(0, max(MODEL_MIN_SIDE, size + -size % MODEL_SIDE_MULTIPLE) - size) for size in (height, width)]
         normalized = np.pad(normalized, [*pad, (0, 0)], mode="reflect")
         batch = torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad():
@@ -68,7 +69,7 @@ def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: st
     from geoseg.paths import GEOSEG_ROOT
 
     config_path = find_config(config)
-    loaded = load_config(config_path)
+    loaded = load_config(config_path, pretrained=False)  # the checkpoint supplies every weight
     if loaded.dataset != spec.name:
         raise InputError(f"{config_path}: predicts {loaded.dataset} classes, but --dataset is {spec.name}")
     if checkpoint is None:
@@ -92,6 +93,6 @@ def _geoseg_model(prediction: GeoSegPrediction):
     from geoseg.inference import with_tta
 
     device = torch.device(prediction.device) if prediction.device else pick_device(None)
-    net = load_config(prediction.config).net
+    net = load_config(prediction.config, pretrained=False).net
     load_net_weights(net, prediction.checkpoint)
     return with_tta(net.to(device).eval(), prediction.tta), device
