@@ -17,6 +17,7 @@ from PIL import Image
 
 from sam_objects.cli import main
 from sam_objects.run_log import RunLog
+from sam_objects.runner import OBJECTS_LOG
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data/real_samples"
 TILES = ["loveda/mmseg_0.png", "loveda/mmseg_1.png", "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
@@ -43,8 +44,8 @@ def _jsons(folder: Path) -> dict[str, bytes]:
 
 
 def _records(folder: Path) -> dict[str, dict]:
-    return {name: {"made_from": entry["made_from"], "json": entry["json"]}
-            for name, entry in RunLog(folder).entries.items()}
+    return {name: {"made_from": entry["made_from"], "outputs": entry["outputs"]}
+            for name, entry in RunLog(folder / OBJECTS_LOG).entries.items()}
 
 
 def test_cluster_run_equals_the_local_run_and_resumes(scheduler: str, images: Path, tmp_path: Path,
@@ -76,7 +77,8 @@ def test_failing_image_on_the_cluster_is_one_line_and_the_others_are_kept(schedu
     failures = [line for line in printed.err.splitlines() if "broken.png" in line]
     assert len(failures) == 1 and failures[0].startswith("FAILED broken.png: ") and "Traceback" not in printed.err
     assert f"{len(TILES)} written, 0 skipped (already done), 1 failed" in printed.out
-    assert len(_jsons(out)) == len(TILES) and set(RunLog(out).entries) == {Path(name).name for name in TILES}
+    assert len(_jsons(out)) == len(TILES)
+    assert set(RunLog(out / OBJECTS_LOG).entries) == {Path(name).name for name in TILES}
 
     (images / "broken.png").unlink()
     shutil.copy(SAMPLES / TILES[0], images / "broken.png")  # fixed: only it is made on the next run

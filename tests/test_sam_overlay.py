@@ -67,6 +67,16 @@ def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
     assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
     assert "0 written, 1 skipped" in capsys.readouterr().out
 
+    # New objects, or another --alpha: the pictures are redrawn, never kept out of date.
+    mask[:] = False
+    mask[0:50, 0:60] = True
+    write_json_atomic(jsons / "tile.json", [encode_object(mask)])
+    assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 0
+    assert "1 redone: inputs.objects changed" in capsys.readouterr().out
+    assert (pixels(out / "label/tile.png")[mask] == object_colour(0)).all()
+    assert main(["-i", str(images), "-j", str(jsons), "-o", str(out), "--alpha", "0.8"]) == 0
+    assert "1 redone: settings.alpha changed" in capsys.readouterr().out
+
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("area", ["NaN", "Infinity"])

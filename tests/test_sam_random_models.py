@@ -24,7 +24,7 @@ from rscommon.objects import encode_object, read_objects
 from sam_objects.cli import main
 from sam_objects.registry import SourceRecipe, build_source, settings_for
 from sam_objects.run_log import RunLog
-from sam_objects.runner import generate_object_jsons
+from sam_objects.runner import OBJECTS_LOG, generate_object_jsons
 from sam_objects.sam_source import build_sam_model, sam_package
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,8 +109,8 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
                      "--scheduler", cluster.scheduler_address])
     assert code == 0
     assert (tmp_path / "cluster/crop.json").read_bytes() == (tmp_path / "cli/crop.json").read_bytes()
-    assert RunLog(tmp_path / "cluster").entries["crop.png"]["made_from"] == \
-        RunLog(tmp_path / "cli").entries["crop.png"]["made_from"]
+    assert RunLog(tmp_path / "cluster" / OBJECTS_LOG).entries["crop.png"]["made_from"] == \
+        RunLog(tmp_path / "cli" / OBJECTS_LOG).entries["crop.png"]["made_from"]
 
 
 def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) -> None:

@@ -24,8 +24,9 @@ from rscommon.objects import read_objects
 from rscommon.provenance import file_identity
 from sam_objects.cli import main
 from sam_objects.registry import source_recipe
-from sam_objects.run_log import LOG_NAME, RunLog
-from sam_objects.runner import OBJECTS_VERSION, made_from
+from sam_objects.run_log import RunLog
+from sam_objects.runner import OBJECTS_LOG as LOG_NAME
+from sam_objects.runner import OBJECTS_VERSION, Provenance
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data/real_samples"
@@ -97,7 +98,7 @@ def test_damaged_json_is_redone_not_skipped(images: Path, tmp_path: Path, capsys
     text = target.read_text()
     target.write_text({"truncated": text[: len(text) // 2], "not JSON": "\x00garbage", "edited": "[]"}[damage])
     printed = _run(images, out, capsys)
-    assert "1 written, 2 skipped" in printed and "JSON differs from the one written" in printed
+    assert "1 written, 2 skipped" in printed and "output differs from the one written" in printed
     assert _jsons(out) == before
 
 
@@ -110,7 +111,7 @@ def test_image_that_now_fails_loses_its_stale_json(images: Path, tmp_path: Path,
     assert main(["-i", str(images), "-j", str(out), "--model", "regions"]) == 1
     printed = capsys.readouterr().out
     assert "0 written, 2 skipped (already done), 1 failed" in printed and "FAILED image_01.png" in printed
-    assert "previous JSON, out of date or damaged, was removed" in printed
+    assert "previous output, out of date or damaged, was removed" in printed
     assert not (out / "image_01.json").exists() and len(_jsons(out)) == 2
 
 
@@ -119,21 +120,21 @@ def test_json_without_a_record_is_redone(images: Path, tmp_path: Path, capsys: p
     out = tmp_path / "json"
     _run(images, out, capsys)
     (out / LOG_NAME).unlink()
-    assert "3 redone: no record of what made the JSON" in _run(images, out, capsys)
+    assert "3 redone: no record of what made the output" in _run(images, out, capsys)
 
 
 def test_record_holds_image_source_settings_and_version_and_json_stays_a_list(images: Path, tmp_path: Path,
                                                                              capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "json"
     _run(images, out, capsys, "--method", "slic")
-    entry = RunLog(out).entries["image_00.png"]
+    entry = RunLog(out / LOG_NAME).entries["image_00.png"]
     made = entry["made_from"]
     assert made["version"] == OBJECTS_VERSION
     assert made["inputs"] == {"image": file_identity(images / "image_00.png"), "checkpoint": None}
     assert made["settings"]["source"] == "regions" and made["settings"]["method"] == "slic"
     assert made["settings"]["package"].startswith("scikit-image ")
     assert made["settings"]["min_mask_region_area"] == 500 and made["settings"]["model_type"] is None
-    assert entry["json"] == file_identity(out / "image_00.json")
+    assert entry["outputs"] == {"image_00.json": file_identity(out / "image_00.json")}
     data = json.loads((out / "image_00.json").read_text())
     assert isinstance(data, list) and set(data[0]) == {"rles", "area"}
     assert len(read_objects(out / "image_00.json", shape=(256, 256))) == len(data)
@@ -145,19 +146,24 @@ def test_other_checkpoint_or_version_is_a_reason_to_redo(tmp_path: Path) -> None
     checkpoint.write_bytes(b"first weights")
     image = tmp_path / "image.png"
     image.write_bytes(b"image bytes")
-    json_file = tmp_path / "image.json"
-    json_file.write_text("[]\n")
+    outputs = {"image.json": tmp_path / "image.json"}
+    outputs["image.json"].write_text("[]\n")
     recipe = source_recipe("samhq", "vit_tiny", checkpoint)
-    first = made_from(recipe.identity(), file_identity(image))
-    assert first["inputs"]["checkpoint"] == file_identity(checkpoint)
-    log = RunLog(tmp_path)
-    log.append("image.png", first, file_identity(json_file))
-    assert RunLog(tmp_path).reason_to_redo("image.png", json_file, first) is None
 
+    def made_from(version: str = OBJECTS_VERSION) -> dict:
+        identity = recipe.identity()
+        provenance = Provenance(version, identity["settings"], {"checkpoint": identity["checkpoint"]})
+        return provenance.made_from({"image": file_identity(image)})
+
+    first = made_from()
+    assert first["inputs"]["checkpoint"] == file_identity(checkpoint)
+    assert first["settings"]["model_type"] == "vit_tiny" and first["settings"]["pred_iou_thresh"] == 0.85
+    log_path = tmp_path / LOG_NAME
+    RunLog(log_path).append("image.png", first, {"image.json": file_identity(outputs["image.json"])})
+    assert RunLog(log_path).reason_to_redo("image.png", outputs, first) is None
+    assert RunLog(log_path).reason_to_redo("image.png", outputs, made_from("0")) == "version changed"
     checkpoint.write_bytes(b"other weights")
-    second = made_from(recipe.identity(), file_identity(image))
-    assert RunLog(tmp_path).reason_to_redo("image.png", json_file, second) == "inputs.checkpoint changed"
-    assert RunLog(tmp_path).reason_to_redo("image.png", json_file, {**first, "version": "0"}) == "version changed"
+    assert RunLog(log_path).reason_to_redo("image.png", outputs, made_from()) == "inputs.checkpoint changed"
 
 
 def test_log_line_cut_short_by_a_kill_is_ignored(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -168,7 +174,7 @@ def test_log_line_cut_short_by_a_kill_is_ignored(images: Path, tmp_path: Path, c
     log.write_text("".join(lines[:-1]) + lines[-1][:40])  # the last image's line, cut mid-write
     printed = _run(images, out, capsys)
     assert "1 written, 2 skipped" in printed
-    assert len(log.read_text().splitlines()) == 3 and len(RunLog(out).entries) == 3
+    assert len(log.read_text().splitlines()) == 3 and len(RunLog(log).entries) == 3
 
 
 def test_output_folder_equal_to_input_folder_is_refused_and_nothing_written(images: Path,

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.cli import run_main
@@ -11,7 +11,11 @@ from rscommon.images import list_images, read_rgb, write_png_atomic
 from rscommon.objects import decode_masks, read_objects
 from rscommon.overlay import blend, render_objects
 
-from .runner import json_path, process_images, refuse_output_folder
+from .runner import Provenance, identities, json_path, refuse_output_folder, run_resumably
+
+# How pictures are drawn from an image and its objects; a change here redraws every picture.
+PICTURES_VERSION = "1"
+PICTURES_LOG = ".pictures_run.jsonl"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,26 +27,44 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of <stem>.json object lists (from any generate_json_*.py)")
     parser.add_argument("-o", "--out-dir", "-f", "--sam_img_dir", required=True, type=Path, help="output folder")
     parser.add_argument("--alpha", type=float, default=0.35, help="overlay weight in the blend (default 0.35)")
-    parser.add_argument("--overwrite", action="store_true", help="redo images whose pictures already exist")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redraw every image (by default only pictures that are missing, damaged, or made from "
+                             "another image, JSON or --alpha are drawn)")
     parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="run the per-image tasks on this dask.distributed "
                                                                "scheduler (e.g. tcp://host:8786)")
     return parser
 
 
-def picture_paths(image_path: Path, out_dir: Path) -> list[Path]:
-    """``[<out>/label/<stem>.png, <out>/blend/<stem>.png]``."""
-    return [out_dir / "label" / f"{image_path.stem}.png", out_dir / "blend" / f"{image_path.stem}.png"]
+def picture_paths(image_path: Path, out_dir: Path) -> dict[str, Path]:
+    """``{"label/<stem>.png": <out>/label/<stem>.png, "blend/<stem>.png": <out>/blend/<stem>.png}``."""
+    names = (f"label/{image_path.stem}.png", f"blend/{image_path.stem}.png")
+    return {name: out_dir / name for name in names}
 
 
-def draw_image(image_path: Path, json_dir: Path, out_dir: Path, alpha: float) -> None:
-    """Write the overlay and the blend of one image (its object JSON is validated first)."""
-    image = read_rgb(image_path)
-    masks = decode_masks(read_objects(json_path(image_path, json_dir), shape=image.shape[:2]), image.shape[:2])
-    overlay = render_objects(masks)
-    label_path, blend_path = picture_paths(image_path, out_dir)
-    write_png_atomic(label_path, overlay)
-    write_png_atomic(blend_path, blend(image, overlay, masks.any(axis=2), alpha))
+@dataclass(frozen=True)
+class DrawPictures:
+    """The task of one image: validate its object JSON, write the overlay and the blend; answer the identities of
+    what it read and wrote. Picklable, for worker processes or cluster workers."""
+
+    json_dir: Path
+    out_dir: Path
+    alpha: float
+
+    def inputs(self, image_path: Path) -> dict[str, Path]:
+        return {"image": image_path, "objects": json_path(image_path, self.json_dir)}
+
+    def __call__(self, image_path: Path) -> dict[str, dict]:
+        read = identities(self.inputs(image_path))  # before reading: a later change only causes a redraw
+        image = read_rgb(image_path)
+        objects = read_objects(json_path(image_path, self.json_dir), shape=image.shape[:2])
+        masks = decode_masks(objects, image.shape[:2])
+        overlay = render_objects(masks)
+        targets = picture_paths(image_path, self.out_dir)
+        label_path, blend_path = targets.values()
+        write_png_atomic(label_path, overlay)
+        write_png_atomic(blend_path, blend(image, overlay, masks.any(axis=2), self.alpha))
+        return {"inputs": read, "outputs": identities(targets)}
 
 
 def run(argv: Sequence[str]) -> int:
@@ -56,10 +78,10 @@ def run(argv: Sequence[str]) -> int:
     if not args.json_dir.is_dir():
         raise FileNotFoundError(f"object JSON folder not found: {args.json_dir}")
     images = list_images(args.image_dir)
-    task = functools.partial(draw_image, json_dir=args.json_dir, out_dir=args.out_dir, alpha=args.alpha)
-    summary = process_images(images, lambda path: picture_paths(path, args.out_dir), task,
-                             overwrite=args.overwrite, desc="pictures", workers=args.workers,
-                             scheduler=args.scheduler)
+    task = DrawPictures(args.json_dir, args.out_dir, args.alpha)
+    summary = run_resumably(images, args.out_dir / PICTURES_LOG, Provenance(PICTURES_VERSION, {"alpha": args.alpha}),
+                            task.inputs, lambda path: picture_paths(path, args.out_dir), task, args.overwrite,
+                            "pictures", args.workers, args.scheduler)
     print(summary.report())
     return 1 if summary.failed else 0
 

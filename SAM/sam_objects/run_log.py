@@ -1,10 +1,10 @@
-"""What each object JSON was made from, kept beside the JSONs in ``<json_dir>/.objects_run.jsonl``.
+"""What each output of a resumable run was made from, kept beside the outputs in a hidden JSON-lines file.
 
 One JSON line per finished image, appended as the image finishes (the last line of an image wins):
-``{"image": "<file name>", "made_from": {"version", "settings", "inputs": {"image", "checkpoint"}}, "json": {...}}``
-with ``made_from`` shaped like :func:`rscommon.provenance.fingerprint` and ``json`` the identity of the JSON
-written. A run killed while appending loses at most that line (its image is made again); the log is rewritten
-compactly at the start of every run. The object JSONs themselves stay plain object lists.
+``{"image": "<file name>", "made_from": {"version", "settings", "inputs"}, "outputs": {"<name>": identity}}``
+with ``made_from`` shaped like :func:`rscommon.provenance.fingerprint` (each input by its size and SHA-256) and
+``outputs`` the identities of the files written. A run killed while appending loses at most that line (its image
+is made again); the log is rewritten compactly at the start of every run. The outputs themselves are unchanged.
 """
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ from typing import Any
 from rscommon.files import write_text_atomic
 from rscommon.provenance import file_identity, what_changed
 
-LOG_NAME = ".objects_run.jsonl"
-
 
 class RunLog:
-    """The records of one JSON folder, read when opened, appended to as images finish."""
+    """The records of one output folder, read when opened, appended to as images finish."""
 
-    def __init__(self, json_dir: Path) -> None:
-        self.path = json_dir / LOG_NAME
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
         if self.path.is_file():
             for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -34,18 +32,18 @@ class RunLog:
                 if isinstance(entry, dict) and isinstance(entry.get("image"), str):
                     self.entries[entry["image"]] = entry
 
-    def reason_to_redo(self, image_name: str, json_file: Path, made_from: dict[str, Any]) -> str | None:
-        """Why the JSON of ``image_name`` must be made (again), or None if it was made from ``made_from``."""
-        if not json_file.is_file():
+    def reason_to_redo(self, image_name: str, outputs: dict[str, Path], made_from: dict[str, Any]) -> str | None:
+        """Why the ``outputs`` of ``image_name`` must be made (again), or None if made from ``made_from``."""
+        if not all(path.is_file() for path in outputs.values()):
             return "new"
         entry = self.entries.get(image_name)
         if entry is None:
-            return "no record of what made the JSON"
+            return "no record of what made the output"
         changed = what_changed(entry.get("made_from") or {}, made_from)
         if changed:
             return ", ".join(changed) + " changed"
-        if entry.get("json") != file_identity(json_file):
-            return "JSON differs from the one written (truncated or edited)"
+        if entry.get("outputs") != {name: file_identity(path) for name, path in outputs.items()}:
+            return "output differs from the one written (truncated or edited)"
         return None
 
     def compact(self) -> None:
@@ -53,9 +51,9 @@ class RunLog:
         if self.path.exists():
             write_text_atomic(self.path, "".join(_line(entry) for entry in self.entries.values()))
 
-    def append(self, image_name: str, made_from: dict[str, Any], json_identity: dict[str, Any]) -> None:
-        """Record that the JSON of ``image_name``, with identity ``json_identity``, was made from ``made_from``."""
-        entry = {"image": image_name, "made_from": made_from, "json": json_identity}
+    def append(self, image_name: str, made_from: dict[str, Any], outputs: dict[str, dict[str, Any]]) -> None:
+        """Record that ``outputs`` (name -> identity) of ``image_name`` were made from ``made_from``."""
+        entry = {"image": image_name, "made_from": made_from, "outputs": outputs}
         self.entries[image_name] = entry
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as stream:

@@ -1,15 +1,16 @@
 """The resumable per-image loop: one task per image, here, in worker processes or on a Dask cluster.
 
 A task never raises: a failing image comes back as its error, so one bad image neither stops a run over thousands
-nor loses the images already finished. Object JSONs are redone exactly when the image, the source's settings or
-checkpoint, or this stage's version differ from what made them (see :mod:`sam_objects.run_log`).
+nor loses the images already finished. An image's outputs are made (again) exactly when they are missing or
+damaged, or when its inputs, the settings or the stage's version differ from what made them; what made each
+output is recorded in a hidden log in the output folder (see :mod:`sam_objects.run_log`).
 """
 from __future__ import annotations
 
 import glob
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from .run_log import RunLog
 
 # What a JSON holds and how it is made from a source's records; a change here redoes every JSON.
 OBJECTS_VERSION = "2"
+OBJECTS_LOG = ".objects_run.jsonl"
+
+Identity = dict[str, Any]
+Task = Callable[[Path], Mapping[str, Mapping[str, Identity]]]
 
 
 @dataclass
@@ -53,23 +58,23 @@ class Outcome:
 
     image: Path
     error: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class _Guarded:
     """``task(path)`` turned into an :class:`Outcome`; any exception becomes the outcome's error. Picklable."""
 
-    def __init__(self, task: Callable[[Path], dict[str, Any] | None]) -> None:
+    def __init__(self, task: Task) -> None:
         self.task = task
 
     def __call__(self, path: Path) -> Outcome:
         try:
-            return Outcome(path, details=self.task(path) or {})
+            return Outcome(path, details=self.task(path))
         except Exception as error:  # one bad image must not stop a run over thousands
             return Outcome(path, error=f"{type(error).__name__}: {error}")
 
 
-def run_tasks(task: Callable[[Path], dict[str, Any] | None], image_paths: list[Path], desc: str,
+def run_tasks(task: Task, image_paths: list[Path], desc: str,
               workers: int = 1, scheduler: str | None = None) -> Iterator[Outcome]:
     """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
     outcomes = unordered_map(_Guarded(task), image_paths, workers, scheduler)
@@ -77,22 +82,6 @@ def run_tasks(task: Callable[[Path], dict[str, Any] | None], image_paths: list[P
         if outcome.error:
             tqdm.write(f"FAILED {outcome.image.name}: {outcome.error}", file=sys.stderr)
         yield outcome
-
-
-def process_images(image_paths: list[Path], outputs_of: Callable[[Path], list[Path]],
-                   task: Callable[[Path], None], overwrite: bool = False, desc: str = "images",
-                   workers: int = 1, scheduler: str | None = None) -> RunSummary:
-    """Run ``task`` on every image whose outputs do not all exist yet (all of them with ``overwrite``)."""
-    summary = RunSummary()
-    todo = []
-    for path in image_paths:
-        if not overwrite and all(target.exists() for target in outputs_of(path)):
-            summary.skipped.append(path.name)
-        else:
-            todo.append(path)
-    for outcome in run_tasks(task, todo, desc, workers, scheduler):
-        _count(summary, outcome)
-    return summary
 
 
 def _count(summary: RunSummary, outcome: Outcome) -> None:
@@ -109,6 +98,77 @@ def refuse_output_folder(out_dir: Path, *input_dirs: Path) -> None:
     for input_dir in input_dirs:
         if out_dir.resolve() == input_dir.resolve():
             raise InputError(f"{out_dir}: the output folder is the input folder {input_dir}; choose another")
+
+
+def identities(paths: Mapping[str, Path]) -> dict[str, Identity]:
+    """The :func:`~rscommon.provenance.file_identity` of each named file."""
+    return {name: file_identity(path) for name, path in paths.items()}
+
+
+def _current_identities(paths: Mapping[str, Path]) -> dict[str, Identity | None]:
+    try:
+        return identities(paths)
+    except OSError:
+        return {name: None for name in paths}  # unreadable: its task will fail and say why
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every output of a run depends on besides its own inputs: the stage version, the settings, and
+    inputs shared by all images (a checkpoint)."""
+
+    version: str
+    settings: Mapping[str, Any]
+    shared_inputs: Mapping[str, Identity | None] = field(default_factory=dict)
+
+    def made_from(self, inputs: Mapping[str, Identity | None]) -> dict[str, Any]:
+        """The record of one image's outputs (shaped like :func:`rscommon.provenance.fingerprint`)."""
+        return {"version": self.version, "settings": dict(self.settings),
+                "inputs": {**inputs, **self.shared_inputs}}
+
+
+def run_resumably(image_paths: list[Path], log_path: Path, provenance: Provenance,
+                  inputs_of: Callable[[Path], dict[str, Path]], outputs_of: Callable[[Path], dict[str, Path]],
+                  task: Task, overwrite: bool = False, desc: str = "images", workers: int = 1,
+                  scheduler: str | None = None) -> RunSummary:
+    """Run ``task`` on each image whose outputs were not made from its current inputs and ``provenance``.
+
+    ``task(path)`` writes the image's outputs atomically and answers ``{"inputs": identities of what it read
+    (taken before reading), "outputs": identities of what it wrote}``; the answer is logged as it arrives. An
+    image that fails when redone loses its previous outputs, so nothing out of date is left to be read.
+    """
+    log = RunLog(log_path)
+    summary, todo = RunSummary(), []
+    for path in image_paths:
+        made_from = provenance.made_from(_current_identities(inputs_of(path)))
+        reason = "--overwrite" if overwrite else log.reason_to_redo(path.name, outputs_of(path), made_from)
+        if reason is None:
+            summary.skipped.append(path.name)
+            continue
+        todo.append(path)
+        if reason != "new":
+            summary.redone[path.name] = reason
+    if log_path.parent.is_dir():  # created by the first output written, so a run that cannot start writes nothing
+        _remove_leftovers([target for path in image_paths for target in outputs_of(path).values()])
+        log.compact()
+    for outcome in run_tasks(task, todo, desc, workers, scheduler):
+        _count(summary, outcome)
+        if not outcome.error:
+            log.append(outcome.image.name, provenance.made_from(outcome.details["inputs"]),
+                       dict(outcome.details["outputs"]))
+        elif summary.redone.get(outcome.image.name, "--overwrite") != "--overwrite":
+            for target in outputs_of(outcome.image).values():
+                target.unlink(missing_ok=True)
+            summary.failed[outcome.image.name] += " (its previous output, out of date or damaged, was removed)"
+    return summary
+
+
+def _remove_leftovers(targets: list[Path]) -> None:
+    """Temporary files of ``targets`` left by a killed run (atomic writes name them ``.<name>.*.tmp``)."""
+    for target in targets:
+        if target.parent.is_dir():
+            for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+                leftover.unlink(missing_ok=True)
 
 
 def json_path(image_path: Path, json_dir: Path) -> Path:
@@ -129,25 +189,12 @@ class WriteObjects:
         self.source = source
         self.json_dir = json_dir
 
-    def __call__(self, image_path: Path) -> dict[str, Any]:
+    def __call__(self, image_path: Path) -> dict[str, dict[str, Identity]]:
         source = self.source if isinstance(self.source, ObjectSource) else rebuilt_source(self.source)
-        image_identity = file_identity(image_path)  # before reading: a later change only causes a redo
+        read = identities({"image": image_path})  # before reading: a later change only causes a redo
         target = json_path(image_path, self.json_dir)
         write_json_atomic(target, source(read_rgb(image_path)))
-        return {"image": image_identity, "json": file_identity(target)}
-
-
-def made_from(source_identity: dict[str, Any], image_identity: dict[str, Any] | None) -> dict[str, Any]:
-    """The record of what one JSON is made from (shaped like :func:`rscommon.provenance.fingerprint`)."""
-    return {"version": OBJECTS_VERSION, "settings": source_identity["settings"],
-            "inputs": {"image": image_identity, "checkpoint": source_identity["checkpoint"]}}
-
-
-def _current_identity(path: Path) -> dict[str, Any] | None:
-    try:
-        return file_identity(path)
-    except OSError:
-        return None  # unreadable: its task will fail and say why
+        return {"inputs": read, "outputs": identities({target.name: target})}
 
 
 def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source: ObjectSource | SourceRecipe,
@@ -161,32 +208,11 @@ def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source:
     json_dir = Path(json_dir)
     recipe = source.recipe if isinstance(source, ObjectSource) else source
     identity = recipe.identity()  # the checkpoint is hashed once per run
-    log = RunLog(json_dir)
-    summary, todo = RunSummary(), []
-    for path in image_paths:
-        reason = "--overwrite" if overwrite else \
-            log.reason_to_redo(path.name, json_path(path, json_dir), made_from(identity, _current_identity(path)))
-        if reason is None:
-            summary.skipped.append(path.name)
-            continue
-        todo.append(path)
-        if reason != "new":
-            summary.redone[path.name] = reason
-    if json_dir.is_dir():  # created by the first JSON written, so a run that cannot start writes nothing
-        _remove_leftovers(json_dir, image_paths)
-        log.compact()
-    for outcome in run_tasks(WriteObjects(source, json_dir), todo, "object masks", workers, scheduler):
-        _count(summary, outcome)
-        if not outcome.error:
-            log.append(outcome.image.name, made_from(identity, outcome.details["image"]), outcome.details["json"])
-        elif summary.redone.get(outcome.image.name, "--overwrite") != "--overwrite":
-            json_path(outcome.image, json_dir).unlink(missing_ok=True)  # stale or damaged: never left to be read
-            summary.failed[outcome.image.name] += " (its previous JSON, out of date or damaged, was removed)"
-    return summary
+    provenance = Provenance(OBJECTS_VERSION, identity["settings"], {"checkpoint": identity["checkpoint"]})
 
+    def outputs_of(path: Path) -> dict[str, Path]:
+        target = json_path(path, json_dir)
+        return {target.name: target}
 
-def _remove_leftovers(json_dir: Path, image_paths: list[Path]) -> None:
-    """Temporary files of the JSONs of ``image_paths`` left by a killed run."""
-    for path in image_paths:
-        for leftover in json_dir.glob(f".{glob.escape(path.stem)}.json.*.tmp"):
-            leftover.unlink(missing_ok=True)
+    return run_resumably(image_paths, json_dir / OBJECTS_LOG, provenance, lambda path: {"image": path},
+                         outputs_of, WriteObjects(source, json_dir), overwrite, "object masks", workers, scheduler)
