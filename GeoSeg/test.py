@@ -16,12 +16,12 @@ import argparse
 import json
 import sys
 
+from geoseg.checkpoint import trained_checkpoint
 from geoseg.cli import absolute, find_config, pick_device
 from geoseg.config import load_config
 from geoseg.inference import TTA_CHOICES
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.predict import PredictOptions, default_output, predict
-from geoseg.train import trained_checkpoint
 from rscommon.cli import run_main
 
 

@@ -14,11 +14,10 @@ import torch
 from image_files import pixels
 from PIL import Image
 
-from geoseg.checkpoint import load_net_weights, read_checkpoint
+from geoseg.checkpoint import TRAINING_RECORD, load_net_weights, read_checkpoint, trained_checkpoint
 from geoseg.config import load_config
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.predict import PREDICTION_RECORD, PredictOptions, predict
-from geoseg.train import TRAINING_RECORD, trained_checkpoint
 from rscommon.cli import run_main
 from rscommon.files import InputError
 
@@ -183,6 +182,10 @@ def test_refused_runs_are_one_line_errors_and_write_nothing(tiny, capsys):
     code = run_main(lambda argv: run_predict(config, root / "a.ckpt", root / "o"), [])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "t0.png" in errors[0]
+    (root / "data" / "images").rename(root / "data" / "moved")
+    code = run_main(lambda argv: run_predict(config, root / "a.ckpt", root / "o2"), [])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and f"image folder {root / 'data' / 'images'} not found" in errors[0]
 
 
 def script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
@@ -216,6 +219,8 @@ def test_cluster_prediction_equals_the_local_run(tiny):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         remote = run_predict(config, root / "a.ckpt", root / "cluster", scheduler=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:  # tasks ran with this process's thread count (same sums)
+            assert set(client.run(torch.get_num_threads).values()) == {torch.get_num_threads()}
     assert remote == local
     assert label_maps(root / "cluster") == label_maps(root / "local")
     assert pixels(root / "cluster" / "pre_p" / "t1.png").shape == (40, 48)

@@ -11,12 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
-from geoseg.checkpoint import read_checkpoint
+from geoseg.checkpoint import TRAINING_RECORD, read_checkpoint, trained_checkpoint
 from geoseg.config import load_config
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.predict import PredictOptions, predict
-from geoseg.train import TRAINING_RECORD, TrainOptions, train, trained_checkpoint
+from geoseg.train import TrainOptions, train
+from geoseg.training import SupervisedSegmentation
 from rscommon.datasets import get_dataset
+from rscommon.files import InputError
 
 # pytorch-lightning 2.6 calls torch's deprecated LeafSpec check on every training step (nothing of ours involved);
 # this narrow ignore moves to pyproject.toml when the lead adds it there.
@@ -110,3 +112,10 @@ def test_prediction_writes_palette_pngs_and_metrics(trainings, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mIoU"] == scores["mIoU"] and metrics["OA"] == scores["OA"]
     assert 0.0 <= metrics["mIoU"] <= 100.0 and set(metrics["IoU"]) == {spec.classes[c] for c in spec.scored}
+
+
+def test_a_crop_too_small_for_the_model_is_one_clear_error(monkeypatch):
+    """UNetFormer's window attention cannot take 32 x 32 inputs: the error names the batch size and the config."""
+    module = SupervisedSegmentation(load_config(SAMPLE_CONFIG), get_dataset("Urban"))
+    with pytest.raises(InputError, match=r"UNetFormer cannot take a 1x3x32x32 batch \(config .*unetformer.py"):
+        module(torch.zeros(1, 3, 32, 32))

@@ -1,4 +1,5 @@
-"""Read a Lightning checkpoint (ours or the paper's released ones) into a bare network, never running its code.
+"""Choose the checkpoint to predict with, and read it (ours or the paper's released ones) into a bare network,
+never running its code.
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only,
 plus the few plain records Lightning checkpoints hold (numpy scalars in callback states, paths, hyper-parameter
@@ -10,14 +11,21 @@ import argparse
 import pathlib
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from rscommon.files import InputError
+from rscommon.files import InputError, read_json
+from rscommon.paths import resolve_path
+
+if TYPE_CHECKING:
+    from .config import Config
 
 NET_PREFIX = "net."
+# Written beside the checkpoints by each training (geoseg.train): which checkpoint that training produced.
+TRAINING_RECORD = "last_training.json"
 
 
 def _numpy_globals() -> list:
@@ -87,3 +95,23 @@ def load_net_weights(net: nn.Module, path: str | Path) -> None:
         net.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ValueError(f"checkpoint {path} does not fit {type(net).__name__}: {error}") from error
+
+
+def weights_dir(config: Config, work_dir: Path) -> Path:
+    """The folder of a config's checkpoints: ``<work_dir>/<weights_path>``."""
+    return resolve_path(config.weights_path, work_dir)
+
+
+def trained_checkpoint(config: Config, work_dir: Path) -> tuple[Path, str]:
+    """The checkpoint to predict with, and why: the best one of the last training when it left a record,
+    else ``<weights_path>/<test_weights_name>.ckpt`` (e.g. a released checkpoint put there by hand)."""
+    folder = weights_dir(config, work_dir)
+    record_path = folder / TRAINING_RECORD
+    if record_path.is_file():
+        record = read_json(record_path)
+        name = record.get("best_checkpoint") if isinstance(record, dict) else None
+        if not name:
+            raise FileNotFoundError(f"{record_path}: the last training saved no best checkpoint (no validation ran?); "
+                                    f"pass --ckpt")
+        return folder / name, f"the best checkpoint of the last training ({record_path})"
+    return folder / f"{config.test_weights_name}.ckpt", f"the config's test_weights_name (no {TRAINING_RECORD} there)"

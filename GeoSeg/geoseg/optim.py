@@ -64,7 +64,9 @@ def with_lookahead(optimizer: torch.optim.Optimizer, sync: str = "catalyst", k: 
 
     ``"catalyst"`` (the reference's catalyst Lookahead): the slow weights are taken after step 1 and the fast
     weights pulled halfway back after steps 1 + k, 1 + 2k, ...; ``"timm"``: taken after step k, pulled back
-    after 2k, 3k, .... The phase is kept in each group's ``lookahead_step``, so it survives a checkpoint.
+    after 2k, 3k, .... The phase is kept in each group's ``lookahead_step``, so it survives a checkpoint. (timm
+    skips parameters without a gradient at a sync where catalyst syncs them too; this matters only for a
+    parameter that has a gradient at some steps and none at others, which the paper's models do not have.)
     """
     if sync not in LOOKAHEAD_SYNCS:
         raise ValueError(f"unknown Lookahead sync {sync!r}; choose one of {', '.join(LOOKAHEAD_SYNCS)}")

@@ -8,12 +8,13 @@ is the one written; anything else is recomputed, and the run says what changed.
 
 Images are predicted in fixed batches of ``batch_size`` in dataset order; with ``scheduler`` each batch is a task
 on that Dask cluster (the workers load the config and checkpoint themselves, so the config, the checkpoint, the
-images and the output folder must be on storage they share). The batches are the same either way, so are the
-results.
+images and the output folder must be on storage they share). The batches are the same either way, and the tasks
+use as many torch threads as this process (CPU sums differ in their last bits with the thread count), so the
+results are identical to the local run on the same kind of machine.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ class PredictOptions:
     resume: bool = False
     device: str = "cpu"
     scheduler: str | None = None
+    # CPU results differ in the last float bits with the thread count, so cluster tasks use the client's.
+    threads: int = field(default_factory=torch.get_num_threads)
 
     @property
     def label_dir(self) -> Path:
@@ -259,6 +262,7 @@ class ClusterBatch:
     options: PredictOptions
 
     def __call__(self, indices: list[int]) -> BatchResult:
+        torch.set_num_threads(self.options.threads)
         key = (self.config_path, self.options)
         if key not in _PREDICTORS:
             config = load_config(self.config_path, pretrained=False)

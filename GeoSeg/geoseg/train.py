@@ -23,15 +23,13 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from rscommon.datasets import get_dataset
-from rscommon.files import read_json, write_json_atomic
+from rscommon.files import write_json_atomic
 from rscommon.paths import resolve_path
 
-from .checkpoint import load_net_weights
+from .checkpoint import TRAINING_RECORD, load_net_weights, weights_dir
 from .config import Config, load_config
 from .paths import GEOSEG_ROOT
 from .training import SupervisedSegmentation
-
-TRAINING_RECORD = "last_training.json"
 
 
 @dataclass
@@ -64,11 +62,6 @@ def parse_devices(value: str) -> str | int | list[int]:
     if "," in value:
         return [int(v) for v in value.split(",") if v]
     return int(value)
-
-
-def weights_dir(config: Config, work_dir: Path) -> Path:
-    """The folder of the config's checkpoints: ``<work_dir>/<weights_path>``."""
-    return resolve_path(config.weights_path, work_dir)
 
 
 def build_trainer(config: Config, options: TrainOptions) -> pl.Trainer:
@@ -151,18 +144,3 @@ def training_record(config: Config, options: TrainOptions, trainer: pl.Trainer) 
         "metrics": str(Path(trainer.logger.log_dir) / "metrics.csv"),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def trained_checkpoint(config: Config, work_dir: Path) -> tuple[Path, str]:
-    """The checkpoint to predict with, and why: the best one of the last training when it left a record,
-    else ``<weights_path>/<test_weights_name>.ckpt`` (e.g. a released checkpoint put there by hand)."""
-    folder = weights_dir(config, work_dir)
-    record_path = folder / TRAINING_RECORD
-    if record_path.is_file():
-        record = read_json(record_path)
-        name = record.get("best_checkpoint") if isinstance(record, dict) else None
-        if not name:
-            raise FileNotFoundError(f"{record_path}: the last training saved no best checkpoint (no validation ran?); "
-                                    f"pass --ckpt")
-        return folder / name, f"the best checkpoint of the last training ({record_path})"
-    return folder / f"{config.test_weights_name}.ckpt", f"the config's test_weights_name (no {TRAINING_RECORD} there)"

@@ -57,7 +57,11 @@ class ClassAwareRandomCrop(A.RandomCrop):
 
 class PILRandomScale(A.DualTransform):
     """Resize by one of ``scales`` chosen uniformly, as the reference does: PIL bicubic for the image (which
-    low-pass filters when shrinking) and PIL nearest for the mask, to ``int(scale * side)`` pixels."""
+    low-pass filters when shrinking) and PIL nearest for the mask, to ``int(scale * side)`` pixels.
+
+    (The reference reads PIL's ``(width, height)`` as ``(height, width)``, which swaps the sides of a non-square
+    image; its tiles are all square, where the two agree, so the sides are kept here.)
+    """
 
     def __init__(self, scales: Sequence[float] = SCALES, p: float = 1.0):
         super().__init__(p=p)
