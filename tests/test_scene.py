@@ -169,6 +169,12 @@ def test_the_polygons_carry_the_rasters_classes(scene, refined) -> None:
     assert np.array_equal(burnt, read_band(refined["out"]))
 
 
+def test_two_local_processes_give_the_same_scene(scene, refined, tmp_path: Path) -> None:
+    out = tmp_path / "two.tif"
+    assert run_main(main, scene_args(scene, out, "best.json", "--workers", "2")) == 0
+    assert np.array_equal(read_band(out), read_band(refined["out"]))
+
+
 def test_a_rerun_continues_with_the_tiles_already_finished(scene, refined, tmp_path: Path, capsys) -> None:
     parts = tmp_path / "parts"
     out = tmp_path / "again.tif"
