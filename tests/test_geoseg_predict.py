@@ -175,6 +175,11 @@ def test_refused_runs_are_one_line_errors_and_write_nothing(tiny, capsys):
     with pytest.raises(InputError, match="input folder"):
         run_predict(config, root / "a.ckpt", root / "data" / "images")
     assert not (root / "data" / "images" / "pre_p").exists()
+    wrong = torch.nn.Conv2d(3, 6, 3, padding=1)  # 6 classes: does not fit the 8-class config
+    torch.save({"state_dict": {f"net.{k}": v for k, v in wrong.state_dict().items()}}, root / "wrong.ckpt")
+    with pytest.raises(ValueError, match="wrong.ckpt does not fit Conv2d"):
+        run_predict(config, root / "wrong.ckpt", root / "w")
+    assert not (root / "w").exists()
     code = run_main(lambda argv: run_predict(config, root / "missing.ckpt", root / "o"), [])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "missing.ckpt not found" in err and not (root / "o").exists()

@@ -109,21 +109,24 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
     record["images"].update(reused)
     todo = [index for index, (img_id, _) in enumerate(images) if img_id not in reused]
     batches = [todo[i:i + options.batch_size] for i in range(0, len(todo), options.batch_size)]
+    predictor = Predictor(config, options) if batches else None  # a checkpoint that does not fit fails here
     print(f"{len(images)} image(s), checkpoint {options.checkpoint}, output {options.label_dir}: "
           f"{len(reused)} kept, {len(todo)} to predict"
           + (f" on {options.scheduler}" if options.scheduler else f" on {options.device}"))
     options.label_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = options.output / METRICS_FILE
+    if batches:
+        metrics_path.unlink(missing_ok=True)  # an interrupted run leaves no figures of other label maps behind
     has_labels = all(folder.has_masks for folder in folders)
     spec = get_dataset(config.dataset)
     confusion = np.zeros((config.num_classes, config.num_classes), dtype=np.int64)
-    for done in _run_batches(config, options, batches):
+    for done in _run_batches(predictor, batches):
         for img_id, prediction_identity in done.written:
             record["images"][img_id] = {"image": identities[img_id], "prediction": prediction_identity}
         if done.confusion is not None:
             confusion += done.confusion
         write_json_atomic(options.output / PREDICTION_RECORD, record)
     write_json_atomic(options.output / PREDICTION_RECORD, record)
-    metrics_path = options.output / METRICS_FILE
     if not has_labels:
         missing = ", ".join(str(f.root / f.mask_dir) for f in folders if not f.has_masks)
         metrics_path.unlink(missing_ok=True)  # never leave another run's figures beside these predictions
@@ -193,19 +196,18 @@ class BatchResult:
     confusion: np.ndarray | None
 
 
-def _run_batches(config: Config, options: PredictOptions, batches: list[list[int]]):
+def _run_batches(predictor: Predictor | None, batches: list[list[int]]):
     """Each batch's :class:`BatchResult` as it finishes, locally (a data loader) or on the cluster."""
     if not batches:
         return
-    progress = tqdm(total=len(batches), desc=f"predict {config.model_name}", unit="batch")
-    with progress:
+    config, options = predictor.config, predictor.options
+    with tqdm(total=len(batches), desc=f"predict {config.model_name}", unit="batch") as progress:
         if options.scheduler:
             task = ClusterBatch(str(config.config_path), options)
             for result in unordered_map(task, batches, scheduler=options.scheduler):
                 progress.update()
                 yield result
             return
-        predictor = Predictor(config, options)
         loader = DataLoader(config.test_dataset, batch_sampler=batches, num_workers=options.num_workers,
                             pin_memory=options.device.startswith("cuda"))
         for batch in loader:
