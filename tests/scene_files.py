@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+import torch
 from affine import Affine
 
+from geoseg.config import load_config
+from geoseg.paths import GEOSEG_ROOT
 from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 from rscommon.paths import REAL_SAMPLES
@@ -59,3 +62,31 @@ def read_band(path: Path) -> np.ndarray:
     """Band 1 of a raster."""
     with rasterio.open(path) as dataset:
         return dataset.read(1)
+
+
+def geoseg_scene(scene: dict, folder: Path) -> dict:
+    """A 256 x 352 crop of the scene (two tiles) and the arguments to predict it with the sample Potsdam UNetFormer,
+    randomly initialised (plumbing, not accuracy) and saved as its checkpoint; nothing to refine."""
+    config_path = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
+    torch.manual_seed(0)
+    net = load_config(config_path, pretrained=False).net.eval()
+    checkpoint = folder / "random.ckpt"
+    torch.save({"state_dict": {f"net.{key}": value for key, value in net.state_dict().items()}}, checkpoint)
+    rgb = scene["rgb"][100:356, 50:402]
+    image = write_raster(folder / "crop.tif", rgb.transpose(2, 0, 1))
+    out = folder / "out.tif"
+    args = ["--image", str(image), "--config", str(config_path), "--ckpt", str(checkpoint), "--tta", "none",
+            "--objects", "regions", "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam",
+            "--out", str(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
+    return {"rgb": rgb, "net": net, "out": out, "args": args}
+
+
+def with_options(args: list[str], options: dict[str, list[str]]) -> list[str]:
+    """``args`` with each option in ``options`` replaced by (or given) the values there."""
+    args = list(args)
+    for option, values in options.items():
+        if option in args:
+            position = args.index(option)
+            del args[position:position + 2]
+        args += [option, *values]
+    return args

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from cluster_tasks import fail_always, fail_first_try, square_where
 from distributed import Client, LocalCluster
-from scene_files import OVERLAP, TILE, make_scene, read_band, scene_args, write_raster
+from scene_files import OVERLAP, TILE, geoseg_scene, make_scene, read_band, scene_args, with_options, write_raster
 
 from rscommon.cli import run_main
 from rscommon.labels import read_label_png
@@ -125,6 +125,15 @@ def test_the_scene_on_the_command_line_cluster_equals_the_local_run(cluster, sce
     out = tmp_path / "cluster.tif"
     assert run_main(main, scene_args(scene, out, "best.json", "--scheduler", cluster)) == 0
     assert np.array_equal(read_band(out), local_run)
+
+
+@pytest.mark.slow
+def test_a_geoseg_config_on_the_cluster_predicts_as_locally(cluster, scene, tmp_path: Path) -> None:
+    setup = geoseg_scene(scene, tmp_path)
+    assert run_main(main, setup["args"]) == 0
+    remote = tmp_path / "remote.tif"
+    assert run_main(main, with_options(setup["args"], {"--out": [str(remote)], "--scheduler": [cluster]})) == 0
+    assert np.array_equal(read_band(remote), read_band(setup["out"]))
 
 
 def test_the_scene_on_a_local_cluster_equals_the_local_run(scene, local_run, tmp_path: Path) -> None:

@@ -24,16 +24,16 @@ from scene_files import (
     OVERLAP,
     TILE,
     TRANSFORM,
+    geoseg_scene,
     make_scene,
     read_band,
     scene_args,
+    with_options,
     write_raster,
 )
 from shapely import from_wkb
 
-from geoseg.config import load_config
 from geoseg.datasets.augment import val_transform
-from geoseg.paths import GEOSEG_ROOT
 from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
 from rscommon.images import stretch_to_uint8
@@ -234,17 +234,6 @@ def test_chosen_sixteen_bit_bands_are_refined_like_the_stretched_image(scene, tm
     assert np.array_equal(read_band(out), expected)
 
 
-def with_options(args: list[str], options: dict[str, list[str]]) -> list[str]:
-    """``args`` with each option in ``options`` replaced by (or given) the values there."""
-    args = list(args)
-    for option, values in options.items():
-        if option in args:
-            position = args.index(option)
-            del args[position:position + 2]
-        args += [option, *values]
-    return args
-
-
 def bad_inputs(scene: dict, folder: Path) -> dict[str, tuple[dict[str, list[str]], str]]:
     pred = scene["pred"][None]
     (folder / "broken.json").write_text('{"t1": {"0": 0.5}, "t2": {}')
@@ -313,17 +302,8 @@ def test_images_without_georeferencing_are_refined_on_their_pixel_grid(scene, re
 def test_a_geoseg_config_predicts_each_tile_for_the_refinement(scene, tmp_path: Path) -> None:
     """The sample Potsdam UNetFormer with random weights (plumbing, not accuracy), saved as its checkpoint, on a
     256 x 352 crop of the scene in two tiles (few: the network runs on the CPU)."""
-    config_path = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
-    torch.manual_seed(0)
-    net = load_config(config_path, pretrained=False).net.eval()
-    checkpoint = tmp_path / "random.ckpt"
-    torch.save({"state_dict": {f"net.{key}": value for key, value in net.state_dict().items()}}, checkpoint)
-    rgb = scene["rgb"][100:356, 50:402]
-    image = write_raster(tmp_path / "crop.tif", rgb.transpose(2, 0, 1))
-    out = tmp_path / "out.tif"
-    args = ["--image", str(image), "--config", str(config_path), "--ckpt", str(checkpoint), "--tta", "none",
-            "--objects", "regions", "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam",
-            "--out", str(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
+    setup = geoseg_scene(scene, tmp_path)
+    rgb, net, out, args = setup["rgb"], setup["net"], setup["out"], setup["args"]
     assert run_main(main, args) == 0
     output = read_band(out)
     normalized = val_transform()(image=rgb)["image"]

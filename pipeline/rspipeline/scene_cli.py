@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     prediction = parser.add_mutually_exclusive_group(required=True)
     prediction.add_argument("--pred", type=Path, help="the prediction: a one-band class raster on the image's grid")
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
-    parser.add_argument("--ckpt", type=Path, help="with --config: the checkpoint (default: the config's)")
+    parser.add_argument("--ckpt", type=Path,
+                        help="with --config: the checkpoint (default: as GeoSeg's test.py, the last training's best)")
     parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
     parser.add_argument("--objects", required=True, choices=sorted(SOURCES),
                         help="object source per tile; 'regions' needs no weights and is not SAM")

@@ -15,7 +15,6 @@ import numpy as np
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
-from rscommon.paths import resolve_path
 
 from .raster import open_raster, read_class_window
 from .tiling import Tile
@@ -37,12 +36,17 @@ class PredictionRaster:
 
 @dataclass(frozen=True)
 class GeoSegPrediction:
-    """The prediction is made per tile by a GeoSeg config's network with its checkpoint."""
+    """The prediction is made per tile by a GeoSeg config's network with its checkpoint.
+
+    CPU sums differ in their last bits with the number of threads, so every process predicts with ``threads``
+    (the client's): a tile predicted on a cluster worker equals the one predicted locally.
+    """
 
     config: Path
     checkpoint: Path
     tta: str
     device: str | None
+    threads: int
 
     def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
         import torch
@@ -50,6 +54,7 @@ class GeoSegPrediction:
         from geoseg.datasets.augment import val_transform
 
         model, device = _geoseg_model(self)
+        torch.set_num_threads(self.threads)
         height, width = image.shape[:2]
         normalized = val_transform()(image=image)["image"]
         pad = [(0, max(MODEL_MIN_SIDE, size + -size % MODEL_SIDE_MULTIPLE) - size) for size in (height, width)]
@@ -63,6 +68,9 @@ class GeoSegPrediction:
 def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,
                       spec: DatasetSpec) -> GeoSegPrediction:
     """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint."""
+    import torch
+
+    from geoseg.checkpoint import trained_checkpoint
     from geoseg.cli import find_config
     from geoseg.config import load_config
     from geoseg.inference import TTA_CHOICES
@@ -72,15 +80,15 @@ def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: st
     loaded = load_config(config_path, pretrained=False)  # the checkpoint supplies every weight
     if loaded.dataset != spec.name:
         raise InputError(f"{config_path}: predicts {loaded.dataset} classes, but --dataset is {spec.name}")
-    if checkpoint is None:
-        checkpoint = resolve_path(Path(loaded.weights_path) / f"{loaded.test_weights_name}.ckpt", GEOSEG_ROOT)
+    if checkpoint is None:  # as GeoSeg's test.py: the last training's best, else the config's test_weights_name
+        checkpoint, _ = trained_checkpoint(loaded, GEOSEG_ROOT)
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
         raise InputError(f"{checkpoint}: checkpoint of {config_path.name} not found (train it, or pass --ckpt)")
     tta = tta or loaded.test_time_aug
     if tta not in TTA_CHOICES:
         raise InputError(f"test-time augmentation {tta!r}: choose one of {', '.join(TTA_CHOICES)}")
-    return GeoSegPrediction(config_path, checkpoint, tta, device)
+    return GeoSegPrediction(config_path, checkpoint, tta, device, torch.get_num_threads())
 
 
 @lru_cache(maxsize=1)
