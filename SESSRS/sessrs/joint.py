@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -31,23 +30,22 @@ from .inputs import Sample, load_ground_truth, load_scene
 from .joint_engine import OFF, ClassSetting, SceneEvaluator, Settings, class_matrices, modify_of
 from .modes import FAITHFUL, RefineOptions
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
+from .thresholds import NEVER, Thresholds
 
 JOINT_VERSION = "1"
 STATE_FILE = "joint_state.json"
 
 
-def settings_from(t1: dict[int, float], t2: dict[int, float], modify: Sequence[int], num_classes: int) -> Settings:
-    """Per-class settings from thresholds (classes not given: 1) and ``modify``."""
-    return tuple(ClassSetting(float(t1.get(c, 1.0)), float(t2.get(c, 1.0)), c in modify) for c in range(num_classes))
+def settings_from(thresholds: Thresholds, num_classes: int) -> Settings:
+    """Per-class settings from thresholds (classes not given: 1, never)."""
+    return tuple(ClassSetting(thresholds.t1.get(c, NEVER), thresholds.t2.get(c, NEVER), c in thresholds.modify)
+                 for c in range(num_classes))
 
 
-def thresholds_of(settings: Settings) -> dict[str, Any]:
-    """The ``best.json`` form of settings."""
-    return {
-        "t1": {str(c): s.t1 for c, s in enumerate(settings)},
-        "t2": {str(c): s.t2 for c, s in enumerate(settings)},
-        "modify": modify_of(settings),
-    }
+def thresholds_of(settings: Settings) -> Thresholds:
+    """The thresholds (``best.json``) of per-class settings."""
+    return Thresholds(t1={c: s.t1 for c, s in enumerate(settings)}, t2={c: s.t2 for c, s in enumerate(settings)},
+                      modify=modify_of(settings))
 
 
 def candidates_for(current: ClassSetting, grid: ThresholdGrid) -> list[ClassSetting]:
@@ -166,7 +164,7 @@ def search_key(samples: Sequence[Sample], spec: DatasetSpec, start: Settings, cl
                grid: ThresholdGrid, max_objects: int, options: RefineOptions) -> dict:
     """What a search result is made from: the images' files, the start and every setting of the search."""
     inputs = {f"{s.stem}.{kind}": path for s in samples for kind, path in (("pred", s.pred), ("sam", s.sam), ("gt", s.gt))}
-    settings = {"dataset": spec.name, "start": thresholds_of(start), "classes": list(classes), "grid": grid.to_json(),
+    settings = {"dataset": spec.name, "start": thresholds_of(start).to_json(), "classes": list(classes), "grid": grid.to_json(),
                 "max_objects": max_objects, "options": options.to_json()}
     return fingerprint(inputs, settings, JOINT_VERSION)
 
@@ -207,7 +205,7 @@ def joint_search(
             matrix = pool.total("commit", stems, start)
             state = SearchState(key=key, settings=start, miou=mean_iou(matrix, spec))
             state.trace.append({"step": 0, "round": 0, "class": None, "setting": None,
-                                "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start)})
+                                "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start).to_json()})
         else:
             pool.total("commit", stems, state.settings)
         _save(state_path, state)

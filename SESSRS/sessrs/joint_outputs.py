@@ -25,7 +25,7 @@ def write_trace(state: SearchState, spec: DatasetSpec, out_dir: str | Path, opti
         "grid": grid.to_json(),
         "tuned_on": tuned_on,
         "start": state.trace[0]["thresholds"],
-        "best": thresholds_of(state.settings),
+        "best": thresholds_of(state.settings).to_json(),
         "mIoU_start": state.trace[0]["mIoU"],
         "mIoU_best": 100 * state.miou,
         "rounds": state.round,

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from rscommon.files import InputError
+
 REFERENCE_BIG_OBJECT_PIXELS = 200_000
 """Objects over this many pixels are too big to replace an instance (the reference's fixed limit)."""
 REFERENCE_TILE_PIXELS = 1024 * 1024
@@ -103,3 +105,14 @@ class RefineOptions:
 
 FAITHFUL = RefineOptions.faithful()
 IMPROVED = RefineOptions.improved()
+
+
+def check_sweep_options(sweep: Mapping[str, Any], options: RefineOptions, source: Any = "sweep") -> None:
+    """Refuse to pick from a sweep made with other refinement options (a sweep without a record is faithful)."""
+    try:
+        made_with = RefineOptions.from_json(sweep.get("options") or {})
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{source}: options: not refinement options ({error})") from error
+    if made_with != options:
+        raise InputError(f"{source}: swept in {made_with.mode} mode, picked in {options.mode} mode; "
+                         f"give --mode {made_with.mode}, or sweep again with --mode {options.mode}")

@@ -27,6 +27,7 @@ from .modes import FAITHFUL, RefineOptions
 from .painting import Painting
 from .refine import assign_classes, refine_class
 from .scene import Scene
+from .thresholds import SWEEP_MAX_OBJECTS
 
 REFERENCE_T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
 REFERENCE_T2_VALUES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -84,7 +85,7 @@ def sweep_scene(
     scene: Scene,
     gt: np.ndarray,
     classes: Sequence[int],
-    max_objects: int,
+    max_objects: int = SWEEP_MAX_OBJECTS,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
 ) -> SceneSweep:
