@@ -139,5 +139,9 @@ def test_config_that_does_not_run_is_named_with_its_line(tmp_path):
     failing.write_text("max_epoch = 1\n\nnet = undefined_name\n")
     with pytest.raises(InputError, match="failing.py, line 3: NameError"):
         load_config(failing)
+    typo = tmp_path / "typo.py"
+    typo.write_text("from geoseg.recipes import abcnet\n\nrecipe = abcnet(dataset='Urban', lookahed='timm')\n")
+    with pytest.raises(InputError, match="typo.py, line 3: unknown recipe setting.*lookahed"):
+        load_config(typo)
     with pytest.raises(FileNotFoundError, match="missing.py"):
         load_config(tmp_path / "missing.py")

@@ -77,9 +77,10 @@ def _run_config(path: Path) -> dict[str, Any]:
         return runpy.run_path(str(path), run_name="geoseg_config")
     except SyntaxError as error:
         raise InputError(f"config {path}, line {error.lineno}: syntax error: {error.msg}") from error
-    except (OSError, ValueError):
-        raise  # missing weights, data or bad values already name their file
+    except OSError:
+        raise  # a missing backbone or data file already names its file
     except Exception as error:
         lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == str(path)]
         where = f", line {lines[-1]}" if lines else ""
-        raise InputError(f"config {path}{where}: {type(error).__name__}: {error}") from error
+        kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
+        raise InputError(f"config {path}{where}: {kind}{error}") from error

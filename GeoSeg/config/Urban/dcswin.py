@@ -1,7 +1,8 @@
-"""DCSwin (Swin-S) on LoveDA Urban with the paper's recipe (geoseg.recipes.dcswin; the recipe serves both datasets).
+"""DCSwin (Swin-S) on LoveDA Urban with the paper's recipe (geoseg.recipes.dcswin).
 
-Change a setting by naming it, e.g. ``dcswin(dataset="Urban", max_epoch=100, pretrained=False)``; every
-setting, and the switches from the reference's behaviours to the corrected ones, are in geoseg/recipes.py.
+One recipe serves the Urban and Potsdam configs. Change a setting by naming it, e.g.
+``dcswin(dataset="Urban", max_epoch=100, pretrained=False)``; every setting, and the switches from the
+reference's behaviours to the corrected ones, are in geoseg/recipes.py.
 """
 from geoseg.recipes import dcswin
 

@@ -1,7 +1,8 @@
-"""MANet (ResNet-50) on LoveDA Urban with the paper's recipe (geoseg.recipes.manet; the recipe serves both datasets).
+"""MANet (ResNet-50) on LoveDA Urban with the paper's recipe (geoseg.recipes.manet).
 
-Change a setting by naming it, e.g. ``manet(dataset="Urban", max_epoch=100, pretrained=False)``; every
-setting, and the switches from the reference's behaviours to the corrected ones, are in geoseg/recipes.py.
+One recipe serves the Urban and Potsdam configs. Change a setting by naming it, e.g.
+``manet(dataset="Urban", max_epoch=100, pretrained=False)``; every setting, and the switches from the
+reference's behaviours to the corrected ones, are in geoseg/recipes.py.
 """
 from geoseg.recipes import manet
 

@@ -1,8 +1,8 @@
-"""UNetFormer (ResNet-18) on ISPRS Potsdam
-with the paper's recipe (geoseg.recipes.unetformer; the recipe serves both datasets).
+"""UNetFormer (ResNet-18) on ISPRS Potsdam with the paper's recipe (geoseg.recipes.unetformer).
 
-Change a setting by naming it, e.g. ``unetformer(dataset="potsdam", max_epoch=100, pretrained=False)``; every
-setting, and the switches from the reference's behaviours to the corrected ones, are in geoseg/recipes.py.
+One recipe serves the Urban and Potsdam configs. Change a setting by naming it, e.g.
+``unetformer(dataset="potsdam", max_epoch=100, pretrained=False)``; every setting, and the switches from the
+reference's behaviours to the corrected ones, are in geoseg/recipes.py.
 """
 from geoseg.recipes import unetformer
 
