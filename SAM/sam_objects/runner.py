@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from rscommon.files import InputError, write_json_atomic
 from rscommon.images import read_rgb
-from rscommon.parallel import unordered_map
+from rscommon.parallel import Failure, guarded_map
 from rscommon.provenance import file_identity
 
 from .registry import ObjectSource, SourceRecipe, rebuilt_source
@@ -61,24 +61,13 @@ class Outcome:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-class _Guarded:
-    """``task(path)`` turned into an :class:`Outcome`; any exception becomes the outcome's error. Picklable."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-
-    def __call__(self, path: Path) -> Outcome:
-        try:
-            return Outcome(path, details=self.task(path))
-        except Exception as error:  # one bad image must not stop a run over thousands
-            return Outcome(path, error=f"{type(error).__name__}: {error}")
-
-
 def run_tasks(task: Task, image_paths: list[Path], desc: str,
               workers: int = 1, scheduler: str | None = None) -> Iterator[Outcome]:
     """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
-    outcomes = unordered_map(_Guarded(task), image_paths, workers, scheduler)
-    for outcome in tqdm(outcomes, total=len(image_paths), desc=desc, unit="image"):
+    results = guarded_map(task, [(path, path) for path in image_paths], workers, scheduler)
+    for path, result in tqdm(results, total=len(image_paths), desc=desc, unit="image"):
+        outcome = (Outcome(path, error=f"{type(result.error).__name__}: {result.error}") if isinstance(result, Failure)
+                   else Outcome(path, details=result))
         if outcome.error:
             tqdm.write(f"FAILED {outcome.image.name}: {outcome.error}", file=sys.stderr)
         yield outcome

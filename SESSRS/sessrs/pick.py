@@ -14,11 +14,11 @@ from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.parallel import each_job
 
 from .inputs import Sample, load_ground_truth, load_scene
 from .refine import refine_scene
 from .resume import sample_fingerprint, stale_reason
-from .tasks import each_image
 from .thresholds import APPLY_MAX_OBJECTS, NEVER, Thresholds
 from .validate import check_output_folder, check_sweep, read_sweep
 
@@ -159,7 +159,7 @@ def apply_to_samples(
     results = [_rescore(s, spec, out_dir) for s in done]
     jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir)) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
-        for stem, result in each_image(_refine_one, jobs, workers, scheduler):
+        for stem, result in each_job(_refine_one, jobs, workers, scheduler):
             record["images"][stem] = made_from[stem]
             write_json_atomic(out_dir / APPLIED_RECORD, record)
             results.append(result)

@@ -16,13 +16,13 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.parallel import each_job
 
 from .inputs import Sample, load_ground_truth, load_scene
 from .plots import sweep_heatmap
 from .refine import assign_classes, candidate_lists, replacement
 from .resume import sample_fingerprint, stale_reason
 from .scene import Scene
-from .tasks import each_image
 from .thresholds import SWEEP_MAX_OBJECTS
 from .validate import check_output_folder
 
@@ -239,7 +239,7 @@ def run_sweep(
     todo, records = _parts_to_compute(samples, parts, settings)
     jobs = [(sample.stem, (sample, spec, classes, max_objects)) for sample in todo]
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        for stem, result in each_image(_sweep_sample, jobs, workers, scheduler):
+        for stem, result in each_job(_sweep_sample, jobs, workers, scheduler):
             _save_part(parts / f"{stem}.npz", result, records[stem])
             progress.update()
     results = [_load_part(parts / f"{s.stem}.npz", classes, spec.num_classes)[0] for s in samples]

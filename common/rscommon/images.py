@@ -6,6 +6,7 @@ them; they are never cut to their low byte or saturated.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -35,24 +36,30 @@ def list_images(image_dir: str | Path) -> list[Path]:
     return paths
 
 
-def stretch_to_uint8(bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> np.ndarray:
-    """H x W x B values of any numeric type to uint8, each band linearly from its percentile range to 0..255.
-
-    Non-finite values are ignored for the range and become 0. A constant band becomes 0.
-    """
-    bands = np.asarray(bands, dtype=np.float64)
-    out = np.zeros(bands.shape, np.uint8)
+def percentile_ranges(bands: np.ndarray,
+                      percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> list[tuple[float, float]]:
+    """Per band of H x W x B values the given percentiles of its finite values ((0, 0) when it has none)."""
+    ranges = []
     for band in range(bands.shape[2]):
-        values = bands[..., band]
-        finite = np.isfinite(values)
-        if not finite.any():
-            continue
-        low, high = np.percentile(values[finite], percentiles)
-        if high <= low:
-            continue
-        scaled = np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0
-        out[..., band] = np.where(finite, np.rint(scaled), 0).astype(np.uint8)
-    return out
+        values = np.asarray(bands[..., band], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        ranges.append(tuple(float(v) for v in np.percentile(values, percentiles)) if values.size else (0.0, 0.0))
+    return ranges
+
+
+def stretch_with_ranges(bands: np.ndarray, ranges: Sequence[tuple[float, float]]) -> np.ndarray:
+    """H x W x B values to uint8, band b linearly from ``ranges[b]`` to 0..255; non-finite values and constant
+    ranges give 0."""
+    values = np.asarray(bands, dtype=np.float64)
+    low, high = np.array(ranges, dtype=np.float64).T
+    usable = high > low
+    scaled = np.clip((values - low) / np.where(usable, high - low, 1.0), 0.0, 1.0) * 255.0
+    return np.where(np.isfinite(values) & usable, np.rint(scaled), 0).astype(np.uint8)
+
+
+def stretch_to_uint8(bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> np.ndarray:
+    """H x W x B values of any numeric type to uint8, each band stretched from its own percentile range."""
+    return stretch_with_ranges(bands, percentile_ranges(bands, percentiles))
 
 
 def to_rgb(bands: np.ndarray) -> np.ndarray:

@@ -10,12 +10,18 @@ task fails for good.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from tqdm import tqdm
 
+from .cli import describe
+from .files import InputError
+
 Job = TypeVar("Job")
+Name = TypeVar("Name")
 Result = TypeVar("Result")
 TASK_RETRIES = 2
 
@@ -57,16 +63,95 @@ class _Indexed:
         return pair[0], self.function(pair[1])
 
 
-def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
+@dataclass(frozen=True)
+class Failure:
+    """A job that raised (on a cluster: on every try)."""
+
+    error: Exception
+
+
+class _Guarded(Generic[Job, Result]):
+    """``function`` turned into one that answers its exception as a :class:`Failure` instead; picklable."""
+
+    def __init__(self, function: Callable[[Job], Result]) -> None:
+        self.function = function
+
+    def __call__(self, job: Job) -> Result | Failure:
+        try:
+            return self.function(job)
+        except Exception as error:  # handed to the caller, who goes on with the other jobs
+            return Failure(error)
+
+
+def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Name, Job]], workers: int = 1,
+                scheduler: str | None = None) -> Iterator[tuple[Name, Result | Failure]]:
+    """``(name, function(job) or its Failure)`` for each ``(name, job)`` as it finishes: one job's failure does not
+    stop the others. On a cluster a failing task is first retried ``TASK_RETRIES`` times."""
+    names = [name for name, _ in named_jobs]
+    jobs = [job for _, job in named_jobs]
+    if scheduler:
+        outcomes = _cluster_outcomes(function, jobs, scheduler)
+    else:
+        outcomes = unordered_map(_Indexed(_Guarded(function)), list(enumerate(jobs)), workers)
+    for index, outcome in outcomes:
+        yield names[index], outcome
+
+
+def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, Job]], workers: int = 1,
+             scheduler: str | None = None, noun: str = "images") -> Iterator[tuple[str, Result]]:
+    """``(name, result)`` for each job as it finishes (the caller saves it, so finished work survives).
+
+    A failed job is reported on stderr when it fails; once every other job has finished, the failure is raised
+    (the error itself when one job failed, else one line naming them all).
+    """
+    failures: list[tuple[str, Exception]] = []
+    for name, outcome in guarded_map(function, named_jobs, workers, scheduler):
+        if isinstance(outcome, Failure):
+            tqdm.write(f"{name}: failed: {describe(outcome.error)}", file=sys.stderr)
+            failures.append((name, outcome.error))
+        else:
+            yield name, outcome
+    if len(failures) == 1:
+        raise failures[0][1]
+    if failures:
+        names = ", ".join(sorted(name for name, _ in failures))
+        message = (f"{len(failures)} of {len(named_jobs)} {noun} failed ({names}; each is named above); the others "
+                   "are saved: fix these and run the same command again")
+        all_input = all(isinstance(error, (InputError, ValueError, OSError)) for _, error in failures)
+        raise InputError(message) if all_input else RuntimeError(message)
+
+
+def _connect(scheduler: str):
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError as error:
         raise ClusterError("--scheduler needs dask.distributed: pip install 'sessrs[scale]'") from error
     try:
-        client = Client(scheduler, timeout="20s")
+        return Client(scheduler, timeout="20s")
     except (OSError, TimeoutError) as error:
         raise ClusterError(f"no Dask scheduler reachable at {scheduler} ({error})") from error
-    with client:
+
+
+def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
+    from dask.distributed import as_completed
+
+    with _connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
         for future in as_completed(futures):
-            yield future.result()  # a task that failed on every try raises its own error here
+            result = future.result()  # a task that failed on every try raises its own error here
+            future.release()  # the workers may drop the result now
+            yield result
+
+
+def _cluster_outcomes(function: Callable[[Job], Result], jobs: Sequence[Job],
+                      scheduler: str) -> Iterator[tuple[int, Result | Failure]]:
+    """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed."""
+    from dask.distributed import as_completed
+
+    with _connect(scheduler) as client:
+        futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
+        index_of = {future.key: index for index, future in enumerate(futures)}
+        for future in as_completed(futures):
+            outcome = Failure(future.exception()) if future.status == "error" else future.result()
+            future.release()
+            yield index_of[future.key], outcome

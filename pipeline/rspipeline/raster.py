@@ -23,7 +23,7 @@ from rasterio.windows import Window
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
-from rscommon.images import STRETCH_PERCENTILES
+from rscommon.images import percentile_ranges, stretch_with_ranges
 
 # GDAL's block cache is bounded so that reading and writing windows never holds more than this (MB) per process.
 GDAL_OPTIONS = {"GDAL_CACHEMAX": 64}
@@ -112,22 +112,7 @@ def stretch_ranges(dataset: DatasetReader, bands: Sequence[int]) -> tuple[tuple[
     factor = min(1.0, STRETCH_SAMPLE_SIDE / max(dataset.width, dataset.height))
     shape = (len(bands), max(1, round(dataset.height * factor)), max(1, round(dataset.width * factor)))
     sample = dataset.read(list(bands), out_shape=shape, resampling=Resampling.nearest, masked=True)
-    ranges = []
-    for band in sample:
-        values = np.ma.compressed(band).astype(np.float64)
-        values = values[np.isfinite(values)]
-        ranges.append(tuple(float(v) for v in np.percentile(values, STRETCH_PERCENTILES)) if values.size
-                      else (0.0, 0.0))
-    return tuple(ranges)
-
-
-def stretch_bands(values: np.ndarray, ranges: Sequence[tuple[float, float]]) -> np.ndarray:
-    """H x W x B values to uint8, band b linearly from ``ranges[b]`` to 0..255; NaN and constant ranges give 0."""
-    values = np.asarray(values, dtype=np.float64)
-    low, high = np.array(ranges, dtype=np.float64).T
-    usable = high > low
-    scaled = np.clip((values - low) / np.where(usable, high - low, 1.0), 0.0, 1.0) * 255.0
-    return np.where(np.isfinite(values) & usable, np.rint(scaled), 0).astype(np.uint8)
+    return tuple(percentile_ranges(np.ma.filled(sample.astype(np.float64), np.nan).transpose(1, 2, 0)))
 
 
 def read_rgb_window(dataset: DatasetReader, bands: Sequence[int], window: Window,
@@ -137,7 +122,7 @@ def read_rgb_window(dataset: DatasetReader, bands: Sequence[int], window: Window
         return np.ascontiguousarray(dataset.read(list(bands), window=window).transpose(1, 2, 0))
     data = dataset.read(list(bands), window=window, masked=True)
     values = np.ma.filled(data.astype(np.float64), np.nan).transpose(1, 2, 0)
-    return stretch_bands(values, ranges)
+    return stretch_with_ranges(values, ranges)
 
 
 def read_class_window(dataset: DatasetReader, window: Window, spec: DatasetSpec) -> np.ndarray:
