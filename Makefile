@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) SESSRS/benchmarks/bench_sweep.py
+	$(PY) pipeline/benchmarks/bench_scene.py
 
 clean-venv:
 	rm -rf $(VENV)
