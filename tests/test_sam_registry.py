@@ -11,8 +11,6 @@ from image_files import pixels
 
 from rscommon.objects import encode_object, validate_objects
 from sam_objects import SOURCES, build_object_source, source_recipe
-from sam_objects.checkpoints import DEFAULT_MODEL_TYPE as OLD_DEFAULT_MODEL_TYPE
-from sam_objects.cli import SOURCE_NAMES as OLD_SOURCE_NAMES
 from sam_objects.cli import build_parser
 from sam_objects.registry import (
     DEFAULT_MODEL_TYPE,
@@ -36,8 +34,8 @@ def test_every_source_is_complete_and_the_old_tables_are_views_of_it() -> None:
                        for info in spec.checkpoints.values())
         else:
             assert spec.default_model_type is None
-    assert SOURCE_NAMES == OLD_SOURCE_NAMES == {name: spec.label for name, spec in SOURCES.items()}
-    assert DEFAULT_MODEL_TYPE == OLD_DEFAULT_MODEL_TYPE == {"sam": "vit_h", "samhq": "vit_h", "ssam": "swinl"}
+    assert SOURCE_NAMES == {name: spec.label for name, spec in SOURCES.items()}
+    assert DEFAULT_MODEL_TYPE == {"sam": "vit_h", "samhq": "vit_h", "ssam": "swinl"}
     model_choices = next(action.choices for action in build_parser("sam")._actions if action.dest == "model")
     assert list(model_choices) == list(SOURCES)
 

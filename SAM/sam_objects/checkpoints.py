@@ -33,18 +33,6 @@ def require_file(path: str | Path, info: CheckpointInfo, wanted_by: str) -> Path
     if path.is_file():
         return path
     raise MissingCheckpointError(
-        f"checkpoint for {wanted_by} not found: {path}\n"
-        f"  The official file {info.file_name} is published at {info.url}\n"
-        f"  Download it into {weights_dir()}/ or pass --checkpoint PATH."
+        f"{path}: checkpoint for {wanted_by} not found; the official file {info.file_name} is published at "
+        f"{info.url}: download it into {weights_dir()}/ or pass --checkpoint PATH"
     )
-
-
-def __getattr__(name: str) -> object:
-    """``DEFAULT_MODEL_TYPE``, ``default_checkpoint_path`` and ``require_checkpoint`` as they were here before the
-    registry held them; kept only until ``rspipeline`` imports them from :mod:`sam_objects.registry`.
-    """
-    if name in ("DEFAULT_MODEL_TYPE", "default_checkpoint_path", "require_checkpoint"):
-        from . import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

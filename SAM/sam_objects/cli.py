@@ -4,18 +4,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import Field, fields, replace
+from dataclasses import Field, fields
 from pathlib import Path
 
 from rscommon.cli import run_main
 from rscommon.images import list_images
 
 from . import registry
-from .registry import SOURCE_NAMES, SOURCES, MissingDependencyError, ObjectSource, SourceRecipe, source_recipe
+from .registry import SOURCES, MissingDependencyError, SourceRecipe, source_recipe
 from .runner import generate_object_jsons, refuse_output_folder
-from .settings import Settings
 
-__all__ = ["SOURCE_NAMES", "build_parser", "build_source", "main", "recipe_from_args", "run"]
+__all__ = ["build_parser", "main", "recipe_from_args", "run"]
 
 MODEL_TYPES = tuple(dict.fromkeys(t for spec in SOURCES.values() for t in spec.checkpoints))
 
@@ -73,15 +72,6 @@ def recipe_from_args(args: argparse.Namespace) -> SourceRecipe:
     """The object source the arguments describe."""
     given = {name: getattr(args, name) for name in _setting_fields() if getattr(args, name) is not None}
     return source_recipe(args.model, args.model_type, args.checkpoint, args.device, **given)
-
-
-def build_source(args: argparse.Namespace, settings: Settings) -> ObjectSource:
-    """The source of ``--model``, ``--model-type``, ``--checkpoint``, ``--device`` with ``settings``.
-
-    Kept with ``SOURCE_NAMES`` only until ``rspipeline`` uses :func:`sam_objects.registry.build_object_source`.
-    """
-    recipe = source_recipe(args.model, args.model_type, args.checkpoint, args.device)
-    return registry.build_source(replace(recipe, settings=settings))
 
 
 def run(argv: Sequence[str], default_model: str) -> int:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from rscommon.files import InputError, write_json_atomic
@@ -163,11 +162,6 @@ def _remove_leftovers(targets: list[Path]) -> None:
 def json_path(image_path: Path, json_dir: Path) -> Path:
     """``<json_dir>/<image stem>.json``."""
     return json_dir / f"{image_path.stem}.json"
-
-
-def image_objects(image: np.ndarray, source: ObjectSource) -> list[dict]:
-    """``source(image)``; kept only until ``rspipeline`` calls the source itself."""
-    return source(image)
 
 
 class WriteObjects:

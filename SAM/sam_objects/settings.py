@@ -61,13 +61,3 @@ class RegionSettings:
 
 
 Settings = Union[MaskGeneratorSettings, SemanticSamSettings, RegionSettings]
-
-
-def __getattr__(name: str) -> object:
-    """``settings_for`` as it was here before the registry held the defaults; kept only until ``rspipeline``
-    imports it from :mod:`sam_objects.registry`."""
-    if name == "settings_for":
-        from .registry import settings_for
-
-        return settings_for
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
