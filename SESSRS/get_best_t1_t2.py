@@ -5,6 +5,7 @@ Reference form:  python get_best_t1_t2.py -d Urban -m modify -s ssam -t 0.7
 Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT [--split split.json] [-t 0.7|all] [--max-objects 5]
                  [--scheduler tcp://HOST:8786]   (paths relative to the current folder)
+                 [--mode improved] [--search joint]
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, get_dataset
 from rscommon.files import write_json_atomic
 from sessrs.inputs import pair_inputs, read_split, select
+from sessrs.joint_outputs import TRACE_JSON, search_and_apply
 from sessrs.layout import GT_FOLDERS, dataset_results, model_results
+from sessrs.modes import MODES, RefineOptions
 from sessrs.pick import comparison_table, pick_and_apply, threshold_limit
 from sessrs.thresholds import APPLY_MAX_OBJECTS
 
@@ -38,6 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)")
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
                         help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})")
+    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (README: Beyond the reference); the sweep's mode")
+    parser.add_argument("--search", choices=("pick", "joint"), default="pick",
+                        help="pick: each class's best sweep row (the reference); joint: from there, every class's "
+                             "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
+                             "full application (needs --gt-dir; with --split it searches on the tune images)")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
@@ -60,23 +68,36 @@ def run_reference_form(args: argparse.Namespace) -> None:
             continue
         spec = get_dataset(paths.dataset)
         samples = pair_inputs(paths.pred_dir, paths.sam_dir, paths.gt_dir)
-        result = pick_and_apply(sweep_file, samples, spec, paths.sweep_dir, paths.refined_dir,
-                                args.threshold_mode, args.max_objects, args.workers, args.scheduler)
-        summary[folder.name] = result.to_json()
+        result = choose_and_apply(args, sweep_file, samples, samples, spec, paths.sweep_dir, paths.refined_dir)
+        summary[folder.name] = {"best": result.thresholds.to_json(), "report": result.report}
         if result.report is not None:
             print(f"{folder.name}\n{comparison_table(result.report, spec)}")
     contrast = results_root / f"sessrs_contrast_{args.threshold_mode}"
     write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
 
 
+def choose_and_apply(args: argparse.Namespace, sweep_file: Path, tune: list, samples: list, spec, out: Path,
+                     refined_dir: Path):
+    """The per-class pick (``--search pick``) or the joint search on ``tune`` (``--search joint``), applied."""
+    options = RefineOptions.for_mode(args.mode)
+    if args.search == "pick":
+        return pick_and_apply(sweep_file, samples, spec, out, refined_dir, args.threshold_mode, args.max_objects,
+                              args.workers, args.scheduler, options)
+    result = search_and_apply(sweep_file, tune, samples, spec, out, refined_dir, args.threshold_mode,
+                              args.max_objects, options, args.workers, args.scheduler)
+    print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {result.trace['mIoU_start']:.2f} "
+          f"-> {result.trace['mIoU_best']:.2f} in {result.trace['rounds']} rounds (trace: {out / TRACE_JSON})")
+    return result
+
+
 def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
-    samples = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
+    samples = tune = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
     if args.split:
-        samples = select(samples, read_split(Path(args.split))["eval"], args.split)
+        split = read_split(Path(args.split))
+        samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
     out = Path(args.out)
-    result = pick_and_apply(Path(args.sweep), samples, spec, out, out / "se_mask",
-                            args.threshold_mode, args.max_objects, args.workers, args.scheduler)
+    result = choose_and_apply(args, Path(args.sweep), tune, samples, spec, out, out / "se_mask")
     print(f"best thresholds: {result.thresholds.to_json()}")
     if result.report is not None:
         print(comparison_table(result.report, spec))

@@ -4,6 +4,7 @@ Reference form:  python sessrs_t1_t2.py -f GeoSeg/fig_results/Urban/unetformer -
                  (paths relative to the repository root)
 Explicit form:   python sessrs_t1_t2.py --pred-dir P --sam-dir S --gt-dir G --dataset Urban --out OUT
                  [--classes 1 2] [--split split.json] [-n 2] [--scheduler tcp://HOST:8786]
+                 [--mode improved] [--t1-values 0.4 0.5 ...] [--t2-values 0.5 0.6 ...]
                  (paths relative to the current folder)
 """
 from __future__ import annotations
@@ -16,8 +17,10 @@ from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, get_dataset
 from sessrs.inputs import pair_inputs, read_split, select
 from sessrs.layout import GT_FOLDERS, from_root, model_results
-from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
-from sessrs.thresholds import SWEEP_MAX_OBJECTS
+from sessrs.modes import MODES, RefineOptions
+from sessrs.sweep import run_sweep
+from sessrs.sweep_engine import REFERENCE_T1_VALUES, REFERENCE_T2_VALUES, ThresholdGrid
+from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,13 +41,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--scheduler", help="run the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
-    parser.add_argument("--max-objects", type=int, default=SWEEP_MAX_OBJECTS,
-                        help=f"a candidate list this long or longer is not used (the reference sweeps with {SWEEP_MAX_OBJECTS})")
+    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (README: Beyond the reference)")
+    parser.add_argument("--t1-values", type=float, nargs="+", default=list(REFERENCE_T1_VALUES),
+                        help="the t1 values to try (default: the reference's %(default)s)")
+    parser.add_argument("--t2-values", type=float, nargs="+", default=list(REFERENCE_T2_VALUES),
+                        help="the t2 values to try with each t1 (default: the reference's %(default)s)")
+    parser.add_argument("--max-objects", type=int, default=None,
+                        help=f"a candidate list this long or longer is not used (default: the reference sweeps with "
+                             f"{SWEEP_MAX_OBJECTS}; the improved mode with the application's {APPLY_MAX_OBJECTS})")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     explicit_given = [args.pred_dir, args.sam_dir, args.gt_dir, args.dataset, args.out]
     if args.fig_results is None and not all(explicit_given):
         parser.error("give -f FIG_RESULTS, or all of --pred-dir --sam-dir --gt-dir --dataset --out")
+    try:
+        args.grid = ThresholdGrid(tuple(args.t1_values), tuple(args.t2_values))
+    except ValueError as error:
+        parser.error(str(error))
+    if args.max_objects is None:
+        args.max_objects = RefineOptions.for_mode(args.mode).sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS)
     return args
 
 
@@ -62,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     samples = pair_inputs(pred_dir, sam_dir, gt_dir)
     if split:
         samples = select(samples, read_split(split)["tune"], split)
-    sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects, args.scheduler)
+    sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects, args.scheduler, args.grid,
+                      RefineOptions.for_mode(args.mode))
     print((out / "sweep.txt").read_text())
-    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x {len(THRESHOLD_PAIRS)} pairs "
-          f"over {len(samples)} images)")
+    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
+          f"over {len(samples)} images, {args.mode} mode)")
     return 0
 
 

@@ -1,12 +1,20 @@
 """Each fix of the improved mode, switched on alone, changes the refinement of a case built to show its quirk."""
+import shutil
+
 import numpy as np
 import pytest
 
+from rscommon.datasets import URBAN
 from rscommon.objects import encode_object
 from sessrs.fill import fill_class
+from sessrs.inputs import pair_inputs
 from sessrs.modes import FAITHFUL, IMPROVED, RefineOptions
+from sessrs.pick import apply_to_samples, pick_and_apply
 from sessrs.refine import refine_scene
 from sessrs.scene import build_scene
+from sessrs.sweep import run_sweep
+from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
+from tests.sessrs_cases import SCENES
 
 
 def box(shape, rows, cols) -> np.ndarray:
@@ -120,3 +128,41 @@ def test_classes_outside_modify_take_no_objects_when_asked():
     inert = refined(*args, RefineOptions(only_refined_classes_take_objects=True))
     assert np.all(faithful[:, 30:] == 2), "the cut object leaves the road alone"
     assert np.all(inert[:, 5:] == 1), "the whole object (road included) replaces the building"
+
+
+@pytest.fixture(scope="module")
+def three_scenes(tmp_path_factory):
+    """Three fixture scenes (one of them 512 x 768) in a folder of their own."""
+    folder = tmp_path_factory.mktemp("pred")
+    for name in ("01008", "01001", "01004"):
+        shutil.copy(SCENES / "pred" / f"{name}.png", folder)
+    return pair_inputs(folder, SCENES / "sam", SCENES / "gt")
+
+
+@pytest.mark.parametrize("mode", ["faithful", "improved"])
+def test_a_pick_refining_one_class_alone_scores_its_sweep_row_in_improved_mode(three_scenes, tmp_path, mode):
+    """The improved mode sweeps with the application's object limit, and classes outside ``modify`` take no
+    objects: applying one class alone scores exactly its sweep row. The reference differs on these scenes."""
+    options = RefineOptions.for_mode(mode)
+    limit = options.sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS)
+    sweep = run_sweep(three_scenes, URBAN, tmp_path / "sweep", [0, 6], max_objects=limit, options=options)
+    assert sweep["mode"] == mode and sweep["max_objects"] == (5 if mode == "improved" else 10)
+    differences = 0
+    for cls in (0, 6):
+        for index, row in enumerate(sweep["sweeps"][str(cls)][::11]):
+            # as a pick gives it: the other classes picked with t1 0.8, over the 0.7 limit, so not refined
+            thresholds = Thresholds(t1={**dict.fromkeys(range(7), 0.8), cls: row["t1"]}, t2={cls: row["t2"]},
+                                    modify=[cls])
+            report = apply_to_samples(three_scenes, URBAN, thresholds, tmp_path / f"{cls}_{index}",
+                                      APPLY_MAX_OBJECTS, options=options)
+            differences += report["refined"]["mIoU"] != row["mIoU"]
+    assert differences == 0 if mode == "improved" else differences > 0
+
+
+def test_a_sweep_of_another_mode_is_refused_by_the_pick(three_scenes, tmp_path):
+    from rscommon.files import InputError
+    run_sweep(three_scenes, URBAN, tmp_path / "sweep", [6])
+    with pytest.raises(InputError, match="swept in faithful mode, picked in improved mode"):
+        pick_and_apply(tmp_path / "sweep" / "sweep.json", three_scenes, URBAN, tmp_path / "out",
+                       tmp_path / "out" / "se_mask", options=IMPROVED)
+    assert not (tmp_path / "out").exists()

@@ -1,6 +1,7 @@
 """The joint search: its incremental scores equal full applications, it ends at a point no single class can improve,
 it is deterministic, resumes where it stopped, and uses every worker the same way."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sessrs.joint_engine import OFF, ClassSetting, SceneEvaluator, modify_of, wi
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.refine import refine_scene
 from sessrs.sweep_engine import REFERENCE_GRID, ThresholdGrid
+from sessrs.thresholds import Thresholds
 from tests.sessrs_cases import fixture_scene, random_case, random_inputs
 
 MODES = {"faithful": FAITHFUL, "improved": IMPROVED}
@@ -60,7 +62,7 @@ def random_scenes(tmp_path_factory):
     return pair_inputs(root / "pred", root / "sam", root / "gt")
 
 
-START = settings_from({1: 0.5, 2: 0.7}, {1: 0.55, 2: 0.8}, [1, 2], URBAN.num_classes)
+START = settings_from(Thresholds(t1={1: 0.5, 2: 0.7}, t2={1: 0.55, 2: 0.8}, modify=[1, 2]), URBAN.num_classes)
 
 
 def trace_without_times(state):
@@ -135,3 +137,60 @@ def test_trace_is_written_as_json_and_a_plot(random_scenes, tmp_path):
     assert trace["mIoU_best"] >= trace["mIoU_start"]
     image = pixels(tmp_path / TRACE_PNG)
     assert image.shape[0] > 200 and len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 10
+
+
+def test_scripts_sweep_a_grid_in_improved_mode_and_search_jointly_on_the_tune_images(random_scenes, tmp_path):
+    import sys
+
+    from rscommon.labels import read_label_png
+    from sessrs.inputs import select
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "SESSRS"))
+    import get_best_t1_t2
+    import sessrs_t1_t2
+    folders = [str(random_scenes[0].pred.parent), str(random_scenes[0].sam.parent), str(random_scenes[0].gt.parent)]
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"tune": ["s0", "s1", "s2", "s3"], "eval": ["s4", "s5"]}))
+    common = ["--pred-dir", folders[0], "--sam-dir", folders[1], "--gt-dir", folders[2], "--dataset", "Urban",
+              "--split", str(split), "--mode", "improved", "-n", "1"]
+    assert sessrs_t1_t2.main([*common, "--out", str(tmp_path / "sweep"), "--classes", "0", "1", "2", "3", "4",
+                              "--t1-values", "0.3", "0.5", "0.7", "--t2-values", "0.3", "0.55", "0.8"]) == 0
+    sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert sweep["grid"] == GRID.to_json() and sweep["mode"] == "improved" and sweep["max_objects"] == 5
+    assert all(len(rows) == 9 for rows in sweep["sweeps"].values()) and sweep["scenes"] == ["s0", "s1", "s2", "s3"]
+    out = tmp_path / "joint"
+    arguments = [*common, "--sweep", str(tmp_path / "sweep" / "sweep.json"), "--search", "joint", "--out", str(out)]
+    assert get_best_t1_t2.main(arguments) == 0
+    trace = json.loads((out / "joint_trace.json").read_text())
+    best = Thresholds.read(out / "best.json")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert trace["tuned_on"] == ["s0", "s1", "s2", "s3"] and trace["best"] == best.to_json()
+    assert (out / "joint_trace.png").stat().st_size > 1000
+    assert sorted(p.name for p in (out / "se_mask").glob("*.png")) == ["s4.png", "s5.png"]
+    evaluated = select(random_scenes, ["s4", "s5"], "test")
+    settings = settings_from(best, URBAN.num_classes)
+    matrix = sum(confusion_matrix(load_ground_truth(s, URBAN, scene.shape), applied(scene, settings, IMPROVED),
+                                  URBAN.num_classes) for s, scene in ((s, load_scene(s, URBAN)) for s in evaluated))
+    assert metrics["refined"]["mIoU"] == round(100 * mean_iou(matrix, URBAN), 2)
+    for s in evaluated:
+        assert np.array_equal(read_label_png(out / "se_mask" / f"{s.stem}.png"),
+                              applied(load_scene(s, URBAN), settings, IMPROVED))
+    assert get_best_t1_t2.main(arguments) == 0, "a second run finds the search done and the images refined"
+    assert json.loads((out / "joint_trace.json").read_text())["steps"] == trace["steps"]
+
+
+def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_others(random_scenes, tmp_path):
+    from sessrs.compare import METHODS, compare_modes, markdown_table
+    comparison = compare_modes(random_scenes[:4], URBAN, tmp_path, workers=1)
+    assert [(r["method"], r["mode"]) for r in comparison["rows"]] == [
+        ("unrefined", "-"), ("per-class pick", "faithful"), ("per-class pick", "improved"),
+        ("joint search", "faithful"), ("joint search", "improved")]
+    scenes = {s.stem: load_scene(s, URBAN) for s in random_scenes[:4]}
+    truths = {s.stem: load_ground_truth(s, URBAN, scenes[s.stem].shape) for s in random_scenes[:4]}
+    for mode in MODES:
+        folds = comparison["folds"][mode]
+        assert [f["held_out"] for f in folds] == list(scenes)
+        for method, key in zip(METHODS[1:], ("pick", "joint")):
+            expected = sum(confusion_matrix(truths[f["held_out"]], applied(scenes[f["held_out"]], settings_from(
+                Thresholds.from_json(f[key]), URBAN.num_classes), MODES[mode]), URBAN.num_classes) for f in folds)
+            assert np.array_equal(comparison["matrices"][mode][method], expected)
+    assert markdown_table(comparison).count("\n") == 6

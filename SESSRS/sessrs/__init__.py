@@ -15,7 +15,9 @@ from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.objects import read_objects
 
 from .api import apply_thresholds, objects_from_masks, refine, sweep_arrays, sweep_folder
+from .modes import RefineOptions
 from .pick import pick_thresholds
+from .sweep_engine import ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 from .validate import read_sweep
 
@@ -23,6 +25,8 @@ __all__ = [
     "APPLY_MAX_OBJECTS",
     "SWEEP_MAX_OBJECTS",
     "DatasetSpec",
+    "RefineOptions",
+    "ThresholdGrid",
     "Thresholds",
     "apply_thresholds",
     "get_dataset",

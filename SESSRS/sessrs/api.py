@@ -17,10 +17,12 @@ from rscommon.files import InputError
 from rscommon.objects import encode_object, validate_objects
 
 from .inputs import pair_inputs, select
+from .modes import FAITHFUL, RefineOptions
 from .pick import apply_to_samples
 from .refine import refine as refine_with_mappings
 from .scene import build_scene
-from .sweep import run_sweep, summarise, sweep_scene
+from .sweep import run_sweep, summarise
+from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_scene
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 
 Masks = Union[np.ndarray, Sequence[np.ndarray]]
@@ -79,6 +81,7 @@ def refine(
     *,
     max_objects: int = APPLY_MAX_OBJECTS,
     num_classes: int | None = None,
+    options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
     """Refine one prediction with its objects; returns the refined H x W uint8 class map.
 
@@ -90,6 +93,8 @@ def refine(
             the sweep uses ``SWEEP_MAX_OBJECTS``, 10).
         num_classes: the number of classes (default: one more than the largest class in ``pred`` or
             ``thresholds``).
+        options: which of the reference's quirks to fix: ``RefineOptions.faithful()`` (the default, the
+            reference exactly), ``RefineOptions.improved()``, or any single switch.
     """
     pred = _prediction(pred, num_classes, "pred")
     records = _object_records(objects, pred.shape, "objects")
@@ -98,7 +103,7 @@ def refine(
         num_classes = max(int(pred.max(initial=0)) + 1, *(c + 1 for c in named))
     thresholds.check_classes(num_classes)
     return refine_with_mappings(pred, records, thresholds.t1, thresholds.t2, thresholds.modify,
-                                max_objects=max_objects, num_classes=num_classes)
+                                max_objects=max_objects, num_classes=num_classes, options=options)
 
 
 def sweep_arrays(
@@ -110,6 +115,8 @@ def sweep_arrays(
     classes: Sequence[int] | None = None,
     max_objects: int = SWEEP_MAX_OBJECTS,
     names: Sequence[str] | None = None,
+    grid: ThresholdGrid = REFERENCE_GRID,
+    options: RefineOptions = FAITHFUL,
 ) -> dict:
     """The per-class t1/t2 sweep of images held in memory; returns what ``sweep.json`` holds.
 
@@ -135,8 +142,8 @@ def sweep_arrays(
         if gt.shape != pred.shape:
             raise ValueError(f"truth {name}: shape {gt.shape} differs from the prediction's {pred.shape}")
         scene = build_scene(pred, _object_records(image_objects, pred.shape, f"objects {name}"), spec.num_classes)
-        results.append(sweep_scene(scene, gt, classes, max_objects))
-    return summarise(results, spec, classes, names)
+        results.append(sweep_scene(scene, gt, classes, max_objects, grid, options))
+    return summarise(results, spec, classes, names, grid, options, max_objects)
 
 
 def sweep_folder(
@@ -151,6 +158,8 @@ def sweep_folder(
     workers: int = 1,
     max_objects: int = SWEEP_MAX_OBJECTS,
     scheduler: str | None = None,
+    grid: ThresholdGrid = REFERENCE_GRID,
+    options: RefineOptions = FAITHFUL,
 ) -> dict:
     """The sweep of a folder of predictions (``<stem>.png``), objects (``<stem>.json``) and truth (``<stem>.png``).
 
@@ -160,7 +169,7 @@ def sweep_folder(
     address (``tcp://host:8786``) whose workers see the same files; without it ``workers`` local processes.
     """
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return run_sweep(samples, _spec(dataset), out_dir, classes, workers, max_objects, scheduler)
+    return run_sweep(samples, _spec(dataset), out_dir, classes, workers, max_objects, scheduler, grid, options)
 
 
 def apply_thresholds(
@@ -175,6 +184,7 @@ def apply_thresholds(
     workers: int = 1,
     max_objects: int = APPLY_MAX_OBJECTS,
     scheduler: str | None = None,
+    options: RefineOptions = FAITHFUL,
 ) -> dict | None:
     """Refine every prediction of a folder with ``thresholds`` into ``out_dir`` (P-mode PNGs, the dataset palette).
 
@@ -183,4 +193,4 @@ def apply_thresholds(
     refined with other thresholds is refused.
     """
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects, workers, scheduler)
+    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects, workers, scheduler, options)

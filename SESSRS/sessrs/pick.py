@@ -17,6 +17,7 @@ from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import each_job
 
 from .inputs import Sample, load_ground_truth, load_scene
+from .modes import FAITHFUL, RefineOptions, check_sweep_options
 from .refine import refine_scene
 from .resume import sample_fingerprint, stale_reason
 from .thresholds import APPLY_MAX_OBJECTS, NEVER, Thresholds
@@ -61,11 +62,11 @@ Scores = tuple[np.ndarray | None, np.ndarray | None]
 """The confusion matrices of one image before and after the refinement (``None`` without ground truth)."""
 
 
-def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path]) -> Scores:
-    sample, spec, thresholds, max_objects, out_dir = job
+def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> Scores:
+    sample, spec, thresholds, max_objects, out_dir, options = job
     scene = load_scene(sample, spec)
     t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
-    refined = refine_scene(scene, t1, t2, thresholds.modify, max_objects)
+    refined = refine_scene(scene, t1, t2, thresholds.modify, max_objects, options)
     write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
     if sample.gt is None:
         return None, None
@@ -83,8 +84,10 @@ def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
     return confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
-def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int) -> dict[str, Any]:
-    return {"dataset": spec.name, "thresholds": thresholds.to_json(), "max_objects": max_objects}
+def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int,
+                          options: RefineOptions = FAITHFUL) -> dict[str, Any]:
+    settings = {"dataset": spec.name, "thresholds": thresholds.to_json(), "max_objects": max_objects}
+    return settings if options == FAITHFUL else {**settings, "options": options.to_json()}
 
 
 def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
@@ -112,12 +115,13 @@ def _input_folders(samples: list[Sample]) -> dict[str, Path | None]:
 
 
 def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds,
-                             max_objects: int = APPLY_MAX_OBJECTS) -> dict[str, Any] | None:
+                             max_objects: int = APPLY_MAX_OBJECTS,
+                             options: RefineOptions = FAITHFUL) -> dict[str, Any] | None:
     """Refuse, before anything is written, an output folder the application cannot use (see
     :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir, _input_folders(samples), "output folder")
-    return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects))
+    return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects, options))
 
 
 def apply_to_samples(
@@ -128,6 +132,7 @@ def apply_to_samples(
     max_objects: int = APPLY_MAX_OBJECTS,
     workers: int = 1,
     scheduler: str | None = None,
+    options: RefineOptions = FAITHFUL,
 ) -> dict | None:
     """Refine every image with ``thresholds`` into ``out_dir`` (P-mode PNGs); resumable.
 
@@ -140,8 +145,8 @@ def apply_to_samples(
     if not samples:
         raise InputError("no images to refine")
     thresholds.check_classes(spec.num_classes)
-    settings = _application_settings(spec, thresholds, max_objects)
-    record = check_application_folder(out_dir, samples, spec, thresholds, max_objects)
+    settings = _application_settings(spec, thresholds, max_objects, options)
+    record = check_application_folder(out_dir, samples, spec, thresholds, max_objects, options)
     record = record or {"settings": settings, "images": {}}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
@@ -157,7 +162,7 @@ def apply_to_samples(
             tqdm.write(reason, file=sys.stderr)
         todo.append(sample)
     results = [_rescore(s, spec, out_dir) for s in done]
-    jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir)) for s in todo]
+    jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir, options)) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
         for stem, result in each_job(_refine_one, jobs, workers, scheduler):
             record["images"][stem] = made_from[stem]
@@ -206,7 +211,8 @@ class PickResult:
         return {"best": self.thresholds.to_json(), "report": self.report}
 
 
-def _check_previous_pick(best_file: Path, thresholds: Thresholds) -> None:
+def check_previous_pick(best_file: Path, thresholds: Thresholds) -> None:
+    """Refuse a ``best.json`` holding other thresholds (its folder's figures belong to them)."""
     if best_file.exists() and Thresholds.read(best_file) != thresholds:
         raise InputError(f"{best_file}: holds another pick (other thresholds); choose another output folder "
                          "or remove that one")
@@ -222,6 +228,7 @@ def pick_and_apply(
     max_objects: int = APPLY_MAX_OBJECTS,
     workers: int = 1,
     scheduler: str | None = None,
+    options: RefineOptions = FAITHFUL,
 ) -> PickResult:
     """Pick from ``sweep_file``, write ``best.json``, refine into ``refined_dir`` and report the figures.
 
@@ -231,12 +238,14 @@ def pick_and_apply(
     out_dir, refined_dir = Path(out_dir), Path(refined_dir)
     if not samples:
         raise InputError("no images to refine")
-    thresholds = pick_thresholds(Path(sweep_file), spec, mode)
+    sweep = read_sweep(sweep_file, spec)
+    check_sweep_options(sweep, options, sweep_file)
+    thresholds = pick_thresholds(sweep, spec, mode)
     check_output_folder(out_dir, _input_folders(samples))
-    _check_previous_pick(out_dir / "best.json", thresholds)
-    check_application_folder(refined_dir, samples, spec, thresholds, max_objects)
+    check_previous_pick(out_dir / "best.json", thresholds)
+    check_application_folder(refined_dir, samples, spec, thresholds, max_objects, options)
     thresholds.write(out_dir / "best.json")
-    report = apply_to_samples(samples, spec, thresholds, refined_dir, max_objects, workers, scheduler)
+    report = apply_to_samples(samples, spec, thresholds, refined_dir, max_objects, workers, scheduler, options)
     if report is not None:
         write_json_atomic(out_dir / "metrics.json", report)
         write_text_atomic(out_dir / "metrics.txt", comparison_table(report, spec))

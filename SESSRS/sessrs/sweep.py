@@ -6,7 +6,6 @@ import json
 import sys
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,100 +14,27 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png
-from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.metrics import compute_scores
 from rscommon.parallel import each_job
 
 from .inputs import Sample, load_ground_truth, load_scene
+from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
-from .refine import assign_classes, candidate_lists, replacement
 from .resume import sample_fingerprint, stale_reason
-from .scene import Scene
+from .sweep_engine import REFERENCE_GRID, SceneSweep, ThresholdGrid, sweep_scene
 from .thresholds import SWEEP_MAX_OBJECTS
 from .validate import check_output_folder
 
-T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
-T2_VALUES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-THRESHOLD_PAIRS = tuple((t1, t2) for t1 in T1_VALUES for t2 in T2_VALUES)
+T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
+THRESHOLD_PAIRS = REFERENCE_GRID.pairs
+"""The reference's grid: 45 (t1, t2) pairs, t1 outer (``--t1-values``/``--t2-values`` choose another grid)."""
 
 
-@dataclass
-class SceneSweep:
-    """One image's confusion matrices: unrefined, and per class one per threshold pair."""
-
-    baseline: np.ndarray
-    per_class: dict[int, np.ndarray]
-
-
-def replaced_instances(
-    scene: Scene, objects, cls: int, instances: np.ndarray, t1: float, t2: float, max_objects: int
-) -> list[tuple[int, tuple[int, ...], np.ndarray]]:
-    """Step 4 for one class, as (instance, its objects, replacing pixels) for the instances that change."""
-    members = scene.area_order[objects.cls[scene.area_order] == cls]
-    replaced = []
-    for instance, candidates in zip(instances, candidate_lists(scene, objects, members, instances, t1, t2)):
-        if candidates:
-            pixels = replacement(scene, objects, instance, candidates, t1, t2, max_objects)
-            if pixels is not None:
-                replaced.append((int(instance), tuple(candidates), pixels))
-    return replaced
-
-
-def change_matrix(scene: Scene, gt: np.ndarray, cls: int, replaced) -> np.ndarray:
-    """How the confusion matrix moves when ``cls`` alone is refined with these instance replacements.
-
-    Only the changed pixels are visited: pixels newly covered turn into ``cls``, pixels of a replaced
-    instance that no replacement covers take the filled value (step 6.3).
-    """
-    classes = scene.num_classes
-    delta = np.zeros(classes * classes, np.int64)
-    if not replaced:
-        return delta.reshape(classes, classes)
-    covered = scene.union([pixels for _, _, pixels in replaced])
-    removed = np.concatenate([scene.instance_pixels(instance) for instance, _, _ in replaced])
-    gained = covered[scene.flat_pred[covered] != cls]
-    scene.scratch[covered] = True
-    lost = removed[~scene.scratch[removed]]
-    scene.scratch[covered] = False
-    for pixels, before, after in ((gained, scene.flat_pred[gained], cls), (lost, cls, scene.filled(cls)[lost])):
-        truth = gt[pixels].astype(np.int64)
-        scored = truth < classes
-        for values, sign in ((before, -1), (after, 1)):
-            codes = truth[scored] * classes + np.broadcast_to(values, truth.shape)[scored]
-            delta += sign * np.bincount(codes, minlength=classes * classes)
-    return delta.reshape(classes, classes)
-
-
-def sweep_scene(scene: Scene, gt: np.ndarray, classes: Sequence[int], max_objects: int = SWEEP_MAX_OBJECTS) -> SceneSweep:
-    """Confusion matrices of one image for every class in ``classes`` and every threshold pair."""
-    flat_gt = gt.ravel(order="F")
-    baseline = confusion_matrix(gt, scene.pred, scene.num_classes)
-    per_class = {}
-    for cls in classes:
-        instances = scene.instances_of(cls)
-        unions: dict = {}
-        by_outcome: dict = {}
-        matrices = np.empty((len(THRESHOLD_PAIRS), *baseline.shape), np.int64)
-        objects_by_t1 = {}
-        for row, (t1, t2) in enumerate(THRESHOLD_PAIRS):
-            if t1 not in objects_by_t1:
-                t1_per_class = np.ones(scene.num_classes)
-                t1_per_class[cls] = t1
-                objects_by_t1[t1] = assign_classes(scene, t1_per_class, unions)
-            objects = objects_by_t1[t1]
-            replaced = replaced_instances(scene, objects, cls, instances, t1, t2, max_objects)
-            outcome = tuple((instance, members) for instance, members, _ in replaced)
-            if outcome not in by_outcome:
-                by_outcome[outcome] = baseline + change_matrix(scene, flat_gt, cls, replaced)
-            matrices[row] = by_outcome[outcome]
-        per_class[cls] = matrices
-    return SceneSweep(baseline=baseline, per_class=per_class)
-
-
-def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int]) -> SceneSweep:
-    sample, spec, classes, max_objects = job
+def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int, ThresholdGrid, RefineOptions]) -> SceneSweep:
+    sample, spec, classes, max_objects, grid, options = job
     scene = load_scene(sample, spec)
     gt = load_ground_truth(sample, spec, scene.shape)
-    return sweep_scene(scene, gt, classes, max_objects)
+    return sweep_scene(scene, gt, classes, max_objects, grid, options)
 
 
 class PartError(InputError):
@@ -127,7 +53,7 @@ def _save_part(path: Path, result: SceneSweep, made_from: dict) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _load_part(path: Path, classes: Sequence[int], num_classes: int) -> tuple[SceneSweep, dict]:
+def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int) -> tuple[SceneSweep, dict]:
     """A saved part and its record of what it was made from; :class:`PartError` names an unreadable one."""
     square = (num_classes, num_classes)
     try:
@@ -137,8 +63,8 @@ def _load_part(path: Path, classes: Sequence[int], num_classes: int) -> tuple[Sc
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise PartError(f"{path}: unreadable sweep part ({type(error).__name__}: {error})") from error
     shapes = [result.baseline.shape, *(m.shape for m in result.per_class.values())]
-    if shapes != [square, *[(len(THRESHOLD_PAIRS), *square)] * len(classes)]:
-        raise PartError(f"{path}: sweep part of shapes {shapes}, not {num_classes} classes x {len(THRESHOLD_PAIRS)} pairs")
+    if shapes != [square, *[(pairs, *square)] * len(classes)]:
+        raise PartError(f"{path}: sweep part of shapes {shapes}, not {num_classes} classes x {pairs} pairs")
     return result, made_from
 
 
@@ -186,7 +112,7 @@ def _parts_to_compute(samples: Sequence[Sample], parts: Path, settings: dict) ->
             todo.append(sample)
             continue
         try:
-            _, made_from = _load_part(path, settings["classes"], settings["num_classes"])
+            _, made_from = _load_part(path, settings["classes"], settings["num_classes"], len(settings["pairs"]))
         except PartError as error:
             tqdm.write(f"{error}; computing it again", file=sys.stderr)
             todo.append(sample)
@@ -206,14 +132,17 @@ def run_sweep(
     workers: int = 1,
     max_objects: int = SWEEP_MAX_OBJECTS,
     scheduler: str | None = None,
+    grid: ThresholdGrid = REFERENCE_GRID,
+    options: RefineOptions = FAITHFUL,
 ) -> dict:
-    """Sweep every class over all threshold pairs; resumable, one saved part per finished image.
+    """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
     Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>.png`` into
     ``out_dir`` and returns the ``sweep.json`` content. Each part records what it was made from (its files'
     content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
     missing, unreadable or made from anything else. ``scheduler`` (a ``dask.distributed`` address) runs the
-    images on that cluster instead of ``workers`` local processes.
+    images on that cluster instead of ``workers`` local processes. ``options``: the refinement's mode
+    (:class:`~sessrs.modes.RefineOptions`; the reference's by default).
     """
     out_dir = Path(out_dir)
     if not samples:
@@ -223,11 +152,13 @@ def run_sweep(
     if unknown:
         raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
     settings = {"dataset": spec.name, "num_classes": spec.num_classes, "classes": list(classes),
-                "max_objects": max_objects, "pairs": [list(pair) for pair in THRESHOLD_PAIRS]}
+                "max_objects": max_objects, "pairs": [list(pair) for pair in grid.pairs], "options": options.to_json()}
     signature = {
         "dataset": spec.name,
         "classes": list(classes),
         "max_objects": max_objects,
+        "grid": grid.to_json(),
+        "options": options.to_json(),
         "scenes": [s.stem for s in samples],
         "inputs": [[str(s.pred), str(s.sam), str(s.gt)] for s in samples],
     }
@@ -237,26 +168,29 @@ def run_sweep(
     _claim_output(out_dir, signature)
     parts = out_dir / "parts"
     todo, records = _parts_to_compute(samples, parts, settings)
-    jobs = [(sample.stem, (sample, spec, classes, max_objects)) for sample in todo]
+    jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
         for stem, result in each_job(_sweep_sample, jobs, workers, scheduler):
             _save_part(parts / f"{stem}.npz", result, records[stem])
             progress.update()
-    results = [_load_part(parts / f"{s.stem}.npz", classes, spec.num_classes)[0] for s in samples]
-    sweep = summarise(results, spec, classes, [s.stem for s in samples])
+    results = [_load_part(parts / f"{s.stem}.npz", classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
+    sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
     write_sweep_outputs(sweep, spec, out_dir)
     return sweep
 
 
-def summarise(results: list[SceneSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str]) -> dict:
-    """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair."""
+def summarise(results: list[SceneSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
+              grid: ThresholdGrid = REFERENCE_GRID, options: RefineOptions = FAITHFUL,
+              max_objects: int = SWEEP_MAX_OBJECTS) -> dict:
+    """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;
+    also the grid, the refinement's mode and the object limit the sweep was made with."""
     baseline = sum(r.baseline for r in results)
     sweeps = {}
     for cls in classes:
         totals = sum(r.per_class[cls] for r in results)
         sweeps[str(cls)] = [
             {"t1": t1, "t2": t2, **compute_scores(matrix, spec.scored).as_dict(spec.classes)}
-            for (t1, t2), matrix in zip(THRESHOLD_PAIRS, totals)
+            for (t1, t2), matrix in zip(grid.pairs, totals, strict=True)
         ]
     return {
         "scenes": stems,
@@ -264,6 +198,10 @@ def summarise(results: list[SceneSweep], spec: DatasetSpec, classes: Sequence[in
         "scored_classes": list(spec.scored),
         "baseline": compute_scores(baseline, spec.scored).as_dict(spec.classes),
         "sweeps": sweeps,
+        "grid": grid.to_json(),
+        "mode": options.mode,
+        "options": options.to_json(),
+        "max_objects": max_objects,
     }
 
 
@@ -282,6 +220,7 @@ def write_sweep_outputs(sweep: dict, spec: DatasetSpec, out_dir: Path) -> None:
                 f"{row['t1']:>4} {row['t2']:>5} {row['mIoU']:7.2f} {row['mIoU'] - base['mIoU']:+7.2f} "
                 f"{row['mF1']:7.2f} {row['mPA']:7.2f} {row['OA']:7.2f} {row['IoU'].get(name, float('nan')):18.2f}"
             )
-        sweep_heatmap(rows, base["mIoU"], list(T1_VALUES), list(T2_VALUES),
+        t1_values, t2_values = (list(dict.fromkeys(row[key] for row in rows)) for key in ("t1", "t2"))
+        sweep_heatmap(rows, base["mIoU"], t1_values, t2_values,
                       f"{spec.name}: refining {name} (mIoU change)", out_dir / f"heatmap_{cls}_{name}.png")
     write_text_atomic(out_dir / "sweep.txt", "\n".join(lines) + "\n")
