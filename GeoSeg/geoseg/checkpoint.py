@@ -113,5 +113,5 @@ def trained_checkpoint(config: Config, work_dir: Path) -> tuple[Path, str]:
         if not name:
             raise FileNotFoundError(f"{record_path}: the last training saved no best checkpoint (no validation ran?); "
                                     f"pass --ckpt")
-        return folder / name, f"the best checkpoint of the last training ({record_path})"
+        return folder / name, f"the best checkpoint of the last training, recorded in {record_path}"
     return folder / f"{config.test_weights_name}.ckpt", f"the config's test_weights_name (no {TRAINING_RECORD} there)"
