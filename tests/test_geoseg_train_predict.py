@@ -20,10 +20,6 @@ from geoseg.training import SupervisedSegmentation
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError
 
-# pytorch-lightning 2.6 calls torch's deprecated LeafSpec check on every training step (nothing of ours involved);
-# this narrow ignore moves to pyproject.toml when the lead adds it there.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning:pytorch_lightning.utilities._pytree")
 SAMPLE_CONFIG = GEOSEG_ROOT / "config" / "sample" / "unetformer.py"
 WEIGHTS = ("model_weights", "sample", "unetformer-sample")
 LOGS = ("lightning_logs", "sample", "unetformer-sample")
