@@ -77,17 +77,17 @@ class Painting:
 
     scene: Scene
     options: RefineOptions = FAITHFUL
-    order: list[int] = field(default_factory=list)
-    refinements: dict[int, ClassRefinement] = field(default_factory=dict)
-    settlements: dict[tuple[int, int], Settlement] = field(default_factory=dict)
+    order: list[int] = field(init=False, default_factory=list)
+    refinements: dict[int, ClassRefinement] = field(init=False, default_factory=dict)
+    settlements: dict[tuple[int, int], Settlement] = field(init=False, default_factory=dict, repr=False)
     values: np.ndarray = field(init=False, repr=False)
     claims: np.ndarray = field(init=False, repr=False)
-    _near: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
-    _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(default_factory=dict, repr=False)
+    _near: dict[int, np.ndarray] = field(init=False, default_factory=dict, repr=False)
+    _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(init=False, default_factory=dict,
+                                                                                 repr=False)
 
     def __post_init__(self) -> None:
-        if self.order:
-            raise ValueError("a painting starts unrefined; add classes with change() and apply()")
+        """A painting starts unrefined (the prediction); classes come in with :meth:`change` and :meth:`apply`."""
         self.values = self.scene.flat_pred.copy()
         self.claims = np.zeros(self.scene.pred.size, np.int32)  # bit k set: the pixel is in R_k
 
