@@ -23,6 +23,8 @@ from rspipeline.demo import DemoSettings, run_demo
 pytestmark = pytest.mark.slow
 SPEC = get_dataset("Urban")
 FIGURES = ("OA", "mIoU", "mF1", "mPA")
+# Each SESSRS row and the folder of its outputs under a fold: the per-class pick, the joint search, improved mode.
+SESSRS_ROWS = {"sessrs": ".", "sessrs_joint": "joint", "sessrs_improved": "improved"}
 STAGES = ("tiles", "train", "predict", "objects", "SESSRS", "peers", "panels")
 # Keys whose values differ between two runs of the same demo by nature: clocks and the output folder.
 RUN_SPECIFIC = {"generated_utc", "wall_time_s", "timings_s"}
@@ -76,6 +78,9 @@ def test_terminal_shows_one_line_per_stage_then_the_summary_table(demo_run: tupl
                     for p in ("reference", "held_out") for f in ("mIoU", "OA")]
         cells = line[len(row["label"]):].split()
         assert [c for c in cells if not c.startswith(("+", "-"))] == expected
+    refined = "; ".join(f"{heading}: {', '.join(group['sessrs_refined'][key]) or 'none'}"
+                        for heading, key in (("reference", "reference"), ("held-out", "held_out")))
+    assert f"classes the per-class pick refined: {refined}" in lines
     train_log = (out / "logs" / "loveda-train.log").read_text()
     assert "train_supervision.py" in train_log and "Epoch" in train_log
 
@@ -103,7 +108,7 @@ def test_report_reads_in_a_real_browser(demo: Path) -> None:
     """No console error, every heatmap and panel displayed, the headline figures those of report.json."""
     state = check_report_in_browser(demo / "report.html", find_chromium())
     assert len(state["images"]) == 7 + 2
-    assert len(state["figures"]) == 4 * 2 * 2
+    assert len(state["figures"]) == 6 * 2 * 2
 
 
 def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
@@ -112,7 +117,7 @@ def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
     assert [p["key"] for p in group["protocols"]] == ["reference", "held_out"]
     for protocol in ("reference", "held_out"):
         rows = rows_by_peer(group, protocol)
-        assert list(rows) == ["unrefined", "majority_vote", "densecrf", "sessrs"]
+        assert list(rows) == ["unrefined", "majority_vote", "densecrf", *SESSRS_ROWS]
         for peer, row in rows.items():
             stored = {k: v for k, v in metrics[protocol][peer].items() if k != "confusion_matrix"}
             assert row == stored
@@ -127,13 +132,13 @@ def test_metrics_json_matches_written_label_maps(demo: Path) -> None:
     folds = {p["key"]: p["folds"] for p in load(demo / "report.json")["groups"][0]["protocols"]}
 
     def refined_map(protocol: str, peer: str, tile: str) -> Path:
-        if peer != "sessrs":
+        if peer not in SESSRS_ROWS:
             return demo / "loveda" / "refined" / peer / f"{tile}.png"
         (fold,) = [f for f in folds[protocol] if tile in f["eval"]]
-        return demo / "loveda" / protocol / fold["name"] / "se_mask" / f"{tile}.png"
+        return demo / "loveda" / protocol / fold["name"] / SESSRS_ROWS[peer] / "se_mask" / f"{tile}.png"
 
     for protocol, peer in (("reference", "unrefined"), ("reference", "densecrf"), ("reference", "sessrs"),
-                           ("held_out", "sessrs")):
+                           ("held_out", "sessrs"), ("held_out", "sessrs_joint"), ("held_out", "sessrs_improved")):
         matrix = sum(
             confusion_matrix(read_label_png(demo / "loveda" / "gt" / f"{tile}.png"),
                              read_label_png(refined_map(protocol, peer, tile)), SPEC.num_classes)
@@ -144,14 +149,15 @@ def test_metrics_json_matches_written_label_maps(demo: Path) -> None:
 
 
 def test_sessrs_row_is_the_pick_and_apply_stage_metrics(demo: Path) -> None:
-    """The SESSRS row is the SESSRS stage's own application (its metrics.json), not a second refinement."""
+    """Each SESSRS row is the SESSRS stage's own application (its metrics.json), not a second refinement."""
     (group,) = load(demo / "report.json")["groups"]
-    stage = load(demo / "loveda" / "reference" / "all" / "metrics.json")
     rows = rows_by_peer(group, "reference")
-    for figure in FIGURES:
-        assert rows["unrefined"][figure] == nan_as_none(stage["unrefined"][figure])
-        assert rows["sessrs"][figure] == nan_as_none(stage["refined"][figure])
-    assert rows["sessrs"]["IoU"] == {name: nan_as_none(v) for name, v in stage["refined"]["IoU"].items()}
+    for row, folder in SESSRS_ROWS.items():
+        stage = load(demo / "loveda" / "reference" / "all" / folder / "metrics.json")
+        for figure in FIGURES:
+            assert rows["unrefined"][figure] == nan_as_none(stage["unrefined"][figure])
+            assert rows[row][figure] == nan_as_none(stage["refined"][figure])
+        assert rows[row]["IoU"] == {name: nan_as_none(v) for name, v in stage["refined"]["IoU"].items()}
 
 
 def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> None:
@@ -164,6 +170,8 @@ def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> N
         assert fold["modify"] == [SPEC.classes[c] for c in best["modify"]]
         sweep = load(demo / "loveda" / "held_out" / fold["name"] / "sweep" / "sweep.json")
         assert sweep["scenes"] == fold["tune"]
+    assert group["sessrs_refined"]["held_out"] == [
+        c for c in SPEC.classes if any(c in fold["modify"] for fold in held_out["folds"])]
     reference, held = rows_by_peer(group, "reference"), rows_by_peer(group, "held_out")
     for peer in ("unrefined", "majority_vote", "densecrf"):
         assert reference[peer] == held[peer]
@@ -184,9 +192,9 @@ def test_same_seed_same_figures(demo: Path, tmp_path: Path) -> None:
     the SESSRS stage's own metrics.json and best.json identically (training included)."""
     again = tmp_path / "again"
     run_demo(cut_down(again), terminal=io.StringIO())
-    files = ["report.json", "metrics.json", *(str(p.relative_to(demo)) for p in demo.glob("loveda/*/*/metrics.json")),
-             *(str(p.relative_to(demo)) for p in demo.glob("loveda/*/*/best.json"))]
-    assert len(files) >= 2 + 3 + 3
+    files = ["report.json", "metrics.json", *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/metrics.json")),
+             *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/best.json"))]
+    assert len(files) >= 2 + 3 * 3 * 2
     differing = {}
     for name in files:
         first, second = figures_of(load(demo / name)), figures_of(load(again / name))

@@ -98,6 +98,7 @@ def report_of(panel: str, heatmap: dict) -> dict:
                 {"method": "unrefined", "label": "unrefined", "reference": {"mIoU": 80.5, "OA": 90.0}},
                 {"method": "sessrs", "label": "SESSRS (per-class pick)", "reference": {"mIoU": 82.0, "OA": None}},
             ],
+            "sessrs_refined": {"reference": ["building"]},
             "protocols": [{"key": "reference", "title": "reference", "description": "tune = eval",
                            "folds": [{"tune": ["t"], "eval": ["t"], "modify": ["building"],
                                       "t1": {"building": 0.5}, "t2": {"building": 0.55}}],
@@ -148,3 +149,4 @@ def test_report_opens_with_setup_missing_weights_and_headline(tmp_path: Path) ->
             '<span class="up">(+1.50)</span>') in text
     assert 'data-method="sessrs" data-protocol="reference" data-figure="OA">n/a</span></td>' in text
     assert 'data-method="unrefined" data-protocol="reference" data-figure="mIoU">80.50</span></td>' in text
+    assert "Classes the SESSRS per-class pick refined: reference: building" in text

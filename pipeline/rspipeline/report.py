@@ -171,11 +171,17 @@ def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str], labels: di
     return f'<table class="metrics">{head}{body}</table>'
 
 
+def _chosen_html(chosen: dict) -> str:
+    return (f"modify = [{html.escape(', '.join(chosen['modify']))}]; "
+            + html.escape(", ".join(f"{c}: t1 {chosen['t1'][c]:g} t2 {chosen['t2'][c]:g}" for c in chosen["modify"])))
+
+
 def _thresholds_html(folds: Sequence[dict]) -> str:
+    """Per fold its tiles and the per-class pick's thresholds, then those of the other variants, if any."""
     items = "".join(
         f"<li>tuned on {html.escape(', '.join(f['tune']))}, evaluated on {html.escape(', '.join(f['eval']))}: "
-        f"modify = [{html.escape(', '.join(f['modify']))}]; "
-        + html.escape(", ".join(f"{c}: t1 {f['t1'][c]:g} t2 {f['t2'][c]:g}" for c in f["modify"]))
+        f"{_chosen_html(f)}"
+        + "".join(f"<br>{html.escape(label)}: {_chosen_html(chosen)}" for label, chosen in f.get("variants", {}).items())
         + "</li>"
         for f in folds
     )
@@ -200,8 +206,11 @@ def _headline_html(group: dict) -> str:
                           f'data-method="{html.escape(row["method"])}" data-protocol="{protocol["key"]}" '
                           f'data-figure="{figure}">{_figure(value)}</span>{_change_html(value, baseline)}</td>')
         body += f"<tr><td>{html.escape(row['label'])}</td>{cells}</tr>"
+    refined = "; ".join(f"{html.escape(p['title'].split(' (')[0])}: "
+                        f"{html.escape(', '.join(group['sessrs_refined'][p['key']]) or 'none')}" for p in protocols)
     return (f"<h3>{html.escape(group['label'])}: {len(group['tiles'])} tiles</h3>"
-            f'<table class="headline">{head}{body}</table>')
+            f'<table class="headline">{head}{body}</table><p>Classes the SESSRS per-class pick refined: {refined} (a '
+            "class is refined when a t1/t2 pair beat the unrefined prediction on the tuning tiles).</p>")
 
 
 def _group_html(group: dict) -> str:
@@ -213,7 +222,7 @@ def _group_html(group: dict) -> str:
             f"<h3>{html.escape(protocol['title'])}</h3>",
             f"<p>{html.escape(protocol['description'])}</p>",
             _metrics_table_html(protocol["rows"], group["classes"], labels),
-            "<p>Thresholds picked for SESSRS:</p>",
+            "<p>Thresholds chosen for SESSRS (per-class pick first):</p>",
             _thresholds_html(protocol["folds"]),
         ]
     parts.append("<h3>t1 x t2 sweep per class (reference protocol, all tiles)</h3>")
@@ -300,7 +309,8 @@ def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
     ``report`` holds ``title``, ``generated_utc``, ``wall_time_s``, ``timings_s``, ``object_source``,
     ``objects_meaning``, ``model``, ``model_meaning``, ``missing_weights`` (one line each), ``notes`` and
     ``groups``; each group: ``key``, ``label``, ``dataset``, ``classes`` (scored class names), ``tiles``,
-    ``headline`` (per method: ``method``, ``label`` and per protocol key its mIoU and OA), ``protocols`` (``key``,
+    ``headline`` (per method: ``method``, ``label`` and per protocol key its mIoU and OA), ``sessrs_refined``
+    (per protocol key the classes SESSRS refined), ``protocols`` (``key``,
     ``title``, ``description``, ``folds``, ``rows``), ``heatmaps`` (:func:`heatmap_from_sweep`) and ``panels``
     (``tile``, ``image`` and the counts of :func:`save_tile_panel`)."""
     missing = [p for p in referenced_images(report) if not (out_dir / p).is_file()]

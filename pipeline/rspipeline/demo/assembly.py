@@ -64,6 +64,12 @@ def headline(protocols: Sequence[dict]) -> list[dict]:
     return list(rows.values())
 
 
+def refined_classes(protocols: Sequence[dict], classes: Sequence[str]) -> dict[str, list[str]]:
+    """Per protocol the classes that SESSRS refined in any of its folds, in class order (empty: it changed
+    nothing, as no threshold pair beat the unrefined prediction within the pick's t1 limit)."""
+    return {p["key"]: [c for c in classes if any(c in fold["modify"] for fold in p["folds"])] for p in protocols}
+
+
 def set_group(sample: SampleSet, tiles: Sequence[str], protocols: list[dict], grids: list[dict],
               panels: list[dict]) -> dict:
     """The report's section of one sample set."""
@@ -75,6 +81,7 @@ def set_group(sample: SampleSet, tiles: Sequence[str], protocols: list[dict], gr
         "classes": [spec.classes[c] for c in spec.scored],
         "tiles": list(tiles),
         "headline": headline(protocols),
+        "sessrs_refined": refined_classes(protocols, spec.classes),
         "protocols": protocols,
         "heatmaps": grids,
         "panels": panels,
@@ -98,9 +105,11 @@ def details_notes(settings: DemoSettings) -> list[str]:
     notes = [
         f"Methods: object majority vote paints an object with its majority class when that class covers more than "
         f"{MAJORITY_VOTE_T1} of it (larger objects first); DenseCRF (pydensecrf2) uses the prediction as a "
-        f"0.7-confidence unary with the default Gaussian and bilateral terms; SESSRS applies the thresholds picked "
-        f"per class from the t1 x t2 sweep with max_objects {settings.max_objects} (threshold mode "
-        f"{settings.pick_mode}).",
+        f"0.7-confidence unary with the default Gaussian and bilateral terms. SESSRS per-class pick: the thresholds "
+        f"picked per class from the t1 x t2 sweep, as the reference does; joint search: all classes' thresholds "
+        f"searched together on the tuning tiles, starting from that pick (get_best_t1_t2.py --search joint); "
+        f"improved mode: the per-class pick of a sweep with every quirk of the reference fixed (--mode improved). "
+        f"Each applies its thresholds with max_objects {settings.max_objects} (threshold mode {settings.pick_mode}).",
         "Means as the reference computes them: mIoU, mF1 and mPA ignore undefined classes (n/a), so a class that a "
         "method stops predicting altogether drops out of mF1; mIoU and OA are the figures to compare.",
     ]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from rscommon.datasets import DatasetSpec
 from sessrs.inputs import Sample, select
+from sessrs.joint_outputs import search_and_apply
+from sessrs.modes import RefineOptions
 from sessrs.pick import pick_and_apply
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
@@ -60,22 +62,56 @@ def protocol_folds(tiles: Sequence[str]) -> dict[str, list[Fold]]:
     return folds
 
 
-def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings) -> dict:
-    """Sweep on the fold's tuning tiles, pick per class, and refine its evaluation tiles (the SESSRS stage's API).
+@dataclass(frozen=True)
+class Variant:
+    """One way of tuning SESSRS, a row of the tables: the per-class pick or the joint search, in the faithful or
+    the improved mode. Its outputs go to ``folder`` under the fold (``best.json``, ``metrics.json``, ``se_mask/``);
+    its sweep, one per mode, to ``sweep_folder``."""
 
-    ``out`` receives ``sweep/`` (sweep.json, heatmaps), ``best.json``, ``metrics.json`` and the refined maps in
-    ``se_mask/``; these maps are the SESSRS rows of the report. Returns the sweep and the pick."""
-    # The SESSRS stage's joint t1/t2 search and its improved mode are to be compared here too, each as its own
-    # row beside the per-class pick, once the stage offers them.
+    key: str
+    label: str
+    search: str
+    mode: str
+    folder: str
+
+    @property
+    def sweep_folder(self) -> str:
+        return "sweep" if self.mode == "faithful" else f"sweep_{self.mode}"
+
+
+SESSRS_VARIANTS = (
+    Variant("sessrs", "SESSRS per-class pick", "pick", "faithful", "."),
+    Variant("sessrs_joint", "SESSRS joint search", "joint", "faithful", "joint"),
+    Variant("sessrs_improved", "SESSRS improved mode", "pick", "improved", "improved"),
+)
+
+
+def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings,
+                   variant: Variant) -> dict:
+    """Sweep on the fold's tuning tiles, choose thresholds as ``variant`` says, and refine the fold's evaluation
+    tiles with them (the SESSRS stage's own API).
+
+    The sweep goes to ``out/<variant.sweep_folder>/`` (sweep.json, heatmaps; resumed when there), the rest to
+    ``out/<variant.folder>/``: ``best.json``, ``metrics.json`` and the refined maps in ``se_mask/``, which are the
+    variant's rows of the report. Returns the sweep and the thresholds."""
     tune, evaluate = (select(samples, names, f"fold {fold.name}") for names in (fold.tune, fold.evaluate))
-    sweep = run_sweep(tune, spec, out / "sweep", workers=settings.workers)
-    applied = pick_and_apply(
-        out / "sweep" / "sweep.json", evaluate, spec, out, out / REFINED_FOLDER,
-        mode=settings.pick_mode, max_objects=settings.max_objects, workers=settings.workers,
-    )
+    options = RefineOptions.for_mode(variant.mode)
+    sweep_dir, variant_dir = out / variant.sweep_folder, out / variant.folder
+    sweep = run_sweep(tune, spec, sweep_dir, workers=settings.workers, options=options)
+    if variant.search == "pick":
+        applied = pick_and_apply(sweep_dir / "sweep.json", evaluate, spec, variant_dir, variant_dir / REFINED_FOLDER,
+                                 mode=settings.pick_mode, max_objects=settings.max_objects, workers=settings.workers,
+                                 options=options)
+    else:
+        applied = search_and_apply(sweep_dir / "sweep.json", tune, evaluate, spec, variant_dir,
+                                   variant_dir / REFINED_FOLDER, settings.pick_mode, settings.max_objects, options,
+                                   workers=settings.workers)
     return {"sweep": sweep, "best": applied.thresholds}
 
 
-def fold_summary(fold: Fold, best: Thresholds, spec: DatasetSpec) -> dict:
-    """The fold's tiles and picked thresholds by class name, for the report."""
-    return {"name": fold.name, "tune": list(fold.tune), "eval": list(fold.evaluate), **best.by_class_name(spec)}
+def fold_summary(fold: Fold, chosen: dict[str, Thresholds], spec: DatasetSpec) -> dict:
+    """The fold's tiles and, by class name, the thresholds each variant chose (the per-class pick's at the top)."""
+    first, *others = SESSRS_VARIANTS
+    return {"name": fold.name, "tune": list(fold.tune), "eval": list(fold.evaluate),
+            **chosen[first.key].by_class_name(spec),
+            "variants": {v.label: chosen[v.key].by_class_name(spec) for v in others if v.key in chosen}}

@@ -20,13 +20,14 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import write_json_atomic
 from rspipeline.report import write_report
 from sessrs.inputs import pair_inputs
+from sessrs.thresholds import Thresholds
 
 from .assembly import heatmaps, protocol_tables, report_top, set_group, tile_panels
 from .console import Console
 from .objects import ObjectChoice, choose_objects
-from .protocols import REFINED_FOLDER, fold_summary, protocol_folds, tune_and_apply
+from .protocols import REFINED_FOLDER, SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply
 from .samples import SAMPLE_SETS, SampleSet, Workspace, crop_predictions, prepare_set
-from .scores import SESSRS_ROW, evaluate_peers, fixed_peers, pooled, refined_matrices
+from .scores import evaluate_peers, fixed_peers, pooled, refined_matrices
 from .settings import DemoSettings
 from .stages import is_trained, make_objects, predict, train
 from .summary import summary_lines
@@ -36,29 +37,36 @@ REPORT_TITLE = "SESSRS demo on the embedded real tiles"
 
 @dataclass
 class SessrsResults:
-    """Per protocol the pooled confusion matrix of the SESSRS maps and the fold summaries; the reference sweep."""
+    """Per protocol and SESSRS variant the pooled confusion matrix of its maps; the fold summaries per protocol;
+    the reference protocol's (faithful) sweep."""
 
-    matrices: dict[str, np.ndarray]
+    matrices: dict[str, dict[str, np.ndarray]]
     folds: dict[str, list[dict]]
     reference_sweep: dict
 
 
 def tune_sessrs(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings,
                 console: Console) -> SessrsResults:
-    """Every fold of every protocol through the SESSRS stage. Each evaluation tile is refined once, by its fold's
-    pick into ``se_mask/``, and scored from there."""
+    """Every fold of every protocol through the SESSRS stage, once per variant. Each variant refines each
+    evaluation tile once, into its fold's ``se_mask/``, and is scored from there."""
     folds = [(protocol, fold) for protocol, folds in protocol_folds(tiles).items() for fold in folds]
-    per_tile: dict[str, dict[str, np.ndarray]] = {}
+    per_tile: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     results = SessrsResults(matrices={}, folds={}, reference_sweep={})
     samples = pair_inputs(work.pred, work.sam, work.gt)
-    for protocol, fold in console.progress(folds, unit="fold"):
+    steps = [(protocol, fold, variant) for protocol, fold in folds for variant in SESSRS_VARIANTS]
+    chosen: dict[str, Thresholds] = {}
+    for protocol, fold, variant in console.progress(steps, unit="run"):
         out = work.fold(protocol, fold.name)
-        tuned = tune_and_apply(fold, samples, spec, out, settings)
-        per_tile.setdefault(protocol, {}).update(refined_matrices(out / REFINED_FOLDER, fold.evaluate, work, spec))
-        results.folds.setdefault(protocol, []).append(fold_summary(fold, tuned["best"], spec))
-        if protocol == "reference":
+        tuned = tune_and_apply(fold, samples, spec, out, settings, variant)
+        chosen[variant.key] = tuned["best"]
+        maps = refined_matrices(out / variant.folder / REFINED_FOLDER, fold.evaluate, work, spec)
+        per_tile.setdefault(protocol, {}).setdefault(variant.key, {}).update(maps)
+        if variant is SESSRS_VARIANTS[-1]:
+            results.folds.setdefault(protocol, []).append(fold_summary(fold, chosen, spec))
+        if protocol == "reference" and variant is SESSRS_VARIANTS[0]:
             results.reference_sweep = tuned["sweep"]
-    results.matrices = {protocol: pooled(matrices) for protocol, matrices in per_tile.items()}
+    results.matrices = {protocol: {variant: pooled(matrices) for variant, matrices in variants.items()}
+                        for protocol, variants in per_tile.items()}
     return results
 
 
@@ -78,7 +86,7 @@ def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects:
         crop_predictions(windows, predict(sample, work, console), work, spec)
     with console.stage(f"{key}-objects", f"{key}: objects ({objects.key})"):
         make_objects(work, objects, console)
-    with console.stage(f"{key}-sessrs", f"{key}: SESSRS sweep, pick, apply per fold"):
+    with console.stage(f"{key}-sessrs", f"{key}: SESSRS sweep, pick or search, apply per fold"):
         sessrs = tune_sessrs(tiles, work, spec, settings, console)
     with console.stage(f"{key}-peers", f"{key}: peers (majority vote, DenseCRF)"):
         fixed = {peer: pooled(per_tile)
@@ -87,7 +95,7 @@ def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects:
         reference = work.fold("reference", "all")
         panels = tile_panels(console.progress(tiles), work, reference / REFINED_FOLDER, spec, settings.out, key)
         grids = heatmaps(sessrs.reference_sweep, reference / "sweep", spec, settings.out)
-    matrices = {protocol: {**fixed, SESSRS_ROW: matrix} for protocol, matrix in sessrs.matrices.items()}
+    matrices = {protocol: {**fixed, **variants} for protocol, variants in sessrs.matrices.items()}
     protocols = protocol_tables(matrices, sessrs.folds, spec)
     metrics = {
         table["key"]: {row["peer"]: {**row, "confusion_matrix": matrices[table["key"]][row["peer"]].tolist()}

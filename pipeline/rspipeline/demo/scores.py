@@ -15,15 +15,15 @@ from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.objects import read_objects
 from rspipeline.peers import DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined, run_peers
 
+from .protocols import SESSRS_VARIANTS
 from .samples import Workspace
 
 MAJORITY_VOTE_T1 = 0.5
-SESSRS_ROW = "sessrs"
 METHOD_LABELS = {
     "unrefined": "unrefined",
     "majority_vote": "object majority vote",
     "densecrf": "DenseCRF",
-    SESSRS_ROW: "SESSRS (per-class pick)",
+    **{variant.key: variant.label for variant in SESSRS_VARIANTS},
 }
 FIGURES = ("OA", "mIoU", "mF1", "mPA")
 

@@ -35,6 +35,8 @@ def summary_table(group: dict) -> list[str]:
             for p in protocols
         )
         lines.append(f"{row['label']:<{LABEL_WIDTH}}{cells}")
+    lines.append("classes the per-class pick refined: " + "; ".join(
+        f"{PROTOCOL_HEADINGS[p].split()[0]}: {', '.join(group['sessrs_refined'][p]) or 'none'}" for p in protocols))
     if len(protocols) < len(PROTOCOLS):
         lines.append("(one tile only: no held-out protocol)")
     return lines
