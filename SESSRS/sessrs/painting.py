@@ -44,10 +44,9 @@ class ClassRefinement:
         as long as no object was reduced in step 3)."""
         return tuple((r.instance, r.objects) for r in self.replaced)
 
-    def changed_pixels(self, scene: Scene) -> np.ndarray:
-        """The pixels this refinement may change: its replaced instances and the objects replacing them."""
-        return np.concatenate([scene.instance_pixels(r.instance) for r in self.replaced]
-                              + [r.pixels for r in self.replaced]) if self.replaced else np.zeros(0, np.int64)
+    def changed_pixels(self, scene: Scene) -> list[np.ndarray]:
+        """The pixel sets this refinement may change: its replaced instances and the objects replacing them."""
+        return [scene.instance_pixels(r.instance) for r in self.replaced] + [r.pixels for r in self.replaced]
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,11 @@ class Painting:
         for cls in changed:
             claims &= ~np.int32(1 << cls)
             if new.get(cls) is not None:
-                claims[self._claimed_by(new[cls], pixels, pred)] |= np.int32(1 << cls)
-        values = self._values(pixels, pred, claims, new)
+                claims |= self._claimed_by(new[cls], pixels, pred).astype(np.int32) << cls
+        count = np.bitwise_count(claims)
+        values = self._values(pixels, pred, claims, count, new)
         settlements = {pair: s for pair, s in self.settlements.items() if not set(pair) & set(changed)}
-        if (np.bitwise_count(claims) > 1).any():
+        if (count > 1).any():
             self._settle(pixels, claims, values, order, new, set(changed), settlements)
         return Change(pixels, values, claims, order, new, settlements)
 
@@ -136,7 +136,7 @@ class Painting:
         """
         old = self.refinements.get(cls)
         if old is None or new is None:
-            return [(old or new).changed_pixels(self.scene), self._shared(cls)]
+            return [*(old or new).changed_pixels(self.scene), self._shared(cls)]
         before = {r.instance: r for r in old.replaced}
         after = {r.instance: r for r in new.replaced}
         parts = [self._shared(cls)]
@@ -174,16 +174,16 @@ class Painting:
                 scene.scratch[r.pixels] = False
         return claimed
 
-    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray,
+    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray, count: np.ndarray,
                 refinements: Mapping[int, ClassRefinement]) -> np.ndarray:
         """6.2 and 6.3: a pixel claimed by one class takes it; claimed by none, the (filled) prediction."""
         values = pred.copy()
-        count = np.bitwise_count(claims)
+        unclaimed = np.flatnonzero(count == 0)
         for cls in refinements:
-            values[claims == (1 << cls)] = cls
-            unclaimed = (count == 0) & (pred == cls)
-            if unclaimed.any():
-                values[unclaimed] = self.scene.filled(cls, self.options.fill_from_neighbourhood)[pixels[unclaimed]]
+            np.putmask(values, claims == (1 << cls), cls)
+            lost = unclaimed[pred[unclaimed] == cls]
+            if len(lost):
+                values[lost] = self.scene.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
         return values
 
     def _settle(self, pixels: np.ndarray, claims: np.ndarray, values: np.ndarray, order: list[int],

@@ -73,11 +73,13 @@ def change_matrix(scene: Scene, flat_gt: np.ndarray, pixels: np.ndarray, values:
     Pixels whose ground truth is not a class (ignore values) are not counted.
     """
     classes = scene.num_classes
-    truth = flat_gt[pixels].astype(np.int64)
+    before = scene.flat_pred[pixels]
+    moved = np.flatnonzero(values != before)
+    truth = flat_gt[pixels[moved]].astype(np.int64)
     scored = truth < classes
     truth = truth[scored] * classes
-    after = np.bincount(truth + values[scored], minlength=classes * classes)
-    before = np.bincount(truth + scene.flat_pred[pixels][scored], minlength=classes * classes)
+    after = np.bincount(truth + values[moved][scored], minlength=classes * classes)
+    before = np.bincount(truth + before[moved][scored], minlength=classes * classes)
     return (after - before).reshape(classes, classes)
 
 
