@@ -100,7 +100,7 @@ class Painting:
             raise ValueError(f"classes kept refined must keep their order: {self.order} -> {order}")
         changed = [cls for cls in {*self.refinements, *new} if self.refinements.get(cls) is not new.get(cls)]
         pixels = self.scene.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
-        claims = self.claims[pixels].copy()
+        claims = self.claims[pixels] if self.refinements else np.zeros(len(pixels), np.int32)
         pred = self.scene.flat_pred[pixels]
         for cls in changed:
             claims &= ~np.int32(1 << cls)
