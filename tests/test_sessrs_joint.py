@@ -194,3 +194,13 @@ def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_oth
                 Thresholds.from_json(f[key]), URBAN.num_classes), MODES[mode]), URBAN.num_classes) for f in folds)
             assert np.array_equal(comparison["matrices"][mode][method], expected)
     assert markdown_table(comparison).count("\n") == 6
+
+
+@pytest.mark.parametrize("values", [["0.5", "1.5"], ["0.5", "0.5"], ["0"]])
+def test_a_grid_outside_0_1_or_with_a_value_twice_is_refused(values, capsys):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "SESSRS"))
+    import sessrs_t1_t2
+    with pytest.raises(SystemExit) as exited:
+        sessrs_t1_t2.parse_args(["-f", "x", "--t2-values", *values])
+    assert exited.value.code == 2 and "t2_values" in capsys.readouterr().err
