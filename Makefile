@@ -7,13 +7,14 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test bench clean-venv
 
 $(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --progress-bar off -r requirements_GeoSeg.txt -r requirements_SAM.txt
-	$(PY) -m pip install --progress-bar off -e ".[test,pipeline,scale]"
-	touch $@
+	@echo "setting up .venv (first run: a few minutes) ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -qq --progress-bar off -r requirements_GeoSeg.txt -r requirements_SAM.txt
+	@$(PY) -m pip install -qq --progress-bar off -e ".[test,pipeline,scale]"
+	@touch $@
 
 demo: $(STAMP)
-	$(PY) pipeline/run_demo.py --out outputs/demo
+	@$(PY) pipeline/run_demo.py --out outputs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -13,7 +13,6 @@ a Dask cluster. Relative command-line paths are taken from the current directory
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from geoseg.checkpoint import trained_checkpoint
@@ -23,6 +22,7 @@ from geoseg.inference import TTA_CHOICES
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.predict import PredictOptions, default_output, predict
 from rscommon.cli import run_main
+from rscommon.files import json_text
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> None:
     )
     scores = predict(config, options)
     if scores is not None:
-        print(json.dumps(scores, indent=1))
+        print(json_text(scores))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,12 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write JSON atomically (indent 1, keys in insertion order); NaN, which JSON lacks, becomes null."""
-    write_text_atomic(path, json.dumps(_json_ready(data), indent=1, allow_nan=False) + "\n")
+    write_text_atomic(path, json_text(data) + "\n")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text, NaN as null (valid JSON, like the files)."""
+    return json.dumps(_json_ready(data), indent=1, allow_nan=False)
 
 
 def _json_ready(value: Any) -> Any:
