@@ -68,12 +68,9 @@ class SegHead(nn.Sequential):
 
 
 class FANet(nn.Module):
-    """FANet with a torchvision ResNet-18/34 encoder; returns logits (B, num_class, H, W).
-
-    With ``pretrained`` the encoder loads the torchvision ImageNet checkpoint from ``weights/``
-    (``resnet18-f37072fd.pth`` for ResNet-18; missing = an error naming it), as the reference always does.
-    ``n_channel`` is accepted for signature compatibility; the encoder takes 3-band input.
-    """
+    """FANet on a ResNet-18/34 :class:`ResNetBackbone` (ImageNet weights from ``weights/`` with ``pretrained``, as
+    the reference always loads them); returns logits (B, num_class, H, W). ``n_channel`` is kept for the reference's
+    signature: the encoder takes 3 bands."""
 
     def __init__(
         self,

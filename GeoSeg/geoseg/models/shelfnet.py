@@ -77,12 +77,9 @@ class EncoderBlock(nn.Module):
 
 
 class ShelfNet(nn.Module):
-    """ShelfNet with a torchvision ResNet encoder; returns logits (B, num_class, H, W).
-
-    With ``pretrained`` the encoder loads the torchvision ImageNet checkpoint from ``weights/``
-    (``resnet18-f37072fd.pth`` for ResNet-18; missing = an error naming it), as the reference always does.
-    ``n_channel`` is accepted for signature compatibility; the encoder takes 3-band input.
-    """
+    """ShelfNet on a ResNet :class:`ResNetBackbone` (ImageNet weights from ``weights/`` with ``pretrained``, as
+    the reference always loads them); returns logits (B, num_class, H, W). ``n_channel`` is kept for the reference's
+    signature: the encoder takes 3 bands."""
 
     def __init__(
         self,
