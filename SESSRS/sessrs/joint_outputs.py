@@ -13,6 +13,7 @@ from .inputs import Sample
 from .joint import SearchState, joint_search, settings_from, thresholds_of
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
 from .pick import apply_to_samples, check_previous_pick, comparison_table, pick_thresholds
+from .plots import save_figure
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
 from .validate import check_output_folder, read_sweep
@@ -68,13 +69,7 @@ def trace_plot(trace: dict, spec: DatasetSpec, path: str | Path) -> None:
                    f"({trace['mIoU_start']:.2f} -> {trace['mIoU_best']:.2f})")
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(path).with_name(f".{Path(path).stem}.tmp.png")
-    try:
-        figure.savefig(temporary, dpi=110)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    save_figure(figure, path)
 
 
 @dataclass(frozen=True)

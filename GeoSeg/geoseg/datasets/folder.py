@@ -7,24 +7,12 @@ from typing import Callable
 import albumentations as A
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from rscommon.images import read_rgb
+from rscommon.labels import read_label_png
 
 from ..paths import resolve_geoseg_path
-
-
-def read_index_mask(path: Path) -> np.ndarray:
-    """A single-channel label PNG (P or L mode) as an H x W uint8 array of class indices."""
-    try:
-        with Image.open(path) as image:
-            mode, mask = image.mode, np.array(image)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable label image ({error})") from error
-    if mode not in ("P", "L"):
-        raise ValueError(f"{path}: label image in mode {mode}; expected single-channel class indices (P or L)")
-    return mask
 
 
 class SegmentationFolder(Dataset):
@@ -107,7 +95,7 @@ class SegmentationFolder(Dataset):
         if not self.has_masks:
             return img_id, image, None
         mask_path = self.mask_path(img_id)
-        mask = read_index_mask(mask_path)
+        mask = read_label_png(mask_path)
         if self.label_map is not None:
             mask = self.label_map(mask)
         if mask.shape != image.shape[:2]:

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError
-from rscommon.labels import write_label_png, write_rgb_png
+from rscommon.labels import read_label_png, write_label_png, write_rgb_png
 from rscommon.parallel import progress_map
 
-from ..datasets.folder import read_index_mask
 from ..datasets.labels import loveda_to_geoseg
 
 URBAN = get_dataset("Urban")
@@ -24,7 +23,7 @@ def convert_mask(mask_path: Path, output_dir: Path, rgb_dir: Path, overwrite: bo
     target, rgb_target = output_dir / mask_path.name, rgb_dir / mask_path.name
     if not overwrite and target.is_file() and rgb_target.is_file():
         return
-    raw = read_index_mask(mask_path)
+    raw = read_label_png(mask_path)
     try:
         labels = loveda_to_geoseg(raw)
     except ValueError as error:
