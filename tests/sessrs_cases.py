@@ -9,24 +9,24 @@ import numpy as np
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png
 from rscommon.objects import encode_object, read_objects
-from sessrs.scene import Scene, build_scene
+from sessrs.prepared import PreparedImage, prepare_image
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sessrs_reference"
 SCENES = FIXTURES / "scenes"
 
 
 @lru_cache(maxsize=None)
-def fixture_scene(name: str) -> tuple[Scene, np.ndarray]:
+def fixture_scene(name: str) -> tuple[PreparedImage, np.ndarray]:
     """A fixture scene (shared: refinements never change a scene) and its ground truth."""
     pred = read_label_png(SCENES / "pred" / f"{name}.png")
-    scene = build_scene(pred, read_objects(SCENES / "sam" / f"{name}.json", pred.shape), URBAN.num_classes)
+    scene = prepare_image(pred, read_objects(SCENES / "sam" / f"{name}.json", pred.shape), URBAN.num_classes)
     return scene, read_label_png(SCENES / "gt" / f"{name}.png")
 
 
-def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int = 5) -> tuple[Scene, np.ndarray]:
+def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int = 5) -> tuple[PreparedImage, np.ndarray]:
     """A random scene (see :func:`random_inputs`) and its ground truth."""
     pred, objects, gt = random_inputs(seed, shape, num_classes)
-    return build_scene(pred, objects, num_classes), gt
+    return prepare_image(pred, objects, num_classes), gt
 
 
 def random_inputs(seed: int, shape: tuple[int, int] = (40, 56),

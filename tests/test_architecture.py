@@ -1,5 +1,7 @@
 """The floors of the project: the ground floor imports no stage, a stage imports no other stage, nothing imports
-the top floor, and no import cycle joins two packages. Read from the source with ``ast``, nothing imported."""
+the top floor, and no import cycle joins two packages. Scripts (every other ``.py`` of a package's folder: the
+stage's commands, tools, configs and benchmarks) stand on their folder's floor: they import their own package and
+the floors below it. Read from the source with ``ast``, nothing imported."""
 from __future__ import annotations
 
 import ast
@@ -41,6 +43,18 @@ def package_imports() -> dict[str, dict[str, set[Path]]]:
     return graph
 
 
+def script_imports() -> dict[str, dict[str, set[Path]]]:
+    """package -> imported package -> the scripts of the package's folder (outside the package) that import it."""
+    graph: dict[str, dict[str, set[Path]]] = {package: {} for package in PACKAGES}
+    for package, (folder, _) in PACKAGES.items():
+        for path in (REPO / folder).rglob("*.py"):
+            if (REPO / folder / package) in path.parents:
+                continue
+            for other in imported_packages(path, package):
+                graph[package].setdefault(other, set()).add(path.relative_to(REPO))
+    return graph
+
+
 def test_every_package_is_where_the_floors_say() -> None:
     for package, (folder, _) in PACKAGES.items():
         assert (REPO / folder / package / "__init__.py").is_file(), f"{folder}/{package} is missing"
@@ -57,6 +71,25 @@ def test_no_import_goes_up_or_sideways(package: str) -> None:
     assert not wrong, f"{package} (floor {floor}) imports packages on its own floor or above: {wrong}"
 
 
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_scripts_stand_on_their_folders_floor(package: str) -> None:
+    floor = PACKAGES[package][1]
+    wrong = {
+        other: sorted(map(str, scripts))
+        for other, scripts in script_imports()[package].items()
+        if PACKAGES[other][1] >= floor
+    }
+    assert not wrong, f"scripts of {PACKAGES[package][0]}/ (floor {floor}) import packages on that floor or above: {wrong}"
+
+
+def test_the_script_check_sees_the_old_scene_script(tmp_path: Path) -> None:
+    """A script of SESSRS/ that imports the top floor, as the scene command once did, is a violation."""
+    script = tmp_path / "sessrs_scene.py"
+    script.write_text("from rscommon.cli import run_main\nfrom rspipeline.scene_cli import main\n")
+    assert imported_packages(script, "sessrs") == {"rscommon", "rspipeline"}
+    assert PACKAGES["rspipeline"][1] >= PACKAGES["sessrs"][1]
+
+
 def test_no_cycle_between_packages() -> None:
     graph = {package: set(imports) for package, imports in package_imports().items()}
 
@@ -70,5 +103,5 @@ def test_no_cycle_between_packages() -> None:
 def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     """The parser finds absolute imports of project packages, and ignores relative and third-party ones."""
     module = tmp_path / "m.py"
-    module.write_text("import numpy\nfrom . import x\nfrom sessrs.refine import refine\nimport geoseg.models\n")
+    module.write_text("import numpy\nfrom . import x\nfrom sessrs.steps import refine\nimport geoseg.models\n")
     assert imported_packages(module, "rscommon") == {"sessrs", "geoseg"}

@@ -94,7 +94,7 @@ def load_net_weights(net: nn.Module, path: str | Path) -> None:
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ValueError(f"checkpoint {path} does not fit {type(net).__name__}: {error}") from error
+        raise InputError(f"checkpoint {path} does not fit {type(net).__name__}: {error}") from error
 
 
 def weights_dir(config: Config, work_dir: Path) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from .paths import GEOSEG_ROOT
+from rscommon.files import InputError
 
 
 def absolute(path: str) -> Path:
@@ -35,5 +36,5 @@ def pick_device(gpu_index: int | None) -> torch.device:
     if gpu_index is None:
         return torch.device("cuda")
     if not 0 <= gpu_index < torch.cuda.device_count():
-        raise ValueError(f"GPU index {gpu_index} out of range: {torch.cuda.device_count()} CUDA device(s)")
+        raise InputError(f"GPU index {gpu_index} out of range: {torch.cuda.device_count()} CUDA device(s)")
     return torch.device("cuda", gpu_index)

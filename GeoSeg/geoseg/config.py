@@ -67,7 +67,7 @@ def load_config(path: str | Path, **recipe_changes: Any) -> Config:
         values = {**recipe.replace(**recipe_changes).build(), **values}
     missing = [key for key in REQUIRED if key not in values]
     if missing:
-        raise ValueError(f"config {path} does not define: {', '.join(missing)}")
+        raise InputError(f"config {path} does not define: {', '.join(missing)}")
     return Config(**{**DEFAULTS, **values, "config_path": path, "model_name": path.stem})
 
 

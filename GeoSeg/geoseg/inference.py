@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ttach as tta
 from torch import nn
+from rscommon.files import InputError
 
 # The reference's "d4" is horizontal flip x four scales (its comment: "multi-scale TTA"), not the dihedral group.
 TTA_CHOICES = ("d4", "lr", "none")
@@ -19,7 +20,7 @@ def tta_transforms(mode: str) -> tta.Compose | None:
             tta.HorizontalFlip(),
             tta.Scale(scales=[0.75, 1.0, 1.25, 1.5], interpolation="bicubic", align_corners=False),
         ])
-    raise ValueError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_CHOICES)}")
+    raise InputError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_CHOICES)}")
 
 
 def with_tta(net: nn.Module, mode: str) -> nn.Module:

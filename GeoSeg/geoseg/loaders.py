@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .datasets import PotsdamDataset, UrbanDataset
+from rscommon.files import InputError
 
 DATASET_CLASSES = {"Urban": UrbanDataset, "potsdam": PotsdamDataset}
 
@@ -15,7 +16,7 @@ DATASET_CLASSES = {"Urban": UrbanDataset, "potsdam": PotsdamDataset}
 def reference_datasets(name: str, crop_size: int = 512, scale_resize: str = "pil") -> tuple[Dataset, Dataset]:
     """The ``train`` split with training augmentations and the ``val`` split, under ``GeoSeg/data/<name>/``."""
     if name not in DATASET_CLASSES:
-        raise ValueError(f"no reference dataset {name!r}; known: {', '.join(DATASET_CLASSES)}")
+        raise InputError(f"no reference dataset {name!r}; known: {', '.join(DATASET_CLASSES)}")
     dataset_class = DATASET_CLASSES[name]
     return dataset_class("train", train=True, crop_size=crop_size, scale_resize=scale_resize), dataset_class("val")
 
@@ -42,7 +43,7 @@ class LoaderSpec:
         workers = self.num_workers if num_workers is None else num_workers
         workers = default_workers() if workers < 0 else workers
         if self.train and len(self.dataset) < self.batch_size:
-            raise ValueError(
+            raise InputError(
                 f"training set of {len(self.dataset)} item(s) is smaller than the batch size {self.batch_size}: "
                 f"no complete batch to train on"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from rscommon.files import InputError
 
 AUX_WEIGHT = 0.4
 # Cross-entropy averages: over all pixels with ignored ones as zero (the reference) or over valid pixels.
@@ -22,7 +23,7 @@ class SoftCrossEntropyLoss(nn.Module):
     def __init__(self, smooth_factor: float = 0.05, ignore_index: int = -100, average: str = "all"):
         super().__init__()
         if average not in CE_AVERAGES:
-            raise ValueError(f"unknown cross-entropy average {average!r}; choose one of {', '.join(CE_AVERAGES)}")
+            raise InputError(f"unknown cross-entropy average {average!r}; choose one of {', '.join(CE_AVERAGES)}")
         self.smooth_factor = smooth_factor
         self.ignore_index = ignore_index
         self.average = average

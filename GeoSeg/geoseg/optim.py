@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import torch
 from timm.optim import Lookahead
 from torch import nn
+from rscommon.files import InputError
 
 BACKBONE_PATTERN = "backbone.*"
 LOOKAHEAD_K, LOOKAHEAD_ALPHA = 5, 0.5
@@ -69,7 +70,7 @@ def with_lookahead(optimizer: torch.optim.Optimizer, sync: str = "catalyst", k: 
     parameter that has a gradient at some steps and none at others, which the paper's models do not have.)
     """
     if sync not in LOOKAHEAD_SYNCS:
-        raise ValueError(f"unknown Lookahead sync {sync!r}; choose one of {', '.join(LOOKAHEAD_SYNCS)}")
+        raise InputError(f"unknown Lookahead sync {sync!r}; choose one of {', '.join(LOOKAHEAD_SYNCS)}")
     wrapped = Lookahead(optimizer, alpha=alpha, k=k)
     if sync == "catalyst":
         for group in wrapped.param_groups:

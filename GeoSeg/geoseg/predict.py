@@ -29,6 +29,7 @@ from rscommon.labels import read_label_png, write_label_png, write_rgb_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import unordered_map
 from rscommon.provenance import file_identity, fingerprint, what_changed
+from rscommon.outputs import check_output_folder
 
 from .checkpoint import load_net_weights
 from .config import Config, load_config
@@ -101,7 +102,10 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
     dataset = config.test_dataset
     folders = folders_of(dataset)
     images = image_paths(dataset)
-    _refuse_output_among_inputs(options, folders)
+    inputs = {f"{kind} ({folder.root})": folder.root / sub for folder in folders
+              for kind, sub in (("image", folder.img_dir), ("mask", folder.mask_dir))}
+    for output in (options.output, options.label_dir):
+        check_output_folder(output, inputs, "-o")
     run = run_fingerprint(config, options)
     identities = {img_id: file_identity(path) for img_id, path in images}
     record = {"run": run, "images": {}}
@@ -140,13 +144,6 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
     scores = compute_scores(confusion, spec.scored).as_dict(spec.classes)
     write_json_atomic(metrics_path, scores)
     return scores
-
-
-def _refuse_output_among_inputs(options: PredictOptions, folders: list[SegmentationFolder]) -> None:
-    inputs = {(f.root / f.img_dir).resolve() for f in folders} | {(f.root / f.mask_dir).resolve() for f in folders}
-    for folder in (options.output, options.label_dir):
-        if folder.resolve() in inputs:
-            raise InputError(f"output folder {folder} is an input folder of the dataset; choose another -o")
 
 
 def _reusable(options: PredictOptions, run: dict, identities: dict[str, dict]) -> dict[str, dict]:

@@ -33,6 +33,7 @@ from .datasets import SampleDataset
 from .loaders import LoaderSpec, reference_datasets
 from .losses import UNetFormerLoss, ce_dice_loss
 from .optim import reference_optimizer
+from rscommon.files import InputError
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,13 @@ class Recipe:
         """A copy with ``changes`` applied (unknown names are an error naming them)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
-            raise ValueError(f"unknown recipe setting(s): {', '.join(unknown)}")
+            raise InputError(f"unknown recipe setting(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
 
     def build(self) -> dict[str, Any]:
         """The config values: settings, ``net``, ``loss``, datasets, loader specs, ``optimizer``, ``lr_scheduler``."""
         if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; known: {', '.join(MODELS)}")
+            raise InputError(f"unknown model {self.model!r}; known: {', '.join(MODELS)}")
         entry, spec = MODELS[self.model], get_dataset(self.dataset)
         net_kwargs = entry.kwargs(spec.num_classes)
         net = entry.constructor(**{**net_kwargs, "pretrained": self.pretrained})

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from rscommon.cli import run_main
 from rscommon.images import list_images
+from rscommon.outputs import check_output_folder
 
 from . import registry
 from .registry import SOURCES, MissingDependencyError, SourceRecipe, source_recipe
-from .runner import generate_object_jsons, refuse_output_folder
+from .runner import generate_object_jsons
+from rscommon.files import InputError
 
 __all__ = ["build_parser", "main", "recipe_from_args", "run"]
 
@@ -78,8 +80,8 @@ def run(argv: Sequence[str], default_model: str) -> int:
     """Validate everything (folders, images, settings, checkpoint), then write the JSONs; 1 if an image failed."""
     args = build_parser(default_model).parse_args(argv)
     if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    refuse_output_folder(args.json_dir, args.image_dir)
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    check_output_folder(args.json_dir, {"image": args.image_dir}, "-j")
     images = list_images(args.image_dir)
     recipe = recipe_from_args(args)
     try:

@@ -5,6 +5,7 @@ import contextlib
 from typing import ContextManager
 
 import torch
+from rscommon.files import InputError
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -13,7 +14,7 @@ def resolve_device(name: str | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+        raise InputError(f"--device {name}: CUDA is not available on this machine")
     return device
 
 

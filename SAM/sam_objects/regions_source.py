@@ -13,6 +13,7 @@ from skimage.segmentation import felzenszwalb, slic
 from rscommon.objects import encode_object
 
 from .settings import RegionSettings
+from rscommon.files import InputError
 
 
 def region_labels(image: np.ndarray, settings: RegionSettings) -> np.ndarray:
@@ -27,7 +28,7 @@ def region_labels(image: np.ndarray, settings: RegionSettings) -> np.ndarray:
     elif settings.method == "slic":
         labels = slic(small, n_segments=settings.n_segments, compactness=settings.compactness, start_label=0)
     else:
-        raise ValueError(f"unknown region method {settings.method!r} (felzenszwalb or slic)")
+        raise InputError(f"unknown region method {settings.method!r} (felzenszwalb or slic)")
     rows = np.arange(height) * labels.shape[0] // height
     cols = np.arange(width) * labels.shape[1] // width
     return labels[rows[:, None], cols[None, :]]

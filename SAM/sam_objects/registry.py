@@ -20,6 +20,7 @@ from rscommon.provenance import file_identity
 
 from .checkpoints import CheckpointInfo, published, require_file
 from .settings import MaskGeneratorSettings, RegionSettings, SemanticSamSettings, Settings
+from rscommon.files import InputError
 
 Generate = Callable[[np.ndarray], list[dict]]
 
@@ -121,14 +122,14 @@ class SourceSpec:
         unknown = sorted(set(overrides) - set(self.settings.__dataclass_fields__))
         if unknown:
             options = ", ".join("--" + name.replace("_", "-") for name in unknown)
-            raise ValueError(f"{options} not used by --model {self.name}")
+            raise InputError(f"{options} not used by --model {self.name}")
         return replace(self.settings, **overrides)
 
     def checkpoint(self, model_type: str) -> CheckpointInfo:
         """The published checkpoint of backbone ``model_type``."""
         if model_type not in self.checkpoints:
             choices = sorted(self.checkpoints) or "none: it uses no weights"
-            raise ValueError(f"--model {self.name} has no model type {model_type!r}; choose one of {choices}")
+            raise InputError(f"--model {self.name} has no model type {model_type!r}; choose one of {choices}")
         return self.checkpoints[model_type]
 
     def package_version(self) -> str:
@@ -211,7 +212,7 @@ DEFAULT_MODEL_TYPE: dict[str, str] = {name: spec.default_model_type for name, sp
 def source_spec(name: str) -> SourceSpec:
     """The registry entry of source ``name``."""
     if name not in SOURCES:
-        raise ValueError(f"unknown object source {name!r}; choose one of {sorted(SOURCES)}")
+        raise InputError(f"unknown object source {name!r}; choose one of {sorted(SOURCES)}")
     return SOURCES[name]
 
 
@@ -239,7 +240,7 @@ def source_recipe(name: str, model_type: str | None = None, checkpoint: str | Pa
     chosen = spec.settings_with(**settings)
     if not spec.checkpoints:
         if model_type is not None or checkpoint is not None:
-            raise ValueError(f"--model {name} uses no weights: drop --checkpoint and --model-type")
+            raise InputError(f"--model {name} uses no weights: drop --checkpoint and --model-type")
         return SourceRecipe(name, chosen, device=device)
     model_type = model_type or spec.default_model_type
     spec.checkpoint(model_type)  # an unknown backbone is an error here

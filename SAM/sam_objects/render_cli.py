@@ -10,8 +10,10 @@ from rscommon.cli import run_main
 from rscommon.images import list_images, read_rgb, write_png_atomic
 from rscommon.objects import decode_masks, read_objects
 from rscommon.overlay import blend, render_objects
+from rscommon.outputs import check_output_folder
 
-from .runner import Provenance, identities, json_path, refuse_output_folder, run_resumably
+from .runner import Provenance, identities, json_path, run_resumably
+from rscommon.files import InputError
 
 # How pictures are drawn from an image and its objects; a change here redraws every picture.
 PICTURES_VERSION = "1"
@@ -71,10 +73,10 @@ def run(argv: Sequence[str]) -> int:
     """Validate the folders and options, then draw; 1 if an image failed."""
     args = build_parser().parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
-        raise ValueError(f"--alpha must be within 0..1, got {args.alpha}")
+        raise InputError(f"--alpha must be within 0..1, got {args.alpha}")
     if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    refuse_output_folder(args.out_dir, args.image_dir, args.json_dir)
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    check_output_folder(args.out_dir, {"image": args.image_dir, "object JSON": args.json_dir}, "-o")
     if not args.json_dir.is_dir():
         raise FileNotFoundError(f"object JSON folder not found: {args.json_dir}")
     images = list_images(args.image_dir)

@@ -79,15 +79,6 @@ def _count(summary: RunSummary, outcome: Outcome) -> None:
         summary.written.append(outcome.image.name)
 
 
-def refuse_output_folder(out_dir: Path, *input_dirs: Path) -> None:
-    """Refuse, before anything is written, an output folder that is a file or one of the input folders."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: the output folder is a file")
-    for input_dir in input_dirs:
-        if out_dir.resolve() == input_dir.resolve():
-            raise InputError(f"{out_dir}: the output folder is the input folder {input_dir}; choose another")
-
-
 def identities(paths: Mapping[str, Path]) -> dict[str, Identity]:
     """The :func:`~rscommon.provenance.file_identity` of each named file."""
     return {name: file_identity(path) for name, path in paths.items()}

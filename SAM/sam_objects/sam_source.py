@@ -18,6 +18,7 @@ from rscommon.objects import object_record
 
 from .device import autocast_for
 from .settings import MaskGeneratorSettings
+from rscommon.files import InputError
 
 PACKAGES = {"sam": "segment_anything", "samhq": "segment_anything_hq"}
 
@@ -25,7 +26,7 @@ PACKAGES = {"sam": "segment_anything", "samhq": "segment_anything_hq"}
 def sam_package(model: str) -> ModuleType:
     """The official package of ``model`` (``sam`` or ``samhq``), imported on first use."""
     if model not in PACKAGES:
-        raise ValueError(f"not a SAM-family model: {model!r} (expected sam or samhq)")
+        raise InputError(f"not a SAM-family model: {model!r} (expected sam or samhq)")
     with warnings.catch_warnings():
         # segment_anything_hq registers its TinyViT under names timm already has, through timm's deprecated
         # module paths, when imported: noise about the package's own code, shown to every user otherwise.
@@ -42,7 +43,7 @@ def build_sam_model(model: str, model_type: str, checkpoint: str | Path | None) 
     registry = sam_package(model).sam_model_registry
     if model_type not in registry or model_type == "default":
         choices = sorted(k for k in registry if k != "default")
-        raise ValueError(f"--model {model} has no model type {model_type!r}; choose one of {choices}")
+        raise InputError(f"--model {model} has no model type {model_type!r}; choose one of {choices}")
     net = registry[model_type]()
     if checkpoint is not None:
         load_weights(net, Path(checkpoint), f"--model {model} --model-type {model_type}")
@@ -54,9 +55,9 @@ def load_weights(net: torch.nn.Module, path: Path, model_name: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
+        raise InputError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise ValueError(f"{path}: not a state dict of tensors, so it does not fit {model_name}")
+        raise InputError(f"{path}: not a state dict of tensors, so it does not fit {model_name}")
     expected = net.state_dict()
     missing = [name for name in expected if name not in state]
     reshaped = [f"{name} {list(state[name].shape)} (needs {list(tensor.shape)})"
@@ -67,7 +68,7 @@ def load_weights(net: torch.nn.Module, path: Path, model_name: str) -> None:
             problems.append(f"lacks {len(missing)} of its {len(expected)} weights (first: {missing[:3]})")
         if reshaped:
             problems.append(f"{len(reshaped)} weights of another shape (first: {reshaped[0]})")
-        raise ValueError(f"{path}: does not fit {model_name}: {'; '.join(problems)}. "
+        raise InputError(f"{path}: does not fit {model_name}: {'; '.join(problems)}. "
                          "Is it the file for this --model and --model-type?")
     unexpected = [name for name in state if name not in expected]
     if unexpected:

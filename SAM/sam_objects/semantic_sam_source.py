@@ -18,6 +18,7 @@ from rscommon.objects import encode_object
 from .device import autocast_for
 from .registry import MissingDependencyError
 from .settings import SemanticSamSettings
+from rscommon.files import InputError
 
 INSTALL_HINT = """Semantic-SAM is not installed (it is not published on PyPI). Install it from source:
   pip install 'git+https://github.com/MaureenZOU/detectron2-xyz.git'
@@ -47,7 +48,7 @@ def build_semantic_sam_model(model_type: str, checkpoint: Path, device: torch.de
     """
     package = import_semantic_sam()
     if device.type != "cuda":
-        raise ValueError(f"--model ssam needs a CUDA device (got {device}); its builder places the model on CUDA")
+        raise InputError(f"--model ssam needs a CUDA device (got {device}); its builder places the model on CUDA")
     clone_root = Path(package.__file__).resolve().parents[1]
     previous = os.getcwd()
     os.chdir(clone_root)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Union
+from rscommon.files import InputError
 
 
 def _setting(default: Any, help: str, type: type, **argparse_extra: Any) -> Any:
@@ -40,9 +41,9 @@ class SemanticSamSettings(MaskGeneratorSettings):
 
     def __post_init__(self) -> None:
         if self.crop_n_layers != 0:
-            raise ValueError("--model ssam supports only --crop-n-layers 0 (its generator handles one crop)")
+            raise InputError("--model ssam supports only --crop-n-layers 0 (its generator handles one crop)")
         if not self.levels or any(level not in range(1, 7) for level in self.levels):
-            raise ValueError(f"--levels must be granularity levels 1..6, got {list(self.levels)}")
+            raise InputError(f"--levels must be granularity levels 1..6, got {list(self.levels)}")
         object.__setattr__(self, "levels", tuple(self.levels))
 
 

@@ -2,7 +2,7 @@
 
 Prints figures (no pass/fail): for each mode, the per-class sweep and pick it starts from, then the joint search
 with the given number of workers: wall time, rounds, settings scored, the cost of one setting on one image, and
-the cost of scoring that setting by a full application (``refine_scene`` + confusion matrix) for comparison.
+the cost of scoring that setting by a full application (``refine_prepared`` + confusion matrix) for comparison.
 Run: python SESSRS/benchmarks/bench_joint.py [-n 2] [--modes faithful improved]
 """
 from __future__ import annotations
@@ -16,13 +16,13 @@ import numpy as np
 
 from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
-from sessrs.inputs import load_ground_truth, load_scene, pair_inputs
+from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import joint_search, settings_from
 from sessrs.modes import MODES, RefineOptions
 from sessrs.pick import pick_thresholds
-from sessrs.refine import refine_scene
+from sessrs.steps import refine_prepared
 from sessrs.sweep import summarise
-from sessrs.sweep_engine import sweep_scene
+from sessrs.sweep_engine import sweep_image
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
 SCENES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -33,11 +33,11 @@ def full_application_seconds(samples, thresholds, options: RefineOptions) -> flo
     t1, t2 = thresholds.t1_array(URBAN.num_classes), thresholds.t2_array(URBAN.num_classes)
     times = []
     for sample in samples:
-        scene = load_scene(sample, URBAN)
+        scene = load_prepared(sample, URBAN)
         gt = load_ground_truth(sample, URBAN, scene.shape)
-        refine_scene(scene, t1, t2, thresholds.modify, APPLY_MAX_OBJECTS, options)  # fills cached, as in a search
+        refine_prepared(scene, t1, t2, thresholds.modify, APPLY_MAX_OBJECTS, options)  # fills cached, as in a search
         start = time.perf_counter()
-        confusion_matrix(gt, refine_scene(scene, t1, t2, thresholds.modify, APPLY_MAX_OBJECTS, options),
+        confusion_matrix(gt, refine_prepared(scene, t1, t2, thresholds.modify, APPLY_MAX_OBJECTS, options),
                          URBAN.num_classes)
         times.append(time.perf_counter() - start)
     return float(np.mean(times))
@@ -55,8 +55,8 @@ def main() -> None:
         start = time.perf_counter()
         sweeps = []
         for sample in samples:
-            scene = load_scene(sample, URBAN)
-            sweeps.append(sweep_scene(scene, load_ground_truth(sample, URBAN, scene.shape), URBAN.scored,
+            scene = load_prepared(sample, URBAN)
+            sweeps.append(sweep_image(scene, load_ground_truth(sample, URBAN, scene.shape), URBAN.scored,
                                       options.sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS),
                                       options=options))
         picked = pick_thresholds(summarise(sweeps, URBAN, URBAN.scored, [s.stem for s in samples]), URBAN)

@@ -23,8 +23,8 @@ import pycocotools.mask as mask_utils
 
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png
-from sessrs.inputs import load_scene, pair_inputs
-from sessrs.refine import refine_scene
+from sessrs.inputs import load_prepared, pair_inputs
+from sessrs.steps import refine_prepared
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
 from sessrs.thresholds import APPLY_MAX_OBJECTS, Thresholds
 
@@ -54,10 +54,10 @@ def time_application(samples) -> tuple[float, float]:
     load_times, refine_times = [], []
     for sample in samples:
         start = time.perf_counter()
-        scene = load_scene(sample, URBAN)
+        scene = load_prepared(sample, URBAN)
         load_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        refine_scene(scene, t1, t2, PAPER_THRESHOLDS.modify, APPLY_MAX_OBJECTS)
+        refine_prepared(scene, t1, t2, PAPER_THRESHOLDS.modify, APPLY_MAX_OBJECTS)
         refine_times.append(time.perf_counter() - start)
     return float(np.mean(load_times)), float(np.mean(refine_times))
 

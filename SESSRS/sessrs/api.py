@@ -19,10 +19,10 @@ from rscommon.objects import encode_object, validate_objects
 from .inputs import pair_inputs, select
 from .modes import FAITHFUL, RefineOptions
 from .pick import apply_to_samples
-from .refine import refine as refine_with_mappings
-from .scene import build_scene
+from .steps import refine_with_mappings
+from .prepared import prepare_image
 from .sweep import run_sweep, summarise
-from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_scene
+from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 
 Masks = Union[np.ndarray, Sequence[np.ndarray]]
@@ -38,15 +38,15 @@ def objects_from_masks(masks: Masks) -> list[dict]:
     """
     if isinstance(masks, np.ndarray):
         if masks.ndim != 3:
-            raise ValueError(f"masks must be H x W x N, got shape {masks.shape}")
+            raise InputError(f"masks must be H x W x N, got shape {masks.shape}")
         masks = [masks[:, :, index] for index in range(masks.shape[2])]
     records = []
     for index, mask in enumerate(masks):
         mask = np.asarray(mask)
         if mask.ndim != 2:
-            raise ValueError(f"mask {index} must be H x W, got shape {mask.shape}")
+            raise InputError(f"mask {index} must be H x W, got shape {mask.shape}")
         if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
-            raise ValueError(f"mask {index} must be boolean (or 0/1), found values {np.unique(mask)[:5].tolist()}")
+            raise InputError(f"mask {index} must be boolean (or 0/1), found values {np.unique(mask)[:5].tolist()}")
         if mask.any():
             records.append(encode_object(mask.astype(bool)))
     return records
@@ -63,10 +63,10 @@ def _prediction(pred: np.ndarray, num_classes: int | None, source: str) -> np.nd
     """An H x W integer class map with values in 0..num_classes - 1 (0..254 when not given)."""
     pred = np.asarray(pred)
     if pred.ndim != 2 or not np.issubdtype(pred.dtype, np.integer):
-        raise ValueError(f"{source}: expected an H x W integer array of class indices, got {pred.dtype} {pred.shape}")
+        raise InputError(f"{source}: expected an H x W integer array of class indices, got {pred.dtype} {pred.shape}")
     limit = 255 if num_classes is None else num_classes
     if pred.size and (pred.min() < 0 or pred.max() >= limit):
-        raise ValueError(f"{source}: class values {int(pred.min())}..{int(pred.max())} outside 0..{limit - 1}")
+        raise InputError(f"{source}: class values {int(pred.min())}..{int(pred.max())} outside 0..{limit - 1}")
     return pred.astype(np.uint8)
 
 
@@ -126,13 +126,13 @@ def sweep_arrays(
     """
     spec = _spec(dataset)
     if not (len(preds) == len(objects) == len(gts)) or not preds:
-        raise ValueError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
+        raise InputError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
                          f"{len(gts)}")
     names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(preds))]
     classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
     unknown = [c for c in classes if not 0 <= c < spec.num_classes]
     if unknown:
-        raise ValueError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
     if not any(np.isin(np.asarray(gt), spec.scored).any() for gt in gts):
         raise InputError(f"no ground-truth pixel of a scored {spec.name} class in any of the {len(gts)} images")
     results = []
@@ -140,9 +140,9 @@ def sweep_arrays(
         pred = _prediction(pred, spec.num_classes, f"prediction {name}")
         gt = np.asarray(gt)
         if gt.shape != pred.shape:
-            raise ValueError(f"truth {name}: shape {gt.shape} differs from the prediction's {pred.shape}")
-        scene = build_scene(pred, _object_records(image_objects, pred.shape, f"objects {name}"), spec.num_classes)
-        results.append(sweep_scene(scene, gt, classes, max_objects, grid, options))
+            raise InputError(f"truth {name}: shape {gt.shape} differs from the prediction's {pred.shape}")
+        prepared = prepare_image(pred, _object_records(image_objects, pred.shape, f"objects {name}"), spec.num_classes)
+        results.append(sweep_image(prepared, gt, classes, max_objects, grid, options))
     return summarise(results, spec, classes, names, grid, options, max_objects)
 
 

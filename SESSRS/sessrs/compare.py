@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError
 from rscommon.metrics import compute_scores
 
-from .inputs import Sample, load_ground_truth, load_scene
+from .inputs import Sample, load_ground_truth, load_prepared
 from .joint import ShardPool, joint_search, settings_from, thresholds_of
 from .joint_engine import OFF
 from .modes import MODES, RefineOptions
 from .pick import pick_thresholds
 from .sweep import summarise
-from .sweep_engine import sweep_scene
+from .sweep_engine import sweep_image
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
 METHODS = ("unrefined", "per-class pick", "joint search")
@@ -37,8 +38,8 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
     limit = options.sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS)
     sweeps = {}
     for sample in samples:
-        scene = load_scene(sample, spec)
-        sweeps[sample.stem] = sweep_scene(scene, load_ground_truth(sample, spec, scene.shape), classes, limit,
+        prepared = load_prepared(sample, spec)
+        sweeps[sample.stem] = sweep_image(prepared, load_ground_truth(sample, spec, prepared.shape), classes, limit,
                                           options=options)
     pooled = {method: np.zeros((spec.num_classes, spec.num_classes), np.int64) for method in METHODS}
     folds = []
@@ -61,7 +62,7 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
 def compare_modes(samples: Sequence[Sample], spec: DatasetSpec, state_dir: str | Path, workers: int = 1) -> dict:
     """Every method in every mode, held out; ``rows`` hold mIoU, OA and per-class IoU (x100, 2 decimals)."""
     if len(samples) < 2:
-        raise ValueError("leaving one image out needs at least two images")
+        raise InputError("leaving one image out needs at least two images")
     results = {mode: held_out(samples, spec, mode, state_dir, workers) for mode in MODES}
     rows = []
     for method in METHODS:

@@ -12,7 +12,7 @@ from rscommon.files import InputError, read_json
 from rscommon.labels import check_classes, read_label_png
 from rscommon.objects import read_objects
 
-from .scene import Scene, build_scene
+from .prepared import PreparedImage, prepare_image
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def load_ground_truth(sample: Sample, spec: DatasetSpec, shape: tuple[int, int])
     return gt
 
 
-def load_scene(sample: Sample, spec: DatasetSpec) -> Scene:
-    """Read and validate a sample's prediction and objects into a :class:`Scene`."""
+def load_prepared(sample: Sample, spec: DatasetSpec) -> PreparedImage:
+    """Read and validate a sample's prediction and objects into a :class:`PreparedImage`."""
     pred = load_prediction(sample.pred, spec)
     objects = read_objects(sample.sam, pred.shape)
-    return build_scene(pred, objects, spec.num_classes)
+    return prepare_image(pred, objects, spec.num_classes)
 
 
 def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str | Path) -> list[Sample]:

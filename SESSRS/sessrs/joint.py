@@ -26,8 +26,8 @@ from rscommon.files import read_json, write_json_atomic
 from rscommon.metrics import compute_scores
 from rscommon.provenance import digest, fingerprint, what_changed
 
-from .inputs import Sample, load_ground_truth, load_scene
-from .joint_engine import OFF, ClassSetting, SceneEvaluator, Settings, class_matrices, modify_of
+from .inputs import Sample, load_ground_truth, load_prepared
+from .joint_engine import OFF, ClassSetting, ImageEvaluator, Settings, class_matrices, modify_of
 from .modes import FAITHFUL, RefineOptions
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import NEVER, Thresholds
@@ -61,11 +61,11 @@ class Shard:
         self.num_classes = spec.num_classes
         self.evaluators = {}
         for sample in samples:
-            scene = load_scene(sample, spec)
-            gt = load_ground_truth(sample, spec, scene.shape)
-            self.evaluators[sample.stem] = SceneEvaluator(scene, gt, max_objects, options)
+            prepared = load_prepared(sample, spec)
+            gt = load_ground_truth(sample, spec, prepared.shape)
+            self.evaluators[sample.stem] = ImageEvaluator(prepared, gt, max_objects, options)
 
-    def _chosen(self, stems: frozenset[str] | None) -> list[SceneEvaluator]:
+    def _chosen(self, stems: frozenset[str] | None) -> list[ImageEvaluator]:
         return [e for stem, e in self.evaluators.items() if stems is None or stem in stems]
 
     def matrices(self, stems: frozenset[str] | None, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:

@@ -17,8 +17,8 @@ from rscommon.metrics import confusion_matrix
 
 from .modes import FAITHFUL, RefineOptions
 from .painting import Change, ClassRefinement, Painting
-from .refine import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
-from .scene import Scene
+from .steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
+from .prepared import PreparedImage
 from .sweep_engine import change_matrix
 
 
@@ -43,35 +43,35 @@ def modify_of(settings: Settings) -> list[int]:
     return [cls for cls, setting in enumerate(settings) if setting.refined]
 
 
-def step3_reducers(scene: Scene) -> list[np.ndarray]:
+def step3_reducers(prepared: PreparedImage) -> list[np.ndarray]:
     """Per class ``k``, the objects that can cut pixels out of an object of class ``k`` in step 3: objects of
     another majority class that overlap it, come after it in area order and are purer."""
-    major, count = scene.majority
-    ratio = np.round(count / np.maximum(scene.obj_area, 1), 3)
+    major, count = prepared.majority
+    ratio = np.round(count / np.maximum(prepared.obj_area, 1), 3)
     position = np.empty(len(major), np.int64)
-    position[scene.area_order] = np.arange(len(major))
-    pairs = scene.object_overlaps.tocoo()
+    position[prepared.area_order] = np.arange(len(major))
+    pairs = prepared.object_overlaps.tocoo()
     a, b = pairs.row, pairs.col
     keep = (a != b) & (position[a] < position[b]) & (ratio[a] < ratio[b]) & (major[a] != major[b])
-    return [np.unique(b[keep & (major[a] == cls)]) for cls in range(scene.num_classes)]
+    return [np.unique(b[keep & (major[a] == cls)]) for cls in range(prepared.num_classes)]
 
 
-class SceneEvaluator:
+class ImageEvaluator:
     """One image under changing settings: the current settings' painting and confusion matrix, and a cache of
     every class refinement computed so far."""
 
-    def __init__(self, scene: Scene, gt: np.ndarray, max_objects: int, options: RefineOptions = FAITHFUL) -> None:
-        self.scene = scene
+    def __init__(self, prepared: PreparedImage, gt: np.ndarray, max_objects: int, options: RefineOptions = FAITHFUL) -> None:
+        self.prepared = prepared
         self.flat_gt = gt.ravel(order="F")
         self.max_objects = max_objects
         self.options = options
-        self.painting = Painting(scene, options)
-        self.baseline = confusion_matrix(gt, scene.pred, scene.num_classes)
+        self.painting = Painting(prepared, options)
+        self.baseline = confusion_matrix(gt, prepared.pred, prepared.num_classes)
         self.matrix = self.baseline.copy()
-        self.settings: Settings = (OFF,) * scene.num_classes
-        self._reducers = step3_reducers(scene)
-        major, count = scene.majority
-        self._major, self._share = major, count / np.maximum(scene.obj_area, 1)
+        self.settings: Settings = (OFF,) * prepared.num_classes
+        self._reducers = step3_reducers(prepared)
+        major, count = prepared.majority
+        self._major, self._share = major, count / np.maximum(prepared.obj_area, 1)
         self._unions: dict = {}
         self._cache: dict[tuple, ClassRefinement] = {}
         self._distinct: dict[tuple, ClassRefinement] = {}
@@ -83,11 +83,11 @@ class SceneEvaluator:
         takes_class = self._share[reducers] > t1[self._major[reducers]]
         key = (cls, float(t1[cls]), float(t2), np.packbits(takes_class).tobytes())
         if key not in self._cache:
-            objects = assign_classes(self.scene, t1, self._unions)
-            t2s = np.ones(self.scene.num_classes)
+            objects = assign_classes(self.prepared, t1, self._unions)
+            t2s = np.ones(self.prepared.num_classes)
             t2s[cls] = t2
-            resolve_object_overlaps(self.scene, objects, t2s, [cls])
-            refined = refine_class(self.scene, objects, cls, float(t1[cls]), t2, self.max_objects, self.options)
+            resolve_object_overlaps(self.prepared, objects, t2s, [cls])
+            refined = refine_class(self.prepared, objects, cls, float(t1[cls]), t2, self.max_objects, self.options)
             self._cache[key] = self._distinct.setdefault(_identity(refined, objects.reduced), refined)
         return self._cache[key]
 
@@ -118,8 +118,8 @@ class SceneEvaluator:
         return self.matrix
 
     def _delta(self, change: Change) -> np.ndarray:
-        before = change_matrix(self.scene, self.flat_gt, change.pixels, self.painting.values[change.pixels])
-        return change_matrix(self.scene, self.flat_gt, change.pixels, change.values) - before
+        before = change_matrix(self.prepared, self.flat_gt, change.pixels, self.painting.values[change.pixels])
+        return change_matrix(self.prepared, self.flat_gt, change.pixels, change.values) - before
 
 
 def _identity(refined: ClassRefinement, reduced: np.ndarray) -> tuple:
@@ -137,7 +137,7 @@ def with_setting(settings: Settings, cls: int, setting: ClassSetting) -> Setting
     return tuple(setting if c == cls else s for c, s in enumerate(settings))
 
 
-def class_matrices(evaluators: Sequence[SceneEvaluator], cls: int, candidates: Sequence[ClassSetting],
+def class_matrices(evaluators: Sequence[ImageEvaluator], cls: int, candidates: Sequence[ClassSetting],
                    classes: int) -> np.ndarray:
     """Confusion matrices summed over the images, one per candidate setting of ``cls`` (others as committed)."""
     totals = np.zeros((len(candidates), classes, classes), np.int64)

@@ -16,7 +16,9 @@ from .pick import apply_to_samples, check_previous_pick, comparison_table, pick_
 from .plots import save_figure
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
-from .validate import check_output_folder, read_sweep
+from rscommon.outputs import check_output_folder
+
+from .validate import read_sweep
 
 TRACE_JSON = "joint_trace.json"
 TRACE_PNG = "joint_trace.png"

@@ -46,7 +46,7 @@ class RefineOptions:
 
     def __post_init__(self) -> None:
         if self.big_object_fraction is not None and not 0 < self.big_object_fraction <= 1:
-            raise ValueError(f"big_object_fraction {self.big_object_fraction!r} must be in (0, 1] or None")
+            raise InputError(f"big_object_fraction {self.big_object_fraction!r} must be in (0, 1] or None")
 
     @classmethod
     def faithful(cls) -> RefineOptions:
@@ -69,7 +69,7 @@ class RefineOptions:
     def for_mode(cls, mode: str) -> RefineOptions:
         """The preset named ``faithful`` or ``improved``."""
         if mode not in MODES:
-            raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+            raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         return cls.faithful() if mode == "faithful" else cls.improved()
 
     @classmethod
@@ -78,7 +78,7 @@ class RefineOptions:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown refinement options: {', '.join(unknown)}")
+            raise InputError(f"unknown refinement options: {', '.join(unknown)}")
         return cls(**data)
 
     def to_json(self) -> dict[str, Any]:

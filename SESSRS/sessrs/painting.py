@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .modes import FAITHFUL, RefineOptions
-from .scene import Scene
+from .prepared import PreparedImage
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,13 @@ class ClassRefinement:
 
     @property
     def outcome(self) -> tuple[tuple[int, tuple[int, ...]], ...]:
-        """Which instances were replaced by which objects (on one scene, equal outcomes are equal refinements
+        """Which instances were replaced by which objects (on one image, equal outcomes are equal refinements
         as long as no object was reduced in step 3)."""
         return tuple((r.instance, r.objects) for r in self.replaced)
 
-    def changed_pixels(self, scene: Scene) -> list[np.ndarray]:
+    def changed_pixels(self, prepared: PreparedImage) -> list[np.ndarray]:
         """The pixel sets this refinement may change: its replaced instances and the objects replacing them."""
-        return [scene.instance_pixels(r.instance) for r in self.replaced] + [r.pixels for r in self.replaced]
+        return [prepared.instance_pixels(r.instance) for r in self.replaced] + [r.pixels for r in self.replaced]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Change:
 class Painting:
     """The refined output of one image, with what claims each pixel, for the classes in ``order`` (``modify``)."""
 
-    scene: Scene
+    prepared: PreparedImage
     options: RefineOptions = FAITHFUL
     order: list[int] = field(init=False, default_factory=list)
     refinements: dict[int, ClassRefinement] = field(init=False, default_factory=dict)
@@ -87,8 +87,8 @@ class Painting:
 
     def __post_init__(self) -> None:
         """A painting starts unrefined (the prediction); classes come in with :meth:`change` and :meth:`apply`."""
-        self.values = self.scene.flat_pred.copy()
-        self.claims = np.zeros(self.scene.pred.size, np.int32)  # bit k set: the pixel is in R_k
+        self.values = self.prepared.flat_pred.copy()
+        self.claims = np.zeros(self.prepared.pred.size, np.int32)  # bit k set: the pixel is in R_k
 
     def change(self, refinements: Mapping[int, ClassRefinement | None], order: Sequence[int]) -> Change:
         """The painting when the classes in ``refinements`` take these refinements (``None``: no longer refined)
@@ -99,9 +99,9 @@ class Painting:
         if [c for c in order if c in self.refinements] != [c for c in self.order if c in new]:
             raise ValueError(f"classes kept refined must keep their order: {self.order} -> {order}")
         changed = [cls for cls in {*self.refinements, *new} if self.refinements.get(cls) is not new.get(cls)]
-        pixels = self.scene.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
+        pixels = self.prepared.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
         claims = self.claims[pixels] if self.refinements else np.zeros(len(pixels), np.int32)
-        pred = self.scene.flat_pred[pixels]
+        pred = self.prepared.flat_pred[pixels]
         for cls in changed:
             claims &= ~np.int32(1 << cls)
             if new.get(cls) is not None:
@@ -118,7 +118,7 @@ class Painting:
         for cls in self.refinements.keys() ^ change.refinements.keys():
             # a class joining or leaving claims, or stops claiming, its own predicted pixels; outside the
             # change's pixels that moves no output, but later changes read the claims
-            own = self.scene.class_pixels(cls)
+            own = self.prepared.class_pixels(cls)
             if cls in change.refinements:
                 self.claims[own] |= np.int32(1 << cls)
             else:
@@ -136,7 +136,7 @@ class Painting:
         """
         old = self.refinements.get(cls)
         if old is None or new is None:
-            return [*(old or new).changed_pixels(self.scene), self._shared(cls)]
+            return [*(old or new).changed_pixels(self.prepared), self._shared(cls)]
         before = {r.instance: r for r in old.replaced}
         after = {r.instance: r for r in new.replaced}
         parts = [self._shared(cls)]
@@ -144,7 +144,7 @@ class Painting:
             first, second = before.get(instance), after.get(instance)
             if first is not None and second is not None and _same(first, second):
                 continue
-            parts += [self.scene.instance_pixels(instance)] + [r.pixels for r in (first, second) if r is not None]
+            parts += [self.prepared.instance_pixels(instance)] + [r.pixels for r in (first, second) if r is not None]
         return parts
 
     def _shared(self, cls: int) -> np.ndarray:
@@ -155,23 +155,23 @@ class Painting:
                 multi = self._near.setdefault(-1, np.flatnonzero(np.bitwise_count(self.claims) > 1))
                 self._near[cls] = multi[(self.claims[multi] & bit) != 0]
             else:
-                own = self.scene.class_pixels(cls)
+                own = self.prepared.class_pixels(cls)
                 self._near[cls] = own[(self.claims[own] & ~bit) != 0]
         return self._near[cls]
 
     def _claimed_by(self, refined: ClassRefinement, pixels: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Which of ``pixels`` the refined class claims: its own pixels outside replaced instances, and the
         pixels of the objects replacing them."""
-        scene = self.scene
-        replaced = np.zeros(len(scene.inst_class), bool)
+        prepared = self.prepared
+        replaced = np.zeros(len(prepared.inst_class), bool)
         replaced[[r.instance for r in refined.replaced]] = True
-        claimed = (pred == refined.cls) & ~replaced[scene.flat_inst[pixels]]
+        claimed = (pred == refined.cls) & ~replaced[prepared.flat_inst[pixels]]
         if refined.replaced:
             for r in refined.replaced:
-                scene.scratch[r.pixels] = True
-            claimed |= scene.scratch[pixels]
+                prepared.scratch[r.pixels] = True
+            claimed |= prepared.scratch[pixels]
             for r in refined.replaced:
-                scene.scratch[r.pixels] = False
+                prepared.scratch[r.pixels] = False
         return claimed
 
     def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray, count: np.ndarray,
@@ -183,7 +183,7 @@ class Painting:
             np.putmask(values, claims == (1 << cls), cls)
             lost = unclaimed[pred[unclaimed] == cls]
             if len(lost):
-                values[lost] = self.scene.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
+                values[lost] = self.prepared.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
         return values
 
     def _settle(self, pixels: np.ndarray, claims: np.ndarray, values: np.ndarray, order: list[int],
@@ -202,7 +202,7 @@ class Painting:
                 if first in changed or second in changed:
                     pair = (refinements[first], refinements[second])
                     if pair not in self._settled:  # a pair's settlement depends on the two refinements only
-                        self._settled[pair] = settle_pair(self.scene, *pair, pixels[common])
+                        self._settled[pair] = settle_pair(self.prepared, *pair, pixels[common])
                     settlements[first, second] = self._settled[pair]
                 settlement = settlements[first, second]
                 at = np.searchsorted(settlement.pixels, pixels[common])
@@ -232,11 +232,11 @@ def paint_settled(values: np.ndarray, where: np.ndarray, winner: np.ndarray, sco
         painted[where] += 1
 
 
-def settle_pair(scene: Scene, first: ClassRefinement, second: ClassRefinement, common: np.ndarray) -> Settlement:
+def settle_pair(prepared: PreparedImage, first: ClassRefinement, second: ClassRefinement, common: np.ndarray) -> Settlement:
     """Step 5 for two refined classes and their sorted common pixels: every 8-connected component goes to the
     class with the better-matching instance (best IoU; the second class on a tie)."""
-    labels = components_of(common, scene.shape)
-    first_iou, second_iou = best_iou(scene, first, common, labels), best_iou(scene, second, common, labels)
+    labels = components_of(common, prepared.shape)
+    first_iou, second_iou = best_iou(prepared, first, common, labels), best_iou(prepared, second, common, labels)
     first_wins = (first_iou > second_iou)[labels - 1]
     return Settlement(
         pixels=common,
@@ -255,22 +255,22 @@ def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return labels[rows - top, cols - left].astype(np.int64)
 
 
-def best_iou(scene: Scene, refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per component (labels 1..n of the sorted ``pixels``), the best IoU with any instance of a refined class:
     its unreplaced predicted instances and the objects replacing the others."""
     count = int(labels.max())
     sizes = np.bincount(labels, minlength=count + 1)[1:]
     best = np.zeros(count)
-    unreplaced = np.ones(len(scene.inst_class), bool)
+    unreplaced = np.ones(len(prepared.inst_class), bool)
     unreplaced[[r.instance for r in refined.replaced]] = False
-    instance = scene.flat_inst[pixels]
-    keep = unreplaced[instance] & (scene.inst_class[instance] == refined.cls)
-    instance_count = len(scene.inst_class)
+    instance = prepared.flat_inst[pixels]
+    keep = unreplaced[instance] & (prepared.inst_class[instance] == refined.cls)
+    instance_count = len(prepared.inst_class)
     keys = labels[keep] * instance_count + instance[keep]
     if keys.size:
         unique, shared = np.unique(keys, return_counts=True)
         component, instance = np.divmod(unique, instance_count)
-        iou = shared / (sizes[component - 1] + scene.inst_size[instance] - shared)
+        iou = shared / (sizes[component - 1] + prepared.inst_size[instance] - shared)
         np.maximum.at(best, component - 1, iou)
     for replaced in refined.replaced:
         inside = _contains(replaced.pixels, pixels)

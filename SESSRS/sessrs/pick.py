@@ -16,12 +16,14 @@ from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import each_job
 
-from .inputs import Sample, load_ground_truth, load_scene
+from .inputs import Sample, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
-from .refine import refine_scene
+from .steps import refine_prepared
 from .resume import sample_fingerprint, stale_reason
 from .thresholds import APPLY_MAX_OBJECTS, NEVER, Thresholds
-from .validate import check_output_folder, check_sweep, read_sweep
+from rscommon.outputs import check_output_folder
+
+from .validate import check_sweep, read_sweep
 
 APPLIED_RECORD = ".applied.json"
 
@@ -64,14 +66,14 @@ Scores = tuple[np.ndarray | None, np.ndarray | None]
 
 def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> Scores:
     sample, spec, thresholds, max_objects, out_dir, options = job
-    scene = load_scene(sample, spec)
+    prepared = load_prepared(sample, spec)
     t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
-    refined = refine_scene(scene, t1, t2, thresholds.modify, max_objects, options)
+    refined = refine_prepared(prepared, t1, t2, thresholds.modify, max_objects, options)
     write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
     if sample.gt is None:
         return None, None
-    gt = load_ground_truth(sample, spec, scene.shape)
-    return confusion_matrix(gt, scene.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+    gt = load_ground_truth(sample, spec, prepared.shape)
+    return confusion_matrix(gt, prepared.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
 def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:

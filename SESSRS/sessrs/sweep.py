@@ -17,31 +17,31 @@ from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores
 from rscommon.parallel import each_job
 
-from .inputs import Sample, load_ground_truth, load_scene
+from .inputs import Sample, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
-from .sweep_engine import REFERENCE_GRID, SceneSweep, ThresholdGrid, sweep_scene
+from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid, sweep_image
 from .thresholds import SWEEP_MAX_OBJECTS
-from .validate import check_output_folder
+from rscommon.outputs import check_output_folder
 
 T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
 THRESHOLD_PAIRS = REFERENCE_GRID.pairs
 """The reference's grid: 45 (t1, t2) pairs, t1 outer (``--t1-values``/``--t2-values`` choose another grid)."""
 
 
-def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int, ThresholdGrid, RefineOptions]) -> SceneSweep:
+def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int, ThresholdGrid, RefineOptions]) -> ImageSweep:
     sample, spec, classes, max_objects, grid, options = job
-    scene = load_scene(sample, spec)
-    gt = load_ground_truth(sample, spec, scene.shape)
-    return sweep_scene(scene, gt, classes, max_objects, grid, options)
+    prepared = load_prepared(sample, spec)
+    gt = load_ground_truth(sample, spec, prepared.shape)
+    return sweep_image(prepared, gt, classes, max_objects, grid, options)
 
 
 class PartError(InputError):
     """A saved part that cannot be read back as the sweep of one image with the current settings."""
 
 
-def _save_part(path: Path, result: SceneSweep, made_from: dict) -> None:
+def _save_part(path: Path, result: ImageSweep, made_from: dict) -> None:
     """One image's matrices and what they were made from, written under a temporary name, then renamed."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
@@ -53,13 +53,13 @@ def _save_part(path: Path, result: SceneSweep, made_from: dict) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int) -> tuple[SceneSweep, dict]:
+def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int) -> tuple[ImageSweep, dict]:
     """A saved part and its record of what it was made from; :class:`PartError` names an unreadable one."""
     square = (num_classes, num_classes)
     try:
         with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as part:
             made_from = json.loads(str(part["made_from"]))
-            result = SceneSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
+            result = ImageSweep(baseline=part["baseline"], per_class={c: part[f"class_{c}"] for c in classes})
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise PartError(f"{path}: unreadable sweep part ({type(error).__name__}: {error})") from error
     shapes = [result.baseline.shape, *(m.shape for m in result.per_class.values())]
@@ -179,7 +179,7 @@ def run_sweep(
     return sweep
 
 
-def summarise(results: list[SceneSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
+def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
               grid: ThresholdGrid = REFERENCE_GRID, options: RefineOptions = FAITHFUL,
               max_objects: int = SWEEP_MAX_OBJECTS) -> dict:
     """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;

@@ -9,10 +9,10 @@ Each class is refined alone, as the reference's sweep does: every other class ke
   (:class:`~sessrs.painting.Painting`) finds no pixel claimed twice and paints each changed pixel with ``cls``
   or the filled prediction.
 
-So a threshold pair's refinement is step 2 (once per t1), step 4 (:func:`~sessrs.refine.refine_class`, the same
+So a threshold pair's refinement is step 2 (once per t1), step 4 (:func:`~sessrs.steps.refine_class`, the same
 code as the full refinement) and the changed pixels of step 6; the confusion matrix moves only by those pixels,
 and pairs whose replaced instances and objects are the same share one matrix.
-``tests/test_sessrs_engine.py`` checks all of this against the full :func:`~sessrs.refine.refine_scene`.
+``tests/test_sessrs_engine.py`` checks all of this against the full :func:`~sessrs.steps.refine_prepared`.
 """
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rscommon.files import InputError
 from rscommon.metrics import confusion_matrix
 
 from .modes import FAITHFUL, RefineOptions
 from .painting import Painting
-from .refine import assign_classes, refine_class
-from .scene import Scene
+from .steps import assign_classes, refine_class
+from .prepared import PreparedImage
 from .thresholds import SWEEP_MAX_OBJECTS
 
 REFERENCE_T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -44,7 +45,7 @@ class ThresholdGrid:
         for name in ("t1_values", "t2_values"):
             values = tuple(float(v) for v in getattr(self, name))
             if not values or len(set(values)) != len(values) or not all(0 < v <= 1 for v in values):
-                raise ValueError(f"{name} {list(values)}: give distinct values in (0, 1]")
+                raise InputError(f"{name} {list(values)}: give distinct values in (0, 1]")
             object.__setattr__(self, name, values)
 
     @property
@@ -60,20 +61,20 @@ REFERENCE_GRID = ThresholdGrid()
 
 
 @dataclass
-class SceneSweep:
+class ImageSweep:
     """One image's confusion matrices: unrefined, and per class one per threshold pair (the grid's order)."""
 
     baseline: np.ndarray
     per_class: dict[int, np.ndarray]
 
 
-def change_matrix(scene: Scene, flat_gt: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> np.ndarray:
+def change_matrix(prepared: PreparedImage, flat_gt: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> np.ndarray:
     """How the confusion matrix moves when ``pixels`` (flat, column-major) change from the prediction to ``values``.
 
     Pixels whose ground truth is not a class (ignore values) are not counted.
     """
-    classes = scene.num_classes
-    before = scene.flat_pred[pixels]
+    classes = prepared.num_classes
+    before = prepared.flat_pred[pixels]
     moved = np.flatnonzero(values != before)
     truth = flat_gt[pixels[moved]].astype(np.int64)
     scored = truth < classes
@@ -83,18 +84,18 @@ def change_matrix(scene: Scene, flat_gt: np.ndarray, pixels: np.ndarray, values:
     return (after - before).reshape(classes, classes)
 
 
-def sweep_scene(
-    scene: Scene,
+def sweep_image(
+    prepared: PreparedImage,
     gt: np.ndarray,
     classes: Sequence[int],
     max_objects: int = SWEEP_MAX_OBJECTS,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
-) -> SceneSweep:
+) -> ImageSweep:
     """Confusion matrices of one image for every class in ``classes`` refined alone, at every pair of ``grid``."""
     flat_gt = gt.ravel(order="F")
-    baseline = confusion_matrix(gt, scene.pred, scene.num_classes)
-    unrefined = Painting(scene, options)
+    baseline = confusion_matrix(gt, prepared.pred, prepared.num_classes)
+    unrefined = Painting(prepared, options)
     per_class = {}
     for cls in classes:
         unions: dict = {}
@@ -103,13 +104,13 @@ def sweep_scene(
         objects_by_t1 = {}
         for row, (t1, t2) in enumerate(grid.pairs):
             if t1 not in objects_by_t1:
-                t1_per_class = np.ones(scene.num_classes)
+                t1_per_class = np.ones(prepared.num_classes)
                 t1_per_class[cls] = t1
-                objects_by_t1[t1] = assign_classes(scene, t1_per_class, unions)
-            refined = refine_class(scene, objects_by_t1[t1], cls, t1, t2, max_objects, options)
+                objects_by_t1[t1] = assign_classes(prepared, t1_per_class, unions)
+            refined = refine_class(prepared, objects_by_t1[t1], cls, t1, t2, max_objects, options)
             if refined.outcome not in by_outcome:
                 change = unrefined.change({cls: refined}, [cls])
-                by_outcome[refined.outcome] = baseline + change_matrix(scene, flat_gt, change.pixels, change.values)
+                by_outcome[refined.outcome] = baseline + change_matrix(prepared, flat_gt, change.pixels, change.values)
             matrices[row] = by_outcome[refined.outcome]
         per_class[cls] = matrices
-    return SceneSweep(baseline=baseline, per_class=per_class)
+    return ImageSweep(baseline=baseline, per_class=per_class)

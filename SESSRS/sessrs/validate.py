@@ -1,11 +1,10 @@
-"""Checks at the stage's file boundaries: a sweep read back, and an output folder before anything is written.
+"""Checks at the stage's file boundaries: a sweep read back before it is used.
 
 Each refusal is one :class:`InputError` line naming the file and the field.
 """
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,38 +65,3 @@ def check_sweep(sweep: Any, spec: DatasetSpec, source: str | Path = "sweep") -> 
 def read_sweep(path: str | Path, spec: DatasetSpec) -> dict:
     """Read and validate a ``sweep.json`` for ``spec`` (see :func:`check_sweep`)."""
     return check_sweep(read_json(path), spec, path)
-
-
-def check_output_folder(out: str | Path, inputs: Mapping[str, str | Path | None], option: str = "--out") -> Path:
-    """Refuse an output folder that is a file, one of the ``inputs`` folders (name -> folder) or not writable.
-
-    Nothing is created: writability is judged on the folder, or on its nearest existing parent.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: {option} exists and is not a folder")
-    resolved = out.resolve()
-    for name, folder in inputs.items():
-        if folder is not None and Path(folder).resolve() == resolved:
-            raise InputError(f"{out}: {option} is the {name} folder; choose a folder of its own for the outputs")
-    existing = resolved
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"{out}: {option} lies under {existing}, which is a file")
-    if not _writable(existing):
-        raise InputError(f"{out}: {option} is not writable ({existing} is read-only)")
-    return out
-
-
-def _writable(folder: Path) -> bool:
-    """Whether a file can be created in ``folder`` (tried, since permission bits do not bind root)."""
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return False
-    probe = folder / f".sessrs-write-probe-{os.getpid()}"
-    try:
-        probe.mkdir()
-    except OSError:
-        return False
-    probe.rmdir()
-    return True

@@ -13,7 +13,9 @@ DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-_INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError)
+# The project's own input errors and the operating system's refusals of a named file. Any other exception (a
+# ValueError from a library included) is a bug: it exits 1 and names its type.
+_INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from .files import InputError
 
 
 @dataclass(frozen=True)
@@ -55,4 +56,4 @@ def get_dataset(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise InputError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .files import save_png_atomic
+from .files import InputError, save_png_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 STRETCH_PERCENTILES = (2.0, 98.0)
@@ -31,7 +31,7 @@ def list_images(image_dir: str | Path) -> list[Path]:
     stems: dict[str, Path] = {}
     for path in paths:
         if path.stem in stems:
-            raise ValueError(f"{stems[path.stem].name} and {path.name} in {image_dir} would share one output name")
+            raise InputError(f"{stems[path.stem].name} and {path.name} in {image_dir} would share one output name")
         stems[path.stem] = path
     return paths
 
@@ -67,7 +67,7 @@ def to_rgb(bands: np.ndarray) -> np.ndarray:
     if bands.ndim == 2:
         bands = bands[..., None]
     if bands.ndim != 3 or bands.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected 1, 3 or 4 bands, got shape {bands.shape}")
+        raise InputError(f"expected 1, 3 or 4 bands, got shape {bands.shape}")
     bands = bands[..., :3]
     if bands.dtype != np.uint8:
         bands = stretch_to_uint8(bands)
@@ -92,13 +92,13 @@ def read_rgb(path: str | Path) -> np.ndarray:
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if data is None:
         reason = f" ({pil_error})" if pil_error else ""
-        raise ValueError(f"{path}: not a readable image{reason}")
+        raise InputError(f"{path}: not a readable image{reason}")
     if data.ndim == 3 and data.shape[2] >= 3:
         data = cv2.cvtColor(data[..., :3], cv2.COLOR_BGR2RGB)
     try:
         return to_rgb(data)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error
+        raise InputError(f"{path}: {error}") from error
 
 
 def write_png_atomic(path: str | Path, array: np.ndarray) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import colorsys
 
 import numpy as np
+from .files import InputError
 
 _GOLDEN_RATIO_FRACTION = 0.6180339887498949
 
@@ -29,7 +30,7 @@ def render_objects(masks: np.ndarray) -> np.ndarray:
 def blend(image: np.ndarray, overlay: np.ndarray, covered: np.ndarray, alpha: float) -> np.ndarray:
     """``(1 - alpha) * image + alpha * overlay`` where ``covered``, the image elsewhere; computed in float, clipped."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise InputError(f"alpha must be in [0, 1], got {alpha}")
     mixed = (1.0 - alpha) * image.astype(np.float32) + alpha * overlay.astype(np.float32)
     mixed = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return np.where(covered[:, :, None], mixed, image)

@@ -28,7 +28,7 @@ from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 from rscommon.paths import REAL_SAMPLES, REPO_ROOT
 
-SCENE_SCRIPT = REPO_ROOT / "SESSRS" / "sessrs_scene.py"
+SCENE_SCRIPT = REPO_ROOT / "pipeline" / "sessrs_scene.py"
 TILE = 1024
 COARSEN = 16
 PAPER_THRESHOLDS = {  # the paper repository's UNetFormer / LoveDA Urban pick (as SESSRS/benchmarks/bench_sweep.py)

@@ -24,6 +24,7 @@ import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
 
 from rscommon.objects import decode_masks
+from rscommon.files import InputError
 
 Thresholds = Mapping[int, float]
 
@@ -40,9 +41,9 @@ class PeerInput:
 
     def __post_init__(self) -> None:
         if self.pred.ndim != 2:
-            raise ValueError(f"{self.name or 'tile'}: prediction must be H x W, got shape {self.pred.shape}")
+            raise InputError(f"{self.name or 'tile'}: prediction must be H x W, got shape {self.pred.shape}")
         if self.image.shape[:2] != self.pred.shape:
-            raise ValueError(
+            raise InputError(
                 f"{self.name or 'tile'}: image {self.image.shape[:2]} and prediction {self.pred.shape} differ in size"
             )
 
@@ -132,7 +133,7 @@ class DenseCRF:
 
     def __call__(self, tile: PeerInput) -> np.ndarray:
         if tile.pred.max(initial=0) >= self.num_classes:
-            raise ValueError(f"{tile.name or 'tile'}: prediction holds class {tile.pred.max()} >= {self.num_classes}")
+            raise InputError(f"{tile.name or 'tile'}: prediction holds class {tile.pred.max()} >= {self.num_classes}")
         height, width = tile.pred.shape
         crf = dcrf.DenseCRF2D(width, height, self.num_classes)
         crf.setUnaryEnergy(
@@ -149,5 +150,5 @@ def run_peers(peers: Sequence[Peer], tile: PeerInput) -> dict[str, np.ndarray]:
     """Apply every peer to ``tile``; returns name -> refined label map (names must be unique)."""
     names = [peer.name for peer in peers]
     if len(set(names)) != len(names):
-        raise ValueError(f"peer names must be unique, got {names}")
+        raise InputError(f"peer names must be unique, got {names}")
     return {peer.name: peer(tile) for peer in peers}

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from rscommon.datasets import DatasetSpec
-from rscommon.files import save_png_atomic, write_json_atomic, write_text_atomic
+from rscommon.files import InputError, save_png_atomic, write_json_atomic, write_text_atomic
 from rscommon.labels import labels_to_rgb
 from rscommon.overlay import render_objects
 
@@ -75,7 +75,7 @@ def save_tile_panel(
     Returns the changed-pixel counts shown in the last view."""
     shapes = {a.shape[:2] for a in (image, gt, pred, refined)}
     if len(shapes) != 1:
-        raise ValueError(f"{path.name}: image, ground truth, prediction and refined map differ in size: {shapes}")
+        raise InputError(f"{path.name}: image, ground truth, prediction and refined map differ in size: {shapes}")
     views = [
         image[..., :3],
         labels_to_rgb(gt, spec),

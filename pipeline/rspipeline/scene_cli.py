@@ -1,6 +1,6 @@
 """Refine one georeferenced scene with SESSRS, tile by tile, into a GeoTIFF (and a GeoPackage of polygons).
 
-    python SESSRS/sessrs_scene.py --image SCENE.tif --pred PRED.tif --objects sam \\
+    python pipeline/sessrs_scene.py --image SCENE.tif --pred PRED.tif --objects sam \\
         --thresholds best.json --dataset Urban --out REFINED.tif [--vector REFINED.gpkg]
 
 The prediction is a class raster on the image's grid (``--pred``, from any model) or is made tile by tile by a
@@ -21,6 +21,7 @@ from sessrs import APPLY_MAX_OBJECTS
 
 from .scene import SceneRun, run_scene
 from .tile_sources import geoseg_prediction
+from rscommon.files import InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,12 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
 def scene_run(args: argparse.Namespace) -> SceneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
     if args.config is None and (args.ckpt is not None or args.tta is not None):
-        raise ValueError("--ckpt and --tta go with --config")
+        raise InputError("--ckpt and --tta go with --config")
     prediction = None
     if args.config is not None:
         prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset])
     if args.workers < 1:
-        raise ValueError(f"--workers {args.workers}: need at least 1")
+        raise InputError(f"--workers {args.workers}: need at least 1")
     return SceneRun(
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
         objects=source_recipe(args.objects, args.model_type, args.checkpoint, args.device),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rasterio.windows import Window
+from rscommon.files import InputError
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Tile:
 def axis_spans(size: int, tile: int, overlap: int) -> list[Span]:
     """The spans of the tiles along an axis of ``size`` pixels (see the module's docstring)."""
     if tile < 1 or not 0 <= overlap < tile:
-        raise ValueError(f"tile {tile} and overlap {overlap}: need tile >= 1 and 0 <= overlap < tile")
+        raise InputError(f"tile {tile} and overlap {overlap}: need tile >= 1 and 0 <= overlap < tile")
     if size <= tile:
         return [Span(0, size, 0, size)]
     stride = tile - overlap

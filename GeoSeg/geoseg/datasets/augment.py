@@ -7,6 +7,7 @@ import albumentations as A
 import cv2
 import numpy as np
 from PIL import Image
+from rscommon.files import InputError
 
 # Scale factors the reference draws from (one of them, uniformly).
 SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)
@@ -98,7 +99,7 @@ def random_scale(scales: Sequence[float] = SCALES, resize: str = "pil") -> A.Bas
             [A.RandomScale(scale_limit=(s - 1.0, s - 1.0), interpolation=cv2.INTER_CUBIC, p=1.0) for s in scales],
             p=1.0,
         )
-    raise ValueError(f"unknown scale resizer {resize!r}; choose one of {', '.join(SCALE_RESIZERS)}")
+    raise InputError(f"unknown scale resizer {resize!r}; choose one of {', '.join(SCALE_RESIZERS)}")
 
 
 def train_transform(crop_size: int, ignore_index: int, scales: Sequence[float] = SCALES,

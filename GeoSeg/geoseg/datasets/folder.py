@@ -13,6 +13,7 @@ from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 
 from ..paths import resolve_geoseg_path
+from rscommon.files import InputError
 
 
 class SegmentationFolder(Dataset):
@@ -41,7 +42,7 @@ class SegmentationFolder(Dataset):
         repeats: int = 1,
     ):
         if repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {repeats}")
+            raise InputError(f"repeats must be >= 1, got {repeats}")
         self.root = resolve_geoseg_path(root)
         self.transform = transform
         self.img_dir, self.mask_dir = img_dir, mask_dir
@@ -99,7 +100,7 @@ class SegmentationFolder(Dataset):
         if self.label_map is not None:
             mask = self.label_map(mask)
         if mask.shape != image.shape[:2]:
-            raise ValueError(f"{mask_path}: mask is {mask.shape}, its image {image.shape[:2]}")
+            raise InputError(f"{mask_path}: mask is {mask.shape}, its image {image.shape[:2]}")
         return img_id, image, mask
 
     def __getitem__(self, index: int) -> dict:

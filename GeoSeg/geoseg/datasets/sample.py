@@ -11,6 +11,7 @@ from rscommon.paths import REAL_SAMPLES
 from .augment import train_transform, val_transform
 from .folder import SegmentationFolder
 from .labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
+from rscommon.files import InputError
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class SampleDataset(SegmentationFolder):
     def __init__(self, source: str = "loveda", train: bool = False, crop_size: int = 512,
                  ids: list[str] | None = None, repeats: int = 1, scale_resize: str = "pil"):
         if source not in SAMPLE_SOURCES:
-            raise ValueError(f"unknown sample source {source!r}; known: {', '.join(SAMPLE_SOURCES)}")
+            raise InputError(f"unknown sample source {source!r}; known: {', '.join(SAMPLE_SOURCES)}")
         spec = SAMPLE_SOURCES[source]
         self.source = spec
         transform = train_transform(crop_size, spec.ignore_index, scale_resize=scale_resize) if train else val_transform()

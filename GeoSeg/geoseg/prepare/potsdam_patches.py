@@ -94,7 +94,7 @@ def find_tiles(img_dir: Path, mask_dir: Path, split_list: Path | None, eroded: b
 def window_starts(length: int, size: int, stride: int) -> list[int]:
     """Start offsets of windows of ``size`` every ``stride``; the last one is shifted to end at ``length``."""
     if length < size:
-        raise ValueError(f"tile side {length} is smaller than the patch size {size}")
+        raise InputError(f"tile side {length} is smaller than the patch size {size}")
     starts = []
     for start in range(0, length, stride):
         starts.append(min(start, length - size))

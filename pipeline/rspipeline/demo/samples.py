@@ -10,7 +10,7 @@ from PIL import Image
 
 from geoseg.datasets import SampleDataset
 from rscommon.datasets import DatasetSpec, get_dataset
-from rscommon.files import save_png_atomic
+from rscommon.files import InputError, save_png_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.paths import REPO_ROOT
 
@@ -97,7 +97,7 @@ def crop_windows(shape: tuple[int, int], crop: int | None, count: int) -> list[t
         return [(slice(0, shape[0]), slice(0, shape[1]))]
     corners = [(r, c) for r in range(0, shape[0] - crop + 1, crop) for c in range(0, shape[1] - crop + 1, crop)]
     if len(corners) < count:
-        raise ValueError(f"a {shape[0]}x{shape[1]} tile holds only {len(corners)} crops of {crop}, asked {count}")
+        raise InputError(f"a {shape[0]}x{shape[1]} tile holds only {len(corners)} crops of {crop}, asked {count}")
     return [(slice(r, r + crop), slice(c, c + crop)) for r, c in corners[:count]]
 
 

@@ -1,0 +1,323 @@
+"""The scene command (pipeline/sessrs_scene.py) on the real Potsdam sample tile written as a GeoTIFF with a made-up
+CRS and 5 cm pixels: georeferencing and palette kept, the identity case exact, each tile's core its own refinement,
+the polygons equal to the raster, resumption, and bad input refused before anything is written."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import torch
+from affine import Affine
+from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.features import rasterize
+from scene_files import (
+    BEST,
+    CRS,
+    OVERLAP,
+    TILE,
+    TRANSFORM,
+    geoseg_scene,
+    make_scene,
+    read_band,
+    scene_args,
+    with_options,
+    write_raster,
+)
+from shapely import from_wkb
+
+from geoseg.datasets.augment import val_transform
+from rscommon.cli import run_main
+from rscommon.datasets import POTSDAM
+from rscommon.images import stretch_to_uint8
+from rspipeline.raster import read_rgb_window, stretch_ranges
+from rspipeline.scene_cli import main
+from rspipeline.tiling import axis_spans, tile_grid
+from sam_objects import build_object_source
+from sessrs import Thresholds, refine
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory) -> dict:
+    return make_scene(tmp_path_factory.mktemp("scene"))
+
+
+def tile_refinement(rgb: np.ndarray, pred: np.ndarray, best: dict) -> np.ndarray:
+    """What the refinement of one tile gives on its own: objects from its pixels, the application's max_objects 5."""
+    objects = build_object_source("regions")(rgb)
+    return refine(pred, objects, Thresholds.from_json(best), max_objects=5, num_classes=POTSDAM.num_classes)
+
+
+@pytest.fixture(scope="module")
+def refined(scene) -> dict:
+    """One refinement of the scene with polygons, its finished tiles kept."""
+    out = scene["folder"] / "refined" / "refined.tif"
+    vector = out.with_suffix(".gpkg")
+    assert run_main(main, scene_args(scene, out, "best.json", "--vector", str(vector), "--keep-parts")) == 0
+    return {"out": out, "vector": vector, "parts": out.with_name(out.name + ".parts")}
+
+
+# --- tiling -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [1, 100, 255, 256, 257, 480, 600, 700, 2048])
+@pytest.mark.parametrize(("tile", "overlap"), [(256, 32), (1024, 128), (100, 0), (64, 63)])
+def test_cores_cover_the_scene_once_and_lie_inside_their_tiles(size: int, tile: int, overlap: int) -> None:
+    spans = axis_spans(size, tile, overlap)
+    owners = np.zeros(size, int)
+    for span in spans:
+        owners[span.core_start:span.core_stop] += 1
+        assert 0 <= span.start <= span.core_start < span.core_stop <= span.stop <= size
+        assert span.stop - span.start == min(tile, size)
+    assert (owners == 1).all()
+    for before, after in itertools.pairwise(spans):
+        assert before.stop - after.start >= overlap  # neighbours share at least the overlap
+        assert before.core_stop == after.core_start
+        assert after.core_start - after.start >= overlap // 2 and before.stop - before.core_stop >= overlap // 2
+
+
+def test_a_tile_grid_is_row_by_row_and_its_windows_agree() -> None:
+    tiles = tile_grid(600, 700, 256, 32)
+    assert [(t.row, t.col) for t in tiles] == [(r, c) for r in range(3) for c in range(3)]
+    covered = np.zeros((600, 700), int)
+    scene = np.arange(600 * 700).reshape(600, 700)
+    for tile in tiles:
+        covered[tile.core_in_scene] += 1
+        assert tile.core_window.toslices() == tile.core_in_scene
+        assert np.array_equal(scene[tile.window.toslices()][tile.core_in_tile], scene[tile.core_in_scene])
+    assert (covered == 1).all()
+
+
+@pytest.mark.parametrize(("tile", "overlap"), [(256, 256), (256, -1), (0, 0)])
+def test_impossible_tiles_are_refused(tile: int, overlap: int) -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        axis_spans(600, tile, overlap)
+
+
+# --- bands --------------------------------------------------------------------------------------------------------
+
+def test_sixteen_bit_bands_are_stretched_with_the_whole_scenes_percentiles(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    bands = (rng.gamma(2.0, 900.0, (4, 150, 170)) + np.arange(170) * 20).astype(np.uint16)
+    bands[3, :10, :10] = 60000  # a few hot pixels in a band that is not chosen
+    path = write_raster(tmp_path / "uint16.tif", bands)
+    chosen = [3, 1, 2]
+    expected = stretch_to_uint8(bands[[c - 1 for c in chosen]].transpose(1, 2, 0))
+    with rasterio.open(path) as dataset:
+        ranges = stretch_ranges(dataset, chosen)
+        whole = read_rgb_window(dataset, chosen, rasterio.windows.Window(0, 0, 170, 150), ranges)
+        for tile in tile_grid(150, 170, 64, 16):  # every tile is stretched alike, with the scene's ranges
+            part = read_rgb_window(dataset, chosen, tile.window, ranges)
+            assert np.array_equal(part, expected[tile.window.toslices()])
+    assert np.array_equal(whole, expected)
+
+
+def test_eight_bit_bands_are_read_as_they_are(scene) -> None:
+    with rasterio.open(scene["image"]) as dataset:
+        assert stretch_ranges(dataset, [1, 2, 3]) is None
+        part = read_rgb_window(dataset, [3, 2, 1], rasterio.windows.Window(10, 20, 30, 40), None)
+    assert np.array_equal(part, scene["rgb"][20:60, 10:40, ::-1])
+
+
+# --- the command --------------------------------------------------------------------------------------------------
+
+def test_nothing_to_refine_gives_the_prediction_exactly_with_its_grid_and_palette(scene, tmp_path: Path) -> None:
+    out = tmp_path / "same.tif"
+    assert run_main(main, scene_args(scene, out, "nothing.json")) == 0
+    with rasterio.open(out) as dataset:
+        assert np.array_equal(dataset.read(1), scene["pred"])
+        assert dataset.crs == rasterio.crs.CRS.from_string(CRS)
+        assert dataset.transform == TRANSFORM
+        assert (dataset.width, dataset.height, dataset.count, dataset.dtypes[0]) == (512, 512, 1, "uint8")
+        assert dataset.profile["tiled"] and dataset.compression is not None
+        colours = dataset.colormap(1)
+        assert [colours[i][:3] for i in range(POTSDAM.num_classes)] == list(POTSDAM.palette)
+        assert dataset.tags(1)["class_1"] == "Building"
+    assert not (tmp_path / "same.tif.parts").exists()  # finished tiles are removed once the output is written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.tif"]
+
+
+def test_each_tile_owns_its_core_and_refines_it_on_its_own(scene, refined) -> None:
+    output = read_band(refined["out"])
+    assert (output != scene["pred"]).sum() > 1000  # the refinement changed the prediction
+    for tile in tile_grid(512, 512, TILE, OVERLAP):
+        rows, cols = tile.window.toslices()
+        alone = tile_refinement(scene["rgb"][rows, cols], scene["pred"][rows, cols], BEST)
+        assert np.array_equal(output[tile.core_in_scene], alone[tile.core_in_tile]), tile.name
+
+
+def test_a_scene_of_one_tile_is_the_refinement_of_the_whole_image(scene, tmp_path: Path) -> None:
+    out = tmp_path / "one.tif"
+    assert run_main(main, scene_args(scene, out, tile=1024)) == 0
+    assert np.array_equal(read_band(out), tile_refinement(scene["rgb"], scene["pred"], BEST))
+
+
+def test_the_polygons_carry_the_rasters_classes(scene, refined) -> None:
+    info = pyogrio.read_info(refined["vector"])
+    assert info["crs"] == CRS and info["geometry_type"] == "Polygon"
+    _, _, geometry, fields = pyogrio.raw.read(refined["vector"])
+    classes, names = fields
+    assert [POTSDAM.classes[c] for c in classes] == list(names)
+    burnt = rasterize(zip(from_wkb(geometry), classes.tolist()), out_shape=(512, 512), transform=TRANSFORM,
+                      fill=255, dtype="uint8")
+    assert np.array_equal(burnt, read_band(refined["out"]))
+
+
+def test_two_local_processes_give_the_same_scene(scene, refined, tmp_path: Path) -> None:
+    out = tmp_path / "two.tif"
+    assert run_main(main, scene_args(scene, out, "best.json", "--workers", "2")) == 0
+    assert np.array_equal(read_band(out), read_band(refined["out"]))
+
+
+def test_a_rerun_continues_with_the_tiles_already_finished(scene, refined, tmp_path: Path, capsys) -> None:
+    parts = tmp_path / "parts"
+    out = tmp_path / "again.tif"
+    args = scene_args(scene, out, "best.json", "--parts-dir", str(parts), "--keep-parts")
+    assert run_main(main, args) == 0
+    first = read_band(out)
+    out.unlink()
+    lost = [parts / "r001_c001.png", parts / "r002_c000.png"]  # as if the run had been interrupted
+    for path in lost:
+        path.unlink()
+    kept = {path: path.stat().st_mtime_ns for path in parts.glob("r*_c*.png")}
+    capsys.readouterr()
+    assert run_main(main, args) == 0
+    assert "9 tiles (7 kept from an earlier run)" in capsys.readouterr().out
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())
+    assert all(path.is_file() for path in lost)
+    assert np.array_equal(read_band(out), first)
+    assert np.array_equal(first, read_band(refined["out"]))
+
+
+def test_a_failed_tile_is_reported_and_the_finished_tiles_are_kept(scene, tmp_path: Path, capsys) -> None:
+    pred = scene["pred"].copy()
+    pred[500, 500] = 9  # not a Potsdam class, in the last tile's core
+    bad = write_raster(tmp_path / "bad_pred.tif", pred[None])
+    out = tmp_path / "out.tif"
+    args = scene_args(scene, out, pred=bad)
+    assert run_main(main, args) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: tile r002_c002: ") and "bad_pred.tif" in error and "[9]" in error
+    parts = tmp_path / "out.tif.parts"
+    finished = {path: path.stat().st_mtime_ns for path in parts.glob("r*_c*.png")}
+    assert len(finished) == 8 and not out.exists()
+    assert run_main(main, args) == 2  # the same command tries the failed tile again, and only that one
+    assert {path: path.stat().st_mtime_ns for path in parts.glob("r*_c*.png")} == finished
+
+
+def test_tiles_made_with_other_settings_are_refused_until_restart(scene, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.tif"
+    assert run_main(main, scene_args(scene, out, "nothing.json", "--keep-parts")) == 0
+    assert run_main(main, scene_args(scene, out, "best.json", "--keep-parts")) == 2
+    error = capsys.readouterr().err.strip()
+    assert "inputs.thresholds" in error and "--restart" in error
+    assert np.array_equal(read_band(out), scene["pred"])  # nothing was overwritten
+    assert run_main(main, scene_args(scene, out, "best.json", "--restart")) == 0
+    assert (read_band(out) != scene["pred"]).any()
+
+
+def test_chosen_sixteen_bit_bands_are_refined_like_the_stretched_image(scene, tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rgb16 = scene["rgb"].astype(np.uint16) * 200 + rng.integers(0, 200, scene["rgb"].shape, dtype=np.uint16)
+    nir = rng.integers(0, 65535, scene["rgb"].shape[:2], dtype=np.uint16)
+    bands = np.concatenate([nir[None], rgb16.transpose(2, 0, 1)[::-1]])  # NIR, B, G, R
+    image = write_raster(tmp_path / "bgrn.tif", bands)
+    out = tmp_path / "out.tif"
+    assert run_main(main, scene_args(scene, out, "best.json", "--bands", "4", "3", "2", image=image, tile=1024)) == 0
+    expected = tile_refinement(stretch_to_uint8(rgb16), scene["pred"], BEST)
+    assert np.array_equal(read_band(out), expected)
+
+
+def bad_inputs(scene: dict, folder: Path) -> dict[str, tuple[dict[str, list[str]], str]]:
+    pred = scene["pred"][None]
+    (folder / "broken.json").write_text('{"t1": {"0": 0.5}, "t2": {}')
+    (folder / "class9.json").write_text(json.dumps({"t1": {"9": 0.5}, "t2": {}, "modify": []}))
+    (folder / "modify9.json").write_text(json.dumps({"t1": {}, "t2": {}, "modify": [1, 9]}))
+    shifted = Affine(0.05, 0.0, 500001.0, 0.0, -0.05, 5800000.0)
+    return {
+        "smaller prediction": ({"--pred": [str(write_raster(folder / "p1.tif", pred[:, :500]))]}, "512 x 500"),
+        "other CRS": ({"--pred": [str(write_raster(folder / "p2.tif", pred, crs="EPSG:4326"))]}, "CRS"),
+        "shifted grid": ({"--pred": [str(write_raster(folder / "p3.tif", pred, transform=shifted))]}, "transform"),
+        "float prediction": ({"--pred": [str(write_raster(folder / "p4.tif", pred.astype(np.float32)))]},
+                             "integers"),
+        "two-band prediction": ({"--pred": [str(write_raster(folder / "p5.tif", np.concatenate([pred, pred])))]},
+                                "one band"),
+        "missing band": ({"--bands": ["1", "2", "4"]}, "--bands [4]"),
+        "malformed thresholds": ({"--thresholds": [str(folder / "broken.json")]}, "malformed JSON"),
+        "unknown class": ({"--thresholds": [str(folder / "class9.json")]}, "t1 names classes [9]"),
+        "unknown modify class": ({"--thresholds": [str(folder / "modify9.json")]}, "modify names classes [9]"),
+        "missing image": ({"--image": [str(folder / "nowhere.tif")]}, "file not found"),
+        "output over the image": ({"--out": [str(scene["image"])]}, "is the image input"),
+        "not a GeoTIFF name": ({"--out": [str(folder / "out.png")]}, "GeoTIFF"),
+        "overlap as large as a tile": ({"--overlap": ["256"]}, "overlap"),
+    }
+
+
+def test_bad_input_is_one_line_and_writes_nothing(scene, tmp_path: Path, capsys) -> None:
+    cases = bad_inputs(scene, tmp_path)
+    image_written = scene["image"].stat().st_mtime_ns
+    for case, (options, expected) in cases.items():
+        args = with_options(scene_args(scene, tmp_path / "out.tif", "nothing.json"), options)
+        before = sorted(os.listdir(tmp_path))
+        assert run_main(main, args) == 2, case
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], (case, err)
+        assert sorted(os.listdir(tmp_path)) == before, case
+    assert scene["image"].stat().st_mtime_ns == image_written
+
+
+def test_a_missing_sam_checkpoint_is_named_when_objects_are_needed(scene, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path / "no_weights"))
+    out = tmp_path / "out.tif"
+    assert run_main(main, with_options(scene_args(scene, out), {"--objects": ["sam"]})) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "sam_vit_h_4b8939.pth" in err and "dl.fbaipublicfiles.com" in err
+    assert sorted(os.listdir(tmp_path)) == []
+    # with nothing to refine no objects are made, so no checkpoint is needed
+    assert run_main(main, with_options(scene_args(scene, out, "nothing.json"), {"--objects": ["sam"]})) == 0
+    assert np.array_equal(read_band(out), scene["pred"])
+
+
+def test_images_without_georeferencing_are_refined_on_their_pixel_grid(scene, refined, tmp_path: Path) -> None:
+    image, pred = tmp_path / "image.png", tmp_path / "pred.png"
+    Image.fromarray(scene["rgb"]).save(image)
+    Image.fromarray(scene["pred"]).save(pred)
+    out = tmp_path / "out.tif"
+    assert run_main(main, scene_args(scene, out, "best.json", "--vector", str(tmp_path / "out.gpkg"),
+                                     image=image, pred=pred)) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # expected: the output has no georeferencing either
+        with rasterio.open(out) as dataset:
+            assert dataset.crs is None and dataset.transform.is_identity
+            assert np.array_equal(dataset.read(1), read_band(refined["out"]))
+
+
+@pytest.mark.slow
+def test_a_geoseg_config_predicts_each_tile_for_the_refinement(scene, tmp_path: Path) -> None:
+    """The sample Potsdam UNetFormer with random weights (plumbing, not accuracy), saved as its checkpoint, on a
+    256 x 352 crop of the scene in two tiles (few: the network runs on the CPU)."""
+    setup = geoseg_scene(scene, tmp_path)
+    rgb, net, out, args = setup["rgb"], setup["net"], setup["out"], setup["args"]
+    assert run_main(main, args) == 0
+    output = read_band(out)
+    normalized = val_transform()(image=rgb)["image"]
+    tiles = tile_grid(256, 352, TILE, OVERLAP)
+    assert len(tiles) == 2
+    for tile in tiles:  # nothing to refine: each core is the network's prediction on its whole tile
+        batch = torch.from_numpy(normalized[tile.window.toslices()].transpose(2, 0, 1).copy())[None]
+        with torch.no_grad():
+            labels = net(batch).argmax(dim=1)[0].numpy()
+        assert np.array_equal(output[tile.core_in_scene], labels[tile.core_in_tile]), tile.name
+    assert len(np.unique(output)) > 1
+    wrong = with_options(args, {"--dataset": ["Urban"], "--out": [str(tmp_path / "urban.tif")]})
+    assert run_main(main, wrong) == 2  # the config predicts Potsdam classes
+    small = write_raster(tmp_path / "small.tif", rgb[:100, :200].transpose(2, 0, 1))  # padded for the network
+    args = with_options(args, {"--image": [str(small)], "--out": [str(tmp_path / "small_out.tif")]})
+    assert run_main(main, args) == 0
+    assert read_band(tmp_path / "small_out.tif").shape == (100, 200)
