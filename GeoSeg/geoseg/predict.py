@@ -27,7 +27,7 @@ from rscommon.datasets import get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png, write_rgb_png
 from rscommon.metrics import compute_scores, confusion_matrix
-from rscommon.parallel import unordered_map
+from rscommon.parallel import Execution, unordered_map
 from rscommon.provenance import file_identity, fingerprint, what_changed
 from rscommon.outputs import check_output_folder
 
@@ -201,7 +201,7 @@ def _run_batches(predictor: Predictor | None, batches: list[list[int]]):
     with tqdm(total=len(batches), desc=f"predict {config.model_name}", unit="batch") as progress:
         if options.scheduler:
             task = ClusterBatch(str(config.config_path), options)
-            for result in unordered_map(task, batches, scheduler=options.scheduler):
+            for result in unordered_map(task, batches, Execution(scheduler=options.scheduler)):
                 progress.update()
                 yield result
             return

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from rscommon.files import InputError, write_json_atomic
 from rscommon.images import read_rgb
-from rscommon.parallel import Failure, guarded_map
+from rscommon.parallel import Execution, Failure, guarded_map
 from rscommon.provenance import file_identity
 
 from .registry import ObjectSource, SourceRecipe, rebuilt_source
@@ -63,7 +63,7 @@ class Outcome:
 def run_tasks(task: Task, image_paths: list[Path], desc: str,
               workers: int = 1, scheduler: str | None = None) -> Iterator[Outcome]:
     """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
-    results = guarded_map(task, [(path, path) for path in image_paths], workers, scheduler)
+    results = guarded_map(task, [(path, path) for path in image_paths], Execution(workers, scheduler))
     for path, result in tqdm(results, total=len(image_paths), desc=desc, unit="image"):
         outcome = (Outcome(path, error=f"{type(result.error).__name__}: {result.error}") if isinstance(result, Failure)
                    else Outcome(path, details=result))

@@ -1,11 +1,11 @@
 """Run one job per item in local worker processes, in this process, or on a Dask cluster.
 
-Every stage maps its per-image (or per-tile) work through here. Without ``scheduler`` the jobs run in a local
-process pool (in this process when ``workers`` is 1). With ``scheduler`` (a ``dask.distributed`` address such as
-``tcp://10.0.0.5:8786``), they run as tasks on that cluster: each job and its result are pickled and sent over
-the network, the files a job names must be on storage the workers share, a failed task is retried ``retries``
-times, and results arrive as tasks finish, so a caller that saves each result keeps all finished work when a
-task fails for good.
+Every stage maps its per-image (or per-tile) work through here, and says where it runs with one
+:class:`Execution`. Without a scheduler the jobs run in a local process pool (in this process with one worker).
+With a scheduler (a ``dask.distributed`` address such as ``tcp://10.0.0.5:8786``), they run as tasks on that
+cluster: each job and its result are pickled and sent over the network, the files a job names must be on storage
+the workers share, a failed task is retried ``TASK_RETRIES`` times, and results arrive as tasks finish, so a caller
+that saves each result keeps all finished work when a task fails for good.
 """
 from __future__ import annotations
 
@@ -26,28 +26,44 @@ Result = TypeVar("Result")
 TASK_RETRIES = 2
 
 
+@dataclass(frozen=True)
+class Execution:
+    """Where per-item work runs: ``workers`` local processes, or the Dask cluster at ``scheduler`` when given."""
+
+    workers: int = 1
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise InputError(f"workers must be a whole number of at least 1, got {self.workers!r}")
+
+
+LOCAL = Execution()
+"""One process, this one."""
+
+
 class ClusterError(RuntimeError):
     """The cluster cannot be used: dask.distributed is missing or no scheduler answers at the address."""
 
 
-def unordered_map(function: Callable[[Job], Result], jobs: Sequence[Job], workers: int = 1,
-                  scheduler: str | None = None) -> Iterator[Result]:
-    """``function`` over ``jobs`` in any order: on the cluster at ``scheduler``, else in ``workers`` processes."""
-    if scheduler:
-        yield from _cluster_map(function, jobs, scheduler)
-    elif workers > 1 and len(jobs) > 1:
-        with multiprocessing.Pool(min(workers, len(jobs))) as pool:
+def unordered_map(function: Callable[[Job], Result], jobs: Sequence[Job],
+                  execution: Execution = LOCAL) -> Iterator[Result]:
+    """``function`` over ``jobs`` in any order, where ``execution`` says."""
+    if execution.scheduler:
+        yield from _cluster_map(function, jobs, execution.scheduler)
+    elif execution.workers > 1 and len(jobs) > 1:
+        with multiprocessing.Pool(min(execution.workers, len(jobs))) as pool:
             yield from pool.imap_unordered(function, jobs)
     else:
         yield from map(function, jobs)
 
 
-def progress_map(function: Callable[[Job], Result], jobs: Sequence[Job], workers: int, desc: str,
-                 unit: str, scheduler: str | None = None) -> list[Result]:
+def progress_map(function: Callable[[Job], Result], jobs: Sequence[Job], execution: Execution, desc: str,
+                 unit: str) -> list[Result]:
     """``function`` over ``jobs``, results in the order of ``jobs``, with a progress bar."""
     indexed = list(enumerate(jobs))
     results: dict[int, Result] = {}
-    for index, result in tqdm(unordered_map(_Indexed(function), indexed, workers, scheduler),
+    for index, result in tqdm(unordered_map(_Indexed(function), indexed, execution),
                               total=len(jobs), desc=desc, unit=unit):
         results[index] = result
     return [results[index] for index in range(len(jobs))]
@@ -83,29 +99,29 @@ class _Guarded(Generic[Job, Result]):
             return Failure(error)
 
 
-def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Name, Job]], workers: int = 1,
-                scheduler: str | None = None) -> Iterator[tuple[Name, Result | Failure]]:
+def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Name, Job]],
+                execution: Execution = LOCAL) -> Iterator[tuple[Name, Result | Failure]]:
     """``(name, function(job) or its Failure)`` for each ``(name, job)`` as it finishes: one job's failure does not
     stop the others. On a cluster a failing task is first retried ``TASK_RETRIES`` times."""
     names = [name for name, _ in named_jobs]
     jobs = [job for _, job in named_jobs]
-    if scheduler:
-        outcomes = _cluster_outcomes(function, jobs, scheduler)
+    if execution.scheduler:
+        outcomes = _cluster_outcomes(function, jobs, execution.scheduler)
     else:
-        outcomes = unordered_map(_Indexed(_Guarded(function)), list(enumerate(jobs)), workers)
+        outcomes = unordered_map(_Indexed(_Guarded(function)), list(enumerate(jobs)), execution)
     for index, outcome in outcomes:
         yield names[index], outcome
 
 
-def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, Job]], workers: int = 1,
-             scheduler: str | None = None, noun: str = "images") -> Iterator[tuple[str, Result]]:
+def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, Job]],
+             execution: Execution = LOCAL, noun: str = "images") -> Iterator[tuple[str, Result]]:
     """``(name, result)`` for each job as it finishes (the caller saves it, so finished work survives).
 
     A failed job is reported on stderr when it fails; once every other job has finished, the failure is raised
     (the error itself when one job failed, else one line naming them all).
     """
     failures: list[tuple[str, Exception]] = []
-    for name, outcome in guarded_map(function, named_jobs, workers, scheduler):
+    for name, outcome in guarded_map(function, named_jobs, execution):
         if isinstance(outcome, Failure):
             tqdm.write(f"{name}: failed: {describe(outcome.error)}", file=sys.stderr)
             failures.append((name, outcome.error))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
-from rscommon.parallel import each_job
+from rscommon.parallel import Execution, each_job
 from rscommon.provenance import fingerprint, what_changed
 from sam_objects import SourceRecipe
 from sam_objects.registry import rebuilt_source
@@ -217,7 +217,7 @@ def run_scene(run: SceneRun) -> SceneReport:
     todo = [(tile.name, TileJob(task, tile)) for tile in tiles if not store.done(tile)]
     with tqdm(total=len(tiles), initial=len(tiles) - len(todo), desc="tiles", unit="tile") as progress:
         try:
-            for _, (tile, core) in each_job(refine_tile, todo, run.workers, run.scheduler, noun="tiles"):
+            for _, (tile, core) in each_job(refine_tile, todo, Execution(run.workers, run.scheduler), noun="tiles"):
                 store.save(tile, core)
                 progress.update()
         except BaseException:

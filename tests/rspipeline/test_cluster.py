@@ -20,7 +20,7 @@ from scene_files import OVERLAP, TILE, geoseg_scene, make_scene, read_band, scen
 
 from rscommon.cli import run_main
 from rscommon.labels import read_label_png
-from rscommon.parallel import TASK_RETRIES, unordered_map
+from rscommon.parallel import Execution, TASK_RETRIES, unordered_map
 from rspipeline.scene_cli import main
 from rspipeline.tiling import tile_grid
 
@@ -103,21 +103,21 @@ def local_run(scene) -> np.ndarray:
 def test_unordered_map_on_the_cluster_gives_the_local_results(cluster) -> None:
     jobs = list(range(16))
     local = list(unordered_map(square_where, jobs))
-    remote = list(unordered_map(square_where, jobs, scheduler=cluster))
+    remote = list(unordered_map(square_where, jobs, Execution(scheduler=cluster)))
     assert sorted(value for value, _ in remote) == sorted(value for value, _ in local)
     assert {pid for _, pid in local} == {os.getpid()} and os.getpid() not in {pid for _, pid in remote}
 
 
 def test_a_failing_task_is_retried_on_the_cluster(cluster, tmp_path: Path) -> None:
     jobs = [(str(tmp_path), number) for number in range(6)]
-    assert sorted(unordered_map(fail_first_try, jobs, scheduler=cluster)) == [number + 100 for number in range(6)]
+    assert sorted(unordered_map(fail_first_try, jobs, Execution(scheduler=cluster))) == [number + 100 for number in range(6)]
     assert all(len((tmp_path / f"{number}.tries").read_text().splitlines()) == 2 for number in range(6))
 
 
 def test_a_task_failing_every_try_raises_its_own_error_after_the_retries(cluster, tmp_path: Path) -> None:
     jobs = [(str(tmp_path), number) for number in range(6)]
     with pytest.raises(ValueError, match="job 3 cannot be done"):
-        list(unordered_map(fail_always, jobs, scheduler=cluster))
+        list(unordered_map(fail_always, jobs, Execution(scheduler=cluster)))
     assert len((tmp_path / "3.tries").read_text().splitlines()) == 1 + TASK_RETRIES
 
 

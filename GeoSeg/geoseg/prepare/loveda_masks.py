@@ -11,7 +11,7 @@ from pathlib import Path
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png, write_rgb_png
-from rscommon.parallel import progress_map
+from rscommon.parallel import Execution, progress_map
 
 from ..datasets.labels import loveda_to_geoseg
 
@@ -46,5 +46,5 @@ def convert_masks(mask_dir: Path, output_dir: Path, rgb_dir: Path | None = None,
     output_dir.mkdir(parents=True, exist_ok=True)
     rgb_dir.mkdir(parents=True, exist_ok=True)
     job = partial(convert_mask, output_dir=output_dir, rgb_dir=rgb_dir, overwrite=overwrite)
-    progress_map(job, masks, workers, desc="convert masks", unit="mask")
+    progress_map(job, masks, Execution(workers), desc="convert masks", unit="mask")
     return len(masks), rgb_dir

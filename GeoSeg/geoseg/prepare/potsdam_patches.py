@@ -26,7 +26,7 @@ from PIL import Image
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError, save_png_atomic
 from rscommon.labels import write_label_png
-from rscommon.parallel import progress_map
+from rscommon.parallel import Execution, progress_map
 
 POTSDAM = get_dataset("potsdam")
 # ISPRS label colours (RGB) -> class index; black marks the eroded boundaries.
@@ -187,4 +187,4 @@ def split_tiles(tiles: list[Tile], img_out: Path, mask_out: Path, settings: Spli
     for folder in (img_out, mask_out):
         folder.mkdir(parents=True, exist_ok=True)
     job = partial(split_tile, img_out=img_out, mask_out=mask_out, settings=settings, overwrite=overwrite)
-    return sum(progress_map(job, tiles, workers, desc="split tiles", unit="tile"))
+    return sum(progress_map(job, tiles, Execution(workers), desc="split tiles", unit="tile"))
