@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from demo_html import parse_html
 from image_files import opened
+from report_cases import SPEC, SWEEP, report_of, synthetic_tile
 
-from rscommon.datasets import get_dataset
 from rspipeline.report import (
     CHANGE_COLOURS,
     HEADER_HEIGHT,
@@ -20,9 +20,6 @@ from rspipeline.report import (
     save_tile_panel,
     write_report,
 )
-
-SWEEP = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference" / "sweep.json"
-SPEC = get_dataset("potsdam")
 
 
 def test_draw_changes_tells_fixed_broken_and_other() -> None:
@@ -36,22 +33,6 @@ def test_draw_changes_tells_fixed_broken_and_other() -> None:
     assert tuple(canvas[0, 3]) == CHANGE_COLOURS["other"]
     same = draw_changes(pred, pred, gt, ignore_index=6)
     assert not same.any()
-
-
-def synthetic_tile(size: int = 40) -> dict:
-    rng = np.random.default_rng(1)
-    gt = np.zeros((size, size), np.uint8)
-    gt[:, size // 2:] = 1
-    pred = gt.copy()
-    pred[:5, :5] = 2
-    refined = gt.copy()
-    refined[-3:, :3] = 2
-    mask = np.zeros((size, size), bool)
-    mask[:10, :10] = True
-    return {
-        "image": rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
-        "gt": gt, "pred": pred, "masks": [mask], "refined": refined,
-    }
 
 
 def test_save_tile_panel_writes_six_views_and_counts(tmp_path: Path) -> None:
@@ -79,34 +60,6 @@ def test_heatmap_from_sweep_grid_matches_rows() -> None:
     for row in sweep["sweeps"]["1"]:
         cell = heatmap["delta_miou"][heatmap["t1"].index(row["t1"])][heatmap["t2"].index(row["t2"])]
         assert cell == pytest.approx(row["mIoU"] - sweep["baseline"]["mIoU"], abs=0.006)
-
-
-def report_of(panel: str, heatmap: dict) -> dict:
-    classes = ["background", "building"]
-    row = {"peer": "unrefined", "OA": 90.0, "mIoU": 80.5, "mF1": None,
-           "IoU": {"background": 81.0, "building": 80.0}, "F1": {"background": 89.5, "building": None}}
-    refined = {**row, "peer": "sessrs", "mIoU": 82.0, "IoU": {"background": 80.25, "building": 83.75}}
-    return {
-        "title": "demo <test>", "generated_utc": "2026-01-01T00:00:00Z", "wall_time_s": 12.0,
-        "timings_s": {"synthetic: tiles": 0.4}, "object_source": "regions", "objects_meaning": "not SAM",
-        "model": "a sample model", "model_meaning": "weak on purpose",
-        "missing_weights": ["put sam_hq_vit_tiny.pth (from https://example.org/sam_hq_vit_tiny.pth) in weights/"],
-        "notes": ["a & b"],
-        "groups": [{
-            "key": "synthetic", "label": "Synthetic", "dataset": "Urban", "classes": classes, "tiles": ["t"],
-            "headline": [
-                {"method": "unrefined", "label": "unrefined", "reference": {"mIoU": 80.5, "OA": 90.0}},
-                {"method": "sessrs", "label": "SESSRS (per-class pick)", "reference": {"mIoU": 82.0, "OA": None}},
-            ],
-            "sessrs_refined": {"reference": ["building"]},
-            "protocols": [{"key": "reference", "title": "reference", "description": "tune = eval",
-                           "folds": [{"tune": ["t"], "eval": ["t"], "modify": ["building"],
-                                      "t1": {"building": 0.5}, "t2": {"building": 0.55}}],
-                           "rows": [row, refined]}],
-            "heatmaps": [heatmap],
-            "panels": [{"tile": "t", "image": panel, "changed_pixels": 3, "fixed_pixels": 2, "broken_pixels": 1}],
-        }],
-    }
 
 
 def test_write_report_html_parses_and_references_existing_images(tmp_path: Path) -> None:

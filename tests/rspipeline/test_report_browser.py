@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from demo_html import check_report_in_browser, find_chromium
-from test_demo_report import SPEC, SWEEP, report_of, synthetic_tile
+from report_cases import SPEC, SWEEP, report_of, synthetic_tile
 
 from rspipeline.report import heatmap_from_sweep, save_tile_panel, write_report
 
