@@ -13,14 +13,16 @@ import argparse
 import os
 from pathlib import Path
 
+from reference_layout import GT_FOLDERS, dataset_results, model_results
 from rscommon.cli import run_main
-from rscommon.datasets import DATASETS, get_dataset
+from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import write_json_atomic
-from sessrs.inputs import pair_inputs, read_split, select
-from sessrs.joint_outputs import TRACE_JSON, search_and_apply
-from sessrs.layout import GT_FOLDERS, dataset_results, model_results
+from rscommon.parallel import Execution
+from sessrs.application import comparison_table
+from sessrs.choose import SEARCHES, Choice, ChoiceSettings, choose_and_apply
+from sessrs.folders import ChoiceFolder, SweepFolder
+from sessrs.inputs import Sample, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
-from sessrs.pick import comparison_table, pick_and_apply, threshold_limit
 from sessrs.thresholds import APPLY_MAX_OBJECTS
 
 
@@ -42,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
                         help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})")
     parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (README: Beyond the reference); the sweep's mode")
-    parser.add_argument("--search", choices=("pick", "joint"), default="pick",
+    parser.add_argument("--search", choices=SEARCHES, default="pick",
                         help="pick: each class's best sweep row (the reference); joint: from there, every class's "
                              "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
                              "full application (needs --gt-dir; with --split it searches on the tune images)")
@@ -53,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out")
+    args.choice = ChoiceSettings(search=args.search, threshold_mode=args.threshold_mode,
+                                 max_objects=args.max_objects, options=RefineOptions.for_mode(args.mode))
+    args.execution = Execution(args.workers, args.scheduler)
     return args
 
 
@@ -62,13 +67,13 @@ def run_reference_form(args: argparse.Namespace) -> None:
     summary = {}
     for folder in sorted(p for p in results_root.iterdir() if (p / "pre_p").is_dir()):
         paths = model_results(folder, args.modify_type, args.sam_type)
-        sweep_file = paths.sweep_dir / "sweep.json"
+        sweep_file = SweepFolder(paths.sweep_dir).sweep
         if not sweep_file.is_file():
             print(f"skipping {folder.name}: no {sweep_file}")
             continue
         spec = get_dataset(paths.dataset)
         samples = pair_inputs(paths.pred_dir, paths.sam_dir, paths.gt_dir)
-        result = choose_and_apply(args, sweep_file, samples, samples, spec, paths.sweep_dir, paths.refined_dir)
+        result = choose(args, sweep_file, samples, samples, spec, ChoiceFolder(paths.sweep_dir, paths.refined_dir))
         summary[folder.name] = {"best": result.thresholds.to_json(), "report": result.report}
         if result.report is not None:
             print(f"{folder.name}\n{comparison_table(result.report, spec)}")
@@ -76,17 +81,14 @@ def run_reference_form(args: argparse.Namespace) -> None:
     write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
 
 
-def choose_and_apply(args: argparse.Namespace, sweep_file: Path, tune: list, samples: list, spec, out: Path,
-                     refined_dir: Path):
-    """The per-class pick (``--search pick``) or the joint search on ``tune`` (``--search joint``), applied."""
-    options = RefineOptions.for_mode(args.mode)
-    if args.search == "pick":
-        return pick_and_apply(sweep_file, samples, spec, out, refined_dir, args.threshold_mode, args.max_objects,
-                              args.workers, args.scheduler, options)
-    result = search_and_apply(sweep_file, tune, samples, spec, out, refined_dir, args.threshold_mode,
-                              args.max_objects, options, args.workers, args.scheduler)
-    print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {result.trace['mIoU_start']:.2f} "
-          f"-> {result.trace['mIoU_best']:.2f} in {result.trace['rounds']} rounds (trace: {out / TRACE_JSON})")
+def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], samples: list[Sample], spec: DatasetSpec,
+           folder: ChoiceFolder) -> Choice:
+    """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
+    result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice, execution=args.execution)
+    if result.details is not None:
+        trace = result.details
+        print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "
+              f"-> {trace['mIoU_best']:.2f} in {trace['rounds']} rounds (trace: {folder.joint_trace})")
     return result
 
 
@@ -96,17 +98,16 @@ def run_explicit_form(args: argparse.Namespace) -> None:
     if args.split:
         split = read_split(Path(args.split))
         samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
-    out = Path(args.out)
-    result = choose_and_apply(args, Path(args.sweep), tune, samples, spec, out, out / "se_mask")
+    folder = ChoiceFolder(Path(args.out))
+    result = choose(args, Path(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")
     if result.report is not None:
         print(comparison_table(result.report, spec))
-    print(f"refined images in {out / 'se_mask'}")
+    print(f"refined images in {folder.refined}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    threshold_limit(args.threshold_mode)
     if args.reference_dataset is not None:
         run_reference_form(args)
     else:

@@ -14,9 +14,11 @@ import os
 from pathlib import Path
 
 from rscommon.cli import run_main
+from rscommon.parallel import Execution
 from rscommon.datasets import DATASETS, get_dataset
 from sessrs.inputs import pair_inputs, read_split, select
-from sessrs.layout import GT_FOLDERS, from_root, model_results
+from reference_layout import GT_FOLDERS, from_root, model_results
+from sessrs.folders import SweepFolder
 from sessrs.modes import MODES, RefineOptions
 from sessrs.sweep import run_sweep
 from sessrs.sweep_engine import REFERENCE_T1_VALUES, REFERENCE_T2_VALUES, ThresholdGrid
@@ -77,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     samples = pair_inputs(pred_dir, sam_dir, gt_dir)
     if split:
         samples = select(samples, read_split(split)["tune"], split)
-    sweep = run_sweep(samples, spec, out, args.classes, args.workers, args.max_objects, args.scheduler, args.grid,
-                      RefineOptions.for_mode(args.mode))
-    print((out / "sweep.txt").read_text())
-    print(f"wrote {out / 'sweep.json'} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
+    folder = SweepFolder(out)
+    sweep = run_sweep(samples, spec, folder, classes=args.classes, max_objects=args.max_objects, grid=args.grid,
+                      options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler))
+    print(folder.text.read_text())
+    print(f"wrote {folder.sweep} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
           f"over {len(samples)} images, {args.mode} mode)")
     return 0
 

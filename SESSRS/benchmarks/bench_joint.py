@@ -16,6 +16,7 @@ import numpy as np
 
 from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
+from rscommon.parallel import Execution
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import joint_search, settings_from
 from sessrs.modes import MODES, RefineOptions
@@ -64,7 +65,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
             state = joint_search(samples, URBAN, settings_from(picked, URBAN.num_classes), folder,
-                                 APPLY_MAX_OBJECTS, options=options, workers=args.workers)
+                                 max_objects=APPLY_MAX_OBJECTS, options=options,
+                                 execution=Execution(args.workers))
             wall = time.perf_counter() - start
         naive = full_application_seconds(samples[:3], picked, options)
         per_image = wall * args.workers / (state.evaluations * len(samples))

@@ -22,6 +22,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from rscommon.datasets import URBAN
+from rscommon.parallel import Execution
 from rscommon.labels import read_label_png
 from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
@@ -77,7 +78,7 @@ def cluster_address(scheduler: str) -> Iterator[str]:
 
 def timed_sweep(samples, out: Path, workers: int, scheduler: str | None = None) -> tuple[float, dict]:
     start = time.perf_counter()
-    sweep = run_sweep(samples, URBAN, out, workers=workers, scheduler=scheduler)
+    sweep = run_sweep(samples, URBAN, out, execution=Execution(workers, scheduler))
     return time.perf_counter() - start, sweep
 
 

@@ -8,13 +8,20 @@ The library in brief (arrays, or folders of files as the scripts use them)::
     sweep = sessrs.sweep_folder("pred", "sam", "gt", "Urban", "out")   # or sessrs.sweep_arrays(...)
     best = sessrs.pick_thresholds(sweep, "Urban")                # a Thresholds; best.write("best.json")
     sessrs.apply_thresholds(best, "pred", "sam", "refined", "Urban", gt_dir="gt")
+    # or choose (per-class pick or joint search) and apply in one step, as get_best_t1_t2.py does:
+    sessrs.choose_folder("out/sweep.json", "pred", "sam", "chosen", "Urban", gt_dir="gt",
+                         settings=sessrs.ChoiceSettings(search="joint"), execution=sessrs.Execution(workers=2))
 
 Only the core dependencies are imported (NumPy, OpenCV, pycocotools, Pillow, SciPy, tqdm, Matplotlib).
 """
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.objects import read_objects
 
-from .api import apply_thresholds, objects_from_masks, refine, sweep_arrays, sweep_folder
+from rscommon.parallel import Execution
+
+from .api import apply_thresholds, choose_folder, objects_from_masks, refine, sweep_arrays, sweep_folder
+from .choose import Choice, ChoiceSettings
+from .folders import ChoiceFolder, SweepFolder
 from .modes import RefineOptions
 from .pick import pick_thresholds
 from .sweep_engine import ThresholdGrid
@@ -24,11 +31,16 @@ from .validate import read_sweep
 __all__ = [
     "APPLY_MAX_OBJECTS",
     "SWEEP_MAX_OBJECTS",
+    "Choice",
+    "ChoiceFolder",
+    "ChoiceSettings",
     "DatasetSpec",
+    "Execution",
     "RefineOptions",
     "ThresholdGrid",
     "Thresholds",
     "apply_thresholds",
+    "choose_folder",
     "get_dataset",
     "objects_from_masks",
     "pick_thresholds",
@@ -37,4 +49,5 @@ __all__ = [
     "refine",
     "sweep_arrays",
     "sweep_folder",
+    "SweepFolder",
 ]

@@ -15,10 +15,13 @@ import numpy as np
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError
 from rscommon.objects import encode_object, validate_objects
+from rscommon.parallel import LOCAL, Execution
 
 from .inputs import pair_inputs, select
 from .modes import FAITHFUL, RefineOptions
-from .pick import apply_to_samples
+from .application import apply_to_samples
+from .choose import Choice, ChoiceSettings, choose_and_apply
+from .folders import ChoiceFolder
 from .steps import refine_with_mappings
 from .prepared import prepare_image
 from .sweep import run_sweep, summarise
@@ -155,21 +158,21 @@ def sweep_folder(
     *,
     classes: Sequence[int] | None = None,
     images: Sequence[str] | None = None,
-    workers: int = 1,
     max_objects: int = SWEEP_MAX_OBJECTS,
-    scheduler: str | None = None,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
+    execution: Execution = LOCAL,
 ) -> dict:
     """The sweep of a folder of predictions (``<stem>.png``), objects (``<stem>.json``) and truth (``<stem>.png``).
 
     Writes ``sweep.json``, ``sweep.txt`` and one heatmap per class into ``out_dir`` and returns the sweep.
     ``images`` restricts it to those stems (e.g. a split's tune list). Resumable: a re-run keeps each image's
-    saved part while its files and the settings are unchanged. ``scheduler`` is a ``dask.distributed``
-    address (``tcp://host:8786``) whose workers see the same files; without it ``workers`` local processes.
+    saved part while its files and the settings are unchanged. ``execution``: ``Execution(workers=N)`` for local
+    processes, or ``Execution(scheduler="tcp://host:8786")`` for a Dask cluster whose workers see the same files.
     """
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return run_sweep(samples, _spec(dataset), out_dir, classes, workers, max_objects, scheduler, grid, options)
+    return run_sweep(samples, _spec(dataset), out_dir, classes=classes, max_objects=max_objects, grid=grid,
+                     options=options, execution=execution)
 
 
 def apply_thresholds(
@@ -181,10 +184,9 @@ def apply_thresholds(
     *,
     gt_dir: PathLike | None = None,
     images: Sequence[str] | None = None,
-    workers: int = 1,
     max_objects: int = APPLY_MAX_OBJECTS,
-    scheduler: str | None = None,
     options: RefineOptions = FAITHFUL,
+    execution: Execution = LOCAL,
 ) -> dict | None:
     """Refine every prediction of a folder with ``thresholds`` into ``out_dir`` (P-mode PNGs, the dataset palette).
 
@@ -193,4 +195,29 @@ def apply_thresholds(
     refined with other thresholds is refused.
     """
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects, workers, scheduler, options)
+    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects=max_objects, options=options,
+                            execution=execution)
+
+
+def choose_folder(
+    sweep_file: PathLike,
+    pred_dir: PathLike,
+    sam_dir: PathLike,
+    out_dir: PathLike,
+    dataset: DatasetSpec | str,
+    *,
+    gt_dir: PathLike | None = None,
+    tune: Sequence[str] | None = None,
+    images: Sequence[str] | None = None,
+    settings: ChoiceSettings = ChoiceSettings(),
+    execution: Execution = LOCAL,
+) -> Choice:
+    """Choose thresholds from a ``sweep.json`` and apply them to a folder of predictions, as ``get_best_t1_t2.py``.
+
+    ``settings`` say how (the reference's per-class pick by default; ``ChoiceSettings(search="joint")`` searches
+    on the ``tune`` images, all by default). Writes ``best.json``, the refined maps (``se_mask/``) and, with
+    ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``.
+    """
+    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+    return choose_and_apply(sweep_file, select(samples, tune, "tune"), select(samples, images, "images"),
+                            _spec(dataset), ChoiceFolder(Path(out_dir)), settings=settings, execution=execution)

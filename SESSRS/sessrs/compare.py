@@ -48,7 +48,7 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
             tune = [s for s in samples if s is not held]
             sweep = summarise([sweeps[s.stem] for s in tune], spec, classes, [s.stem for s in tune])
             start = settings_from(pick_thresholds(sweep, spec, threshold_mode), spec.num_classes)
-            state = joint_search(tune, spec, start, Path(state_dir) / mode / held.stem, APPLY_MAX_OBJECTS,
+            state = joint_search(tune, spec, start, Path(state_dir) / mode / held.stem, max_objects=APPLY_MAX_OBJECTS,
                                  options=options, classes=classes, pool=pool)
             for method, settings in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
                 pooled[method] += pool.total("commit", frozenset([held.stem]), settings)

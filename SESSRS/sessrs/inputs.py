@@ -1,4 +1,4 @@
-"""Pair predictions with their SAM objects and ground truth, and load them as scenes."""
+"""Pair predictions with their SAM objects and ground truth, and load them as prepared images."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -46,6 +46,13 @@ def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | 
     if missing:
         raise InputError(f"{len(missing)} input files missing for the predictions in {pred_dir}:\n  " + "\n  ".join(missing))
     return samples
+
+
+def input_folders(samples: Sequence[Sample]) -> dict[str, Path | None]:
+    """The folders the samples are read from, by kind (no output may be written into one of them)."""
+    first = samples[0]
+    return {"prediction": first.pred.parent, "objects": first.sam.parent,
+            "ground-truth": first.gt.parent if first.gt is not None else None}
 
 
 def load_prediction(path: Path, spec: DatasetSpec) -> np.ndarray:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import read_json, write_json_atomic
 from rscommon.metrics import compute_scores
+from rscommon.parallel import LOCAL, Execution
 from rscommon.provenance import digest, fingerprint, what_changed
 
 from .inputs import Sample, load_ground_truth, load_prepared
@@ -178,11 +179,12 @@ def joint_search(
     spec: DatasetSpec,
     start: Settings,
     state_dir: str | Path,
+    *,
     max_objects: int,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
     classes: Sequence[int] | None = None,
-    workers: int = 1,
+    execution: Execution = LOCAL,
     pool: ShardPool | None = None,
 ) -> SearchState:
     """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
@@ -199,7 +201,7 @@ def joint_search(
     if state is not None and state.done:
         return state
     stems = frozenset(s.stem for s in samples)
-    with nullcontext(pool) if pool is not None else ShardPool(samples, spec, max_objects, options, workers) as pool:
+    with nullcontext(pool) if pool is not None else ShardPool(samples, spec, max_objects, options, execution.workers) as pool:
         began = time.perf_counter()
         if state is None:
             matrix = pool.total("commit", stems, start)

@@ -15,15 +15,15 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores
-from rscommon.parallel import each_job
+from rscommon.parallel import LOCAL, Execution, each_job
 
+from .folders import SweepFolder
 from .inputs import Sample, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid, sweep_image
 from .thresholds import SWEEP_MAX_OBJECTS
-from rscommon.outputs import check_output_folder
 
 T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
 THRESHOLD_PAIRS = REFERENCE_GRID.pairs
@@ -68,9 +68,9 @@ def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int)
     return result, made_from
 
 
-def _claim_output(out_dir: Path, signature: dict) -> None:
-    """Start a sweep in ``out_dir``, or resume the same sweep; refuse a folder holding another one."""
-    run_file = out_dir / "run.json"
+def _claim_output(folder: SweepFolder, signature: dict) -> None:
+    """Start a sweep in ``folder``, or resume the same sweep; refuse a folder holding another one."""
+    run_file = folder.run
     if run_file.exists():
         previous = read_json(run_file)
         if not isinstance(previous, dict) or not set(previous) <= set(signature):
@@ -79,11 +79,11 @@ def _claim_output(out_dir: Path, signature: dict) -> None:
         if previous != signature:
             changed = sorted(k for k in signature if previous.get(k) != signature[k])
             raise InputError(
-                f"{out_dir}: holds the results of a different sweep (differs in {', '.join(changed)}); "
+                f"{folder.root}: holds the results of a different sweep (differs in {', '.join(changed)}); "
                 "choose another --out or remove that folder"
             )
         return
-    (out_dir / "parts").mkdir(parents=True, exist_ok=True)
+    folder.parts.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_file, signature)
 
 
@@ -102,12 +102,13 @@ def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
     )
 
 
-def _parts_to_compute(samples: Sequence[Sample], parts: Path, settings: dict) -> tuple[list[Sample], dict[str, dict]]:
+def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder,
+                      settings: dict) -> tuple[list[Sample], dict[str, dict]]:
     """The samples whose part is missing, unreadable or made from other inputs, and every sample's record."""
     records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
     todo = []
     for sample in samples:
-        path = parts / f"{sample.stem}.npz"
+        path = folder.part(sample.stem)
         if not path.exists():
             todo.append(sample)
             continue
@@ -127,24 +128,24 @@ def _parts_to_compute(samples: Sequence[Sample], parts: Path, settings: dict) ->
 def run_sweep(
     samples: list[Sample],
     spec: DatasetSpec,
-    out_dir: str | Path,
+    out: SweepFolder | str | Path,
+    *,
     classes: Sequence[int] | None = None,
-    workers: int = 1,
     max_objects: int = SWEEP_MAX_OBJECTS,
-    scheduler: str | None = None,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
+    execution: Execution = LOCAL,
 ) -> dict:
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
-    Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>.png`` into
-    ``out_dir`` and returns the ``sweep.json`` content. Each part records what it was made from (its files'
+    Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>_<name>.png`` into
+    ``out`` (see :class:`~sessrs.folders.SweepFolder`) and returns the ``sweep.json`` content. Each part records what it was made from (its files'
     content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
-    missing, unreadable or made from anything else. ``scheduler`` (a ``dask.distributed`` address) runs the
-    images on that cluster instead of ``workers`` local processes. ``options``: the refinement's mode
+    missing, unreadable or made from anything else. ``execution`` says where the images run (local processes or
+    a Dask cluster). ``options``: the refinement's mode
     (:class:`~sessrs.modes.RefineOptions`; the reference's by default).
     """
-    out_dir = Path(out_dir)
+    folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
         raise InputError("no images to sweep")
     classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
@@ -162,20 +163,18 @@ def run_sweep(
         "scenes": [s.stem for s in samples],
         "inputs": [[str(s.pred), str(s.sam), str(s.gt)] for s in samples],
     }
-    check_output_folder(out_dir, {"prediction": samples[0].pred.parent, "objects": samples[0].sam.parent,
-                                  "ground-truth": samples[0].gt.parent})
+    folder.check(samples)
     check_scored_truth(samples, spec)
-    _claim_output(out_dir, signature)
-    parts = out_dir / "parts"
-    todo, records = _parts_to_compute(samples, parts, settings)
+    _claim_output(folder, signature)
+    todo, records = _parts_to_compute(samples, folder, settings)
     jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
     with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        for stem, result in each_job(_sweep_sample, jobs, workers, scheduler):
-            _save_part(parts / f"{stem}.npz", result, records[stem])
+        for stem, result in each_job(_sweep_sample, jobs, execution):
+            _save_part(folder.part(stem), result, records[stem])
             progress.update()
-    results = [_load_part(parts / f"{s.stem}.npz", classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
+    results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
     sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
-    write_sweep_outputs(sweep, spec, out_dir)
+    write_sweep_outputs(sweep, spec, folder)
     return sweep
 
 
@@ -205,9 +204,9 @@ def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[in
     }
 
 
-def write_sweep_outputs(sweep: dict, spec: DatasetSpec, out_dir: Path) -> None:
+def write_sweep_outputs(sweep: dict, spec: DatasetSpec, folder: SweepFolder) -> None:
     """``sweep.json``, a readable ``sweep.txt`` and one heatmap per class."""
-    write_json_atomic(out_dir / "sweep.json", sweep)
+    write_json_atomic(folder.sweep, sweep)
     base = sweep["baseline"]
     lines = [f"unrefined (t1=1, t2=1): mIoU {base['mIoU']:.2f}  mF1 {base['mF1']:.2f}  mPA {base['mPA']:.2f}  OA {base['OA']:.2f}"]
     for cls, rows in sweep["sweeps"].items():
@@ -222,5 +221,5 @@ def write_sweep_outputs(sweep: dict, spec: DatasetSpec, out_dir: Path) -> None:
             )
         t1_values, t2_values = (list(dict.fromkeys(row[key] for row in rows)) for key in ("t1", "t2"))
         sweep_heatmap(rows, base["mIoU"], t1_values, t2_values,
-                      f"{spec.name}: refining {name} (mIoU change)", out_dir / f"heatmap_{cls}_{name}.png")
-    write_text_atomic(out_dir / "sweep.txt", "\n".join(lines) + "\n")
+                      f"{spec.name}: refining {name} (mIoU change)", folder.heatmap(int(cls), name))
+    write_text_atomic(folder.text, "\n".join(lines) + "\n")

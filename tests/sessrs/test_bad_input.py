@@ -21,7 +21,7 @@ from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import read_objects
 from sessrs.inputs import load_prepared, pair_inputs
-from sessrs.pick import apply_to_samples
+from sessrs.application import apply_to_samples
 from sessrs.steps import thresholds
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds

@@ -19,7 +19,8 @@ from rscommon.cli import run_main
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png
 from sessrs.inputs import pair_inputs
-from sessrs.pick import pick_and_apply
+from sessrs.choose import ChoiceSettings, choose_and_apply
+from sessrs.folders import ChoiceFolder
 from sessrs.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,9 +61,9 @@ def inputs(data: Path) -> list:
 
 def test_sweep_and_application_on_the_cluster_equal_the_local_run(data, scheduler):
     samples = pair_inputs(data / "pred", data / "sam", data / "gt")
-    local_sweep = run_sweep(samples, URBAN, data / "local", CLASSES)
-    local = pick_and_apply(data / "local" / "sweep.json", samples, URBAN, data / "local", data / "local" / "se_mask",
-                           "all")
+    local_sweep = run_sweep(samples, URBAN, data / "local", classes=CLASSES)
+    local = choose_and_apply(data / "local" / "sweep.json", samples, samples, URBAN, ChoiceFolder(data / "local"),
+                             settings=ChoiceSettings(threshold_mode="all"))
     code, stderr = run(sessrs_t1_t2, *inputs(data), "--classes", *CLASSES, "--out", data / "cluster",
                        "--scheduler", scheduler)
     assert code == 0, stderr
@@ -93,6 +94,6 @@ def test_an_image_failing_on_the_cluster_is_reported_and_the_others_are_kept(dat
     original = sweep_module._sweep_sample
     monkeypatch.setattr(sweep_module, "_sweep_sample", lambda job: computed.append(job[0].stem) or original(job))
     samples = pair_inputs(data / "pred", data / "sam", data / "gt")
-    resumed = run_sweep(samples, URBAN, data / "out", CLASSES)
+    resumed = run_sweep(samples, URBAN, data / "out", classes=CLASSES)
     assert computed == ["01002"]
-    assert resumed == run_sweep(samples, URBAN, data / "clean", CLASSES)
+    assert resumed == run_sweep(samples, URBAN, data / "clean", classes=CLASSES)

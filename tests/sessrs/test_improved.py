@@ -9,7 +9,9 @@ from rscommon.objects import encode_object
 from sessrs.fill import fill_class
 from sessrs.inputs import pair_inputs
 from sessrs.modes import FAITHFUL, IMPROVED, RefineOptions
-from sessrs.pick import apply_to_samples, pick_and_apply
+from sessrs.application import apply_to_samples
+from sessrs.choose import ChoiceSettings, choose_and_apply
+from sessrs.folders import ChoiceFolder
 from sessrs.steps import refine_prepared
 from sessrs.prepared import prepare_image
 from sessrs.sweep import run_sweep
@@ -145,7 +147,7 @@ def test_a_pick_refining_one_class_alone_scores_its_sweep_row_in_improved_mode(t
     objects: applying one class alone scores exactly its sweep row. The reference differs on these scenes."""
     options = RefineOptions.for_mode(mode)
     limit = options.sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS)
-    sweep = run_sweep(two_scenes, URBAN, tmp_path / "sweep", [0, 6], max_objects=limit, options=options)
+    sweep = run_sweep(two_scenes, URBAN, tmp_path / "sweep", classes=[0, 6], max_objects=limit, options=options)
     assert sweep["mode"] == mode and sweep["max_objects"] == (5 if mode == "improved" else 10)
     differences = 0
     for cls in (0, 6):
@@ -154,15 +156,15 @@ def test_a_pick_refining_one_class_alone_scores_its_sweep_row_in_improved_mode(t
             thresholds = Thresholds(t1={**dict.fromkeys(range(7), 0.8), cls: row["t1"]}, t2={cls: row["t2"]},
                                     modify=[cls])
             report = apply_to_samples(two_scenes, URBAN, thresholds, tmp_path / f"{cls}_{index}",
-                                      APPLY_MAX_OBJECTS, options=options)
+                                      max_objects=APPLY_MAX_OBJECTS, options=options)
             differences += report["refined"]["mIoU"] != row["mIoU"]
     assert differences == 0 if mode == "improved" else differences > 0
 
 
 def test_a_sweep_of_another_mode_is_refused_by_the_pick(two_scenes, tmp_path):
     from rscommon.files import InputError
-    run_sweep(two_scenes, URBAN, tmp_path / "sweep", [6])
+    run_sweep(two_scenes, URBAN, tmp_path / "sweep", classes=[6])
     with pytest.raises(InputError, match="swept in faithful mode, picked in improved mode"):
-        pick_and_apply(tmp_path / "sweep" / "sweep.json", two_scenes, URBAN, tmp_path / "out",
-                       tmp_path / "out" / "se_mask", options=IMPROVED)
+        choose_and_apply(tmp_path / "sweep" / "sweep.json", two_scenes, two_scenes, URBAN,
+                         ChoiceFolder(tmp_path / "out"), settings=ChoiceSettings(options=IMPROVED))
     assert not (tmp_path / "out").exists()

@@ -11,7 +11,8 @@ from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
 from sessrs.inputs import load_prepared, pair_inputs
-from sessrs.pick import apply_to_samples, pick_thresholds
+from sessrs.application import apply_to_samples
+from sessrs.pick import pick_thresholds
 from sessrs.steps import refine_prepared
 from sessrs.thresholds import Thresholds
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import sessrs.layout
+import reference_layout
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png, write_label_png
 from sessrs.inputs import pair_inputs
@@ -23,7 +23,7 @@ import sessrs_t1_t2  # noqa: E402
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
     """A repository root holding one UNetFormer result folder and the Urban data it refers to."""
-    monkeypatch.setattr(sessrs.layout, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(reference_layout, "REPO_ROOT", tmp_path)
     model = tmp_path / "GeoSeg" / "fig_results" / "Urban" / "unetformer"
     data = tmp_path / "GeoSeg" / "data" / "Urban"
     for source, target, suffix in (("pred", model / "pre_p", "png"), ("gt", data / "val" / "modify_masks", "png"),
@@ -60,4 +60,4 @@ def test_the_reference_form_sweep_recomputes_a_prediction_changed_in_place(repos
     assert "01004: inputs.pred changed" in capsys.readouterr().err
     swept = json.loads((model / "sessrs_write" / "modify_ssam" / "sweep.json").read_text())
     samples = pair_inputs(model / "pre_p", data / "sam_label_info" / "ssam", data / "val" / "modify_masks")
-    assert swept == run_sweep(samples, URBAN, repository / "clean", [1])
+    assert swept == run_sweep(samples, URBAN, repository / "clean", classes=[1])

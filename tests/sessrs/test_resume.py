@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import sessrs.pick as pick_module
+import sessrs.application as application_module
 import sessrs.sweep as sweep_module
 from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
 from sessrs.inputs import load_prepared, pair_inputs
-from sessrs.pick import apply_to_samples, pick_and_apply
+from sessrs.application import apply_to_samples
+from sessrs.choose import ChoiceSettings, choose_and_apply
+from sessrs.folders import ChoiceFolder
 from sessrs.steps import refine_prepared
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
@@ -71,20 +73,20 @@ def recording(monkeypatch, module, name: str) -> list[str]:
 @pytest.mark.parametrize("kind", ["pred", "sam", "gt"])
 def test_sweep_rerun_recomputes_exactly_the_changed_image(workspace, tmp_path, kind, monkeypatch, capsys):
     samples = pair_inputs(workspace / "pred", workspace / "sam", workspace / "gt")
-    first = run_sweep(samples, URBAN, tmp_path / "out", CLASSES)
+    first = run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES)
     change_input(workspace, kind, "01003")
     computed = recording(monkeypatch, sweep_module, "_sweep_sample")
-    rerun = run_sweep(samples, URBAN, tmp_path / "out", CLASSES)
+    rerun = run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES)
     assert computed == ["01003"]
     assert f"01003: inputs.{kind} changed" in capsys.readouterr().err
     assert rerun != first
-    assert rerun == run_sweep(samples, URBAN, tmp_path / "clean", CLASSES)
+    assert rerun == run_sweep(samples, URBAN, tmp_path / "clean", classes=CLASSES)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not a zip", "wrong shapes"])
 def test_a_corrupt_part_is_named_and_computed_again(workspace, tmp_path, damage, monkeypatch, capsys):
     samples = pair_inputs(workspace / "pred", workspace / "sam", workspace / "gt")
-    first = run_sweep(samples, URBAN, tmp_path / "out", CLASSES)
+    first = run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES)
     part = tmp_path / "out" / "parts" / "01005.npz"
     if damage == "truncated":
         part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
@@ -93,7 +95,7 @@ def test_a_corrupt_part_is_named_and_computed_again(workspace, tmp_path, damage,
     else:
         np.savez(part, baseline=np.zeros((3, 3), np.int64), made_from=np.array("{}"), class_1=np.zeros(2), class_6=0)
     computed = recording(monkeypatch, sweep_module, "_sweep_sample")
-    assert run_sweep(samples, URBAN, tmp_path / "out", CLASSES) == first
+    assert run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES) == first
     assert computed == ["01005"]
     assert f"{part}: " in capsys.readouterr().err
 
@@ -101,13 +103,13 @@ def test_a_corrupt_part_is_named_and_computed_again(workspace, tmp_path, damage,
 def test_settings_of_the_parts_are_part_of_their_key(workspace, tmp_path, monkeypatch):
     """A part made with another object limit is never reused, even if the run record is changed by hand."""
     samples = pair_inputs(workspace / "pred", workspace / "sam", workspace / "gt")
-    run_sweep(samples, URBAN, tmp_path / "out", CLASSES, max_objects=4)
+    run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES, max_objects=4)
     run_file = tmp_path / "out" / "run.json"
     run_file.write_text(run_file.read_text().replace('"max_objects": 4', '"max_objects": 10'))
     computed = recording(monkeypatch, sweep_module, "_sweep_sample")
-    rerun = run_sweep(samples, URBAN, tmp_path / "out", CLASSES)
+    rerun = run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES)
     assert sorted(computed) == ["01000", "01003", "01005"]
-    assert rerun == run_sweep(samples, URBAN, tmp_path / "clean", CLASSES)
+    assert rerun == run_sweep(samples, URBAN, tmp_path / "clean", classes=CLASSES)
 
 
 @pytest.mark.parametrize(("content", "message"), [("[1, 2]", "not the record of a sweep"), ("{", "malformed JSON")])
@@ -116,7 +118,7 @@ def test_a_malformed_run_record_is_one_line(workspace, tmp_path, content, messag
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "run.json").write_text(content)
     with pytest.raises(InputError, match=message) as error:
-        run_sweep(samples, URBAN, tmp_path / "out", CLASSES)
+        run_sweep(samples, URBAN, tmp_path / "out", classes=CLASSES)
     assert str(error.value).startswith(str(tmp_path / "out" / "run.json")) and "\n" not in str(error.value)
 
 
@@ -125,7 +127,7 @@ def test_application_rerun_refines_again_exactly_the_changed_image(workspace, tm
     samples = pair_inputs(workspace / "pred", workspace / "sam", workspace / "gt")
     first = apply_to_samples(samples, URBAN, BEST, tmp_path / "se_mask")
     change_input(workspace, kind, "01000")
-    computed = recording(monkeypatch, pick_module, "_refine_one")
+    computed = recording(monkeypatch, application_module, "_refine_one")
     rerun = apply_to_samples(samples, URBAN, BEST, tmp_path / "se_mask")
     assert computed == ["01000"]
     assert f"01000: inputs.{kind} changed" in capsys.readouterr().err
@@ -175,19 +177,20 @@ def test_sweep_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_p
     inputs = ["--pred-dir", data / "pred", "--sam-dir", data / "sam", "--gt-dir", data / "gt", "--dataset", "Urban",
               "--classes", *CLASSES, "-n", "1"]
     kill_change_and_rerun(data, SWEEP_SCRIPT, inputs, tmp_path / "out", "parts/*.npz", "sweep.json")
-    clean = run_sweep(pair_inputs(data / "pred", data / "sam", data / "gt"), URBAN, tmp_path / "clean", CLASSES)
+    clean = run_sweep(pair_inputs(data / "pred", data / "sam", data / "gt"), URBAN, tmp_path / "clean", classes=CLASSES)
     assert json.loads((tmp_path / "out" / "sweep.json").read_text()) == clean
 
 
 def test_pick_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
     data = copy_scenes(tmp_path / "data", FAULT_SCENES)
     samples = pair_inputs(data / "pred", data / "sam", data / "gt")
-    run_sweep(samples, URBAN, tmp_path / "sweep", CLASSES)
+    run_sweep(samples, URBAN, tmp_path / "sweep", classes=CLASSES)
     inputs = ["--sweep", tmp_path / "sweep" / "sweep.json", "--pred-dir", data / "pred", "--sam-dir", data / "sam",
               "--gt-dir", data / "gt", "--dataset", "Urban", "-t", "all", "-n", "1"]
     out, clean = tmp_path / "pick", tmp_path / "clean"
     kill_change_and_rerun(data, PICK_SCRIPT, inputs, out, "se_mask/*.png", "metrics.json")
-    pick_and_apply(tmp_path / "sweep" / "sweep.json", samples, URBAN, clean, clean / "se_mask", "all")
+    choose_and_apply(tmp_path / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(clean),
+                     settings=ChoiceSettings(threshold_mode="all"))
     for name in ("best.json", "metrics.json"):
         assert json.loads((out / name).read_text()) == json.loads((clean / name).read_text())
     for stem in FAULT_SCENES:

@@ -10,7 +10,9 @@ from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
-from sessrs.sweep import THRESHOLD_PAIRS, run_sweep, sweep_image
+from rscommon.parallel import Execution
+from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
+from sessrs.sweep_engine import sweep_image
 
 SCENES = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference" / "scenes"
 REFERENCE = json.loads((SCENES.parent / "sweep.json").read_text())
@@ -25,7 +27,7 @@ def swept(tmp_path_factory):
     for scene in REFERENCE["scenes"]:
         shutil.copy(SCENES / "pred" / f"{scene}.png", pred_dir)
     samples = pair_inputs(pred_dir, SCENES / "sam", SCENES / "gt")
-    return run_sweep(samples, URBAN, root / "out", workers=2), root / "out", samples
+    return run_sweep(samples, URBAN, root / "out", execution=Execution(2)), root / "out", samples
 
 
 def test_sweep_matches_reference(swept):
@@ -55,7 +57,7 @@ def test_rerun_resumes_without_recomputing(swept, monkeypatch):
         raise AssertionError(f"recomputed {job[0].stem}")
 
     monkeypatch.setattr(module, "_sweep_sample", fail)
-    assert run_sweep(samples, URBAN, out, workers=1) == sweep
+    assert run_sweep(samples, URBAN, out, execution=Execution(1)) == sweep
 
 
 def test_interrupted_run_continues_where_it_stopped(swept, tmp_path):
@@ -64,7 +66,7 @@ def test_interrupted_run_continues_where_it_stopped(swept, tmp_path):
     for part in list((tmp_path / "out" / "parts").glob("*.npz"))[:3]:
         part.unlink()
     (tmp_path / "out" / "sweep.json").unlink()
-    assert run_sweep(samples, URBAN, tmp_path / "out", workers=1) == sweep
+    assert run_sweep(samples, URBAN, tmp_path / "out", execution=Execution(1)) == sweep
 
 
 @pytest.mark.parametrize("scene", ["01002", "01008"])

@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.datasets import DatasetSpec
+from rscommon.parallel import Execution
+from sessrs.choose import ChoiceSettings, choose_and_apply
+from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, select
-from sessrs.joint_outputs import search_and_apply
 from sessrs.modes import RefineOptions
-from sessrs.pick import pick_and_apply
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
 
 from .settings import DemoSettings
-
-REFINED_FOLDER = "se_mask"
-
 
 @dataclass(frozen=True)
 class Protocol:
@@ -96,17 +94,19 @@ def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Pa
     variant's rows of the report. Returns the sweep and the thresholds."""
     tune, evaluate = (select(samples, names, f"fold {fold.name}") for names in (fold.tune, fold.evaluate))
     options = RefineOptions.for_mode(variant.mode)
-    sweep_dir, variant_dir = out / variant.sweep_folder, out / variant.folder
-    sweep = run_sweep(tune, spec, sweep_dir, workers=settings.workers, options=options)
-    if variant.search == "pick":
-        applied = pick_and_apply(sweep_dir / "sweep.json", evaluate, spec, variant_dir, variant_dir / REFINED_FOLDER,
-                                 mode=settings.pick_mode, max_objects=settings.max_objects, workers=settings.workers,
-                                 options=options)
-    else:
-        applied = search_and_apply(sweep_dir / "sweep.json", tune, evaluate, spec, variant_dir,
-                                   variant_dir / REFINED_FOLDER, settings.pick_mode, settings.max_objects, options,
-                                   workers=settings.workers)
+    execution = Execution(settings.workers)
+    sweep_folder = SweepFolder(out / variant.sweep_folder)
+    sweep = run_sweep(tune, spec, sweep_folder, options=options, execution=execution)
+    choice = ChoiceSettings(search=variant.search, threshold_mode=settings.pick_mode,
+                            max_objects=settings.max_objects, options=options)
+    applied = choose_and_apply(sweep_folder.sweep, tune, evaluate, spec, variant_folder(out, variant),
+                               settings=choice, execution=execution)
     return {"sweep": sweep, "best": applied.thresholds}
+
+
+def variant_folder(out: Path, variant: Variant) -> ChoiceFolder:
+    """Where ``variant`` writes its thresholds, figures and refined maps in a fold's folder ``out``."""
+    return ChoiceFolder(out / variant.folder)
 
 
 def fold_summary(fold: Fold, chosen: dict[str, Thresholds], spec: DatasetSpec) -> dict:

@@ -19,13 +19,14 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import write_json_atomic
 from rspipeline.report import write_report
+from sessrs.folders import ChoiceFolder
 from sessrs.inputs import pair_inputs
 from sessrs.thresholds import Thresholds
 
 from .assembly import heatmaps, protocol_tables, report_top, set_group, tile_panels
 from .console import Console
 from .objects import ObjectChoice, choose_objects
-from .protocols import REFINED_FOLDER, SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply
+from .protocols import SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply, variant_folder
 from .samples import SAMPLE_SETS, SampleSet, Workspace, crop_predictions, prepare_set
 from .scores import evaluate_peers, fixed_peers, pooled, refined_matrices
 from .settings import DemoSettings
@@ -59,7 +60,7 @@ def tune_sessrs(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settin
         out = work.fold(protocol, fold.name)
         tuned = tune_and_apply(fold, samples, spec, out, settings, variant)
         chosen[variant.key] = tuned["best"]
-        maps = refined_matrices(out / variant.folder / REFINED_FOLDER, fold.evaluate, work, spec)
+        maps = refined_matrices(variant_folder(out, variant).refined, fold.evaluate, work, spec)
         per_tile.setdefault(protocol, {}).setdefault(variant.key, {}).update(maps)
         if variant is SESSRS_VARIANTS[-1]:
             results.folds.setdefault(protocol, []).append(fold_summary(fold, chosen, spec))
@@ -93,7 +94,7 @@ def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects:
                  for peer, per_tile in evaluate_peers(fixed_peers(spec), console.progress(tiles), work, spec).items()}
     with console.stage(f"{key}-panels", f"{key}: tile panels"):
         reference = work.fold("reference", "all")
-        panels = tile_panels(console.progress(tiles), work, reference / REFINED_FOLDER, spec, settings.out, key)
+        panels = tile_panels(console.progress(tiles), work, ChoiceFolder(reference).refined, spec, settings.out, key)
         grids = heatmaps(sessrs.reference_sweep, reference / "sweep", spec, settings.out)
     matrices = {protocol: {**fixed, **variants} for protocol, variants in sessrs.matrices.items()}
     protocols = protocol_tables(matrices, sessrs.folds, spec)

@@ -1,0 +1,160 @@
+"""Thresholds applied to every image of a folder: refined maps written, resumably, and the figures compared."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError, read_json, write_json_atomic
+from rscommon.labels import read_label_png, write_label_png
+from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.outputs import check_output_folder
+from rscommon.parallel import LOCAL, Execution, each_job
+
+from .inputs import Sample, input_folders, load_ground_truth, load_prepared
+from .modes import FAITHFUL, RefineOptions
+from .resume import sample_fingerprint, stale_reason
+from .steps import refine_prepared
+from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+
+APPLIED_RECORD = ".applied.json"
+
+
+Scores = tuple[np.ndarray | None, np.ndarray | None]
+"""The confusion matrices of one image before and after the refinement (``None`` without ground truth)."""
+
+
+def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> Scores:
+    sample, spec, thresholds, max_objects, out_dir, options = job
+    prepared = load_prepared(sample, spec)
+    t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
+    refined = refine_prepared(prepared, t1, t2, thresholds.modify, max_objects, options)
+    write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
+    if sample.gt is None:
+        return None, None
+    gt = load_ground_truth(sample, spec, prepared.shape)
+    return confusion_matrix(gt, prepared.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+
+
+def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
+    """Scores of an image refined, from the same inputs, by an earlier run of the same application."""
+    if sample.gt is None:
+        return None, None
+    refined = read_label_png(out_dir / f"{sample.stem}.png", spec)
+    pred = read_label_png(sample.pred, spec)
+    gt = load_ground_truth(sample, spec, pred.shape)
+    return confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+
+
+def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int,
+                          options: RefineOptions = FAITHFUL) -> dict[str, Any]:
+    settings = {"dataset": spec.name, "thresholds": thresholds.to_json(), "max_objects": max_objects}
+    return settings if options == FAITHFUL else {**settings, "options": options.to_json()}
+
+
+def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of an earlier application into ``out_dir`` (None when there is none); refuses another one."""
+    path = out_dir / APPLIED_RECORD
+    if not path.exists():
+        if out_dir.is_dir() and any(out_dir.glob("*.png")):
+            raise InputError(f"{out_dir}: already holds PNGs not written by this application; choose another output folder")
+        return None
+    record = read_json(path)
+    if not (isinstance(record, dict) and isinstance(record.get("settings"), dict)
+            and isinstance(record.get("images"), dict)):
+        raise InputError(f"{path}: not the record of an application (settings, images); remove that folder")
+    if record["settings"] != settings:
+        changed = sorted(k for k in settings if record["settings"].get(k) != settings[k])
+        raise InputError(f"{out_dir}: holds images refined with other {', '.join(changed)}; "
+                         "choose another output folder")
+    return record
+
+
+def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds,
+                             *, max_objects: int = APPLY_MAX_OBJECTS,
+                             options: RefineOptions = FAITHFUL) -> dict[str, Any] | None:
+    """Refuse, before anything is written, an output folder the application cannot use (see
+    :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir, input_folders(samples), "refined-maps folder")
+    return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects, options))
+
+
+def apply_to_samples(
+    samples: list[Sample],
+    spec: DatasetSpec,
+    thresholds: Thresholds,
+    out_dir: str | Path,
+    *,
+    max_objects: int = APPLY_MAX_OBJECTS,
+    options: RefineOptions = FAITHFUL,
+    execution: Execution = LOCAL,
+) -> dict | None:
+    """Refine every image with ``thresholds`` into ``out_dir`` (P-mode PNGs); resumable.
+
+    Returns the unrefined and refined scores (``None`` without ground truth). Each refined map is kept for a
+    re-run only while its prediction and objects are the same files (by content); a folder holding images
+    refined with other thresholds, or PNGs of anything else, is refused. ``execution`` says where the images are
+    refined (local processes or a Dask cluster).
+    """
+    out_dir = Path(out_dir)
+    if not samples:
+        raise InputError("no images to refine")
+    thresholds.check_classes(spec.num_classes)
+    settings = _application_settings(spec, thresholds, max_objects, options)
+    record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
+    record = record or {"settings": settings, "images": {}}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / APPLIED_RECORD, record)
+    made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}
+    done, todo = [], []
+    for sample in samples:
+        previous = record["images"].get(sample.stem)
+        if (out_dir / f"{sample.stem}.png").exists() and previous is not None:
+            reason = stale_reason(sample.stem, previous, made_from[sample.stem])
+            if reason is None:
+                done.append(sample)
+                continue
+            tqdm.write(reason, file=sys.stderr)
+        todo.append(sample)
+    results = [_rescore(s, spec, out_dir) for s in done]
+    jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir, options)) for s in todo]
+    with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
+        for stem, result in each_job(_refine_one, jobs, execution):
+            record["images"][stem] = made_from[stem]
+            write_json_atomic(out_dir / APPLIED_RECORD, record)
+            results.append(result)
+            progress.update()
+    if any(before is None for before, _ in results):
+        return None
+    before = sum(r[0] for r in results)
+    after = sum(r[1] for r in results)
+    return comparison(before, after, spec, thresholds)
+
+
+def comparison(before: np.ndarray, after: np.ndarray, spec: DatasetSpec, thresholds: Thresholds) -> dict:
+    """Unrefined vs refined figures, overall and per class (the content of ``metrics.json``)."""
+    unrefined, refined = compute_scores(before, spec.scored), compute_scores(after, spec.scored)
+    return {
+        "thresholds": thresholds.to_json(),
+        "unrefined": {**unrefined.as_dict(spec.classes), "per_class": unrefined.per_class(spec.classes)},
+        "refined": {**refined.as_dict(spec.classes), "per_class": refined.per_class(spec.classes)},
+    }
+
+
+def comparison_table(report: dict, spec: DatasetSpec) -> str:
+    """A readable unrefined-vs-refined table."""
+    before, after = report["unrefined"], report["refined"]
+    lines = [f"modify = {report['thresholds']['modify']}",
+             f"{'class':<14} {'IoU':>15} {'F1':>15} {'recall':>15} {'precision':>15}"]
+    for name in before["per_class"]:
+        cells = [f"{before['per_class'][name][k]:6.2f}>{after['per_class'][name][k]:6.2f}"
+                 for k in ("IoU", "F1", "recall", "precision")]
+        lines.append(f"{name:<14} " + " ".join(f"{c:>15}" for c in cells))
+    for key in ("mIoU", "mF1", "mPA", "OA"):
+        lines.append(f"{key:<14} {before[key]:6.2f} > {after[key]:6.2f} ({after[key] - before[key]:+.2f})")
+    return "\n".join(lines) + "\n"
