@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, write_json_atomic, write_text_atomic
+from rscommon.parallel import Execution
 
 from .inputs import Sample
 from .joint import SearchState, joint_search, settings_from, thresholds_of
@@ -116,8 +117,9 @@ def search_and_apply(
               "ground-truth": first.gt.parent if first.gt is not None else None}
     check_output_folder(out_dir, inputs)
     check_output_folder(refined_dir, inputs, "output folder")
-    state = joint_search(tune, spec, settings_from(start, spec.num_classes), out_dir, max_objects, grid, options,
-                         classes=[int(c) for c in sweep["sweeps"]], workers=workers)
+    state = joint_search(tune, spec, settings_from(start, spec.num_classes), out_dir, max_objects=max_objects,
+                         grid=grid, options=options, classes=[int(c) for c in sweep["sweeps"]],
+                         execution=Execution(workers, scheduler))
     best = thresholds_of(state.settings)
     check_previous_pick(out_dir / "best.json", best)
     trace = write_trace(state, spec, out_dir, options, grid, [s.stem for s in tune])
