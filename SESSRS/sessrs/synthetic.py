@@ -38,20 +38,20 @@ class Population:
     class_weights: tuple[float, ...] = (0.45, 0.0, 0.0, 0.08, 0.07, 0.18, 0.22)
     """How often a land-cover cell takes each class (buildings and roads come as shapes instead)."""
     cell: int = 128
-    buildings: int = 40
+    buildings: int = 25
     building_size: tuple[int, int] = (12, 48)
     building_class: int = 1
     roads: int = 4
     road_width: tuple[int, int] = (6, 14)
     road_class: int = 2
-    displacement: float = 3.0
+    displacement: float = 2.0
     """Amplitude of the smooth displacement that moves predicted boundaries."""
-    jitter: float = 0.005
+    jitter: float = 0.002
     """Share of pixels moved by a further two or three pixels: the fragments along boundaries."""
     confusions: dict[int, int] | None = None
     """Class -> the class a confused region takes (default: farmland <-> barren, forest -> farmland)."""
     confusion_rate: float = 0.08
-    speckles: int = 80
+    speckles: int = 30
     object_rate: float = 0.85
     """Share of ground-truth regions that become objects."""
     grow_rate: float = 0.15
@@ -105,11 +105,11 @@ def ground_truth(rng: np.random.Generator, size: int, population: Population, sc
     cells = -(-size // max(int(population.cell * scale), 4))
     grid = rng.choice(len(weights), size=(cells, cells), p=weights).astype(np.uint8)
     gt = cv2.resize(grid, (size, size), interpolation=cv2.INTER_NEAREST)
-    low, high = (max(int(v * scale), 2) for v in population.building_size)
+    low, high = _scaled(population.building_size, scale)
     for _ in range(int(population.buildings * scale * scale)):
         top, left = rng.integers(0, size, 2)
         gt[top : top + rng.integers(low, high), left : left + rng.integers(low, high)] = population.building_class
-    low, high = (max(int(v * scale), 2) for v in population.road_width)
+    low, high = _scaled(population.road_width, scale)
     for _ in range(population.roads):
         at, width = int(rng.integers(0, size)), int(rng.integers(low, high))
         if rng.random() < 0.5:
@@ -117,6 +117,12 @@ def ground_truth(rng: np.random.Generator, size: int, population: Population, sc
         else:
             gt[:, at : at + width] = population.road_class
     return gt
+
+
+def _scaled(bounds: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Size bounds scaled to the scene, at least 2 pixels and one value wide."""
+    low = max(int(bounds[0] * scale), 2)
+    return low, max(int(bounds[1] * scale), low + 1)
 
 
 def prediction(rng: np.random.Generator, gt: np.ndarray, regions: Regions, population: Population,
@@ -180,7 +186,7 @@ def objects_of(rng: np.random.Generator, gt: np.ndarray, regions: Regions, popul
             half[rows[chosen], cols[chosen]] = True
             masks.append(_pixels(crop & ~half, window, gt.shape))
             crop = half
-        if rng.random() < population.nested_rate:
+        if rng.random() < population.nested_rate and crop.any():
             masks.append(_pixels(_nested(rng, crop), window, gt.shape))
         masks.append(_pixels(crop, window, gt.shape))
     return [_record(pixels, gt.shape) for pixels in masks if len(pixels)]
