@@ -48,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="pick: each class's best sweep row (the reference); joint: from there, every class's "
                              "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
                              "full application (needs --gt-dir; with --split it searches on the tune images)")
+    parser.add_argument("--memory-limit", type=float, metavar="GB",
+                        help="with --search joint: gigabytes its processes may hold together (default: a sixth of "
+                             "this machine's memory); images beyond it wait on disk between steps")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
@@ -56,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out")
     args.choice = ChoiceSettings(search=args.search, threshold_mode=args.threshold_mode,
-                                 max_objects=args.max_objects, options=RefineOptions.for_mode(args.mode))
+                                 max_objects=args.max_objects, options=RefineOptions.for_mode(args.mode),
+                                 memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30))
     args.execution = Execution(args.workers, args.scheduler)
     return args
 

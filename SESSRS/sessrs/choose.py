@@ -35,13 +35,15 @@ class ChoiceSettings:
     ``search``: ``pick`` (each class's best sweep row, the reference) or ``joint`` (coordinate descent from the
     pick on the full application's mIoU over the tune images). ``threshold_mode``: the largest picked t1 put into
     ``modify`` (``all``: 0.99). ``max_objects`` and ``options``: the application's object limit and refinement mode
-    (the sweep's mode must be the same).
+    (the sweep's mode must be the same). ``memory_limit``: bytes the joint search's processes may hold together
+    (None: a sixth of this machine's memory); images beyond it wait on disk between steps.
     """
 
     search: str = "pick"
     threshold_mode: str | float = 0.7
     max_objects: int = APPLY_MAX_OBJECTS
     options: RefineOptions = FAITHFUL
+    memory_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
@@ -49,6 +51,8 @@ class ChoiceSettings:
         threshold_limit(self.threshold_mode)
         if isinstance(self.max_objects, bool) or not isinstance(self.max_objects, int) or self.max_objects < 1:
             raise InputError(f"max_objects must be a whole number of at least 1, got {self.max_objects!r}")
+        if self.memory_limit is not None and self.memory_limit < 2**20:
+            raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def _search_jointly(start: Thresholds, context: _Context) -> tuple[Thresholds, C
     grid = ThresholdGrid(**context.sweep["grid"]) if "grid" in context.sweep else REFERENCE_GRID
     state = joint_search(context.tune, spec, settings_from(start, spec.num_classes), context.folder.root,
                          max_objects=settings.max_objects, grid=grid, options=settings.options,
-                         classes=[int(c) for c in context.sweep["sweeps"]], execution=context.execution)
+                         classes=[int(c) for c in context.sweep["sweeps"]], execution=context.execution,
+                         memory_limit=settings.memory_limit)
     tuned_on = [sample.stem for sample in context.tune]
     return thresholds_of(state.settings), lambda: write_trace(state, spec, context.folder, settings.options, grid,
                                                               tuned_on)

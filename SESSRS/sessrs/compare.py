@@ -14,6 +14,7 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.metrics import compute_scores
+from rscommon.parallel import Execution
 
 from .inputs import Sample, load_ground_truth, load_prepared
 from .joint import ShardPool, joint_search, settings_from, thresholds_of
@@ -43,7 +44,7 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
                                           options=options)
     pooled = {method: np.zeros((spec.num_classes, spec.num_classes), np.int64) for method in METHODS}
     folds = []
-    with ShardPool(samples, spec, APPLY_MAX_OBJECTS, options, workers) as pool:
+    with ShardPool(samples, spec, APPLY_MAX_OBJECTS, options, Execution(workers)) as pool:
         for held in samples:
             tune = [s for s in samples if s is not held]
             sweep = summarise([sweeps[s.stem] for s in tune], spec, classes, [s.stem for s in tune])

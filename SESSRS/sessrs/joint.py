@@ -7,13 +7,13 @@ mIoU of the full application (all classes at once, the application's object limi
 turn, scores every setting of that class (not refined, or refined with each pair of the grid) with the other
 classes as they are, keeps the best (the current setting on a tie), and stops when a whole round gains nothing.
 It is deterministic; its state is saved after each step, keyed on its inputs and settings, so an interrupted
-search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`).
+search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`), image by
+image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`).
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +27,9 @@ from rscommon.metrics import compute_scores
 from rscommon.parallel import LOCAL, Execution
 from rscommon.provenance import digest, fingerprint, what_changed
 
-from .inputs import Sample, load_ground_truth, load_prepared
-from .joint_engine import OFF, ClassSetting, ImageEvaluator, Settings, class_matrices, modify_of
+from .inputs import Sample
+from .joint_engine import OFF, ClassSetting, Settings, modify_of
+from .joint_shards import ShardPool
 from .modes import FAITHFUL, RefineOptions
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import NEVER, Thresholds
@@ -53,75 +54,6 @@ def candidates_for(current: ClassSetting, grid: ThresholdGrid) -> list[ClassSett
     """The settings a class is scored at: its current one first (it wins ties), off, then every grid pair."""
     options = [current, OFF, *(ClassSetting(t1, t2, True) for t1, t2 in grid.pairs)]
     return list(dict.fromkeys(options))
-
-
-class Shard:
-    """The evaluators of some images, kept in one process between calls."""
-
-    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions):
-        self.num_classes = spec.num_classes
-        self.evaluators = {}
-        for sample in samples:
-            prepared = load_prepared(sample, spec)
-            gt = load_ground_truth(sample, spec, prepared.shape)
-            self.evaluators[sample.stem] = ImageEvaluator(prepared, gt, max_objects, options)
-
-    def _chosen(self, stems: frozenset[str] | None) -> list[ImageEvaluator]:
-        return [e for stem, e in self.evaluators.items() if stems is None or stem in stems]
-
-    def matrices(self, stems: frozenset[str] | None, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
-        return class_matrices(self._chosen(stems), cls, candidates, self.num_classes)
-
-    def commit(self, stems: frozenset[str] | None, settings: Settings) -> np.ndarray:
-        return sum((e.commit(settings) for e in self._chosen(stems)),
-                   np.zeros((self.num_classes, self.num_classes), np.int64))
-
-
-_SHARD: Shard | None = None
-
-
-def _start_shard(*args) -> None:
-    global _SHARD
-    _SHARD = Shard(*args)
-
-
-def _call_shard(method: str, *args):
-    return getattr(_SHARD, method)(*args)
-
-
-class ShardPool:
-    """Images split over ``workers`` processes, each keeping its images and caches in memory between calls.
-
-    Several searches over subsets of the images (the folds of a held-out protocol) can share one pool: the
-    caches of an image do not depend on which other images are searched with it.
-    """
-
-    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions,
-                 workers: int = 1) -> None:
-        groups = [list(samples[i :: max(workers, 1)]) for i in range(max(workers, 1))]
-        groups = [group for group in groups if group]
-        self.local = Shard(samples, spec, max_objects, options) if len(groups) <= 1 else None
-        self.executors = [] if self.local else [
-            ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, spec, max_objects, options))
-            for group in groups
-        ]
-
-    def total(self, method: str, *args) -> np.ndarray:
-        """The sum of every shard's answer to ``method(*args)``."""
-        if self.local is not None:
-            return getattr(self.local, method)(*args)
-        futures = [executor.submit(_call_shard, method, *args) for executor in self.executors]
-        return sum(future.result() for future in futures)
-
-    def close(self) -> None:
-        for executor in self.executors:
-            executor.shutdown(cancel_futures=True)
-
-    def __enter__(self) -> ShardPool:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass
@@ -185,14 +117,19 @@ def joint_search(
     options: RefineOptions = FAITHFUL,
     classes: Sequence[int] | None = None,
     execution: Execution = LOCAL,
+    memory_limit: int | None = None,
     pool: ShardPool | None = None,
 ) -> SearchState:
     """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
 
     Resumes from ``state_dir/joint_state.json`` when it holds a search of the same inputs and settings (a state
     of another search is replaced, and what changed is printed). Returns the final state; its ``trace`` has one
-    entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain. ``pool``: a
-    :class:`ShardPool` holding (at least) these images, built with the same ``max_objects`` and ``options``.
+    entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain.
+
+    The per-image work runs where ``execution`` says (local processes, or a Dask cluster's workers), within
+    ``memory_limit`` bytes for all its processes together (None: a sixth of this machine's memory): images that
+    do not fit stay on disk between steps (see :mod:`sessrs.joint_shards`). ``pool``: a :class:`ShardPool`
+    holding (at least) these images, built with the same ``max_objects`` and ``options``, used instead.
     """
     classes = list(spec.scored if classes is None else classes)
     key = search_key(samples, spec, start, classes, grid, max_objects, options)
@@ -201,7 +138,11 @@ def joint_search(
     if state is not None and state.done:
         return state
     stems = frozenset(s.stem for s in samples)
-    with nullcontext(pool) if pool is not None else ShardPool(samples, spec, max_objects, options, execution.workers) as pool:
+    if pool is None:
+        pool = ShardPool(samples, spec, max_objects, options, execution, memory_limit)
+    else:
+        pool = nullcontext(pool)
+    with pool as pool:
         began = time.perf_counter()
         if state is None:
             matrix = pool.total("commit", stems, start)

@@ -117,6 +117,18 @@ class ImageEvaluator:
         self.settings = tuple(settings)
         return self.matrix
 
+    def trim(self) -> None:
+        """Forget what only the finished step needs: cached refinements, unions, settlements and scores that the
+        current painting does not hold (the next step computes what it needs; results do not change)."""
+        painting = self.painting
+        held = {id(refined) for refined in painting.refinements.values()}
+        self._cache = {key: refined for key, refined in self._cache.items() if id(refined) in held}
+        self._distinct = {key: refined for key, refined in self._distinct.items() if id(refined) in held}
+        settled = {id(settlement) for settlement in painting.settlements.values()}
+        painting._settled = {pair: s for pair, s in painting._settled.items() if id(s) in settled}
+        self._unions.clear()
+        self._scores.clear()
+
     def _delta(self, change: Change) -> np.ndarray:
         before = change_matrix(self.prepared, self.flat_gt, change.pixels, self.painting.values[change.pixels])
         return change_matrix(self.prepared, self.flat_gt, change.pixels, change.values) - before

@@ -5,13 +5,15 @@ Every stage maps its per-image (or per-tile) work through here, and says where i
 With a scheduler (a ``dask.distributed`` address such as ``tcp://10.0.0.5:8786``), they run as tasks on that
 cluster: each job and its result are pickled and sent over the network, the files a job names must be on storage
 the workers share, a failed task is retried ``TASK_RETRIES`` times, and results arrive as tasks finish, so a caller
-that saves each result keeps all finished work when a task fails for good.
+that saves each result keeps all finished work when a task fails for good. A local worker process killed by the
+system (most often for memory) ends the run with :class:`WorkerKilled`, one line that says so.
 """
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -42,6 +44,14 @@ LOCAL = Execution()
 """One process, this one."""
 
 
+class WorkerKilled(InputError):
+    """A local worker process died under a job: killed by the system, most often for lack of memory."""
+
+    def __init__(self, what: str = "a worker process", advice: str = "lower -n") -> None:
+        super().__init__(f"{what} was killed (out of memory?): {advice}; finished work is kept, "
+                         "run the same command again to continue")
+
+
 class ClusterError(RuntimeError):
     """The cluster cannot be used: dask.distributed is missing or no scheduler answers at the address."""
 
@@ -52,8 +62,16 @@ def unordered_map(function: Callable[[Job], Result], jobs: Sequence[Job],
     if execution.scheduler:
         yield from _cluster_map(function, jobs, execution.scheduler)
     elif execution.workers > 1 and len(jobs) > 1:
-        with multiprocessing.Pool(min(execution.workers, len(jobs))) as pool:
-            yield from pool.imap_unordered(function, jobs)
+        with ProcessPoolExecutor(min(execution.workers, len(jobs))) as pool:
+            futures = [pool.submit(function, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            except BrokenProcessPool as error:
+                raise WorkerKilled() from error
+            finally:
+                for future in futures:
+                    future.cancel()
     else:
         yield from map(function, jobs)
 
@@ -137,7 +155,8 @@ def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, 
         raise InputError(message) if all_input else RuntimeError(message)
 
 
-def _connect(scheduler: str):
+def connect(scheduler: str):
+    """A ``dask.distributed`` client of the scheduler at ``scheduler``; :class:`ClusterError` when there is none."""
     try:
         from dask.distributed import Client
     except ImportError as error:
@@ -151,7 +170,7 @@ def _connect(scheduler: str):
 def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
     from dask.distributed import as_completed
 
-    with _connect(scheduler) as client:
+    with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
         for future in as_completed(futures):
             result = future.result()  # a task that failed on every try raises its own error here
@@ -164,7 +183,7 @@ def _cluster_outcomes(function: Callable[[Job], Result], jobs: Sequence[Job],
     """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed."""
     from dask.distributed import as_completed
 
-    with _connect(scheduler) as client:
+    with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
         index_of = {future.key: index for index, future in enumerate(futures)}
         for future in as_completed(futures):

@@ -63,6 +63,7 @@ def random_scenes(tmp_path_factory):
     return pair_inputs(root / "pred", root / "sam", root / "gt")
 
 
+SEARCH = {"max_objects": 5, "grid": GRID, "classes": range(5)}
 START = settings_from(Thresholds(t1={1: 0.5, 2: 0.7}, t2={1: 0.55, 2: 0.8}, modify=[1, 2]), URBAN.num_classes)
 
 
@@ -72,7 +73,7 @@ def trace_without_times(state):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_search_ends_where_no_single_class_change_helps(random_scenes, tmp_path, mode):
-    state = joint_search(random_scenes, URBAN, START, tmp_path, max_objects=5, grid=GRID, options=MODES[mode], classes=range(5))
+    state = joint_search(random_scenes, URBAN, START, tmp_path, options=MODES[mode], **SEARCH)
     scores = [step["mIoU"] for step in state.trace]
     assert scores == sorted(scores) and state.done and state.trace[-1]["gain"] == 0
     scenes = [load_prepared(s, URBAN) for s in random_scenes]
@@ -91,13 +92,14 @@ def test_search_ends_where_no_single_class_change_helps(random_scenes, tmp_path,
 
 
 def test_search_is_deterministic_and_workers_agree(random_scenes, tmp_path):
-    one = joint_search(random_scenes, URBAN, START, tmp_path / "one", max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
-    two = joint_search(random_scenes, URBAN, START, tmp_path / "two", max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5), execution=Execution(workers=2))
+    one = joint_search(random_scenes, URBAN, START, tmp_path / "one", options=FAITHFUL, **SEARCH)
+    two = joint_search(random_scenes, URBAN, START, tmp_path / "two", options=FAITHFUL, **SEARCH,
+                       execution=Execution(2))
     assert trace_without_times(one) == trace_without_times(two) and one.settings == two.settings
 
 
 def test_an_interrupted_search_resumes_where_it_stopped(random_scenes, tmp_path, monkeypatch):
-    whole = joint_search(random_scenes, URBAN, START, tmp_path / "whole", max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
+    whole = joint_search(random_scenes, URBAN, START, tmp_path / "whole", options=FAITHFUL, **SEARCH)
     step, calls = joint._step, []
 
     def interrupted(*args):
@@ -108,20 +110,20 @@ def test_an_interrupted_search_resumes_where_it_stopped(random_scenes, tmp_path,
 
     monkeypatch.setattr(joint, "_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        joint_search(random_scenes, URBAN, START, tmp_path / "part", max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
+        joint_search(random_scenes, URBAN, START, tmp_path / "part", options=FAITHFUL, **SEARCH)
     saved = json.loads((tmp_path / "part" / joint.STATE_FILE).read_text())
     assert len(saved["trace"]) == 5 and not saved["done"]
     monkeypatch.setattr(joint, "_step", step)
     resumed_steps = []
     monkeypatch.setattr(joint, "_step", lambda *args: (resumed_steps.append(1), step(*args)))
-    resumed = joint_search(random_scenes, URBAN, START, tmp_path / "part", max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
+    resumed = joint_search(random_scenes, URBAN, START, tmp_path / "part", options=FAITHFUL, **SEARCH)
     assert trace_without_times(resumed) == trace_without_times(whole)
     assert len(resumed_steps) == len(whole.trace) - 1 - 4
 
 
 def test_a_search_of_other_settings_starts_again(random_scenes, tmp_path, capsys):
-    joint_search(random_scenes, URBAN, START, tmp_path, max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
-    other = joint_search(random_scenes, URBAN, START, tmp_path, max_objects=5, grid=GRID, options=IMPROVED, classes=range(5))
+    joint_search(random_scenes, URBAN, START, tmp_path, options=FAITHFUL, **SEARCH)
+    other = joint_search(random_scenes, URBAN, START, tmp_path, options=IMPROVED, **SEARCH)
     assert "settings.options" in capsys.readouterr().out
     assert json.loads((tmp_path / joint.STATE_FILE).read_text())["key"]["settings"]["options"] == IMPROVED.to_json()
     assert other.done
@@ -131,9 +133,8 @@ def test_trace_is_written_as_json_and_a_plot(random_scenes, tmp_path):
     from sessrs.folders import ChoiceFolder
     from sessrs.joint_trace import write_trace
     from image_files import pixels
-    state = joint_search(random_scenes, URBAN, START, tmp_path, max_objects=5, grid=GRID, options=IMPROVED, classes=range(5))
-    folder = ChoiceFolder(tmp_path)
-    trace = write_trace(state, URBAN, folder, IMPROVED, GRID, [s.stem for s in random_scenes])
+    state = joint_search(random_scenes, URBAN, START, tmp_path, options=IMPROVED, **SEARCH)
+    trace = write_trace(state, URBAN, ChoiceFolder(tmp_path), IMPROVED, GRID, [s.stem for s in random_scenes])
     assert json.loads((tmp_path / "joint_trace.json").read_text()) == json.loads(json.dumps(trace))
     assert trace["mode"] == "improved"
     assert trace["best"]["modify"] == modify_of(state.settings) and len(trace["steps"]) == len(state.trace)

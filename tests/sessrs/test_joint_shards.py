@@ -1,0 +1,72 @@
+"""The joint search within a memory limit: images kept on disk between steps give the search of images kept in
+memory, on local workers too; a killed worker ends the search with one line that says so; generated scenes."""
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from rscommon.datasets import URBAN
+from rscommon.labels import read_label_png
+from rscommon.parallel import Execution, WorkerKilled
+from sessrs.inputs import pair_inputs
+from sessrs.joint import ShardPool, joint_search, settings_from
+from sessrs.modes import FAITHFUL, IMPROVED
+from sessrs.sweep_engine import ThresholdGrid
+from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_scenes
+from sessrs.thresholds import Thresholds
+
+GRID = ThresholdGrid((0.3, 0.5, 0.7), (0.3, 0.55, 0.8))
+START = settings_from(Thresholds(t1={1: 0.5, 5: 0.7}, t2={1: 0.55, 5: 0.8}, modify=[1, 5]), URBAN.num_classes)
+SEARCH = {"max_objects": 5, "grid": GRID, "classes": range(7)}
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generated")
+    generate_scenes(folder, 3, seed=3, size=96)
+    return pair_inputs(folder / "pred", folder / "sam", folder / "gt")
+
+
+def steps(state):
+    return [{k: v for k, v in step.items() if k != "seconds"} for step in state.trace]
+
+
+@pytest.mark.parametrize("options", [FAITHFUL, IMPROVED], ids=["faithful", "improved"])
+def test_images_kept_on_disk_between_steps_give_the_search_of_images_kept_in_memory(scenes, tmp_path, options):
+    in_memory = joint_search(scenes, URBAN, START, tmp_path / "memory", options=options, memory_limit=2**40, **SEARCH)
+    with ShardPool(scenes, URBAN, 5, options, memory_limit=1) as pool:
+        on_disk = joint_search(scenes, URBAN, START, tmp_path / "disk", options=options, pool=pool, **SEARCH)
+        assert pool.local.spilled_count() == len(scenes)
+    assert len(in_memory.trace) > 2 and in_memory.miou > in_memory.trace[0]["mIoU"] / 100
+    assert steps(on_disk) == steps(in_memory) and on_disk.settings == in_memory.settings
+    if options is FAITHFUL:
+        two = joint_search(scenes, URBAN, START, tmp_path / "two", options=options, execution=Execution(2),
+                           memory_limit=1, **SEARCH)
+        assert steps(two) == steps(in_memory)
+
+
+def test_a_killed_worker_ends_the_search_saying_it_ran_out_of_memory(scenes):
+    with ShardPool(scenes, URBAN, 5, FAITHFUL, Execution(2), memory_limit=3 * 2**30) as pool:
+        pool.total("commit", None, START)
+        victim = next(iter(pool.executors[1]._processes))
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(WorkerKilled) as raised:
+            pool.total("commit", None, START)
+    message = str(raised.value)
+    assert "killed (out of memory?)" in message and "--memory-limit 3.0 GiB over 2 processes" in message
+    assert "\n" not in message
+
+
+def test_generated_scenes_are_a_prefix_of_more_scenes_and_populations_differ(tmp_path, scenes):
+    stems = generate_scenes(tmp_path / "few", 2, seed=3, size=96)
+    assert stems == [s.stem for s in scenes[:2]]
+    for kind in ("pred", "gt"):
+        assert np.array_equal(read_label_png(tmp_path / "few" / kind / f"{stems[1]}.png"),
+                              read_label_png(getattr(scenes[1], kind)))
+    assert (tmp_path / "few" / "sam" / f"{stems[1]}.json").read_text() == scenes[1].sam.read_text()
+    generate_scenes(tmp_path / "rural", 1, seed=3, size=96, population=RURAL_LIKE)
+    urban, rural = (read_label_png(tmp_path / name / "gt" / f"{stems[0]}.png") for name in ("few", "rural"))
+    assert URBAN_LIKE != RURAL_LIKE and not np.array_equal(urban, rural)
+    pred, gt = read_label_png(scenes[0].pred), read_label_png(scenes[0].gt)
+    assert 0.6 < (pred == gt).mean() < 0.99, "predictions err, mostly near boundaries"
