@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 for folder in ("common", "SESSRS"):  # this checkout's packages first, whatever is installed
     sys.path.insert(0, str(ROOT / folder))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 URBAN_CLASSES = 8
 BUILDING, ROAD = 1, 2
