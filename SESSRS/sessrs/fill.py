@@ -1,4 +1,4 @@
-"""Fill the regions of one class from their surroundings (step 6.3 of the refinement)."""
+"""Fill the regions of one class from their surroundings (pass 6.3 of docs/algorithm.md, "Step 6: painting")."""
 from __future__ import annotations
 
 import cv2
@@ -18,7 +18,8 @@ def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.nd
     with an 8-neighbour inside the window outside the region; the values gathered are those 8-neighbours of
     border pixels that are not (still unfilled) ``cls`` pixels, counted once per border pixel that sees them.
     The most frequent value wins (smallest on a tie); with nothing gathered the region keeps ``cls``. So in the
-    reference's window a region that fills its box is never filled (quirk 5).
+    reference's window a region that fills its box is never filled (quirk 5, see docs/algorithm.md, "Quirks of
+    the reference and the improved mode", and its picture docs/figures/quirk_fill_window.png).
     """
     values = pred.astype(np.uint8, copy=True)
     marked = values == cls

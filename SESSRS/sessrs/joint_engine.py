@@ -1,5 +1,7 @@
 """Scoring many threshold settings of all classes at once on one image, each by the pixels it changes.
 
+See docs/algorithm.md, "The joint search"; the steps named below are that document's sections.
+
 The joint search changes one class's setting at a time. Refining class ``k`` (steps 2 to 4) depends only on its
 own ``t1``/``t2`` and on which objects of other classes take a class in step 2 (those may cut pixels out of
 ``k``'s objects in step 3), so each class's refinement is cached under exactly that key; the output of steps 5 and

@@ -1,7 +1,7 @@
 """The refinement's options: ``faithful`` keeps every quirk of the reference, ``improved`` fixes them.
 
-Each fix is its own switch, so a study can turn on one at a time. The quirks are listed at the end of the
-algorithm's description (``docs/sessrs-algorithm.md``); the numbers below refer to that list.
+Each fix is its own switch, so a study can turn on one at a time. The quirks are listed in docs/algorithm.md,
+"Quirks of the reference and the improved mode"; the numbers below refer to that table.
 """
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Steps 5 and 6 of the refinement, kept up to date while refined classes change.
 
+See docs/algorithm.md, "Step 5: pixels claimed by two refined classes" and "Step 6: painting" (whose three
+passes are numbered 6.1, 6.2 and 6.3 below).
+
 ``R_k``, the pixels a refined class ``k`` claims, is the class's predicted pixels without its replaced instances,
 plus the pixels of the objects replacing them. The output of a pixel depends only on which refined classes claim
 it: none (it keeps the prediction, or takes the filled prediction in a replaced instance: 6.3), one (it takes
@@ -220,7 +223,8 @@ def paint_settled(values: np.ndarray, where: np.ndarray, winner: np.ndarray, sco
                   painted: np.ndarray, best: np.ndarray, options: RefineOptions) -> None:
     """6.1 for one pair's components at positions ``where``, pairs taken in ``modify`` order.
 
-    In the reference a pixel already painted by an earlier component gets class 0 (quirk 2); with
+    In the reference a pixel already painted by an earlier component gets class 0 (quirk 2, see docs/algorithm.md,
+    "Quirks of the reference and the improved mode"); with
     ``options.conflicts_to_better_class`` it goes to the winner whose IoU is the highest (the first on a tie).
     """
     if options.conflicts_to_better_class:

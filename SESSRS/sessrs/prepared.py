@@ -1,5 +1,8 @@
 """Everything about one image that the refinement needs and that does not depend on the thresholds.
 
+That is step 1 (docs/algorithm.md, "Step 1: instances") and what later steps measure again and again: the
+objects' pixels, class histograms and overlaps, and the fills of "Step 6: painting".
+
 Pixel sets are arrays of flat indices in column-major (Fortran) order, the order of COCO RLE, so that a
 decoded mask turns into indices without a transpose.
 """

@@ -1,4 +1,7 @@
-"""The SESSRS refinement of one prediction with SAM objects (steps 2 to 6 of ``docs/sessrs-algorithm.md``).
+"""The SESSRS refinement of one prediction with SAM objects: steps 2 to 6 of ``docs/algorithm.md``.
+
+A docstring's "Step N" is that document's section of the same number (e.g. docs/algorithm.md, "Step 4: instances
+are replaced by objects"); the quirks are its "Quirks of the reference and the improved mode".
 
 Faithful to the paper's reference by default; :class:`~sessrs.modes.RefineOptions` fixes its quirks one by one.
 :func:`refine_class` (step 4, here) and :class:`~sessrs.painting.Painting` (steps 5 and 6) are written once and
@@ -28,7 +31,7 @@ def refine_with_mappings(
     num_classes: int | None = None,
     options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
-    """Refine the H x W class map ``pred`` with the SAM ``objects`` (see docs: the algorithm).
+    """Refine the H x W class map ``pred`` with the SAM ``objects`` (see docs/algorithm.md).
 
     ``t1``/``t2`` map class (int or str) to threshold (classes not given default to 1, "never"),
     ``modify`` is the ordered list of classes to refine, ``options`` the quirks to fix (none by default).
@@ -81,6 +84,8 @@ class Objects:
 def assign_classes(prepared: PreparedImage, t1: np.ndarray, unions: dict | None = None) -> Objects:
     """Step 2: an object takes its majority class when that class covers more than t1 of its area.
 
+    See docs/algorithm.md, "Step 2: objects take a class".
+
     ``unions`` may carry memoised unions of unreduced objects from an earlier refinement of the same prepared.
     """
     major, count = prepared.majority
@@ -97,7 +102,10 @@ def assign_classes(prepared: PreparedImage, t1: np.ndarray, unions: dict | None 
 
 
 def resolve_object_overlaps(prepared: PreparedImage, objects: Objects, t2: np.ndarray, modify: Sequence[int]) -> None:
-    """Step 3: a larger object gives up the pixels of a smaller, purer object of another class."""
+    """Step 3: a larger object gives up the pixels of a smaller, purer object of another class.
+
+    See docs/algorithm.md, "Step 3: overlapping objects of different classes".
+    """
     order = prepared.area_order
     overlaps = prepared.object_overlaps
     in_modify = np.isin(objects.cls, list(modify))
@@ -142,7 +150,8 @@ def candidate_lists(
     """Step 4, first half: the objects each instance gathers.
 
     An object over the size limit empties the list gathered before it (quirk 1), or with
-    ``options.skip_big_objects_alone`` is only left out itself.
+    ``options.skip_big_objects_alone`` is only left out itself. See docs/algorithm.md, "Step 4: instances are
+    replaced by objects".
     """
     if not len(members) or not len(instances):
         return [[] for _ in instances]

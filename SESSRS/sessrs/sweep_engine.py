@@ -1,4 +1,4 @@
-"""The per-class t1/t2 sweep of one image, computed incrementally.
+"""The per-class t1/t2 sweep of one image, computed incrementally (see docs/algorithm.md, "The sweep").
 
 Each class is refined alone, as the reference's sweep does: every other class keeps ``t1 = t2 = 1`` and
 ``modify = [cls]``. Two steps of the algorithm are then inert, and the engine relies on it:
@@ -12,7 +12,7 @@ Each class is refined alone, as the reference's sweep does: every other class ke
 So a threshold pair's refinement is step 2 (once per t1), step 4 (:func:`~sessrs.steps.refine_class`, the same
 code as the full refinement) and the changed pixels of step 6; the confusion matrix moves only by those pixels,
 and pairs whose replaced instances and objects are the same share one matrix.
-``tests/test_sessrs_engine.py`` checks all of this against the full :func:`~sessrs.steps.refine_prepared`.
+``tests/sessrs/test_engine.py`` checks all of this against the full :func:`~sessrs.steps.refine_prepared`.
 """
 from __future__ import annotations
 
