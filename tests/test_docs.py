@@ -12,9 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SOURCE_FOLDERS = ("common", "GeoSeg", "SAM", "SESSRS", "pipeline")
+from repository import REPO, python_path
 MARKDOWN_PATTERNS = ("README.md", "CONTRIBUTING.md", "docs/**/*.md", "*/README.md", "*/*/README.md",
                      "tests/fixtures/*/README.md")
 # Documents written on another branch and linked before they arrive; a link to one is accepted while it is
@@ -161,9 +159,7 @@ def documented_scripts() -> dict[Path, tuple[Path, str]]:
 
 
 def run_help(script: Path, folder: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    sources = os.pathsep.join(str(REPO / name) for name in SOURCE_FOLDERS)
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [sources, environment.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": python_path()}
     environment.setdefault("MPLBACKEND", "Agg")
     return subprocess.run([sys.executable, str(script), "--help"], cwd=folder, capture_output=True, text=True,
                           timeout=HELP_TIMEOUT, env=environment, check=False)

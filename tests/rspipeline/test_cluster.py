@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repository import python_path
 from cluster_tasks import fail_always, fail_first_try, square_where
 from distributed import Client, LocalCluster
 from scene_files import OVERLAP, TILE, geoseg_scene, make_scene, read_band, scene_args, with_options, write_raster
@@ -59,7 +60,7 @@ def cluster(tmp_path_factory) -> Iterator[str]:
     project installed."""
     folder = tmp_path_factory.mktemp("cluster")
     scheduler_file = folder / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": python_path(TESTS)}
     processes: list[subprocess.Popen] = []
     logs = []
     try:
