@@ -1,4 +1,4 @@
-"""Device choice and the CUDA-only fp16 autocast."""
+"""Device choice and the CUDA-only autocast."""
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +17,8 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device) -> ContextManager:
-    """fp16 autocast on CUDA (as the reference runs); a no-op elsewhere."""
+def autocast_for(device: torch.device, dtype: torch.dtype = torch.float16) -> ContextManager:
+    """Autocast to ``dtype`` on CUDA (fp16 as the reference runs SAM; bf16 for SAM 2); a no-op elsewhere."""
     if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
+        return torch.autocast(device_type="cuda", dtype=dtype)
     return contextlib.nullcontext()
