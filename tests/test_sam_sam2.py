@@ -3,7 +3,8 @@
 The model is built from the ``sam2`` package's own SAM 2.1 tiny config WITHOUT a checkpoint (none can be downloaded
 here) and saved as one, so the masks mean nothing: these tests check the plumbing from an image through
 ``SAM2AutomaticMaskGenerator`` to the JSON the SESSRS stage reads, the resume records, the Dask cluster, and the
-scene command. The quality thresholds are 0 and box NMS is off so that random predictions survive; the point grid is 2 x 2.
+scene command. The quality thresholds are 0 and box NMS is off so that random predictions survive; the point grid
+is 2 x 2.
 """
 from __future__ import annotations
 
