@@ -17,8 +17,9 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device, dtype: torch.dtype = torch.float16) -> ContextManager:
-    """Autocast to ``dtype`` on CUDA (fp16 as the reference runs SAM; bf16 for SAM 2); a no-op elsewhere."""
-    if device.type == "cuda":
+def autocast_for(device: torch.device, dtype: torch.dtype | None = torch.float16) -> ContextManager:
+    """Autocast to ``dtype`` on CUDA (fp16 as the reference runs SAM; bf16 for SAM 2); a no-op elsewhere or when
+    ``dtype`` is None."""
+    if device.type == "cuda" and dtype is not None:
         return torch.autocast(device_type="cuda", dtype=dtype)
     return contextlib.nullcontext()

@@ -94,9 +94,9 @@ def sam_object_source(model: str, model_type: str, checkpoint: Path | None, sett
 
 class SamObjectSource:
     """Runs a SAM-family automatic mask generator (made with ``output_mode="coco_rle"``) on an RGB image and
-    returns its objects as records."""
+    returns its objects as records; on CUDA under autocast to ``autocast_dtype`` (None: full precision)."""
 
-    def __init__(self, generator: Any, device: torch.device, autocast_dtype: torch.dtype) -> None:
+    def __init__(self, generator: Any, device: torch.device, autocast_dtype: torch.dtype | None) -> None:
         self.generator = generator
         self.device = device
         self.autocast_dtype = autocast_dtype
