@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# SAM 2 (requirements_SAM.txt) is a source distribution: build it without its optional CUDA extension.
+export SAM2_BUILD_CUDA := 0
 
 .PHONY: demo test bench clean-venv
 

@@ -1,4 +1,4 @@
-"""Device choice and the CUDA-only fp16 autocast."""
+"""Device choice and the CUDA-only autocast."""
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +18,9 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device) -> ContextManager:
-    """fp16 autocast on CUDA (as the reference runs); a no-op elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
+def autocast_for(device: torch.device, dtype: torch.dtype | None = torch.float16) -> ContextManager:
+    """Autocast to ``dtype`` on CUDA (fp16 as the reference runs SAM; bf16 for SAM 2); a no-op elsewhere or when
+    ``dtype`` is None."""
+    if device.type == "cuda" and dtype is not None:
+        return torch.autocast(device_type="cuda", dtype=dtype)
     return contextlib.nullcontext()

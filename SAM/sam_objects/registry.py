@@ -19,7 +19,7 @@ from rscommon.paths import weights_dir
 from rscommon.provenance import file_identity
 
 from .checkpoints import CheckpointInfo, published, require_file
-from .settings import MaskGeneratorSettings, RegionSettings, SemanticSamSettings, Settings
+from .settings import MaskGeneratorSettings, RegionSettings, Sam2Settings, SemanticSamSettings, Settings
 from rscommon.files import InputError
 
 Generate = Callable[[np.ndarray], list[dict]]
@@ -142,13 +142,26 @@ class SourceSpec:
 
 def _build_sam(recipe: SourceRecipe) -> Generate:
     from .device import resolve_device
-    from .sam_source import SamObjectSource, build_sam_model
+    from .sam_source import sam_object_source
 
-    checkpoint = recipe.checkpoint
-    if checkpoint is not None:
-        checkpoint = require_file(checkpoint, recipe.spec.checkpoint(recipe.model_type), _wanted_by(recipe))
-    net = build_sam_model(recipe.name, recipe.model_type, checkpoint)
-    return SamObjectSource(net, recipe.name, recipe.settings, resolve_device(recipe.device))
+    return sam_object_source(recipe.name, recipe.model_type, _checkpoint_or_random(recipe), recipe.settings,
+                             resolve_device(recipe.device))
+
+
+def _build_sam2(recipe: SourceRecipe) -> Generate:
+    from .device import resolve_device
+    from .sam2_source import sam2_module, sam2_object_source
+
+    sam2_module()  # first: without the package, the install step is the useful message
+    return sam2_object_source(recipe.model_type, _checkpoint_or_random(recipe), recipe.settings,
+                              resolve_device(recipe.device))
+
+
+def _checkpoint_or_random(recipe: SourceRecipe) -> Path | None:
+    """The recipe's checkpoint, which must exist; None (random weights) when the recipe has none."""
+    if recipe.checkpoint is None:
+        return None
+    return require_file(recipe.checkpoint, recipe.spec.checkpoint(recipe.model_type), _wanted_by(recipe))
 
 
 def _build_semantic_sam(recipe: SourceRecipe) -> Generate:
@@ -177,6 +190,7 @@ def _wanted_by(recipe: SourceRecipe) -> str:
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 _HQ_URL = "https://huggingface.co/lkeab/hq-sam/resolve/main/"
 _SSAM_URL = "https://github.com/UX-Decoder/Semantic-SAM/releases/download/checkpoint/"
+_SAM2_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
 
 
 def _table(model_types: tuple[str, ...], infos: tuple[CheckpointInfo, ...]) -> dict[str, CheckpointInfo]:
@@ -199,6 +213,14 @@ SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
                _table(("swinl", "swint"),
                       published(_SSAM_URL, "swinl_only_sam_many2many.pth", "swint_only_sam_many2many.pth")),
                "swinl"),
+    SourceSpec("sam2", "SAM 2.1 (sam2)", Sam2Settings(points_per_batch=64, pred_iou_thresh=0.8, box_nms_thresh=0.7,
+                                                    crop_n_layers=0, crop_n_points_downscale_factor=1,
+                                                    min_mask_region_area=0),
+               _build_sam2, "sam2",
+               _table(("tiny", "small", "base_plus", "large"),
+                      published(_SAM2_URL, "sam2.1_hiera_tiny.pt", "sam2.1_hiera_small.pt",
+                                "sam2.1_hiera_base_plus.pt", "sam2.1_hiera_large.pt")),
+               "large"),
     SourceSpec("regions", "weight-free scikit-image regions (NOT SAM)", RegionSettings(), _build_regions,
                "scikit-image"),
 )}
@@ -250,7 +272,8 @@ def source_recipe(name: str, model_type: str | None = None, checkpoint: str | Pa
 
 def build_object_source(name: str, model_type: str | None = None, checkpoint: str | Path | None = None,
                         device: str | None = None, **settings: Any) -> ObjectSource:
-    """Build object source ``name`` (``sam``, ``samhq``, ``ssam`` or ``regions``); see :func:`source_recipe`.
+    """Build object source ``name`` (``sam``, ``samhq``, ``ssam``, ``sam2`` or ``regions``); see
+    :func:`source_recipe`.
 
     A missing checkpoint names the file and where it is published; a checkpoint that does not fit the model type
     is one error naming the file.

@@ -1,7 +1,8 @@
-"""Object masks from SAM (``segment_anything``) or HQ-SAM (``segment_anything_hq``), the official packages.
+"""Object masks from SAM (``segment_anything``) or HQ-SAM (``segment_anything_hq``), the official packages, and
+the runner of any SAM-family automatic mask generator (SAM 2's too, see :mod:`sam_objects.sam2_source`).
 
-The packages' automatic mask generator is asked for COCO RLE (``output_mode="coco_rle"``), so masks are never
-held densely here; each RLE becomes an object record as it is.
+The generators are asked for COCO RLE (``output_mode="coco_rle"``), so masks are never held densely here; each RLE
+becomes an object record as it is.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,12 +52,17 @@ def build_sam_model(model: str, model_type: str, checkpoint: str | Path | None) 
     return net.eval()
 
 
-def load_weights(net: torch.nn.Module, path: Path, model_name: str) -> None:
-    """Load the state dict at ``path`` into ``net``; one line naming the file if it does not fit ``net``."""
+def load_weights(net: torch.nn.Module, path: Path, model_name: str, key: str | None = None) -> None:
+    """Load the state dict at ``path`` (under ``key`` when the file holds it in a dict, as SAM 2's do) into
+    ``net``; one line naming the file if it does not fit ``net``."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
+    if key is not None:
+        if not isinstance(state, dict) or key not in state:
+            raise InputError(f"{path}: has no {key!r} entry, so it is not a checkpoint of {model_name}")
+        state = state[key]
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
         raise InputError(f"{path}: not a state dict of tensors, so it does not fit {model_name}")
     expected = net.state_dict()
@@ -77,17 +84,26 @@ def load_weights(net: torch.nn.Module, path: Path, model_name: str) -> None:
     net.load_state_dict(state, strict=False)
 
 
-class SamObjectSource:
-    """Runs the package's ``SamAutomaticMaskGenerator`` on an RGB image and returns its objects as records."""
+def sam_object_source(model: str, model_type: str, checkpoint: Path | None, settings: MaskGeneratorSettings,
+                      device: torch.device) -> SamObjectSource:
+    """SAM or HQ-SAM (``model``) with its package's ``SamAutomaticMaskGenerator`` at ``settings`` on ``device``;
+    fp16 autocast on CUDA, as the reference runs. ``checkpoint=None``: random weights (tests, benchmarks)."""
+    net = build_sam_model(model, model_type, checkpoint).to(device)
+    generator = sam_package(model).SamAutomaticMaskGenerator(net, output_mode="coco_rle", **asdict(settings))
+    return SamObjectSource(generator, device, torch.float16)
 
-    def __init__(self, net: torch.nn.Module, model: str, settings: MaskGeneratorSettings,
-                 device: torch.device) -> None:
+
+class SamObjectSource:
+    """Runs a SAM-family automatic mask generator (made with ``output_mode="coco_rle"``) on an RGB image and
+    returns its objects as records; on CUDA under autocast to ``autocast_dtype`` (None: full precision)."""
+
+    def __init__(self, generator: Any, device: torch.device, autocast_dtype: torch.dtype | None) -> None:
+        self.generator = generator
         self.device = device
-        generator_class = sam_package(model).SamAutomaticMaskGenerator
-        self._generator = generator_class(net.to(device), output_mode="coco_rle", **asdict(settings))
+        self.autocast_dtype = autocast_dtype
 
     def __call__(self, image: np.ndarray) -> list[dict]:
         """``{"rles", "area"}`` records of the masks, after the generator's own small-region removal."""
-        with torch.no_grad(), autocast_for(self.device):
-            found = self._generator.generate(image)
+        with torch.no_grad(), autocast_for(self.device, self.autocast_dtype):
+            found = self.generator.generate(image)
         return [object_record(record["segmentation"]) for record in found]

@@ -4,13 +4,24 @@ Every field carries its command-line help and type in ``metadata`` so the CLI ca
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 from rscommon.files import InputError
 
 
-def _setting(default: Any, help: str, type: type, **argparse_extra: Any) -> Any:
+def _setting(default: Any, help: str, type: Callable[[str], Any], **argparse_extra: Any) -> Any:
     return field(default=default, metadata={"help": help, "type": type, **argparse_extra})
+
+
+def _flag(text: str) -> bool:
+    """A yes/no option value: true/false, yes/no, on/off or 1/0."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,18 @@ class SemanticSamSettings(MaskGeneratorSettings):
 
 
 @dataclass(frozen=True)
+class Sam2Settings(MaskGeneratorSettings):
+    """Arguments of SAM 2's ``SAM2AutomaticMaskGenerator``: those of SAM plus its own three.
+
+    The registry holds them at the generator's own defaults (the reference predates SAM 2)."""
+
+    mask_threshold: float = _setting(0.0, "sam2: mask logit above which a pixel belongs to the mask", float)
+    use_m2m: bool = _setting(False, "sam2: refine each mask once with its own low-resolution mask (true/false)",
+                             _flag)
+    multimask_output: bool = _setting(True, "sam2: three masks per point prompt (true/false)", _flag)
+
+
+@dataclass(frozen=True)
 class RegionSettings:
     """The weight-free source: scikit-image superpixel regions (not SAM)."""
 
@@ -61,4 +84,4 @@ class RegionSettings:
     min_mask_region_area: int = _setting(500, "drop regions smaller than this many pixels", int)
 
 
-Settings = Union[MaskGeneratorSettings, SemanticSamSettings, RegionSettings]
+Settings = Union[MaskGeneratorSettings, SemanticSamSettings, Sam2Settings, RegionSettings]

@@ -27,8 +27,9 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
     parser.add_argument("--crops-per-tile", type=int, default=1, help="how many crops to keep per tile")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the sample config's)")
     parser.add_argument("--train-batches", type=int, default=None, help="batches per training epoch (default: all)")
-    parser.add_argument("--objects", choices=("auto", "regions", "samhq"), default="auto",
-                        help="object source: HQ-SAM when its checkpoint is in weights/ (auto), or force one")
+    parser.add_argument("--objects", choices=("auto", "regions", "samhq", "sam2"), default="auto",
+                        help="object source: HQ-SAM, else SAM 2.1, when a checkpoint is in weights/ (auto), "
+                             "or force one")
     parser.add_argument("-n", "--workers", type=int, default=2, help="sweep worker processes")
     parser.add_argument("-t", "--mode", default="0.7", choices=("0.7", "all"), help="pick threshold mode")
     parser.add_argument("--max-objects", type=int, default=5, help="max_objects when applying the pick")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rscommon.datasets import DATASETS
 from sam_objects import SOURCES, source_recipe
+from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
 
 from .scene import SceneRun, run_scene
@@ -37,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
     parser.add_argument("--objects", required=True, choices=sorted(SOURCES),
                         help="object source per tile; 'regions' needs no weights and is not SAM")
-    parser.add_argument("--model-type",
-                        help="backbone of the object source (default: vit_h for sam/samhq, swinl for ssam)")
+    defaults = ", ".join(f"{model_type} for {name}" for name, model_type in DEFAULT_MODEL_TYPE.items())
+    parser.add_argument("--model-type", help=f"backbone of the object source (default: {defaults})")
     parser.add_argument("--checkpoint", type=Path,
                         help="weights of the object source, as in the SAM stage (default: its standard file name "
                              "under weights/); --ckpt is the GeoSeg network's")

@@ -25,7 +25,7 @@ TILE = Path(__file__).resolve().parents[2] / "data/real_samples/potsdam/top_pots
 
 
 def test_every_source_is_complete_and_the_old_tables_are_views_of_it() -> None:
-    assert list(SOURCES) == ["sam", "samhq", "ssam", "regions"]
+    assert list(SOURCES) == ["sam", "samhq", "ssam", "sam2", "regions"]
     for name, spec in SOURCES.items():
         assert spec.name == name and spec.label and spec.settings == settings_for(name)
         if spec.checkpoints:
@@ -35,7 +35,7 @@ def test_every_source_is_complete_and_the_old_tables_are_views_of_it() -> None:
         else:
             assert spec.default_model_type is None
     assert SOURCE_NAMES == {name: spec.label for name, spec in SOURCES.items()}
-    assert DEFAULT_MODEL_TYPE == {"sam": "vit_h", "samhq": "vit_h", "ssam": "swinl"}
+    assert DEFAULT_MODEL_TYPE == {"sam": "vit_h", "samhq": "vit_h", "ssam": "swinl", "sam2": "large"}
     model_choices = next(action.choices for action in build_parser("sam")._actions if action.dest == "model")
     assert list(model_choices) == list(SOURCES)
 
@@ -64,8 +64,8 @@ def test_randomly_initialised_weights_do_not_travel() -> None:
 
 
 def test_recipe_choices_are_checked_without_building() -> None:
-    with pytest.raises(ValueError, match="unknown object source 'sam2'"):
-        source_recipe("sam2")
+    with pytest.raises(ValueError, match="unknown object source 'sam9'"):
+        source_recipe("sam9")
     with pytest.raises(ValueError, match="uses no weights"):
         source_recipe("regions", model_type="vit_b")
     with pytest.raises(ValueError, match="has no model type 'vit_tiny'"):

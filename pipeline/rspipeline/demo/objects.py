@@ -1,4 +1,5 @@
-"""Which object masks the demo uses: HQ-SAM when a checkpoint is in the weights folder, else weight-free regions."""
+"""Which object masks the demo uses: HQ-SAM, else SAM 2.1, when a checkpoint is in the weights folder, else
+weight-free regions."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from dataclasses import dataclass
 
 from sam_objects.registry import default_checkpoint_path, source_spec
 
-HQ_SAM_PREFERENCE = ("vit_tiny", "vit_b", "vit_l", "vit_h")
+# The SAM-family sources auto looks for, in this order, each with its backbones smallest first.
+PREFERENCE = {"samhq": ("vit_tiny", "vit_b", "vit_l", "vit_h"), "sam2": ("tiny", "small", "base_plus", "large")}
 
 
 @dataclass(frozen=True)
 class ObjectChoice:
-    """The object source the demo uses: ``samhq`` with a backbone, or the weight-free ``regions``.
+    """The object source the demo uses: ``samhq`` or ``sam2`` with a backbone, or the weight-free ``regions``.
 
     ``missing`` is the one line telling which checkpoint would have given SAM objects and where to get it, when
     ``auto`` found none."""
@@ -44,15 +46,18 @@ class ObjectChoice:
 
 
 def choose_objects(request: str) -> ObjectChoice:
-    """``auto``: HQ-SAM with the smallest backbone whose checkpoint is in the weights folder, else ``regions``.
+    """``auto``: HQ-SAM with the smallest backbone whose checkpoint is in the weights folder, else SAM 2.1 likewise,
+    else ``regions``.
 
-    ``samhq`` insists on HQ-SAM (the SAM stage then names the missing file); ``regions`` never uses weights."""
+    ``samhq`` or ``sam2`` insists on that source (the SAM stage then names a missing file); ``regions`` never uses
+    weights."""
     if request == "regions":
         return ObjectChoice("regions")
-    present = [t for t in HQ_SAM_PREFERENCE if default_checkpoint_path("samhq", t).is_file()]
-    if present or request == "samhq":
-        return ObjectChoice("samhq", present[0] if present else source_spec("samhq").default_model_type)
-    smallest = source_spec("samhq").checkpoint(HQ_SAM_PREFERENCE[0])
-    folder = default_checkpoint_path("samhq", HQ_SAM_PREFERENCE[0]).parent
+    for model in ([request] if request in PREFERENCE else list(PREFERENCE)):
+        present = [t for t in PREFERENCE[model] if default_checkpoint_path(model, t).is_file()]
+        if present or request == model:
+            return ObjectChoice(model, present[0] if present else source_spec(model).default_model_type)
+    smallest = source_spec("samhq").checkpoint(PREFERENCE["samhq"][0])
+    folder = default_checkpoint_path("samhq", PREFERENCE["samhq"][0]).parent
     return ObjectChoice("regions", missing=f"No HQ-SAM checkpoint found: put {smallest.file_name} (from "
                                            f"{smallest.url}) in {folder}/ to use SAM objects.")
