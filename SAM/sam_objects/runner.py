@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rscommon.files import InputError, write_json_atomic
+from rscommon.files import write_json_atomic
 from rscommon.images import read_rgb
 from rscommon.parallel import Execution, Failure, guarded_map
 from rscommon.provenance import file_identity
