@@ -2,7 +2,6 @@
 import os
 import signal
 
-import pytest
 
 from rscommon.cli import run_main
 from rscommon.parallel import Execution, each_job, progress_map
