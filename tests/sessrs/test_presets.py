@@ -1,7 +1,6 @@
 """Shipped presets: the published thresholds read back exactly, reproduced by our pick from the published sweep rows,
 and applied without a sweep by ``get_best_t1_t2.py --thresholds preset:NAME`` (or a best.json)."""
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM, URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
-from sessrs.inputs import load_prepared, pair_inputs
+from sessrs.inputs import load_prepared, pair_inputs, select
 from sessrs.presets import read_preset, thresholds_from_argument
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID
@@ -74,44 +73,44 @@ def test_an_argument_names_a_preset_or_a_best_json(tmp_path):
 
 
 @pytest.fixture
-def two_scenes(tmp_path):
-    """Two fixture scenes copied into prediction, objects and truth folders of their own."""
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (tmp_path / kind).mkdir()
-        for stem in ("01001", "01008"):
-            shutil.copy(SCENES / kind / f"{stem}.{suffix}", tmp_path / kind)
-    return tmp_path
+def split(tmp_path):
+    """A split refining two fixture scenes (one of them not square)."""
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"tune": ["01000"], "eval": ["01001", "01008"]}))
+    return path
 
 
-def apply_only(data: Path, thresholds: str, out: Path, *extra: str) -> list[str]:
-    return ["--thresholds", thresholds, "--pred-dir", str(data / "pred"), "--sam-dir", str(data / "sam"),
-            "--gt-dir", str(data / "gt"), "--dataset", "Urban", "--out", str(out), "-n", "1", *extra]
+def apply_only(split: Path, thresholds: str, out: Path, *extra: str) -> list[str]:
+    return ["--thresholds", thresholds, "--pred-dir", str(SCENES / "pred"), "--sam-dir", str(SCENES / "sam"),
+            "--gt-dir", str(SCENES / "gt"), "--split", str(split), "--dataset", "Urban", "--out", str(out), "-n", "1",
+            *extra]
 
 
-def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(two_scenes, capsys):
-    out = two_scenes / "out"
-    assert run_main(get_best_t1_t2.main, apply_only(two_scenes, f"preset:{NAME}", out)) == 0
+def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(split, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_main(get_best_t1_t2.main, apply_only(split, f"preset:{NAME}", out)) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"preset {NAME}: thresholds tuned for LoveDA Urban") and "may differ" in printed
     preset = sessrs.Thresholds.preset(NAME)
     assert json.loads((out / "best.json").read_text()) == {**preset.to_json(), "preset": NAME}
     assert json.loads((out / "metrics.json").read_text())["thresholds"] == preset.to_json()
-    for sample in pair_inputs(two_scenes / "pred", two_scenes / "sam", None):
+    assert sorted(path.name for path in (out / "se_mask").glob("*.png")) == ["01001.png", "01008.png"]
+    for sample in select(pair_inputs(SCENES / "pred", SCENES / "sam", None), ["01001", "01008"], "test"):
         expected = refine_prepared(load_prepared(sample, URBAN), preset.t1_array(8), preset.t2_array(8),
                                    preset.modify, APPLY_MAX_OBJECTS)
         assert np.array_equal(read_label_png(out / "se_mask" / f"{sample.stem}.png"), expected)
-    again = two_scenes / "again"
-    assert run_main(get_best_t1_t2.main, apply_only(two_scenes, str(out / "best.json"), again)) == 0
+    again = tmp_path / "again"
+    assert run_main(get_best_t1_t2.main, apply_only(split, str(out / "best.json"), again)) == 0
     assert "tuned for" not in capsys.readouterr().out
     assert json.loads((again / "best.json").read_text()) == preset.to_json()
     assert (again / "metrics.json").read_text() == (out / "metrics.json").read_text()
 
 
-def test_bad_apply_only_arguments_are_one_line(two_scenes, capsys):
-    out = two_scenes / "out"
-    assert run_main(get_best_t1_t2.main, apply_only(two_scenes, "preset:nope", out)) == 2
+def test_bad_apply_only_arguments_are_one_line(split, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_main(get_best_t1_t2.main, apply_only(split, "preset:nope", out)) == 2
     assert capsys.readouterr().err == f"error: unknown preset 'nope'; known presets: {NAME}\n"
     assert not out.exists()
     with pytest.raises(SystemExit):
-        get_best_t1_t2.parse_args(apply_only(two_scenes, f"preset:{NAME}", out, "--sweep", "sweep.json"))
+        get_best_t1_t2.parse_args(apply_only(split, f"preset:{NAME}", out, "--sweep", "sweep.json"))
     assert "not with --sweep, -d, --search or --select" in capsys.readouterr().err
