@@ -144,10 +144,11 @@ def select_by_cv(
 def selection_table(record: Mapping) -> str:
     """The selection's figures to read (appended to ``metrics.txt``)."""
     held = record["held_out"]
-    lines = ["", f"cv selection: {record['folds']} folds over {len(record['tuned_on'])} tune images (seed "
-                 f"{record['seed']}); modify {record['modify']} of the pick's {record['pick_modify']}",
-             f"held out: unrefined mIoU {held['unrefined_mIoU']:.2f}, each fold's pick {held['fold_picks_mIoU']:.2f} "
-             f"(90% interval of the change {_shown(held['interval_90'])})",
+    lines = ["",
+             (f"cv selection: {record['folds']} folds over {len(record['tuned_on'])} tune images (seed "
+              f"{record['seed']}); modify {record['modify']} of the pick's {record['pick_modify']}"),
+             (f"held out: unrefined mIoU {held['unrefined_mIoU']:.2f}, each fold's pick {held['fold_picks_mIoU']:.2f} "
+              f"(90% interval of the change {_shown(held['interval_90'])})"),
              f"{'class':<14} {'in pick':>7} {'kept':>5} {'pooled gain':>11} {'90% interval':>17}  gain per fold"]
     for name, row in record["classes"].items():
         folds = " ".join(f"{gain:+.2f}" for gain in row["fold_gains"])

@@ -3,10 +3,10 @@ and applied without a sweep by ``get_best_t1_t2.py --thresholds preset:NAME`` (o
 import json
 from pathlib import Path
 
+import get_best_t1_t2
 import numpy as np
 import pytest
 
-import get_best_t1_t2
 import sessrs
 from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM, URBAN

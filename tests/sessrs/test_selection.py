@@ -2,10 +2,10 @@
 records what the chosen thresholds change on the tune images."""
 import json
 
+import get_best_t1_t2
 import numpy as np
 import pytest
 
-import get_best_t1_t2
 from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import write_label_png
