@@ -139,6 +139,8 @@ def choose_and_apply(
 ) -> Choice:
     """Choose thresholds from ``sweep_file`` (searching on the ``tune`` images), write them to ``folder.best``,
     refine ``samples`` into ``folder.refined`` and write the figures (``folder.metrics``, with ground truth).
+    ``folder.best`` then also gets ``tuned_on`` (the tune images) and ``tuned_changes`` (:func:`change_shares` of
+    the chosen thresholds on them); with ``settings.select == "cv"``, ``folder.selection`` gets the selection.
 
     Checked before anything is written: the sweep (for ``spec`` and the refinement mode), the images, and both
     output folders (not an input folder, writable, not holding refined maps of other thresholds). Resumable: the
@@ -160,7 +162,7 @@ def choose_and_apply(
     if selection is not None:
         write_json_atomic(folder.selection, selection.record)
     report = _apply(thresholds, samples, spec, folder, settings, execution)
-    changes = tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
+    changes = _tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
     write_json_atomic(folder.best, {**thresholds.to_json(), "tuned_on": [sample.stem for sample in tune],
                                     "tuned_changes": change_shares(changes, spec)})
     if report is not None:
@@ -187,8 +189,7 @@ def apply_given(
         raise InputError("no images to refine")
     folder.check(samples)
     _check_outputs(thresholds, samples, spec, folder, settings)
-    write_json_atomic(folder.best, {**thresholds.to_json(), **(record or {})})
-    report = _apply(thresholds, samples, spec, folder, settings, execution)
+    report = _apply(thresholds, samples, spec, folder, settings, execution, record)
     if report is not None:
         folder.write_metrics(report, comparison_table(report, spec))
     return report
@@ -203,7 +204,9 @@ def _check_outputs(thresholds: Thresholds, samples: Sequence[Sample], spec: Data
 
 
 def _apply(thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder,
-           settings: ChoiceSettings, execution: Execution) -> dict | None:
+           settings: ChoiceSettings, execution: Execution, record: Mapping[str, Any] | None = None) -> dict | None:
+    """``folder.best`` (the thresholds and ``record``) first, then the refined maps; the application's figures."""
+    write_json_atomic(folder.best, {**thresholds.to_json(), **(record or {})})
     return apply_to_samples(list(samples), spec, thresholds, folder.refined, max_objects=settings.max_objects,
                             options=settings.options, execution=execution)
 
@@ -218,9 +221,9 @@ def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Se
                         max_objects=settings.max_objects, options=settings.options, execution=context.execution)
 
 
-def tuned_change_counts(thresholds: Thresholds, tune: Sequence[Sample], samples: Sequence[Sample], spec: DatasetSpec,
-                        folder: ChoiceFolder, settings: ChoiceSettings = ChoiceSettings(),
-                        execution: Execution = LOCAL) -> np.ndarray:
+def _tuned_change_counts(thresholds: Thresholds, tune: Sequence[Sample], samples: Sequence[Sample],
+                         spec: DatasetSpec, folder: ChoiceFolder, settings: ChoiceSettings,
+                         execution: Execution) -> np.ndarray:
     """Pixels of the ``tune`` images by (predicted class, class after refining with ``thresholds``): read from
     the refined maps in ``folder`` for the images also in ``samples``, refined here for the others."""
     refined = {sample.stem for sample in samples}
