@@ -5,7 +5,9 @@ Reference form:  python get_best_t1_t2.py -d Urban -m modify -s ssam -t 0.7
 Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT [--split split.json] [-t 0.7|all] [--max-objects 5]
                  [--scheduler tcp://HOST:8786]   (paths relative to the current folder)
-                 [--mode improved] [--search joint]
+                 [--mode improved] [--search joint] [--select cv [--folds 5] [--seed 0]]
+Apply only:      python get_best_t1_t2.py --thresholds preset:NAME|best.json --pred-dir P --sam-dir S [--gt-dir G]
+                 --dataset Urban --out OUT   (thresholds chosen elsewhere, no sweep; sessrs.presets() lists NAMEs)
 """
 from __future__ import annotations
 
@@ -19,10 +21,11 @@ from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import write_json_atomic
 from rscommon.parallel import Execution
 from sessrs.application import comparison_table
-from sessrs.choose import SEARCHES, Choice, ChoiceSettings, choose_and_apply
+from sessrs.choose import SEARCHES, SELECTIONS, Choice, ChoiceSettings, apply_given, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
+from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 from sessrs.thresholds import APPLY_MAX_OBJECTS
 
 
@@ -43,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)")
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
                         help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})")
-    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (README: Beyond the reference); the sweep's mode")
+    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode")
     parser.add_argument("--search", choices=SEARCHES, default="pick",
                         help="pick: each class's best sweep row (the reference); joint: from there, every class's "
                              "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
@@ -51,15 +54,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-limit", type=float, metavar="GB",
                         help="with --search joint: gigabytes its processes may hold together (default: a sixth of "
                              "this machine's memory); images beyond it wait on disk between steps")
+    parser.add_argument("--select", choices=SELECTIONS, default="all",
+                        help="all: refine every class of the pick's modify (the reference); cv: only the classes whose "
+                             "gain holds out, K-fold over the tune images (needs --gt-dir and the sweep's parts/; "
+                             "writes selection.json; not with --search joint)")
+    parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds and its bootstrap")
+    parser.add_argument("--thresholds", help=f"apply these thresholds without a sweep: {PRESET_PREFIX}NAME (a "
+                                             "published preset) or a best.json")
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
-    if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
-        parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out")
+    if args.thresholds is not None:
+        if args.sweep or args.reference_dataset or args.search != "pick" or args.select != "all":
+            parser.error("--thresholds applies given thresholds: not with --sweep, -d, --search or --select")
+        if not all([args.pred_dir, args.sam_dir, args.dataset, args.out]):
+            parser.error("--thresholds needs --pred-dir --sam-dir --dataset --out")
+    elif args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
+        parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out, or --thresholds")
     args.choice = ChoiceSettings(search=args.search, threshold_mode=args.threshold_mode,
                                  max_objects=args.max_objects, options=RefineOptions.for_mode(args.mode),
+                                 select=args.select, folds=args.folds, seed=args.seed,
                                  memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30))
     args.execution = Execution(args.workers, args.scheduler)
     return args
@@ -93,15 +110,40 @@ def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], sampl
         trace = result.details
         print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "
               f"-> {trace['mIoU_best']:.2f} in {trace['rounds']} rounds (trace: {folder.joint_trace})")
+    if result.selection is not None:
+        print(f"cv selection: modify {result.selection['modify']} of the pick's {result.selection['pick_modify']} "
+              f"(per class gains: {folder.selection})")
     return result
 
 
-def run_explicit_form(args: argparse.Namespace) -> None:
-    spec = get_dataset(args.dataset)
+def explicit_samples(args: argparse.Namespace) -> tuple[list[Sample], list[Sample]]:
+    """The images to refine and the images to tune on, from the explicit form's folders and split."""
     samples = tune = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
     if args.split:
         split = read_split(Path(args.split))
         samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
+    return samples, tune
+
+
+def run_apply_only(args: argparse.Namespace) -> None:
+    """Apply thresholds chosen elsewhere (a preset or a best.json), saying what a preset was tuned for."""
+    spec = get_dataset(args.dataset)
+    thresholds, message = thresholds_from_argument(args.thresholds, spec)
+    if message is not None:
+        print(message)
+    samples, _ = explicit_samples(args)
+    folder = ChoiceFolder(Path(args.out))
+    record = {"preset": args.thresholds.removeprefix(PRESET_PREFIX)} if message is not None else None
+    report = apply_given(thresholds, samples, spec, folder, settings=args.choice, execution=args.execution,
+                         record=record)
+    if report is not None:
+        print(comparison_table(report, spec))
+    print(f"refined images in {folder.refined}")
+
+
+def run_explicit_form(args: argparse.Namespace) -> None:
+    spec = get_dataset(args.dataset)
+    samples, tune = explicit_samples(args)
     folder = ChoiceFolder(Path(args.out))
     result = choose(args, Path(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")
@@ -112,7 +154,9 @@ def run_explicit_form(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.reference_dataset is not None:
+    if args.thresholds is not None:
+        run_apply_only(args)
+    elif args.reference_dataset is not None:
         run_reference_form(args)
     else:
         run_explicit_form(args)

@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--scheduler", help="run the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
-    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (README: Beyond the reference)")
+    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (docs/algorithm.md lists them)")
     parser.add_argument("--t1-values", type=float, nargs="+", default=list(REFERENCE_T1_VALUES),
                         help="the t1 values to try (default: the reference's %(default)s)")
     parser.add_argument("--t2-values", type=float, nargs="+", default=list(REFERENCE_T2_VALUES),

@@ -1,31 +1,42 @@
 """From a sweep to refined maps and figures: choose the thresholds, write ``best.json``, apply them, report.
 
 One path for every way of choosing: the reference's per-class pick (``search="pick"``) and the joint search
-(``search="joint"``, which starts from the pick). The scripts, :mod:`sessrs.api` and the demo call
-:func:`choose_and_apply`; everything it will write is checked before anything is written.
+(``search="joint"``, which starts from the pick), optionally followed by the cv selection of the pick's classes
+(``select="cv"``, :mod:`sessrs.selection`). The scripts, :mod:`sessrs.api` and the demo call
+:func:`choose_and_apply`; everything it will write is checked before anything is written. ``best.json`` also
+records what the chosen thresholds change on the tune images (``tuned_on``, ``tuned_changes``), for comparison
+with what they change elsewhere.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from rscommon.datasets import DatasetSpec
-from rscommon.files import InputError
-from rscommon.parallel import LOCAL, Execution
+from rscommon.files import InputError, write_json_atomic
+from rscommon.labels import read_label_png
+from rscommon.metrics import confusion_matrix
+from rscommon.parallel import LOCAL, Execution, progress_map
 
 from .application import apply_to_samples, check_application_folder, comparison_table
 from .folders import ChoiceFolder
-from .inputs import Sample
+from .inputs import Sample, load_prediction, load_prepared
 from .joint import joint_search, settings_from, thresholds_of
 from .joint_trace import write_trace
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
 from .pick import pick_thresholds, threshold_limit
+from .selection import Selection, select_by_cv, selection_table
+from .steps import refine_prepared
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
 from .validate import read_sweep
 
 SEARCHES = ("pick", "joint")
+SELECTIONS = ("all", "cv")
 
 
 @dataclass(frozen=True)
@@ -35,22 +46,35 @@ class ChoiceSettings:
     ``search``: ``pick`` (each class's best sweep row, the reference) or ``joint`` (coordinate descent from the
     pick on the full application's mIoU over the tune images). ``threshold_mode``: the largest picked t1 put into
     ``modify`` (``all``: 0.99). ``max_objects`` and ``options``: the application's object limit and refinement mode
-    (the sweep's mode must be the same). ``memory_limit``: bytes the joint search's processes may hold together
-    (None: a sixth of this machine's memory); images beyond it wait on disk between steps.
+    (the sweep's mode must be the same). ``select``: ``all`` refines every class of the pick's ``modify`` (the
+    reference); ``cv`` only those whose gain holds out over ``folds`` folds of the tune images (``seed`` shuffles
+    them and draws the bootstrap; the pick only, not the joint search). ``memory_limit``: bytes the joint search's
+    processes may hold together (None: a sixth of this machine's memory); images beyond it wait on disk between
+    steps.
     """
 
     search: str = "pick"
     threshold_mode: str | float = 0.7
     max_objects: int = APPLY_MAX_OBJECTS
     options: RefineOptions = FAITHFUL
+    select: str = "all"
+    folds: int = 5
+    seed: int = 0
     memory_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
             raise InputError(f"search {self.search!r} is not one of {', '.join(SEARCHES)}")
         threshold_limit(self.threshold_mode)
-        if isinstance(self.max_objects, bool) or not isinstance(self.max_objects, int) or self.max_objects < 1:
-            raise InputError(f"max_objects must be a whole number of at least 1, got {self.max_objects!r}")
+        for name, least in (("max_objects", 1), ("folds", 2), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise InputError(f"{name} must be a whole number of at least {least}, got {value!r}")
+        if self.select not in SELECTIONS:
+            raise InputError(f"select {self.select!r} is not one of {', '.join(SELECTIONS)}")
+        if self.select == "cv" and self.search != "pick":
+            raise InputError("select cv keeps or drops classes of the per-class pick: it does not follow the joint "
+                             "search, which already scores every class in the full application")
         if self.memory_limit is not None and self.memory_limit < 2**20:
             raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 
@@ -58,13 +82,15 @@ class ChoiceSettings:
 @dataclass(frozen=True)
 class Choice:
     """Chosen thresholds and their application: where the choice started (the per-class pick), the thresholds
-    written to ``best.json``, the chooser's record (the joint search's trace; ``None`` for the pick) and the
-    figures on the reported images (``None`` without ground truth)."""
+    written to ``best.json``, the chooser's record (the joint search's trace; ``None`` for the pick), the
+    figures on the reported images (``None`` without ground truth) and the cv selection's record (``None``
+    without it)."""
 
     start: Thresholds
     thresholds: Thresholds
     details: dict | None
     report: dict | None
+    selection: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,8 @@ def choose_and_apply(
 ) -> Choice:
     """Choose thresholds from ``sweep_file`` (searching on the ``tune`` images), write them to ``folder.best``,
     refine ``samples`` into ``folder.refined`` and write the figures (``folder.metrics``, with ground truth).
+    ``folder.best`` then also gets ``tuned_on`` (the tune images) and ``tuned_changes`` (:func:`change_shares` of
+    the chosen thresholds on them); with ``settings.select == "cv"``, ``folder.selection`` gets the selection.
 
     Checked before anything is written: the sweep (for ``spec`` and the refinement mode), the images, and both
     output folders (not an input folder, writable, not holding refined maps of other thresholds). Resumable: the
@@ -132,13 +160,100 @@ def choose_and_apply(
     folder.check(samples)
     context = _Context(sweep, tune, spec, folder, settings, execution)
     thresholds, write_details = CHOOSERS[settings.search](start, context)
+    selection = _select(thresholds, context, sweep_file)
+    if selection is not None:
+        thresholds = selection.thresholds
+    _check_outputs(thresholds, samples, spec, folder, settings)
+    details = write_details() if write_details is not None else None
+    if selection is not None:
+        write_json_atomic(folder.selection, selection.record)
+    report = _apply(thresholds, samples, spec, folder, settings, execution)
+    changes = _tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
+    write_json_atomic(folder.best, {**thresholds.to_json(), "tuned_on": [sample.stem for sample in tune],
+                                    "tuned_changes": change_shares(changes, spec)})
+    if report is not None:
+        table = comparison_table(report, spec) + (selection_table(selection.record) if selection else "")
+        folder.write_metrics(report, table)
+    return Choice(start=start, thresholds=thresholds, details=details, report=report,
+                  selection=selection.record if selection else None)
+
+
+def apply_given(
+    thresholds: Thresholds,
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    folder: ChoiceFolder,
+    *,
+    settings: ChoiceSettings = ChoiceSettings(),
+    execution: Execution = LOCAL,
+    record: Mapping[str, Any] | None = None,
+) -> dict | None:
+    """Apply ``thresholds`` chosen elsewhere (a preset, a ``best.json``) without a sweep: ``folder.best`` (with
+    ``record`` added, e.g. the preset's name), the refined maps and, with ground truth, the figures, which it
+    returns. The outputs are checked as :func:`choose_and_apply` checks them, before anything is written."""
+    if not samples:
+        raise InputError("no images to refine")
+    folder.check(samples)
+    _check_outputs(thresholds, samples, spec, folder, settings)
+    report = _apply(thresholds, samples, spec, folder, settings, execution, record)
+    if report is not None:
+        folder.write_metrics(report, comparison_table(report, spec))
+    return report
+
+
+def _check_outputs(thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder,
+                   settings: ChoiceSettings) -> None:
+    """Refuse a folder holding another choice, or refined maps the application cannot use."""
     folder.refuse_other_choice(thresholds)
     check_application_folder(folder.refined, list(samples), spec, thresholds, max_objects=settings.max_objects,
                              options=settings.options)
-    details = write_details() if write_details is not None else None
-    thresholds.write(folder.best)
-    report = apply_to_samples(list(samples), spec, thresholds, folder.refined, max_objects=settings.max_objects,
-                              options=settings.options, execution=execution)
-    if report is not None:
-        folder.write_metrics(report, comparison_table(report, spec))
-    return Choice(start=start, thresholds=thresholds, details=details, report=report)
+
+
+def _apply(thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder,
+           settings: ChoiceSettings, execution: Execution, record: Mapping[str, Any] | None = None) -> dict | None:
+    """``folder.best`` (the thresholds and ``record``) first, then the refined maps; the application's figures."""
+    write_json_atomic(folder.best, {**thresholds.to_json(), **(record or {})})
+    return apply_to_samples(list(samples), spec, thresholds, folder.refined, max_objects=settings.max_objects,
+                            options=settings.options, execution=execution)
+
+
+def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Selection | None:
+    """The cv selection of the chosen classes when the settings ask for it."""
+    settings = context.settings
+    if settings.select == "all":
+        return None
+    return select_by_cv(sweep_file, context.sweep, context.tune, context.spec, chosen,
+                        threshold_mode=settings.threshold_mode, folds=settings.folds, seed=settings.seed,
+                        max_objects=settings.max_objects, options=settings.options, execution=context.execution)
+
+
+def _tuned_change_counts(thresholds: Thresholds, tune: Sequence[Sample], samples: Sequence[Sample],
+                         spec: DatasetSpec, folder: ChoiceFolder, settings: ChoiceSettings,
+                         execution: Execution) -> np.ndarray:
+    """Pixels of the ``tune`` images by (predicted class, class after refining with ``thresholds``): read from
+    the refined maps in ``folder`` for the images also in ``samples``, refined here for the others."""
+    refined = {sample.stem for sample in samples}
+    jobs = [(sample, spec, thresholds, settings.max_objects, settings.options,
+             folder.refined / f"{sample.stem}.png" if sample.stem in refined else None) for sample in tune]
+    return sum(progress_map(_change_counts, jobs, execution, "tuned changes", "image"))
+
+
+def _change_counts(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOptions, Path | None]) -> np.ndarray:
+    sample, spec, thresholds, max_objects, options, refined_map = job
+    if refined_map is not None:
+        pred = load_prediction(sample.pred, spec)
+        return confusion_matrix(pred, read_label_png(refined_map, spec), spec.num_classes)
+    prepared = load_prepared(sample, spec)
+    refined = refine_prepared(prepared, thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes),
+                              thresholds.modify, max_objects, options)
+    return confusion_matrix(prepared.pred, refined, spec.num_classes)
+
+
+def change_shares(counts: np.ndarray, spec: DatasetSpec) -> dict[str, dict[str, float]]:
+    """Per class, of all the pixels counted in ``counts`` (predicted class x refined class): the share changed
+    ``to`` the class, changed ``from`` it, and ``predicted`` as it before the refinement (6 decimals)."""
+    total = max(int(counts.sum()), 1)
+    changed = counts - np.diag(np.diag(counts))
+    return {name: {"to": round(float(changed[:, c].sum()) / total, 6),
+                   "from": round(float(changed[c].sum()) / total, 6),
+                   "predicted": round(float(counts[c].sum()) / total, 6)} for c, name in enumerate(spec.classes)}

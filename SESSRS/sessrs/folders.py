@@ -90,6 +90,10 @@ class ChoiceFolder:
     def joint_trace_plot(self) -> Path:
         return self.root / "joint_trace.png"
 
+    @property
+    def selection(self) -> Path:
+        return self.root / "selection.json"
+
     def check(self, samples: Sequence[Sample]) -> None:
         """Refuse, before anything is written, a folder (or refined-maps folder) that is a file, an input folder
         or not writable."""

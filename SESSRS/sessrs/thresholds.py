@@ -62,6 +62,14 @@ class Thresholds:
             thresholds.check_classes(spec.num_classes, path)
         return thresholds
 
+    @classmethod
+    def preset(cls, name: str) -> Thresholds:
+        """Published thresholds shipped with the package (``sessrs.presets()`` lists them, with what each was tuned
+        for); an unknown name is one :class:`InputError` line listing the known ones."""
+        from .presets import read_preset  # presets builds on this module
+
+        return read_preset(name).thresholds
+
     def to_json(self) -> dict[str, Any]:
         """The ``best.json`` form: class ids as strings, in class order."""
         return {

@@ -11,6 +11,7 @@ from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png, write_label_png
 from sessrs.inputs import pair_inputs
 from sessrs.sweep import run_sweep
+from sessrs.thresholds import Thresholds
 
 SESSRS_DIR = Path(__file__).resolve().parents[2] / "SESSRS"
 SCENES = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference" / "scenes"
@@ -44,7 +45,7 @@ def test_reference_sweep_and_pick_forms(repository, capsys):
     assert sorted(p.name for p in (repository / model / "se_mask").glob("*.png")) == ["01000.png", "01004.png"]
     best = json.loads((sweep_dir / "best.json").read_text())
     summary = json.loads((repository / "GeoSeg/fig_results/Urban/sessrs_contrast_0.7/modify_ssam_contrast.json").read_text())
-    assert summary["unetformer"]["best"] == best
+    assert summary["unetformer"]["best"] == Thresholds.from_json(best).to_json()
     assert "mIoU" in capsys.readouterr().out
 
 
