@@ -169,6 +169,12 @@ def prepare(run: SceneRun) -> Plan:
               "config": getattr(run.prediction, "config", None),
               "checkpoint": getattr(run.prediction, "checkpoint", None)}
     check_outputs(run, inputs)
+    settings = {"bands": list(run.bands), "nodata": run.nodata, "tile": run.tile, "overlap": run.overlap,
+                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None)}
+    if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
+        run.objects.check()
+        settings["objects"] = run.objects.identity()
+    check_scheduler(run.scheduler)
     with rasterio.Env(**GDAL_OPTIONS), open_raster(run.image) as image:
         check_bands(image, run.bands)
         grid = grid_of(image)
@@ -182,12 +188,6 @@ def prepare(run: SceneRun) -> Plan:
                 scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec)
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
-    settings = {"bands": list(run.bands), "nodata": run.nodata, "tile": run.tile, "overlap": run.overlap,
-                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None)}
-    if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
-        run.objects.check()
-        settings["objects"] = run.objects.identity()
-    check_scheduler(run.scheduler)
     record = fingerprint(inputs, settings, SCENE_VERSION)
     plan = Plan(run, spec, thresholds, grid, tiles, scan, record, run.parts, Execution(run.workers, run.scheduler))
     plan.live = [tile for tile in tiles if tile.name in scan.live]

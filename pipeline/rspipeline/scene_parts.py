@@ -93,7 +93,7 @@ class PartStore:
     def reusable(self, names: list[str]) -> set[str]:
         """The names whose parts are intact; a part that is there but not intact is named and deleted."""
         kept = set()
-        for name in tqdm(names, desc=f"check {self.folder.name}", unit="part", leave=False):
+        for name in tqdm(names, desc=f"check {self.folder.name}", unit="part", leave=False, disable=None):
             if self.intact(name):
                 kept.add(name)
             elif self.path(name).exists():

@@ -44,7 +44,7 @@ def scan_scene(image: DatasetReader, bands: Sequence[int], nodata: float | None,
     step = sample_step(image)
     live: set[str] = set()
     samples, nodata_pixels = [], 0
-    for window in tqdm(scan_windows(image.height, image.width), desc="scan", unit="window", leave=False):
+    for window in tqdm(scan_windows(image.height, image.width), desc="scan", unit="window", leave=False, disable=None):
         data = image.read(list(bands), window=window) if stretch or nodata is not None else None
         valid = read_valid(image, bands, window, nodata, data)
         if pred is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioIOError
 
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError
@@ -42,7 +43,10 @@ class ImageBands:
     def read(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """The tile's H x W x 3 uint8 RGB and which of its pixels hold data."""
         with rasterio.Env(**GDAL_OPTIONS), open_raster(self.path) as dataset:
-            return read_rgb_window(dataset, self.bands, tile.window, self.ranges, self.nodata)
+            try:
+                return read_rgb_window(dataset, self.bands, tile.window, self.ranges, self.nodata)
+            except RasterioIOError as error:
+                raise InputError(f"{self.path}: window {tile.window} cannot be read ({error})") from None
 
 
 @dataclass(frozen=True)

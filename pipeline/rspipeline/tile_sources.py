@@ -52,7 +52,7 @@ class GeoSegPrediction:
     why: str = ""
 
     def scores(self, image: np.ndarray) -> np.ndarray:
-        """The C x H x W class probabilities (float16) of an H x W x 3 uint8 tile."""
+        """The C x H x W class probabilities (float32) of an H x W x 3 uint8 tile."""
         import torch
 
         from geoseg.datasets.augment import val_transform
@@ -66,7 +66,7 @@ class GeoSegPrediction:
         batch = torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad():
             probabilities = model(batch).softmax(dim=1)[0, :, :height, :width]
-        return probabilities.cpu().numpy().astype(np.float16)
+        return probabilities.cpu().numpy().astype(np.float32)
 
 
 def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,

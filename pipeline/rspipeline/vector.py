@@ -168,8 +168,9 @@ def write_polygons(settings: VectorSettings, regions: Iterable[tuple[shapely.Geo
     """Write the regions (pixel coordinates) to ``settings.path`` atomically; returns how many were written."""
     smallest = settings.min_pixels(transform)
     kept = [(geometry, cls) for geometry, cls in regions if geometry.area >= smallest]
+    matrix = np.array(transform.to_shapely())  # a, b, d, e, xoff, yoff
     geometries = shapely.transform(np.array([g for g, _ in kept], dtype=object),
-                                   lambda xy: np.column_stack(transform * (xy[:, 0], xy[:, 1])))
+                                   lambda xy: xy @ matrix[[0, 2, 1, 3]].reshape(2, 2) + matrix[4:])
     classes = np.array([cls for _, cls in kept], dtype=np.int32)
     if settings.simplify > 0 and len(geometries):
         geometries = shapely.coverage_simplify(geometries, settings.simplify, simplify_boundary=True)
