@@ -3,8 +3,8 @@
 Before any tile runs, every input and output is checked and the scene is read once (:mod:`rspipeline.scene_scan`:
 the stretch, the tiles holding data, the prediction's class values). With ``--config``, each tile's class scores
 are computed first and blended over the overlaps into ``PARTS/prediction.tif`` (:mod:`rspipeline.scene_blend`);
-with ``--pred`` the prediction raster is used as it is. Then each tile is refined and returns its changes
-(:mod:`rspipeline.scene_stitch`). The client saves every tile's part as it arrives (:mod:`rspipeline.scene_parts`,
+with ``--pred`` the prediction raster is used as it is. Then each tile is refined and returns the changes it holds
+(those it saw whole, each held by one tile: :mod:`rspipeline.scene_stitch`). The client saves every tile's part as it arrives (:mod:`rspipeline.scene_parts`,
 each with its SHA-256); a failed tile is reported and the others go on, so an interrupted or failed run keeps its
 finished tiles and the same command continues it. Tiles without any pixel with data are skipped. At the end the
 prediction and the tiles' changes are stitched strip by strip into the output COG (:mod:`rspipeline.scene_output`)
@@ -52,10 +52,10 @@ from .scene_scan import SceneScan, scan_scene
 from .scene_stitch import stitch
 from .scene_tiles import ImageBands, RefineJob, RefineTask, ScoreJob, refine_tile, tile_scores
 from .tile_sources import GeoSegPrediction, PredictionRaster
-from .tiling import MAX_TILES, Tile, checked_tile_grid, strips
+from .tiling import MAX_TILES, Tile, axis_spans, checked_tile_grid, strips
 from .vector import RegionPolygons, VectorSettings, vector_driver, write_polygons
 
-SCENE_VERSION = "2"
+SCENE_VERSION = "3"
 STRIP_ROWS = 2 * OUTPUT_BLOCK
 BLENDED = "prediction.tif"
 
@@ -210,7 +210,8 @@ def run_scene(run: SceneRun) -> SceneReport:
             prediction = plan.parts / BLENDED
             write_blended(plan, scores, image, prediction)
         task = RefineTask(image, PredictionRaster(prediction), run.objects, plan.thresholds, plan.spec.name,
-                          run.max_objects, plan.grid.height, plan.grid.width)
+                          run.max_objects, tuple(axis_spans(plan.grid.height, run.tile, run.overlap)),
+                          tuple(axis_spans(plan.grid.width, run.tile, run.overlap)))
         changes = PartStore(plan.parts / "refine")
         computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
         polygons = write_outputs(plan, changes, image, prediction)

@@ -24,7 +24,7 @@ from sessrs import Thresholds, refine
 from .raster import GDAL_OPTIONS, Ranges, open_raster, read_rgb_window
 from .scene_stitch import tile_claims
 from .tile_sources import GeoSegPrediction, PredictionRaster
-from .tiling import Tile
+from .tiling import Span, Tile
 
 
 class TileError(RuntimeError):
@@ -66,8 +66,8 @@ class RefineTask:
     thresholds: Thresholds
     dataset: str
     max_objects: int
-    height: int
-    width: int
+    rows: tuple[Span, ...]
+    cols: tuple[Span, ...]
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def refine_tile(job: RefineJob) -> tuple[Tile, np.ndarray]:
                 objects = objects_within(objects, valid)
             refined = refine(marked, objects, task.thresholds, max_objects=task.max_objects,
                              num_classes=spec.num_classes + 1)
-        return tile, tile_claims(refined, marked, valid, tile, task.height, task.width)
+        return tile, tile_claims(refined, marked, valid, tile, task.rows, task.cols)
 
 
 def objects_within(objects: list[dict], valid: np.ndarray) -> list[dict]:

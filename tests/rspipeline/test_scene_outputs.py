@@ -30,9 +30,9 @@ from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
 from rscommon.labels import read_label_png
 from rspipeline.scene_cli import main
-from rspipeline.scene_seams import seam_ratio
-from rspipeline.scene_stitch import NONE, tile_claims
-from rspipeline.tiling import tile_grid
+from rspipeline.scene_seams import cut_at_cores, seam_ratio
+from rspipeline.scene_stitch import NONE, holder, tile_claims
+from rspipeline.tiling import Tile, axis_spans, tile_grid
 from rspipeline.vector import RegionPolygons
 from sam_objects import build_object_source
 from sessrs import Thresholds, refine
@@ -127,9 +127,9 @@ def test_a_sixteen_bit_scene_with_nodata_is_stretched_without_it(scene, tmp_path
     assert (border[:, 100:] == plain[:, 100:]).mean() > 0.9  # the same stretch on the pixels with data
 
 
-def test_joining_along_objects_leaves_fewer_seams_than_cutting_cores(scene, tmp_path: Path) -> None:
+def test_joining_along_changes_leaves_no_seams_where_cutting_cores_does(scene, tmp_path: Path) -> None:
     """A 1024 x 1024 mosaic of the tile (flipped copies) with its true labels as the prediction, in 25 tiles of
-    256 with overlap 64: the output's seam ratio is below that of each tile's own refinement cut at the cores."""
+    256 with overlap 64: each tile's own refinement cut at the cores shows its cut lines, the output does not."""
     def mosaic(array: np.ndarray) -> np.ndarray:
         whole = np.concatenate([np.concatenate([array, array[:, ::-1]], 1)] * 2, 0)
         whole[512:] = whole[512:][::-1]
@@ -143,28 +143,53 @@ def test_joining_along_objects_leaves_fewer_seams_than_cutting_cores(scene, tmp_
     args = with_options(scene_args(scene, out, "best.json", image=image, pred=prediction), {"--overlap": ["64"]})
     assert run_main(main, args) == 0
     tiles = tile_grid(1024, 1024, 256, 64)
-    cut = np.zeros_like(pred)
-    for tile in tiles:
+
+    def alone(tile: Tile) -> np.ndarray:
         rows, cols = tile.window.toslices()
         objects = build_object_source("regions")(rgb[rows, cols])
-        alone = refine(pred[rows, cols], objects, Thresholds.from_json(BEST), max_objects=5, num_classes=6)
-        cut[tile.core_in_scene] = alone[tile.core_in_tile]
+        return refine(pred[rows, cols], objects, Thresholds.from_json(BEST), max_objects=5, num_classes=6)
+
+    cut = cut_at_cores(tiles, alone, pred.shape)
+    output = read_band(out)
     assert seam_ratio(pred, tiles) < 1.5
-    assert seam_ratio(read_band(out), tiles) < 0.8 * seam_ratio(cut, tiles)
+    assert seam_ratio(cut, tiles) > 2.5
+    assert seam_ratio(output, tiles) < 1.5
+    assert (output != pred).mean() > 0.02  # still refined
 
 
-def test_a_change_crossing_the_core_edge_is_kept_whole_by_the_tile_holding_its_centre() -> None:
-    tiles = tile_grid(300, 300, 200, 100)  # cores cut at 150
-    tile = tiles[0]
-    pred = np.zeros((200, 200), np.uint8)
-    refined = pred.copy()
-    refined[10:20, 140:165] = 3  # centre at column 152: the right-hand tile's
-    refined[30:40, 130:155] = 4  # centre at column 142: this tile's, kept whole across the cut at 150
-    refined[50:60, 190:200] = 2  # touches this tile's inner border: kept inside the core only
-    claims = tile_claims(refined, pred, np.ones_like(pred, bool), tile, 300, 300)
-    assert (claims[10:20, 140:165] == NONE).all()
-    assert (claims[30:40, 130:155] == 4).all()
-    assert (claims[50:60, 190:200] == NONE).all()
+def test_a_change_is_kept_by_the_one_tile_that_holds_it_whole() -> None:
+    spans = axis_spans(300, 200, 100)  # two tiles a side, cores cut at 150
+    tiles = {(t.row, t.col): t for t in tile_grid(300, 300, 200, 100)}
+    refined = np.zeros((200, 300), np.uint8)  # the refinement of the top row of the scene, as both tiles see it
+    refined[10:20, 140:165] = 3  # centre at column 152: the right-hand tile's, which holds it whole
+    refined[30:40, 130:155] = 4  # centre at column 142: the left-hand tile's, kept whole across the cut at 150
+    refined[50:60, 90:250] = 2  # cut by each tile's window (it reaches both inner borders): nobody's
+    refined[70:80, 90:110] = 1  # outside the right-hand window, in the left-hand core
+    pred, valid = np.zeros((200, 200), np.uint8), np.ones((200, 200), bool)
+    left = tile_claims(refined[:, :200], pred, valid, tiles[(0, 0)], spans, spans)
+    right = tile_claims(refined[:, 100:], pred, valid, tiles[(0, 1)], spans, spans)
+    assert (left[10:20, 140:165] == NONE).all() and (right[10:20, 40:65] == 3).all()
+    assert (left[30:40, 130:155] == 4).all() and (right[30:40, 30:55] == NONE).all()
+    assert (left[50:60] == NONE).all() and (right[50:60] == NONE).all()
+    assert (left[70:80, 90:110] == 1).all()
+    assert (left != NONE).sum() == 10 * 25 + 10 * 20 and (right != NONE).sum() == 10 * 25
+
+
+@pytest.mark.parametrize("size, tile, overlap", [(1000, 256, 64), (700, 300, 120), (5000, 1024, 128)])
+def test_every_extent_a_window_holds_has_one_holder_that_holds_it(size: int, tile: int, overlap: int) -> None:
+    spans = axis_spans(size, tile, overlap)
+    rng = np.random.default_rng(size)
+    for start in rng.integers(0, size - 1, 300):
+        stop = int(start + rng.integers(1, min(tile, size - start) + 1))
+        index = holder(int(start), stop, spans, size)
+        holding = [i for i, s in enumerate(spans)
+                   if (s.start == 0 or start > s.start) and (s.stop == size or stop < s.stop)]
+        assert (index is None) == (not holding)
+        if index is not None:
+            assert index in holding
+            centre = (start + stop - 1) / 2
+            if any(spans[i].core_start <= centre < spans[i].core_stop for i in holding):
+                assert spans[index].core_start <= centre < spans[index].core_stop
 
 
 @pytest.mark.parametrize("rows", [1, 7, 64, 512])
