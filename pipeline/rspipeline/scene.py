@@ -4,11 +4,12 @@ Before any tile runs, every input and output is checked and the scene is read on
 the stretch, the tiles holding data, the prediction's class values). With ``--config``, each tile's class scores
 are computed first and blended over the overlaps into ``PARTS/prediction.tif`` (:mod:`rspipeline.scene_blend`);
 with ``--pred`` the prediction raster is used as it is. Then each tile is refined and returns the changes it holds
-(those it saw whole, each held by one tile: :mod:`rspipeline.scene_stitch`). The client saves every tile's part as it arrives (:mod:`rspipeline.scene_parts`,
-each with its SHA-256); a failed tile is reported and the others go on, so an interrupted or failed run keeps its
-finished tiles and the same command continues it. Tiles without any pixel with data are skipped. At the end the
-prediction and the tiles' changes are stitched strip by strip into the output COG (:mod:`rspipeline.scene_output`)
-and polygonised into the vector file (:mod:`rspipeline.vector`). One run at a time holds ``--out``.
+(those it saw whole, each held by one tile: :mod:`rspipeline.scene_stitch`). The client saves every tile's part as
+it arrives (:mod:`rspipeline.scene_parts`, each with its SHA-256); a failed tile is reported and the others go on,
+so an interrupted or failed run keeps its finished tiles and the same command continues it. Tiles without any
+pixel with data are skipped. At the end the prediction and the tiles' changes are stitched strip by strip into
+the output COG (:mod:`rspipeline.scene_output`) and polygonised into the vector file (:mod:`rspipeline.vector`).
+One run at a time holds ``--out``.
 
 With nothing to refine (an empty ``modify``) no objects are made and the output is the prediction itself.
 """

@@ -8,8 +8,8 @@ GeoSeg config (``--config``, with ``--ckpt`` or the checkpoint GeoSeg's test.py 
 the overlaps. Objects are made per tile by the SAM stage's source (``--objects``; checkpoints looked up under
 weights/). The image's nodata (its nodata value, mask or alpha band, or ``--nodata``) and the prediction's stay
 nodata (255) in the output, which keeps the image's CRS, transform and size, and carries the palette, the class
-names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in ``OUT.parts/`` until the output is
-written: the same command continues an interrupted run. ``--scheduler tcp://HOST:8786`` runs the tiles on a
+names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in
+``OUT.parts/`` until the output is written: the same command continues an interrupted run. ``--scheduler tcp://HOST:8786`` runs the tiles on a
 Dask cluster whose workers see the same input paths.
 """
 from __future__ import annotations
@@ -18,10 +18,9 @@ import argparse
 from pathlib import Path
 
 from rscommon.datasets import DATASETS
+from rscommon.files import InputError
 from sam_objects import SOURCES, source_recipe
 from sessrs import APPLY_MAX_OBJECTS
-
-from rscommon.files import InputError
 
 from .scene import SceneRun, parse_dst_crs, run_scene
 from .tile_sources import geoseg_prediction
@@ -104,7 +103,8 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
         objects=source_recipe(args.objects, args.model_type, args.checkpoint, args.device),
         pred=args.pred, prediction=prediction, bands=tuple(args.bands), nodata=args.nodata, vector=vector,
-        tile=args.tile, overlap=args.overlap, max_tiles=args.max_tiles, max_objects=args.max_objects, parts=args.parts_dir, workers=args.workers,
+        tile=args.tile, overlap=args.overlap, max_tiles=args.max_tiles, max_objects=args.max_objects,
+        parts=args.parts_dir, workers=args.workers,
         scheduler=args.scheduler, restart=args.restart, keep_parts=args.keep_parts,
     )
 

@@ -15,16 +15,17 @@ import pytest
 import rasterio
 import torch
 from affine import Affine
+from distributed import LocalCluster
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import rasterize
 from scene_files import (
     BEST,
-    damaged_image,
     CRS,
     OVERLAP,
     TILE,
     TRANSFORM,
+    damaged_image,
     geoseg_scene,
     make_scene,
     read_band,
@@ -34,14 +35,19 @@ from scene_files import (
 )
 from shapely import from_wkb
 
+from geoseg.checkpoint import TRAINING_RECORD, weights_dir
+from geoseg.config import load_config
 from geoseg.datasets.augment import val_transform
+from geoseg.paths import GEOSEG_ROOT
 from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
+from rscommon.files import InputError
 from rscommon.images import stretch_to_uint8
 from rspipeline.raster import read_rgb_window
 from rspipeline.scene_blend import tile_weights
+from rspipeline.scene_cli import build_parser, main, scene_run
 from rspipeline.scene_scan import scan_scene
-from rspipeline.scene_cli import main
+from rspipeline.scene_tiles import ImageBands
 from rspipeline.tiling import axis_spans, tile_grid
 from sam_objects import build_object_source
 from sessrs import Thresholds, refine
@@ -351,3 +357,46 @@ def test_a_geoseg_config_predicts_each_tile_for_the_refinement(scene, tmp_path: 
     args = with_options(args, {"--image": [str(small)], "--out": [str(tmp_path / "small_out.tif")]})
     assert run_main(main, args) == 0
     assert read_band(tmp_path / "small_out.tif").shape == (100, 200)
+
+
+def test_config_finds_the_last_trainings_checkpoint_under_the_work_dir(scene, tmp_path: Path) -> None:
+    """As GeoSeg's test.py: the best checkpoint recorded by the last training, else the config's
+    test_weights_name, under --work-dir; neither there is refused naming the file."""
+    config = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
+    folder = weights_dir(load_config(config, pretrained=False), tmp_path)
+    args = build_parser().parse_args(
+        ["--image", str(scene["image"]), "--config", str(config), "--work-dir", str(tmp_path), "--objects", "regions",
+         "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam", "--out", "out.tif"])
+    named = folder / "unetformer-sample-potsdam.ckpt"
+    with pytest.raises(InputError, match=str(named)):
+        scene_run(args)
+    folder.mkdir(parents=True)
+    named.write_bytes(b"")
+    prediction = scene_run(args).prediction
+    assert prediction.checkpoint == named and "test_weights_name" in prediction.why
+    (folder / "epoch=3.ckpt").write_bytes(b"")
+    (folder / TRAINING_RECORD).write_text(json.dumps({"best_checkpoint": "epoch=3.ckpt"}))
+    prediction = scene_run(args).prediction
+    assert prediction.checkpoint == folder / "epoch=3.ckpt" and TRAINING_RECORD in prediction.why
+
+
+def test_relative_paths_reach_a_scheduler_absolute(scene, refined, tmp_path: Path, monkeypatch) -> None:
+    """Relative paths given in the scene's folder, tiles run on a Dask scheduler (in-process workers, which see
+    the tasks as sent): every tile reads absolute paths and the scene equals the local run."""
+    read = ImageBands.read
+    seen: list[Path] = []
+
+    def recording(self: ImageBands, tile):
+        seen.append(self.path)
+        return read(self, tile)
+
+    monkeypatch.setattr(ImageBands, "read", recording)
+    monkeypatch.chdir(scene["folder"])
+    out = tmp_path / "relative.tif"
+    args = ["--image", "scene.tif", "--pred", "pred.tif", "--objects", "regions", "--thresholds", "best.json",
+            "--dataset", "potsdam", "--out", os.path.relpath(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert run_main(main, [*args, "--scheduler", cluster.scheduler_address]) == 0
+    assert len(seen) == 9 and all(path == scene["image"] for path in seen)
+    assert np.array_equal(read_band(out), read_band(refined["out"]))
