@@ -90,3 +90,21 @@ def with_options(args: list[str], options: dict[str, list[str]]) -> list[str]:
             del args[position:position + 2]
         args += [option, *values]
     return args
+
+
+def damaged_image(scene: dict, folder: Path) -> Path:
+    """The scene's image as a tiled GeoTIFF whose last 256 x 256 block is garbage: the scan (which reads only
+    the masks of an 8-bit image) passes, the last tile's read fails."""
+    path = folder / "damaged.tif"
+    rgb = scene["rgb"].transpose(2, 0, 1)
+    with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=3, dtype="uint8", crs=CRS,
+                       transform=TRANSFORM, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                       interleave="pixel") as dataset:
+        dataset.write(rgb)
+    with rasterio.open(path) as dataset:
+        offset = int(dataset.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+        size = int(dataset.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))
+    with path.open("r+b") as stream:
+        stream.seek(offset)
+        stream.write(b"\xff" * size)
+    return path

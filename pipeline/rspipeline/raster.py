@@ -1,11 +1,15 @@
-"""Georeferenced rasters read and written window by window: the scene's bands as 8-bit RGB, class rasters,
-and the refined output GeoTIFF with the dataset's palette.
+"""Georeferenced rasters read window by window: the scene's bands as 8-bit RGB, which pixels hold data, and
+class rasters.
 
 16-bit and floating-point bands are stretched to 8 bits per band between the band's 2nd and 98th percentiles,
 as the SAM stage does for an image file (``rscommon.images``); here the percentiles are taken once over the
-whole scene, from a decimated read of at most :data:`STRETCH_SAMPLE_SIDE` pixels a side, so every tile is
-stretched alike and no read holds the scene. Pixels masked as nodata are left out of the percentiles and
-become 0.
+whole scene, from a regular sample of at most about :data:`STRETCH_SAMPLE_SIDE` squared pixels gathered by the
+scene scan (:mod:`rspipeline.scene_scan`), so every tile is stretched alike and no read holds the scene.
+
+Nodata: a pixel of the image holds no data when GDAL's dataset mask says so (a declared nodata value in every
+band, a mask band or an alpha band), or, with an explicit nodata value, when every chosen band equals it. A
+pixel of a class raster holds no data when its band's mask says so (its declared nodata value or mask band).
+Such pixels are left out of the stretch and become 0 in the RGB given to the object source.
 """
 from __future__ import annotations
 
@@ -16,20 +20,22 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
-from rasterio.io import DatasetReader, DatasetWriter
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.images import percentile_ranges, stretch_with_ranges
 
-# GDAL's block cache is bounded so that reading and writing windows never holds more than this (MB) per process.
-GDAL_OPTIONS = {"GDAL_CACHEMAX": 64}
+# GDAL's block cache bounds what reading and writing windows holds per process. rasterio hands an integer to GDAL
+# as *bytes* (64 would be 64 bytes, which re-reads every block for every window), so it is given in bytes here.
+GDAL_CACHE_MB = 64
+GDAL_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_MB * 1024 * 1024}
 STRETCH_SAMPLE_SIDE = 1024
-OUTPUT_BLOCK = 256
 _INTEGER_KINDS = "ui"
+
+Ranges = tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True)
@@ -105,61 +111,55 @@ def needs_stretch(dataset: DatasetReader, bands: Sequence[int]) -> bool:
     return any(dataset.dtypes[band - 1] != "uint8" for band in bands)
 
 
-def stretch_ranges(dataset: DatasetReader, bands: Sequence[int]) -> tuple[tuple[float, float], ...] | None:
-    """Per chosen band the scene's (2nd, 98th) percentile, from a decimated read; ``None`` for 8-bit bands."""
-    if not needs_stretch(dataset, bands):
-        return None
-    factor = min(1.0, STRETCH_SAMPLE_SIDE / max(dataset.width, dataset.height))
-    shape = (len(bands), max(1, round(dataset.height * factor)), max(1, round(dataset.width * factor)))
-    sample = dataset.read(list(bands), out_shape=shape, resampling=Resampling.nearest, masked=True)
-    return tuple(percentile_ranges(np.ma.filled(sample.astype(np.float64), np.nan).transpose(1, 2, 0)))
+def sample_step(dataset: DatasetReader) -> int:
+    """Every how many rows and columns the stretch samples a pixel (about STRETCH_SAMPLE_SIDE a side in all)."""
+    return max(1, -(-max(dataset.width, dataset.height) // STRETCH_SAMPLE_SIDE))
 
 
-def read_rgb_window(dataset: DatasetReader, bands: Sequence[int], window: Window,
-                    ranges: Sequence[tuple[float, float]] | None) -> np.ndarray:
-    """The chosen bands inside ``window`` as H x W x 3 uint8 (stretched with ``ranges`` unless 8-bit)."""
+def ranges_of_sample(sample: np.ndarray) -> Ranges:
+    """Per band of an N x B sample of valid pixels the (2nd, 98th) percentile."""
+    return tuple(percentile_ranges(sample.astype(np.float64)[None]))
+
+
+def read_valid(dataset: DatasetReader, bands: Sequence[int], window: Window, nodata: float | None,
+               data: np.ndarray | None = None) -> np.ndarray:
+    """Which pixels of ``window`` hold data (H x W bool); see the module's docstring. ``data``, the chosen bands
+    already read (B x H x W), spares a second read when ``nodata`` is given."""
+    if nodata is None:
+        return dataset.dataset_mask(window=window) > 0
+    if data is None:
+        data = dataset.read(list(bands), window=window)
+    return ~np.all(data == nodata, axis=0) if not np.isnan(nodata) else ~np.all(np.isnan(data), axis=0)
+
+
+def read_rgb_window(dataset: DatasetReader, bands: Sequence[int], window: Window, ranges: Ranges | None,
+                    nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The chosen bands inside ``window`` as H x W x 3 uint8 (stretched with ``ranges`` unless 8-bit, nodata
+    pixels 0), and which pixels hold data."""
+    data = dataset.read(list(bands), window=window)
+    valid = read_valid(dataset, bands, window, nodata, data)
     if ranges is None:
-        return np.ascontiguousarray(dataset.read(list(bands), window=window).transpose(1, 2, 0))
-    data = dataset.read(list(bands), window=window, masked=True)
-    values = np.ma.filled(data.astype(np.float64), np.nan).transpose(1, 2, 0)
-    return stretch_with_ranges(values, ranges)
+        rgb = data.transpose(1, 2, 0)
+    else:
+        rgb = stretch_with_ranges(data.transpose(1, 2, 0), ranges)
+    return np.ascontiguousarray(np.where(valid[..., None], rgb, 0).astype(np.uint8)), valid
 
 
-def read_class_window(dataset: DatasetReader, window: Window, spec: DatasetSpec) -> np.ndarray:
-    """Band 1 inside ``window`` as uint8 class indices; a value outside the dataset's classes is an error."""
+def read_class_window(dataset: DatasetReader, window: Window, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Band 1 inside ``window`` as uint8 class indices (nodata pixels 0) and which pixels hold data; a value
+    outside the dataset's classes in a pixel with data is an error."""
     values = dataset.read(1, window=window)
-    bad = np.unique(values[(values < 0) | (values >= spec.num_classes)])
-    if bad.size:
-        raise InputError(f"{dataset.name}: class values {bad[:10].tolist()} in rows {window.row_off}.."
+    valid = dataset.read_masks(1, window=window) > 0
+    check_class_values(dataset.name, values[valid], window, spec)
+    return np.where(valid, values, 0).astype(np.uint8), valid
+
+
+def check_class_values(name: str, values: np.ndarray, window: Window, spec: DatasetSpec) -> None:
+    """Refuse class values outside the dataset's classes, naming the raster and the window."""
+    outside = (values < 0) | (values >= spec.num_classes)
+    if outside.any():
+        bad = np.unique(values[outside])
+        raise InputError(f"{name}: class values {bad[:10].tolist()} in rows {window.row_off}.."
                          f"{window.row_off + window.height - 1}, columns {window.col_off}.."
-                         f"{window.col_off + window.width - 1} are outside {spec.name}'s 0..{spec.num_classes - 1}")
-    return values.astype(np.uint8)
-
-
-def class_raster_profile(grid: Grid) -> dict:
-    """A tiled, DEFLATE-compressed single-band uint8 GeoTIFF on ``grid`` (BigTIFF when it may need it).
-
-    A grid without georeferencing (an image that had none) is written without it too."""
-    profile = {
-        "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8",
-        "compress": "deflate", "BIGTIFF": "IF_SAFER", "photometric": "palette",
-        "tiled": True, "blockxsize": OUTPUT_BLOCK, "blockysize": OUTPUT_BLOCK,
-    }
-    if grid.georeferenced:
-        profile.update(crs=grid.crs, transform=grid.transform)
-    return profile
-
-
-def create_class_raster(path: Path, grid: Grid, spec: DatasetSpec) -> DatasetWriter:
-    """A new class raster on ``grid`` (:func:`class_raster_profile`) whose colour table is ``spec``'s palette."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a grid without georeferencing stays without
-        dataset = rasterio.open(path, "w", **class_raster_profile(grid))
-    write_palette(dataset, spec)
-    return dataset
-
-
-def write_palette(dataset: DatasetWriter, spec: DatasetSpec) -> None:
-    """The dataset's palette as band 1's colour table, and its class names as band tags."""
-    dataset.write_colormap(1, {index: (*colour, 255) for index, colour in enumerate(spec.palette)})
-    dataset.update_tags(1, **{f"class_{index}": name for index, name in enumerate(spec.classes)})
+                         f"{window.col_off + window.width - 1} are outside {spec.name}'s 0..{spec.num_classes - 1} "
+                         f"(and are not its declared nodata)")

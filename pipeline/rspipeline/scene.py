@@ -1,35 +1,39 @@
 """Refine a whole georeferenced scene tile by tile, in memory bounded by the tile, resumably, locally or on a cluster.
 
-Each tile (see :mod:`rspipeline.tiling`) is one task: it reads its window of the image (and of the prediction
-raster, or predicts the window with a GeoSeg network), makes the window's objects, refines the window's
-prediction with the thresholds and returns the part it owns, its core. The client saves every core as it arrives
-(``PARTS/r<row>_c<col>.png``, keyed on the inputs and settings); a failed tile is reported and the others go on,
-so an interrupted or failed run keeps its finished tiles and the same command continues it. When every tile is
-done, the cores are written window by window into the output GeoTIFF (and polygonised into the GeoPackage), each
-under a temporary name renamed into place.
+Before any tile runs, every input and output is checked and the scene is read once (:mod:`rspipeline.scene_scan`:
+the stretch, the tiles holding data, the prediction's class values). With ``--config``, each tile's class scores
+are computed first and blended over the overlaps into ``PARTS/prediction.tif`` (:mod:`rspipeline.scene_blend`);
+with ``--pred`` the prediction raster is used as it is. Then each tile is refined and returns the changes it holds
+(those it saw whole, each held by one tile: :mod:`rspipeline.scene_stitch`). The client saves every tile's part as
+it arrives (:mod:`rspipeline.scene_parts`, each with its SHA-256); a failed tile is reported and the others go on,
+so an interrupted or failed run keeps its finished tiles and the same command continues it. Tiles without any
+pixel with data are skipped. At the end the prediction and the tiles' changes are stitched strip by strip into
+the output COG (:mod:`rspipeline.scene_output`) and polygonised into the vector file (:mod:`rspipeline.vector`).
+One run at a time holds ``--out``.
 
 With nothing to refine (an empty ``modify``) no objects are made and the output is the prediction itself.
 """
 from __future__ import annotations
 
-import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
-from affine import Affine
+from rasterio.crs import CRS
+from rasterio.windows import Window
 from tqdm import tqdm
 
 from rscommon.datasets import DatasetSpec, get_dataset
-from rscommon.files import InputError, read_json, write_json_atomic
-from rscommon.labels import read_label_png, write_label_png
-from rscommon.parallel import Execution, each_job
-from rscommon.provenance import fingerprint, what_changed
+from rscommon.files import InputError
+from rscommon.locks import file_lock, locked
+from rscommon.outputs import check_output_folder
+from rscommon.parallel import ClusterError, Execution, _connect, each_job
+from rscommon.provenance import fingerprint
 from sam_objects import SourceRecipe
-from sam_objects.registry import rebuilt_source
-from sessrs import APPLY_MAX_OBJECTS, Thresholds, refine
+from sessrs import APPLY_MAX_OBJECTS, Thresholds
 
 from .raster import (
     GDAL_OPTIONS,
@@ -37,106 +41,24 @@ from .raster import (
     check_bands,
     check_class_raster,
     check_same_grid,
-    create_class_raster,
     grid_of,
     open_raster,
-    read_rgb_window,
-    stretch_ranges,
+    read_class_window,
+    read_valid,
 )
+from .scene_blend import blend_window
+from .scene_output import NODATA, OUTPUT_BLOCK, create_class_raster, write_class_cog
+from .scene_parts import PartStore, open_parts_folder, remove_parts_folder
+from .scene_scan import SceneScan, scan_scene
+from .scene_stitch import stitch
+from .scene_tiles import ImageBands, RefineJob, RefineTask, ScoreJob, refine_tile, tile_scores
 from .tile_sources import GeoSegPrediction, PredictionRaster
-from .tiling import Tile, tile_grid
-from .vector import PolygonWriter
+from .tiling import MAX_TILES, Tile, axis_spans, checked_tile_grid, strips
+from .vector import RegionPolygons, VectorSettings, vector_driver, write_polygons
 
-SCENE_VERSION = "1"
-FINGERPRINT_FILE = "fingerprint.json"
-
-
-class TileError(RuntimeError):
-    """A tile task failed; the message names the tile and the cause."""
-
-
-@dataclass(frozen=True)
-class SceneTask:
-    """What every tile task of a scene shares (small: it travels with each tile job)."""
-
-    image: Path
-    bands: tuple[int, int, int]
-    ranges: tuple[tuple[float, float], ...] | None
-    prediction: PredictionRaster | GeoSegPrediction
-    objects: SourceRecipe
-    thresholds: Thresholds
-    dataset: str
-    max_objects: int
-
-
-@dataclass(frozen=True)
-class TileJob:
-    scene: SceneTask
-    tile: Tile
-
-
-def refine_tile(job: TileJob) -> tuple[Tile, np.ndarray]:
-    """Refine one tile and return it with the core it owns (H x W uint8 classes); the task of the scene."""
-    scene, tile = job.scene, job.tile
-    spec = get_dataset(scene.dataset)
-    try:
-        with rasterio.Env(**GDAL_OPTIONS), open_raster(scene.image) as image_file:
-            image = read_rgb_window(image_file, scene.bands, tile.window, scene.ranges)
-            pred = scene.prediction.predict(tile, image, spec)
-        refined = pred
-        if scene.thresholds.modify:
-            objects = rebuilt_source(scene.objects)(image)  # built once per process
-            refined = refine(pred, objects, scene.thresholds, max_objects=scene.max_objects,
-                             num_classes=spec.num_classes)
-    except InputError as error:
-        raise InputError(f"tile {tile.name}: {error}") from None
-    except Exception as error:
-        raise TileError(f"tile {tile.name} (window {tile.window}): {type(error).__name__}: {error}") from error
-    return tile, np.ascontiguousarray(refined[tile.core_in_tile])
-
-
-class TileStore:
-    """The finished tiles of one scene run, one P-mode PNG per core, beside a fingerprint of what made them."""
-
-    def __init__(self, folder: Path, record: dict, spec: DatasetSpec, restart: bool = False) -> None:
-        self.folder, self.spec = folder, spec
-        marker = folder / FINGERPRINT_FILE
-        parts = sorted(folder.glob("r*_c*.png")) if folder.is_dir() else []
-        if marker.is_file():
-            changed = what_changed(read_json(marker), record)
-            if changed and not restart:
-                raise InputError(f"{folder}: holds tiles made from other inputs or settings ({', '.join(changed)}); "
-                                 f"pass --restart to discard them")
-            if changed:
-                for part in parts:
-                    part.unlink()
-        elif parts:
-            raise InputError(f"{folder}: holds tiles without {FINGERPRINT_FILE}; choose another --parts-dir")
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(marker, record)
-
-    def path(self, tile: Tile) -> Path:
-        return self.folder / f"{tile.name}.png"
-
-    def done(self, tile: Tile) -> bool:
-        return self.path(tile).is_file()
-
-    def save(self, tile: Tile, core: np.ndarray) -> None:
-        write_label_png(self.path(tile), core, self.spec)
-
-    def load(self, tile: Tile) -> np.ndarray:
-        core = read_label_png(self.path(tile))
-        expected = (tile.core_window.height, tile.core_window.width)
-        if core.shape != expected:
-            raise InputError(f"{self.path(tile)}: {core.shape} pixels, the tile's core is {expected}")
-        return core
-
-    def remove(self) -> None:
-        """Delete the parts and the fingerprint, and the folder when nothing else is in it."""
-        for path in [*self.folder.glob("r*_c*.png"), self.folder / FINGERPRINT_FILE]:
-            path.unlink(missing_ok=True)
-        if not any(self.folder.iterdir()):
-            self.folder.rmdir()
+SCENE_VERSION = "3"
+STRIP_ROWS = 2 * OUTPUT_BLOCK
+BLENDED = "prediction.tif"
 
 
 @dataclass
@@ -151,9 +73,11 @@ class SceneRun:
     pred: Path | None = None
     prediction: GeoSegPrediction | None = None
     bands: tuple[int, int, int] = (1, 2, 3)
-    vector: Path | None = None
+    nodata: float | None = None
+    vector: VectorSettings | None = None
     tile: int = 1024
     overlap: int = 128
+    max_tiles: int = MAX_TILES
     max_objects: int = APPLY_MAX_OBJECTS
     parts: Path | None = None
     workers: int = 1
@@ -167,86 +91,225 @@ class SceneReport:
     tiles: int
     computed: int
     reused: int
+    skipped: int
     out: Path
     vector: Path | None
+    polygons: int | None = None
 
 
-def prepare(run: SceneRun) -> tuple[SceneTask, Grid, list[Tile], dict]:
-    """Validate every input and setting (nothing is written): the shared task, the grid, the tiles, the fingerprint."""
+@dataclass
+class Plan:
+    """A checked run: the resolved paths, the grid and tiles, what the scan found, the fingerprint."""
+
+    run: SceneRun
+    spec: DatasetSpec
+    thresholds: Thresholds
+    grid: Grid
+    tiles: list[Tile]
+    scan: SceneScan
+    record: dict
+    parts: Path
+    execution: Execution
+    live: list[Tile] = field(default_factory=list)
+
+
+def resolved(run: SceneRun) -> SceneRun:
+    """The run with every path absolute (so that tasks sent to a cluster name the same files)."""
+    vector = run.vector
+    if vector is not None:
+        vector = VectorSettings(vector.path.resolve(), vector.min_area, vector.area_unit, vector.simplify,
+                                vector.dst_crs)
+    out = run.out.resolve()
+    return SceneRun(**{**run.__dict__, "image": run.image.resolve(), "thresholds": run.thresholds.resolve(),
+                       "out": out, "pred": run.pred.resolve() if run.pred else None, "vector": vector,
+                       "parts": (run.parts or out.with_name(out.name + ".parts")).resolve()})
+
+
+def check_outputs(run: SceneRun, inputs: dict) -> None:
+    """The output GeoTIFF, the vector file and the parts folder can be written, and none is an input."""
+    if run.out.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"{run.out}: the output is a GeoTIFF (.tif)")
+    named = [("--out", run.out)] + ([("--vector", run.vector.path)] if run.vector else [])
+    for option, path in named:
+        if path.is_dir():
+            raise InputError(f"{path}: {option} is a folder; give a file name")
+        check_output_folder(path.parent, {}, f"{option}'s folder")
+        for name, source in inputs.items():
+            if source is not None and Path(source).resolve() == path:
+                raise InputError(f"{path}: is the {name} input; choose another output name")
+    if run.vector is not None:
+        vector_driver(run.vector.path)
+    check_output_folder(run.parts, {}, "--parts-dir")
+
+
+def check_vector_settings(vector: VectorSettings, grid: Grid, image: Path) -> None:
+    """--dst-crs and --min-area in m2 need a scene with a CRS (a projected one for square metres)."""
+    if vector.dst_crs is not None and grid.crs is None:
+        raise InputError(f"{image}: has no CRS, so --dst-crs cannot reproject its polygons")
+    if vector.area_unit == "m2" and vector.min_area > 0 and (grid.crs is None or not grid.crs.is_projected):
+        raise InputError(f"{image}: has no projected CRS, so --min-area cannot be in m2; give it in px")
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """A scheduler, when given, answers (refused in one line before any work otherwise)."""
+    if scheduler:
+        try:
+            _connect(scheduler).close()
+        except ClusterError as error:
+            raise InputError(str(error)) from None
+
+
+def prepare(run: SceneRun) -> Plan:
+    """Validate every input and setting and scan the scene (nothing is written)."""
+    run = resolved(run)
     spec = get_dataset(run.dataset)
     if (run.pred is None) == (run.prediction is None):
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
-    if run.out.suffix.lower() not in (".tif", ".tiff"):
-        raise InputError(f"{run.out}: the output is a GeoTIFF (.tif)")
-    if run.vector is not None and run.vector.suffix.lower() != ".gpkg":
-        raise InputError(f"{run.vector}: the vector output is a GeoPackage (.gpkg)")
     thresholds = Thresholds.read(run.thresholds, spec)
-    tile_grid(1, 1, run.tile, run.overlap)  # validates tile and overlap
+    inputs = {"image": run.image, "pred": run.pred, "thresholds": run.thresholds,
+              "config": getattr(run.prediction, "config", None),
+              "checkpoint": getattr(run.prediction, "checkpoint", None)}
+    check_outputs(run, inputs)
+    settings = {"bands": list(run.bands), "nodata": run.nodata, "tile": run.tile, "overlap": run.overlap,
+                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None)}
+    if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
+        run.objects.check()
+        settings["objects"] = run.objects.identity()
+    check_scheduler(run.scheduler)
     with rasterio.Env(**GDAL_OPTIONS), open_raster(run.image) as image:
         check_bands(image, run.bands)
         grid = grid_of(image)
-        ranges = stretch_ranges(image, run.bands)
+        tiles = checked_tile_grid(grid.height, grid.width, run.tile, run.overlap, run.max_tiles)
+        if run.vector is not None:
+            check_vector_settings(run.vector, grid, run.image)
         if run.pred is not None:
             with open_raster(run.pred) as pred:
                 check_class_raster(pred)
                 check_same_grid(image, pred, "the prediction")
-    prediction = PredictionRaster(run.pred.resolve()) if run.pred is not None else run.prediction
-    inputs = {"image": run.image, "pred": run.pred, "thresholds": run.thresholds,
-              "config": getattr(prediction, "config", None), "checkpoint": getattr(prediction, "checkpoint", None)}
-    outputs = [path.resolve() for path in (run.out, run.vector) if path is not None]
-    for name, path in inputs.items():
-        if path is not None and Path(path).resolve() in outputs:
-            raise InputError(f"{path}: is the {name} input; choose another output name")
-    settings = {"bands": list(run.bands), "tile": run.tile, "overlap": run.overlap, "dataset": spec.name,
-                "max_objects": run.max_objects, "tta": getattr(prediction, "tta", None)}
-    if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
-        run.objects.check()
-        settings["objects"] = run.objects.identity()
-    task = SceneTask(run.image.resolve(), tuple(run.bands), ranges, prediction, run.objects, thresholds, spec.name,
-                     run.max_objects)
+                scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec)
+        else:
+            scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
     record = fingerprint(inputs, settings, SCENE_VERSION)
-    return task, grid, tile_grid(grid.height, grid.width, run.tile, run.overlap), record
+    plan = Plan(run, spec, thresholds, grid, tiles, scan, record, run.parts, Execution(run.workers, run.scheduler))
+    plan.live = [tile for tile in tiles if tile.name in scan.live]
+    return plan
 
 
 def run_scene(run: SceneRun) -> SceneReport:
-    """Refine the scene into ``run.out`` (and ``run.vector``); finished tiles survive a failure or an interrupt."""
-    spec = get_dataset(run.dataset)
-    task, grid, tiles, record = prepare(run)
-    parts = run.parts or run.out.with_name(run.out.name + ".parts")
-    store = TileStore(parts, record, spec, run.restart)
-    todo = [(tile.name, TileJob(task, tile)) for tile in tiles if not store.done(tile)]
-    with tqdm(total=len(tiles), initial=len(tiles) - len(todo), desc="tiles", unit="tile") as progress:
+    """Refine the scene into ``run.out`` (and the vector file); finished tiles survive a failure or an interrupt."""
+    plan = prepare(run)
+    run = plan.run
+    with locked(file_lock(run.out), f"--out {run.out}"):
+        open_parts_folder(plan.parts, plan.record, run.restart)
+        image = ImageBands(run.image, tuple(run.bands), run.nodata, plan.scan.ranges)
+        computed = 0
+        prediction = run.pred
+        if run.prediction is not None:
+            scores = PartStore(plan.parts / "scores")
+            computed += run_tiles(plan, scores, tile_scores, lambda tile: ScoreJob(image, run.prediction, tile),
+                                  "predict")
+            prediction = plan.parts / BLENDED
+            write_blended(plan, scores, image, prediction)
+        task = RefineTask(image, PredictionRaster(prediction), run.objects, plan.thresholds, plan.spec.name,
+                          run.max_objects, tuple(axis_spans(plan.grid.height, run.tile, run.overlap)),
+                          tuple(axis_spans(plan.grid.width, run.tile, run.overlap)))
+        changes = PartStore(plan.parts / "refine")
+        computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
+        polygons = write_outputs(plan, changes, image, prediction)
+        if not run.keep_parts:
+            remove_parts_folder(plan.parts)
+    stages = 2 if run.prediction is not None else 1
+    return SceneReport(len(plan.tiles), computed, stages * len(plan.live) - computed,
+                       len(plan.tiles) - len(plan.live), run.out, run.vector.path if run.vector else None, polygons)
+
+
+def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[Tile], object], stage: str) -> int:
+    """Run ``function`` on every tile with data whose part ``store`` lacks, saving each part as it arrives;
+    returns how many ran."""
+    kept = store.reusable([tile.name for tile in plan.live])
+    todo = [(tile.name, job(tile)) for tile in plan.live if tile.name not in kept]
+    with tqdm(total=len(plan.live), initial=len(kept), desc=stage, unit="tile") as progress:
         try:
-            for _, (tile, core) in each_job(refine_tile, todo, Execution(run.workers, run.scheduler), noun="tiles"):
-                store.save(tile, core)
+            for _, (tile, part) in each_job(function, todo, plan.execution, noun="tiles"):
+                store.save(tile.name, part)
                 progress.update()
         except BaseException:
-            tqdm.write(f"finished tiles are kept in {parts}: run the same command again to continue", file=sys.stderr)
+            tqdm.write(f"finished tiles are kept in {plan.parts}: run the same command again to continue",
+                       file=sys.stderr)
             raise
-    write_outputs(store, tiles, grid, spec, run.out, run.vector)
-    if not run.keep_parts:
-        store.remove()
-    return SceneReport(len(tiles), len(todo), len(tiles) - len(todo), run.out, run.vector)
+    return len(todo)
 
 
-def write_outputs(store: TileStore, tiles: list[Tile], grid: Grid, spec: DatasetSpec, out: Path,
-                  vector: Path | None) -> None:
-    """The tiles' cores into the output GeoTIFF (and their polygons into ``vector``), window by window, atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    polygons = PolygonWriter(vector, grid.crs, spec) if vector is not None else None
+def write_blended(plan: Plan, scores: PartStore, image: ImageBands, path: Path) -> None:
+    """The tiles' scores blended into the class raster ``path`` (nodata where the image has none)."""
+    grid, live = plan.grid, plan.live
+    maps = {}
+
+    def tile_scores_of(tile: Tile) -> np.ndarray:
+        if tile.name not in maps:
+            maps[tile.name] = scores.load(tile.name, mmap=True)
+        return maps[tile.name]
+
+    with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, \
+            create_class_raster(path, grid, plan.spec) as raster:
+        for window in tqdm(strips(grid.height, grid.width, STRIP_ROWS), desc="blend", unit="strip", leave=False):
+            labels = blend_window(window, live, tile_scores_of, grid.height, grid.width, plan.run.overlap)
+            valid = read_valid(source, image.bands, window, image.nodata)
+            raster.write(np.where(valid, labels, NODATA).astype(np.uint8), 1, window=window)
+            for name in [name for name in maps if not _reaches(plan, name, window)]:
+                del maps[name]
+
+
+def _reaches(plan: Plan, name: str, window: Window) -> bool:
+    """Whether tile ``name`` reaches below ``window`` (is needed by a later strip)."""
+    tile = next(tile for tile in plan.live if tile.name == name)
+    return tile.rows.stop > window.row_off + window.height
+
+
+def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path) \
+        -> Iterator[tuple[Window, np.ndarray]]:
+    """The output strip by strip: the prediction (nodata where the image or it has none) with the tiles' changes."""
+    grid = plan.grid
+    loaded: dict[str, np.ndarray] = {}
+    with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, open_raster(prediction) as pred:
+        for window in tqdm(strips(grid.height, grid.width, STRIP_ROWS), desc="write", unit="strip"):
+            labels, has_class = read_class_window(pred, window, plan.spec)
+            valid = has_class & read_valid(source, image.bands, window, image.nodata)
+            base = np.where(valid, labels, NODATA).astype(np.uint8)
+            near = [tile for tile in plan.live
+                    if tile.rows.start < window.row_off + window.height and tile.rows.stop > window.row_off]
+            for tile in near:
+                if tile.name not in loaded:
+                    loaded[tile.name] = changes.load(tile.name)
+            yield window, stitch(base, window, [(tile, loaded[tile.name]) for tile in near])
+            for name in [name for name in loaded if not _reaches(plan, name, window)]:
+                del loaded[name]
+
+
+def write_outputs(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path) -> int | None:
+    """The output COG (and the vector file), each written under a temporary name and renamed into place."""
+    run = plan.run
+    regions = RegionPolygons(NODATA) if run.vector is not None else None
+    finished = []
+
+    def strips_polygonised() -> Iterator[tuple[Window, np.ndarray]]:
+        for window, labels in stitched_strips(plan, changes, image, prediction):
+            if regions is not None:
+                finished.extend(regions.add(labels, window))
+            yield window, labels
+
+    write_class_cog(run.out, plan.grid, plan.spec, strips_polygonised())
+    if regions is None:
+        return None
+    finished.extend(regions.close())
+    return write_polygons(run.vector, finished, plan.grid.transform, plan.grid.crs, plan.spec)
+
+
+def parse_dst_crs(text: str | None) -> CRS | None:
+    """``--dst-crs`` as a CRS (EPSG:4326, a WKT or PROJ string), refused in one line when unknown."""
+    if text is None:
+        return None
     try:
-        with rasterio.Env(**GDAL_OPTIONS), create_class_raster(temporary, grid, spec) as raster:
-            for tile in tqdm(tiles, desc="write", unit="tile"):
-                core = store.load(tile)
-                raster.write(core, 1, window=tile.core_window)
-                if polygons is not None:
-                    polygons.add(core, grid.transform @ Affine.translation(tile.cols.core_start, tile.rows.core_start))
-        if polygons is not None:
-            polygons.close()
-        os.replace(temporary, out)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        if polygons is not None:
-            polygons.discard()
-        raise
+        return CRS.from_user_input(text)
+    except rasterio.errors.CRSError as error:
+        raise InputError(f"--dst-crs {text}: not a coordinate reference system ({error})") from None

@@ -1,13 +1,15 @@
-"""Refine one georeferenced scene with SESSRS, tile by tile, into a GeoTIFF (and a GeoPackage of polygons).
+"""Refine one georeferenced scene with SESSRS, tile by tile, into a Cloud-Optimized GeoTIFF (and polygons).
 
     python pipeline/sessrs_scene.py --image SCENE.tif --pred PRED.tif --objects sam \\
         --thresholds best.json --dataset Urban --out REFINED.tif [--vector REFINED.gpkg]
 
 The prediction is a class raster on the image's grid (``--pred``, from any model) or is made tile by tile by a
-GeoSeg config (``--config``, with ``--ckpt`` or the config's checkpoint). Objects are made per tile by the SAM
-stage's source (``--objects``; checkpoints looked up under weights/). The output keeps the image's CRS, transform
-and size, and carries the dataset's palette. Finished tiles are kept in ``OUT.parts/`` until the output is
-written: the same command continues an interrupted run. ``--scheduler tcp://HOST:8786`` runs the tiles on a
+GeoSeg config (``--config``, with ``--ckpt`` or the checkpoint GeoSeg's test.py would use), its tiles blended over
+the overlaps. Objects are made per tile by the SAM stage's source (``--objects``; checkpoints looked up under
+weights/). The image's nodata (its nodata value, mask or alpha band, or ``--nodata``) and the prediction's stay
+nodata (255) in the output, which keeps the image's CRS, transform and size, and carries the palette, the class
+names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in
+``OUT.parts/`` until the output is written: the same command continues an interrupted run. ``--scheduler tcp://HOST:8786`` runs the tiles on a
 Dask cluster whose workers see the same input paths.
 """
 from __future__ import annotations
@@ -16,18 +18,23 @@ import argparse
 from pathlib import Path
 
 from rscommon.datasets import DATASETS
+from rscommon.files import InputError
 from sam_objects import SOURCES, source_recipe
 from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
 
-from .scene import SceneRun, run_scene
+from .scene import SceneRun, parse_dst_crs, run_scene
 from .tile_sources import geoseg_prediction
-from rscommon.files import InputError
+from .tiling import MAX_TILES
+from .vector import VectorSettings, parse_min_area
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", required=True, type=Path, help="the scene: any raster GDAL reads (GeoTIFF, ...)")
+    parser.add_argument("--nodata", type=float,
+                        help="image pixels whose chosen bands all equal this value hold no data (default: the "
+                             "image's own nodata value, mask band or alpha band)")
     parser.add_argument("--bands", nargs=3, type=int, default=[1, 2, 3], metavar=("R", "G", "B"),
                         help="the image's bands used as red, green, blue (1-based; default 1 2 3)")
     prediction = parser.add_mutually_exclusive_group(required=True)
@@ -35,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
     parser.add_argument("--ckpt", type=Path,
                         help="with --config: the checkpoint (default: as GeoSeg's test.py, the last training's best)")
+    parser.add_argument("--work-dir", type=Path,
+                        help="with --config: base of the config's relative paths, where its training ran (default "
+                             "GeoSeg/; make demo trains in outputs/demo/<set>/geoseg)")
     parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
     parser.add_argument("--objects", required=True, choices=sorted(SOURCES),
                         help="object source per tile; 'regions' needs no weights and is not SAM")
@@ -49,33 +59,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
                         help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
                              "as the pick's application)")
-    parser.add_argument("--out", required=True, type=Path, help="the refined scene: a GeoTIFF")
-    parser.add_argument("--vector", type=Path, help="also write the refined classes as polygons to this GeoPackage")
+    parser.add_argument("--out", required=True, type=Path, help="the refined scene: a Cloud-Optimized GeoTIFF")
+    parser.add_argument("--vector", type=Path,
+                        help="also write the refined classes as polygons, one per region: .gpkg, .fgb, .parquet "
+                             "(when GDAL writes it) or .shp")
+    parser.add_argument("--min-area", default="0px",
+                        help="leave out polygons smaller than this, with its unit: 4px (pixels) or 0.5m2")
+    parser.add_argument("--simplify", type=float, default=0.0,
+                        help="simplify the polygons together (shared edges stay shared) by this many map units")
+    parser.add_argument("--dst-crs", help="reproject the polygons to this CRS (e.g. EPSG:4326)")
     parser.add_argument("--tile", type=int, default=1024, help="tile side in pixels (default 1024)")
     parser.add_argument("--overlap", type=int, default=128, help="pixels shared by neighbouring tiles (default 128)")
+    parser.add_argument("--max-tiles", type=int, default=MAX_TILES,
+                        help=f"refuse a tiling of more tiles than this (default {MAX_TILES})")
     parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
     parser.add_argument("--scheduler", help="run the tiles on the Dask cluster at this address (tcp://HOST:PORT)")
     parser.add_argument("--parts-dir", type=Path, help="where finished tiles are kept (default: OUT.parts/)")
     parser.add_argument("--restart", action="store_true",
-                        help="discard finished tiles made with other inputs or settings")
+                        help="discard every finished tile and compute them all again")
     parser.add_argument("--keep-parts", action="store_true", help="keep the finished tiles after writing the output")
     return parser
 
 
 def scene_run(args: argparse.Namespace) -> SceneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
-    if args.config is None and (args.ckpt is not None or args.tta is not None):
-        raise InputError("--ckpt and --tta go with --config")
+    if args.config is None and (args.ckpt, args.tta, args.work_dir) != (None, None, None):
+        raise InputError("--ckpt, --tta and --work-dir go with --config")
+    if args.vector is None and (args.min_area != "0px" or args.simplify or args.dst_crs):
+        raise InputError("--min-area, --simplify and --dst-crs go with --vector")
+    if args.simplify < 0:
+        raise InputError(f"--simplify {args.simplify}: needs a distance of at least 0")
+    vector = None
+    if args.vector is not None:
+        min_area, unit = parse_min_area(args.min_area)
+        vector = VectorSettings(args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs))
     prediction = None
     if args.config is not None:
-        prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset])
+        prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset],
+                                       args.work_dir)
+        print(f"checkpoint {prediction.checkpoint} ({prediction.why})")
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: need at least 1")
     return SceneRun(
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
         objects=source_recipe(args.objects, args.model_type, args.checkpoint, args.device),
-        pred=args.pred, prediction=prediction, bands=tuple(args.bands), vector=args.vector, tile=args.tile,
-        overlap=args.overlap, max_objects=args.max_objects, parts=args.parts_dir, workers=args.workers,
+        pred=args.pred, prediction=prediction, bands=tuple(args.bands), nodata=args.nodata, vector=vector,
+        tile=args.tile, overlap=args.overlap, max_tiles=args.max_tiles, max_objects=args.max_objects,
+        parts=args.parts_dir, workers=args.workers,
         scheduler=args.scheduler, restart=args.restart, keep_parts=args.keep_parts,
     )
 
@@ -83,5 +113,7 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
 def main(argv: list[str] | None = None) -> int:
     report = run_scene(scene_run(build_parser().parse_args(argv)))
     reused = f" ({report.reused} kept from an earlier run)" if report.reused else ""
-    print(f"{report.tiles} tiles{reused} -> {report.out}" + (f" and {report.vector}" if report.vector else ""))
+    skipped = f", {report.skipped} without data skipped" if report.skipped else ""
+    polygons = f" and {report.polygons} polygons in {report.vector}" if report.vector else ""
+    print(f"{report.tiles} tiles{reused}{skipped} -> {report.out}{polygons}")
     return 0

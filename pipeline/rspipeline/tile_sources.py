@@ -1,4 +1,5 @@
-"""Where a tile's prediction comes from: a class raster on the scene's grid, or a GeoSeg network run on the tile.
+"""Where a tile's prediction comes from: a class raster on the scene's grid, or a GeoSeg network's class scores on
+the tile (blended over the overlaps into a class raster by :mod:`rspipeline.scene_blend` before any refinement).
 
 Each is a small frozen dataclass that travels with every tile job (to a local process or a Dask worker); the
 network a config names is built once per process, on first use, and kept for the process's next tiles. GeoSeg
@@ -29,7 +30,8 @@ class PredictionRaster:
 
     path: Path
 
-    def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    def read(self, tile: Tile, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+        """The tile's classes (nodata pixels 0) and which pixels have one."""
         with open_raster(self.path) as dataset:
             return read_class_window(dataset, tile.window, spec)
 
@@ -47,8 +49,10 @@ class GeoSegPrediction:
     tta: str
     device: str | None
     threads: int
+    why: str = ""
 
-    def predict(self, tile: Tile, image: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+    def scores(self, image: np.ndarray) -> np.ndarray:
+        """The C x H x W class probabilities (float32) of an H x W x 3 uint8 tile."""
         import torch
 
         from geoseg.datasets.augment import val_transform
@@ -61,13 +65,14 @@ class GeoSegPrediction:
         normalized = np.pad(normalized, [*pad, (0, 0)], mode="reflect")
         batch = torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad():
-            labels = model(batch).argmax(dim=1)[0, :height, :width]
-        return labels.cpu().numpy().astype(np.uint8)
+            probabilities = model(batch).softmax(dim=1)[0, :, :height, :width]
+        return probabilities.cpu().numpy().astype(np.float32)
 
 
 def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,
-                      spec: DatasetSpec) -> GeoSegPrediction:
-    """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint."""
+                      spec: DatasetSpec, work_dir: Path | None = None) -> GeoSegPrediction:
+    """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint,
+    found as GeoSeg's test.py finds it (``work_dir``, default GeoSeg/, is the base of the config's paths)."""
     import torch
 
     from geoseg.checkpoint import trained_checkpoint
@@ -80,15 +85,20 @@ def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: st
     loaded = load_config(config_path, pretrained=False)  # the checkpoint supplies every weight
     if loaded.dataset != spec.name:
         raise InputError(f"{config_path}: predicts {loaded.dataset} classes, but --dataset is {spec.name}")
+    why = "--ckpt"
     if checkpoint is None:  # as GeoSeg's test.py: the last training's best, else the config's test_weights_name
-        checkpoint, _ = trained_checkpoint(loaded, GEOSEG_ROOT)
+        try:
+            checkpoint, why = trained_checkpoint(loaded, (work_dir or GEOSEG_ROOT).resolve())
+        except FileNotFoundError as error:
+            raise InputError(str(error)) from None
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
-        raise InputError(f"{checkpoint}: checkpoint of {config_path.name} not found (train it, or pass --ckpt)")
+        raise InputError(f"{checkpoint}: checkpoint of {config_path.name} not found ({why}); train it, pass "
+                         f"--ckpt, or --work-dir the folder the training ran in (make demo: outputs/demo/<set>/geoseg)")
     tta = tta or loaded.test_time_aug
     if tta not in TTA_CHOICES:
         raise InputError(f"test-time augmentation {tta!r}: choose one of {', '.join(TTA_CHOICES)}")
-    return GeoSegPrediction(config_path, checkpoint, tta, device, torch.get_num_threads())
+    return GeoSegPrediction(config_path, checkpoint, tta, device, torch.get_num_threads(), why)
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rasterio.windows import Window
+
 from rscommon.files import InputError
+
+MIN_TILE = 64
+MAX_TILES = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,3 +84,37 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     return [Tile(row, col, rows, cols)
             for row, rows in enumerate(axis_spans(height, tile, overlap))
             for col, cols in enumerate(axis_spans(width, tile, overlap))]
+
+
+def checked_tile_grid(height: int, width: int, tile: int, overlap: int, max_tiles: int = MAX_TILES) -> list[Tile]:
+    """:func:`tile_grid`, refused up front when the tile is smaller than MIN_TILE or the tiles more than
+    ``max_tiles``."""
+    if tile < MIN_TILE:
+        raise InputError(f"--tile {tile}: tiles are at least {MIN_TILE} pixels a side")
+    rows, cols = len(axis_spans(height, tile, overlap)), len(axis_spans(width, tile, overlap))
+    if rows * cols > max_tiles:
+        raise InputError(f"--tile {tile} --overlap {overlap}: {rows} x {cols} = {rows * cols} tiles for this "
+                         f"{width} x {height} scene, more than {max_tiles}; use larger tiles or raise --max-tiles")
+    return tile_grid(height, width, tile, overlap)
+
+
+def overlapping(tiles: list[Tile], window: Window) -> list[tuple[Tile, tuple[slice, slice], tuple[slice, slice]]]:
+    """The tiles whose window meets ``window``, each with the shared pixels as slices of the tile's array and as
+    slices of ``window``'s array."""
+    found = []
+    row0, col0 = int(window.row_off), int(window.col_off)
+    row1, col1 = row0 + int(window.height), col0 + int(window.width)
+    for tile in tiles:
+        top, bottom = max(tile.rows.start, row0), min(tile.rows.stop, row1)
+        left, right = max(tile.cols.start, col0), min(tile.cols.stop, col1)
+        if bottom > top and right > left:
+            found.append((tile,
+                          (slice(top - tile.rows.start, bottom - tile.rows.start),
+                           slice(left - tile.cols.start, right - tile.cols.start)),
+                          (slice(top - row0, bottom - row0), slice(left - col0, right - col0))))
+    return found
+
+
+def strips(height: int, width: int, rows: int) -> list[Window]:
+    """Full-width windows of ``rows`` rows (the last one shorter) covering the scene top to bottom."""
+    return [Window(0, row, width, min(rows, height - row)) for row in range(0, height, rows)]
