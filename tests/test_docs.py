@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 from repository import REPO, python_path
+
 MARKDOWN_PATTERNS = ("README.md", "CONTRIBUTING.md", "docs/**/*.md", "*/README.md", "*/*/README.md",
                      "tests/fixtures/*/README.md")
-# Documents written on another branch and linked before they arrive; a link to one is accepted while it is
-# absent, and checked like any other once it exists. Remove an entry when its document is merged.
-PENDING = {"docs/scenes.md"}
 HELP_TIMEOUT = 240
 
 FENCE = re.compile(r"^(\s*)(```|~~~)(.*)$")
@@ -112,8 +110,7 @@ def broken_links() -> list[str]:
                 problems.append(f"{where}:{number}: {target} points outside the repository")
                 continue
             if not destination.exists():
-                if relative not in PENDING:
-                    problems.append(f"{where}:{number}: {target}: no such file {relative}")
+                problems.append(f"{where}:{number}: {target}: no such file {relative}")
                 continue
             if anchor and destination.suffix == ".md" and anchor not in anchors(destination):
                 problems.append(f"{where}:{number}: {target}: {relative} has no heading #{anchor}")
