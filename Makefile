@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # SAM 2 (requirements_SAM.txt) is a source distribution: build it without its optional CUDA extension.
 export SAM2_BUILD_CUDA := 0
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test lint bench clean-venv
 
 $(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
 	@echo "setting up .venv (first run: a few minutes) ..."
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: $(STAMP)
 	$(PY) SESSRS/benchmarks/bench_sweep.py
