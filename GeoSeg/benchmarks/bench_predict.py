@@ -42,7 +42,7 @@ def main() -> None:
         torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, work / "random.ckpt")
         local = timed_predict(work / "random.ckpt", work / "local", None)
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
+                          dashboard_address="127.0.0.1:0") as cluster:
             remote = timed_predict(work / "random.ckpt", work / "cluster", cluster.scheduler_address)
         same = all(a.read_bytes() == (work / "cluster" / "pre_p" / a.name).read_bytes()
                    for a in (work / "local" / "pre_p").glob("*.png"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import Field, fields
-from pathlib import Path
+from dataclasses import Field, fields, replace
 
-from rscommon.cli import run_main
+from rscommon.cli import absolute_path, run_main
 from rscommon.images import list_images
+from rscommon.limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
+from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
 from . import registry
@@ -45,12 +46,12 @@ def build_parser(default_model: str) -> argparse.ArgumentParser:
     """The parser; setting options default to the reference's values for the chosen ``--model``."""
     parser = argparse.ArgumentParser(
         description="Write <stem>.json per image: a list of {'rles': COCO compressed RLE, 'area': int} objects.")
-    parser.add_argument("-i", "--image-dir", "--image_dir", required=True, type=Path, help="folder of images")
-    parser.add_argument("-j", "--json-dir", "--sam_json_dir", required=True, type=Path, help="output folder")
+    parser.add_argument("-i", "--image-dir", "--image_dir", required=True, type=absolute_path, help="folder of images")
+    parser.add_argument("-j", "--json-dir", "--sam_json_dir", required=True, type=absolute_path, help="output folder")
     parser.add_argument("--model", choices=list(SOURCES), default=default_model,
                         help=f"object source (default {default_model}); 'regions' needs no weights and is not SAM")
     parser.add_argument("--model-type", choices=MODEL_TYPES, help=f"backbone: {_model_types_text()}")
-    parser.add_argument("--checkpoint", type=Path,
+    parser.add_argument("--checkpoint", type=absolute_path,
                         help="weights file (default: its standard name in the weights folder, $SESSRS_WEIGHTS "
                              "or the repository's weights/)")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
@@ -62,6 +63,8 @@ def build_parser(default_model: str) -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the per-image tasks on this dask.distributed scheduler (e.g. tcp://host:8786); "
                              "workers must see the image and JSON folders and the checkpoint at the same paths")
+    parser.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help=f"refuse images of more pixels (default ${MAX_IMAGE_PIXELS_ENV}, else 8192 x 8192)")
     group = parser.add_argument_group("generator settings (default: the reference's value for the chosen --model)")
     for name, setting in _setting_fields().items():
         extra = {key: value for key, value in setting.metadata.items() if key in ("type", "choices", "nargs")}
@@ -71,9 +74,11 @@ def build_parser(default_model: str) -> argparse.ArgumentParser:
 
 
 def recipe_from_args(args: argparse.Namespace) -> SourceRecipe:
-    """The object source the arguments describe."""
+    """The object source the arguments describe; its checkpoint's path absolute, like every path given (cluster
+    workers have working folders of their own)."""
     given = {name: getattr(args, name) for name in _setting_fields() if getattr(args, name) is not None}
-    return source_recipe(args.model, args.model_type, args.checkpoint, args.device, **given)
+    recipe = source_recipe(args.model, args.model_type, args.checkpoint, args.device, **given)
+    return recipe if recipe.checkpoint is None else replace(recipe, checkpoint=recipe.checkpoint.absolute())
 
 
 def run(argv: Sequence[str], default_model: str) -> int:
@@ -81,6 +86,7 @@ def run(argv: Sequence[str], default_model: str) -> int:
     args = build_parser(default_model).parse_args(argv)
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
+    max_pixels = max_image_pixels(args.max_image_pixels)
     check_output_folder(args.json_dir, {"image": args.image_dir}, "-j")
     images = list_images(args.image_dir)
     recipe = recipe_from_args(args)
@@ -95,8 +101,10 @@ def run(argv: Sequence[str], default_model: str) -> int:
         return 2
     where = f" on {args.scheduler}" if args.scheduler else ""
     print(f"object source: {recipe.spec.label}; {len(images)} images -> {args.json_dir}{where}")
-    summary = generate_object_jsons(images, args.json_dir, source, overwrite=args.overwrite,
-                                    workers=args.workers, scheduler=args.scheduler)
+    with locked(folder_lock(args.json_dir), f"-j {args.json_dir}"):
+        summary = generate_object_jsons(images, args.json_dir, source, overwrite=args.overwrite,
+                                        workers=args.workers, scheduler=args.scheduler,
+                                        max_pixels=max_pixels)
     print(summary.report())
     return 1 if summary.failed else 0
 

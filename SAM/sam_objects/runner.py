@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from rscommon.files import write_json_atomic
 from rscommon.images import read_rgb
+from rscommon.limits import max_image_pixels
 from rscommon.parallel import Execution, Failure, guarded_map
 from rscommon.provenance import file_identity
 
@@ -156,28 +157,33 @@ def json_path(image_path: Path, json_dir: Path) -> Path:
 
 
 class WriteObjects:
-    """The task of one image: read it, find its objects, write its JSON atomically; answer what it read and
-    wrote. Sent to worker processes or cluster workers, where the source is rebuilt once from its recipe."""
+    """The task of one image: read it (refused over ``max_pixels``), find its objects, write its JSON atomically;
+    answer what it read and wrote. Sent to worker processes or cluster workers, where the source is rebuilt once
+    from its recipe."""
 
-    def __init__(self, source: ObjectSource | SourceRecipe, json_dir: Path) -> None:
+    def __init__(self, source: ObjectSource | SourceRecipe, json_dir: Path, max_pixels: int) -> None:
         self.source = source
         self.json_dir = json_dir
+        self.max_pixels = max_pixels
 
     def __call__(self, image_path: Path) -> dict[str, dict[str, Identity]]:
         source = self.source if isinstance(self.source, ObjectSource) else rebuilt_source(self.source)
         read = identities({"image": image_path})  # before reading: a later change only causes a redo
         target = json_path(image_path, self.json_dir)
-        write_json_atomic(target, source(read_rgb(image_path)))
+        write_json_atomic(target, source(read_rgb(image_path, self.max_pixels)))
         return {"inputs": read, "outputs": identities({target.name: target})}
 
 
 def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source: ObjectSource | SourceRecipe,
-                          overwrite: bool = False, workers: int = 1, scheduler: str | None = None) -> RunSummary:
+                          overwrite: bool = False, workers: int = 1, scheduler: str | None = None,
+                          max_pixels: int | None = None) -> RunSummary:
     """Write ``<stem>.json`` (a list of COCO-RLE objects) for every image into ``json_dir``, resumably.
 
     An image is skipped when its JSON was made from the same image content, source settings, checkpoint and
     stage version (and the JSON is intact); otherwise it is made (again). ``source`` is a built source, or a
-    recipe that each worker builds (``workers`` > 1 or ``scheduler``, a dask.distributed address).
+    recipe that each worker builds (``workers`` > 1 or ``scheduler``, a dask.distributed address). Images over
+    ``max_pixels`` (default :func:`rscommon.limits.max_image_pixels`, taken here and carried to the workers) fail,
+    undecoded.
     """
     json_dir = Path(json_dir)
     recipe = source.recipe if isinstance(source, ObjectSource) else source
@@ -189,4 +195,5 @@ def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source:
         return {target.name: target}
 
     return run_resumably(image_paths, json_dir / OBJECTS_LOG, provenance, lambda path: {"image": path},
-                         outputs_of, WriteObjects(source, json_dir), overwrite, "object masks", workers, scheduler)
+                         outputs_of, WriteObjects(source, json_dir, max_image_pixels(max_pixels)), overwrite,
+                         "object masks", workers, scheduler)

@@ -1,4 +1,5 @@
-"""How every script of the project ends a failure: one line on stderr naming the problem, a non-zero exit.
+"""How every script of the project takes its paths and ends a failure: paths made absolute where they are given
+(:func:`absolute_path`), a failure as one line on stderr naming the problem and a non-zero exit.
 
 ``--debug`` (accepted by every script that runs through :func:`run_main`) shows the traceback instead.
 """
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .files import InputError
 
@@ -16,6 +18,12 @@ EXIT_INTERRUPTED = 130
 # The project's own input errors and the operating system's refusals of a named file. Any other exception (a
 # ValueError from a library included) is a bug: it exits 1 and names its type.
 _INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def absolute_path(text: str) -> Path:
+    """A path option made absolute against this process's working folder (an argparse ``type``): the tasks that
+    take it to cluster workers, whose working folders are their own, name the same file."""
+    return Path(text).absolute()
 
 
 def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:
@@ -42,10 +50,17 @@ def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None
 
 
 def describe(error: BaseException) -> str:
-    """The message of ``error``, prefixed with its type unless it is one of the input errors that name a file."""
-    message = str(error).strip() or type(error).__name__
+    """The message of ``error`` on one line, prefixed with its type unless it is one of the input errors that name a
+    file; running out of memory or of recursion depth is said as such, with what to do."""
+    message = " ".join(str(error).split()) or type(error).__name__  # one line, whatever a library wrote
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         message = f"{error.filename}: {error.strerror}"
     if isinstance(error, _INPUT_ERRORS):
         return message
+    if isinstance(error, MemoryError):
+        return (f"out of memory ({message}): lower the work of each process: fewer workers, smaller images (tile "
+                f"large rasters with pipeline/sessrs_scene.py), fewer objects per image")
+    if isinstance(error, RecursionError):
+        return (f"Python's recursion limit reached ({message}): some input is nested far deeper than this project's "
+                f"files are (run with {DEBUG_FLAG} for the traceback)")
     return f"{type(error).__name__}: {message} (run with {DEBUG_FLAG} for the traceback)"

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +71,16 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file, naming the file and the position on a syntax error."""
+def read_json(path: str | Path, object_hook: Callable[[dict], Any] | None = None) -> Any:
+    """Parse a JSON file, naming the file and the position on a syntax error, and the file when it is nested too
+    deeply to parse. ``object_hook`` is given each JSON object as it is parsed (as :func:`json.loads` does)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), object_hook=object_hook)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: malformed JSON ({error})") from error
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read (lists or objects about "
+                         f"{sys.getrecursionlimit()} levels inside one another)") from None

@@ -2,7 +2,8 @@
 
 8-bit images (RGB, greyscale, palette, with or without alpha) are read as they are. 16-bit and floating-point
 images are stretched to 8 bits per band between the band's 2nd and 98th percentiles, as GIS viewers display
-them; they are never cut to their low byte or saturated.
+them; they are never cut to their low byte or saturated. Every image's size is read from its header and checked
+(:mod:`rscommon.limits`) before it is decoded.
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import numpy as np
 from PIL import Image
 
 from .files import InputError, save_png_atomic
+from .image_header import pillow_quietly, read_header
+from .limits import check_image_pixels, max_image_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 STRETCH_PERCENTILES = (2.0, 98.0)
-_EIGHT_BIT_MODES = {"RGB", "RGBA", "L", "LA", "P", "PA", "1", "CMYK", "YCbCr"}
 
 
 def list_images(image_dir: str | Path) -> list[Path]:
@@ -74,22 +76,27 @@ def to_rgb(bands: np.ndarray) -> np.ndarray:
     return np.repeat(bands, 3, axis=2) if bands.shape[2] == 1 else np.ascontiguousarray(bands)
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
+def read_rgb(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """An image file as an H x W x 3 uint8 RGB array; a clear error names an unreadable file.
 
-    16-bit and float images are stretched (see the module's docstring).
+    The header is read first: an image over ``max_pixels`` (default :func:`rscommon.limits.max_image_pixels`), or
+    with bands other than 1, 3 or 4 for OpenCV, is refused before it is decoded. 16-bit and float images are
+    stretched (see the module's docstring).
     """
     path = Path(path)
-    try:
-        with Image.open(path) as image:
-            raw_modes = " ".join(str(tile[3]) for tile in image.tile)
-            if image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes:
+    limit = max_image_pixels(max_pixels)
+    header = read_header(path, limit)
+    check_image_pixels(path, header.width, header.height, limit)
+    pil_error: Exception | None = None
+    if header.eight_bit:
+        try:
+            with pillow_quietly(), Image.open(path) as image:
                 return np.array(image.convert("RGB"))
-    except (OSError, ValueError) as error:
-        pil_error: Exception | None = error
-    else:
-        pil_error = None
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        except (OSError, ValueError) as error:  # damaged data: OpenCV may still read it
+            pil_error = error
+    if header.bands not in (1, 3, 4):
+        raise InputError(f"{path}: {header.bands} bands; expected 1, 3 or 4 (grey, RGB or RGBA)")
+    data = _opencv_read(path)
     if data is None:
         reason = f" ({pil_error})" if pil_error else ""
         raise InputError(f"{path}: not a readable image{reason}")
@@ -99,6 +106,16 @@ def read_rgb(path: str | Path) -> np.ndarray:
         return to_rgb(data)
     except ValueError as error:
         raise InputError(f"{path}: {error}") from error
+
+
+def _opencv_read(path: Path) -> np.ndarray | None:
+    """OpenCV's reading of ``path`` as stored (None when it cannot), its own log silenced: the caller says why."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def write_png_atomic(path: str | Path, array: np.ndarray) -> None:

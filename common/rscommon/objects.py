@@ -10,18 +10,36 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from .files import InputError, read_json
+from .limits import MAX_OBJECTS_ENV, max_objects_per_image
 from .rle import RLEError, rle_counts, rle_pixels
 
 
-def read_objects(path: str | Path, shape: tuple[int, int] | None = None) -> list[dict]:
+def read_objects(path: str | Path, shape: tuple[int, int] | None = None,
+                 max_objects: int | None = None) -> list[dict]:
     """Read and validate a SAM object list: ``[{"rles": {"size": [H, W], "counts": str}, "area": int}, ...]``.
 
-    Every RLE must decode to runs covering exactly H x W pixels, have ``size == shape`` (when given) and
-    a pixel count equal to ``area``.
+    A list of more than ``max_objects`` objects (default :func:`rscommon.limits.max_objects_per_image`) is refused
+    while it is parsed, before any mask is decoded. Every RLE must decode to runs covering exactly H x W pixels,
+    have ``size == shape`` (when given) and a pixel count equal to ``area``.
     Objects with an empty mask are dropped: they can take no class and never change a refinement.
     """
-    data = read_json(path)
+    data = read_json(path, _ObjectCounter(path, max_objects_per_image(max_objects)))
     return validate_objects(data, path, shape)
+
+
+class _ObjectCounter:
+    """A JSON object hook counting the objects (``{"rles": ...}``) parsed; past the limit it stops the parse."""
+
+    def __init__(self, path: str | Path, limit: int) -> None:
+        self.path, self.limit, self.count = path, limit, 0
+
+    def __call__(self, item: dict) -> dict:
+        if "rles" in item:
+            self.count += 1
+            if self.count > self.limit:
+                raise InputError(f"{self.path}: more than {self.limit:,} objects in one image (raise the limit with "
+                                 f"${MAX_OBJECTS_ENV} if they are real)")
+        return item
 
 
 def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None = None) -> list[dict]:

@@ -219,10 +219,11 @@ def test_scripts_end_failures_in_one_line_and_take_relative_paths_from_the_curre
 def test_cluster_prediction_equals_the_local_run(tiny):
     """The batches run as tasks on a 2-process Dask cluster on loopback; label maps and metrics are identical."""
     distributed = pytest.importorskip("dask.distributed")
+    from loopback import loopback_cluster
+
     root, config = tiny
     local = run_predict(config, root / "a.ckpt", root / "local")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+    with loopback_cluster() as cluster:
         remote = run_predict(config, root / "a.ckpt", root / "cluster", scheduler=cluster.scheduler_address)
         with distributed.Client(cluster) as client:  # tasks ran with this process's thread count (same sums)
             assert set(client.run(torch.get_num_threads).values()) == {torch.get_num_threads()}

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from repository import python_path
 from cluster_tasks import fail_always, fail_first_try, square_where
-from distributed import Client, LocalCluster
-from scene_files import damaged_image, geoseg_scene, make_scene, read_band, scene_args, with_options, write_raster
+from distributed import Client
+from loopback import PROGRAM_ARGUMENTS, loopback_cluster, not_on_loopback
+from scene_files import damaged_image, geoseg_scene, make_scene, read_band, scene_args, with_options
 
 from rscommon.cli import run_main
 from rscommon.parallel import Execution, TASK_RETRIES, unordered_map
@@ -51,8 +52,9 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[str]:
-    """The address of a scheduler with two single-thread workers, each a ``dask`` command-line program.
+def programs(tmp_path_factory) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """The address of a scheduler with two single-thread workers, each a ``dask`` command-line program listening on
+    loopback only, and the programs (the scheduler first).
 
     The workers find this folder's helpers (``cluster_tasks``) on their PYTHONPATH, as a real cluster has the
     project installed."""
@@ -67,21 +69,32 @@ def cluster(tmp_path_factory) -> Iterator[str]:
             logs.append(log)
             processes.append(subprocess.Popen([str(DASK), *arguments], stdout=log, stderr=subprocess.STDOUT, env=env))
 
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file),
-              "--no-dashboard")
+        start("scheduler", "scheduler", *PROGRAM_ARGUMENTS, "--port", "0", "--scheduler-file", str(scheduler_file))
         wait_for(lambda: scheduler_file.is_file() and scheduler_file.stat().st_size > 0, START_SECONDS, "scheduler")
         address = json.loads(scheduler_file.read_text())["address"]
         for index in range(2):
-            start(f"worker{index}", "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-                  "--no-dashboard", "--host", "127.0.0.1", "--name", f"worker{index}")
+            start(f"worker{index}", "worker", *PROGRAM_ARGUMENTS, "--scheduler-file", str(scheduler_file),
+                  "--nthreads", "1", "--name", f"worker{index}")
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=START_SECONDS)
-            yield address
+            yield address, processes
             client.shutdown()  # the scheduler and its workers close; stop() below ends whatever is left
     finally:
         stop(processes)
         for log in logs:
             log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(programs) -> str:
+    """The address of the scheduler of :func:`programs`."""
+    return programs[0]
+
+
+def test_the_cluster_programs_listen_on_loopback_only(programs) -> None:
+    """The scheduler's HTTP server too, which ``--no-dashboard`` alone leaves on 0.0.0.0:8787."""
+    for process in programs[1]:
+        assert not_on_loopback(process.pid) == []
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +149,7 @@ def test_a_geoseg_config_on_the_cluster_predicts_as_locally(cluster, scene, tmp_
 
 
 def test_the_scene_on_a_local_cluster_equals_the_local_run(scene, local_run, tmp_path: Path) -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local_cluster:
+    with loopback_cluster() as local_cluster:
         out = tmp_path / "local_cluster.tif"
         assert run_main(main, scene_args(scene, out, "best.json", "--scheduler", local_cluster.scheduler_address)) == 0
     assert np.array_equal(read_band(out), local_run)

@@ -6,13 +6,14 @@ runs on a cluster in test_sam_random_models.py.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from distributed import LocalCluster
 from image_files import pixels
+from loopback import loopback_cluster, not_on_loopback
 from PIL import Image
 
 from sam_objects.cli import main
@@ -26,8 +27,13 @@ TILES = ["loveda/mmseg_0.png", "loveda/mmseg_1.png", "potsdam/top_potsdam_2_10_c
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with loopback_cluster() as cluster:
         yield cluster.scheduler_address
+
+
+def test_the_cluster_listens_on_loopback_only(scheduler: str) -> None:
+    """This process runs the scheduler (and its HTTP server); its children run the workers."""
+    assert not_on_loopback(os.getpid()) == []
 
 
 @pytest.fixture

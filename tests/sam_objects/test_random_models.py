@@ -15,8 +15,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
-from distributed import LocalCluster
 from image_files import pixels
+from loopback import loopback_cluster
 from PIL import Image
 
 from rscommon.images import list_images
@@ -103,7 +103,7 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
     assert _assert_valid_objects(tmp_path / "cli/crop.json") == expected
 
     # The same on a dask.distributed cluster: each worker rebuilds the source from its recipe and the checkpoint.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with loopback_cluster() as cluster:
         code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cluster"), "--model", "samhq",
                      "--model-type", "vit_tiny", "--checkpoint", str(checkpoint), "--device", "cpu", *options,
                      "--scheduler", cluster.scheduler_address])

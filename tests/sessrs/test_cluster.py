@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed import LocalCluster
+from loopback import loopback_cluster
 
 import sessrs.sweep as sweep_module
 from rscommon.cli import run_main
@@ -34,8 +34,7 @@ import sessrs_t1_t2  # noqa: E402
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster:
+    with loopback_cluster() as cluster:
         yield cluster.scheduler_address
 
 

@@ -25,6 +25,9 @@ from PIL import Image
 
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError, save_png_atomic
+from rscommon.image_header import read_header
+from rscommon.images import read_rgb
+from rscommon.limits import max_image_pixels
 from rscommon.labels import write_label_png
 from rscommon.parallel import Execution, progress_map
 
@@ -36,7 +39,6 @@ COLOUR_TO_CLASS = {
 }
 UNKNOWN_CLASS = 6
 TRAIN_PADDINGS = ("reference", "none")
-Image.MAX_IMAGE_PIXELS = None  # the tiles are 6000 x 6000 and trusted
 
 
 @dataclass(frozen=True)
@@ -153,15 +155,13 @@ def patch_names(tile: Tile, height: int, width: int, settings: SplitSettings) ->
 
 def split_tile(tile: Tile, img_out: Path, mask_out: Path, settings: SplitSettings, overwrite: bool = False) -> int:
     """Write the patches of one tile; returns how many image/label pairs were written."""
-    with Image.open(tile.image) as handle:
-        width, height = handle.size
+    header = read_header(tile.image, max_image_pixels())
+    width, height = header.width, header.height
     names = patch_names(tile, height, width, settings)
     if not overwrite and all((img_out / n).is_file() and (mask_out / n).is_file() for n in names):
         return 0
-    with Image.open(tile.image) as handle:
-        image = np.array(handle.convert("RGB"))
-    with Image.open(tile.label) as handle:
-        label_rgb = np.array(handle.convert("RGB"))
+    image = read_rgb(tile.image)  # the tiles' 6000 x 6000 pixels are within the readers' limit
+    label_rgb = read_rgb(tile.label)
     if label_rgb.shape != image.shape:
         raise InputError(f"{tile.label}: size {label_rgb.shape[1::-1]} differs from {tile.image}'s {width}x{height}")
     labels = colours_to_classes(label_rgb, tile.label)
