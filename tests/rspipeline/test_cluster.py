@@ -18,7 +18,7 @@ from repository import python_path
 from cluster_tasks import fail_always, fail_first_try, square_where
 from distributed import Client
 from loopback import PROGRAM_ARGUMENTS, loopback_cluster, not_on_loopback
-from scene_files import damaged_image, geoseg_scene, make_scene, read_band, scene_args, with_options
+from scene_files import damaged_image, geoseg_scene, read_band, scene_args, with_options
 
 from rscommon.cli import run_main
 from rscommon.parallel import Execution, TASK_RETRIES, unordered_map
@@ -95,11 +95,6 @@ def test_the_cluster_programs_listen_on_loopback_only(programs) -> None:
     """The scheduler's HTTP server too, which ``--no-dashboard`` alone leaves on 0.0.0.0:8787."""
     for process in programs[1]:
         assert not_on_loopback(process.pid) == []
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> dict:
-    return make_scene(tmp_path_factory.mktemp("scene"))
 
 
 @pytest.fixture(scope="module")

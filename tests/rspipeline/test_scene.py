@@ -27,7 +27,6 @@ from scene_files import (
     TRANSFORM,
     damaged_image,
     geoseg_scene,
-    make_scene,
     read_band,
     scene_args,
     with_options,
@@ -51,11 +50,6 @@ from rspipeline.scene_tiles import ImageBands
 from rspipeline.tiling import axis_spans, tile_grid
 from sam_objects import build_object_source
 from sessrs import Thresholds, refine
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> dict:
-    return make_scene(tmp_path_factory.mktemp("scene"))
 
 
 def tile_refinement(rgb: np.ndarray, pred: np.ndarray, best: dict) -> np.ndarray:
@@ -396,7 +390,7 @@ def test_relative_paths_reach_a_scheduler_absolute(scene, refined, tmp_path: Pat
     args = ["--image", "scene.tif", "--pred", "pred.tif", "--objects", "regions", "--thresholds", "best.json",
             "--dataset", "potsdam", "--out", os.path.relpath(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address="127.0.0.1:0") as cluster:
         assert run_main(main, [*args, "--scheduler", cluster.scheduler_address]) == 0
     assert len(seen) == 9 and all(path == scene["image"] for path in seen)
     assert np.array_equal(read_band(out), read_band(refined["out"]))

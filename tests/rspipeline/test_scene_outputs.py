@@ -18,7 +18,6 @@ from scene_files import (
     POTSDAM_TILE,
     TRANSFORM,
     coarse_prediction,
-    make_scene,
     read_band,
     scene_args,
     with_options,
@@ -38,11 +37,6 @@ from sam_objects import build_object_source
 from sessrs import Thresholds, refine
 
 NODATA = 255
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> dict:
-    return make_scene(tmp_path_factory.mktemp("scene"))
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scene_files import make_scene, read_band, scene_args, with_options
+from scene_files import read_band, scene_args, with_options
 
 from rscommon.cli import run_main
 from rscommon.locks import file_lock, locked
 from rspipeline.scene import SceneRun, resolved
 from rspipeline.scene_cli import main
-
-
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> dict:
-    return make_scene(tmp_path_factory.mktemp("scene"))
 
 
 def test_a_truncated_part_is_named_and_recomputed_and_restart_recomputes_all(scene, tmp_path: Path, capsys) -> None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from image_files import pixels
-from loopback import loopback_cluster, not_on_loopback
+from loopback import not_on_loopback
 from PIL import Image
 
 from sam_objects.cli import main
@@ -23,12 +22,6 @@ from sam_objects.runner import OBJECTS_LOG
 SAMPLES = Path(__file__).resolve().parents[2] / "data/real_samples"
 TILES = ["loveda/mmseg_0.png", "loveda/mmseg_1.png", "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
          "vaihingen/area1_0_0_512_512_IRRG.png"]
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    with loopback_cluster() as cluster:
-        yield cluster.scheduler_address
 
 
 def test_the_cluster_listens_on_loopback_only(scheduler: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from distributed import LocalCluster
+from loopback import loopback_cluster
 from image_files import pixels
 from scene_files import BEST, OVERLAP, make_scene, read_band, scene_args, with_options, write_raster
 
@@ -137,7 +137,7 @@ def test_random_sam2_on_a_cluster_equals_the_local_run(random_tiny: tuple[torch.
                                                        tmp_path: Path) -> None:
     _, checkpoint = random_tiny
     assert _cli(images, tmp_path / "local", checkpoint) == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+    with loopback_cluster() as cluster:
         assert _cli(images, tmp_path / "cluster", checkpoint, "--scheduler", cluster.scheduler_address) == 0
     assert (tmp_path / "cluster/crop16.json").read_bytes() == (tmp_path / "local/crop16.json").read_bytes()
     assert RunLog(tmp_path / "cluster" / OBJECTS_LOG).entries == RunLog(tmp_path / "local" / OBJECTS_LOG).entries

@@ -7,12 +7,10 @@ import io
 import json
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from loopback import loopback_cluster
 
 import sessrs.sweep as sweep_module
 from rscommon.cli import run_main
@@ -30,12 +28,6 @@ CLASSES = [1, 6]
 sys.path.insert(0, str(REPO / "SESSRS"))
 import get_best_t1_t2  # noqa: E402
 import sessrs_t1_t2  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    with loopback_cluster() as cluster:
-        yield cluster.scheduler_address
 
 
 @pytest.fixture
