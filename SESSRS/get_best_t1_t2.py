@@ -21,7 +21,7 @@ from rscommon.parallel import Execution
 from sessrs.application import comparison_table
 from sessrs.choose import SEARCHES, Choice, ChoiceSettings, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
-from sessrs.inputs import Sample, pair_inputs, read_split, select
+from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
 from sessrs.thresholds import APPLY_MAX_OBJECTS
 
@@ -94,12 +94,12 @@ def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], sampl
 
 def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
-    samples = tune = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
+    samples = tune = pair_inputs(args.pred_dir, args.sam_dir, args.gt_dir)
     if args.split:
-        split = read_split(Path(args.split))
+        split = read_split(absolute(args.split))
         samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
-    folder = ChoiceFolder(Path(args.out))
-    result = choose(args, Path(args.sweep), tune, samples, spec, folder)
+    folder = ChoiceFolder(args.out)
+    result = choose(args, absolute(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")
     if result.report is not None:
         print(comparison_table(result.report, spec))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from rscommon.cli import run_main
 from rscommon.parallel import Execution
 from rscommon.datasets import DATASETS, get_dataset
-from sessrs.inputs import pair_inputs, read_split, select
+from sessrs.inputs import absolute, pair_inputs, read_split, select
 from reference_layout import GT_FOLDERS, from_root, model_results
 from sessrs.folders import SweepFolder
 from sessrs.modes import MODES, RefineOptions
@@ -73,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             paths.pred_dir, paths.sam_dir, paths.gt_dir, paths.dataset, paths.sweep_dir)
         split = args.split and from_root(args.split)
     else:
-        pred_dir, sam_dir, gt_dir, out = (Path(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
-        dataset, split = args.dataset, args.split and Path(args.split)
+        pred_dir, sam_dir, gt_dir, out = (absolute(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
+        dataset, split = args.dataset, args.split and absolute(args.split)
     spec = get_dataset(dataset)
     samples = pair_inputs(pred_dir, sam_dir, gt_dir)
     if split:

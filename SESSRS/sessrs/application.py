@@ -15,7 +15,7 @@ from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.outputs import check_output_folder
 from rscommon.parallel import LOCAL, Execution, each_job
 
-from .inputs import Sample, input_folders, load_ground_truth, load_prepared
+from .inputs import Sample, absolute, input_folders, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .resume import sample_fingerprint, stale_reason
 from .steps import refine_prepared
@@ -79,7 +79,7 @@ def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: D
                              options: RefineOptions = FAITHFUL) -> dict[str, Any] | None:
     """Refuse, before anything is written, an output folder the application cannot use (see
     :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
-    out_dir = Path(out_dir)
+    out_dir = absolute(out_dir)
     check_output_folder(out_dir, input_folders(samples), "refined-maps folder")
     return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects, options))
 

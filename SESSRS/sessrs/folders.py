@@ -9,7 +9,7 @@ from pathlib import Path
 from rscommon.files import InputError, write_json_atomic, write_text_atomic
 from rscommon.outputs import check_output_folder
 
-from .inputs import Sample, input_folders
+from .inputs import Sample, absolute, input_folders
 from .thresholds import Thresholds
 
 REFINED_FOLDER = "se_mask"
@@ -19,12 +19,13 @@ REFINED_FOLDER = "se_mask"
 @dataclass(frozen=True)
 class SweepFolder:
     """What a sweep writes: ``sweep.json`` (the figures), ``sweep.txt``, one heatmap per class, and for resuming
-    ``run.json`` (what the sweep is of) and ``parts/`` (one ``<stem>.npz`` per finished image)."""
+    ``run.json`` (what the sweep is of) and ``parts/`` (one ``<stem>.npz`` per finished image). ``root`` is made
+    absolute from the current folder."""
 
     root: Path
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", absolute(self.root))
 
     @property
     def sweep(self) -> Path:
@@ -57,14 +58,15 @@ class SweepFolder:
 class ChoiceFolder:
     """What choosing thresholds and applying them write: ``best.json``, ``metrics.json``/``.txt`` (with ground
     truth), the refined maps (``se_mask/`` unless ``refined`` says otherwise), and what a chooser leaves: the
-    joint search's ``joint_state.json`` and ``joint_trace.json``/``.png``."""
+    joint search's ``joint_state.json`` and ``joint_trace.json``/``.png``. Both folders are made absolute from
+    the current folder."""
 
     root: Path
     refined: Path | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-        object.__setattr__(self, "refined", Path(self.refined) if self.refined else self.root / REFINED_FOLDER)
+        object.__setattr__(self, "root", absolute(self.root))
+        object.__setattr__(self, "refined", absolute(self.refined) if self.refined else self.root / REFINED_FOLDER)
 
     @property
     def best(self) -> Path:

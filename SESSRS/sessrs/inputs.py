@@ -17,21 +17,38 @@ from .prepared import PreparedImage, prepare_image
 
 @dataclass(frozen=True)
 class Sample:
-    """The files of one image: its prediction, its SAM objects and (optionally) its ground truth."""
+    """The files of one image: its prediction, its SAM objects and (optionally) its ground truth.
+
+    The paths are made absolute here, from the current folder, so that a worker of a cluster (with a working
+    folder of its own) reads the same files as the process that made the sample.
+    """
 
     stem: str
     pred: Path
     sam: Path
     gt: Path | None
 
+    def __post_init__(self) -> None:
+        for kind in ("pred", "sam", "gt"):
+            path = getattr(self, kind)
+            if path is not None:
+                object.__setattr__(self, kind, absolute(path))
+
+
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute from the current folder (``~`` expanded, ``..`` and links resolved)."""
+    return Path(path).expanduser().resolve()
+
 
 def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | None) -> list[Sample]:
     """One sample per ``*.png`` prediction; every prediction must have ``<stem>.json`` (and ``<stem>.png`` GT).
 
-    Extra files in the object and ground-truth folders are ignored. All missing partners are listed at once.
+    The samples' paths are absolute (relative folders are taken from the current folder). Extra files in the
+    object and ground-truth folders are ignored. All missing partners are listed at once.
     """
-    pred_dir, sam_dir = Path(pred_dir), Path(sam_dir)
-    for folder in (pred_dir, sam_dir, *([Path(gt_dir)] if gt_dir is not None else [])):
+    pred_dir, sam_dir = absolute(pred_dir), absolute(sam_dir)
+    gt_dir = absolute(gt_dir) if gt_dir is not None else None
+    for folder in (pred_dir, sam_dir, *([gt_dir] if gt_dir is not None else [])):
         if not folder.is_dir():
             raise InputError(f"{folder}: folder not found")
     preds = sorted(pred_dir.glob("*.png"))
@@ -40,7 +57,7 @@ def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | 
     samples, missing = [], []
     for pred in preds:
         sam = sam_dir / f"{pred.stem}.json"
-        gt = Path(gt_dir) / pred.name if gt_dir is not None else None
+        gt = gt_dir / pred.name if gt_dir is not None else None
         missing += [str(path) for path in (sam, gt) if path is not None and not path.is_file()]
         samples.append(Sample(pred.stem, pred, sam, gt))
     if missing:
