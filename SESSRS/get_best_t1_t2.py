@@ -17,7 +17,7 @@ from reference_layout import GT_FOLDERS, dataset_results, model_results
 from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import write_json_atomic
-from rscommon.parallel import Execution
+from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
 from sessrs.choose import SEARCHES, Choice, ChoiceSettings, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
@@ -108,6 +108,8 @@ def run_explicit_form(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     if args.reference_dataset is not None:
         run_reference_form(args)
     else:

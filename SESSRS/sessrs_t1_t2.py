@@ -13,7 +13,7 @@ import argparse
 import os
 
 from rscommon.cli import run_main
-from rscommon.parallel import Execution
+from rscommon.parallel import Execution, check_scheduler
 from rscommon.datasets import DATASETS, get_dataset
 from sessrs.inputs import absolute, pair_inputs, read_split, select
 from reference_layout import GT_FOLDERS, from_root, model_results
@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     if args.fig_results is not None:
         paths = model_results(args.fig_results, args.modify_type, args.sam_type)
         pred_dir, sam_dir, gt_dir, dataset, out = (

@@ -13,7 +13,7 @@ from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.outputs import check_output_folder
-from rscommon.parallel import LOCAL, Execution, each_job
+from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 
 from .inputs import Sample, absolute, input_folders, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
@@ -108,6 +108,8 @@ def apply_to_samples(
     settings = _application_settings(spec, thresholds, max_objects, options)
     record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
     record = record or {"settings": settings, "images": {}}
+    if execution.scheduler:
+        check_scheduler(execution.scheduler)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
     made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}

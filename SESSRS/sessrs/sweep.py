@@ -15,7 +15,7 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores
-from rscommon.parallel import LOCAL, Execution, each_job
+from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 
 from .folders import SweepFolder
 from .inputs import Sample, load_ground_truth, load_prepared
@@ -165,6 +165,8 @@ def run_sweep(
     }
     folder.check(samples)
     check_scored_truth(samples, spec)
+    if execution.scheduler:
+        check_scheduler(execution.scheduler)
     _claim_output(folder, signature)
     todo, records = _parts_to_compute(samples, folder, settings)
     jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
