@@ -84,7 +84,9 @@ def run_reference_form(args: argparse.Namespace) -> None:
 def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], samples: list[Sample], spec: DatasetSpec,
            folder: ChoiceFolder) -> Choice:
     """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
-    result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice, execution=args.execution)
+    with folder.locked(samples):
+        result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice,
+                                  execution=args.execution)
     if result.details is not None:
         trace = result.details
         print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "

@@ -219,5 +219,7 @@ def choose_folder(
     ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``.
     """
     samples = pair_inputs(pred_dir, sam_dir, gt_dir)
-    return choose_and_apply(sweep_file, select(samples, tune, "tune"), select(samples, images, "images"),
-                            _spec(dataset), ChoiceFolder(Path(out_dir)), settings=settings, execution=execution)
+    evaluated, folder = select(samples, images, "images"), ChoiceFolder(out_dir)
+    with folder.locked(evaluated):
+        return choose_and_apply(sweep_file, select(samples, tune, "tune"), evaluated, _spec(dataset), folder,
+                                settings=settings, execution=execution)

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
+from rscommon.locks import folder_lock, locked
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.outputs import check_output_folder
 from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
@@ -107,9 +108,16 @@ def apply_to_samples(
     thresholds.check_classes(spec.num_classes)
     settings = _application_settings(spec, thresholds, max_objects, options)
     record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
-    record = record or {"settings": settings, "images": {}}
     if execution.scheduler:
         check_scheduler(execution.scheduler)
+    with locked(folder_lock(out_dir), f"refined-maps folder {out_dir}"):
+        return _apply(samples, spec, thresholds, out_dir, record or {"settings": settings, "images": {}},
+                      settings, max_objects, options, execution)
+
+
+def _apply(samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds, out_dir: Path, record: dict[str, Any],
+           settings: dict[str, Any], max_objects: int, options: RefineOptions, execution: Execution) -> dict | None:
+    """:func:`apply_to_samples` once ``out_dir`` is checked and held by this run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
     made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}

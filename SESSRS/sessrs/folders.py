@@ -2,11 +2,13 @@
 written. No other module spells these names."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.files import InputError, write_json_atomic, write_text_atomic
+from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
 from .inputs import Sample, absolute, input_folders
@@ -53,6 +55,10 @@ class SweepFolder:
         """Refuse, before anything is written, a folder that is a file, an input folder or not writable."""
         check_output_folder(self.root, input_folders(samples))
 
+    def locked(self) -> Iterator[None]:
+        """Hold the folder for this run (a second run into it is refused); :meth:`check` it first."""
+        return locked(folder_lock(self.root), f"--out {self.root}")
+
 
 @dataclass(frozen=True)
 class ChoiceFolder:
@@ -98,6 +104,14 @@ class ChoiceFolder:
         inputs = input_folders(samples)
         check_output_folder(self.root, inputs)
         check_output_folder(self.refined, inputs, "refined-maps folder")
+
+    @contextmanager
+    def locked(self, samples: Sequence[Sample]) -> Iterator[None]:
+        """Check the folder (see :meth:`check`), then hold it for this run: a second run into it is refused.
+        (The application holds the refined-maps folder while it writes there.)"""
+        self.check(samples)
+        with locked(folder_lock(self.root), f"--out {self.root}"):
+            yield
 
     def refuse_other_choice(self, thresholds: Thresholds) -> None:
         """Refuse a folder whose ``best.json`` holds other thresholds (its figures belong to them)."""

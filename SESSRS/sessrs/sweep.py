@@ -167,16 +167,17 @@ def run_sweep(
     check_scored_truth(samples, spec)
     if execution.scheduler:
         check_scheduler(execution.scheduler)
-    _claim_output(folder, signature)
-    todo, records = _parts_to_compute(samples, folder, settings)
-    jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
-    with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        for stem, result in each_job(_sweep_sample, jobs, execution):
-            _save_part(folder.part(stem), result, records[stem])
-            progress.update()
-    results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
-    sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
-    write_sweep_outputs(sweep, spec, folder)
+    with folder.locked():
+        _claim_output(folder, signature)
+        todo, records = _parts_to_compute(samples, folder, settings)
+        jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
+        with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
+            for stem, result in each_job(_sweep_sample, jobs, execution):
+                _save_part(folder.part(stem), result, records[stem])
+                progress.update()
+        results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
+        sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
+        write_sweep_outputs(sweep, spec, folder)
     return sweep
 
 
