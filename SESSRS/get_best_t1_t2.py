@@ -24,6 +24,7 @@ from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
 from sessrs.thresholds import APPLY_MAX_OBJECTS
+from sessrs.validate import check_held_out, read_sweep
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,6 +101,7 @@ def run_explicit_form(args: argparse.Namespace) -> None:
     if args.split:
         split = read_split(absolute(args.split))
         samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
+        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, absolute(args.sweep))
     folder = ChoiceFolder(args.out)
     result = choose(args, absolute(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")

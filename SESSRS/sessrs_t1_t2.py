@@ -15,7 +15,7 @@ import os
 from rscommon.cli import run_main
 from rscommon.parallel import Execution, check_scheduler
 from rscommon.datasets import DATASETS, get_dataset
-from sessrs.inputs import absolute, pair_inputs, read_split, select
+from sessrs.inputs import absolute, pair_inputs, read_split, select, split_record
 from reference_layout import GT_FOLDERS, from_root, model_results
 from sessrs.folders import SweepFolder
 from sessrs.modes import MODES, RefineOptions
@@ -77,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         pred_dir, sam_dir, gt_dir, out = (absolute(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
         dataset, split = args.dataset, args.split and absolute(args.split)
     spec = get_dataset(dataset)
-    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+    samples, record = pair_inputs(pred_dir, sam_dir, gt_dir), None
     if split:
-        samples = select(samples, read_split(split)["tune"], split)
+        chosen = read_split(split)
+        samples, record = select(samples, chosen["tune"], split), split_record(split, chosen)
     folder = SweepFolder(out)
     sweep = run_sweep(samples, spec, folder, classes=args.classes, max_objects=args.max_objects, grid=args.grid,
-                      options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler))
+                      options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler),
+                      split=record)
     print(folder.text.read_text())
     print(f"wrote {folder.sweep} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
           f"over {len(samples)} images, {args.mode} mode)")

@@ -27,6 +27,7 @@ from .prepared import prepare_image
 from .sweep import run_sweep, summarise
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
+from .validate import check_held_out, read_sweep
 
 Masks = Union[np.ndarray, Sequence[np.ndarray]]
 Objects = Union[Sequence[Mapping[str, Any]], Masks]
@@ -132,6 +133,9 @@ def sweep_arrays(
         raise InputError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
                          f"{len(gts)}")
     names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(preds))]
+    if len(names) != len(preds) or len(set(names)) != len(names):
+        raise InputError(f"names: {len(names)} names ({len(set(names))} distinct) for {len(preds)} images; give one "
+                         "distinct name per image")
     classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
     unknown = [c for c in classes if not 0 <= c < spec.num_classes]
     if unknown:
@@ -216,10 +220,13 @@ def choose_folder(
 
     ``settings`` say how (the reference's per-class pick by default; ``ChoiceSettings(search="joint")`` searches
     on the ``tune`` images, all by default). Writes ``best.json``, the refined maps (``se_mask/``) and, with
-    ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``.
+    ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``. With both ``tune``
+    and ``images`` (a held-out protocol) the sweep must have been tuned on exactly ``tune`` and on none of
+    ``images`` (:func:`~sessrs.validate.check_held_out`).
     """
-    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
-    evaluated, folder = select(samples, images, "images"), ChoiceFolder(out_dir)
+    samples, spec = pair_inputs(pred_dir, sam_dir, gt_dir), _spec(dataset)
+    tuned, evaluated, folder = select(samples, tune, "tune"), select(samples, images, "images"), ChoiceFolder(out_dir)
+    if tune is not None and images is not None:
+        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, sweep_file)
     with folder.locked(evaluated):
-        return choose_and_apply(sweep_file, select(samples, tune, "tune"), evaluated, _spec(dataset), folder,
-                                settings=settings, execution=execution)
+        return choose_and_apply(sweep_file, tuned, evaluated, spec, folder, settings=settings, execution=execution)

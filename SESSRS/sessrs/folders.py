@@ -108,10 +108,16 @@ class ChoiceFolder:
     @contextmanager
     def locked(self, samples: Sequence[Sample]) -> Iterator[None]:
         """Check the folder (see :meth:`check`), then hold it for this run: a second run into it is refused.
-        (The application holds the refined-maps folder while it writes there.)"""
+        (The application holds the refined-maps folder while it writes there.) A folder made for the lock and
+        left empty (a run refused on its inputs) is removed again."""
         self.check(samples)
-        with locked(folder_lock(self.root), f"--out {self.root}"):
-            yield
+        made = not self.root.exists()
+        try:
+            with locked(folder_lock(self.root), f"--out {self.root}"):
+                yield
+        finally:
+            if made and not any(self.root.iterdir()):
+                self.root.rmdir()
 
     def refuse_other_choice(self, thresholds: Thresholds) -> None:
         """Refuse a folder whose ``best.json`` holds other thresholds (its figures belong to them)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json
 from rscommon.labels import check_classes, read_label_png
 from rscommon.objects import read_objects
+from rscommon.provenance import file_identity
 
 from .prepared import PreparedImage, prepare_image
 
@@ -98,6 +100,9 @@ def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str |
     """The samples named in ``stems`` (all when None); a name without a sample is an error."""
     if stems is None:
         return list(samples)
+    twice = sorted({stem for stem in stems if list(stems).count(stem) > 1})
+    if twice:
+        raise InputError(f"{source}: names images twice: {', '.join(twice)}")
     known = {s.stem: s for s in samples}
     missing = [stem for stem in stems if stem not in known]
     if missing:
@@ -108,7 +113,7 @@ def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str |
 def read_split(path: str | Path) -> dict[str, list[str]]:
     """A split file: ``{"tune": [stems], "eval": [stems]}``, thresholds chosen on one, reported on the other.
 
-    Both lists must be non-empty lists of image names, with no name in both.
+    Both lists must be non-empty lists of image names, with no name twice (in one list or in both).
     """
     split = read_json(path)
     if not isinstance(split, dict):
@@ -119,7 +124,21 @@ def read_split(path: str | Path) -> dict[str, list[str]]:
             raise InputError(f"{path}: {key} must be a list of image names, found {names!r}")
         if not names:
             raise InputError(f"{path}: the {key} list is empty")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise InputError(f"{path}: the {key} list names images twice: {', '.join(twice)}")
     overlap = sorted(set(split["tune"]) & set(split["eval"]))
     if overlap:
         raise InputError(f"{path}: images both in tune and eval: {', '.join(overlap)}")
     return {"tune": list(split["tune"]), "eval": list(split["eval"])}
+
+
+def split_record(path: str | Path, split: dict[str, list[str]]) -> dict[str, Any]:
+    """What a sweep records of the split it was tuned with: the split file's content identity and its tune list."""
+    return {"file": file_identity(path), "tune": list(split["tune"])}
+
+
+def image_identity(sample: Sample) -> dict[str, str | None]:
+    """An image's name and the SHA-256 of its prediction, objects and ground truth (``None`` without)."""
+    return {"name": sample.stem, **{kind: None if path is None else file_identity(path)["sha256"]
+                                    for kind, path in (("pred", sample.pred), ("sam", sample.sam), ("gt", sample.gt))}}

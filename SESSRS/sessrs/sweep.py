@@ -18,7 +18,7 @@ from rscommon.metrics import compute_scores
 from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 
 from .folders import SweepFolder
-from .inputs import Sample, load_ground_truth, load_prepared
+from .inputs import Sample, image_identity, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
@@ -135,6 +135,7 @@ def run_sweep(
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
     execution: Execution = LOCAL,
+    split: dict | None = None,
 ) -> dict:
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
@@ -143,7 +144,9 @@ def run_sweep(
     content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
     missing, unreadable or made from anything else. ``execution`` says where the images run (local processes or
     a Dask cluster). ``options``: the refinement's mode
-    (:class:`~sessrs.modes.RefineOptions`; the reference's by default).
+    (:class:`~sessrs.modes.RefineOptions`; the reference's by default). ``sweep.json`` records the images it was
+    tuned on (names and content) and ``split``, the record of the split file that chose them
+    (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks.
     """
     folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
@@ -176,16 +179,20 @@ def run_sweep(
                 _save_part(folder.part(stem), result, records[stem])
                 progress.update()
         results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
-        sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
+        sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects,
+                          tuned_on=[image_identity(s) for s in samples], split=split)
         write_sweep_outputs(sweep, spec, folder)
     return sweep
 
 
 def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
               grid: ThresholdGrid = REFERENCE_GRID, options: RefineOptions = FAITHFUL,
-              max_objects: int = SWEEP_MAX_OBJECTS) -> dict:
+              max_objects: int = SWEEP_MAX_OBJECTS, *, tuned_on: list[dict] | None = None,
+              split: dict | None = None) -> dict:
     """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;
-    also the grid, the refinement's mode and the object limit the sweep was made with."""
+    also the grid, the refinement's mode and the object limit the sweep was made with, the images it was tuned
+    on (``tuned_on``: :func:`~sessrs.inputs.image_identity` of each; names only when not given) and the
+    ``split`` that chose them."""
     baseline = sum(r.baseline for r in results)
     sweeps = {}
     for cls in classes:
@@ -204,6 +211,8 @@ def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[in
         "mode": options.mode,
         "options": options.to_json(),
         "max_objects": max_objects,
+        "tuned_on": tuned_on if tuned_on is not None else [{"name": stem} for stem in stems],
+        "split": split,
     }
 
 
