@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
+    parser.add_argument("--restart", action="store_true",
+                        help="search and refine everything again instead of resuming (joint state, refined maps)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     if args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
@@ -86,6 +88,8 @@ def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], sampl
            folder: ChoiceFolder) -> Choice:
     """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
     with folder.locked(samples):
+        if args.restart:
+            folder.restart()
         result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice,
                                   execution=args.execution)
     if result.details is not None:

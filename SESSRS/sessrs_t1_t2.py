@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-objects", type=int, default=None,
                         help=f"a candidate list this long or longer is not used (default: the reference sweeps with "
                              f"{SWEEP_MAX_OBJECTS}; the improved mode with the application's {APPLY_MAX_OBJECTS})")
+    parser.add_argument("--restart", action="store_true",
+                        help="compute every image again instead of resuming from the saved parts")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     explicit_given = [args.pred_dir, args.sam_dir, args.gt_dir, args.dataset, args.out]
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = SweepFolder(out)
     sweep = run_sweep(samples, spec, folder, classes=args.classes, max_objects=args.max_objects, grid=args.grid,
                       options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler),
-                      split=record)
+                      split=record, restart=args.restart)
     print(folder.text.read_text())
     print(f"wrote {folder.sweep} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
           f"over {len(samples)} images, {args.mode} mode)")

@@ -11,6 +11,7 @@ from rscommon.files import InputError, write_json_atomic, write_text_atomic
 from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
+from .application import forget_applied
 from .inputs import Sample, absolute, input_folders
 from .thresholds import Thresholds
 
@@ -118,6 +119,12 @@ class ChoiceFolder:
         finally:
             if made and not any(self.root.iterdir()):
                 self.root.rmdir()
+
+    def restart(self) -> None:
+        """Forget the saved work of an earlier run (the joint search's state, the refined maps' record), so that
+        everything is computed again; the chosen thresholds are still checked against ``best.json``."""
+        self.joint_state.unlink(missing_ok=True)
+        forget_applied(self.refined)
 
     def refuse_other_choice(self, thresholds: Thresholds) -> None:
         """Refuse a folder whose ``best.json`` holds other thresholds (its figures belong to them)."""

@@ -68,10 +68,11 @@ def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int)
     return result, made_from
 
 
-def _claim_output(folder: SweepFolder, signature: dict) -> None:
-    """Start a sweep in ``folder``, or resume the same sweep; refuse a folder holding another one."""
+def _claim_output(folder: SweepFolder, signature: dict, restart: bool) -> None:
+    """Start a sweep in ``folder``, or resume the same sweep; refuse a folder holding another one (unless
+    ``restart``: then the folder is this sweep's from now on)."""
     run_file = folder.run
-    if run_file.exists():
+    if run_file.exists() and not restart:
         previous = read_json(run_file)
         if not isinstance(previous, dict) or not set(previous) <= set(signature):
             raise InputError(f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
@@ -102,14 +103,15 @@ def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
     )
 
 
-def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder,
-                      settings: dict) -> tuple[list[Sample], dict[str, dict]]:
-    """The samples whose part is missing, unreadable or made from other inputs, and every sample's record."""
+def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder, settings: dict,
+                      restart: bool) -> tuple[list[Sample], dict[str, dict]]:
+    """The samples whose part is missing, unreadable or made from other inputs (all when ``restart``), and every
+    sample's record."""
     records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
     todo = []
     for sample in samples:
         path = folder.part(sample.stem)
-        if not path.exists():
+        if restart or not path.exists():
             todo.append(sample)
             continue
         try:
@@ -136,6 +138,7 @@ def run_sweep(
     options: RefineOptions = FAITHFUL,
     execution: Execution = LOCAL,
     split: dict | None = None,
+    restart: bool = False,
 ) -> dict:
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
@@ -146,7 +149,8 @@ def run_sweep(
     a Dask cluster). ``options``: the refinement's mode
     (:class:`~sessrs.modes.RefineOptions`; the reference's by default). ``sweep.json`` records the images it was
     tuned on (names and content) and ``split``, the record of the split file that chose them
-    (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks.
+    (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks. ``restart``:
+    compute every image again (the folder may hold another sweep, which is replaced).
     """
     folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
@@ -171,8 +175,8 @@ def run_sweep(
     if execution.scheduler:
         check_scheduler(execution.scheduler)
     with folder.locked():
-        _claim_output(folder, signature)
-        todo, records = _parts_to_compute(samples, folder, settings)
+        _claim_output(folder, signature, restart)
+        todo, records = _parts_to_compute(samples, folder, settings, restart)
         jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
         with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
             for stem, result in each_job(_sweep_sample, jobs, execution):
