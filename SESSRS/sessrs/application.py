@@ -21,7 +21,7 @@ from .inputs import Sample, absolute, input_folders, load_ground_truth, load_pre
 from .modes import FAITHFUL, RefineOptions
 from .resume import sample_fingerprint, stale_reason
 from .steps import refine_prepared
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 
 APPLIED_RECORD = ".applied.json"
 
@@ -132,6 +132,7 @@ def apply_to_samples(
     out_dir = Path(out_dir)
     if not samples:
         raise InputError("no images to refine")
+    max_objects = check_max_objects(max_objects)
     thresholds.check_classes(spec.num_classes)
     settings = _application_settings(spec, thresholds, max_objects, options)
     record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)

@@ -23,7 +23,7 @@ from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid, sweep_image
-from .thresholds import SWEEP_MAX_OBJECTS
+from .thresholds import SWEEP_MAX_OBJECTS, check_max_objects
 
 T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
 THRESHOLD_PAIRS = REFERENCE_GRID.pairs
@@ -86,6 +86,18 @@ def _claim_output(folder: SweepFolder, signature: dict, restart: bool) -> None:
         return
     folder.parts.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_file, signature)
+
+
+def sweep_classes(classes: Sequence[int] | None, spec: DatasetSpec) -> tuple[int, ...]:
+    """The classes to sweep (the scored ones when ``None``): each a class of ``spec``, none twice."""
+    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
+    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
+    if unknown:
+        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise InputError(f"classes {twice} given twice; name each class to sweep once")
+    return classes
 
 
 def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
@@ -155,10 +167,8 @@ def run_sweep(
     folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
         raise InputError("no images to sweep")
-    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
-    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
-    if unknown:
-        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    classes = sweep_classes(classes, spec)
+    max_objects = check_max_objects(max_objects)
     settings = {"dataset": spec.name, "num_classes": spec.num_classes, "classes": list(classes),
                 "max_objects": max_objects, "pairs": [list(pair) for pair in grid.pairs], "options": options.to_json()}
     signature = {
