@@ -86,7 +86,8 @@ def check_held_out(sweep: Mapping, tune: Sequence[Sample], evaluate: Sequence[Sa
                          f"{', '.join(extra) or 'none'}; in it, not swept: {', '.join(missing) or 'none'}); "
                          "sweep again with this split")
     for stem, sample in wanted.items():
-        changed = [kind for kind, sha in image_identity(sample).items() if sha is not None and by_name[stem].get(kind) != sha]
+        identity = image_identity(sample)
+        changed = [kind for kind, sha in identity.items() if sha is not None and by_name[stem].get(kind) != sha]
         if changed:
             raise InputError(f"{source}: tune image {stem}: its {', '.join(changed)} changed since the sweep; sweep "
                              "again")

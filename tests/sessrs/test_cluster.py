@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from sessrs.inputs import pair_inputs
 from sessrs.choose import ChoiceSettings, choose_and_apply
 from sessrs.folders import ChoiceFolder
 from sessrs.sweep import run_sweep
+from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -41,10 +41,7 @@ def scheduler() -> Iterator[str]:
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (tmp_path / kind).mkdir()
-        for stem in STEMS:
-            shutil.copy(SCENES / kind / f"{stem}.{suffix}", tmp_path / kind)
+    copy_fixture_scenes(tmp_path, STEMS)
     return tmp_path
 
 

@@ -18,6 +18,7 @@ from rscommon.files import InputError
 from rscommon.provenance import file_identity
 from sessrs.api import sweep_arrays
 from sessrs.inputs import pair_inputs, read_split, select
+from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -29,10 +30,7 @@ import sessrs_t1_t2  # noqa: E402
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (tmp_path / kind).mkdir()
-        for stem in STEMS:
-            shutil.copy(SCENES / kind / f"{stem}.{suffix}", tmp_path / kind)
+    copy_fixture_scenes(tmp_path, STEMS)
     (tmp_path / "split.json").write_text(json.dumps({"tune": ["01000", "01002"], "eval": ["01008"]}))
     return tmp_path
 

@@ -7,7 +7,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from rscommon.files import InputError
 from rscommon.locks import folder_lock, locked
 from sessrs.api import apply_thresholds
 from sessrs.thresholds import Thresholds
+from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -30,9 +30,7 @@ import sessrs_t1_t2  # noqa: E402
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (tmp_path / kind).mkdir()
-        shutil.copy(SCENES / kind / f"{STEM}.{suffix}", tmp_path / kind)
+    copy_fixture_scenes(tmp_path, [STEM])
     return tmp_path
 
 

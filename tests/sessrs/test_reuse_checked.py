@@ -23,7 +23,7 @@ from sessrs.joint import joint_search, settings_from
 from sessrs.modes import FAITHFUL
 from sessrs.sweep_engine import ThresholdGrid
 from sessrs.thresholds import Thresholds
-from sessrs_cases import random_inputs
+from sessrs_cases import write_random_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "SESSRS"))
@@ -37,14 +37,7 @@ START = settings_from(THRESHOLDS, URBAN.num_classes)
 
 @pytest.fixture
 def scenes(tmp_path: Path) -> Path:
-    for kind in ("pred", "sam", "gt"):
-        (tmp_path / kind).mkdir()
-    for seed in range(3):
-        pred, objects, gt = random_inputs(100 + seed, shape=(48, 64))
-        write_label_png(tmp_path / "pred" / f"s{seed}.png", pred, URBAN)
-        write_label_png(tmp_path / "gt" / f"s{seed}.png", gt, URBAN)
-        (tmp_path / "sam" / f"s{seed}.json").write_text(json.dumps(objects))
-    return tmp_path
+    return write_random_scenes(tmp_path, range(100, 103))
 
 
 def counting(monkeypatch, module, name: str) -> list:
