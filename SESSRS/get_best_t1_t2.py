@@ -19,14 +19,15 @@ from reference_layout import GT_FOLDERS, dataset_results, model_results
 from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import write_json_atomic
-from rscommon.parallel import Execution
+from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
 from sessrs.choose import SEARCHES, SELECTIONS, Choice, ChoiceSettings, apply_given, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
-from sessrs.inputs import Sample, pair_inputs, read_split, select
+from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 from sessrs.thresholds import APPLY_MAX_OBJECTS
+from sessrs.validate import check_held_out, read_sweep
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
                                             "its workers must see the same files")
+    parser.add_argument("--restart", action="store_true",
+                        help="search and refine everything again instead of resuming (joint state, refined maps)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     if args.thresholds is not None:
@@ -105,7 +108,11 @@ def run_reference_form(args: argparse.Namespace) -> None:
 def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], samples: list[Sample], spec: DatasetSpec,
            folder: ChoiceFolder) -> Choice:
     """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
-    result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice, execution=args.execution)
+    with folder.locked(samples):
+        if args.restart:
+            folder.restart()
+        result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice,
+                                  execution=args.execution)
     if result.details is not None:
         trace = result.details
         print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "
@@ -118,9 +125,9 @@ def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], sampl
 
 def explicit_samples(args: argparse.Namespace) -> tuple[list[Sample], list[Sample]]:
     """The images to refine and the images to tune on, from the explicit form's folders and split."""
-    samples = tune = pair_inputs(Path(args.pred_dir), Path(args.sam_dir), args.gt_dir and Path(args.gt_dir))
+    samples = tune = pair_inputs(args.pred_dir, args.sam_dir, args.gt_dir)
     if args.split:
-        split = read_split(Path(args.split))
+        split = read_split(absolute(args.split))
         samples, tune = (select(tune, split[part], args.split) for part in ("eval", "tune"))
     return samples, tune
 
@@ -132,10 +139,13 @@ def run_apply_only(args: argparse.Namespace) -> None:
     if message is not None:
         print(message)
     samples, _ = explicit_samples(args)
-    folder = ChoiceFolder(Path(args.out))
+    folder = ChoiceFolder(args.out)
     record = {"preset": args.thresholds.removeprefix(PRESET_PREFIX)} if message is not None else None
-    report = apply_given(thresholds, samples, spec, folder, settings=args.choice, execution=args.execution,
-                         record=record)
+    with folder.locked(samples):
+        if args.restart:
+            folder.restart()
+        report = apply_given(thresholds, samples, spec, folder, settings=args.choice, execution=args.execution,
+                             record=record)
     if report is not None:
         print(comparison_table(report, spec))
     print(f"refined images in {folder.refined}")
@@ -144,8 +154,10 @@ def run_apply_only(args: argparse.Namespace) -> None:
 def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
     samples, tune = explicit_samples(args)
-    folder = ChoiceFolder(Path(args.out))
-    result = choose(args, Path(args.sweep), tune, samples, spec, folder)
+    if args.split:
+        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, absolute(args.sweep))
+    folder = ChoiceFolder(args.out)
+    result = choose(args, absolute(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")
     if result.report is not None:
         print(comparison_table(result.report, spec))
@@ -154,6 +166,8 @@ def run_explicit_form(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     if args.thresholds is not None:
         run_apply_only(args)
     elif args.reference_dataset is not None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from rscommon.cli import run_main
-from rscommon.parallel import Execution
+from rscommon.parallel import Execution, check_scheduler
 from rscommon.datasets import DATASETS, get_dataset
-from sessrs.inputs import pair_inputs, read_split, select
+from sessrs.inputs import absolute, pair_inputs, read_split, select, split_record
 from reference_layout import GT_FOLDERS, from_root, model_results
 from sessrs.folders import SweepFolder
 from sessrs.modes import MODES, RefineOptions
@@ -51,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-objects", type=int, default=None,
                         help=f"a candidate list this long or longer is not used (default: the reference sweeps with "
                              f"{SWEEP_MAX_OBJECTS}; the improved mode with the application's {APPLY_MAX_OBJECTS})")
+    parser.add_argument("--restart", action="store_true",
+                        help="compute every image again instead of resuming from the saved parts")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     explicit_given = [args.pred_dir, args.sam_dir, args.gt_dir, args.dataset, args.out]
@@ -67,21 +68,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     if args.fig_results is not None:
         paths = model_results(args.fig_results, args.modify_type, args.sam_type)
         pred_dir, sam_dir, gt_dir, dataset, out = (
             paths.pred_dir, paths.sam_dir, paths.gt_dir, paths.dataset, paths.sweep_dir)
         split = args.split and from_root(args.split)
     else:
-        pred_dir, sam_dir, gt_dir, out = (Path(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
-        dataset, split = args.dataset, args.split and Path(args.split)
+        pred_dir, sam_dir, gt_dir, out = (absolute(p) for p in (args.pred_dir, args.sam_dir, args.gt_dir, args.out))
+        dataset, split = args.dataset, args.split and absolute(args.split)
     spec = get_dataset(dataset)
-    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
+    samples, record = pair_inputs(pred_dir, sam_dir, gt_dir), None
     if split:
-        samples = select(samples, read_split(split)["tune"], split)
+        chosen = read_split(split)
+        samples, record = select(samples, chosen["tune"], split), split_record(split, chosen)
     folder = SweepFolder(out)
     sweep = run_sweep(samples, spec, folder, classes=args.classes, max_objects=args.max_objects, grid=args.grid,
-                      options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler))
+                      options=RefineOptions.for_mode(args.mode), execution=Execution(args.workers, args.scheduler),
+                      split=record, restart=args.restart)
     print(folder.text.read_text())
     print(f"wrote {folder.sweep} ({len(sweep['sweeps'])} classes x {len(args.grid.pairs)} pairs "
           f"over {len(samples)} images, {args.mode} mode)")

@@ -36,3 +36,9 @@ def fail_always(job: tuple[str, int]) -> int:
         tries(folder, number)
         raise ValueError("job 3 cannot be done")
     return number
+
+
+def slow_square(number: int) -> int:
+    """``number`` squared, after half a second."""
+    time.sleep(0.5)
+    return number * number

@@ -1,13 +1,16 @@
 """Scenes for the SESSRS tests: the reference fixture scenes, and small random ones built to trigger every step."""
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from rscommon.datasets import URBAN
-from rscommon.labels import read_label_png
+from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import encode_object, read_objects
 from sessrs.prepared import PreparedImage, prepare_image
 
@@ -58,3 +61,25 @@ def random_inputs(seed: int, shape: tuple[int, int] = (40, 56),
             masks.append(mask)
             gt[mask] = np.bincount(pred[mask], minlength=num_classes).argmax()
     return pred, [encode_object(mask) for mask in masks], gt
+
+
+def copy_fixture_scenes(root: Path, stems: Sequence[str]) -> Path:
+    """The fixture scenes ``stems`` copied into ``root/pred``, ``root/sam`` and ``root/gt``; returns ``root``."""
+    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
+        (root / kind).mkdir(parents=True)
+        for stem in stems:
+            shutil.copy(SCENES / kind / f"{stem}.{suffix}", root / kind)
+    return root
+
+
+def write_random_scenes(root: Path, seeds: Sequence[int], shape: tuple[int, int] = (48, 64)) -> Path:
+    """Random scenes (:func:`random_inputs`, Urban classes 0..4) written as ``root/pred/s<i>.png``,
+    ``root/sam/s<i>.json`` and ``root/gt/s<i>.png`` for the i-th seed; returns ``root``."""
+    for kind in ("pred", "sam", "gt"):
+        (root / kind).mkdir(parents=True)
+    for index, seed in enumerate(seeds):
+        pred, objects, gt = random_inputs(seed, shape=shape)
+        write_label_png(root / "pred" / f"s{index}.png", pred, URBAN)
+        write_label_png(root / "gt" / f"s{index}.png", gt, URBAN)
+        (root / "sam" / f"s{index}.json").write_text(json.dumps(objects))
+    return root

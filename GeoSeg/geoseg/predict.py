@@ -29,6 +29,7 @@ from rscommon.labels import read_label_png, write_label_png, write_rgb_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import Execution, unordered_map
 from rscommon.provenance import file_identity, fingerprint, what_changed
+from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
 from .checkpoint import load_net_weights
@@ -106,6 +107,13 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
               for kind, sub in (("image", folder.img_dir), ("mask", folder.mask_dir))}
     for output in (options.output, options.label_dir):
         check_output_folder(output, inputs, "-o")
+    with locked(folder_lock(options.output), f"-o {options.output}"):
+        return _predict_into(config, options, dataset, folders, images)
+
+
+def _predict_into(config: Config, options: PredictOptions, dataset: Dataset, folders: list[SegmentationFolder],
+                  images: list[tuple[str, Path]]) -> dict | None:
+    """:func:`predict` once its output folder is checked and held by this run."""
     run = run_fingerprint(config, options)
     identities = {img_id: file_identity(path) for img_id, path in images}
     record = {"run": run, "images": {}}

@@ -24,13 +24,31 @@ from .choose import Choice, ChoiceSettings, choose_and_apply
 from .folders import ChoiceFolder
 from .steps import refine_with_mappings
 from .prepared import prepare_image
-from .sweep import run_sweep, summarise
+from .sweep import run_sweep, summarise, sweep_classes
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
-from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
+from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds, check_max_objects
+from .validate import check_held_out, read_sweep
 
 Masks = Union[np.ndarray, Sequence[np.ndarray]]
 Objects = Union[Sequence[Mapping[str, Any]], Masks]
 PathLike = Union[str, Path]
+LABEL_CLASSES = 255
+"""A label map holds classes 0..254 (255 is the ignore value)."""
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], name: str, expected: str) -> None:
+    """A :class:`TypeError` naming the argument and what it expects, unless ``value`` is a ``kind``."""
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
+
+
+def _check_settings(options: RefineOptions, grid: ThresholdGrid | None = None,
+                    execution: Execution | None = None) -> None:
+    _expect(options, RefineOptions, "options", "a sessrs.RefineOptions, e.g. RefineOptions.improved()")
+    if grid is not None:
+        _expect(grid, ThresholdGrid, "grid", "a sessrs.ThresholdGrid")
+    if execution is not None:
+        _expect(execution, Execution, "execution", "a sessrs.Execution, e.g. Execution(workers=2)")
 
 
 def objects_from_masks(masks: Masks) -> list[dict]:
@@ -39,6 +57,9 @@ def objects_from_masks(masks: Masks) -> list[dict]:
     Each mask is encoded as COCO RLE, as the SAM stage writes it. Empty masks are dropped (they can take no
     class and never change a refinement), like :func:`rscommon.objects.read_objects` drops them.
     """
+    if isinstance(masks, (str, bytes, Mapping)) or not isinstance(masks, (np.ndarray, Sequence)):
+        raise TypeError(f"masks: expected an H x W x N boolean array or a list of H x W arrays, got "
+                        f"{type(masks).__name__}")
     if isinstance(masks, np.ndarray):
         if masks.ndim != 3:
             raise InputError(f"masks must be H x W x N, got shape {masks.shape}")
@@ -57,6 +78,9 @@ def objects_from_masks(masks: Masks) -> list[dict]:
 
 def _object_records(objects: Objects, shape: tuple[int, int], source: str) -> list[dict]:
     """Validated records of the same size as the prediction, from records or masks."""
+    if isinstance(objects, (str, bytes, Mapping)) or not isinstance(objects, (np.ndarray, Sequence)):
+        raise TypeError(f"{source}: expected a list of object records or boolean masks (H x W x N, or a list of "
+                        f"H x W), got {type(objects).__name__}")
     if isinstance(objects, np.ndarray) or (len(objects) and isinstance(objects[0], np.ndarray)):
         objects = objects_from_masks(objects)
     return validate_objects(list(objects), source, shape)
@@ -74,7 +98,10 @@ def _prediction(pred: np.ndarray, num_classes: int | None, source: str) -> np.nd
 
 
 def _spec(dataset: DatasetSpec | str) -> DatasetSpec:
-    return get_dataset(dataset) if isinstance(dataset, str) else dataset
+    if isinstance(dataset, str):
+        return get_dataset(dataset)
+    _expect(dataset, DatasetSpec, "dataset", "a dataset name such as 'Urban' or a sessrs.DatasetSpec")
+    return dataset
 
 
 def refine(
@@ -99,12 +126,20 @@ def refine(
         options: which of the reference's quirks to fix: ``RefineOptions.faithful()`` (the default, the
             reference exactly), ``RefineOptions.improved()``, or any single switch.
     """
+    _expect(thresholds, Thresholds, "thresholds", "a sessrs.Thresholds, e.g. Thresholds.from_json(dict) or "
+            "Thresholds.read('best.json')")
+    _check_settings(options)
+    max_objects = check_max_objects(max_objects)
+    if num_classes is not None:
+        _expect(num_classes, (int, np.integer), "num_classes", f"a whole number in 1..{LABEL_CLASSES}")
+        if not 1 <= num_classes <= LABEL_CLASSES:
+            raise InputError(f"num_classes {num_classes} is not in 1..{LABEL_CLASSES}")
+    thresholds.check_classes(num_classes or LABEL_CLASSES)  # before anything is allocated per class
     pred = _prediction(pred, num_classes, "pred")
     records = _object_records(objects, pred.shape, "objects")
     if num_classes is None:
         named = [*thresholds.t1, *thresholds.t2, *thresholds.modify]
         num_classes = max(int(pred.max(initial=0)) + 1, *(c + 1 for c in named))
-    thresholds.check_classes(num_classes)
     return refine_with_mappings(pred, records, thresholds.t1, thresholds.t2, thresholds.modify,
                                 max_objects=max_objects, num_classes=num_classes, options=options)
 
@@ -128,14 +163,19 @@ def sweep_arrays(
     Pass the result to :func:`pick_thresholds`.
     """
     spec = _spec(dataset)
-    if not (len(preds) == len(objects) == len(gts)) or not preds:
+    _check_settings(options, grid)
+    for name, value in (("preds", preds), ("objects", objects), ("gts", gts)):
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
+            raise TypeError(f"{name}: expected a list with one entry per image, got {type(value).__name__}")
+    if not (len(preds) == len(objects) == len(gts)) or not len(preds):
         raise InputError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
                          f"{len(gts)}")
     names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(preds))]
-    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
-    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
-    if unknown:
-        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    if len(names) != len(preds) or len(set(names)) != len(names):
+        raise InputError(f"names: {len(names)} names ({len(set(names))} distinct) for {len(preds)} images; give one "
+                         "distinct name per image")
+    classes = sweep_classes(classes, spec)
+    max_objects = check_max_objects(max_objects)
     if not any(np.isin(np.asarray(gt), spec.scored).any() for gt in gts):
         raise InputError(f"no ground-truth pixel of a scored {spec.name} class in any of the {len(gts)} images")
     results = []
@@ -170,8 +210,10 @@ def sweep_folder(
     saved part while its files and the settings are unchanged. ``execution``: ``Execution(workers=N)`` for local
     processes, or ``Execution(scheduler="tcp://host:8786")`` for a Dask cluster whose workers see the same files.
     """
+    _check_settings(options, grid, execution)
+    spec = _spec(dataset)
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return run_sweep(samples, _spec(dataset), out_dir, classes=classes, max_objects=max_objects, grid=grid,
+    return run_sweep(samples, spec, out_dir, classes=classes, max_objects=max_objects, grid=grid,
                      options=options, execution=execution)
 
 
@@ -194,8 +236,11 @@ def apply_thresholds(
     ``None``. Resumable, and keyed on the files' content like :func:`sweep_folder`; a folder holding images
     refined with other thresholds is refused.
     """
+    _expect(thresholds, Thresholds, "thresholds", "a sessrs.Thresholds, e.g. pick_thresholds(sweep, dataset)")
+    _check_settings(options, execution=execution)
+    spec = _spec(dataset)
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return apply_to_samples(samples, _spec(dataset), thresholds, out_dir, max_objects=max_objects, options=options,
+    return apply_to_samples(samples, spec, thresholds, out_dir, max_objects=max_objects, options=options,
                             execution=execution)
 
 
@@ -216,8 +261,15 @@ def choose_folder(
 
     ``settings`` say how (the reference's per-class pick by default; ``ChoiceSettings(search="joint")`` searches
     on the ``tune`` images, all by default). Writes ``best.json``, the refined maps (``se_mask/``) and, with
-    ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``.
+    ``gt_dir``, ``metrics.json``/``.txt`` of ``images`` (all by default) into ``out_dir``. With both ``tune``
+    and ``images`` (a held-out protocol) the sweep must have been tuned on exactly ``tune`` and on none of
+    ``images`` (:func:`~sessrs.validate.check_held_out`).
     """
-    samples = pair_inputs(pred_dir, sam_dir, gt_dir)
-    return choose_and_apply(sweep_file, select(samples, tune, "tune"), select(samples, images, "images"),
-                            _spec(dataset), ChoiceFolder(Path(out_dir)), settings=settings, execution=execution)
+    _expect(settings, ChoiceSettings, "settings", "a sessrs.ChoiceSettings, e.g. ChoiceSettings(search='joint')")
+    _expect(execution, Execution, "execution", "a sessrs.Execution, e.g. Execution(workers=2)")
+    samples, spec = pair_inputs(pred_dir, sam_dir, gt_dir), _spec(dataset)
+    tuned, evaluated, folder = select(samples, tune, "tune"), select(samples, images, "images"), ChoiceFolder(out_dir)
+    if tune is not None and images is not None:
+        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, sweep_file)
+    with folder.locked(evaluated):
+        return choose_and_apply(sweep_file, tuned, evaluated, spec, folder, settings=settings, execution=execution)

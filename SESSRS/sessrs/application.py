@@ -11,15 +11,17 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
+from rscommon.locks import folder_lock, locked
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.outputs import check_output_folder
-from rscommon.parallel import LOCAL, Execution, each_job
+from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
+from rscommon.provenance import file_identity
 
-from .inputs import Sample, input_folders, load_ground_truth, load_prepared
+from .inputs import Sample, absolute, input_folders, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .resume import sample_fingerprint, stale_reason
 from .steps import refine_prepared
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 
 APPLIED_RECORD = ".applied.json"
 
@@ -28,16 +30,32 @@ Scores = tuple[np.ndarray | None, np.ndarray | None]
 """The confusion matrices of one image before and after the refinement (``None`` without ground truth)."""
 
 
-def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> Scores:
+def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> tuple[Scores, dict]:
+    """One image refined and written; its scores and the identity of the refined map written."""
     sample, spec, thresholds, max_objects, out_dir, options = job
     prepared = load_prepared(sample, spec)
     t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
     refined = refine_prepared(prepared, t1, t2, thresholds.modify, max_objects, options)
-    write_label_png(out_dir / f"{sample.stem}.png", refined, spec)
+    path = out_dir / f"{sample.stem}.png"
+    write_label_png(path, refined, spec)
     if sample.gt is None:
-        return None, None
+        return (None, None), file_identity(path)
     gt = load_ground_truth(sample, spec, prepared.shape)
-    return confusion_matrix(gt, prepared.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+    scores = confusion_matrix(gt, prepared.pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
+    return scores, file_identity(path)
+
+
+def _reusable(path: Path, previous: Any, made_from: dict[str, Any]) -> bool:
+    """Whether the refined map ``path`` of an earlier run can be kept: made from the same inputs and settings,
+    and still the file that run wrote (by content); else says why it is computed again."""
+    if not path.is_file() or not isinstance(previous, dict):
+        return False
+    reason = stale_reason(path.stem, previous.get("made_from"), made_from)
+    if reason is None and previous.get("output") != file_identity(path):
+        reason = f"{path}: changed since it was written (its content is not what the run recorded); computing it again"
+    if reason is not None:
+        tqdm.write(reason, file=sys.stderr)
+    return reason is None
 
 
 def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
@@ -74,12 +92,22 @@ def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] |
     return record
 
 
+def forget_applied(out_dir: str | Path) -> None:
+    """Make the next application into ``out_dir`` refine every image again (``--restart``): its record keeps the
+    settings (a folder of other thresholds is still refused) and forgets the images."""
+    path = absolute(out_dir) / APPLIED_RECORD
+    if path.is_file():
+        record = read_json(path)
+        if isinstance(record, dict) and isinstance(record.get("images"), dict):
+            write_json_atomic(path, {**record, "images": {}})
+
+
 def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds,
                              *, max_objects: int = APPLY_MAX_OBJECTS,
                              options: RefineOptions = FAITHFUL) -> dict[str, Any] | None:
     """Refuse, before anything is written, an output folder the application cannot use (see
     :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
-    out_dir = Path(out_dir)
+    out_dir = absolute(out_dir)
     check_output_folder(out_dir, input_folders(samples), "refined-maps folder")
     return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects, options))
 
@@ -104,28 +132,32 @@ def apply_to_samples(
     out_dir = Path(out_dir)
     if not samples:
         raise InputError("no images to refine")
+    max_objects = check_max_objects(max_objects)
     thresholds.check_classes(spec.num_classes)
     settings = _application_settings(spec, thresholds, max_objects, options)
     record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
-    record = record or {"settings": settings, "images": {}}
+    if execution.scheduler:
+        check_scheduler(execution.scheduler)
+    with locked(folder_lock(out_dir), f"refined-maps folder {out_dir}"):
+        return _apply(samples, spec, thresholds, out_dir, record or {"settings": settings, "images": {}},
+                      settings, max_objects, options, execution)
+
+
+def _apply(samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds, out_dir: Path, record: dict[str, Any],
+           settings: dict[str, Any], max_objects: int, options: RefineOptions, execution: Execution) -> dict | None:
+    """:func:`apply_to_samples` once ``out_dir`` is checked and held by this run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
     made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}
     done, todo = [], []
     for sample in samples:
-        previous = record["images"].get(sample.stem)
-        if (out_dir / f"{sample.stem}.png").exists() and previous is not None:
-            reason = stale_reason(sample.stem, previous, made_from[sample.stem])
-            if reason is None:
-                done.append(sample)
-                continue
-            tqdm.write(reason, file=sys.stderr)
-        todo.append(sample)
+        reusable = _reusable(out_dir / f"{sample.stem}.png", record["images"].get(sample.stem), made_from[sample.stem])
+        (done if reusable else todo).append(sample)
     results = [_rescore(s, spec, out_dir) for s in done]
     jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir, options)) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
-        for stem, result in each_job(_refine_one, jobs, execution):
-            record["images"][stem] = made_from[stem]
+        for stem, (result, written) in each_job(_refine_one, jobs, execution):
+            record["images"][stem] = {"made_from": made_from[stem], "output": written}
             write_json_atomic(out_dir / APPLIED_RECORD, record)
             results.append(result)
             progress.update()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,27 +12,45 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json
 from rscommon.labels import check_classes, read_label_png
 from rscommon.objects import read_objects
+from rscommon.provenance import file_identity
 
 from .prepared import PreparedImage, prepare_image
 
 
 @dataclass(frozen=True)
 class Sample:
-    """The files of one image: its prediction, its SAM objects and (optionally) its ground truth."""
+    """The files of one image: its prediction, its SAM objects and (optionally) its ground truth.
+
+    The paths are made absolute here, from the current folder, so that a worker of a cluster (with a working
+    folder of its own) reads the same files as the process that made the sample.
+    """
 
     stem: str
     pred: Path
     sam: Path
     gt: Path | None
 
+    def __post_init__(self) -> None:
+        for kind in ("pred", "sam", "gt"):
+            path = getattr(self, kind)
+            if path is not None:
+                object.__setattr__(self, kind, absolute(path))
+
+
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute from the current folder (``~`` expanded, ``..`` and links resolved)."""
+    return Path(path).expanduser().resolve()
+
 
 def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | None) -> list[Sample]:
     """One sample per ``*.png`` prediction; every prediction must have ``<stem>.json`` (and ``<stem>.png`` GT).
 
-    Extra files in the object and ground-truth folders are ignored. All missing partners are listed at once.
+    The samples' paths are absolute (relative folders are taken from the current folder). Extra files in the
+    object and ground-truth folders are ignored. All missing partners are listed at once.
     """
-    pred_dir, sam_dir = Path(pred_dir), Path(sam_dir)
-    for folder in (pred_dir, sam_dir, *([Path(gt_dir)] if gt_dir is not None else [])):
+    pred_dir, sam_dir = absolute(pred_dir), absolute(sam_dir)
+    gt_dir = absolute(gt_dir) if gt_dir is not None else None
+    for folder in (pred_dir, sam_dir, *([gt_dir] if gt_dir is not None else [])):
         if not folder.is_dir():
             raise InputError(f"{folder}: folder not found")
     preds = sorted(pred_dir.glob("*.png"))
@@ -40,7 +59,7 @@ def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | 
     samples, missing = [], []
     for pred in preds:
         sam = sam_dir / f"{pred.stem}.json"
-        gt = Path(gt_dir) / pred.name if gt_dir is not None else None
+        gt = gt_dir / pred.name if gt_dir is not None else None
         missing += [str(path) for path in (sam, gt) if path is not None and not path.is_file()]
         samples.append(Sample(pred.stem, pred, sam, gt))
     if missing:
@@ -81,6 +100,9 @@ def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str |
     """The samples named in ``stems`` (all when None); a name without a sample is an error."""
     if stems is None:
         return list(samples)
+    twice = sorted({stem for stem in stems if list(stems).count(stem) > 1})
+    if twice:
+        raise InputError(f"{source}: names images twice: {', '.join(twice)}")
     known = {s.stem: s for s in samples}
     missing = [stem for stem in stems if stem not in known]
     if missing:
@@ -91,7 +113,7 @@ def select(samples: Sequence[Sample], stems: Sequence[str] | None, source: str |
 def read_split(path: str | Path) -> dict[str, list[str]]:
     """A split file: ``{"tune": [stems], "eval": [stems]}``, thresholds chosen on one, reported on the other.
 
-    Both lists must be non-empty lists of image names, with no name in both.
+    Both lists must be non-empty lists of image names, with no name twice (in one list or in both).
     """
     split = read_json(path)
     if not isinstance(split, dict):
@@ -102,7 +124,21 @@ def read_split(path: str | Path) -> dict[str, list[str]]:
             raise InputError(f"{path}: {key} must be a list of image names, found {names!r}")
         if not names:
             raise InputError(f"{path}: the {key} list is empty")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise InputError(f"{path}: the {key} list names images twice: {', '.join(twice)}")
     overlap = sorted(set(split["tune"]) & set(split["eval"]))
     if overlap:
         raise InputError(f"{path}: images both in tune and eval: {', '.join(overlap)}")
     return {"tune": list(split["tune"]), "eval": list(split["eval"])}
+
+
+def split_record(path: str | Path, split: dict[str, list[str]]) -> dict[str, Any]:
+    """What a sweep records of the split it was tuned with: the split file's content identity and its tune list."""
+    return {"file": file_identity(path), "tune": list(split["tune"])}
+
+
+def image_identity(sample: Sample) -> dict[str, str | None]:
+    """An image's name and the SHA-256 of its prediction, objects and ground truth (``None`` without)."""
+    return {"name": sample.stem, **{kind: None if path is None else file_identity(path)["sha256"]
+                                    for kind, path in (("pred", sample.pred), ("sam", sample.sam), ("gt", sample.gt))}}

@@ -12,6 +12,7 @@ image in shards bounded by a memory limit, locally or on a Dask cluster (see :mo
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -22,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rscommon.datasets import DatasetSpec
-from rscommon.files import read_json, write_json_atomic
+from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.metrics import compute_scores
 from rscommon.parallel import LOCAL, Execution
 from rscommon.provenance import digest, fingerprint, what_changed
@@ -135,8 +136,6 @@ def joint_search(
     key = search_key(samples, spec, start, classes, grid, max_objects, options)
     state_path = Path(state_dir) / STATE_FILE
     state = _resume(state_path, key)
-    if state is not None and state.done:
-        return state
     stems = frozenset(s.stem for s in samples)
     if pool is None:
         pool = ShardPool(samples, spec, max_objects, options, execution, memory_limit)
@@ -144,13 +143,13 @@ def joint_search(
         pool = nullcontext(pool)
     with pool as pool:
         began = time.perf_counter()
+        if state is not None:
+            state = _verified(state_path, state, mean_iou(pool.total("commit", stems, state.settings), spec))
         if state is None:
             matrix = pool.total("commit", stems, start)
             state = SearchState(key=key, settings=start, miou=mean_iou(matrix, spec))
             state.trace.append({"step": 0, "round": 0, "class": None, "setting": None,
                                 "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start).to_json()})
-        else:
-            pool.total("commit", stems, state.settings)
         _save(state_path, state)
         per_round = sum(len(candidates_for(state.settings[c], grid)) for c in classes)
         with tqdm(desc="joint search", unit="setting", total=per_round) as progress:
@@ -195,13 +194,29 @@ def _step(pool: ShardPool, stems: frozenset[str], state: SearchState, classes: l
 
 
 def _resume(path: Path, key: dict) -> SearchState | None:
+    """The saved state of this search, or None (no state, another search's, or a damaged one: said)."""
     if not path.is_file():
         return None
-    saved = read_json(path)
-    if digest(saved.get("key")) == digest(key):
-        return SearchState.from_json(saved)
-    print(f"{path}: a search of other inputs or settings ({', '.join(what_changed(saved.get('key') or {}, key))}); "
-          "starting again")
+    try:
+        saved = read_json(path)
+        if digest(saved.get("key")) == digest(key):
+            return SearchState.from_json(saved)
+        changed = ", ".join(what_changed(saved.get("key") or {}, key))
+    except (InputError, AttributeError, KeyError, TypeError, ValueError) as error:
+        print(f"{path}: damaged ({type(error).__name__}: {error}); starting the search again", file=sys.stderr)
+        return None
+    print(f"{path}: a search of other inputs or settings ({changed}); starting again")
+    return None
+
+
+def _verified(path: Path, state: SearchState, miou: float) -> SearchState | None:
+    """``state`` when its saved mIoU (and its trace's last) is ``miou``, that of its settings; else None (said)."""
+    last = state.trace[-1] if state.trace and isinstance(state.trace[-1], dict) else {}
+    traced = last.get("mIoU")
+    if isinstance(traced, (int, float)) and abs(traced / 100 - miou) <= 1e-9 and abs(state.miou - miou) <= 1e-9:
+        return state
+    print(f"{path}: its saved mIoU {100 * state.miou:.2f} is not that of its settings ({100 * miou:.2f}): edited "
+          "or damaged; starting the search again", file=sys.stderr)
     return None
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .claims import ClaimSets
 from .modes import FAITHFUL, RefineOptions
 from .prepared import PreparedImage
 
@@ -87,11 +88,13 @@ class Painting:
     _near: dict[int, np.ndarray] = field(init=False, default_factory=dict, repr=False)
     _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(init=False, default_factory=dict,
                                                                                  repr=False)
+    sets: ClaimSets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """A painting starts unrefined (the prediction); classes come in with :meth:`change` and :meth:`apply`."""
         self.values = self.prepared.flat_pred.copy()
-        self.claims = np.zeros(self.prepared.pred.size, np.int32)  # bit k set: the pixel is in R_k
+        self.sets = ClaimSets(self.prepared.num_classes)
+        self.claims = self.sets.empty(self.prepared.pred.size)  # class k claims a pixel: the pixel is in R_k
 
     def change(self, refinements: Mapping[int, ClassRefinement | None], order: Sequence[int]) -> Change:
         """The painting when the classes in ``refinements`` take these refinements (``None``: no longer refined)
@@ -103,17 +106,17 @@ class Painting:
             raise ValueError(f"classes kept refined must keep their order: {self.order} -> {order}")
         changed = [cls for cls in {*self.refinements, *new} if self.refinements.get(cls) is not new.get(cls)]
         pixels = self.prepared.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
-        claims = self.claims[pixels] if self.refinements else np.zeros(len(pixels), np.int32)
+        claims = self.claims[pixels] if self.refinements else self.sets.empty(len(pixels))
         pred = self.prepared.flat_pred[pixels]
         for cls in changed:
-            claims &= ~np.int32(1 << cls)
+            self.sets.remove(claims, cls)
             if new.get(cls) is not None:
-                claims |= self._claimed_by(new[cls], pixels, pred).astype(np.int32) << cls
-        count = np.bitwise_count(claims)
-        values = self._values(pixels, pred, claims, count, new)
+                self.sets.add(claims, cls, self._claimed_by(new[cls], pixels, pred))
+        several = self.sets.several(claims)
+        values = self._values(pixels, pred, claims, several, new)
         settlements = {pair: s for pair, s in self.settlements.items() if not set(pair) & set(changed)}
-        if (count > 1).any():
-            self._settle(pixels, claims, values, order, new, set(changed), settlements)
+        if several.any():
+            self._settle(pixels, claims, several, values, order, new, set(changed), settlements)
         return Change(pixels, values, claims, order, new, settlements)
 
     def apply(self, change: Change) -> None:
@@ -123,9 +126,9 @@ class Painting:
             # change's pixels that moves no output, but later changes read the claims
             own = self.prepared.class_pixels(cls)
             if cls in change.refinements:
-                self.claims[own] |= np.int32(1 << cls)
+                self.sets.add(self.claims, cls, own)
             else:
-                self.claims[own] &= ~np.int32(1 << cls)
+                self.sets.remove(self.claims, cls, own)
         self.values[change.pixels] = change.values
         self.claims[change.pixels] = change.claims
         self.order, self.refinements, self.settlements = change.order, change.refinements, change.settlements
@@ -153,13 +156,12 @@ class Painting:
     def _shared(self, cls: int) -> np.ndarray:
         """The pixels of predicted class ``cls`` or claimed by ``cls`` that another refined class claims."""
         if cls not in self._near:
-            bit = np.int32(1 << cls)
             if cls in self.refinements:
-                multi = self._near.setdefault(-1, np.flatnonzero(np.bitwise_count(self.claims) > 1))
-                self._near[cls] = multi[(self.claims[multi] & bit) != 0]
+                multi = self._near.setdefault(-1, np.flatnonzero(self.sets.several(self.claims)))
+                self._near[cls] = multi[self.sets.has(self.claims[multi], cls)]
             else:
                 own = self.prepared.class_pixels(cls)
-                self._near[cls] = own[(self.claims[own] & ~bit) != 0]
+                self._near[cls] = own[self.sets.others(self.claims[own], cls)]
         return self._near[cls]
 
     def _claimed_by(self, refined: ClassRefinement, pixels: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -177,29 +179,31 @@ class Painting:
                 prepared.scratch[r.pixels] = False
         return claimed
 
-    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray, count: np.ndarray,
+    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray, several: np.ndarray,
                 refinements: Mapping[int, ClassRefinement]) -> np.ndarray:
         """6.2 and 6.3: a pixel claimed by one class takes it; claimed by none, the (filled) prediction."""
         values = pred.copy()
-        unclaimed = np.flatnonzero(count == 0)
+        unclaimed = np.flatnonzero(self.sets.unclaimed(claims))
+        alone = ~several
         for cls in refinements:
-            np.putmask(values, claims == (1 << cls), cls)
+            np.putmask(values, self.sets.has(claims, cls) & alone, cls)
             lost = unclaimed[pred[unclaimed] == cls]
             if len(lost):
                 values[lost] = self.prepared.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
         return values
 
-    def _settle(self, pixels: np.ndarray, claims: np.ndarray, values: np.ndarray, order: list[int],
-                refinements: Mapping[int, ClassRefinement], changed: set[int],
+    def _settle(self, pixels: np.ndarray, claims: np.ndarray, several: np.ndarray, values: np.ndarray,
+                order: list[int], refinements: Mapping[int, ClassRefinement], changed: set[int],
                 settlements: dict[tuple[int, int], Settlement]) -> None:
-        """Step 5 and 6.1 at the pixels claimed by several classes (see :func:`paint_settled`)."""
-        multi = np.flatnonzero(np.bitwise_count(claims) > 1)
+        """Step 5 and 6.1 at the pixels claimed by ``several`` classes (see :func:`paint_settled`)."""
+        multi = np.flatnonzero(several)
         multi_claims = claims[multi]
+        claimed = {cls: self.sets.has(multi_claims, cls) for cls in order}
         painted = np.zeros(len(pixels), np.int64)
         best = np.full(len(pixels), -1.0)
         for position, first in enumerate(order):
             for second in order[position + 1 :]:
-                common = multi[((multi_claims >> first) & (multi_claims >> second) & 1).astype(bool)]
+                common = multi[claimed[first] & claimed[second]]
                 if not len(common):
                     continue
                 if first in changed or second in changed:

@@ -15,15 +15,15 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic, write_text_atomic
 from rscommon.labels import read_label_png
 from rscommon.metrics import compute_scores
-from rscommon.parallel import LOCAL, Execution, each_job
+from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 
 from .folders import SweepFolder
-from .inputs import Sample, load_ground_truth, load_prepared
+from .inputs import Sample, image_identity, load_ground_truth, load_prepared
 from .modes import FAITHFUL, RefineOptions
 from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid, sweep_image
-from .thresholds import SWEEP_MAX_OBJECTS
+from .thresholds import SWEEP_MAX_OBJECTS, check_max_objects
 
 T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
 THRESHOLD_PAIRS = REFERENCE_GRID.pairs
@@ -68,10 +68,11 @@ def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int)
     return result, made_from
 
 
-def _claim_output(folder: SweepFolder, signature: dict) -> None:
-    """Start a sweep in ``folder``, or resume the same sweep; refuse a folder holding another one."""
+def _claim_output(folder: SweepFolder, signature: dict, restart: bool) -> None:
+    """Start a sweep in ``folder``, or resume the same sweep; refuse a folder holding another one (unless
+    ``restart``: then the folder is this sweep's from now on)."""
     run_file = folder.run
-    if run_file.exists():
+    if run_file.exists() and not restart:
         previous = read_json(run_file)
         if not isinstance(previous, dict) or not set(previous) <= set(signature):
             raise InputError(f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
@@ -85,6 +86,18 @@ def _claim_output(folder: SweepFolder, signature: dict) -> None:
         return
     folder.parts.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_file, signature)
+
+
+def sweep_classes(classes: Sequence[int] | None, spec: DatasetSpec) -> tuple[int, ...]:
+    """The classes to sweep (the scored ones when ``None``): each a class of ``spec``, none twice."""
+    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
+    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
+    if unknown:
+        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise InputError(f"classes {twice} given twice; name each class to sweep once")
+    return classes
 
 
 def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
@@ -102,14 +115,15 @@ def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
     )
 
 
-def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder,
-                      settings: dict) -> tuple[list[Sample], dict[str, dict]]:
-    """The samples whose part is missing, unreadable or made from other inputs, and every sample's record."""
+def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder, settings: dict,
+                      restart: bool) -> tuple[list[Sample], dict[str, dict]]:
+    """The samples whose part is missing, unreadable or made from other inputs (all when ``restart``), and every
+    sample's record."""
     records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
     todo = []
     for sample in samples:
         path = folder.part(sample.stem)
-        if not path.exists():
+        if restart or not path.exists():
             todo.append(sample)
             continue
         try:
@@ -135,6 +149,8 @@ def run_sweep(
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
     execution: Execution = LOCAL,
+    split: dict | None = None,
+    restart: bool = False,
 ) -> dict:
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
@@ -143,15 +159,16 @@ def run_sweep(
     content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
     missing, unreadable or made from anything else. ``execution`` says where the images run (local processes or
     a Dask cluster). ``options``: the refinement's mode
-    (:class:`~sessrs.modes.RefineOptions`; the reference's by default).
+    (:class:`~sessrs.modes.RefineOptions`; the reference's by default). ``sweep.json`` records the images it was
+    tuned on (names and content) and ``split``, the record of the split file that chose them
+    (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks. ``restart``:
+    compute every image again (the folder may hold another sweep, which is replaced).
     """
     folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
         raise InputError("no images to sweep")
-    classes = tuple(int(c) for c in (classes if classes is not None else spec.scored))
-    unknown = [c for c in classes if not 0 <= c < spec.num_classes]
-    if unknown:
-        raise InputError(f"classes {unknown} are not classes of {spec.name} (0..{spec.num_classes - 1})")
+    classes = sweep_classes(classes, spec)
+    max_objects = check_max_objects(max_objects)
     settings = {"dataset": spec.name, "num_classes": spec.num_classes, "classes": list(classes),
                 "max_objects": max_objects, "pairs": [list(pair) for pair in grid.pairs], "options": options.to_json()}
     signature = {
@@ -165,24 +182,31 @@ def run_sweep(
     }
     folder.check(samples)
     check_scored_truth(samples, spec)
-    _claim_output(folder, signature)
-    todo, records = _parts_to_compute(samples, folder, settings)
-    jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
-    with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
-        for stem, result in each_job(_sweep_sample, jobs, execution):
-            _save_part(folder.part(stem), result, records[stem])
-            progress.update()
-    results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
-    sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects)
-    write_sweep_outputs(sweep, spec, folder)
+    if execution.scheduler:
+        check_scheduler(execution.scheduler)
+    with folder.locked():
+        _claim_output(folder, signature, restart)
+        todo, records = _parts_to_compute(samples, folder, settings, restart)
+        jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
+        with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
+            for stem, result in each_job(_sweep_sample, jobs, execution):
+                _save_part(folder.part(stem), result, records[stem])
+                progress.update()
+        results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
+        sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects,
+                          tuned_on=[image_identity(s) for s in samples], split=split)
+        write_sweep_outputs(sweep, spec, folder)
     return sweep
 
 
 def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
               grid: ThresholdGrid = REFERENCE_GRID, options: RefineOptions = FAITHFUL,
-              max_objects: int = SWEEP_MAX_OBJECTS) -> dict:
+              max_objects: int = SWEEP_MAX_OBJECTS, *, tuned_on: list[dict] | None = None,
+              split: dict | None = None) -> dict:
     """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;
-    also the grid, the refinement's mode and the object limit the sweep was made with."""
+    also the grid, the refinement's mode and the object limit the sweep was made with, the images it was tuned
+    on (``tuned_on``: :func:`~sessrs.inputs.image_identity` of each; names only when not given) and the
+    ``split`` that chose them."""
     baseline = sum(r.baseline for r in results)
     sweeps = {}
     for cls in classes:
@@ -201,6 +225,8 @@ def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[in
         "mode": options.mode,
         "options": options.to_json(),
         "max_objects": max_objects,
+        "tuned_on": tuned_on if tuned_on is not None else [{"name": stem} for stem in stems],
+        "split": split,
     }
 
 

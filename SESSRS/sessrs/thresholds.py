@@ -42,25 +42,25 @@ class Thresholds:
         object.__setattr__(self, "t1", _per_class(self.t1, "t1", "thresholds"))
         object.__setattr__(self, "t2", _per_class(self.t2, "t2", "thresholds"))
         object.__setattr__(self, "modify", _classes(self.modify, "modify", "thresholds"))
+        _check_refined_have_thresholds(self.t1, self.t2, self.modify, "thresholds")
 
     @classmethod
-    def from_json(cls, data: Any, source: str | Path = "thresholds") -> Thresholds:
-        """Thresholds from the parsed ``best.json`` form; a malformed field is an :class:`InputError` naming it."""
+    def from_json(cls, data: Any, source: str | Path = "thresholds", num_classes: int | None = None) -> Thresholds:
+        """Thresholds from the parsed ``best.json`` form; a malformed field is an :class:`InputError` naming it.
+        With ``num_classes``, every class must be below it (checked before anything else is)."""
         if not isinstance(data, Mapping) or not all(key in data for key in ("t1", "t2", "modify")):
             raise InputError(f'{source}: expected {{"t1": {{class: t1}}, "t2": {{class: t2}}, "modify": [classes]}}')
-        return cls(
-            t1=_per_class(data["t1"], "t1", source),
-            t2=_per_class(data["t2"], "t2", source),
-            modify=_classes(data["modify"], "modify", source),
-        )
+        t1, t2 = _per_class(data["t1"], "t1", source), _per_class(data["t2"], "t2", source)
+        modify = _classes(data["modify"], "modify", source)
+        if num_classes is not None:
+            _check_range(t1, t2, modify, num_classes, source)
+        _check_refined_have_thresholds(t1, t2, modify, source)
+        return cls(t1=t1, t2=t2, modify=modify)
 
     @classmethod
     def read(cls, path: str | Path, spec: DatasetSpec | None = None) -> Thresholds:
         """Read a ``best.json``; with ``spec``, every class must be one of that dataset's."""
-        thresholds = cls.from_json(read_json(path), path)
-        if spec is not None:
-            thresholds.check_classes(spec.num_classes, path)
-        return thresholds
+        return cls.from_json(read_json(path), path, spec.num_classes if spec is not None else None)
 
     @classmethod
     def preset(cls, name: str) -> Thresholds:
@@ -84,10 +84,7 @@ class Thresholds:
 
     def check_classes(self, num_classes: int, source: str | Path = "thresholds") -> None:
         """Raise :class:`InputError` when a class is outside ``0..num_classes - 1``."""
-        for field, classes in (("t1", self.t1), ("t2", self.t2), ("modify", self.modify)):
-            outside = [c for c in classes if c >= num_classes]
-            if outside:
-                raise InputError(f"{source}: {field} names classes {outside}, outside 0..{num_classes - 1}")
+        _check_range(self.t1, self.t2, self.modify, num_classes, source)
 
     def t1_array(self, num_classes: int) -> np.ndarray:
         """``t1`` as a per-class array of length ``num_classes`` (1 where not given)."""
@@ -156,3 +153,28 @@ def _classes(values: Any, field: str, source: str | Path) -> tuple[int, ...]:
     if len(set(classes)) != len(classes):
         raise InputError(f"{source}: {field} names a class twice: {list(classes)}")
     return classes
+
+
+def _check_range(t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int], num_classes: int,
+                 source: str | Path) -> None:
+    for field, classes in (("t1", t1), ("t2", t2), ("modify", modify)):
+        outside = [c for c in classes if c >= num_classes]
+        if outside:
+            raise InputError(f"{source}: {field} names classes {outside}, outside 0..{num_classes - 1}")
+
+
+def _check_refined_have_thresholds(t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int],
+                                   source: str | Path) -> None:
+    """Refuse a class in ``modify`` without a ``t1`` or ``t2`` (it would silently never be refined)."""
+    for field, given in (("t1", t1), ("t2", t2)):
+        missing = [c for c in modify if c not in given]
+        if missing:
+            raise InputError(f"{source}: modify names classes {missing} without a {field}; give each refined class "
+                             "its t1 and t2")
+
+
+def check_max_objects(value: Any) -> int:
+    """An object limit: a whole number of at least 1 (a candidate list this long or longer is not used)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"max_objects must be a whole number of at least 1, got {value!r}")
+    return int(value)

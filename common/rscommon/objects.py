@@ -53,13 +53,15 @@ def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None 
             raise InputError(f"{where}: expected {{'rles': {{'size', 'counts'}}, 'area'}}")
         rle = item["rles"]
         size, counts, area = rle.get("size"), rle.get("counts"), item["area"]
-        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        if not (isinstance(size, (list, tuple)) and len(size) == 2
+                and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in size)):
             raise InputError(f"{where}: RLE size {size!r} is not [H, W]")
         if shape is not None and tuple(size) != tuple(shape):
             raise InputError(f"{where}: RLE size {size} differs from the prediction's {list(shape)}")
         if not isinstance(counts, str):
             raise InputError(f"{where}: RLE counts must be a COCO compressed string")
-        if isinstance(area, bool) or not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0 \
+        if isinstance(area, bool) or not isinstance(area, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(area) or area < 0 \
                 or area != int(area):
             raise InputError(f"{where}: area {area!r} is not a non-negative integer")
         try:
@@ -70,7 +72,7 @@ def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None 
             raise InputError(f"{where}: area field {area} differs from the decoded pixel count {decoded_area}")
         if decoded_area == 0:
             continue
-        objects.append({"rles": {"size": list(size), "counts": counts}, "area": int(area)})
+        objects.append({"rles": {"size": [int(v) for v in size], "counts": counts}, "area": int(area)})
     return objects
 
 

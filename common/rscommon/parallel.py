@@ -6,11 +6,16 @@ With a scheduler (a ``dask.distributed`` address such as ``tcp://10.0.0.5:8786``
 cluster: each job and its result are pickled and sent over the network, the files a job names must be on storage
 the workers share, a failed task is retried ``TASK_RETRIES`` times, and results arrive as tasks finish, so a caller
 that saves each result keeps all finished work when a task fails for good. A local worker process killed by the
-system (most often for memory) ends the run with :class:`WorkerKilled`, one line that says so.
+system (most often for memory) ends the run with :class:`WorkerKilled`, one line that says so. A scheduler that
+does not answer within ``CONNECT_TIMEOUT`` seconds fails the run before it starts (:func:`check_scheduler`); a
+cluster left without a worker for ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` seconds (default ``LOST_AFTER``) ends it,
+naming the jobs not done.
 """
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +31,12 @@ Job = TypeVar("Job")
 Name = TypeVar("Name")
 Result = TypeVar("Result")
 TASK_RETRIES = 2
+CONNECT_TIMEOUT = 20.0
+"""Seconds to wait for a Dask scheduler to answer."""
+LOST_AFTER = 300.0
+"""Seconds a cluster may have no worker before the run ends (``$SESSRS_CLUSTER_IDLE_TIMEOUT`` overrides it)."""
+IDLE_TIMEOUT_ENV = "SESSRS_CLUSTER_IDLE_TIMEOUT"
+_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,7 +135,7 @@ def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Na
     names = [name for name, _ in named_jobs]
     jobs = [job for _, job in named_jobs]
     if execution.scheduler:
-        outcomes = _cluster_outcomes(function, jobs, execution.scheduler)
+        outcomes = _cluster_outcomes(function, jobs, execution.scheduler, names)
     else:
         outcomes = unordered_map(_Indexed(_Guarded(function)), list(enumerate(jobs)), execution)
     for index, outcome in outcomes:
@@ -155,38 +166,88 @@ def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, 
         raise InputError(message) if all_input else RuntimeError(message)
 
 
+def check_scheduler(address: str) -> None:
+    """Connect to the Dask scheduler at ``address`` and close again: a :class:`ClusterError` (one line) when
+    dask.distributed is missing or no scheduler answers within ``CONNECT_TIMEOUT`` seconds. Scripts call it
+    before they write anything."""
+    connect(address).close()
+
+
 def connect(scheduler: str):
-    """A ``dask.distributed`` client of the scheduler at ``scheduler``; :class:`ClusterError` when there is none."""
     try:
         from dask.distributed import Client
     except ImportError as error:
         raise ClusterError("--scheduler needs dask.distributed: pip install 'sessrs[scale]'") from error
     try:
-        return Client(scheduler, timeout="20s")
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
     except (OSError, TimeoutError) as error:
         raise ClusterError(f"no Dask scheduler reachable at {scheduler} ({error})") from error
 
 
-def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
-    from dask.distributed import as_completed
+def _lost_after() -> float:
+    """Seconds without a worker after which a cluster counts as lost: ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` or
+    ``LOST_AFTER``."""
+    text = os.environ.get(IDLE_TIMEOUT_ENV)
+    if text is None:
+        return LOST_AFTER
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise InputError(f"${IDLE_TIMEOUT_ENV}={text!r}: give the seconds a cluster may have no worker (> 0)")
+    return seconds
 
+
+def _as_finished(client, futures: list, scheduler: str, names: Sequence | None) -> Iterator:
+    """``futures`` as they finish; a :class:`ClusterError` naming the jobs not done when the cluster has had no
+    worker for :func:`_lost_after` seconds (the results of finished jobs have been handed out by then)."""
+    from dask.distributed import wait
+
+    lost_after = _lost_after()
+    pending = dict.fromkeys(futures)
+    alone_since: float | None = None
+    while pending:
+        try:
+            done = wait(list(pending), timeout=_POLL_SECONDS, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            done = set()
+        for future in [f for f in pending if f in done]:
+            del pending[future]
+            yield future
+        if not pending or done:
+            alone_since = None
+            continue
+        if client.scheduler_info()["workers"]:
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > lost_after:
+            position = {f.key: i for i, f in enumerate(futures)}
+            left = [position[f.key] for f in pending]
+            shown = ", ".join(str(names[i] if names is not None else i) for i in left)
+            raise ClusterError(f"the Dask cluster at {scheduler} has had no worker for {lost_after:g} s; "
+                               f"{len(left)} of {len(futures)} jobs not done ({shown}); finished work is kept: "
+                               "run the same command again once the cluster has workers")
+
+
+def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
-        for future in as_completed(futures):
+        for future in _as_finished(client, futures, scheduler, None):
             result = future.result()  # a task that failed on every try raises its own error here
             future.release()  # the workers may drop the result now
             yield result
 
 
-def _cluster_outcomes(function: Callable[[Job], Result], jobs: Sequence[Job],
-                      scheduler: str) -> Iterator[tuple[int, Result | Failure]]:
-    """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed."""
-    from dask.distributed import as_completed
-
+def _cluster_outcomes(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str,
+                      names: Sequence | None = None) -> Iterator[tuple[int, Result | Failure]]:
+    """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed;
+    ``names`` name the jobs in the message of a lost cluster."""
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
         index_of = {future.key: index for index, future in enumerate(futures)}
-        for future in as_completed(futures):
+        for future in _as_finished(client, futures, scheduler, names):
             outcome = Failure(future.exception()) if future.status == "error" else future.result()
             future.release()
             yield index_of[future.key], outcome

@@ -13,9 +13,18 @@ class MissingWeightsError(FileNotFoundError):
     """A checkpoint is absent; the message names the file and where it is published."""
 
 
+def source_checkout() -> bool:
+    """Whether the packages run from the repository's source folders (its ``pyproject.toml`` beside the
+    ``common/rscommon`` folder), not from an installed copy (where ``REPO_ROOT`` lies inside the environment)."""
+    return (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "common" / "rscommon").is_dir()
+
+
 def weights_dir() -> Path:
-    """The folder searched for checkpoints: ``$SESSRS_WEIGHTS`` when set, else ``<repository>/weights``."""
-    return Path(os.environ.get(WEIGHTS_ENV) or REPO_ROOT / "weights")
+    """The folder searched for checkpoints: ``$SESSRS_WEIGHTS`` when set, else ``<repository>/weights`` in a
+    source checkout, else ``weights/`` of the current folder (never inside an installed environment)."""
+    if os.environ.get(WEIGHTS_ENV):
+        return Path(os.environ[WEIGHTS_ENV])
+    return REPO_ROOT / "weights" if source_checkout() else Path.cwd() / "weights"
 
 
 def find_weights(file_name: str) -> Path | None:

@@ -30,7 +30,7 @@ from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError
 from rscommon.locks import file_lock, locked
 from rscommon.outputs import check_output_folder
-from rscommon.parallel import ClusterError, Execution, _connect, each_job
+from rscommon.parallel import Execution, check_scheduler, each_job
 from rscommon.provenance import fingerprint
 from sam_objects import SourceRecipe
 from sessrs import APPLY_MAX_OBJECTS, Thresholds
@@ -150,15 +150,6 @@ def check_vector_settings(vector: VectorSettings, grid: Grid, image: Path) -> No
         raise InputError(f"{image}: has no projected CRS, so --min-area cannot be in m2; give it in px")
 
 
-def check_scheduler(scheduler: str | None) -> None:
-    """A scheduler, when given, answers (refused in one line before any work otherwise)."""
-    if scheduler:
-        try:
-            _connect(scheduler).close()
-        except ClusterError as error:
-            raise InputError(str(error)) from None
-
-
 def prepare(run: SceneRun) -> Plan:
     """Validate every input and setting and scan the scene (nothing is written)."""
     run = resolved(run)
@@ -175,7 +166,8 @@ def prepare(run: SceneRun) -> Plan:
     if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
         run.objects.check()
         settings["objects"] = run.objects.identity()
-    check_scheduler(run.scheduler)
+    if run.scheduler:
+        check_scheduler(run.scheduler)
     with rasterio.Env(**GDAL_OPTIONS), open_raster(run.image) as image:
         check_bands(image, run.bands)
         grid = grid_of(image)

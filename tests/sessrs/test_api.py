@@ -109,7 +109,7 @@ def test_malformed_best_json_is_refused_naming_the_field(tmp_path, data, message
 
 
 def test_thresholds_of_classes_outside_the_dataset_are_refused(tmp_path):
-    (tmp_path / "best.json").write_text(json.dumps({"t1": {"9": 0.5}, "t2": {}, "modify": [9]}))
+    (tmp_path / "best.json").write_text(json.dumps({"t1": {"9": 0.5}, "t2": {"9": 0.5}, "modify": [9]}))
     with pytest.raises(InputError, match=r"t1 names classes \[9\], outside 0..7"):
         sessrs.Thresholds.read(tmp_path / "best.json", URBAN)
 
@@ -132,7 +132,10 @@ def test_sweep_on_arrays_equals_the_sweep_of_the_folder(folders):
     objects = [read_objects(folders / "sam" / f"{s}.json") for s in stems]
     objects[1] = decode_masks(objects[1], preds[1].shape)  # masks and records may be mixed image by image
     gts = [read_label_png(folders / "gt" / f"{s}.png") for s in stems]
-    assert sessrs.sweep_arrays(preds, objects, gts, URBAN, classes=[1, 6], names=stems) == swept
+    in_memory = sessrs.sweep_arrays(preds, objects, gts, URBAN, classes=[1, 6], names=stems)
+    assert in_memory.pop("tuned_on") == [{"name": stem} for stem in stems]  # arrays have no file content to record
+    assert [image["name"] for image in swept.pop("tuned_on")] == stems
+    assert in_memory == swept
     assert [len(rows) for rows in swept["sweeps"].values()] == [len(T1_VALUES) * len(T2_VALUES)] * 2
 
 

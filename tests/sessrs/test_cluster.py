@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sessrs.inputs import pair_inputs
 from sessrs.choose import ChoiceSettings, choose_and_apply
 from sessrs.folders import ChoiceFolder
 from sessrs.sweep import run_sweep
+from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -32,10 +32,7 @@ import sessrs_t1_t2  # noqa: E402
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (tmp_path / kind).mkdir()
-        for stem in STEMS:
-            shutil.copy(SCENES / kind / f"{stem}.{suffix}", tmp_path / kind)
+    copy_fixture_scenes(tmp_path, STEMS)
     return tmp_path
 
 
@@ -88,3 +85,21 @@ def test_an_image_failing_on_the_cluster_is_reported_and_the_others_are_kept(dat
     resumed = run_sweep(samples, URBAN, data / "out", classes=CLASSES)
     assert computed == ["01002"]
     assert resumed == run_sweep(samples, URBAN, data / "clean", classes=CLASSES)
+
+
+def test_relative_paths_give_the_same_files_in_the_same_place_with_and_without_the_cluster(data, scheduler,
+                                                                                           monkeypatch):
+    """The workers' working folder (where the cluster started) is not the client's: every path leaves absolute."""
+    monkeypatch.chdir(data)
+    relative = ["--pred-dir", "pred", "--sam-dir", "sam", "--gt-dir", "gt", "--dataset", "Urban"]
+    for out, cluster in (("here", []), ("there", ["--scheduler", scheduler])):
+        code, stderr = run(sessrs_t1_t2, *relative, "--classes", *CLASSES, "--out", out, *cluster)
+        assert code == 0, stderr
+        code, stderr = run(get_best_t1_t2, *relative, "--sweep", f"{out}/sweep.json", "-t", "all",
+                           "--out", f"{out}/chosen", *cluster)
+        assert code == 0, stderr
+    assert json.loads((data / "there" / "sweep.json").read_text()) == json.loads((data / "here" / "sweep.json").read_text())
+    for stem in STEMS:
+        assert np.array_equal(read_label_png(data / "there" / "chosen" / "se_mask" / f"{stem}.png"),
+                              read_label_png(data / "here" / "chosen" / "se_mask" / f"{stem}.png"))
+    assert not list(REPO.glob("there")), "nothing lands in the workers' working folder"

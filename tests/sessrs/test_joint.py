@@ -8,7 +8,6 @@ import pytest
 
 import sessrs.joint as joint
 from rscommon.datasets import URBAN
-from rscommon.labels import write_label_png
 from rscommon.metrics import confusion_matrix
 from rscommon.parallel import Execution
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
@@ -18,7 +17,7 @@ from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID, ThresholdGrid
 from sessrs.thresholds import Thresholds
-from sessrs_cases import fixture_scene, random_case, random_inputs
+from sessrs_cases import fixture_scene, random_case, write_random_scenes
 
 MODES = {"faithful": FAITHFUL, "improved": IMPROVED}
 GRID = ThresholdGrid((0.3, 0.5, 0.7), (0.3, 0.55, 0.8))
@@ -52,14 +51,7 @@ def test_incremental_scores_equal_full_applications(mode):
 @pytest.fixture(scope="module")
 def random_scenes(tmp_path_factory):
     """Six small random scenes written as prediction, objects and ground truth files (Urban classes 0..4)."""
-    root = tmp_path_factory.mktemp("scenes")
-    for kind in ("pred", "sam", "gt"):
-        (root / kind).mkdir()
-    for seed in range(6):
-        pred, objects, gt = random_inputs(100 + seed, shape=(48, 64))
-        write_label_png(root / "pred" / f"s{seed}.png", pred, URBAN)
-        write_label_png(root / "gt" / f"s{seed}.png", gt, URBAN)
-        (root / "sam" / f"s{seed}.json").write_text(json.dumps(objects))
+    root = write_random_scenes(tmp_path_factory.mktemp("scenes"), range(100, 106))
     return pair_inputs(root / "pred", root / "sam", root / "gt")
 
 

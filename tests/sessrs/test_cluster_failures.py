@@ -1,0 +1,66 @@
+"""A cluster that cannot be reached fails a script before it writes anything; a cluster left without workers ends
+the run in one line naming the jobs not done, finished work kept."""
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from distributed import LocalCluster
+
+import rscommon.parallel as parallel
+from cluster_tasks import slow_square
+from rscommon.cli import run_main
+from rscommon.parallel import ClusterError, Execution, each_job
+
+REPO = Path(__file__).resolve().parents[2]
+SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
+sys.path.insert(0, str(REPO / "SESSRS"))
+import get_best_t1_t2  # noqa: E402
+import sessrs_t1_t2  # noqa: E402
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("script", [sessrs_t1_t2, get_best_t1_t2])
+def test_an_unreachable_scheduler_fails_before_anything_is_written(script, tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1.0)
+    out = tmp_path / "out"
+    args = ["--pred-dir", SCENES / "pred", "--sam-dir", SCENES / "sam", "--gt-dir", SCENES / "gt", "--dataset",
+            "Urban", "--out", out, "--scheduler", f"tcp://127.0.0.1:{closed_port()}"]
+    if script is get_best_t1_t2:
+        args += ["--sweep", tmp_path / "sweep.json"]
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = run_main(script.main, [str(arg) for arg in args])
+    lines = stderr.getvalue().strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "no Dask scheduler reachable at tcp://127.0.0.1" in lines[0], lines
+    assert not out.exists()
+
+
+def test_a_cluster_without_workers_ends_the_run_naming_the_jobs_not_done(monkeypatch):
+    monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "2")
+    finished = []
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        jobs = [(f"job{number}", number) for number in range(8)]
+        with pytest.raises(ClusterError, match=r"no worker for 2 s; \d of 8 jobs not done \(job\d"):
+            for name, result in each_job(slow_square, jobs, Execution(scheduler=cluster.scheduler_address)):
+                finished.append((name, result))
+                if len(finished) == 1:
+                    cluster.scale(0)
+    assert finished and all(result == int(name[3:]) ** 2 for name, result in finished)
+    assert len(finished) < 8
+
+
+def test_a_bad_idle_timeout_is_refused(monkeypatch):
+    monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match="SESSRS_CLUSTER_IDLE_TIMEOUT='soon'"):
+        parallel._lost_after()
