@@ -14,7 +14,7 @@ One run at a time holds ``OUT``.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,7 @@ class TuneRun:
     context: int = 128
     bands: tuple[int, int, int] = (1, 2, 3)
     nodata: float | None = None
-    choice: ChoiceSettings = ChoiceSettings()
+    choice: ChoiceSettings = field(default_factory=ChoiceSettings)
     workers: int = 1
     scheduler: str | None = None
 

@@ -19,8 +19,8 @@ from rscommon.cli import run_main
 from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import write_label_png
-from rspipeline.tune_cli import build_parser, main, tune_run
 from rspipeline.tune import run_tune
+from rspipeline.tune_cli import build_parser, main, tune_run
 from rspipeline.tune_labels import window_grid
 from sam_objects import build_object_source
 from sessrs import Thresholds
