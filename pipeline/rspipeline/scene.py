@@ -29,11 +29,13 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError
 from rscommon.locks import file_lock, locked
+from rscommon.metrics import confusion_matrix
 from rscommon.outputs import check_output_folder
 from rscommon.parallel import Execution, check_scheduler, each_job
 from rscommon.provenance import fingerprint
 from sam_objects import SourceRecipe
 from sessrs import APPLY_MAX_OBJECTS, Thresholds
+from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 
 from .raster import (
     GDAL_OPTIONS,
@@ -49,6 +51,7 @@ from .raster import (
 from .scene_blend import blend_window
 from .scene_output import NODATA, OUTPUT_BLOCK, create_class_raster, write_class_cog
 from .scene_parts import PartStore, open_parts_folder, remove_parts_folder
+from .scene_report import change_report, tuned_changes, write_report
 from .scene_scan import SceneScan, scan_scene
 from .scene_stitch import stitch
 from .scene_tiles import ImageBands, RefineJob, RefineTask, ScoreJob, refine_tile, tile_scores
@@ -66,7 +69,8 @@ class SceneRun:
     """One scene to refine: the inputs and the settings, as the command line gives them."""
 
     image: Path
-    thresholds: Path
+    thresholds: str | Path
+    """A ``best.json`` or ``preset:NAME``."""
     dataset: str
     out: Path
     objects: SourceRecipe
@@ -95,6 +99,9 @@ class SceneReport:
     out: Path
     vector: Path | None
     polygons: int | None = None
+    changes: dict | None = None
+    """The run report (:func:`rspipeline.scene_report.change_report`), also written to ``report_path``."""
+    report_path: Path | None = None
 
 
 @dataclass
@@ -111,6 +118,10 @@ class Plan:
     parts: Path
     execution: Execution
     live: list[Tile] = field(default_factory=list)
+    message: str | None = None
+    """What a preset was tuned for (None for a best.json)."""
+    tuned: tuple[dict | None, str] = (None, "")
+    """The thresholds' tuned changes and where they are recorded (:func:`rspipeline.scene_report.tuned_changes`)."""
 
 
 def resolved(run: SceneRun) -> SceneRun:
@@ -120,9 +131,15 @@ def resolved(run: SceneRun) -> SceneRun:
         vector = VectorSettings(vector.path.resolve(), vector.min_area, vector.area_unit, vector.simplify,
                                 vector.dst_crs)
     out = run.out.resolve()
-    return SceneRun(**{**run.__dict__, "image": run.image.resolve(), "thresholds": run.thresholds.resolve(),
+    thresholds = run.thresholds if is_preset(run.thresholds) else Path(run.thresholds).resolve()
+    return SceneRun(**{**run.__dict__, "image": run.image.resolve(), "thresholds": thresholds,
                        "out": out, "pred": run.pred.resolve() if run.pred else None, "vector": vector,
                        "parts": (run.parts or out.with_name(out.name + ".parts")).resolve()})
+
+
+def is_preset(thresholds: str | Path) -> bool:
+    """Whether ``--thresholds`` names a published preset rather than a file."""
+    return str(thresholds).startswith(PRESET_PREFIX)
 
 
 def check_outputs(run: SceneRun, inputs: dict) -> None:
@@ -156,13 +173,14 @@ def prepare(run: SceneRun) -> Plan:
     spec = get_dataset(run.dataset)
     if (run.pred is None) == (run.prediction is None):
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
-    thresholds = Thresholds.read(run.thresholds, spec)
-    inputs = {"image": run.image, "pred": run.pred, "thresholds": run.thresholds,
+    thresholds, message = thresholds_from_argument(str(run.thresholds), spec)
+    inputs = {"image": run.image, "pred": run.pred, "thresholds": None if message else run.thresholds,
               "config": getattr(run.prediction, "config", None),
               "checkpoint": getattr(run.prediction, "checkpoint", None)}
     check_outputs(run, inputs)
     settings = {"bands": list(run.bands), "nodata": run.nodata, "tile": run.tile, "overlap": run.overlap,
-                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None)}
+                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None),
+                "preset": str(run.thresholds) if message else None}
     if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
         run.objects.check()
         settings["objects"] = run.objects.identity()
@@ -182,7 +200,8 @@ def prepare(run: SceneRun) -> Plan:
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
     record = fingerprint(inputs, settings, SCENE_VERSION)
-    plan = Plan(run, spec, thresholds, grid, tiles, scan, record, run.parts, Execution(run.workers, run.scheduler))
+    plan = Plan(run, spec, thresholds, grid, tiles, scan, record, run.parts, Execution(run.workers, run.scheduler),
+                message=message, tuned=tuned_changes(run.thresholds))
     plan.live = [tile for tile in tiles if tile.name in scan.live]
     return plan
 
@@ -191,6 +210,8 @@ def run_scene(run: SceneRun) -> SceneReport:
     """Refine the scene into ``run.out`` (and the vector file); finished tiles survive a failure or an interrupt."""
     plan = prepare(run)
     run = plan.run
+    if plan.message:
+        print(plan.message)
     with locked(file_lock(run.out), f"--out {run.out}"):
         open_parts_folder(plan.parts, plan.record, run.restart)
         image = ImageBands(run.image, tuple(run.bands), run.nodata, plan.scan.ranges)
@@ -207,12 +228,16 @@ def run_scene(run: SceneRun) -> SceneReport:
                           tuple(axis_spans(plan.grid.width, run.tile, run.overlap)))
         changes = PartStore(plan.parts / "refine")
         computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
-        polygons = write_outputs(plan, changes, image, prediction)
+        counts = np.zeros((plan.spec.num_classes, plan.spec.num_classes), np.int64)
+        polygons = write_outputs(plan, changes, image, prediction, counts)
+        report = change_report(counts, plan.spec, *plan.tuned)
+        report_file = write_report(run.out, report)
         if not run.keep_parts:
             remove_parts_folder(plan.parts)
     stages = 2 if run.prediction is not None else 1
     return SceneReport(len(plan.tiles), computed, stages * len(plan.live) - computed,
-                       len(plan.tiles) - len(plan.live), run.out, run.vector.path if run.vector else None, polygons)
+                       len(plan.tiles) - len(plan.live), run.out, run.vector.path if run.vector else None, polygons,
+                       report, report_file)
 
 
 def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[Tile], object], stage: str) -> int:
@@ -258,9 +283,10 @@ def _reaches(plan: Plan, name: str, window: Window) -> bool:
     return tile.rows.stop > window.row_off + window.height
 
 
-def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path) \
+def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray) \
         -> Iterator[tuple[Window, np.ndarray]]:
-    """The output strip by strip: the prediction (nodata where the image or it has none) with the tiles' changes."""
+    """The output strip by strip: the prediction (nodata where the image or it has none) with the tiles' changes;
+    ``counts`` gets the pixels with data by (predicted class, output class)."""
     grid = plan.grid
     loaded: dict[str, np.ndarray] = {}
     with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, open_raster(prediction) as pred:
@@ -273,19 +299,22 @@ def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, predictio
             for tile in near:
                 if tile.name not in loaded:
                     loaded[tile.name] = changes.load(tile.name)
-            yield window, stitch(base, window, [(tile, loaded[tile.name]) for tile in near])
+            labels = stitch(base, window, [(tile, loaded[tile.name]) for tile in near])
+            counts += confusion_matrix(base[valid], labels[valid], plan.spec.num_classes)
+            yield window, labels
             for name in [name for name in loaded if not _reaches(plan, name, window)]:
                 del loaded[name]
 
 
-def write_outputs(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path) -> int | None:
-    """The output COG (and the vector file), each written under a temporary name and renamed into place."""
+def write_outputs(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray) -> int | None:
+    """The output COG (and the vector file), each written under a temporary name and renamed into place; ``counts``
+    as :func:`stitched_strips` fills it."""
     run = plan.run
     regions = RegionPolygons(NODATA) if run.vector is not None else None
     finished = []
 
     def strips_polygonised() -> Iterator[tuple[Window, np.ndarray]]:
-        for window, labels in stitched_strips(plan, changes, image, prediction):
+        for window, labels in stitched_strips(plan, changes, image, prediction, counts):
             if regions is not None:
                 finished.extend(regions.add(labels, window))
             yield window, labels

@@ -19,18 +19,21 @@ from pathlib import Path
 
 from rscommon.datasets import DATASETS
 from rscommon.files import InputError
-from sam_objects import SOURCES, source_recipe
+from sam_objects import SOURCES, SourceRecipe, source_recipe
 from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
+from sessrs.presets import PRESET_PREFIX
 
 from .scene import SceneRun, parse_dst_crs, run_scene
-from .tile_sources import geoseg_prediction
+from .scene_report import report_lines
+from .tile_sources import GeoSegPrediction, geoseg_prediction
 from .tiling import MAX_TILES
 from .vector import VectorSettings, parse_min_area
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_scene_inputs(parser: argparse.ArgumentParser) -> None:
+    """The options naming the scene, its prediction, the object source, the dataset and where jobs run (shared by
+    the scene command and the tuning command)."""
     parser.add_argument("--image", required=True, type=Path, help="the scene: any raster GDAL reads (GeoTIFF, ...)")
     parser.add_argument("--nodata", type=float,
                         help="image pixels whose chosen bands all equal this value hold no data (default: the "
@@ -54,8 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights of the object source, as in the SAM stage (default: its standard file name "
                              "under weights/); --ckpt is the GeoSeg network's")
     parser.add_argument("--device", help="torch device for the networks (default: cuda if available, else cpu)")
-    parser.add_argument("--thresholds", required=True, type=Path, help="best.json written by get_best_t1_t2.py")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="class set of the prediction")
+    parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
+    parser.add_argument("--scheduler", help="run the tiles on the Dask cluster at this address (tcp://HOST:PORT)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_scene_inputs(parser)
+    parser.add_argument("--thresholds", required=True,
+                        help=f"best.json written by get_best_t1_t2.py or sessrs_tune.py, or {PRESET_PREFIX}NAME "
+                             "(a published preset)")
     parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
                         help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
                              "as the pick's application)")
@@ -72,8 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlap", type=int, default=128, help="pixels shared by neighbouring tiles (default 128)")
     parser.add_argument("--max-tiles", type=int, default=MAX_TILES,
                         help=f"refuse a tiling of more tiles than this (default {MAX_TILES})")
-    parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
-    parser.add_argument("--scheduler", help="run the tiles on the Dask cluster at this address (tcp://HOST:PORT)")
     parser.add_argument("--parts-dir", type=Path, help="where finished tiles are kept (default: OUT.parts/)")
     parser.add_argument("--restart", action="store_true",
                         help="discard every finished tile and compute them all again")
@@ -81,10 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def scene_run(args: argparse.Namespace) -> SceneRun:
-    """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
+def prediction_of(args: argparse.Namespace) -> GeoSegPrediction | None:
+    """The GeoSeg prediction ``--config`` names, loaded and checked (``None`` with ``--pred``); also checks
+    ``--workers``."""
     if args.config is None and (args.ckpt, args.tta, args.work_dir) != (None, None, None):
         raise InputError("--ckpt, --tta and --work-dir go with --config")
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: need at least 1")
+    if args.config is None:
+        return None
+    prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset],
+                                   args.work_dir)
+    print(f"checkpoint {prediction.checkpoint} ({prediction.why})")
+    return prediction
+
+
+def objects_of(args: argparse.Namespace) -> SourceRecipe:
+    """The object source the options name."""
+    return source_recipe(args.objects, args.model_type, args.checkpoint, args.device)
+
+
+def scene_run(args: argparse.Namespace) -> SceneRun:
+    """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
     if args.vector is None and (args.min_area != "0px" or args.simplify or args.dst_crs):
         raise InputError("--min-area, --simplify and --dst-crs go with --vector")
     if args.simplify < 0:
@@ -93,16 +121,10 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
     if args.vector is not None:
         min_area, unit = parse_min_area(args.min_area)
         vector = VectorSettings(args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs))
-    prediction = None
-    if args.config is not None:
-        prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset],
-                                       args.work_dir)
-        print(f"checkpoint {prediction.checkpoint} ({prediction.why})")
-    if args.workers < 1:
-        raise InputError(f"--workers {args.workers}: need at least 1")
+    prediction = prediction_of(args)
     return SceneRun(
         image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
-        objects=source_recipe(args.objects, args.model_type, args.checkpoint, args.device),
+        objects=objects_of(args),
         pred=args.pred, prediction=prediction, bands=tuple(args.bands), nodata=args.nodata, vector=vector,
         tile=args.tile, overlap=args.overlap, max_tiles=args.max_tiles, max_objects=args.max_objects,
         parts=args.parts_dir, workers=args.workers,
@@ -116,4 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     skipped = f", {report.skipped} without data skipped" if report.skipped else ""
     polygons = f" and {report.polygons} polygons in {report.vector}" if report.vector else ""
     print(f"{report.tiles} tiles{reused}{skipped} -> {report.out}{polygons}")
+    for line in report_lines(report.changes):
+        print(line)
+    print(f"run report: {report.report_path}")
     return 0

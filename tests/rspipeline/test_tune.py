@@ -1,0 +1,153 @@
+"""Tuning from labelled areas (pipeline/sessrs_tune.py) on a generated Urban GeoTIFF with polygons labelled from its
+ground truth: the same thresholds as a sweep and pick on the same windows cut by hand, resumption, and bad labels
+refused in one line naming the file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+from rasterio.features import shapes
+from rasterio.windows import Window
+from scene_files import CRS, TRANSFORM, write_raster
+from shapely.geometry import shape
+
+from rscommon.cli import run_main
+from rscommon.datasets import URBAN
+from rscommon.files import InputError
+from rscommon.labels import write_label_png
+from rspipeline.tune import run_tune
+from rspipeline.tune_cli import build_parser, main, tune_run
+from rspipeline.tune_labels import window_grid
+from sam_objects import build_object_source
+from sessrs import Thresholds
+from sessrs.inputs import pair_inputs
+from sessrs.pick import pick_thresholds
+from sessrs.sweep import run_sweep
+from sessrs.synthetic import URBAN_LIKE, make_scene
+
+SIZE, CONTEXT = 320, 24
+RECTANGLES = [(16, 20, 120, 150), (200, 170, 300, 300)]  # top, left, bottom, right: two labelled areas
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory) -> dict:
+    """A generated Urban scene as image.tif (its ground truth in palette colours, with noise) and pred.tif, and
+    polygons of its ground truth inside two rectangles (class ids in one, class names in the other)."""
+    folder = tmp_path_factory.mktemp("tune")
+    gt, pred, _ = make_scene(np.random.default_rng(3), SIZE, URBAN_LIKE)
+    noise = np.random.default_rng(4).integers(-12, 13, (SIZE, SIZE, 3))
+    rgb = np.clip(np.array(URBAN.palette)[gt] * 0.8 + 20 + noise, 0, 255).astype(np.uint8)
+    image = write_raster(folder / "image.tif", rgb.transpose(2, 0, 1))
+    pred_tif = write_raster(folder / "pred.tif", pred[None])
+    geometries, values = [], []
+    for number, (top, left, bottom, right) in enumerate(RECTANGLES):
+        window = Window(left, top, right - left, bottom - top)
+        for geometry, value in shapes(gt[top:bottom, left:right], transform=window_grid(window, TRANSFORM)):
+            geometries.append(shape(geometry))
+            values.append(str(int(value)) if number == 0 else URBAN.classes[int(value)].upper())
+    labels = write_polygons(folder / "labels.gpkg", geometries, values)
+    return {"folder": folder, "gt": gt, "pred": pred, "rgb": rgb, "image": image, "pred_tif": pred_tif,
+            "labels": labels, "geometries": geometries, "values": values}
+
+
+def write_polygons(path: Path, geometries: list, values: list[str], field: str = "class", crs: str = CRS) -> Path:
+    import shapely
+
+    pyogrio.raw.write(path, shapely.to_wkb(np.array(geometries, dtype=object)), [np.array(values, dtype=object)],
+                      [field], driver="GPKG", geometry_type="Polygon", crs=crs)
+    return path
+
+
+def tune_args(scene: dict, out: Path, *extra: str, labels: Path | None = None) -> list[str]:
+    return ["--image", str(scene["image"]), "--pred", str(scene["pred_tif"]), "--labels",
+            str(labels or scene["labels"]), "--objects", "regions", "--dataset", "Urban", "--out", str(out),
+            "--context", str(CONTEXT), *extra]
+
+
+def by_hand(scene: dict, folder: Path) -> Thresholds:
+    """The same areas cut by hand (window = rectangle and context, ground truth inside the rectangle only), swept
+    and picked."""
+    objects = build_object_source("regions")
+    for number, (top, left, bottom, right) in enumerate(RECTANGLES):
+        rows = slice(max(top - CONTEXT, 0), min(bottom + CONTEXT, SIZE))
+        cols = slice(max(left - CONTEXT, 0), min(right + CONTEXT, SIZE))
+        truth = np.full((SIZE, SIZE), 255, np.uint8)
+        truth[top:bottom, left:right] = scene["gt"][top:bottom, left:right]
+        for kind in ("pred", "sam", "gt"):
+            (folder / kind).mkdir(parents=True, exist_ok=True)
+        write_label_png(folder / "pred" / f"a{number}.png", scene["pred"][rows, cols], URBAN)
+        write_label_png(folder / "gt" / f"a{number}.png", truth[rows, cols], URBAN)
+        (folder / "sam" / f"a{number}.json").write_text(json.dumps(objects(np.ascontiguousarray(scene["rgb"][rows, cols]))))
+    samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")
+    return pick_thresholds(run_sweep(samples, URBAN, folder / "sweep"), URBAN)
+
+
+def test_tuning_gives_the_thresholds_of_a_sweep_and_pick_of_the_same_windows(scene, tmp_path: Path) -> None:
+    out = tmp_path / "tuned"
+    assert run_main(main, tune_args(scene, out)) == 0
+    best = json.loads((out / "best.json").read_text())
+    assert Thresholds.from_json(best) == by_hand(scene, tmp_path / "hand")
+    assert Thresholds.from_json(best).modify  # the pick refines something on these areas
+    assert len(best["tuned_on"]) == 2 and set(best["tuned_changes"]) == set(URBAN.classes)
+    names = sorted(path.stem for path in (out / "areas" / "gt").glob("*.png"))
+    assert names == [f"area_r{max(t - CONTEXT, 0)}_c{max(l - CONTEXT, 0)}_{min(b + CONTEXT, SIZE) - max(t - CONTEXT, 0)}x"
+                     f"{min(r + CONTEXT, SIZE) - max(l - CONTEXT, 0)}" for t, l, b, r in RECTANGLES]
+
+
+def test_a_rerun_keeps_the_areas_and_a_new_polygon_adds_one(scene, tmp_path: Path) -> None:
+    out = tmp_path / "tuned"
+    first = run_tune(tune_run(build_parser().parse_args(tune_args(scene, out))))
+    again = run_tune(tune_run(build_parser().parse_args(tune_args(scene, out))))
+    assert (first.areas, first.made, again.made) == (2, 2, 0)
+    assert again.thresholds == first.thresholds
+    square = shape({"type": "Polygon", "coordinates": [[(TRANSFORM @ xy) for xy in
+                                                        [(20, 250), (60, 250), (60, 290), (20, 290), (20, 250)]]]})
+    labels = write_polygons(tmp_path / "more.gpkg", [*scene["geometries"], square], [*scene["values"], "forest"])
+    more = run_tune(tune_run(build_parser().parse_args(tune_args(scene, out, labels=labels))))
+    assert (more.areas, more.made) == (3, 1)
+
+
+def test_the_objects_of_the_registry_are_accepted(scene, tmp_path: Path) -> None:
+    args = build_parser().parse_args(tune_args(scene, tmp_path / "t", "--objects", "sam2"))
+    assert args.objects == "sam2"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"field": "kind"}, "has no field 'class'"),
+    ({"values": "swamp"}, r"class values \['swamp'\] in field 'class' are not Urban classes"),
+    ({"shift": 10_000.0}, "2 of 2 polygons lie outside the scene"),
+])
+def test_bad_polygons_are_refused_naming_the_file(scene, tmp_path: Path, change: dict, message: str) -> None:
+    import shapely
+
+    squares = [shapely.box(*(TRANSFORM @ (10, 10)), *(TRANSFORM @ (30, 30))),
+               shapely.box(*(TRANSFORM @ (100, 100)), *(TRANSFORM @ (130, 120)))]
+    squares = [shapely.affinity.translate(g, change.get("shift", 0.0), 0) for g in squares]
+    labels = write_polygons(tmp_path / "bad.gpkg", squares, [change.get("values", "1")] * 2,
+                            field=change.get("field", "class"))
+    with pytest.raises(InputError, match=message) as error:
+        run_tune(tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "out", labels=labels))))
+    assert str(labels) in str(error.value)
+    assert not (tmp_path / "out" / "best.json").exists()
+
+
+def test_a_label_raster_without_a_labelled_pixel_is_refused(scene, tmp_path: Path) -> None:
+    labels = write_raster(tmp_path / "labels.tif", np.full((1, SIZE, SIZE), 255, np.uint8))
+    with pytest.raises(InputError, match="no labelled pixel"):
+        run_tune(tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "out", labels=labels))))
+
+
+def test_a_label_raster_gives_the_same_thresholds_as_its_polygons(scene, tmp_path: Path) -> None:
+    raster = np.full((SIZE, SIZE), 255, np.uint8)
+    for top, left, bottom, right in RECTANGLES:
+        raster[top:bottom, left:right] = scene["gt"][top:bottom, left:right]
+    labels = write_raster(tmp_path / "labels.tif", raster[None])
+    tuned = run_tune(tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "out", labels=labels))))
+    polygons = run_tune(tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "poly"))))
+    assert tuned.areas == 2 and tuned.thresholds == polygons.thresholds
+    with rasterio.open(labels) as dataset:
+        assert dataset.crs == rasterio.crs.CRS.from_string(CRS)
