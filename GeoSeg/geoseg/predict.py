@@ -26,10 +26,10 @@ from tqdm import tqdm
 from rscommon.datasets import get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png, write_rgb_png
+from rscommon.locks import folder_locked
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.parallel import Execution, unordered_map
 from rscommon.provenance import file_identity, fingerprint, what_changed
-from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
 from .checkpoint import load_net_weights
@@ -107,7 +107,7 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
               for kind, sub in (("image", folder.img_dir), ("mask", folder.mask_dir))}
     for output in (options.output, options.label_dir):
         check_output_folder(output, inputs, "-o")
-    with locked(folder_lock(options.output), f"-o {options.output}"):
+    with folder_locked(options.output, f"-o {options.output}"):
         return _predict_into(config, options, dataset, folders, images)
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
-from rscommon.locks import folder_lock, locked
+from rscommon.locks import folder_locked
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.outputs import check_output_folder
 from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
@@ -138,7 +138,7 @@ def apply_to_samples(
     record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
     if execution.scheduler:
         check_scheduler(execution.scheduler)
-    with locked(folder_lock(out_dir), f"refined-maps folder {out_dir}"):
+    with folder_locked(out_dir, f"refined-maps folder {out_dir}"):
         return _apply(samples, spec, thresholds, out_dir, record or {"settings": settings, "images": {}},
                       settings, max_objects, options, execution)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.files import InputError, write_json_atomic, write_text_atomic
-from rscommon.locks import folder_lock, locked
+from rscommon.locks import folder_locked
 from rscommon.outputs import check_output_folder
 
 from .application import forget_applied
@@ -58,7 +58,7 @@ class SweepFolder:
 
     def locked(self) -> Iterator[None]:
         """Hold the folder for this run (a second run into it is refused); :meth:`check` it first."""
-        return locked(folder_lock(self.root), f"--out {self.root}")
+        return folder_locked(self.root, f"--out {self.root}")
 
 
 @dataclass(frozen=True)
@@ -116,13 +116,8 @@ class ChoiceFolder:
         (The application holds the refined-maps folder while it writes there.) A folder made for the lock and
         left empty (a run refused on its inputs) is removed again."""
         self.check(samples)
-        made = not self.root.exists()
-        try:
-            with locked(folder_lock(self.root), f"--out {self.root}"):
-                yield
-        finally:
-            if made and not any(self.root.iterdir()):
-                self.root.rmdir()
+        with folder_locked(self.root, f"--out {self.root}"):
+            yield
 
     def restart(self) -> None:
         """Forget the saved work of an earlier run (the joint search's state, the refined maps' record), so that

@@ -108,3 +108,17 @@ def file_lock(output: str | Path) -> Path:
     """The lock file of an output file (beside it: ``.NAME.sessrs.lock``)."""
     output = Path(output)
     return output.with_name(f".{output.name}{LOCK_NAME}")
+
+
+@contextmanager
+def folder_locked(folder: str | Path, what: str) -> Iterator[None]:
+    """Hold the lock of the output ``folder`` for the block (see :func:`acquire`); a folder made for the lock and
+    left empty (a run refused once it held the folder) is removed again."""
+    folder = Path(folder)
+    made = not folder.exists()
+    try:
+        with locked(folder_lock(folder), what):
+            yield
+    finally:
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

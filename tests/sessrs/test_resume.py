@@ -2,7 +2,6 @@
 inputs and on the settings, a corrupt one is named and computed again, and a run killed with SIGKILL, then re-run
 after an input changed, ends exactly as a clean run on the changed inputs."""
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from sessrs.folders import ChoiceFolder
 from sessrs.steps import refine_prepared
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
+from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -32,17 +32,10 @@ CLASSES = [1, 6]
 BEST = Thresholds(t1={1: 0.5, 6: 0.6}, t2={1: 0.55, 6: 0.7}, modify=[1, 6])
 
 
-def copy_scenes(root: Path, scenes: list[str]) -> Path:
-    for kind, suffix in (("pred", "png"), ("sam", "json"), ("gt", "png")):
-        (root / kind).mkdir(parents=True)
-        for scene in scenes:
-            shutil.copy(SCENES / kind / f"{scene}.{suffix}", root / kind)
-    return root
-
 
 @pytest.fixture
 def workspace(tmp_path):
-    return copy_scenes(tmp_path / "data", ["01000", "01003", "01005"])
+    return copy_fixture_scenes(tmp_path / "data", ["01000", "01003", "01005"])
 
 
 def change_input(folder: Path, kind: str, stem: str) -> None:
@@ -173,7 +166,7 @@ def kill_change_and_rerun(data: Path, script_path: Path, inputs: list, out: Path
 
 
 def test_sweep_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
-    data = copy_scenes(tmp_path / "data", FAULT_SCENES)
+    data = copy_fixture_scenes(tmp_path / "data", FAULT_SCENES)
     inputs = ["--pred-dir", data / "pred", "--sam-dir", data / "sam", "--gt-dir", data / "gt", "--dataset", "Urban",
               "--classes", *CLASSES, "-n", "1"]
     kill_change_and_rerun(data, SWEEP_SCRIPT, inputs, tmp_path / "out", "parts/*.npz", "sweep.json")
@@ -182,7 +175,7 @@ def test_sweep_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_p
 
 
 def test_pick_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
-    data = copy_scenes(tmp_path / "data", FAULT_SCENES)
+    data = copy_fixture_scenes(tmp_path / "data", FAULT_SCENES)
     samples = pair_inputs(data / "pred", data / "sam", data / "gt")
     run_sweep(samples, URBAN, tmp_path / "sweep", classes=CLASSES)
     inputs = ["--sweep", tmp_path / "sweep" / "sweep.json", "--pred-dir", data / "pred", "--sam-dir", data / "sam",
