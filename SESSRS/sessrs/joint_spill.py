@@ -20,7 +20,7 @@ from .painting import Painting
 
 FIXED = ("prepared", "flat_gt", "max_objects", "options", "baseline", "_reducers", "_major", "_share")
 CHANGING = ("matrix", "settings", "_cache", "_distinct")
-PAINTED = ("order", "refinements", "settlements", "values", "claims", "_settled")
+PAINTED = ("order", "refinements", "settlements", "values", "sets", "claims", "_settled")
 DERIVED = ("flat_pred", "flat_inst", "scratch", "_object_overlaps", "_instance_pixels", "_class_pixels", "_fills")
 """Caches of a prepared image left out of the fixed file (``_fills`` goes with the changing part: it grows)."""
 
