@@ -17,8 +17,8 @@ from rscommon.metrics import confusion_matrix
 
 from .modes import FAITHFUL, RefineOptions
 from .painting import Change, ClassRefinement, Painting
-from .steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
 from .prepared import PreparedImage
+from .steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
 from .sweep_engine import change_matrix
 
 
@@ -48,8 +48,7 @@ def step3_reducers(prepared: PreparedImage) -> list[np.ndarray]:
     another majority class that overlap it, come after it in area order and are purer."""
     major, count = prepared.majority
     ratio = np.round(count / np.maximum(prepared.obj_area, 1), 3)
-    position = np.empty(len(major), np.int64)
-    position[prepared.area_order] = np.arange(len(major))
+    position = prepared.area_position
     pairs = prepared.object_overlaps.tocoo()
     a, b = pairs.row, pairs.col
     keep = (a != b) & (position[a] < position[b]) & (ratio[a] < ratio[b]) & (major[a] != major[b])
@@ -119,7 +118,8 @@ class ImageEvaluator:
 
     def trim(self) -> None:
         """Forget what only the finished step needs: cached refinements, unions, settlements and scores that the
-        current painting does not hold (the next step computes what it needs; results do not change)."""
+        current painting does not hold, and pixel sets of instances and classes (the next step computes what it
+        needs; results do not change)."""
         painting = self.painting
         held = {id(refined) for refined in painting.refinements.values()}
         self._cache = {key: refined for key, refined in self._cache.items() if id(refined) in held}
@@ -128,6 +128,7 @@ class ImageEvaluator:
         painting._settled = {pair: s for pair, s in painting._settled.items() if id(s) in settled}
         self._unions.clear()
         self._scores.clear()
+        self.prepared.forget_pixel_sets()
 
     def _delta(self, change: Change) -> np.ndarray:
         before = change_matrix(self.prepared, self.flat_gt, change.pixels, self.painting.values[change.pixels])

@@ -183,7 +183,7 @@ class Painting:
             np.putmask(values, claims == (1 << cls), cls)
             lost = unclaimed[pred[unclaimed] == cls]
             if len(lost):
-                values[lost] = self.prepared.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
+                values[lost] = self.prepared.filled(cls, pixels[lost], self.options.fill_from_neighbourhood)
         return values
 
     def _settle(self, pixels: np.ndarray, claims: np.ndarray, values: np.ndarray, order: list[int],
@@ -281,8 +281,12 @@ def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarr
 
 
 def _contains(sorted_set: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Which of ``pixels`` are in the sorted array ``sorted_set``."""
-    if not len(sorted_set):
-        return np.zeros(len(pixels), bool)
-    at = np.minimum(np.searchsorted(sorted_set, pixels), len(sorted_set) - 1)
-    return sorted_set[at] == pixels
+    """Which of the sorted ``pixels`` are in the sorted array ``sorted_set`` (only those between its first and last
+    pixel are looked up)."""
+    inside = np.zeros(len(pixels), bool)
+    if len(sorted_set):
+        low, high = np.searchsorted(pixels, (sorted_set[0], sorted_set[-1] + 1))
+        band = pixels[low:high]
+        at = np.minimum(np.searchsorted(sorted_set, band), len(sorted_set) - 1)
+        inside[low:high] = sorted_set[at] == band
+    return inside
