@@ -76,11 +76,10 @@ class ImageEvaluator:
         self._distinct: dict[tuple, ClassRefinement] = {}
         self._scores: dict[tuple, np.ndarray] = {}
 
-    def refinement(self, cls: int, t1: np.ndarray, t2: float) -> ClassRefinement:
-        """Class ``cls`` refined with step 2's per-class ``t1`` and its ``t2`` (cached)."""
-        reducers = self._reducers[cls]
-        takes_class = self._share[reducers] > t1[self._major[reducers]]
-        key = (cls, float(t1[cls]), float(t2), np.packbits(takes_class).tobytes())
+    def refinement(self, cls: int, t1: np.ndarray, t2: float, takes_class: np.ndarray) -> ClassRefinement:
+        """Class ``cls`` refined with step 2's per-class ``t1`` and its ``t2`` (cached); ``takes_class``: which
+        objects take a class in step 2 under ``t1`` (:meth:`takes_class`)."""
+        key = (cls, float(t1[cls]), float(t2), np.packbits(takes_class[self._reducers[cls]]).tobytes())
         if key not in self._cache:
             objects = assign_classes(self.prepared, t1, self._unions)
             t2s = np.ones(self.prepared.num_classes)
@@ -94,9 +93,14 @@ class ImageEvaluator:
         """Every class's refinement under ``settings`` (None when not refined), and ``modify``."""
         modify = modify_of(settings)
         t1 = claiming_t1(np.array([s.t1 for s in settings]), modify, self.options)
-        refinements = {cls: self.refinement(cls, t1, settings[cls].t2) if cls in modify else None
+        takes_class = self.takes_class(t1)
+        refinements = {cls: self.refinement(cls, t1, settings[cls].t2, takes_class) if cls in modify else None
                        for cls in range(len(settings))}
         return refinements, modify
+
+    def takes_class(self, t1: np.ndarray) -> np.ndarray:
+        """Which objects take their majority class in step 2 under the per-class ``t1``."""
+        return self._share > t1[self._major]
 
     def score(self, settings: Settings) -> np.ndarray:
         """The confusion matrix under ``settings`` (remembered per distinct set of refinements)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -43,6 +44,12 @@ class ClassRefinement:
         """Which instances were replaced by which objects (on one image, equal outcomes are equal refinements
         as long as no object was reduced in step 3)."""
         return tuple((r.instance, r.objects) for r in self.replaced)
+
+    @cached_property
+    def spans(self) -> np.ndarray:
+        """R x 2: the first and last flat pixel of each replacement (0, -1 for one without pixels)."""
+        return np.array([(r.pixels[0], r.pixels[-1]) if len(r.pixels) else (0, -1) for r in self.replaced],
+                        np.int64).reshape(-1, 2)
 
     def changed_pixels(self, prepared: PreparedImage) -> list[np.ndarray]:
         """The pixel sets this refinement may change: its replaced instances and the objects replacing them."""
@@ -272,21 +279,21 @@ def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarr
         component, instance = np.divmod(unique, instance_count)
         iou = shared / (sizes[component - 1] + prepared.inst_size[instance] - shared)
         np.maximum.at(best, component - 1, iou)
-    for replaced in refined.replaced:
-        inside = _contains(replaced.pixels, pixels)
-        if inside.any():
-            shared = np.bincount(labels[inside], minlength=count + 1)[1:]
-            best = np.maximum(best, shared / (sizes + len(replaced.pixels) - shared))
+    for shared, size in _shared_with_replacements(refined, pixels, labels, count):
+        best = np.maximum(best, shared / (sizes + size - shared))
     return best
 
 
-def _contains(sorted_set: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Which of the sorted ``pixels`` are in the sorted array ``sorted_set`` (only those between its first and last
-    pixel are looked up)."""
-    inside = np.zeros(len(pixels), bool)
-    if len(sorted_set):
-        low, high = np.searchsorted(pixels, (sorted_set[0], sorted_set[-1] + 1))
-        band = pixels[low:high]
-        at = np.minimum(np.searchsorted(sorted_set, band), len(sorted_set) - 1)
-        inside[low:high] = sorted_set[at] == band
-    return inside
+def _shared_with_replacements(refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray,
+                              count: int) -> list[tuple[np.ndarray, int]]:
+    """For each replacement of ``refined`` meeting the sorted ``pixels``: how many of its pixels each component
+    (labels 1..``count``) holds, and its size. Only the pixels between a replacement's first and last are looked up."""
+    lows = np.searchsorted(pixels, refined.spans[:, 0])
+    highs = np.searchsorted(pixels, refined.spans[:, 1] + 1)
+    found = []
+    for index in np.flatnonzero(highs > lows).tolist():
+        replaced, band = refined.replaced[index].pixels, slice(lows[index], highs[index])
+        inside = replaced[np.searchsorted(replaced, pixels[band])] == pixels[band]
+        if inside.any():
+            found.append((np.bincount(labels[band][inside], minlength=count + 1)[1:], len(replaced)))
+    return found
