@@ -79,12 +79,14 @@ class ImageEvaluator:
     def refinement(self, cls: int, t1: np.ndarray, t2: float, takes_class: np.ndarray) -> ClassRefinement:
         """Class ``cls`` refined with step 2's per-class ``t1`` and its ``t2`` (cached); ``takes_class``: which
         objects take a class in step 2 under ``t1`` (:meth:`takes_class`)."""
-        key = (cls, float(t1[cls]), float(t2), np.packbits(takes_class[self._reducers[cls]]).tobytes())
+        reducing = takes_class[self._reducers[cls]]
+        key = (cls, float(t1[cls]), float(t2), np.packbits(reducing).tobytes())
         if key not in self._cache:
             objects = assign_classes(self.prepared, t1, self._unions)
-            t2s = np.ones(self.prepared.num_classes)
-            t2s[cls] = t2
-            resolve_object_overlaps(self.prepared, objects, t2s, [cls])
+            if reducing.any():  # else no object can cut one of class ``cls`` in step 3
+                t2s = np.ones(self.prepared.num_classes)
+                t2s[cls] = t2
+                resolve_object_overlaps(self.prepared, objects, t2s, [cls])
             refined = refine_class(self.prepared, objects, cls, float(t1[cls]), t2, self.max_objects, self.options)
             self._cache[key] = self._distinct.setdefault(_identity(refined, objects.reduced), refined)
         return self._cache[key]

@@ -18,6 +18,8 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from .modes import FAITHFUL, RefineOptions
 from .prepared import PreparedImage
@@ -252,14 +254,40 @@ def settle_pair(prepared: PreparedImage, first: ClassRefinement, second: ClassRe
     )
 
 
+LINK_COST = 100
+"""Labelling a pixel set from its pixels' links costs about as much per pixel as this many pixels of a grid..."""
+LINK_OVERHEAD = 250_000
+"""... plus as much as this many pixels of a grid: a set whose bounding box is larger is labelled from its links."""
+
+
 def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """OpenCV 8-connected component label (1..n) of each flat column-major pixel, in full-image label order."""
+    """8-connected component label (1..n) of each sorted flat column-major pixel (in no particular order): on a grid
+    of the pixels' bounding box, or from the links between neighbouring pixels when the box is mostly empty."""
     cols, rows = np.divmod(pixels, shape[0])
     top, left = rows.min(), cols.min()
-    grid = np.zeros((rows.max() - top + 1, cols.max() - left + 1), np.uint8)
+    height, width = rows.max() - top + 1, cols.max() - left + 1
+    if height * width > LINK_COST * len(pixels) + LINK_OVERHEAD:
+        return linked_components(pixels, rows, shape[0])
+    grid = np.zeros((height, width), np.uint8)
     grid[rows - top, cols - left] = 1
     _, labels = cv2.connectedComponents(grid, connectivity=8)
     return labels[rows - top, cols - left].astype(np.int64)
+
+
+def linked_components(pixels: np.ndarray, rows: np.ndarray, height: int) -> np.ndarray:
+    """8-connected component label (1..n) of each sorted flat column-major pixel (its row in ``rows``, of an image
+    ``height`` rows high), from each pixel's links to its neighbours above, left, above left and below left."""
+    sources, targets = [], []
+    for step, valid in ((1, rows > 0), (height, True), (height + 1, rows > 0), (height - 1, rows < height - 1)):
+        neighbour = pixels - step
+        at = np.minimum(np.searchsorted(pixels, neighbour), len(pixels) - 1)
+        linked = np.flatnonzero((pixels[at] == neighbour) & valid)
+        sources.append(linked)
+        targets.append(at[linked])
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    links = sparse.coo_matrix((np.ones(len(source), np.int8), (source, target)), shape=(len(pixels), len(pixels)))
+    _, labels = csgraph.connected_components(links, directed=False)
+    return labels.astype(np.int64) + 1
 
 
 def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
