@@ -5,8 +5,9 @@ resident memory of every process it uses (this one and its workers), what the wa
 machine (the busiest process's CPU time, or all CPU time spread over the workers' cores, whichever is longer),
 rounds and settings scored, and the mIoU of the unrefined prediction, of the per-class pick's application (where the
 search starts) and of the joint search; then, from one count to the next, how time per scene and peak memory grow.
-Scenes are generated into ``--folder`` (kept and reused when it already holds them); a smaller count is a prefix of
-a larger one, so the sweep is run once, on the largest count, and each count's pick is taken from its own images.
+Scenes are generated into ``--folder`` (kept and reused when it already holds them, with their sweeps); a smaller
+count is a prefix of a larger one, so the sweep is run once, on the largest count, and each count's pick is taken
+from its own images. Each count's figures are printed as soon as its search ends.
 Run: python SESSRS/benchmarks/bench_joint.py 40 160 677 [--seed 0] [-n 2] [--memory-limit 4e9] [--folder DIR]
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import pickle
 import tempfile
 import threading
 import time
@@ -141,6 +143,18 @@ class Run:
                 f"joint search {joint:.2f} ({joint - unrefined:+.2f})")
 
 
+def sweeps_of(samples: list, folder: Path, seed: int, execution: Execution) -> list:
+    """The sweep of every sample, reusing those kept in ``folder`` (``sweeps-<seed>.pickle``) and keeping new ones."""
+    kept_path = folder / f"sweeps-{seed}.pickle"
+    kept = pickle.loads(kept_path.read_bytes()) if kept_path.is_file() else {}
+    missing = [sample for sample in samples if sample.stem not in kept]
+    if missing:
+        kept.update(zip([s.stem for s in missing], progress_map(sweep_one, missing, execution, desc="sweep",
+                                                                 unit="image")))
+        kept_path.write_bytes(pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
+    return [kept[sample.stem] for sample in samples]
+
+
 def search(samples: list, sweeps: list, execution: Execution, memory_limit: int | None, state: Path) -> Run:
     """The joint search on ``samples`` from the per-class pick of their ``sweeps``, watched."""
     sweep = summarise(sweeps, URBAN, URBAN.scored, [s.stem for s in samples])
@@ -183,17 +197,17 @@ def main() -> None:
         generated = time.perf_counter() - began
         samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")[: counts[-1]]
         began = time.perf_counter()
-        sweeps = progress_map(sweep_one, samples, execution, desc="sweep", unit="image")
+        sweeps = sweeps_of(samples, folder, args.seed, execution)
         swept = time.perf_counter() - began
-        runs = [search(samples[:count], sweeps[:count], execution, limit, Path(temporary) / f"state{count}")
-                for count in counts]
-    cores = min(args.workers, os.cpu_count() or 1)
-    print(f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of {counts[-1]}: "
-          f"{swept:.0f} s; joint search with {args.workers} workers, "
-          f"memory limit {'default' if limit is None else f'{limit / GIB:.1f} GiB'}; load average "
-          f"{os.getloadavg()[1]:.1f} over the last 5 minutes")
-    for run in runs:
-        print(run.describe(cores))
+        cores = min(args.workers, os.cpu_count() or 1)
+        print(f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of "
+              f"{counts[-1]}: {swept:.0f} s; joint search with {args.workers} workers, memory limit "
+              f"{'default' if limit is None else f'{limit / GIB:.1f} GiB'}", flush=True)
+        runs = []
+        for count in counts:
+            runs.append(search(samples[:count], sweeps[:count], execution, limit, Path(temporary) / f"state{count}"))
+            print(f"{runs[-1].describe(cores)}\n  load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
+                  flush=True)
     for smaller, larger in itertools.pairwise(runs):
         print(growth(smaller, larger))
 
