@@ -100,7 +100,10 @@ _SPARSE_PARTS = ("data", "indices", "indptr", "row", "col")
 
 
 def footprint(value: object) -> int:
-    """Bytes held by the arrays reachable from ``value`` (objects, containers, sparse matrices), each counted once."""
+    """Bytes held by the arrays reachable from ``value`` (objects, containers, sparse matrices), each counted once.
+
+    A view holds the memory of the array it views (counted once, through that array); an array over another
+    buffer (as unpickled arrays are) holds its own bytes."""
     total, seen, pending = 0, set(), [value]
     while pending:
         item = pending.pop()
@@ -108,7 +111,10 @@ def footprint(value: object) -> int:
             continue
         seen.add(id(item))
         if isinstance(item, np.ndarray):
-            total += item.nbytes if item.base is None else 0
+            if isinstance(item.base, np.ndarray):
+                pending.append(item.base)
+            else:
+                total += item.nbytes
         elif isinstance(item, dict):
             pending += item.keys()
             pending += item.values()
