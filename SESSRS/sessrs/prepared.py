@@ -157,7 +157,7 @@ class PreparedImage:
 
 def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of every class value, ordered by class then OpenCV label order."""
-    inst_map = np.empty(pred.shape, np.int32)
+    inst_map = np.empty(pred.shape, np.int32, order="F")  # so that flat_inst is a view, not a copy
     classes, sizes, boxes = [], [], []
     for value in np.unique(pred):
         count, labels, stats, _ = cv2.connectedComponentsWithStats((pred == value).view(np.uint8), connectivity=8)
