@@ -1,18 +1,25 @@
 """Benchmark the joint threshold search on generated 1024 x 1024 scenes (:mod:`sessrs.synthetic`).
 
-Prints figures (no pass/fail): the sweep and per-class pick it starts from, then the joint search with the given
-workers and memory limit: wall time, peak resident memory of every process, rounds, settings scored, images kept
-on disk, and the mIoU of the unrefined prediction, of the per-class pick's application and of the joint search.
-Scenes are generated into ``--folder`` (kept and reused when it already holds them).
-Run: python SESSRS/benchmarks/bench_joint.py 677 [--seed 0] [-n 2] [--memory-limit 4e9] [--folder DIR]
+Prints figures (no pass/fail) for each scene count given: the joint search's wall time, the CPU time and peak
+resident memory of every process it uses (this one and its workers), what the wall time would be on an idle
+machine (the busiest process's CPU time, or all CPU time spread over the workers' cores, whichever is longer),
+rounds and settings scored, and the mIoU of the unrefined prediction, of the per-class pick's application (where the
+search starts) and of the joint search; then, from one count to the next, how time per scene and peak memory grow.
+Scenes are generated into ``--folder`` (kept and reused when it already holds them, with their sweeps); a smaller
+count is a prefix of a larger one, so the sweep is run once, on the largest count, and each count's pick is taken
+from its own images. Each count's figures are printed as soon as its search ends.
+Run: python SESSRS/benchmarks/bench_joint.py 40 160 677 [--seed 0] [-n 2] [--memory-limit 4e9] [--folder DIR]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import pickle
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.datasets import URBAN
@@ -25,17 +32,32 @@ from sessrs.sweep_engine import sweep_image
 from sessrs.synthetic import generate_scenes
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
+GIB = 2**30
+
 
 def sweep_one(sample):
     scene = load_prepared(sample, URBAN)
     return sweep_image(scene, load_ground_truth(sample, URBAN, scene.shape), URBAN.scored, SWEEP_MAX_OBJECTS)
 
 
-class PeakMemory:
-    """Samples the peak resident memory (VmHWM) of this process and of every child process it starts."""
+@dataclass(frozen=True)
+class Usage:
+    """One process's CPU seconds and peak resident bytes while it was watched."""
+
+    cpu: float
+    peak: int
+
+
+class ProcessWatch:
+    """Samples the CPU time and peak resident memory (VmHWM) of this process and of every process it starts.
+
+    This process's peak is reset when the watch starts (``/proc/self/clear_refs``), its CPU time counted from then.
+    """
 
     def __init__(self) -> None:
-        self.peaks: dict[int, int] = {}
+        Path("/proc/self/clear_refs").write_text("5")
+        self.started = {os.getpid(): _cpu_seconds(os.getpid())}
+        self.usage: dict[int, Usage] = {}
         self.running = True
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -43,14 +65,18 @@ class PeakMemory:
     def _watch(self) -> None:
         while self.running:
             for pid in [os.getpid(), *_children(os.getpid())]:
-                self.peaks[pid] = max(self.peaks.get(pid, 0), _peak_rss(pid))
-            time.sleep(0.25)
+                cpu, peak = _cpu_seconds(pid), _peak_rss(pid)
+                if cpu is not None and peak:
+                    seen = self.usage.get(pid, Usage(0.0, 0))
+                    self.usage[pid] = Usage(max(seen.cpu, cpu - self.started.get(pid, 0.0)), max(seen.peak, peak))
+            time.sleep(0.2)
 
-    def stop(self) -> list[int]:
-        """Peak bytes per process, largest first."""
+    def stop(self) -> tuple[Usage, list[Usage]]:
+        """This process's usage, and that of the processes it started (the busiest first)."""
         self.running = False
         self.thread.join()
-        return sorted(self.peaks.values(), reverse=True)
+        own = self.usage.pop(os.getpid())
+        return own, sorted(self.usage.values(), key=lambda usage: usage.cpu, reverse=True)
 
 
 def _children(pid: int) -> list[int]:
@@ -72,44 +98,118 @@ def _peak_rss(pid: int) -> int:
     return int(lines[0].split()[1]) * 1024 if lines else 0
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of a process (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One joint search's figures."""
+
+    scenes: int
+    wall: float
+    main: Usage
+    workers: list[Usage]
+    rounds: int
+    evaluations: int
+    miou: tuple[float, float, float]
+
+    @property
+    def processes(self) -> list[Usage]:
+        return [self.main, *self.workers]
+
+    @property
+    def cpu(self) -> float:
+        return sum(usage.cpu for usage in self.processes)
+
+    def idle_estimate(self, cores: int) -> float:
+        """The wall time on an idle machine with ``cores`` cores for the search."""
+        return max(max(usage.cpu for usage in self.processes), self.cpu / cores)
+
+    def describe(self, cores: int) -> str:
+        unrefined, pick, joint = self.miou
+        usage = ", ".join(f"{u.cpu:.0f} s / {u.peak / GIB:.2f} GiB" for u in self.processes)
+        return (f"{self.scenes} scenes: {self.wall:.0f} s wall ({self.wall / self.scenes:.2f} s/scene); "
+                f"CPU {self.cpu:.0f} s ({self.cpu / self.scenes:.2f} s/scene), idle-machine estimate "
+                f"{self.idle_estimate(cores):.0f} s ({self.idle_estimate(cores) / self.scenes:.2f} s/scene); "
+                f"{self.rounds} rounds, {self.evaluations} settings\n"
+                f"  CPU / peak resident memory per process (this one, then its workers): {usage}\n"
+                f"  mIoU: unrefined {unrefined:.2f}, per-class pick {pick:.2f} ({pick - unrefined:+.2f}), "
+                f"joint search {joint:.2f} ({joint - unrefined:+.2f})")
+
+
+def sweeps_of(samples: list, folder: Path, seed: int, execution: Execution) -> list:
+    """The sweep of every sample, reusing those kept in ``folder`` (``sweeps-<seed>.pickle``) and keeping new ones."""
+    kept_path = folder / f"sweeps-{seed}.pickle"
+    kept = pickle.loads(kept_path.read_bytes()) if kept_path.is_file() else {}
+    missing = [sample for sample in samples if sample.stem not in kept]
+    if missing:
+        kept.update(zip([s.stem for s in missing], progress_map(sweep_one, missing, execution, desc="sweep",
+                                                                 unit="image")))
+        kept_path.write_bytes(pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
+    return [kept[sample.stem] for sample in samples]
+
+
+def search(samples: list, sweeps: list, execution: Execution, memory_limit: int | None, state: Path) -> Run:
+    """The joint search on ``samples`` from the per-class pick of their ``sweeps``, watched."""
+    sweep = summarise(sweeps, URBAN, URBAN.scored, [s.stem for s in samples])
+    start = settings_from(pick_thresholds(sweep, URBAN), URBAN.num_classes)
+    watch = ProcessWatch()
+    began = time.perf_counter()
+    result = joint_search(samples, URBAN, start, state, max_objects=APPLY_MAX_OBJECTS, execution=execution,
+                          memory_limit=memory_limit)
+    wall = time.perf_counter() - began
+    main, workers = watch.stop()
+    miou = (sweep["baseline"]["mIoU"], result.trace[0]["mIoU"], 100 * result.miou)
+    return Run(len(samples), wall, main, workers, result.round, result.evaluations, miou)
+
+
+def growth(smaller: Run, larger: Run) -> str:
+    """How time per scene and the largest peak memory of a process change from one count to the next."""
+    per_scene = (larger.cpu / larger.scenes) / (smaller.cpu / smaller.scenes)
+    peak = max(u.peak for u in larger.processes) - max(u.peak for u in smaller.processes)
+    return (f"{smaller.scenes} -> {larger.scenes} scenes: CPU per scene x{per_scene:.2f}, "
+            f"largest peak per process {peak / 2**20:+.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenes", type=int)
+    parser.add_argument("scenes", type=int, nargs="+")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-n", "--workers", type=int, default=2)
     parser.add_argument("--memory-limit", type=float, help="bytes for all the search's processes (default: the search's)")
     parser.add_argument("--folder", help="where the scenes are generated (default: a temporary folder)")
     args = parser.parse_args()
     execution = Execution(args.workers)
+    counts = sorted(set(args.scenes))
+    limit = None if args.memory_limit is None else int(args.memory_limit)
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(args.folder or temporary)
-        start = time.perf_counter()
+        began = time.perf_counter()
         present = len(list((folder / "pred").glob("*.png"))) if (folder / "pred").is_dir() else 0
-        if present < args.scenes:
-            generate_scenes(folder, args.scenes, args.seed, execution=execution)
-        generated = time.perf_counter() - start
-        samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")[: args.scenes]
-        start = time.perf_counter()
-        sweeps = progress_map(sweep_one, samples, execution, desc="sweep", unit="image")
-        sweep = summarise(sweeps, URBAN, URBAN.scored, [s.stem for s in samples])
-        picked = pick_thresholds(sweep, URBAN)
-        swept = time.perf_counter() - start
-        memory = PeakMemory()
-        start = time.perf_counter()
-        state = joint_search(samples, URBAN, settings_from(picked, URBAN.num_classes), Path(temporary) / "state",
-                             max_objects=APPLY_MAX_OBJECTS, execution=execution,
-                             memory_limit=None if args.memory_limit is None else int(args.memory_limit))
-        wall = time.perf_counter() - start
-        peaks = memory.stop()
-    unrefined, pick, joint = sweep["baseline"]["mIoU"], state.trace[0]["mIoU"], 100 * state.miou
-    print(f"scenes: {len(samples)} generated 1024 x 1024 (seed {args.seed}; generation {generated:.0f} s), "
-          f"{args.workers} workers")
-    print(f"sweep + per-class pick: {swept:.0f} s")
-    print(f"joint search: {wall:.0f} s wall ({wall / 60:.1f} min, {wall / len(samples):.2f} s/scene), "
-          f"{state.round} rounds, {state.evaluations} settings x {len(samples)} images")
-    print("peak resident memory per process: " + ", ".join(f"{peak / 2**30:.2f} GiB" for peak in peaks))
-    print(f"mIoU: unrefined {unrefined:.2f}, per-class pick {pick:.2f} ({pick - unrefined:+.2f}), "
-          f"joint search {joint:.2f} ({joint - unrefined:+.2f})")
+        if present < counts[-1]:
+            generate_scenes(folder, counts[-1], args.seed, execution=execution)
+        generated = time.perf_counter() - began
+        samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")[: counts[-1]]
+        began = time.perf_counter()
+        sweeps = sweeps_of(samples, folder, args.seed, execution)
+        swept = time.perf_counter() - began
+        cores = min(args.workers, os.cpu_count() or 1)
+        print(f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of "
+              f"{counts[-1]}: {swept:.0f} s; joint search with {args.workers} workers, memory limit "
+              f"{'default' if limit is None else f'{limit / GIB:.1f} GiB'}", flush=True)
+        runs = []
+        for count in counts:
+            runs.append(search(samples[:count], sweeps[:count], execution, limit, Path(temporary) / f"state{count}"))
+            print(f"{runs[-1].describe(cores)}\n  load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
+                  flush=True)
+    for smaller, larger in itertools.pairwise(runs):
+        print(growth(smaller, larger))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from rscommon.metrics import confusion_matrix
 
 from .modes import FAITHFUL, RefineOptions
 from .painting import Change, ClassRefinement, Painting
-from .steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
 from .prepared import PreparedImage
+from .steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps
 from .sweep_engine import change_matrix
 
 
@@ -50,8 +50,7 @@ def step3_reducers(prepared: PreparedImage) -> list[np.ndarray]:
     another majority class that overlap it, come after it in area order and are purer."""
     major, count = prepared.majority
     ratio = np.round(count / np.maximum(prepared.obj_area, 1), 3)
-    position = np.empty(len(major), np.int64)
-    position[prepared.area_order] = np.arange(len(major))
+    position = prepared.area_position
     pairs = prepared.object_overlaps.tocoo()
     a, b = pairs.row, pairs.col
     keep = (a != b) & (position[a] < position[b]) & (ratio[a] < ratio[b]) & (major[a] != major[b])
@@ -79,16 +78,17 @@ class ImageEvaluator:
         self._distinct: dict[tuple, ClassRefinement] = {}
         self._scores: dict[tuple, np.ndarray] = {}
 
-    def refinement(self, cls: int, t1: np.ndarray, t2: float) -> ClassRefinement:
-        """Class ``cls`` refined with step 2's per-class ``t1`` and its ``t2`` (cached)."""
-        reducers = self._reducers[cls]
-        takes_class = self._share[reducers] > t1[self._major[reducers]]
-        key = (cls, float(t1[cls]), float(t2), np.packbits(takes_class).tobytes())
+    def refinement(self, cls: int, t1: np.ndarray, t2: float, takes_class: np.ndarray) -> ClassRefinement:
+        """Class ``cls`` refined with step 2's per-class ``t1`` and its ``t2`` (cached); ``takes_class``: which
+        objects take a class in step 2 under ``t1`` (:meth:`takes_class`)."""
+        reducing = takes_class[self._reducers[cls]]
+        key = (cls, float(t1[cls]), float(t2), np.packbits(reducing).tobytes())
         if key not in self._cache:
             objects = assign_classes(self.prepared, t1, self._unions)
-            t2s = np.ones(self.prepared.num_classes)
-            t2s[cls] = t2
-            resolve_object_overlaps(self.prepared, objects, t2s, [cls])
+            if reducing.any():  # else no object can cut one of class ``cls`` in step 3
+                t2s = np.ones(self.prepared.num_classes)
+                t2s[cls] = t2
+                resolve_object_overlaps(self.prepared, objects, t2s, [cls])
             refined = refine_class(self.prepared, objects, cls, float(t1[cls]), t2, self.max_objects, self.options)
             self._cache[key] = self._distinct.setdefault(_identity(refined, objects.reduced), refined)
         return self._cache[key]
@@ -97,9 +97,14 @@ class ImageEvaluator:
         """Every class's refinement under ``settings`` (None when not refined), and ``modify``."""
         modify = modify_of(settings)
         t1 = claiming_t1(np.array([s.t1 for s in settings]), modify, self.options)
-        refinements = {cls: self.refinement(cls, t1, settings[cls].t2) if cls in modify else None
+        takes_class = self.takes_class(t1)
+        refinements = {cls: self.refinement(cls, t1, settings[cls].t2, takes_class) if cls in modify else None
                        for cls in range(len(settings))}
         return refinements, modify
+
+    def takes_class(self, t1: np.ndarray) -> np.ndarray:
+        """Which objects take their majority class in step 2 under the per-class ``t1``."""
+        return self._share > t1[self._major]
 
     def score(self, settings: Settings) -> np.ndarray:
         """The confusion matrix under ``settings`` (remembered per distinct set of refinements)."""
@@ -121,7 +126,8 @@ class ImageEvaluator:
 
     def trim(self) -> None:
         """Forget what only the finished step needs: cached refinements, unions, settlements and scores that the
-        current painting does not hold (the next step computes what it needs; results do not change)."""
+        current painting does not hold, and pixel sets of instances and classes (the next step computes what it
+        needs; results do not change)."""
         painting = self.painting
         held = {id(refined) for refined in painting.refinements.values()}
         self._cache = {key: refined for key, refined in self._cache.items() if id(refined) in held}
@@ -130,6 +136,7 @@ class ImageEvaluator:
         painting._settled = {pair: s for pair, s in painting._settled.items() if id(s) in settled}
         self._unions.clear()
         self._scores.clear()
+        self.prepared.forget_pixel_sets()
 
     def _delta(self, change: Change) -> np.ndarray:
         before = change_matrix(self.prepared, self.flat_gt, change.pixels, self.painting.values[change.pixels])

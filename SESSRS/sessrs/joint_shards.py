@@ -92,9 +92,12 @@ class Shard:
     def _keep(self, stem: str, evaluator: ImageEvaluator) -> None:
         """Keep ``evaluator`` in memory while the budget allows (an image kept stays kept), else on disk."""
         evaluator.trim()
+        if self.budget is None:
+            self.resident[stem] = evaluator
+            return
         used = sum(self.sizes.values()) - self.sizes.pop(stem, 0)
         size = footprint(evaluator)
-        if self.budget is None or used + size <= self.budget:
+        if used + size <= self.budget:
             self.resident[stem], self.sizes[stem] = evaluator, size
         else:
             self.resident.pop(stem, None)

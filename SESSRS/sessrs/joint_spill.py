@@ -21,8 +21,10 @@ from .painting import Painting
 FIXED = ("prepared", "flat_gt", "max_objects", "options", "baseline", "_reducers", "_major", "_share")
 CHANGING = ("matrix", "settings", "_cache", "_distinct")
 PAINTED = ("order", "refinements", "settlements", "values", "sets", "claims", "_settled")
-DERIVED = ("flat_pred", "flat_inst", "scratch", "_object_overlaps", "_instance_pixels", "_class_pixels", "_fills")
-"""Caches of a prepared image left out of the fixed file (``_fills`` goes with the changing part: it grows)."""
+DERIVED = ("flat_pred", "flat_inst", "scratch", "area_position", "_object_overlaps", "_instance_pixels", "_class_pixels",
+           "_fills", "_filled")
+"""Caches of a prepared image left out of the fixed file (the filled predictions go with the changing part: they
+grow)."""
 
 
 @dataclass
@@ -53,7 +55,7 @@ class SpilledImage:
             painting = evaluator.painting
             changing = {name: getattr(evaluator, name) for name in CHANGING}
             changing["painting"] = {name: getattr(painting, name) for name in PAINTED}
-            changing["fills"] = evaluator.prepared._fills
+            changing["fills"] = evaluator.prepared._fills, evaluator.prepared._filled
             _dump(changing, self.changing_path)
             self.written = _version(evaluator)
 
@@ -62,7 +64,8 @@ class SpilledImage:
         fixed, changing = _read(self.fixed_path), _read(self.changing_path)
         kind, kept = fixed["prepared"]
         prepared = kind.__new__(kind)
-        vars(prepared).update(kept, _fills=changing["fills"], _object_overlaps={}, _instance_pixels={},
+        fills, filled = changing["fills"]
+        vars(prepared).update(kept, _fills=fills, _filled=filled, _object_overlaps={}, _instance_pixels={},
                               _class_pixels={})
         evaluator = ImageEvaluator.__new__(ImageEvaluator)
         vars(evaluator).update(fixed, prepared=prepared, _unions={}, _scores={})
@@ -79,7 +82,7 @@ class SpilledImage:
 
 def _version(evaluator: ImageEvaluator) -> tuple:
     """Changes when the changing part does: on a commit, or when a filled prediction is added."""
-    return evaluator.settings, tuple(evaluator.prepared._fills)
+    return evaluator.settings, frozenset(evaluator.prepared._filled)
 
 
 def _dump(value: object, path: Path) -> None:
@@ -92,21 +95,33 @@ def _read(path: Path) -> dict:
         return pickle.load(stream)
 
 
-def footprint(value: object, seen: set[int] | None = None) -> int:
-    """Bytes held by the arrays reachable from ``value`` (objects, containers, sparse matrices), each counted once."""
-    seen = set() if seen is None else seen
-    if id(value) in seen:
-        return 0
-    seen.add(id(value))
-    if isinstance(value, np.ndarray):
-        return value.nbytes if value.base is None else 0
-    if sparse.issparse(value):
-        return sum(footprint(getattr(value, name), seen) for name in ("data", "indices", "indptr", "row", "col")
-                   if hasattr(value, name))
-    if isinstance(value, dict):
-        return sum(footprint(k, seen) + footprint(v, seen) for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return sum(footprint(item, seen) for item in value)
-    if hasattr(value, "__dict__"):
-        return footprint(vars(value), seen)
-    return 0
+_SCALARS = (int, float, bool, str, bytes, type(None), np.generic)
+_SPARSE_PARTS = ("data", "indices", "indptr", "row", "col")
+
+
+def footprint(value: object) -> int:
+    """Bytes held by the arrays reachable from ``value`` (objects, containers, sparse matrices), each counted once.
+
+    A view holds the memory of the array it views (counted once, through that array); an array over another
+    buffer (as unpickled arrays are) holds its own bytes."""
+    total, seen, pending = 0, set(), [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, _SCALARS) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            if isinstance(item.base, np.ndarray):
+                pending.append(item.base)
+            else:
+                total += item.nbytes
+        elif isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            pending += item
+        elif sparse.issparse(item):
+            pending += [getattr(item, name) for name in _SPARSE_PARTS if hasattr(item, name)]
+        elif hasattr(item, "__dict__"):
+            pending.append(vars(item))
+    return total

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from .claims import ClaimSets
 from .modes import FAITHFUL, RefineOptions
@@ -47,6 +50,12 @@ class ClassRefinement:
         """Which instances were replaced by which objects (on one image, equal outcomes are equal refinements
         as long as no object was reduced in step 3)."""
         return tuple((r.instance, r.objects) for r in self.replaced)
+
+    @cached_property
+    def spans(self) -> np.ndarray:
+        """R x 2: the first and last flat pixel of each replacement (0, -1 for one without pixels)."""
+        return np.array([(r.pixels[0], r.pixels[-1]) if len(r.pixels) else (0, -1) for r in self.replaced],
+                        np.int64).reshape(-1, 2)
 
     def changed_pixels(self, prepared: PreparedImage) -> list[np.ndarray]:
         """The pixel sets this refinement may change: its replaced instances and the objects replacing them."""
@@ -189,7 +198,7 @@ class Painting:
             np.putmask(values, self.sets.has(claims, cls) & alone, cls)
             lost = unclaimed[pred[unclaimed] == cls]
             if len(lost):
-                values[lost] = self.prepared.filled(cls, self.options.fill_from_neighbourhood)[pixels[lost]]
+                values[lost] = self.prepared.filled(cls, pixels[lost], self.options.fill_from_neighbourhood)
         return values
 
     def _settle(self, pixels: np.ndarray, claims: np.ndarray, several: np.ndarray, values: np.ndarray,
@@ -253,14 +262,40 @@ def settle_pair(prepared: PreparedImage, first: ClassRefinement, second: ClassRe
     )
 
 
+LINK_COST = 100
+"""Labelling a pixel set from its pixels' links costs about as much per pixel as this many pixels of a grid..."""
+LINK_OVERHEAD = 250_000
+"""... plus as much as this many pixels of a grid: a set whose bounding box is larger is labelled from its links."""
+
+
 def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """OpenCV 8-connected component label (1..n) of each flat column-major pixel, in full-image label order."""
+    """8-connected component label (1..n) of each sorted flat column-major pixel (in no particular order): on a grid
+    of the pixels' bounding box, or from the links between neighbouring pixels when the box is mostly empty."""
     cols, rows = np.divmod(pixels, shape[0])
     top, left = rows.min(), cols.min()
-    grid = np.zeros((rows.max() - top + 1, cols.max() - left + 1), np.uint8)
+    height, width = rows.max() - top + 1, cols.max() - left + 1
+    if height * width > LINK_COST * len(pixels) + LINK_OVERHEAD:
+        return linked_components(pixels, rows, shape[0])
+    grid = np.zeros((height, width), np.uint8)
     grid[rows - top, cols - left] = 1
     _, labels = cv2.connectedComponents(grid, connectivity=8)
     return labels[rows - top, cols - left].astype(np.int64)
+
+
+def linked_components(pixels: np.ndarray, rows: np.ndarray, height: int) -> np.ndarray:
+    """8-connected component label (1..n) of each sorted flat column-major pixel (its row in ``rows``, of an image
+    ``height`` rows high), from each pixel's links to its neighbours above, left, above left and below left."""
+    sources, targets = [], []
+    for step, valid in ((1, rows > 0), (height, True), (height + 1, rows > 0), (height - 1, rows < height - 1)):
+        neighbour = pixels - step
+        at = np.minimum(np.searchsorted(pixels, neighbour), len(pixels) - 1)
+        linked = np.flatnonzero((pixels[at] == neighbour) & valid)
+        sources.append(linked)
+        targets.append(at[linked])
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    links = sparse.coo_matrix((np.ones(len(source), np.int8), (source, target)), shape=(len(pixels), len(pixels)))
+    _, labels = csgraph.connected_components(links, directed=False)
+    return labels.astype(np.int64) + 1
 
 
 def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -280,17 +315,21 @@ def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarr
         component, instance = np.divmod(unique, instance_count)
         iou = shared / (sizes[component - 1] + prepared.inst_size[instance] - shared)
         np.maximum.at(best, component - 1, iou)
-    for replaced in refined.replaced:
-        inside = _contains(replaced.pixels, pixels)
-        if inside.any():
-            shared = np.bincount(labels[inside], minlength=count + 1)[1:]
-            best = np.maximum(best, shared / (sizes + len(replaced.pixels) - shared))
+    for shared, size in _shared_with_replacements(refined, pixels, labels, count):
+        best = np.maximum(best, shared / (sizes + size - shared))
     return best
 
 
-def _contains(sorted_set: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Which of ``pixels`` are in the sorted array ``sorted_set``."""
-    if not len(sorted_set):
-        return np.zeros(len(pixels), bool)
-    at = np.minimum(np.searchsorted(sorted_set, pixels), len(sorted_set) - 1)
-    return sorted_set[at] == pixels
+def _shared_with_replacements(refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray,
+                              count: int) -> list[tuple[np.ndarray, int]]:
+    """For each replacement of ``refined`` meeting the sorted ``pixels``: how many of its pixels each component
+    (labels 1..``count``) holds, and its size. Only the pixels between a replacement's first and last are looked up."""
+    lows = np.searchsorted(pixels, refined.spans[:, 0])
+    highs = np.searchsorted(pixels, refined.spans[:, 1] + 1)
+    found = []
+    for index in np.flatnonzero(highs > lows).tolist():
+        replaced, band = refined.replaced[index].pixels, slice(lows[index], highs[index])
+        inside = replaced[np.searchsorted(replaced, pixels[band])] == pixels[band]
+        if inside.any():
+            found.append((np.bincount(labels[band][inside], minlength=count + 1)[1:], len(replaced)))
+    return found

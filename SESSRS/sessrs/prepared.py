@@ -32,7 +32,8 @@ class PreparedImage:
     inst_box: np.ndarray
     obj_pixels: list[np.ndarray]
     obj_area: np.ndarray
-    _fills: dict[tuple[int, bool], np.ndarray] = field(default_factory=dict, repr=False)
+    _fills: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)
+    _filled: set[tuple[int, bool]] = field(default_factory=set, repr=False)
     _object_overlaps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _instance_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _class_pixels: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
@@ -70,6 +71,13 @@ class PreparedImage:
         return np.argsort(-self.obj_area, kind="stable")
 
     @cached_property
+    def area_position(self) -> np.ndarray:
+        """Each object's position in :attr:`area_order`."""
+        position = np.empty(len(self.obj_area), np.int64)
+        position[self.area_order] = np.arange(len(self.obj_area))
+        return position
+
+    @cached_property
     def object_overlaps(self) -> sparse.csr_matrix:
         """N x N pixel counts of pairwise object intersections (original masks)."""
         lengths = np.array([len(p) for p in self.obj_pixels], np.int64)
@@ -79,11 +87,17 @@ class PreparedImage:
         indicator = sparse.csr_matrix((np.ones(len(indices), np.int32), indices, indptr), shape=shape)
         return indicator @ indicator.T
 
+    def overlapping_objects(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The objects whose original masks meet that of object ``index`` (itself included), and the pixel counts
+        of those intersections."""
+        overlaps = self.object_overlaps
+        row = slice(overlaps.indptr[index], overlaps.indptr[index + 1])
+        return overlaps.indices[row], overlaps.data[row]
+
     @cached_property
     def scratch(self) -> np.ndarray:
         """A flat all-False mask for set operations; every user leaves it all False again."""
         return np.zeros(self.pred.size, bool)
-
 
     def union(self, pixel_sets: list[np.ndarray]) -> np.ndarray:
         """Sorted flat indices of the union of several pixel sets."""
@@ -125,20 +139,28 @@ class PreparedImage:
     def instances_of(self, cls: int) -> np.ndarray:
         return np.flatnonzero(self.inst_class == cls)
 
-    def filled(self, cls: int, neighbourhood: bool = False) -> np.ndarray:
-        """The prediction with ``cls`` regions filled from their surroundings, flat column-major (cached).
+    def filled(self, cls: int, pixels: np.ndarray, neighbourhood: bool = False) -> np.ndarray:
+        """The classes the flat ``pixels``, all predicted as ``cls``, take when the ``cls`` regions are filled from
+        their surroundings.
 
-        ``neighbourhood``: a region sees all its 8-neighbours, not only those inside its bounding box.
+        ``neighbourhood``: a region sees all its 8-neighbours, not only those inside its bounding box. Cached: one
+        image per ``neighbourhood`` holds every class filled so far at that class's own pixels.
         """
-        key = (cls, neighbourhood)
-        if key not in self._fills:
-            self._fills[key] = fill_class(self.pred, cls, neighbourhood).ravel(order="F")
-        return self._fills[key]
+        if (cls, neighbourhood) not in self._filled:
+            fills = self._fills.setdefault(neighbourhood, np.zeros(self.pred.size, np.uint8))
+            np.copyto(fills, fill_class(self.pred, cls, neighbourhood).ravel(order="F"), where=self.flat_pred == cls)
+            self._filled.add((cls, neighbourhood))
+        return self._fills[neighbourhood][pixels]
+
+    def forget_pixel_sets(self) -> None:
+        """Drop the cached pixel sets of instances and classes (cheap to derive again; they add up over a search)."""
+        self._instance_pixels.clear()
+        self._class_pixels.clear()
 
 
 def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of every class value, ordered by class then OpenCV label order."""
-    inst_map = np.empty(pred.shape, np.int32)
+    inst_map = np.empty(pred.shape, np.int32, order="F")  # so that flat_inst is a view, not a copy
     classes, sizes, boxes = [], [], []
     for value in np.unique(pred):
         count, labels, stats, _ = cv2.connectedComponentsWithStats((pred == value).view(np.uint8), connectivity=8)

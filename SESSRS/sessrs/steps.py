@@ -10,7 +10,7 @@ shared by :func:`refine_prepared`, the sweep engine and the joint search.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,15 @@ def thresholds(values: Mapping, num_classes: int) -> np.ndarray:
 
 
 @dataclass
+class MemoUnion:
+    """A memoised union of unreduced objects, and the pixel counts of the prediction instances inside it found so
+    far (the same objects gathered under other thresholds are counted once)."""
+
+    pixels: np.ndarray
+    inside: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
 class Objects:
     """The objects' state during one refinement: class, purity ratio and (possibly reduced) masks."""
 
@@ -63,7 +72,7 @@ class Objects:
     pixels: list[np.ndarray]
     area: np.ndarray
     reduced: np.ndarray
-    unions: dict[tuple[int, ...], np.ndarray]
+    unions: dict[tuple[int, ...], MemoUnion]
 
     def instance_overlaps(self, prepared: PreparedImage, index: int) -> np.ndarray:
         """Pixel counts of object ``index`` as it is now inside every prediction instance."""
@@ -72,12 +81,23 @@ class Objects:
         return prepared.object_instance_overlaps(index)
 
     def union(self, prepared: PreparedImage, members: list[int]) -> np.ndarray:
-        """Pixels of the union of the objects ``members`` (memoised while none of them is reduced)."""
+        """Pixels of the union of the objects ``members``."""
+        return self._memo(prepared, members).pixels
+
+    def inside(self, prepared: PreparedImage, members: list[int], instance: int) -> int:
+        """How many pixels of prediction instance ``instance`` the union of the objects ``members`` holds."""
+        memo = self._memo(prepared, members)
+        if instance not in memo.inside:
+            memo.inside[instance] = int(np.count_nonzero(prepared.flat_inst[memo.pixels] == instance))
+        return memo.inside[instance]
+
+    def _memo(self, prepared: PreparedImage, members: list[int]) -> MemoUnion:
+        """The union of ``members`` (memoised while none of them is reduced)."""
         if self.reduced[list(members)].any():
-            return prepared.union([self.pixels[s] for s in members])
+            return MemoUnion(prepared.union([self.pixels[s] for s in members]))
         key = tuple(members)
         if key not in self.unions:
-            self.unions[key] = prepared.union([self.pixels[s] for s in members])
+            self.unions[key] = MemoUnion(prepared.union([self.pixels[s] for s in members]))
         return self.unions[key]
 
 
@@ -86,7 +106,8 @@ def assign_classes(prepared: PreparedImage, t1: np.ndarray, unions: dict | None 
 
     See docs/algorithm.md, "Step 2: objects take a class".
 
-    ``unions`` may carry memoised unions of unreduced objects from an earlier refinement of the same prepared.
+    ``unions`` may carry memoised unions (:class:`MemoUnion`) of unreduced objects from an earlier refinement of
+    the same prepared.
     """
     major, count = prepared.majority
     share = count / np.maximum(prepared.obj_area, 1)
@@ -106,26 +127,21 @@ def resolve_object_overlaps(prepared: PreparedImage, objects: Objects, t2: np.nd
 
     See docs/algorithm.md, "Step 3: overlapping objects of different classes".
     """
-    order = prepared.area_order
-    overlaps = prepared.object_overlaps
-    in_modify = np.isin(objects.cls, list(modify))
+    order, position = prepared.area_order, prepared.area_position
     scratch = prepared.scratch
-    for position, a in enumerate(order):
-        if not in_modify[a]:
+    for a in order[np.isin(objects.cls[order], list(modify))]:
+        others, original = prepared.overlapping_objects(a)
+        cls = objects.cls[others]
+        later = ((position[others] > position[a]) & (cls >= 0) & (cls != objects.cls[a])
+                 & (objects.ratio[a] < objects.ratio[others]) & (original > 0))
+        if not later.any():
             continue
-        later = order[position + 1 :]
-        later = later[(objects.cls[later] >= 0) & (objects.cls[later] != objects.cls[a])]
-        later = later[objects.ratio[a] < objects.ratio[later]]
-        if not len(later):
-            continue
-        original = overlaps[a].toarray().ravel()
-        for b in later[original[later] > 0]:
+        by_area = np.argsort(position[others[later]])
+        for b, shared in zip(others[later][by_area].tolist(), original[later][by_area].tolist()):
             if objects.reduced[a]:
                 scratch[objects.pixels[a]] = True
                 shared = int(scratch[objects.pixels[b]].sum())
                 scratch[objects.pixels[a]] = False
-            else:
-                shared = int(original[b])
             if shared / objects.area[b] > t2[objects.cls[a]]:
                 scratch[objects.pixels[b]] = True
                 objects.pixels[a] = objects.pixels[a][~scratch[objects.pixels[a]]]
@@ -174,9 +190,9 @@ def replacement(
     """Step 4, second half: the pixels that replace ``instance``, or None when it stays as it is."""
     size = prepared.inst_size[instance]
     if 1 < len(candidates) < max_objects:
-        union = objects.union(prepared, candidates)
-        inside = int(np.count_nonzero(prepared.flat_inst[union] == instance))
-        return union if inside / size > t2 else None
+        if objects.inside(prepared, candidates, instance) / size > t2:
+            return objects.union(prepared, candidates)
+        return None
     if len(candidates) == 1:
         pixels = objects.pixels[candidates[0]]
         return pixels if len(pixels) > t2 * size and len(pixels) * t1 < size else None

@@ -9,8 +9,10 @@ import pytest
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png
 from rscommon.parallel import Execution, WorkerKilled
-from sessrs.inputs import pair_inputs
+from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import ShardPool, joint_search, settings_from
+from sessrs.joint_engine import ImageEvaluator
+from sessrs.joint_spill import SpilledImage, footprint
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.sweep_engine import ThresholdGrid
 from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_scenes
@@ -44,6 +46,21 @@ def test_images_kept_on_disk_between_steps_give_the_search_of_images_kept_in_mem
         two = joint_search(scenes, URBAN, START, tmp_path / "two", options=options, execution=Execution(2),
                            memory_limit=1, **SEARCH)
         assert steps(two) == steps(in_memory)
+
+
+def test_an_image_loaded_from_disk_weighs_what_it_weighed_in_memory(scenes, tmp_path):
+    """Else a shard would take images it loaded for weightless and keep them all in memory."""
+    prepared = load_prepared(scenes[0], URBAN)
+    evaluator = ImageEvaluator(prepared, load_ground_truth(scenes[0], URBAN, prepared.shape), 5)
+    evaluator.commit(START)
+    evaluator.trim()
+    spilled = SpilledImage(tmp_path, "image")
+    spilled.save(evaluator)
+    loaded = spilled.load()
+    parts = [(e.flat_gt, e.painting.values, e.painting.claims, e.prepared.inst_map, e._cache) for e in (evaluator, loaded)]
+    assert footprint(parts[1]) == footprint(parts[0]) > evaluator.flat_gt.nbytes + evaluator.prepared.inst_map.nbytes
+    whole = np.zeros(1000)
+    assert footprint([whole[:10], whole[5:]]) == whole.nbytes
 
 
 def test_a_killed_worker_ends_the_search_saying_it_ran_out_of_memory(scenes):
