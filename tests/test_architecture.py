@@ -5,6 +5,7 @@ the floors below it. Read from the source with ``ast``, nothing imported."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,26 +34,33 @@ def imported_packages(path: Path, package: str) -> set[str]:
     return (found & set(PACKAGES)) - {package}
 
 
-def package_imports() -> dict[str, dict[str, set[Path]]]:
-    """package -> imported package -> the modules that import it."""
+def modules_of(package: str) -> list[Path]:
+    """The package's own modules."""
+    folder = PACKAGES[package][0]
+    return sorted((REPO / folder / package).rglob("*.py"))
+
+
+def scripts_of(package: str) -> list[Path]:
+    """Every other ``.py`` of the package's folder: its scripts, tools, configs and benchmarks."""
+    folder = PACKAGES[package][0]
+    return sorted(path for path in (REPO / folder).rglob("*.py") if (REPO / folder / package) not in path.parents)
+
+
+def import_graph(files_of: Callable[[str], list[Path]]) -> dict[str, dict[str, set[Path]]]:
+    """package -> imported package -> the files (``files_of(package)``) that import it."""
     graph: dict[str, dict[str, set[Path]]] = {package: {} for package in PACKAGES}
-    for package, (folder, _) in PACKAGES.items():
-        for path in (REPO / folder / package).rglob("*.py"):
+    for package in PACKAGES:
+        for path in files_of(package):
             for other in imported_packages(path, package):
                 graph[package].setdefault(other, set()).add(path.relative_to(REPO))
     return graph
 
 
-def script_imports() -> dict[str, dict[str, set[Path]]]:
-    """package -> imported package -> the scripts of the package's folder (outside the package) that import it."""
-    graph: dict[str, dict[str, set[Path]]] = {package: {} for package in PACKAGES}
-    for package, (folder, _) in PACKAGES.items():
-        for path in (REPO / folder).rglob("*.py"):
-            if (REPO / folder / package) in path.parents:
-                continue
-            for other in imported_packages(path, package):
-                graph[package].setdefault(other, set()).add(path.relative_to(REPO))
-    return graph
+def upward_imports(package: str, files_of: Callable[[str], list[Path]]) -> dict[str, list[str]]:
+    """The packages on ``package``'s floor or above that its files import, with the files that do."""
+    floor = PACKAGES[package][1]
+    return {other: sorted(map(str, files)) for other, files in import_graph(files_of)[package].items()
+            if PACKAGES[other][1] >= floor}
 
 
 def test_every_package_is_where_the_floors_say() -> None:
@@ -62,24 +70,14 @@ def test_every_package_is_where_the_floors_say() -> None:
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_no_import_goes_up_or_sideways(package: str) -> None:
-    floor = PACKAGES[package][1]
-    wrong = {
-        other: sorted(map(str, modules))
-        for other, modules in package_imports()[package].items()
-        if PACKAGES[other][1] >= floor
-    }
-    assert not wrong, f"{package} (floor {floor}) imports packages on its own floor or above: {wrong}"
+    wrong = upward_imports(package, modules_of)
+    assert not wrong, f"{package} (floor {PACKAGES[package][1]}) imports packages on its own floor or above: {wrong}"
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))
 def test_scripts_stand_on_their_folders_floor(package: str) -> None:
-    floor = PACKAGES[package][1]
-    wrong = {
-        other: sorted(map(str, scripts))
-        for other, scripts in script_imports()[package].items()
-        if PACKAGES[other][1] >= floor
-    }
-    assert not wrong, f"scripts of {PACKAGES[package][0]}/ (floor {floor}) import packages on that floor or above: {wrong}"
+    wrong = upward_imports(package, scripts_of)
+    assert not wrong, f"scripts of {PACKAGES[package][0]}/ import packages on its floor or above: {wrong}"
 
 
 def test_the_script_check_sees_the_old_scene_script(tmp_path: Path) -> None:
@@ -91,7 +89,7 @@ def test_the_script_check_sees_the_old_scene_script(tmp_path: Path) -> None:
 
 
 def test_no_cycle_between_packages() -> None:
-    graph = {package: set(imports) for package, imports in package_imports().items()}
+    graph = {package: set(imports) for package, imports in import_graph(modules_of).items()}
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})) for nxt in graph[start])
