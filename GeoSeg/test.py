@@ -10,6 +10,7 @@ the run says which and why. ``--resume`` keeps label maps made from the same che
 a Dask cluster. Relative command-line paths are taken from the current directory. A failure ends in one
 ``error:`` line (``--debug`` shows the traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,15 +32,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-t", "--tta", choices=TTA_CHOICES, help="test-time augmentation (default: the config's)")
     parser.add_argument("--rgb", action="store_true", help="write colour PNGs to pre_rgb/ instead of pre_p/")
     parser.add_argument("-g", "--gpu_index", type=int, help="CUDA device index (CPU when no GPU is present)")
-    parser.add_argument("-o", "--output_path", type=absolute,
-                        help="output folder (default: GeoSeg/fig_results/<config folder>/<model>)")
+    parser.add_argument(
+        "-o", "--output_path", type=absolute, help="output folder (default: GeoSeg/fig_results/<config folder>/<model>)"
+    )
     parser.add_argument("--ckpt", type=absolute, help="checkpoint (default: the last training's best, see above)")
-    parser.add_argument("--work-dir", type=absolute, default=GEOSEG_ROOT,
-                        help="base of the config's relative paths (default: GeoSeg/)")
+    parser.add_argument(
+        "--work-dir", type=absolute, default=GEOSEG_ROOT, help="base of the config's relative paths (default: GeoSeg/)"
+    )
     parser.add_argument("-b", "--batch-size", type=int, default=2)
     parser.add_argument("--num-workers", type=int, default=2)
-    parser.add_argument("--resume", action="store_true",
-                        help="keep label maps made from the same checkpoint, config, TTA and image")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep label maps made from the same checkpoint, config, TTA and image"
+    )
     parser.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT): predict on that cluster")
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     return parser.parse_args(argv)
@@ -55,9 +59,14 @@ def main(argv: list[str]) -> None:
         checkpoint, why = trained_checkpoint(config, args.work_dir)
     print(f"checkpoint {checkpoint} ({why})")
     options = PredictOptions(
-        checkpoint=checkpoint, output=args.output_path or default_output(config_path),
-        tta=args.tta or config.test_time_aug, rgb=args.rgb, batch_size=args.batch_size,
-        num_workers=args.num_workers, resume=args.resume, device=str(pick_device(args.gpu_index)),
+        checkpoint=checkpoint,
+        output=args.output_path or default_output(config_path),
+        tta=args.tta or config.test_time_aug,
+        rgb=args.rgb,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        resume=args.resume,
+        device=str(pick_device(args.gpu_index)),
         scheduler=args.scheduler,
     )
     scores = predict(config, options)

@@ -1,4 +1,5 @@
 """Object masks per image with SAM (segment_anything); see ``--help`` and README.md."""
+
 import sys
 
 from sam_objects.cli import main

@@ -1,4 +1,5 @@
 """Object masks per image with SAM 2.1 (sam2); see ``--help`` and README.md."""
+
 import sys
 
 from sam_objects.cli import main

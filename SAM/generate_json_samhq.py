@@ -1,4 +1,5 @@
 """Object masks per image with HQ-SAM (segment_anything_hq); see ``--help`` and README.md."""
+
 import sys
 
 from sam_objects.cli import main

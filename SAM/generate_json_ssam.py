@@ -1,4 +1,5 @@
 """Object masks per image with Semantic-SAM (untested here); see ``--help`` and README.md."""
+
 import sys
 
 from sam_objects.cli import main

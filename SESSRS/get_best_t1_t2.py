@@ -9,6 +9,7 @@ Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --
 Apply only:      python get_best_t1_t2.py --thresholds preset:NAME|best.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT   (thresholds chosen elsewhere, no sweep; sessrs.presets() lists NAMEs)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,30 +45,62 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     explicit.add_argument("--dataset", choices=sorted(DATASETS))
     explicit.add_argument("--out", help="output folder: best.json, metrics.json/.txt, se_mask/")
     explicit.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: refine and report the eval images')
-    parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)")
-    parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
-                        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})")
-    parser.add_argument("--mode", choices=MODES, default="faithful", help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode")
-    parser.add_argument("--search", choices=SEARCHES, default="pick",
-                        help="pick: each class's best sweep row (the reference); joint: from there, every class's "
-                             "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
-                             "full application (needs --gt-dir; with --split it searches on the tune images)")
-    parser.add_argument("--memory-limit", type=float, metavar="GB",
-                        help="with --search joint: gigabytes its processes may hold together (default: a sixth of "
-                             "this machine's memory); images beyond it wait on disk between steps")
-    parser.add_argument("--select", choices=SELECTIONS, default="all",
-                        help="all: refine every class of the pick's modify (the reference); cv: only the classes whose "
-                             "gain holds out, K-fold over the tune images (needs --gt-dir and the sweep's parts/; "
-                             "writes selection.json; not with --search joint)")
+    parser.add_argument(
+        "-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)"
+    )
+    parser.add_argument(
+        "--max-objects",
+        type=int,
+        default=APPLY_MAX_OBJECTS,
+        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="faithful",
+        help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch "
+        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode",
+    )
+    parser.add_argument(
+        "--search",
+        choices=SEARCHES,
+        default="pick",
+        help="pick: each class's best sweep row (the reference); joint: from there, every class's "
+        "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
+        "full application (needs --gt-dir; with --split it searches on the tune images)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="GB",
+        help="with --search joint: gigabytes its processes may hold together (default: a sixth of "
+        "this machine's memory); images beyond it wait on disk between steps",
+    )
+    parser.add_argument(
+        "--select",
+        choices=SELECTIONS,
+        default="all",
+        help="all: refine every class of the pick's modify (the reference); cv: only the classes whose "
+        "gain holds out, K-fold over the tune images (needs --gt-dir and the sweep's parts/; "
+        "writes selection.json; not with --search joint)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds and its bootstrap")
-    parser.add_argument("--thresholds", help=f"apply these thresholds without a sweep: {PRESET_PREFIX}NAME (a "
-                                             "published preset) or a best.json")
+    parser.add_argument(
+        "--thresholds",
+        help=f"apply these thresholds without a sweep: {PRESET_PREFIX}NAME (a published preset) or a best.json",
+    )
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--scheduler", help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
-                                            "its workers must see the same files")
-    parser.add_argument("--restart", action="store_true",
-                        help="search and refine everything again instead of resuming (joint state, refined maps)")
+    parser.add_argument(
+        "--scheduler",
+        help="refine the images on this dask.distributed cluster (tcp://HOST:8786); "
+        "its workers must see the same files",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="search and refine everything again instead of resuming (joint state, refined maps)",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     if args.thresholds is not None:
@@ -77,10 +110,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--thresholds needs --pred-dir --sam-dir --dataset --out")
     elif args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out, or --thresholds")
-    args.choice = ChoiceSettings(search=args.search, threshold_mode=args.threshold_mode,
-                                 max_objects=args.max_objects, options=RefineOptions.for_mode(args.mode),
-                                 select=args.select, folds=args.folds, seed=args.seed,
-                                 memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30))
+    args.choice = ChoiceSettings(
+        search=args.search,
+        threshold_mode=args.threshold_mode,
+        max_objects=args.max_objects,
+        options=RefineOptions.for_mode(args.mode),
+        select=args.select,
+        folds=args.folds,
+        seed=args.seed,
+        memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30),
+    )
     args.execution = Execution(args.workers, args.scheduler)
     return args
 
@@ -105,21 +144,32 @@ def run_reference_form(args: argparse.Namespace) -> None:
     write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
 
 
-def choose(args: argparse.Namespace, sweep_file: Path, tune: list[Sample], samples: list[Sample], spec: DatasetSpec,
-           folder: ChoiceFolder) -> Choice:
+def choose(
+    args: argparse.Namespace,
+    sweep_file: Path,
+    tune: list[Sample],
+    samples: list[Sample],
+    spec: DatasetSpec,
+    folder: ChoiceFolder,
+) -> Choice:
     """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
     with folder.locked(samples):
         if args.restart:
             folder.restart()
-        result = choose_and_apply(sweep_file, tune, samples, spec, folder, settings=args.choice,
-                                  execution=args.execution)
+        result = choose_and_apply(
+            sweep_file, tune, samples, spec, folder, settings=args.choice, execution=args.execution
+        )
     if result.details is not None:
         trace = result.details
-        print(f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "
-              f"-> {trace['mIoU_best']:.2f} in {trace['rounds']} rounds (trace: {folder.joint_trace})")
+        print(
+            f"joint search from the per-class pick: mIoU on {len(tune)} tune images {trace['mIoU_start']:.2f} "
+            f"-> {trace['mIoU_best']:.2f} in {trace['rounds']} rounds (trace: {folder.joint_trace})"
+        )
     if result.selection is not None:
-        print(f"cv selection: modify {result.selection['modify']} of the pick's {result.selection['pick_modify']} "
-              f"(per class gains: {folder.selection})")
+        print(
+            f"cv selection: modify {result.selection['modify']} of the pick's {result.selection['pick_modify']} "
+            f"(per class gains: {folder.selection})"
+        )
     return result
 
 
@@ -144,8 +194,9 @@ def run_apply_only(args: argparse.Namespace) -> None:
     with folder.locked(samples):
         if args.restart:
             folder.restart()
-        report = apply_given(thresholds, samples, spec, folder, settings=args.choice, execution=args.execution,
-                             record=record)
+        report = apply_given(
+            thresholds, samples, spec, folder, settings=args.choice, execution=args.execution, record=record
+        )
     if report is not None:
         print(comparison_table(report, spec))
     print(f"refined images in {folder.refined}")

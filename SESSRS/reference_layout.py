@@ -1,4 +1,5 @@
 """Where the reference's command-line forms find their files, resolved from the repository root."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
-"""The demo on the embedded real tiles: ``python pipeline/run_demo.py --out outputs/demo`` (``--help`` lists options)."""
+"""The demo on the embedded real tiles: ``python pipeline/run_demo.py --out outputs/demo`` (``--help``: options)."""
+
 import sys
 
 from rspipeline.demo_cli import main

@@ -5,6 +5,7 @@
 
 ``--help`` lists every option; see rspipeline/scene_cli.py.
 """
+
 import sys
 
 from rscommon.cli import run_main

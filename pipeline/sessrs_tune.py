@@ -6,6 +6,7 @@
 
 ``--help`` lists every option; see rspipeline/tune_cli.py and docs/tuning.md.
 """
+
 import sys
 
 from rscommon.cli import run_main

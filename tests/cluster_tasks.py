@@ -1,5 +1,6 @@
 """Task functions for the cluster tests, in a module of their own with light imports: the ``dask worker`` programs
 import it (this folder is on their PYTHONPATH, as a real cluster has the project installed)."""
+
 from __future__ import annotations
 
 import os

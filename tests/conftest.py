@@ -1,4 +1,5 @@
 """Fixtures shared by every test folder: a Dask cluster on loopback, started once per test module that asks."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

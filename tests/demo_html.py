@@ -51,9 +51,17 @@ def parse_html(text: str) -> ImageSources:
 # --------------------------------------------------------------------------------------- a real browser
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--remote-debugging-pipe")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+)
 LAUNCHER = """import os, sys
 reads, writes = int(sys.argv[1]), int(sys.argv[2])
 os.dup2(reads, 3); os.dup2(writes, 4); os.close(reads); os.close(writes)
@@ -92,9 +100,21 @@ class ChromiumPage:
         to_browser, from_browser = _above_four(to_browser), _above_four(from_browser)
         # A small launcher puts the two pipe ends on the descriptors Chromium reads and writes, then becomes it.
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", LAUNCHER, str(to_browser), str(from_browser), executable, *CHROMIUM_FLAGS,
-             f"--user-data-dir={self._profile.name}", "about:blank"],
-            pass_fds=(to_browser, from_browser), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                LAUNCHER,
+                str(to_browser),
+                str(from_browser),
+                executable,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                "about:blank",
+            ],
+            pass_fds=(to_browser, from_browser),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         os.close(to_browser)
@@ -107,8 +127,9 @@ class ChromiumPage:
     def __enter__(self) -> ChromiumPage:
         targets = self.send("Target.getTargets", session=False)["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True},
-                                 session=False)["sessionId"]
+        self.session = self.send(
+            "Target.attachToTarget", {"targetId": page["targetId"], "flatten": True}, session=False
+        )["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         return self
@@ -140,8 +161,10 @@ class ChromiumPage:
     def open(self, path: Path, width: int = 1400, height: int = 900) -> dict:
         """Load ``path`` and return the page's state (images, headline figures, height); console errors,
         exceptions and failed loads are in :meth:`errors`."""
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.events.clear()
         self.send("Page.navigate", {"url": path.resolve().as_uri()})
         self._wait(lambda m: m.get("method") == "Page.loadEventFired")
@@ -199,13 +222,18 @@ def check_report_in_browser(report_html: Path, chromium: str) -> dict:
         assert image["complete"] and image["naturalWidth"] > 0, f"image not displayed: {image['src']}"
     expected = {
         (group["key"], row["method"], protocol, figure): "n/a" if value is None else f"{value:.2f}"
-        for group in report["groups"] for row in group["headline"]
-        for protocol, figures in row.items() if protocol not in ("method", "label")
+        for group in report["groups"]
+        for row in group["headline"]
+        for protocol, figures in row.items()
+        if protocol not in ("method", "label")
         for figure, value in figures.items()
     }
     shown = {(f["set"], f["method"], f["protocol"], f["figure"]): f["text"] for f in state["figures"]}
     assert len(shown) == len(state["figures"]), "a headline figure appears twice on the page"
-    differing = {key: (shown.get(key), expected.get(key)) for key in shown.keys() | expected.keys()
-                 if shown.get(key) != expected.get(key)}
+    differing = {
+        key: (shown.get(key), expected.get(key))
+        for key in shown.keys() | expected.keys()
+        if shown.get(key) != expected.get(key)
+    }
     assert not differing, f"page vs report.json: {differing}"
     return state

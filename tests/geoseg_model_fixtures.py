@@ -5,6 +5,7 @@ deterministic weight rules (the sin rule and the hash rule), the input rule and 
 This module rebuilds our network for a fixture, makes the weights and the input from the rules, and
 compares output summaries with the fixture's tolerance.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,8 @@ def load_fixture(path: Path) -> dict[str, Any]:
     fixture = json.loads(Path(path).read_text())
     if Path(path).stem != f"{fixture['dataset']}_{fixture['model']}":
         raise ValueError(
-            f"{path}: file name does not match dataset {fixture['dataset']!r} / model {fixture['model']!r}")
+            f"{path}: file name does not match dataset {fixture['dataset']!r} / model {fixture['model']!r}"
+        )
     return fixture
 
 

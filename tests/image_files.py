@@ -1,4 +1,5 @@
 """Reading test outputs without leaving files open (the suite turns ResourceWarning into an error)."""
+
 from __future__ import annotations
 
 from pathlib import Path

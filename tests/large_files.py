@@ -1,5 +1,6 @@
 """Small files that decode to huge images or object lists, written without ever holding the decoded data: the inputs
 of the size checks' tests."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,22 @@ def blank_png(path: Path, width: int, height: int) -> Path:
 def blank_tiff(path: Path, width: int, height: int, bands: int = 3, dtype: str = "float32", **options) -> Path:
     """A GeoTIFF of ``bands`` x ``height`` x ``width`` whose tiles are all left unwritten (sparse, a few KB: the
     header says the full size). ``options`` go to rasterio (e.g. ``BIGTIFF="YES"``)."""
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=bands, dtype=dtype,
-                       tiled=True, blockxsize=512, blockysize=512, compress="deflate", sparse_ok=True,
-                       transform=Affine(0.5, 0, 0, 0, -0.5, 0), **options):
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=bands,
+        dtype=dtype,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        sparse_ok=True,
+        transform=Affine(0.5, 0, 0, 0, -0.5, 0),
+        **options,
+    ):
         pass
     return path
 

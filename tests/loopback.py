@@ -5,6 +5,7 @@ dask.distributed always starts an HTTP server beside a scheduler (and a worker),
 ``dashboard_address=None`` or ``--no-dashboard`` it still listens, on port 8787 and, for the command-line
 scheduler, on every interface. So the address is always given: loopback, a free port.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -20,17 +21,20 @@ PROGRAM_ARGUMENTS = ("--host", LOOPBACK, "--dashboard-address", HTTP_ON_LOOPBACK
 
 def loopback_cluster(n_workers: int = 2) -> LocalCluster:
     """A LocalCluster of ``n_workers`` single-thread worker processes, every server on loopback at a free port."""
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host=LOOPBACK,
-                        dashboard_address=HTTP_ON_LOOPBACK)
+    return LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=True, host=LOOPBACK, dashboard_address=HTTP_ON_LOOPBACK
+    )
 
 
 def listening(pid: int) -> list[tuple[str, int]]:
     """``(address, port)`` of every socket listening in process ``pid`` and its children."""
     process = psutil.Process(pid)
-    return sorted((connection.laddr.ip, connection.laddr.port)
-                  for member in (process, *process.children(recursive=True))
-                  for connection in member.net_connections("inet")
-                  if connection.status == psutil.CONN_LISTEN)
+    return sorted(
+        (connection.laddr.ip, connection.laddr.port)
+        for member in (process, *process.children(recursive=True))
+        for connection in member.net_connections("inet")
+        if connection.status == psutil.CONN_LISTEN
+    )
 
 
 def not_on_loopback(pid: int) -> list[tuple[str, int]]:

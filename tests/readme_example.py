@@ -1,4 +1,5 @@
 """The README's API example, run by a given Python: the tests of the wheel and of the minimum versions share it."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,15 @@ def run_example(python: Path, folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(python), str(script)], cwd=folder, capture_output=True, text=True, timeout=300)
 
 
-SOURCES = ("pyproject.toml", "README.md", "common", "GeoSeg/geoseg", "SAM/sam_objects", "SESSRS/sessrs",
-           "pipeline/rspipeline")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "common",
+    "GeoSeg/geoseg",
+    "SAM/sam_objects",
+    "SESSRS/sessrs",
+    "pipeline/rspipeline",
+)
 """What building the package reads."""
 
 

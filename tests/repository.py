@@ -1,4 +1,5 @@
 """Where the repository's code lives, for tests that start other Python processes (scripts, cluster workers)."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """A small georeferenced scene for the scene-command tests: the real Potsdam sample tile as a GeoTIFF with a made-up
 CRS (EPSG:32633) and 5 cm pixels, and a coarse prediction of it."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,17 @@ NOTHING = {"t1": {}, "t2": {}, "modify": []}
 
 def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM) -> Path:
     """A GeoTIFF of C x H x W ``bands``."""
-    with rasterio.open(path, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
-                       dtype=bands.dtype, crs=crs, transform=transform) as dataset:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype=bands.dtype,
+        crs=crs,
+        transform=transform,
+    ) as dataset:
         dataset.write(bands)
     return path
 
@@ -35,7 +45,7 @@ def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM) ->
 def coarse_prediction(labels: np.ndarray, factor: int = 8) -> np.ndarray:
     """The Potsdam label map in GeoSeg's classes (boundary -> clutter), coarsened: a blocky stand-in for a model."""
     classes = np.where(labels == 0, 5, labels - 1).astype(np.uint8)
-    coarse = classes[factor // 2::factor, factor // 2::factor]
+    coarse = classes[factor // 2 :: factor, factor // 2 :: factor]
     return np.repeat(np.repeat(coarse, factor, 0), factor, 1)[: labels.shape[0], : labels.shape[1]]
 
 
@@ -45,17 +55,44 @@ def make_scene(folder: Path) -> dict:
     pred = coarse_prediction(read_label_png(f"{POTSDAM_TILE}label_mmseg.png"))
     (folder / "best.json").write_text(json.dumps(BEST))
     (folder / "nothing.json").write_text(json.dumps(NOTHING))
-    return {"folder": folder, "rgb": rgb, "pred": pred,
-            "image": write_raster(folder / "scene.tif", rgb.transpose(2, 0, 1)),
-            "pred_tif": write_raster(folder / "pred.tif", pred[None])}
+    return {
+        "folder": folder,
+        "rgb": rgb,
+        "pred": pred,
+        "image": write_raster(folder / "scene.tif", rgb.transpose(2, 0, 1)),
+        "pred_tif": write_raster(folder / "pred.tif", pred[None]),
+    }
 
 
-def scene_args(scene: dict, out: Path, thresholds: str = "best.json", *extra: str, tile: int = TILE,
-               pred: Path | None = None, image: Path | None = None) -> list[str]:
+def scene_args(
+    scene: dict,
+    out: Path,
+    thresholds: str = "best.json",
+    *extra: str,
+    tile: int = TILE,
+    pred: Path | None = None,
+    image: Path | None = None,
+) -> list[str]:
     """The scene command's arguments for ``scene`` with the weight-free objects, tile 256, overlap 32."""
-    return ["--image", str(image or scene["image"]), "--pred", str(pred or scene["pred_tif"]), "--objects", "regions",
-            "--thresholds", str(scene["folder"] / thresholds), "--dataset", "potsdam", "--out", str(out),
-            "--tile", str(tile), "--overlap", str(OVERLAP), *extra]
+    return [
+        "--image",
+        str(image or scene["image"]),
+        "--pred",
+        str(pred or scene["pred_tif"]),
+        "--objects",
+        "regions",
+        "--thresholds",
+        str(scene["folder"] / thresholds),
+        "--dataset",
+        "potsdam",
+        "--out",
+        str(out),
+        "--tile",
+        str(tile),
+        "--overlap",
+        str(OVERLAP),
+        *extra,
+    ]
 
 
 def read_band(path: Path) -> np.ndarray:
@@ -75,9 +112,28 @@ def geoseg_scene(scene: dict, folder: Path) -> dict:
     rgb = scene["rgb"][100:356, 50:402]
     image = write_raster(folder / "crop.tif", rgb.transpose(2, 0, 1))
     out = folder / "out.tif"
-    args = ["--image", str(image), "--config", str(config_path), "--ckpt", str(checkpoint), "--tta", "none",
-            "--objects", "regions", "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam",
-            "--out", str(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
+    args = [
+        "--image",
+        str(image),
+        "--config",
+        str(config_path),
+        "--ckpt",
+        str(checkpoint),
+        "--tta",
+        "none",
+        "--objects",
+        "regions",
+        "--thresholds",
+        str(scene["folder"] / "nothing.json"),
+        "--dataset",
+        "potsdam",
+        "--out",
+        str(out),
+        "--tile",
+        str(TILE),
+        "--overlap",
+        str(OVERLAP),
+    ]
     return {"rgb": rgb, "net": net, "out": out, "args": args}
 
 
@@ -87,7 +143,7 @@ def with_options(args: list[str], options: dict[str, list[str]]) -> list[str]:
     for option, values in options.items():
         if option in args:
             position = args.index(option)
-            del args[position:position + 2]
+            del args[position : position + 2]
         args += [option, *values]
     return args
 
@@ -97,9 +153,22 @@ def damaged_image(scene: dict, folder: Path) -> Path:
     the masks of an 8-bit image) passes, the last tile's read fails."""
     path = folder / "damaged.tif"
     rgb = scene["rgb"].transpose(2, 0, 1)
-    with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=3, dtype="uint8", crs=CRS,
-                       transform=TRANSFORM, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-                       interleave="pixel") as dataset:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=512,
+        height=512,
+        count=3,
+        dtype="uint8",
+        crs=CRS,
+        transform=TRANSFORM,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+        interleave="pixel",
+    ) as dataset:
         dataset.write(rgb)
     with rasterio.open(path) as dataset:
         offset = int(dataset.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))

@@ -1,10 +1,11 @@
 """Scenes for the SESSRS tests: the reference fixture scenes, and small random ones built to trigger every step."""
+
 from __future__ import annotations
 
 import json
 import shutil
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "sessrs_reference"
 SCENES = FIXTURES / "scenes"
 
 
-@lru_cache(maxsize=None)
+@cache
 def fixture_scene(name: str) -> tuple[PreparedImage, np.ndarray]:
     """A fixture scene (shared: refinements never change a scene) and its ground truth."""
     pred = read_label_png(SCENES / "pred" / f"{name}.png")
@@ -32,8 +33,9 @@ def random_case(seed: int, shape: tuple[int, int] = (40, 56), num_classes: int =
     return prepare_image(pred, objects, num_classes), gt
 
 
-def random_inputs(seed: int, shape: tuple[int, int] = (40, 56),
-                  num_classes: int = 5) -> tuple[np.ndarray, list[dict], np.ndarray]:
+def random_inputs(
+    seed: int, shape: tuple[int, int] = (40, 56), num_classes: int = 5
+) -> tuple[np.ndarray, list[dict], np.ndarray]:
     """A random prediction of rectangles, objects that follow its regions (shifted, grown, merged, some big), and
     a ground truth that follows the objects more than the prediction, so that refinements change the scores."""
     rng = np.random.default_rng(seed)

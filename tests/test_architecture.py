@@ -2,6 +2,7 @@
 the top floor, and no import cycle joins two packages. Scripts (every other ``.py`` of a package's folder: the
 stage's commands, tools, configs and benchmarks) stand on their folder's floor: they import their own package and
 the floors below it. Read from the source with ``ast``, nothing imported."""
+
 from __future__ import annotations
 
 import ast
@@ -59,8 +60,11 @@ def import_graph(files_of: Callable[[str], list[Path]]) -> dict[str, dict[str, s
 def upward_imports(package: str, files_of: Callable[[str], list[Path]]) -> dict[str, list[str]]:
     """The packages on ``package``'s floor or above that its files import, with the files that do."""
     floor = PACKAGES[package][1]
-    return {other: sorted(map(str, files)) for other, files in import_graph(files_of)[package].items()
-            if PACKAGES[other][1] >= floor}
+    return {
+        other: sorted(map(str, files))
+        for other, files in import_graph(files_of)[package].items()
+        if PACKAGES[other][1] >= floor
+    }
 
 
 def test_every_package_is_where_the_floors_say() -> None:

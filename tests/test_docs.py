@@ -1,6 +1,7 @@
 """The documentation stays true to the tree: every relative link of every Markdown file resolves (to a file, and
 to a heading when it names one), every repository script a document tells people to run answers ``--help``, and
 the README's test command is the one CI runs (``make test``)."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ from pathlib import Path
 import pytest
 from repository import REPO, python_path
 
-MARKDOWN_PATTERNS = ("README.md", "CONTRIBUTING.md", "docs/**/*.md", "*/README.md", "*/*/README.md",
-                     "tests/fixtures/*/README.md")
+MARKDOWN_PATTERNS = (
+    "README.md",
+    "CONTRIBUTING.md",
+    "docs/**/*.md",
+    "*/README.md",
+    "*/*/README.md",
+    "tests/fixtures/*/README.md",
+)
 HELP_TIMEOUT = 240
 
 FENCE = re.compile(r"^(\s*)(```|~~~)(.*)$")
@@ -158,30 +165,41 @@ def documented_scripts() -> dict[Path, tuple[Path, str]]:
 def run_help(script: Path, folder: Path) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": python_path()}
     environment.setdefault("MPLBACKEND", "Agg")
-    return subprocess.run([sys.executable, str(script), "--help"], cwd=folder, capture_output=True, text=True,
-                          timeout=HELP_TIMEOUT, env=environment, check=False)
+    return subprocess.run(
+        [sys.executable, str(script), "--help"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=HELP_TIMEOUT,
+        env=environment,
+        check=False,
+    )
 
 
 def test_every_documented_script_answers_help() -> None:
     scripts = documented_scripts()
-    missing = [f"{origin}: {script} does not exist" for script, (_, origin) in scripts.items()
-               if not script.is_file()]
+    missing = [f"{origin}: {script} does not exist" for script, (_, origin) in scripts.items() if not script.is_file()]
     assert not missing, "documents run scripts that are not there:\n" + "\n".join(missing)
     outside = [f"{origin}: {script}" for script, (_, origin) in scripts.items() if _relative(script) is None]
     assert not outside, "documents run scripts outside the repository:\n" + "\n".join(outside)
     assert len(scripts) >= 10, f"only {len(scripts)} scripts found in the documents: is the parsing broken?"
     with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
         results = dict(zip(scripts, pool.map(lambda item: run_help(item[0], item[1][0]), scripts.items())))
-    failed = [f"{origin}\n  {_relative(script)} --help exited {result.returncode}: "
-              f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
-              for script, (_, origin) in scripts.items() for result in [results[script]] if result.returncode]
+    failed = [
+        f"{origin}\n  {_relative(script)} --help exited {result.returncode}: "
+        f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+        for script, (_, origin) in scripts.items()
+        for result in [results[script]]
+        if result.returncode
+    ]
     assert not failed, "scripts named in the documents fail --help:\n" + "\n".join(failed)
 
 
 def test_the_readme_test_command_is_make_test() -> None:
     _, code = blocks((REPO / "README.md").read_text(encoding="utf-8"))
-    commands = [line.split("#", 1)[0].strip() for language, lines in code if language in SHELL_LANGUAGES
-                for line in lines]
+    commands = [
+        line.split("#", 1)[0].strip() for language, lines in code if language in SHELL_LANGUAGES for line in lines
+    ]
     assert "make test" in commands, "the README's commands do not include `make test`"
     assert "make demo" in commands, "the README's commands do not include `make demo`"
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
@@ -190,11 +208,14 @@ def test_the_readme_test_command_is_make_test() -> None:
     assert re.search(r"^make test\s*$", ci, re.MULTILINE), "CI (.ci/run) does not run the README's `make test`"
 
 
-@pytest.mark.parametrize("heading, expected", [
-    ("Step 6: painting", "step-6-painting"),
-    ("Choosing by cross-validation (`--select cv`)", "choosing-by-cross-validation---select-cv"),
-    ("What the figures mean: two protocols", "what-the-figures-mean-two-protocols"),
-])
+@pytest.mark.parametrize(
+    "heading, expected",
+    [
+        ("Step 6: painting", "step-6-painting"),
+        ("Choosing by cross-validation (`--select cv`)", "choosing-by-cross-validation---select-cv"),
+        ("What the figures mean: two protocols", "what-the-figures-mean-two-protocols"),
+    ],
+)
 def test_anchor_slugs_follow_github(heading: str, expected: str) -> None:
     assert slug(heading) == expected
 

@@ -5,6 +5,7 @@ Random weights, eval mode, batch 1, no test-time augmentation: one warm-up run, 
 ``python benchmarks/bench_inference.py [--models unetformer fanet ...] [--threads N] [--size 1024]
 [--device cuda --autocast bf16]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="Urban", choices=("Urban", "potsdam"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--size", type=int, default=1024, help="tile side in pixels")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--autocast", choices=sorted(AUTOCAST), default="none",
-                        help="CUDA autocast dtype (default none: float32)")
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="torch device (default: cuda if available, else cpu)",
+    )
+    parser.add_argument(
+        "--autocast", choices=sorted(AUTOCAST), default="none", help="CUDA autocast dtype (default none: float32)"
+    )
     args = parser.parse_args(argv)
     if args.autocast != "none" and torch.device(args.device).type != "cuda":
         parser.error("--autocast is for CUDA devices")
@@ -59,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     x = torch.rand(1, 3, args.size, args.size, device=args.device)
     dtype = AUTOCAST[args.autocast]
     dtype_text = "float32" if dtype is None else f"autocast {str(dtype).removeprefix('torch.')}"
-    print(f"torch {torch.__version__}, {args.threads} CPU thread(s), input 1x3x{args.size}x{args.size}, random "
-          "weights, eval, no TTA\n")
+    print(
+        f"torch {torch.__version__}, {args.threads} CPU thread(s), input 1x3x{args.size}x{args.size}, random "
+        "weights, eval, no TTA\n"
+    )
     print("| model | class | parameters | device | dtype | seconds per tile |\n|---|---|---:|---|---|---:|")
     for model in args.models:
         path = GEOSEG_ROOT / "config" / args.dataset / f"{model}.py"
@@ -69,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         net = load_config(path, pretrained=False).net.eval().to(args.device)  # random weights: no backbone file
         params = sum(p.numel() for p in net.parameters())
         seconds = time_forward(net, x, dtype)
-        print(f"| {model} | {type(net).__name__} | {params:,} | {x.device} | {dtype_text} | {seconds:.2f} |",
-              flush=True)
+        print(
+            f"| {model} | {type(net).__name__} | {params:,} | {x.device} | {dtype_text} | {seconds:.2f} |", flush=True
+        )
         del net
 
 

@@ -5,6 +5,7 @@ A randomly initialised UNetFormer (the sample config, no backbone file needed) i
 run must give byte-identical label maps.
 ``python benchmarks/bench_predict.py [--workers 2]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ CONFIG = GEOSEG_ROOT / "config" / "sample" / "unetformer.py"
 
 
 def timed_predict(checkpoint: Path, output: Path, scheduler: str | None) -> float:
-    options = PredictOptions(checkpoint=checkpoint, output=output, tta="none", batch_size=1, num_workers=0,
-                             scheduler=scheduler)
+    options = PredictOptions(
+        checkpoint=checkpoint, output=output, tta="none", batch_size=1, num_workers=0, scheduler=scheduler
+    )
     start = time.perf_counter()
     predict(load_config(CONFIG), options)
     return time.perf_counter() - start
@@ -41,14 +43,23 @@ def main() -> None:
         net = load_config(CONFIG).net
         torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, work / "random.ckpt")
         local = timed_predict(work / "random.ckpt", work / "local", None)
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0") as cluster:
+        with LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster:
             remote = timed_predict(work / "random.ckpt", work / "cluster", cluster.scheduler_address)
-        same = all(a.read_bytes() == (work / "cluster" / "pre_p" / a.name).read_bytes()
-                   for a in (work / "local" / "pre_p").glob("*.png"))
+        same = all(
+            a.read_bytes() == (work / "cluster" / "pre_p" / a.name).read_bytes()
+            for a in (work / "local" / "pre_p").glob("*.png")
+        )
     print(f"\n3 tiles 1024 x 1024, UNetFormer, CPU, {torch.get_num_threads()} torch threads per prediction")
-    print(f"| run | seconds |\n|---|---:|\n| local | {local:.1f} |\n| Dask, {args.workers} worker processes "
-          f"(includes worker start-up and model loading) | {remote:.1f} |")
+    print(
+        f"| run | seconds |\n|---|---:|\n| local | {local:.1f} |\n| Dask, {args.workers} worker processes "
+        f"(includes worker start-up and model loading) | {remote:.1f} |"
+    )
     print(f"label maps identical: {same}")
 
 

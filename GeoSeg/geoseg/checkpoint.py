@@ -5,6 +5,7 @@ Checkpoints are loaded with ``torch.load(weights_only=True)``: tensors, numbers,
 plus the few plain records Lightning checkpoints hold (numpy scalars in callback states, paths, hyper-parameter
 dicts), allowed by name in :data:`LIGHTNING_SAFE_GLOBALS`. A file that needs anything else is refused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,13 @@ def _numpy_globals() -> list:
 def _lightning_globals() -> list:
     """Lightning's ``AttributeDict`` (its saved hyper-parameters), from whichever Lightning is installed."""
     found = []
-    for module in ("lightning_fabric.utilities.data", "pytorch_lightning.utilities.parsing",
-                   "lightning.fabric.utilities.data"):
+    for module in (
+        "lightning_fabric.utilities.data",
+        "pytorch_lightning.utilities.parsing",
+        "lightning.fabric.utilities.data",
+    ):
         try:
-            found.append(getattr(__import__(module, fromlist=["AttributeDict"]), "AttributeDict"))
+            found.append(__import__(module, fromlist=["AttributeDict"]).AttributeDict)
         except (ImportError, AttributeError):
             continue
     return found
@@ -49,8 +53,13 @@ def _lightning_globals() -> list:
 
 # Plain records that Lightning checkpoints may hold besides tensors; none of them runs code when rebuilt.
 LIGHTNING_SAFE_GLOBALS = [
-    *_numpy_globals(), *_lightning_globals(), argparse.Namespace,
-    pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath,
+    *_numpy_globals(),
+    *_lightning_globals(),
+    argparse.Namespace,
+    pathlib.PosixPath,
+    pathlib.WindowsPath,
+    pathlib.PurePosixPath,
+    pathlib.PureWindowsPath,
 ]
 
 
@@ -90,7 +99,7 @@ def load_net_weights(net: nn.Module, path: str | Path) -> None:
         raise InputError(f"checkpoint {path} holds a {type(state).__name__}, not a state_dict")
     state = state.get("state_dict", state)
     if any(key.startswith(NET_PREFIX) for key in state):
-        state = {key[len(NET_PREFIX):]: value for key, value in state.items() if key.startswith(NET_PREFIX)}
+        state = {key[len(NET_PREFIX) :]: value for key, value in state.items() if key.startswith(NET_PREFIX)}
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -111,7 +120,8 @@ def trained_checkpoint(config: Config, work_dir: Path) -> tuple[Path, str]:
         record = read_json(record_path)
         name = record.get("best_checkpoint") if isinstance(record, dict) else None
         if not name:
-            raise FileNotFoundError(f"{record_path}: the last training saved no best checkpoint (no validation ran?); "
-                                    f"pass --ckpt")
+            raise FileNotFoundError(
+                f"{record_path}: the last training saved no best checkpoint (no validation ran?); pass --ckpt"
+            )
         return folder / name, f"the best checkpoint of the last training, recorded in {record_path}"
     return folder / f"{config.test_weights_name}.ckpt", f"the config's test_weights_name (no {TRAINING_RECORD} there)"

@@ -1,12 +1,14 @@
 """Helpers shared by the GeoSeg scripts: paths given on the command line, config files, the device."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from .paths import GEOSEG_ROOT
 from rscommon.files import InputError
+
+from .paths import GEOSEG_ROOT
 
 
 def absolute(path: str) -> Path:

@@ -4,6 +4,7 @@ A config either names a recipe (``recipe = unetformer(dataset="Urban")``, see :m
 values it may extend or override with its own names, or defines everything itself as GeoSeg's configs do
 (``net``, ``loss``, ``optimizer``, ... see :data:`REQUIRED`).
 """
+
 from __future__ import annotations
 
 import runpy
@@ -29,9 +30,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 REQUIRED = (
-    "net", "loss", "optimizer", "lr_scheduler", "train_loader", "val_loader", "test_dataset",
-    "max_epoch", "num_classes", "classes", "ignore_index", "dataset",
-    "monitor", "weights_name", "weights_path", "test_weights_name", "log_name",
+    "net",
+    "loss",
+    "optimizer",
+    "lr_scheduler",
+    "train_loader",
+    "val_loader",
+    "test_dataset",
+    "max_epoch",
+    "num_classes",
+    "classes",
+    "ignore_index",
+    "dataset",
+    "monitor",
+    "weights_name",
+    "weights_path",
+    "test_weights_name",
+    "log_name",
 )
 
 
@@ -44,7 +59,8 @@ def load_config(path: str | Path, **recipe_changes: Any) -> Config:
 
     When the file defines ``recipe`` (a :class:`~geoseg.recipes.Recipe`), ``recipe_changes`` are applied to it
     (e.g. ``pretrained=False`` when a checkpoint will supply every weight), it is built, and the file's other
-    names are laid over its values; a config that builds everything itself ignores ``recipe_changes``. Imported modules, functions and classes are left out; :data:`DEFAULTS`
+    names are laid over its values; a config that builds everything itself ignores ``recipe_changes``. Imported
+    modules, functions and classes are left out; :data:`DEFAULTS`
     fill the settings it omits.
 
     Raises ``FileNotFoundError`` for a missing file, :class:`~rscommon.files.InputError` naming the file and

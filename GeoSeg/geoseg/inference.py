@@ -1,8 +1,10 @@
 """Test-time augmentation for prediction, through ttach."""
+
 from __future__ import annotations
 
 import ttach as tta
 from torch import nn
+
 from rscommon.files import InputError
 
 # The reference's "d4" is horizontal flip x four scales (its comment: "multi-scale TTA"), not the dihedral group.
@@ -16,10 +18,12 @@ def tta_transforms(mode: str) -> tta.Compose | None:
     if mode == "lr":
         return tta.Compose([tta.HorizontalFlip(), tta.VerticalFlip()])
     if mode == "d4":
-        return tta.Compose([
-            tta.HorizontalFlip(),
-            tta.Scale(scales=[0.75, 1.0, 1.25, 1.5], interpolation="bicubic", align_corners=False),
-        ])
+        return tta.Compose(
+            [
+                tta.HorizontalFlip(),
+                tta.Scale(scales=[0.75, 1.0, 1.25, 1.5], interpolation="bicubic", align_corners=False),
+            ]
+        )
     raise InputError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_CHOICES)}")
 
 

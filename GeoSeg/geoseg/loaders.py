@@ -1,4 +1,5 @@
 """The reference datasets and data loaders that are described in a config and built when a run starts."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .datasets import PotsdamDataset, UrbanDataset
 from rscommon.files import InputError
+
+from .datasets import PotsdamDataset, UrbanDataset
 
 DATASET_CLASSES = {"Urban": UrbanDataset, "potsdam": PotsdamDataset}
 

@@ -1,9 +1,11 @@
 """The reference's segmentation losses: label-smoothed cross-entropy + soft Dice, and UNetFormer's auxiliary term."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from rscommon.files import InputError
 
 AUX_WEIGHT = 0.4
@@ -33,8 +35,9 @@ class SoftCrossEntropyLoss(nn.Module):
             return logits.sum() * 0.0
         if self.average == "valid":
             return F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor)
-        total = F.cross_entropy(logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor,
-                                reduction="sum")
+        total = F.cross_entropy(
+            logits, labels, ignore_index=self.ignore_index, label_smoothing=self.smooth_factor, reduction="sum"
+        )
         return total / labels.numel()
 
 

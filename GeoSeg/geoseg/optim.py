@@ -1,12 +1,15 @@
 """The reference's optimiser recipe: per-layer options, no decay on biases, AdamW inside Lookahead."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from timm.optim import Lookahead
 from torch import nn
+
 from rscommon.files import InputError
 
 BACKBONE_PATTERN = "backbone.*"
@@ -59,8 +62,9 @@ def reference_optimizer(
     return with_lookahead(adamw, lookahead_sync) if lookahead else adamw
 
 
-def with_lookahead(optimizer: torch.optim.Optimizer, sync: str = "catalyst", k: int = LOOKAHEAD_K,
-                   alpha: float = LOOKAHEAD_ALPHA) -> Lookahead:
+def with_lookahead(
+    optimizer: torch.optim.Optimizer, sync: str = "catalyst", k: int = LOOKAHEAD_K, alpha: float = LOOKAHEAD_ALPHA
+) -> Lookahead:
     """timm's Lookahead around ``optimizer``, its slow weights taken in the phase ``sync`` names.
 
     ``"catalyst"`` (the reference's catalyst Lookahead): the slow weights are taken after step 1 and the fast

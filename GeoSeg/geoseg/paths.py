@@ -1,4 +1,5 @@
 """Where the GeoSeg stage lives: configs and scripts resolve relative paths against ``GeoSeg/``."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ images and the output folder must be on storage they share). The batches are the
 use as many torch threads as this process (CPU sums differ in their last bits with the thread count), so the
 results are identical to the local run on the same kind of machine.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,9 +29,9 @@ from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png, write_rgb_png
 from rscommon.locks import folder_locked
 from rscommon.metrics import compute_scores, confusion_matrix
+from rscommon.outputs import check_output_folder
 from rscommon.parallel import Execution, unordered_map
 from rscommon.provenance import file_identity, fingerprint, what_changed
-from rscommon.outputs import check_output_folder
 
 from .checkpoint import load_net_weights
 from .config import Config, load_config
@@ -80,8 +81,11 @@ def folders_of(dataset: Dataset) -> list[SegmentationFolder]:
 
 def image_paths(dataset: Dataset) -> list[tuple[str, Path]]:
     """``(img_id, image file)`` of every item of the dataset, in order; ids must be unique (they name outputs)."""
-    items = [(img_id, folder.image_path(img_id)) for folder in folders_of(dataset)
-             for img_id in folder.img_ids * folder.repeats]
+    items = [
+        (img_id, folder.image_path(img_id))
+        for folder in folders_of(dataset)
+        for img_id in folder.img_ids * folder.repeats
+    ]
     seen: dict[str, Path] = {}
     for img_id, path in items:
         if img_id in seen:
@@ -92,8 +96,11 @@ def image_paths(dataset: Dataset) -> list[tuple[str, Path]]:
 
 def run_fingerprint(config: Config, options: PredictOptions) -> dict:
     """What every label map of a run depends on besides its own image."""
-    return fingerprint({"checkpoint": options.checkpoint, "config": config.config_path},
-                       {"tta": options.tta, "rgb": options.rgb}, PREDICT_VERSION)
+    return fingerprint(
+        {"checkpoint": options.checkpoint, "config": config.config_path},
+        {"tta": options.tta, "rgb": options.rgb},
+        PREDICT_VERSION,
+    )
 
 
 def predict(config: Config, options: PredictOptions) -> dict | None:
@@ -103,16 +110,24 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
     dataset = config.test_dataset
     folders = folders_of(dataset)
     images = image_paths(dataset)
-    inputs = {f"{kind} ({folder.root})": folder.root / sub for folder in folders
-              for kind, sub in (("image", folder.img_dir), ("mask", folder.mask_dir))}
+    inputs = {
+        f"{kind} ({folder.root})": folder.root / sub
+        for folder in folders
+        for kind, sub in (("image", folder.img_dir), ("mask", folder.mask_dir))
+    }
     for output in (options.output, options.label_dir):
         check_output_folder(output, inputs, "-o")
     with folder_locked(options.output, f"-o {options.output}"):
         return _predict_into(config, options, dataset, folders, images)
 
 
-def _predict_into(config: Config, options: PredictOptions, dataset: Dataset, folders: list[SegmentationFolder],
-                  images: list[tuple[str, Path]]) -> dict | None:
+def _predict_into(
+    config: Config,
+    options: PredictOptions,
+    dataset: Dataset,
+    folders: list[SegmentationFolder],
+    images: list[tuple[str, Path]],
+) -> dict | None:
     """:func:`predict` once its output folder is checked and held by this run."""
     run = run_fingerprint(config, options)
     identities = {img_id: file_identity(path) for img_id, path in images}
@@ -120,11 +135,13 @@ def _predict_into(config: Config, options: PredictOptions, dataset: Dataset, fol
     reused = _reusable(options, run, identities) if options.resume else {}
     record["images"].update(reused)
     todo = [index for index, (img_id, _) in enumerate(images) if img_id not in reused]
-    batches = [todo[i:i + options.batch_size] for i in range(0, len(todo), options.batch_size)]
+    batches = [todo[i : i + options.batch_size] for i in range(0, len(todo), options.batch_size)]
     predictor = Predictor(config, options) if batches else None  # a checkpoint that does not fit fails here
-    print(f"{len(images)} image(s), checkpoint {options.checkpoint}, output {options.label_dir}: "
-          f"{len(reused)} kept, {len(todo)} to predict"
-          + (f" on {options.scheduler}" if options.scheduler else f" on {options.device}"))
+    print(
+        f"{len(images)} image(s), checkpoint {options.checkpoint}, output {options.label_dir}: "
+        f"{len(reused)} kept, {len(todo)} to predict"
+        + (f" on {options.scheduler}" if options.scheduler else f" on {options.device}")
+    )
     options.label_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = options.output / METRICS_FILE
     if batches:
@@ -167,21 +184,29 @@ def _reusable(options: PredictOptions, run: dict, identities: dict[str, dict]) -
         return {}
     changed = what_changed(previous_run, run)
     if changed:
-        print(f"resume: {', '.join(changed)} changed since the label maps in {options.label_dir} were made; "
-              f"predicting every image again")
+        print(
+            f"resume: {', '.join(changed)} changed since the label maps in {options.label_dir} were made; "
+            f"predicting every image again"
+        )
         return {}
     kept, stale = {}, []
     for img_id, identity in identities.items():
         entry = previous_images.get(img_id)
         target = options.label_dir / f"{img_id}.png"
-        if entry and entry.get("image") == identity and target.is_file() and \
-                entry.get("prediction") == file_identity(target):
+        if (
+            entry
+            and entry.get("image") == identity
+            and target.is_file()
+            and entry.get("prediction") == file_identity(target)
+        ):
             kept[img_id] = entry
         elif entry:
             stale.append(img_id)
     if stale:
-        print(f"resume: {len(stale)} image(s) or label map(s) changed ({', '.join(stale[:5])}"
-              f"{', ...' if len(stale) > 5 else ''}); predicting them again")
+        print(
+            f"resume: {len(stale)} image(s) or label map(s) changed ({', '.join(stale[:5])}"
+            f"{', ...' if len(stale) > 5 else ''}); predicting them again"
+        )
     return kept
 
 
@@ -213,8 +238,12 @@ def _run_batches(predictor: Predictor | None, batches: list[list[int]]):
                 progress.update()
                 yield result
             return
-        loader = DataLoader(config.test_dataset, batch_sampler=batches, num_workers=options.num_workers,
-                            pin_memory=options.device.startswith("cuda"))
+        loader = DataLoader(
+            config.test_dataset,
+            batch_sampler=batches,
+            num_workers=options.num_workers,
+            pin_memory=options.device.startswith("cuda"),
+        )
         for batch in loader:
             progress.update()
             yield predictor.write(batch)
@@ -242,8 +271,10 @@ class Predictor:
                 raise
             except (RuntimeError, ValueError) as error:
                 message = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                raise InputError(f"{type(self.config.net).__name__} cannot take the {'x'.join(map(str, images.shape))} "
-                                 f"batch of {', '.join(ids)}: {message}") from error
+                raise InputError(
+                    f"{type(self.config.net).__name__} cannot take the {'x'.join(map(str, images.shape))} "
+                    f"batch of {', '.join(ids)}: {message}"
+                ) from error
         predictions = logits.argmax(dim=1).cpu().numpy().astype(np.uint8)
         write = write_rgb_png if self.options.rgb else write_label_png
         written = []

@@ -15,6 +15,7 @@ The defaults are the reference's recipe, quirks included, each with a switch:
 - ``scale_resize="pil"``: the scale augmentation resizes with PIL bicubic (antialiased when shrinking, the
   reference); ``"cv2"`` with cv2 bicubic.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,12 +29,12 @@ from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 from torch.utils.data import ConcatDataset
 
 from rscommon.datasets import get_dataset
+from rscommon.files import InputError
 
 from .datasets import SampleDataset
 from .loaders import LoaderSpec, reference_datasets
 from .losses import UNetFormerLoss, ce_dice_loss
 from .optim import reference_optimizer
-from rscommon.files import InputError
 
 
 @dataclass(frozen=True)
@@ -109,24 +110,38 @@ class Recipe:
         entry, spec = MODELS[self.model], get_dataset(self.dataset)
         net_kwargs = entry.kwargs(spec.num_classes)
         net = entry.constructor(**{**net_kwargs, "pretrained": self.pretrained})
-        loss = (UNetFormerLoss(spec.ignore_index, ce_average=self.ce_average) if entry.aux_loss
-                else ce_dice_loss(spec.ignore_index, ce_average=self.ce_average))
+        loss = (
+            UNetFormerLoss(spec.ignore_index, ce_average=self.ce_average)
+            if entry.aux_loss
+            else ce_dice_loss(spec.ignore_index, ce_average=self.ce_average)
+        )
         train_dataset, val_dataset = self._datasets()
-        optimizer = reference_optimizer(net, self.lr, self.weight_decay, self.backbone_lr,
-                                        self.backbone_weight_decay, self.lookahead, self.lookahead_sync)
+        optimizer = reference_optimizer(
+            net,
+            self.lr,
+            self.weight_decay,
+            self.backbone_lr,
+            self.backbone_weight_decay,
+            self.lookahead,
+            self.lookahead_sync,
+        )
         folder = "sample" if self.samples else self.dataset
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {
             **settings,
             "recipe": self,
-            "classes": spec.classes, "num_classes": spec.num_classes, "ignore_index": spec.ignore_index,
+            "classes": spec.classes,
+            "num_classes": spec.num_classes,
+            "ignore_index": spec.ignore_index,
             "net_kwargs": net_kwargs,
             "weights_path": f"model_weights/{folder}/{self.weights_name}",
             "test_weights_name": self.weights_name,
             "log_name": f"{folder}/{self.weights_name}",
             "net": net,
             "loss": loss,
-            "train_dataset": train_dataset, "val_dataset": val_dataset, "test_dataset": val_dataset,
+            "train_dataset": train_dataset,
+            "val_dataset": val_dataset,
+            "test_dataset": val_dataset,
             "train_loader": LoaderSpec(train_dataset, self.train_batch_size, train=True),
             "val_loader": LoaderSpec(val_dataset, self.val_batch_size, train=False),
             "optimizer": optimizer,
@@ -136,8 +151,12 @@ class Recipe:
     def _datasets(self):
         if not self.samples:
             return reference_datasets(self.dataset, self.crop_size, self.scale_resize)
-        train = [SampleDataset(s, train=True, crop_size=self.crop_size, repeats=self.sample_repeats,
-                               scale_resize=self.scale_resize) for s in self.samples]
+        train = [
+            SampleDataset(
+                s, train=True, crop_size=self.crop_size, repeats=self.sample_repeats, scale_resize=self.scale_resize
+            )
+            for s in self.samples
+        ]
         val = [SampleDataset(s) for s in self.samples]
         if len(self.samples) == 1:
             return train[0], val[0]
@@ -186,8 +205,15 @@ def swinunet(dataset: str, **settings: Any) -> Recipe:
     The network accepts exactly 1024 x 1024 inputs, so it trains on 1024 crops (the reference's 512 crops
     cannot pass its patch embedding) and predicts without scale test-time augmentation.
     """
-    return Recipe("swinunet", dataset, "swinunet-512-crop-ms-e200", crop_size=1024, backbone_lr=None,
-                  lookahead=False, test_time_aug="lr").replace(**settings)
+    return Recipe(
+        "swinunet",
+        dataset,
+        "swinunet-512-crop-ms-e200",
+        crop_size=1024,
+        backbone_lr=None,
+        lookahead=False,
+        test_time_aug="lr",
+    ).replace(**settings)
 
 
 def unetformer(dataset: str, **settings: Any) -> Recipe:

@@ -10,6 +10,7 @@ the datasets, the loader workers) and Lightning's deterministic mode is on, so t
 the same machine give identical weights and metrics. On a GPU, kernels without a deterministic CUDA version
 (e.g. bilinear upsampling's backward) only warn; exact GPU repeats are as far as PyTorch allows.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -80,8 +81,10 @@ def build_trainer(config: Config, options: TrainOptions) -> pl.Trainer:
     logger = CSVLogger(resolve_path("lightning_logs", options.work_dir), name=config.log_name)
     limits = {
         key: limit
-        for key, limit in (("limit_train_batches", batch_limit(options.limit_train_batches)),
-                           ("limit_val_batches", batch_limit(options.limit_val_batches)))
+        for key, limit in (
+            ("limit_train_batches", batch_limit(options.limit_train_batches)),
+            ("limit_val_batches", batch_limit(options.limit_val_batches)),
+        )
         if limit is not None
     }
     return pl.Trainer(
@@ -115,13 +118,19 @@ def train(config_path: str | Path, options: TrainOptions) -> dict:
     trainer = build_trainer(config, options)
     folder = weights_dir(config, options.work_dir)
     if not resume and folder.is_dir() and any(folder.glob("*.ckpt")):
-        print(f"{folder} already holds checkpoints: Lightning adds -v1, -v2, ... to this training's file names, "
-              f"and {TRAINING_RECORD} will name the one this training wrote")
+        print(
+            f"{folder} already holds checkpoints: Lightning adds -v1, -v2, ... to this training's file names, "
+            f"and {TRAINING_RECORD} will name the one this training wrote"
+        )
     with warnings.catch_warnings():
         # Said above in our words; the record, not the file name, tells prediction which checkpoint is new.
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-        trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                    ckpt_path=str(resume) if resume else None)
+        trainer.fit(
+            module,
+            train_dataloaders=train_loader,
+            val_dataloaders=val_loader,
+            ckpt_path=str(resume) if resume else None,
+        )
     record = training_record(config, options, trainer)
     write_json_atomic(folder / TRAINING_RECORD, record)
     return {**record, "record": str(folder / TRAINING_RECORD)}

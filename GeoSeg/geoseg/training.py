@@ -1,4 +1,5 @@
 """The Lightning module that trains a config's net with its loss, optimiser and scheduler, and scores it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +56,8 @@ class SupervisedSegmentation(pl.LightningModule):
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(
                 f"{type(self.net).__name__} cannot take a {'x'.join(map(str, x.shape))} batch "
-                f"(config {getattr(self.config, 'config_path', '?')}: check crop_size and the image sizes): {first_line}"
+                f"(config {getattr(self.config, 'config_path', '?')}: check crop_size and the image sizes): "
+                f"{first_line}"
             ) from error
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -1,10 +1,13 @@
-"""Convert LoveDA masks from raw codes to GeoSeg's: ``python tools/loveda_mask_convert.py --mask-dir D --output-mask-dir O``.
+"""Convert LoveDA masks from raw codes to GeoSeg's.
+
+    python tools/loveda_mask_convert.py --mask-dir D --output-mask-dir O
 
 Raw codes 0 (no-data) and 1..7 become 7 (``other``) and 0..6. Each converted mask is written to
 ``O/<name>.png`` as a P-mode PNG with the Urban palette, and its colour rendering to ``O_rgb/<name>.png``.
 Existing outputs are kept (``--overwrite`` redoes them), so an interrupted run continues where it stopped.
 A failure ends in one ``error:`` line (``--debug`` shows the traceback).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ each copy on the top and left to a multiple of the patch size (``--train-padding
 windows of ``--mode val``). Label colours outside the ISPRS table become 6 with a warning. Tiles whose patches
 all exist are skipped unless ``--overwrite``. A failure ends in one ``error:`` line (``--debug``: traceback).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--img-dir", type=absolute, required=True, help="folder of *_RGB.tif tiles (2_Ortho_RGB)")
     parser.add_argument("--mask-dir", type=absolute, required=True, help="folder of *_label.tif tiles")
-    parser.add_argument("--split-list", type=absolute,
-                        help="text file naming the tiles of this split, one label file name per line "
-                             "(the reference's --read_txt); default: every *_RGB.tif in --img-dir")
+    parser.add_argument(
+        "--split-list",
+        type=absolute,
+        help="text file naming the tiles of this split, one label file name per line "
+        "(the reference's --read_txt); default: every *_RGB.tif in --img-dir",
+    )
     parser.add_argument("--output-img-dir", type=absolute, required=True)
     parser.add_argument("--output-mask-dir", type=absolute, required=True)
     parser.add_argument("--eroded", action="store_true", help="read the *_label_noBoundary.tif labels")
     parser.add_argument("--mode", choices=("train", "val"), default="val", help="train adds flipped copies")
-    parser.add_argument("--train-padding", choices=TRAIN_PADDINGS, default="reference",
-                        help="train mode: pad top/left to a multiple of the patch size as the reference, or not")
+    parser.add_argument(
+        "--train-padding",
+        choices=TRAIN_PADDINGS,
+        default="reference",
+        help="train mode: pad top/left to a multiple of the patch size as the reference, or not",
+    )
     parser.add_argument("--split-size", type=int, default=1024)
     parser.add_argument("--stride", type=int, default=1024)
     parser.add_argument("--overwrite", action="store_true")
@@ -44,8 +52,15 @@ def main(argv: list[str]) -> None:
     args = parse_args(argv)
     settings = SplitSettings(args.mode, args.split_size, args.stride, args.train_padding)
     tiles = find_tiles(args.img_dir, args.mask_dir, args.split_list, args.eroded)
-    written = split_tiles(tiles, args.output_img_dir, args.output_mask_dir, settings, [args.img_dir, args.mask_dir],
-                          args.overwrite, args.workers)
+    written = split_tiles(
+        tiles,
+        args.output_img_dir,
+        args.output_mask_dir,
+        settings,
+        [args.img_dir, args.mask_dir],
+        args.overwrite,
+        args.workers,
+    )
     print(f"{len(tiles)} tile(s), {written} patch pair(s) written to {args.output_img_dir} and {args.output_mask_dir}")
 
 

@@ -11,6 +11,7 @@ are wall seconds; "CPU s" is the process's CPU time of the whole image (all thre
     python SAM/benchmarks/bench_objects.py                       # 8 x 8 grid, the small model types (minutes)
     python SAM/benchmarks/bench_objects.py --reference-grid --all-models --device cuda --autocast bf16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,18 +56,28 @@ class Stopwatch:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sources", nargs="+", choices=list(SOURCES), default=list(SOURCES))
-    parser.add_argument("--all-models", action="store_true",
-                        help=f"every model type (default: the small ones, {SMALL_MODEL_TYPES})")
-    parser.add_argument("--reference-grid", action="store_true",
-                        help="each source's own generator settings (32 x 32 points; one crop layer for sam/samhq) "
-                             "instead of the quick grid")
+    parser.add_argument(
+        "--all-models", action="store_true", help=f"every model type (default: the small ones, {SMALL_MODEL_TYPES})"
+    )
+    parser.add_argument(
+        "--reference-grid",
+        action="store_true",
+        help="each source's own generator settings (32 x 32 points; one crop layer for sam/samhq) "
+        "instead of the quick grid",
+    )
     parser.add_argument("--points-per-side", type=int, default=8, help="the quick grid, without crops (default 8)")
     parser.add_argument("--points-per-batch", type=int, help="point prompts per batch (default: the source's)")
-    parser.add_argument("--keep-thresholds", action="store_true",
-                        help="the source's quality thresholds (default 0: every candidate mask post-processed)")
+    parser.add_argument(
+        "--keep-thresholds",
+        action="store_true",
+        help="the source's quality thresholds (default 0: every candidate mask post-processed)",
+    )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--autocast", choices=sorted(AUTOCAST),
-                        help="CUDA autocast dtype (default: the source's, fp16 for sam/samhq and bf16 for sam2)")
+    parser.add_argument(
+        "--autocast",
+        choices=sorted(AUTOCAST),
+        help="CUDA autocast dtype (default: the source's, fp16 for sam/samhq and bf16 for sam2)",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per model after a warm-up; best kept")
     args = parser.parse_args(argv)
@@ -116,8 +127,9 @@ def timed_run(recipe: SourceRecipe, image: Any, args: argparse.Namespace) -> tup
         if generator is not None:
             predictor = generator.predictor
             watch.time_method(predictor, "set_image", "encoder")
-            watch.time_method(predictor, "predict_torch" if hasattr(predictor, "predict_torch") else "_predict",
-                              "decode")
+            watch.time_method(
+                predictor, "predict_torch" if hasattr(predictor, "predict_torch") else "_predict", "decode"
+            )
             watch.time_method(generator, "generate", "generated")
         _synchronise(recipe)
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -156,8 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     image = read_rgb(TILE)
     device = resolve_device(args.device)
     grid = "each source's own" if args.reference_grid else f"{args.points_per_side} x {args.points_per_side}, no crops"
-    print(f"tile {TILE.name} {image.shape[1]}x{image.shape[0]}; device {device}; torch {torch.__version__}, "
-          f"{args.threads} CPU threads; point grid: {grid}; seconds per image, best of {args.repeats} after a warm-up")
+    print(
+        f"tile {TILE.name} {image.shape[1]}x{image.shape[0]}; device {device}; torch {torch.__version__}, "
+        f"{args.threads} CPU threads; point grid: {grid}; seconds per image, best of {args.repeats} after a warm-up"
+    )
     print(row(["source", "model type", "weights", "points", "device", "dtype", *PARTS, "total", "CPU s", "objects"]))
     print(row(["---"] * 6 + ["---:"] * (len(PARTS) + 3)))
     for name in args.sources:
@@ -171,8 +185,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(row([*head, "-", f"not built here: {str(error).splitlines()[0]}"]), flush=True)
                 continue
             parts = [f"{seconds[part]:.2f}" if part in seconds else "-" for part in PARTS]
-            print(row([*head, dtype, *parts, f"{seconds['total']:.2f}", f"{seconds['cpu']:.2f}", str(count)]),
-                  flush=True)
+            print(
+                row([*head, dtype, *parts, f"{seconds['total']:.2f}", f"{seconds['cpu']:.2f}", str(count)]), flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ region source, resumable, on GPU or CPU, locally or on a Dask cluster.
     from sam_objects import build_object_source
     records = build_object_source("regions")(rgb_uint8_image)  # [{"rles": {...}, "area": int}, ...]
 """
+
 from .registry import (
     SOURCES,
     ObjectSource,
@@ -14,5 +15,13 @@ from .registry import (
 )
 from .runner import RunSummary, generate_object_jsons
 
-__all__ = ["SOURCES", "ObjectSource", "RunSummary", "SourceRecipe", "build_object_source",
-           "default_checkpoint_path", "generate_object_jsons", "source_recipe"]
+__all__ = [
+    "SOURCES",
+    "ObjectSource",
+    "RunSummary",
+    "SourceRecipe",
+    "build_object_source",
+    "default_checkpoint_path",
+    "generate_object_jsons",
+    "source_recipe",
+]

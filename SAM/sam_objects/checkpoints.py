@@ -1,4 +1,5 @@
 """Published checkpoints: where each one is downloaded from, and the error that names a missing one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

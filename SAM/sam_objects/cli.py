@@ -1,4 +1,5 @@
 """Command line of the generate_json_*.py scripts: object masks per image as COCO-RLE JSON."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import Field, fields, replace
 
 from rscommon.cli import absolute_path, run_main
+from rscommon.files import InputError
 from rscommon.images import list_images
 from rscommon.limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from rscommon.locks import folder_lock, locked
@@ -15,7 +17,6 @@ from rscommon.outputs import check_output_folder
 from . import registry
 from .registry import SOURCES, MissingDependencyError, SourceRecipe, source_recipe
 from .runner import generate_object_jsons
-from rscommon.files import InputError
 
 __all__ = ["build_parser", "main", "recipe_from_args", "run"]
 
@@ -33,43 +34,77 @@ def _setting_fields() -> dict[str, Field]:
 
 def _defaults_text(name: str) -> str:
     """The reference default of setting ``name`` for each source that uses it, e.g. 'sam 0.95, samhq 0.85'."""
-    return ", ".join(f"{spec.name} {getattr(spec.settings, name)}" for spec in SOURCES.values()
-                     if name in spec.settings.__dataclass_fields__)
+    return ", ".join(
+        f"{spec.name} {getattr(spec.settings, name)}"
+        for spec in SOURCES.values()
+        if name in spec.settings.__dataclass_fields__
+    )
 
 
 def _model_types_text() -> str:
-    return "; ".join(f"{spec.name} {'/'.join(spec.checkpoints)} (default {spec.default_model_type})"
-                     for spec in SOURCES.values() if spec.checkpoints)
+    return "; ".join(
+        f"{spec.name} {'/'.join(spec.checkpoints)} (default {spec.default_model_type})"
+        for spec in SOURCES.values()
+        if spec.checkpoints
+    )
 
 
 def build_parser(default_model: str) -> argparse.ArgumentParser:
     """The parser; setting options default to the reference's values for the chosen ``--model``."""
     parser = argparse.ArgumentParser(
-        description="Write <stem>.json per image: a list of {'rles': COCO compressed RLE, 'area': int} objects.")
+        description="Write <stem>.json per image: a list of {'rles': COCO compressed RLE, 'area': int} objects."
+    )
     parser.add_argument("-i", "--image-dir", "--image_dir", required=True, type=absolute_path, help="folder of images")
     parser.add_argument("-j", "--json-dir", "--sam_json_dir", required=True, type=absolute_path, help="output folder")
-    parser.add_argument("--model", choices=list(SOURCES), default=default_model,
-                        help=f"object source (default {default_model}); 'regions' needs no weights and is not SAM")
+    parser.add_argument(
+        "--model",
+        choices=list(SOURCES),
+        default=default_model,
+        help=f"object source (default {default_model}); 'regions' needs no weights and is not SAM",
+    )
     parser.add_argument("--model-type", choices=MODEL_TYPES, help=f"backbone: {_model_types_text()}")
-    parser.add_argument("--checkpoint", type=absolute_path,
-                        help="weights file (default: its standard name in the weights folder, $SESSRS_WEIGHTS "
-                             "or the repository's weights/)")
+    parser.add_argument(
+        "--checkpoint",
+        type=absolute_path,
+        help="weights file (default: its standard name in the weights folder, $SESSRS_WEIGHTS "
+        "or the repository's weights/)",
+    )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redo every image (by default only images whose JSON is missing, damaged, or made "
-                             "from another image, settings or checkpoint are made)")
-    parser.add_argument("-n", "--workers", type=int, default=1,
-                        help="local worker processes, each with its own model (default 1: in this process)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run the per-image tasks on this dask.distributed scheduler (e.g. tcp://host:8786); "
-                             "workers must see the image and JSON folders and the checkpoint at the same paths")
-    parser.add_argument("--max-image-pixels", type=int, metavar="N",
-                        help=f"refuse images of more pixels (default ${MAX_IMAGE_PIXELS_ENV}, else 8192 x 8192)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo every image (by default only images whose JSON is missing, damaged, or made "
+        "from another image, settings or checkpoint are made)",
+    )
+    parser.add_argument(
+        "-n",
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes, each with its own model (default 1: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the per-image tasks on this dask.distributed scheduler (e.g. tcp://host:8786); "
+        "workers must see the image and JSON folders and the checkpoint at the same paths",
+    )
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        metavar="N",
+        help=f"refuse images of more pixels (default ${MAX_IMAGE_PIXELS_ENV}, else 8192 x 8192)",
+    )
     group = parser.add_argument_group("generator settings (default: the reference's value for the chosen --model)")
     for name, setting in _setting_fields().items():
         extra = {key: value for key, value in setting.metadata.items() if key in ("type", "choices", "nargs")}
-        group.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
-                           help=f"{setting.metadata['help']} [{_defaults_text(name)}]", **extra)
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            default=None,
+            help=f"{setting.metadata['help']} [{_defaults_text(name)}]",
+            **extra,
+        )
     return parser
 
 
@@ -102,9 +137,15 @@ def run(argv: Sequence[str], default_model: str) -> int:
     where = f" on {args.scheduler}" if args.scheduler else ""
     print(f"object source: {recipe.spec.label}; {len(images)} images -> {args.json_dir}{where}")
     with locked(folder_lock(args.json_dir), f"-j {args.json_dir}"):
-        summary = generate_object_jsons(images, args.json_dir, source, overwrite=args.overwrite,
-                                        workers=args.workers, scheduler=args.scheduler,
-                                        max_pixels=max_pixels)
+        summary = generate_object_jsons(
+            images,
+            args.json_dir,
+            source,
+            overwrite=args.overwrite,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            max_pixels=max_pixels,
+        )
     print(summary.report())
     return 1 if summary.failed else 0
 

@@ -1,10 +1,11 @@
 """Device choice and the CUDA-only autocast."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import ContextManager
 
 import torch
+
 from rscommon.files import InputError
 
 
@@ -18,7 +19,7 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device, dtype: torch.dtype | None = torch.float16) -> ContextManager:
+def autocast_for(device: torch.device, dtype: torch.dtype | None = torch.float16) -> contextlib.AbstractContextManager:
     """Autocast to ``dtype`` on CUDA (fp16 as the reference runs SAM; bf16 for SAM 2); a no-op elsewhere or when
     ``dtype`` is None."""
     if device.type == "cuda" and dtype is not None:

@@ -4,16 +4,17 @@ It exists so the pipeline runs on machines without a checkpoint (the demo uses i
 Regions are computed on a copy of the image shrunk to ``max_side`` and scaled back with nearest neighbours,
 so a 1024 x 1024 tile takes about a second on one CPU core.
 """
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from skimage.segmentation import felzenszwalb, slic
 
+from rscommon.files import InputError
 from rscommon.objects import encode_object
 
 from .settings import RegionSettings
-from rscommon.files import InputError
 
 
 def region_labels(image: np.ndarray, settings: RegionSettings) -> np.ndarray:
@@ -23,7 +24,7 @@ def region_labels(image: np.ndarray, settings: RegionSettings) -> np.ndarray:
     small_size = (max(1, round(width * factor)), max(1, round(height * factor)))
     small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA) if factor < 1.0 else image
     if settings.method == "felzenszwalb":
-        min_size = max(1, round(settings.min_mask_region_area * factor ** 2))
+        min_size = max(1, round(settings.min_mask_region_area * factor**2))
         labels = felzenszwalb(small, scale=settings.scale, sigma=settings.sigma, min_size=min_size)
     elif settings.method == "slic":
         labels = slic(small, n_segments=settings.n_segments, compactness=settings.compactness, start_label=0)

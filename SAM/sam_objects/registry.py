@@ -4,6 +4,7 @@ the label shown to people. Build one by name with :func:`build_object_source`.
     source = build_object_source("samhq", model_type="vit_tiny", device="cpu")
     records = source(rgb_uint8_image)   # [{"rles": {"size": [H, W], "counts": str}, "area": int}, ...]
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from rscommon.files import InputError
 from rscommon.paths import weights_dir
 from rscommon.provenance import file_identity
 
 from .checkpoints import CheckpointInfo, published, require_file
 from .settings import MaskGeneratorSettings, RegionSettings, Sam2Settings, SemanticSamSettings, Settings
-from rscommon.files import InputError
 
 Generate = Callable[[np.ndarray], list[dict]]
 
@@ -53,10 +54,13 @@ class SourceRecipe:
 
         The device is not part of it: a run resumed on another device keeps the objects already made.
         """
-        settings = {"source": self.name, "package": self.spec.package_version(), "model_type": self.model_type,
-                    **asdict(self.settings)}
-        return {"settings": settings,
-                "checkpoint": None if self.checkpoint is None else file_identity(self.checkpoint)}
+        settings = {
+            "source": self.name,
+            "package": self.spec.package_version(),
+            "model_type": self.model_type,
+            **asdict(self.settings),
+        }
+        return {"settings": settings, "checkpoint": None if self.checkpoint is None else file_identity(self.checkpoint)}
 
     def check(self) -> None:
         """Raise the error building would raise for a missing checkpoint, without building anything."""
@@ -81,16 +85,19 @@ class ObjectSource:
         records = []
         for record in self._generate(image):
             if record["rles"]["size"] != size:
-                raise ValueError(f"object source {self.recipe.name} returned a {record['rles']['size']} mask "
-                                 f"for a {size} image")
+                raise ValueError(
+                    f"object source {self.recipe.name} returned a {record['rles']['size']} mask for a {size} image"
+                )
             if record["area"] > 0:
                 records.append(record)
         return records
 
     def __reduce__(self) -> tuple[Callable[[SourceRecipe], ObjectSource], tuple[SourceRecipe]]:
         if self.recipe.checkpoint is None and self.recipe.spec.checkpoints:
-            raise ValueError("a source with randomly initialised weights cannot be rebuilt in another process; "
-                             "save its state dict and pass it as the checkpoint")
+            raise ValueError(
+                "a source with randomly initialised weights cannot be rebuilt in another process; "
+                "save its state dict and pass it as the checkpoint"
+            )
         return rebuilt_source, (self.recipe,)
 
 
@@ -144,8 +151,9 @@ def _build_sam(recipe: SourceRecipe) -> Generate:
     from .device import resolve_device
     from .sam_source import sam_object_source
 
-    return sam_object_source(recipe.name, recipe.model_type, _checkpoint_or_random(recipe), recipe.settings,
-                             resolve_device(recipe.device))
+    return sam_object_source(
+        recipe.name, recipe.model_type, _checkpoint_or_random(recipe), recipe.settings, resolve_device(recipe.device)
+    )
 
 
 def _build_sam2(recipe: SourceRecipe) -> Generate:
@@ -153,8 +161,9 @@ def _build_sam2(recipe: SourceRecipe) -> Generate:
     from .sam2_source import sam2_module, sam2_object_source
 
     sam2_module()  # first: without the package, the install step is the useful message
-    return sam2_object_source(recipe.model_type, _checkpoint_or_random(recipe), recipe.settings,
-                              resolve_device(recipe.device))
+    return sam2_object_source(
+        recipe.model_type, _checkpoint_or_random(recipe), recipe.settings, resolve_device(recipe.device)
+    )
 
 
 def _checkpoint_or_random(recipe: SourceRecipe) -> Path | None:
@@ -169,11 +178,15 @@ def _build_semantic_sam(recipe: SourceRecipe) -> Generate:
     from .semantic_sam_source import SemanticSamObjectSource, build_semantic_sam_model, import_semantic_sam
 
     import_semantic_sam()  # first: without the package, the install steps are the useful message
-    checkpoint = require_file(recipe.checkpoint or default_checkpoint_path(recipe.name, recipe.model_type),
-                              recipe.spec.checkpoint(recipe.model_type), _wanted_by(recipe))
+    checkpoint = require_file(
+        recipe.checkpoint or default_checkpoint_path(recipe.name, recipe.model_type),
+        recipe.spec.checkpoint(recipe.model_type),
+        _wanted_by(recipe),
+    )
     device = resolve_device(recipe.device)
-    return SemanticSamObjectSource(build_semantic_sam_model(recipe.model_type, checkpoint, device),
-                                   recipe.settings, device)
+    return SemanticSamObjectSource(
+        build_semantic_sam_model(recipe.model_type, checkpoint, device), recipe.settings, device
+    )
 
 
 def _build_regions(recipe: SourceRecipe) -> Generate:
@@ -186,7 +199,6 @@ def _wanted_by(recipe: SourceRecipe) -> str:
     return f"--model {recipe.name} --model-type {recipe.model_type}"
 
 
-
 _SAM_URL = "https://dl.fbaipublicfiles.com/segment_anything/"
 _HQ_URL = "https://huggingface.co/lkeab/hq-sam/resolve/main/"
 _SSAM_URL = "https://github.com/UX-Decoder/Semantic-SAM/releases/download/checkpoint/"
@@ -197,38 +209,80 @@ def _table(model_types: tuple[str, ...], infos: tuple[CheckpointInfo, ...]) -> d
     return dict(zip(model_types, infos, strict=True))
 
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (
-    SourceSpec("sam", "SAM (segment_anything)", MaskGeneratorSettings(), _build_sam, "segment-anything",
-               _table(("vit_h", "vit_l", "vit_b"),
-                      published(_SAM_URL, "sam_vit_h_4b8939.pth", "sam_vit_l_0b3195.pth", "sam_vit_b_01ec64.pth")),
-               "vit_h"),
-    SourceSpec("samhq", "HQ-SAM (segment_anything_hq)",
-               MaskGeneratorSettings(pred_iou_thresh=0.85, stability_score_thresh=0.85), _build_sam,
-               "segment-anything-hq",
-               _table(("vit_h", "vit_l", "vit_b", "vit_tiny"),
-                      published(_HQ_URL, "sam_hq_vit_h.pth", "sam_hq_vit_l.pth", "sam_hq_vit_b.pth",
-                                "sam_hq_vit_tiny.pth")),
-               "vit_h"),
-    SourceSpec("ssam", "Semantic-SAM (semantic_sam)", SemanticSamSettings(), _build_semantic_sam, "semantic-sam",
-               _table(("swinl", "swint"),
-                      published(_SSAM_URL, "swinl_only_sam_many2many.pth", "swint_only_sam_many2many.pth")),
-               "swinl"),
-    SourceSpec("sam2", "SAM 2.1 (sam2)", Sam2Settings(points_per_batch=64, pred_iou_thresh=0.8, box_nms_thresh=0.7,
-                                                    crop_n_layers=0, crop_n_points_downscale_factor=1,
-                                                    min_mask_region_area=0),
-               _build_sam2, "sam2",
-               _table(("tiny", "small", "base_plus", "large"),
-                      published(_SAM2_URL, "sam2.1_hiera_tiny.pt", "sam2.1_hiera_small.pt",
-                                "sam2.1_hiera_base_plus.pt", "sam2.1_hiera_large.pt")),
-               "large"),
-    SourceSpec("regions", "weight-free scikit-image regions (NOT SAM)", RegionSettings(), _build_regions,
-               "scikit-image"),
-)}
+SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec
+    for spec in (
+        SourceSpec(
+            "sam",
+            "SAM (segment_anything)",
+            MaskGeneratorSettings(),
+            _build_sam,
+            "segment-anything",
+            _table(
+                ("vit_h", "vit_l", "vit_b"),
+                published(_SAM_URL, "sam_vit_h_4b8939.pth", "sam_vit_l_0b3195.pth", "sam_vit_b_01ec64.pth"),
+            ),
+            "vit_h",
+        ),
+        SourceSpec(
+            "samhq",
+            "HQ-SAM (segment_anything_hq)",
+            MaskGeneratorSettings(pred_iou_thresh=0.85, stability_score_thresh=0.85),
+            _build_sam,
+            "segment-anything-hq",
+            _table(
+                ("vit_h", "vit_l", "vit_b", "vit_tiny"),
+                published(_HQ_URL, "sam_hq_vit_h.pth", "sam_hq_vit_l.pth", "sam_hq_vit_b.pth", "sam_hq_vit_tiny.pth"),
+            ),
+            "vit_h",
+        ),
+        SourceSpec(
+            "ssam",
+            "Semantic-SAM (semantic_sam)",
+            SemanticSamSettings(),
+            _build_semantic_sam,
+            "semantic-sam",
+            _table(
+                ("swinl", "swint"), published(_SSAM_URL, "swinl_only_sam_many2many.pth", "swint_only_sam_many2many.pth")
+            ),
+            "swinl",
+        ),
+        SourceSpec(
+            "sam2",
+            "SAM 2.1 (sam2)",
+            Sam2Settings(
+                points_per_batch=64,
+                pred_iou_thresh=0.8,
+                box_nms_thresh=0.7,
+                crop_n_layers=0,
+                crop_n_points_downscale_factor=1,
+                min_mask_region_area=0,
+            ),
+            _build_sam2,
+            "sam2",
+            _table(
+                ("tiny", "small", "base_plus", "large"),
+                published(
+                    _SAM2_URL,
+                    "sam2.1_hiera_tiny.pt",
+                    "sam2.1_hiera_small.pt",
+                    "sam2.1_hiera_base_plus.pt",
+                    "sam2.1_hiera_large.pt",
+                ),
+            ),
+            "large",
+        ),
+        SourceSpec(
+            "regions", "weight-free scikit-image regions (NOT SAM)", RegionSettings(), _build_regions, "scikit-image"
+        ),
+    )
+}
 
 # Views of SOURCES kept for callers that predate it.
 SOURCE_NAMES: dict[str, str] = {name: spec.label for name, spec in SOURCES.items()}
-DEFAULT_MODEL_TYPE: dict[str, str] = {name: spec.default_model_type for name, spec in SOURCES.items()
-                                      if spec.default_model_type}
+DEFAULT_MODEL_TYPE: dict[str, str] = {
+    name: spec.default_model_type for name, spec in SOURCES.items() if spec.default_model_type
+}
 
 
 def source_spec(name: str) -> SourceSpec:
@@ -254,8 +308,13 @@ def require_checkpoint(path: str | Path, name: str, model_type: str) -> Path:
     return require_file(path, source_spec(name).checkpoint(model_type), f"--model {name} --model-type {model_type}")
 
 
-def source_recipe(name: str, model_type: str | None = None, checkpoint: str | Path | None = None,
-                  device: str | None = None, **settings: Any) -> SourceRecipe:
+def source_recipe(
+    name: str,
+    model_type: str | None = None,
+    checkpoint: str | Path | None = None,
+    device: str | None = None,
+    **settings: Any,
+) -> SourceRecipe:
     """The recipe of source ``name``: reference settings with ``settings`` applied, the backbone (default: the
     source's default) and the checkpoint (default: its standard name in the weights folder)."""
     spec = source_spec(name)
@@ -270,8 +329,13 @@ def source_recipe(name: str, model_type: str | None = None, checkpoint: str | Pa
     return SourceRecipe(name, chosen, model_type, checkpoint, device)
 
 
-def build_object_source(name: str, model_type: str | None = None, checkpoint: str | Path | None = None,
-                        device: str | None = None, **settings: Any) -> ObjectSource:
+def build_object_source(
+    name: str,
+    model_type: str | None = None,
+    checkpoint: str | Path | None = None,
+    device: str | None = None,
+    **settings: Any,
+) -> ObjectSource:
     """Build object source ``name`` (``sam``, ``samhq``, ``ssam``, ``sam2`` or ``regions``); see
     :func:`source_recipe`.
 

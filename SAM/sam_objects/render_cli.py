@@ -1,4 +1,5 @@
 """Command line of generate_img_sam.py: overlay and blend pictures from the object JSONs."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rscommon.cli import absolute_path, run_main
+from rscommon.files import InputError
 from rscommon.images import list_images, read_rgb, write_png_atomic
 from rscommon.limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels, max_objects_per_image
 from rscommon.locks import folder_lock, locked
 from rscommon.objects import read_objects
-from rscommon.overlay import NOT_COVERED, blend, colour_ranks, rank_records
 from rscommon.outputs import check_output_folder
+from rscommon.overlay import NOT_COVERED, blend, colour_ranks, rank_records
 
 from .runner import Provenance, identities, json_path, run_resumably
-from rscommon.files import InputError
 
 # How pictures are drawn from an image and its objects; a change here redraws every picture.
 PICTURES_VERSION = "1"
@@ -25,21 +26,39 @@ PICTURES_LOG = ".pictures_run.jsonl"
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the picture script."""
     parser = argparse.ArgumentParser(
-        description="Draw <out>/label/<stem>.png (coloured objects) and <out>/blend/<stem>.png per image.")
+        description="Draw <out>/label/<stem>.png (coloured objects) and <out>/blend/<stem>.png per image."
+    )
     parser.add_argument("-i", "--image-dir", "--image_dir", required=True, type=absolute_path, help="folder of images")
-    parser.add_argument("-j", "--json-dir", "--sam_json_dir", required=True, type=absolute_path,
-                        help="folder of <stem>.json object lists (from any generate_json_*.py)")
-    parser.add_argument("-o", "--out-dir", "-f", "--sam_img_dir", required=True, type=absolute_path,
-                        help="output folder")
+    parser.add_argument(
+        "-j",
+        "--json-dir",
+        "--sam_json_dir",
+        required=True,
+        type=absolute_path,
+        help="folder of <stem>.json object lists (from any generate_json_*.py)",
+    )
+    parser.add_argument(
+        "-o", "--out-dir", "-f", "--sam_img_dir", required=True, type=absolute_path, help="output folder"
+    )
     parser.add_argument("--alpha", type=float, default=0.35, help="overlay weight in the blend (default 0.35)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="redraw every image (by default only pictures that are missing, damaged, or made from "
-                             "another image, JSON or --alpha are drawn)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redraw every image (by default only pictures that are missing, damaged, or made from "
+        "another image, JSON or --alpha are drawn)",
+    )
     parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="run the per-image tasks on this dask.distributed "
-                                                               "scheduler (e.g. tcp://host:8786)")
-    parser.add_argument("--max-image-pixels", type=int, metavar="N",
-                        help=f"refuse images of more pixels (default ${MAX_IMAGE_PIXELS_ENV}, else 8192 x 8192)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the per-image tasks on this dask.distributed scheduler (e.g. tcp://host:8786)",
+    )
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        metavar="N",
+        help=f"refuse images of more pixels (default ${MAX_IMAGE_PIXELS_ENV}, else 8192 x 8192)",
+    )
     return parser
 
 
@@ -84,17 +103,26 @@ def run(argv: Sequence[str]) -> int:
         raise InputError(f"--alpha must be within 0..1, got {args.alpha}")
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
-    task = DrawPictures(args.json_dir, args.out_dir, args.alpha, max_image_pixels(args.max_image_pixels),
-                        max_objects_per_image())
+    task = DrawPictures(
+        args.json_dir, args.out_dir, args.alpha, max_image_pixels(args.max_image_pixels), max_objects_per_image()
+    )
     check_output_folder(args.out_dir, {"image": args.image_dir, "object JSON": args.json_dir}, "-o")
     if not args.json_dir.is_dir():
         raise FileNotFoundError(f"object JSON folder not found: {args.json_dir}")
     images = list_images(args.image_dir)
     with locked(folder_lock(args.out_dir), f"-o {args.out_dir}"):
-        summary = run_resumably(images, args.out_dir / PICTURES_LOG,
-                                Provenance(PICTURES_VERSION, {"alpha": args.alpha}), task.inputs,
-                                lambda path: picture_paths(path, args.out_dir), task, args.overwrite, "pictures",
-                                args.workers, args.scheduler)
+        summary = run_resumably(
+            images,
+            args.out_dir / PICTURES_LOG,
+            Provenance(PICTURES_VERSION, {"alpha": args.alpha}),
+            task.inputs,
+            lambda path: picture_paths(path, args.out_dir),
+            task,
+            args.overwrite,
+            "pictures",
+            args.workers,
+            args.scheduler,
+        )
     print(summary.report())
     return 1 if summary.failed else 0
 

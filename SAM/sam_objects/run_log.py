@@ -6,6 +6,7 @@ with ``made_from`` shaped like :func:`rscommon.provenance.fingerprint` (each inp
 ``outputs`` the identities of the files written. A run killed while appending loses at most that line (its image
 is made again); the log is rewritten compactly at the start of every run. The outputs themselves are unchanged.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ nor loses the images already finished. An image's outputs are made (again) exact
 damaged, or when its inputs, the settings or the stage's version differ from what made them; what made each
 output is recorded in a hidden log in the output folder (see :mod:`sam_objects.run_log`).
 """
+
 from __future__ import annotations
 
 import glob
@@ -45,8 +46,7 @@ class RunSummary:
 
     def report(self) -> str:
         """A short human-readable account: why images were redone, one line per failure."""
-        lines = [f"{len(self.written)} written, {len(self.skipped)} skipped (already done), "
-                 f"{len(self.failed)} failed"]
+        lines = [f"{len(self.written)} written, {len(self.skipped)} skipped (already done), {len(self.failed)} failed"]
         lines += [f"  {count} redone: {reason}" for reason, count in Counter(self.redone.values()).items()]
         lines += [f"  FAILED {name}: {reason}" for name, reason in self.failed.items()]
         return "\n".join(lines)
@@ -61,13 +61,17 @@ class Outcome:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def run_tasks(task: Task, image_paths: list[Path], desc: str,
-              workers: int = 1, scheduler: str | None = None) -> Iterator[Outcome]:
+def run_tasks(
+    task: Task, image_paths: list[Path], desc: str, workers: int = 1, scheduler: str | None = None
+) -> Iterator[Outcome]:
     """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
     results = guarded_map(task, [(path, path) for path in image_paths], Execution(workers, scheduler))
     for path, result in tqdm(results, total=len(image_paths), desc=desc, unit="image"):
-        outcome = (Outcome(path, error=f"{type(result.error).__name__}: {result.error}") if isinstance(result, Failure)
-                   else Outcome(path, details=result))
+        outcome = (
+            Outcome(path, error=f"{type(result.error).__name__}: {result.error}")
+            if isinstance(result, Failure)
+            else Outcome(path, details=result)
+        )
         if outcome.error:
             tqdm.write(f"FAILED {outcome.image.name}: {outcome.error}", file=sys.stderr)
         yield outcome
@@ -103,14 +107,21 @@ class Provenance:
 
     def made_from(self, inputs: Mapping[str, Identity | None]) -> dict[str, Any]:
         """The record of one image's outputs (shaped like :func:`rscommon.provenance.fingerprint`)."""
-        return {"version": self.version, "settings": dict(self.settings),
-                "inputs": {**inputs, **self.shared_inputs}}
+        return {"version": self.version, "settings": dict(self.settings), "inputs": {**inputs, **self.shared_inputs}}
 
 
-def run_resumably(image_paths: list[Path], log_path: Path, provenance: Provenance,
-                  inputs_of: Callable[[Path], dict[str, Path]], outputs_of: Callable[[Path], dict[str, Path]],
-                  task: Task, overwrite: bool = False, desc: str = "images", workers: int = 1,
-                  scheduler: str | None = None) -> RunSummary:
+def run_resumably(
+    image_paths: list[Path],
+    log_path: Path,
+    provenance: Provenance,
+    inputs_of: Callable[[Path], dict[str, Path]],
+    outputs_of: Callable[[Path], dict[str, Path]],
+    task: Task,
+    overwrite: bool = False,
+    desc: str = "images",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> RunSummary:
     """Run ``task`` on each image whose outputs were not made from its current inputs and ``provenance``.
 
     ``task(path)`` writes the image's outputs atomically and answers ``{"inputs": identities of what it read
@@ -134,8 +145,9 @@ def run_resumably(image_paths: list[Path], log_path: Path, provenance: Provenanc
     for outcome in run_tasks(task, todo, desc, workers, scheduler):
         _count(summary, outcome)
         if not outcome.error:
-            log.append(outcome.image.name, provenance.made_from(outcome.details["inputs"]),
-                       dict(outcome.details["outputs"]))
+            log.append(
+                outcome.image.name, provenance.made_from(outcome.details["inputs"]), dict(outcome.details["outputs"])
+            )
         elif summary.redone.get(outcome.image.name, "--overwrite") != "--overwrite":
             for target in outputs_of(outcome.image).values():
                 target.unlink(missing_ok=True)
@@ -174,9 +186,15 @@ class WriteObjects:
         return {"inputs": read, "outputs": identities({target.name: target})}
 
 
-def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source: ObjectSource | SourceRecipe,
-                          overwrite: bool = False, workers: int = 1, scheduler: str | None = None,
-                          max_pixels: int | None = None) -> RunSummary:
+def generate_object_jsons(
+    image_paths: list[Path],
+    json_dir: str | Path,
+    source: ObjectSource | SourceRecipe,
+    overwrite: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
+    max_pixels: int | None = None,
+) -> RunSummary:
     """Write ``<stem>.json`` (a list of COCO-RLE objects) for every image into ``json_dir``, resumably.
 
     An image is skipped when its JSON was made from the same image content, source settings, checkpoint and
@@ -194,6 +212,15 @@ def generate_object_jsons(image_paths: list[Path], json_dir: str | Path, source:
         target = json_path(path, json_dir)
         return {target.name: target}
 
-    return run_resumably(image_paths, json_dir / OBJECTS_LOG, provenance, lambda path: {"image": path},
-                         outputs_of, WriteObjects(source, json_dir, max_image_pixels(max_pixels)), overwrite,
-                         "object masks", workers, scheduler)
+    return run_resumably(
+        image_paths,
+        json_dir / OBJECTS_LOG,
+        provenance,
+        lambda path: {"image": path},
+        outputs_of,
+        WriteObjects(source, json_dir, max_image_pixels(max_pixels)),
+        overwrite,
+        "object masks",
+        workers,
+        scheduler,
+    )

@@ -4,6 +4,7 @@ The model is built by the package's ``build_sam2`` from the SAM 2.1 config shipp
 post-processing overrides (as the package's automatic-mask example does); the checkpoint is then loaded here so a
 file that does not fit is one error naming it. The package is imported only when this source is chosen.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -21,8 +22,10 @@ from .registry import MissingDependencyError
 from .sam_source import SamObjectSource, load_weights
 from .settings import Sam2Settings
 
-INSTALL_HINT = ("SAM 2 is not installed: SAM2_BUILD_CUDA=0 pip install 'sam2>=1.1.0' (a source distribution; "
-                "the variable skips its optional CUDA extension)")
+INSTALL_HINT = (
+    "SAM 2 is not installed: SAM2_BUILD_CUDA=0 pip install 'sam2>=1.1.0' (a source distribution; "
+    "the variable skips its optional CUDA extension)"
+)
 
 # --model-type -> the SAM 2.1 config inside the package.
 CONFIGS = {
@@ -56,21 +59,23 @@ def build_sam2_model(model_type: str, checkpoint: Path | None) -> torch.nn.Modul
     """
     if model_type not in CONFIGS:
         raise InputError(f"--model sam2 has no model type {model_type!r}; choose one of {sorted(CONFIGS)}")
-    net = sam2_module("sam2.build_sam").build_sam2(CONFIGS[model_type], None, device="cpu",
-                                                   apply_postprocessing=False)
+    net = sam2_module("sam2.build_sam").build_sam2(CONFIGS[model_type], None, device="cpu", apply_postprocessing=False)
     if checkpoint is not None:
         load_weights(net, Path(checkpoint), f"--model sam2 --model-type {model_type}", key="model")
     return net.eval()
 
 
-def sam2_object_source(model_type: str, checkpoint: Path | None, settings: Sam2Settings,
-                       device: torch.device) -> SamObjectSource:
+def sam2_object_source(
+    model_type: str, checkpoint: Path | None, settings: Sam2Settings, device: torch.device
+) -> SamObjectSource:
     """SAM 2.1 with ``SAM2AutomaticMaskGenerator`` at ``settings`` on ``device``; bf16 autocast on CUDA, as the
     package's examples run it. ``checkpoint=None``: random weights (tests, benchmarks)."""
     net = build_sam2_model(model_type, checkpoint).to(device)
     if settings.min_mask_region_area > 0 and not has_cuda_extension():
-        raise InputError(f"--min-mask-region-area {settings.min_mask_region_area}: SAM 2 removes small regions "
-                         "with its CUDA extension (sam2._C), which this installation lacks; use 0")
+        raise InputError(
+            f"--min-mask-region-area {settings.min_mask_region_area}: SAM 2 removes small regions "
+            "with its CUDA extension (sam2._C), which this installation lacks; use 0"
+        )
     return SamObjectSource(sam2_generator(net, settings), device, torch.bfloat16)
 
 

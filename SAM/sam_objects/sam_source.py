@@ -4,6 +4,7 @@ the runner of any SAM-family automatic mask generator (SAM 2's too, see :mod:`sa
 The generators are asked for COCO RLE (``output_mode="coco_rle"``), so masks are never held densely here; each RLE
 becomes an object record as it is.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from rscommon.files import InputError
 from rscommon.objects import object_record
 
 from .device import autocast_for
 from .settings import MaskGeneratorSettings
-from rscommon.files import InputError
 
 PACKAGES = {"sam": "segment_anything", "samhq": "segment_anything_hq"}
 
@@ -67,25 +68,32 @@ def load_weights(net: torch.nn.Module, path: Path, model_name: str, key: str | N
         raise InputError(f"{path}: not a state dict of tensors, so it does not fit {model_name}")
     expected = net.state_dict()
     missing = [name for name in expected if name not in state]
-    reshaped = [f"{name} {list(state[name].shape)} (needs {list(tensor.shape)})"
-                for name, tensor in expected.items() if name in state and state[name].shape != tensor.shape]
+    reshaped = [
+        f"{name} {list(state[name].shape)} (needs {list(tensor.shape)})"
+        for name, tensor in expected.items()
+        if name in state and state[name].shape != tensor.shape
+    ]
     if missing or reshaped:
         problems = []
         if missing:
             problems.append(f"lacks {len(missing)} of its {len(expected)} weights (first: {missing[:3]})")
         if reshaped:
             problems.append(f"{len(reshaped)} weights of another shape (first: {reshaped[0]})")
-        raise InputError(f"{path}: does not fit {model_name}: {'; '.join(problems)}. "
-                         "Is it the file for this --model and --model-type?")
+        raise InputError(
+            f"{path}: does not fit {model_name}: {'; '.join(problems)}. "
+            "Is it the file for this --model and --model-type?"
+        )
     unexpected = [name for name in state if name not in expected]
     if unexpected:
-        warnings.warn(f"{path}: {len(unexpected)} entries not used by the model (first: {unexpected[:3]})",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path}: {len(unexpected)} entries not used by the model (first: {unexpected[:3]})", stacklevel=2
+        )
     net.load_state_dict(state, strict=False)
 
 
-def sam_object_source(model: str, model_type: str, checkpoint: Path | None, settings: MaskGeneratorSettings,
-                      device: torch.device) -> SamObjectSource:
+def sam_object_source(
+    model: str, model_type: str, checkpoint: Path | None, settings: MaskGeneratorSettings, device: torch.device
+) -> SamObjectSource:
     """SAM or HQ-SAM (``model``) with its package's ``SamAutomaticMaskGenerator`` at ``settings`` on ``device``;
     fp16 autocast on CUDA, as the reference runs. ``checkpoint=None``: random weights (tests, benchmarks)."""
     net = build_sam_model(model, model_type, checkpoint).to(device)

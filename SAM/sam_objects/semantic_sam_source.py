@@ -3,6 +3,7 @@
 The package is imported only when this source is chosen. Like the reference, the generator is run once per
 granularity level with point prompts on a regular grid, and the masks of all levels are kept.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,12 +14,12 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from rscommon.files import InputError
 from rscommon.objects import encode_object
 
 from .device import autocast_for
 from .registry import MissingDependencyError
 from .settings import SemanticSamSettings
-from rscommon.files import InputError
 
 INSTALL_HINT = """Semantic-SAM is not installed (it is not published on PyPI). Install it from source:
   pip install 'git+https://github.com/MaureenZOU/detectron2-xyz.git'
@@ -66,8 +67,9 @@ class SemanticSamObjectSource:
         arguments = asdict(settings)
         levels = arguments.pop("levels")
         self.device = device
-        self._generators = [generator_class(net, level=[level], output_mode="binary_mask", **arguments)
-                            for level in levels]
+        self._generators = [
+            generator_class(net, level=[level], output_mode="binary_mask", **arguments) for level in levels
+        ]
 
     def __call__(self, image: np.ndarray) -> list[dict]:
         """``{"rles", "area"}`` records of the masks at the image's own resolution, level by level."""
@@ -75,6 +77,7 @@ class SemanticSamObjectSource:
         records = []
         with torch.no_grad(), autocast_for(self.device):
             for generator in self._generators:
-                records.extend(encode_object(np.asarray(found["segmentation"], dtype=bool))
-                               for found in generator.generate(tensor))
+                records.extend(
+                    encode_object(np.asarray(found["segmentation"], dtype=bool)) for found in generator.generate(tensor)
+                )
         return records

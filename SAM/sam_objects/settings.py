@@ -2,11 +2,13 @@
 
 Every field carries its command-line help and type in ``metadata`` so the CLI can offer each one as an option.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
+
 from rscommon.files import InputError
 
 
@@ -47,8 +49,9 @@ class SemanticSamSettings(MaskGeneratorSettings):
 
     crop_n_layers: int = _setting(0, "must be 0: Semantic-SAM's generator handles the whole image only", int)
     crop_n_points_downscale_factor: int = _setting(1, "points per side shrink by this factor per crop layer", int)
-    levels: tuple[int, ...] = _setting((3, 4, 5, 6), "Semantic-SAM granularity levels (1-6), one pass each",
-                                       int, nargs="+")
+    levels: tuple[int, ...] = _setting(
+        (3, 4, 5, 6), "Semantic-SAM granularity levels (1-6), one pass each", int, nargs="+"
+    )
 
     def __post_init__(self) -> None:
         if self.crop_n_layers != 0:
@@ -65,8 +68,7 @@ class Sam2Settings(MaskGeneratorSettings):
     The registry holds them at the generator's own defaults (the reference predates SAM 2)."""
 
     mask_threshold: float = _setting(0.0, "sam2: mask logit above which a pixel belongs to the mask", float)
-    use_m2m: bool = _setting(False, "sam2: refine each mask once with its own low-resolution mask (true/false)",
-                             _flag)
+    use_m2m: bool = _setting(False, "sam2: refine each mask once with its own low-resolution mask (true/false)", _flag)
     multimask_output: bool = _setting(True, "sam2: three masks per point prompt (true/false)", _flag)
 
 
@@ -74,8 +76,9 @@ class Sam2Settings(MaskGeneratorSettings):
 class RegionSettings:
     """The weight-free source: scikit-image superpixel regions (not SAM)."""
 
-    method: str = _setting("felzenszwalb", "region algorithm of the weight-free source", str,
-                           choices=("felzenszwalb", "slic"))
+    method: str = _setting(
+        "felzenszwalb", "region algorithm of the weight-free source", str, choices=("felzenszwalb", "slic")
+    )
     scale: float = _setting(100.0, "felzenszwalb: larger gives larger regions", float)
     sigma: float = _setting(0.8, "felzenszwalb: Gaussian smoothing before segmenting", float)
     n_segments: int = _setting(300, "slic: approximate number of regions", int)
@@ -84,4 +87,4 @@ class RegionSettings:
     min_mask_region_area: int = _setting(500, "drop regions smaller than this many pixels", int)
 
 
-Settings = Union[MaskGeneratorSettings, SemanticSamSettings, Sam2Settings, RegionSettings]
+Settings = MaskGeneratorSettings | SemanticSamSettings | Sam2Settings | RegionSettings

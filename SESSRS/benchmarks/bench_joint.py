@@ -10,6 +10,7 @@ count is a prefix of a larger one, so the sweep is run once, on the largest coun
 from its own images. Each count's figures are printed as soon as its search ends.
 Run: python SESSRS/benchmarks/bench_joint.py 40 160 677 [--seed 0] [-n 2] [--memory-limit 4e9] [--folder DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -134,13 +135,15 @@ class Run:
     def describe(self, cores: int) -> str:
         unrefined, pick, joint = self.miou
         usage = ", ".join(f"{u.cpu:.0f} s / {u.peak / GIB:.2f} GiB" for u in self.processes)
-        return (f"{self.scenes} scenes: {self.wall:.0f} s wall ({self.wall / self.scenes:.2f} s/scene); "
-                f"CPU {self.cpu:.0f} s ({self.cpu / self.scenes:.2f} s/scene), idle-machine estimate "
-                f"{self.idle_estimate(cores):.0f} s ({self.idle_estimate(cores) / self.scenes:.2f} s/scene); "
-                f"{self.rounds} rounds, {self.evaluations} settings\n"
-                f"  CPU / peak resident memory per process (this one, then its workers): {usage}\n"
-                f"  mIoU: unrefined {unrefined:.2f}, per-class pick {pick:.2f} ({pick - unrefined:+.2f}), "
-                f"joint search {joint:.2f} ({joint - unrefined:+.2f})")
+        return (
+            f"{self.scenes} scenes: {self.wall:.0f} s wall ({self.wall / self.scenes:.2f} s/scene); "
+            f"CPU {self.cpu:.0f} s ({self.cpu / self.scenes:.2f} s/scene), idle-machine estimate "
+            f"{self.idle_estimate(cores):.0f} s ({self.idle_estimate(cores) / self.scenes:.2f} s/scene); "
+            f"{self.rounds} rounds, {self.evaluations} settings\n"
+            f"  CPU / peak resident memory per process (this one, then its workers): {usage}\n"
+            f"  mIoU: unrefined {unrefined:.2f}, per-class pick {pick:.2f} ({pick - unrefined:+.2f}), "
+            f"joint search {joint:.2f} ({joint - unrefined:+.2f})"
+        )
 
 
 def sweeps_of(samples: list, folder: Path, seed: int, execution: Execution) -> list:
@@ -149,8 +152,9 @@ def sweeps_of(samples: list, folder: Path, seed: int, execution: Execution) -> l
     kept = pickle.loads(kept_path.read_bytes()) if kept_path.is_file() else {}
     missing = [sample for sample in samples if sample.stem not in kept]
     if missing:
-        kept.update(zip([s.stem for s in missing], progress_map(sweep_one, missing, execution, desc="sweep",
-                                                                 unit="image")))
+        kept.update(
+            zip([s.stem for s in missing], progress_map(sweep_one, missing, execution, desc="sweep", unit="image"))
+        )
         kept_path.write_bytes(pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
     return [kept[sample.stem] for sample in samples]
 
@@ -161,8 +165,9 @@ def search(samples: list, sweeps: list, execution: Execution, memory_limit: int 
     start = settings_from(pick_thresholds(sweep, URBAN), URBAN.num_classes)
     watch = ProcessWatch()
     began = time.perf_counter()
-    result = joint_search(samples, URBAN, start, state, max_objects=APPLY_MAX_OBJECTS, execution=execution,
-                          memory_limit=memory_limit)
+    result = joint_search(
+        samples, URBAN, start, state, max_objects=APPLY_MAX_OBJECTS, execution=execution, memory_limit=memory_limit
+    )
     wall = time.perf_counter() - began
     main, workers = watch.stop()
     miou = (sweep["baseline"]["mIoU"], result.trace[0]["mIoU"], 100 * result.miou)
@@ -173,8 +178,10 @@ def growth(smaller: Run, larger: Run) -> str:
     """How time per scene and the largest peak memory of a process change from one count to the next."""
     per_scene = (larger.cpu / larger.scenes) / (smaller.cpu / smaller.scenes)
     peak = max(u.peak for u in larger.processes) - max(u.peak for u in smaller.processes)
-    return (f"{smaller.scenes} -> {larger.scenes} scenes: CPU per scene x{per_scene:.2f}, "
-            f"largest peak per process {peak / 2**20:+.0f} MiB")
+    return (
+        f"{smaller.scenes} -> {larger.scenes} scenes: CPU per scene x{per_scene:.2f}, "
+        f"largest peak per process {peak / 2**20:+.0f} MiB"
+    )
 
 
 def main() -> None:
@@ -182,7 +189,9 @@ def main() -> None:
     parser.add_argument("scenes", type=int, nargs="+")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-n", "--workers", type=int, default=2)
-    parser.add_argument("--memory-limit", type=float, help="bytes for all the search's processes (default: the search's)")
+    parser.add_argument(
+        "--memory-limit", type=float, help="bytes for all the search's processes (default: the search's)"
+    )
     parser.add_argument("--folder", help="where the scenes are generated (default: a temporary folder)")
     args = parser.parse_args()
     execution = Execution(args.workers)
@@ -200,14 +209,19 @@ def main() -> None:
         sweeps = sweeps_of(samples, folder, args.seed, execution)
         swept = time.perf_counter() - began
         cores = min(args.workers, os.cpu_count() or 1)
-        print(f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of "
-              f"{counts[-1]}: {swept:.0f} s; joint search with {args.workers} workers, memory limit "
-              f"{'default' if limit is None else f'{limit / GIB:.1f} GiB'}", flush=True)
+        print(
+            f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of "
+            f"{counts[-1]}: {swept:.0f} s; joint search with {args.workers} workers, memory limit "
+            f"{'default' if limit is None else f'{limit / GIB:.1f} GiB'}",
+            flush=True,
+        )
         runs = []
         for count in counts:
             runs.append(search(samples[:count], sweeps[:count], execution, limit, Path(temporary) / f"state{count}"))
-            print(f"{runs[-1].describe(cores)}\n  load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
-                  flush=True)
+            print(
+                f"{runs[-1].describe(cores)}\n  load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
+                flush=True,
+            )
     for smaller, larger in itertools.pairwise(runs):
         print(growth(smaller, larger))
 

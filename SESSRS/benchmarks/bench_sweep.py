@@ -7,6 +7,7 @@ With ``--scheduler``, the same sweep also runs on a Dask cluster (``local``: a 2
 loopback, one thread per worker; or a scheduler's address), and both times and their ratio are printed.
 Run: python SESSRS/benchmarks/bench_sweep.py [-n 2] [--scheduler local|tcp://HOST:8786]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from rscommon.datasets import URBAN
-from rscommon.parallel import Execution
 from rscommon.labels import read_label_png
+from rscommon.parallel import Execution
 from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
@@ -71,8 +72,9 @@ def cluster_address(scheduler: str) -> Iterator[str]:
         return
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -85,7 +87,9 @@ def timed_sweep(samples, out: Path, workers: int, scheduler: str | None = None) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", "--workers", type=int, default=2)
-    parser.add_argument("--scheduler", help="also sweep on a Dask cluster: 'local' (2-worker LocalCluster) or an address")
+    parser.add_argument(
+        "--scheduler", help="also sweep on a Dask cluster: 'local' (2-worker LocalCluster) or an address"
+    )
     args = parser.parse_args()
     scenes = json.loads((FIXTURES / "sweep.json").read_text())["scenes"]
     with tempfile.TemporaryDirectory() as folder:
@@ -104,13 +108,24 @@ def main() -> None:
                 cluster_time, cluster_sweep = timed_sweep(samples, Path(folder) / "cluster", 1, address)
 
     print(f"scenes: {len(samples)} of 1024 x 1024, {len(sweep['sweeps'])} classes x {len(THRESHOLD_PAIRS)} pairs")
-    print(f"floor (read PNG + JSON + pycocotools decode, 1 process): {floor:.2f} s ({floor / len(samples):.3f} s/scene)")
-    print(f"sweep with {args.workers} workers (wall, incl. heatmaps): {sweep_time:.2f} s = {sweep_time / floor:.2f} x the floor")
-    print(f"one application, all classes: load {load:.3f} s/scene + refine {refine:.3f} s/scene = {load + refine:.3f} s/scene")
+    print(
+        f"floor (read PNG + JSON + pycocotools decode, 1 process): {floor:.2f} s ({floor / len(samples):.3f} s/scene)"
+    )
+    print(
+        f"sweep with {args.workers} workers (wall, incl. heatmaps): {sweep_time:.2f} s "
+        f"= {sweep_time / floor:.2f} x the floor"
+    )
+    print(
+        f"one application, all classes: load {load:.3f} s/scene + refine {refine:.3f} s/scene "
+        f"= {load + refine:.3f} s/scene"
+    )
     if args.scheduler:
-        print(f"sweep on the cluster ({args.scheduler}; wall, incl. connecting and heatmaps): {cluster_time:.2f} s "
-              f"vs {sweep_time:.2f} s with {args.workers} local workers: ratio cluster/local {cluster_time / sweep_time:.2f}"
-              f"{'' if args.scheduler != 'local' else f' (starting the cluster: {started:.1f} s more)'}")
+        print(
+            f"sweep on the cluster ({args.scheduler}; wall, incl. connecting and heatmaps): {cluster_time:.2f} s "
+            f"vs {sweep_time:.2f} s with {args.workers} local workers: "
+            f"ratio cluster/local {cluster_time / sweep_time:.2f}"
+            f"{'' if args.scheduler != 'local' else f' (starting the cluster: {started:.1f} s more)'}"
+        )
         print(f"identical sweep.json: {cluster_sweep == sweep}")
 
 

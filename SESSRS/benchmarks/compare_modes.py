@@ -7,6 +7,7 @@ Run:  python SESSRS/benchmarks/compare_modes.py                      # the 10 re
       python SESSRS/benchmarks/compare_modes.py --pred-dir outputs/demo/loveda/pred \\
           --sam-dir outputs/demo/loveda/sam/regions --gt-dir outputs/demo/loveda/gt --dataset Urban
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def main() -> None:
     write_json_atomic(args.out / "comparison.json", comparison)
     print(f"Held-out (leave one image out) on {len(samples)} {args.label} ({spec.name} classes)\n")
     print(markdown_table(comparison))
-    print(f"\n(per-class IoU, each fold's thresholds and the confusion matrices in {args.out / 'comparison.json'}; "
-          f"{comparison['seconds']:.0f} s)")
+    print(
+        f"\n(per-class IoU, each fold's thresholds and the confusion matrices in {args.out / 'comparison.json'}; "
+        f"{comparison['seconds']:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

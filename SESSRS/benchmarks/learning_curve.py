@@ -14,6 +14,7 @@ Run:  python SESSRS/benchmarks/learning_curve.py                       # about 1
 Writes the figures to ``--out``/learning_curve.json, the plot to ``--plot`` (docs/learning_curve.png) and
 prints the markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,16 +92,18 @@ def draw_sweep(images: ImageSet, draw: Sequence[Sample], folder: Path) -> tuple[
     return target.sweep, sweep
 
 
-def chosen_settings(images: ImageSet, draw: Sequence[Sample], folder: Path, execution: Execution) \
-        -> dict[str, Settings | None]:
+def chosen_settings(
+    images: ImageSet, draw: Sequence[Sample], folder: Path, execution: Execution
+) -> dict[str, Settings | None]:
     """The thresholds each method chooses on ``draw`` (cv: ``None`` for a single image, which cannot be folded)."""
     sweep_file, sweep = draw_sweep(images, draw, folder)
     pick = pick_thresholds(sweep, URBAN)
     start = settings_from(pick, URBAN.num_classes)
     chosen: dict[str, Settings | None] = {"pick": start, "cv": None}
     if len(draw) >= 2:
-        selection = select_by_cv(sweep_file, sweep, draw, URBAN, pick, folds=min(CV_FOLDS, len(draw)),
-                                 execution=execution)
+        selection = select_by_cv(
+            sweep_file, sweep, draw, URBAN, pick, folds=min(CV_FOLDS, len(draw)), execution=execution
+        )
         chosen["cv"] = settings_from(selection.thresholds, URBAN.num_classes)
     state = joint_search(draw, URBAN, start, folder, max_objects=APPLY_MAX_OBJECTS, pool=images.pool)
     chosen["joint"] = state.settings
@@ -115,8 +118,9 @@ def change_on(images: ImageSet, stems: Sequence[str], settings: Settings) -> flo
     return 100 * (mean_iou(refined, URBAN) - mean_iou(unrefined, URBAN))
 
 
-def curve(images: ImageSet, draws: int, seed: int, out: Path, execution: Execution,
-          transfer: ImageSet | None = None) -> dict:
+def curve(
+    images: ImageSet, draws: int, seed: int, out: Path, execution: Execution, transfer: ImageSet | None = None
+) -> dict:
     """Per size and method the held-out changes of every draw (and, with ``transfer``, the changes there)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -129,15 +133,24 @@ def curve(images: ImageSet, draws: int, seed: int, out: Path, execution: Executi
             for method, value in settings.items():
                 if value is None:
                     continue
-                row = {"set": images.name, "k": k, "draw": number, "method": method,
-                       "held_out": round(change_on(images, held, value), 4),
-                       "modify": list(thresholds_of(value).modify)}
+                row = {
+                    "set": images.name,
+                    "k": k,
+                    "draw": number,
+                    "method": method,
+                    "held_out": round(change_on(images, held, value), 4),
+                    "modify": list(thresholds_of(value).modify),
+                }
                 if transfer is not None:
                     row["transfer"] = round(change_on(transfer, [s.stem for s in transfer.samples], value), 4)
                 rows.append(row)
-            print(f"{images.name} k={k} draw {number}: " + ", ".join(
-                f"{row['method']} {row['held_out']:+.2f}" for row in rows if row["k"] == k and row["draw"] == number),
-                flush=True)
+            print(
+                f"{images.name} k={k} draw {number}: "
+                + ", ".join(
+                    f"{row['method']} {row['held_out']:+.2f}" for row in rows if row["k"] == k and row["draw"] == number
+                ),
+                flush=True,
+            )
     return {"set": images.name, "images": len(images.samples), "rows": rows}
 
 
@@ -161,11 +174,17 @@ def markdown_table(curves: Sequence[dict]) -> str:
             if not figures:
                 continue
             ks = sorted({k for _, k in figures})
-            lines += [f"**{result['label']}**, scored on {scored_on} (mIoU change, mean ± sd over draws)", "",
-                      "| method | " + " | ".join(f"k={k}" for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
+            lines += [
+                f"**{result['label']}**, scored on {scored_on} (mIoU change, mean ± sd over draws)",
+                "",
+                "| method | " + " | ".join(f"k={k}" for k in ks) + " |",
+                "|---" * (len(ks) + 1) + "|",
+            ]
             for method in METHODS:
-                cells = [f"{figures[method, k][0]:+.2f} ± {figures[method, k][1]:.2f}" if (method, k) in figures
-                         else "–" for k in ks]
+                cells = [
+                    f"{figures[method, k][0]:+.2f} ± {figures[method, k][1]:.2f}" if (method, k) in figures else "–"
+                    for k in ks
+                ]
                 lines.append(f"| {method} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines)
@@ -197,7 +216,9 @@ def plot(curves: Sequence[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generated", type=int, default=24, help="URBAN_LIKE scenes generated (default 24)")
-    parser.add_argument("--rural", type=int, default=12, help="RURAL_LIKE scenes the transfer is scored on (default 12)")
+    parser.add_argument(
+        "--rural", type=int, default=12, help="RURAL_LIKE scenes the transfer is scored on (default 12)"
+    )
     parser.add_argument("--size", type=int, default=256, help="side of the generated scenes in pixels (default 256)")
     parser.add_argument("--draws", type=int, default=3, help="random draws per number of images (default 3)")
     parser.add_argument("--seed", type=int, default=0)
@@ -209,15 +230,22 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     for name, count, population in (("urban", args.generated, URBAN_LIKE), ("rural", args.rural, RURAL_LIKE)):
         generate_scenes(args.out / name, count, args.seed, args.size, population=population, execution=execution)
-    sets = {name: pair_inputs(*(folder / kind for kind in ("pred", "sam", "gt")))
-            for name, folder in (("fixture", FIXTURE_SCENES), ("urban", args.out / "urban"),
-                                 ("rural", args.out / "rural"))}
+    sets = {
+        name: pair_inputs(*(folder / kind for kind in ("pred", "sam", "gt")))
+        for name, folder in (("fixture", FIXTURE_SCENES), ("urban", args.out / "urban"), ("rural", args.out / "rural"))
+    }
     images = {name: prepared_set(name, samples, args.out, execution) for name, samples in sets.items()}
     try:
-        curves = [{**curve(images["fixture"], args.draws, args.seed, args.out, execution),
-                   "label": f"reference fixture scenes ({len(sets['fixture'])})"},
-                  {**curve(images["urban"], args.draws, args.seed, args.out, execution, transfer=images["rural"]),
-                   "label": f"URBAN_LIKE scenes ({args.generated} of {args.size} px)"}]
+        curves = [
+            {
+                **curve(images["fixture"], args.draws, args.seed, args.out, execution),
+                "label": f"reference fixture scenes ({len(sets['fixture'])})",
+            },
+            {
+                **curve(images["urban"], args.draws, args.seed, args.out, execution, transfer=images["rural"]),
+                "label": f"URBAN_LIKE scenes ({args.generated} of {args.size} px)",
+            },
+        ]
     finally:
         for image_set in images.values():
             image_set.pool.close()

@@ -16,9 +16,9 @@ The library in brief (arrays, or folders of files as the scripts use them)::
 
 Only the core dependencies are imported (NumPy, OpenCV, pycocotools, Pillow, SciPy, tqdm, Matplotlib).
 """
+
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.objects import read_objects
-
 from rscommon.parallel import Execution
 
 from .api import apply_thresholds, choose_folder, objects_from_masks, refine, sweep_arrays, sweep_folder

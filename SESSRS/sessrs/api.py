@@ -4,11 +4,12 @@ A prediction is an H x W integer array of class indices (from any model); object
 SAM stage writes them (``{"rles": {"size": [H, W], "counts": str}, "area": int}``, see
 :func:`rscommon.objects.read_objects`) or boolean masks (an H x W x N array, or a list of H x W arrays).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -17,21 +18,21 @@ from rscommon.files import InputError
 from rscommon.objects import encode_object, validate_objects
 from rscommon.parallel import LOCAL, Execution
 
-from .inputs import pair_inputs, select
-from .modes import FAITHFUL, RefineOptions
 from .application import apply_to_samples
 from .choose import Choice, ChoiceSettings, choose_and_apply
 from .folders import ChoiceFolder
-from .steps import refine_with_mappings
+from .inputs import pair_inputs, select
+from .modes import FAITHFUL, RefineOptions
 from .prepared import prepare_image
+from .steps import refine_with_mappings
 from .sweep import run_sweep, summarise, sweep_classes
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds, check_max_objects
 from .validate import check_held_out, read_sweep
 
-Masks = Union[np.ndarray, Sequence[np.ndarray]]
-Objects = Union[Sequence[Mapping[str, Any]], Masks]
-PathLike = Union[str, Path]
+Masks = np.ndarray | Sequence[np.ndarray]
+Objects = Sequence[Mapping[str, Any]] | Masks
+PathLike = str | Path
 LABEL_CLASSES = 255
 """A label map holds classes 0..254 (255 is the ignore value)."""
 
@@ -42,8 +43,9 @@ def _expect(value: Any, kind: type | tuple[type, ...], name: str, expected: str)
         raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
 
 
-def _check_settings(options: RefineOptions, grid: ThresholdGrid | None = None,
-                    execution: Execution | None = None) -> None:
+def _check_settings(
+    options: RefineOptions, grid: ThresholdGrid | None = None, execution: Execution | None = None
+) -> None:
     _expect(options, RefineOptions, "options", "a sessrs.RefineOptions, e.g. RefineOptions.improved()")
     if grid is not None:
         _expect(grid, ThresholdGrid, "grid", "a sessrs.ThresholdGrid")
@@ -58,8 +60,9 @@ def objects_from_masks(masks: Masks) -> list[dict]:
     class and never change a refinement), like :func:`rscommon.objects.read_objects` drops them.
     """
     if isinstance(masks, (str, bytes, Mapping)) or not isinstance(masks, (np.ndarray, Sequence)):
-        raise TypeError(f"masks: expected an H x W x N boolean array or a list of H x W arrays, got "
-                        f"{type(masks).__name__}")
+        raise TypeError(
+            f"masks: expected an H x W x N boolean array or a list of H x W arrays, got {type(masks).__name__}"
+        )
     if isinstance(masks, np.ndarray):
         if masks.ndim != 3:
             raise InputError(f"masks must be H x W x N, got shape {masks.shape}")
@@ -79,8 +82,10 @@ def objects_from_masks(masks: Masks) -> list[dict]:
 def _object_records(objects: Objects, shape: tuple[int, int], source: str) -> list[dict]:
     """Validated records of the same size as the prediction, from records or masks."""
     if isinstance(objects, (str, bytes, Mapping)) or not isinstance(objects, (np.ndarray, Sequence)):
-        raise TypeError(f"{source}: expected a list of object records or boolean masks (H x W x N, or a list of "
-                        f"H x W), got {type(objects).__name__}")
+        raise TypeError(
+            f"{source}: expected a list of object records or boolean masks (H x W x N, or a list of "
+            f"H x W), got {type(objects).__name__}"
+        )
     if isinstance(objects, np.ndarray) or (len(objects) and isinstance(objects[0], np.ndarray)):
         objects = objects_from_masks(objects)
     return validate_objects(list(objects), source, shape)
@@ -126,8 +131,12 @@ def refine(
         options: which of the reference's quirks to fix: ``RefineOptions.faithful()`` (the default, the
             reference exactly), ``RefineOptions.improved()``, or any single switch.
     """
-    _expect(thresholds, Thresholds, "thresholds", "a sessrs.Thresholds, e.g. Thresholds.from_json(dict) or "
-            "Thresholds.read('best.json')")
+    _expect(
+        thresholds,
+        Thresholds,
+        "thresholds",
+        "a sessrs.Thresholds, e.g. Thresholds.from_json(dict) or Thresholds.read('best.json')",
+    )
     _check_settings(options)
     max_objects = check_max_objects(max_objects)
     if num_classes is not None:
@@ -140,8 +149,16 @@ def refine(
     if num_classes is None:
         named = [*thresholds.t1, *thresholds.t2, *thresholds.modify]
         num_classes = max(int(pred.max(initial=0)) + 1, *(c + 1 for c in named))
-    return refine_with_mappings(pred, records, thresholds.t1, thresholds.t2, thresholds.modify,
-                                max_objects=max_objects, num_classes=num_classes, options=options)
+    return refine_with_mappings(
+        pred,
+        records,
+        thresholds.t1,
+        thresholds.t2,
+        thresholds.modify,
+        max_objects=max_objects,
+        num_classes=num_classes,
+        options=options,
+    )
 
 
 def sweep_arrays(
@@ -168,12 +185,15 @@ def sweep_arrays(
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, np.ndarray)):
             raise TypeError(f"{name}: expected a list with one entry per image, got {type(value).__name__}")
     if not (len(preds) == len(objects) == len(gts)) or not len(preds):
-        raise InputError(f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, "
-                         f"{len(gts)}")
+        raise InputError(
+            f"need as many predictions, object lists and truths (> 0): {len(preds)}, {len(objects)}, {len(gts)}"
+        )
     names = [str(n) for n in names] if names is not None else [str(i) for i in range(len(preds))]
     if len(names) != len(preds) or len(set(names)) != len(names):
-        raise InputError(f"names: {len(names)} names ({len(set(names))} distinct) for {len(preds)} images; give one "
-                         "distinct name per image")
+        raise InputError(
+            f"names: {len(names)} names ({len(set(names))} distinct) for {len(preds)} images; give one "
+            "distinct name per image"
+        )
     classes = sweep_classes(classes, spec)
     max_objects = check_max_objects(max_objects)
     if not any(np.isin(np.asarray(gt), spec.scored).any() for gt in gts):
@@ -213,8 +233,16 @@ def sweep_folder(
     _check_settings(options, grid, execution)
     spec = _spec(dataset)
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return run_sweep(samples, spec, out_dir, classes=classes, max_objects=max_objects, grid=grid,
-                     options=options, execution=execution)
+    return run_sweep(
+        samples,
+        spec,
+        out_dir,
+        classes=classes,
+        max_objects=max_objects,
+        grid=grid,
+        options=options,
+        execution=execution,
+    )
 
 
 def apply_thresholds(
@@ -240,8 +268,9 @@ def apply_thresholds(
     _check_settings(options, execution=execution)
     spec = _spec(dataset)
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
-    return apply_to_samples(samples, spec, thresholds, out_dir, max_objects=max_objects, options=options,
-                            execution=execution)
+    return apply_to_samples(
+        samples, spec, thresholds, out_dir, max_objects=max_objects, options=options, execution=execution
+    )
 
 
 def choose_folder(

@@ -1,4 +1,5 @@
 """Thresholds applied to every image of a folder: refined maps written, resumably, and the figures compared."""
+
 from __future__ import annotations
 
 import sys
@@ -68,8 +69,9 @@ def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
     return confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
 
 
-def _application_settings(spec: DatasetSpec, thresholds: Thresholds, max_objects: int,
-                          options: RefineOptions = FAITHFUL) -> dict[str, Any]:
+def _application_settings(
+    spec: DatasetSpec, thresholds: Thresholds, max_objects: int, options: RefineOptions = FAITHFUL
+) -> dict[str, Any]:
     settings = {"dataset": spec.name, "thresholds": thresholds.to_json(), "max_objects": max_objects}
     return settings if options == FAITHFUL else {**settings, "options": options.to_json()}
 
@@ -79,16 +81,20 @@ def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] |
     path = out_dir / APPLIED_RECORD
     if not path.exists():
         if out_dir.is_dir() and any(out_dir.glob("*.png")):
-            raise InputError(f"{out_dir}: already holds PNGs not written by this application; choose another output folder")
+            raise InputError(
+                f"{out_dir}: already holds PNGs not written by this application; choose another output folder"
+            )
         return None
     record = read_json(path)
-    if not (isinstance(record, dict) and isinstance(record.get("settings"), dict)
-            and isinstance(record.get("images"), dict)):
+    if not (
+        isinstance(record, dict) and isinstance(record.get("settings"), dict) and isinstance(record.get("images"), dict)
+    ):
         raise InputError(f"{path}: not the record of an application (settings, images); remove that folder")
     if record["settings"] != settings:
         changed = sorted(k for k in settings if record["settings"].get(k) != settings[k])
-        raise InputError(f"{out_dir}: holds images refined with other {', '.join(changed)}; "
-                         "choose another output folder")
+        raise InputError(
+            f"{out_dir}: holds images refined with other {', '.join(changed)}; choose another output folder"
+        )
     return record
 
 
@@ -102,9 +108,15 @@ def forget_applied(out_dir: str | Path) -> None:
             write_json_atomic(path, {**record, "images": {}})
 
 
-def check_application_folder(out_dir: str | Path, samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds,
-                             *, max_objects: int = APPLY_MAX_OBJECTS,
-                             options: RefineOptions = FAITHFUL) -> dict[str, Any] | None:
+def check_application_folder(
+    out_dir: str | Path,
+    samples: list[Sample],
+    spec: DatasetSpec,
+    thresholds: Thresholds,
+    *,
+    max_objects: int = APPLY_MAX_OBJECTS,
+    options: RefineOptions = FAITHFUL,
+) -> dict[str, Any] | None:
     """Refuse, before anything is written, an output folder the application cannot use (see
     :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
     out_dir = absolute(out_dir)
@@ -139,12 +151,30 @@ def apply_to_samples(
     if execution.scheduler:
         check_scheduler(execution.scheduler)
     with folder_locked(out_dir, f"refined-maps folder {out_dir}"):
-        return _apply(samples, spec, thresholds, out_dir, record or {"settings": settings, "images": {}},
-                      settings, max_objects, options, execution)
+        return _apply(
+            samples,
+            spec,
+            thresholds,
+            out_dir,
+            record or {"settings": settings, "images": {}},
+            settings,
+            max_objects,
+            options,
+            execution,
+        )
 
 
-def _apply(samples: list[Sample], spec: DatasetSpec, thresholds: Thresholds, out_dir: Path, record: dict[str, Any],
-           settings: dict[str, Any], max_objects: int, options: RefineOptions, execution: Execution) -> dict | None:
+def _apply(
+    samples: list[Sample],
+    spec: DatasetSpec,
+    thresholds: Thresholds,
+    out_dir: Path,
+    record: dict[str, Any],
+    settings: dict[str, Any],
+    max_objects: int,
+    options: RefineOptions,
+    execution: Execution,
+) -> dict | None:
     """:func:`apply_to_samples` once ``out_dir`` is checked and held by this run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
@@ -181,11 +211,15 @@ def comparison(before: np.ndarray, after: np.ndarray, spec: DatasetSpec, thresho
 def comparison_table(report: dict, spec: DatasetSpec) -> str:
     """A readable unrefined-vs-refined table."""
     before, after = report["unrefined"], report["refined"]
-    lines = [f"modify = {report['thresholds']['modify']}",
-             f"{'class':<14} {'IoU':>15} {'F1':>15} {'recall':>15} {'precision':>15}"]
+    lines = [
+        f"modify = {report['thresholds']['modify']}",
+        f"{'class':<14} {'IoU':>15} {'F1':>15} {'recall':>15} {'precision':>15}",
+    ]
     for name in before["per_class"]:
-        cells = [f"{before['per_class'][name][k]:6.2f}>{after['per_class'][name][k]:6.2f}"
-                 for k in ("IoU", "F1", "recall", "precision")]
+        cells = [
+            f"{before['per_class'][name][k]:6.2f}>{after['per_class'][name][k]:6.2f}"
+            for k in ("IoU", "F1", "recall", "precision")
+        ]
         lines.append(f"{name:<14} " + " ".join(f"{c:>15}" for c in cells))
     for key in ("mIoU", "mF1", "mPA", "OA"):
         lines.append(f"{key:<14} {before[key]:6.2f} > {after[key]:6.2f} ({after[key] - before[key]:+.2f})")

@@ -7,6 +7,7 @@ One path for every way of choosing: the reference's per-class pick (``search="pi
 records what the chosen thresholds change on the tune images (``tuned_on``, ``tuned_changes``), for comparison
 with what they change elsewhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -73,8 +74,10 @@ class ChoiceSettings:
         if self.select not in SELECTIONS:
             raise InputError(f"select {self.select!r} is not one of {', '.join(SELECTIONS)}")
         if self.select == "cv" and self.search != "pick":
-            raise InputError("select cv keeps or drops classes of the per-class pick: it does not follow the joint "
-                             "search, which already scores every class in the full application")
+            raise InputError(
+                "select cv keeps or drops classes of the per-class pick: it does not follow the joint "
+                "search, which already scores every class in the full application"
+            )
         if self.memory_limit is not None and self.memory_limit < 2**20:
             raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 
@@ -117,17 +120,28 @@ def _search_jointly(start: Thresholds, context: _Context) -> tuple[Thresholds, C
     if any(sample.gt is None for sample in context.tune):
         raise InputError("the joint search scores its settings against ground truth: give --gt-dir")
     if context.folder.best.exists() and not context.folder.joint_state.exists():
-        raise InputError(f"{context.folder.best}: holds thresholds chosen without the joint search; choose another "
-                         "output folder or remove that one")
+        raise InputError(
+            f"{context.folder.best}: holds thresholds chosen without the joint search; choose another "
+            "output folder or remove that one"
+        )
     spec, settings = context.spec, context.settings
     grid = ThresholdGrid(**context.sweep["grid"]) if "grid" in context.sweep else REFERENCE_GRID
-    state = joint_search(context.tune, spec, settings_from(start, spec.num_classes), context.folder.root,
-                         max_objects=settings.max_objects, grid=grid, options=settings.options,
-                         classes=[int(c) for c in context.sweep["sweeps"]], execution=context.execution,
-                         memory_limit=settings.memory_limit)
+    state = joint_search(
+        context.tune,
+        spec,
+        settings_from(start, spec.num_classes),
+        context.folder.root,
+        max_objects=settings.max_objects,
+        grid=grid,
+        options=settings.options,
+        classes=[int(c) for c in context.sweep["sweeps"]],
+        execution=context.execution,
+        memory_limit=settings.memory_limit,
+    )
     tuned_on = [sample.stem for sample in context.tune]
-    return thresholds_of(state.settings), lambda: write_trace(state, spec, context.folder, settings.options, grid,
-                                                              tuned_on)
+    return thresholds_of(state.settings), lambda: write_trace(
+        state, spec, context.folder, settings.options, grid, tuned_on
+    )
 
 
 CHOOSERS: dict[str, Chooser] = {"pick": _keep_pick, "joint": _search_jointly}
@@ -169,13 +183,24 @@ def choose_and_apply(
         write_json_atomic(folder.selection, selection.record)
     report = _apply(thresholds, samples, spec, folder, settings, execution)
     changes = _tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
-    write_json_atomic(folder.best, {**thresholds.to_json(), "tuned_on": [sample.stem for sample in tune],
-                                    "tuned_changes": change_shares(changes, spec)})
+    write_json_atomic(
+        folder.best,
+        {
+            **thresholds.to_json(),
+            "tuned_on": [sample.stem for sample in tune],
+            "tuned_changes": change_shares(changes, spec),
+        },
+    )
     if report is not None:
         table = comparison_table(report, spec) + (selection_table(selection.record) if selection else "")
         folder.write_metrics(report, table)
-    return Choice(start=start, thresholds=thresholds, details=details, report=report,
-                  selection=selection.record if selection else None)
+    return Choice(
+        start=start,
+        thresholds=thresholds,
+        details=details,
+        report=report,
+        selection=selection.record if selection else None,
+    )
 
 
 def apply_given(
@@ -201,20 +226,36 @@ def apply_given(
     return report
 
 
-def _check_outputs(thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder,
-                   settings: ChoiceSettings) -> None:
+def _check_outputs(
+    thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder, settings: ChoiceSettings
+) -> None:
     """Refuse a folder holding another choice, or refined maps the application cannot use."""
     folder.refuse_other_choice(thresholds)
-    check_application_folder(folder.refined, list(samples), spec, thresholds, max_objects=settings.max_objects,
-                             options=settings.options)
+    check_application_folder(
+        folder.refined, list(samples), spec, thresholds, max_objects=settings.max_objects, options=settings.options
+    )
 
 
-def _apply(thresholds: Thresholds, samples: Sequence[Sample], spec: DatasetSpec, folder: ChoiceFolder,
-           settings: ChoiceSettings, execution: Execution, record: Mapping[str, Any] | None = None) -> dict | None:
+def _apply(
+    thresholds: Thresholds,
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    folder: ChoiceFolder,
+    settings: ChoiceSettings,
+    execution: Execution,
+    record: Mapping[str, Any] | None = None,
+) -> dict | None:
     """``folder.best`` (the thresholds and ``record``) first, then the refined maps; the application's figures."""
     write_json_atomic(folder.best, {**thresholds.to_json(), **(record or {})})
-    return apply_to_samples(list(samples), spec, thresholds, folder.refined, max_objects=settings.max_objects,
-                            options=settings.options, execution=execution)
+    return apply_to_samples(
+        list(samples),
+        spec,
+        thresholds,
+        folder.refined,
+        max_objects=settings.max_objects,
+        options=settings.options,
+        execution=execution,
+    )
 
 
 def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Selection | None:
@@ -222,19 +263,44 @@ def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Se
     settings = context.settings
     if settings.select == "all":
         return None
-    return select_by_cv(sweep_file, context.sweep, context.tune, context.spec, chosen,
-                        threshold_mode=settings.threshold_mode, folds=settings.folds, seed=settings.seed,
-                        max_objects=settings.max_objects, options=settings.options, execution=context.execution)
+    return select_by_cv(
+        sweep_file,
+        context.sweep,
+        context.tune,
+        context.spec,
+        chosen,
+        threshold_mode=settings.threshold_mode,
+        folds=settings.folds,
+        seed=settings.seed,
+        max_objects=settings.max_objects,
+        options=settings.options,
+        execution=context.execution,
+    )
 
 
-def _tuned_change_counts(thresholds: Thresholds, tune: Sequence[Sample], samples: Sequence[Sample],
-                         spec: DatasetSpec, folder: ChoiceFolder, settings: ChoiceSettings,
-                         execution: Execution) -> np.ndarray:
+def _tuned_change_counts(
+    thresholds: Thresholds,
+    tune: Sequence[Sample],
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    folder: ChoiceFolder,
+    settings: ChoiceSettings,
+    execution: Execution,
+) -> np.ndarray:
     """Pixels of the ``tune`` images by (predicted class, class after refining with ``thresholds``): read from
     the refined maps in ``folder`` for the images also in ``samples``, refined here for the others."""
     refined = {sample.stem for sample in samples}
-    jobs = [(sample, spec, thresholds, settings.max_objects, settings.options,
-             folder.refined / f"{sample.stem}.png" if sample.stem in refined else None) for sample in tune]
+    jobs = [
+        (
+            sample,
+            spec,
+            thresholds,
+            settings.max_objects,
+            settings.options,
+            folder.refined / f"{sample.stem}.png" if sample.stem in refined else None,
+        )
+        for sample in tune
+    ]
     return sum(progress_map(_change_counts, jobs, execution, "tuned changes", "image"))
 
 
@@ -244,8 +310,14 @@ def _change_counts(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOption
         pred = load_prediction(sample.pred, spec)
         return confusion_matrix(pred, read_label_png(refined_map, spec), spec.num_classes)
     prepared = load_prepared(sample, spec)
-    refined = refine_prepared(prepared, thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes),
-                              thresholds.modify, max_objects, options)
+    refined = refine_prepared(
+        prepared,
+        thresholds.t1_array(spec.num_classes),
+        thresholds.t2_array(spec.num_classes),
+        thresholds.modify,
+        max_objects,
+        options,
+    )
     return confusion_matrix(prepared.pred, refined, spec.num_classes)
 
 
@@ -254,6 +326,11 @@ def change_shares(counts: np.ndarray, spec: DatasetSpec) -> dict[str, dict[str, 
     ``to`` the class, changed ``from`` it, and ``predicted`` as it before the refinement (6 decimals)."""
     total = max(int(counts.sum()), 1)
     changed = counts - np.diag(np.diag(counts))
-    return {name: {"to": round(float(changed[:, c].sum()) / total, 6),
-                   "from": round(float(changed[c].sum()) / total, 6),
-                   "predicted": round(float(counts[c].sum()) / total, 6)} for c, name in enumerate(spec.classes)}
+    return {
+        name: {
+            "to": round(float(changed[:, c].sum()) / total, 6),
+            "from": round(float(changed[c].sum()) / total, 6),
+            "predicted": round(float(counts[c].sum()) / total, 6),
+        }
+        for c, name in enumerate(spec.classes)
+    }

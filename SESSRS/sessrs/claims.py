@@ -4,6 +4,7 @@ need, so that any class a label map can hold (0..254) can be refined. One word s
 Claims are ``(pixels, words)`` uint64 arrays. Counting needs no popcount (``np.bitwise_count`` is NumPy 2 only):
 a pixel is claimed by several classes when one word has two bits (``x & (x - 1)``) or two words are non-zero.
 """
+
 from __future__ import annotations
 
 import numpy as np

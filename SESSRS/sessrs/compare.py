@@ -4,6 +4,7 @@ Leave one image out: each image is refined with thresholds tuned (sweep -> per-c
 other images only; the confusion matrices of the held-out images are pooled. The sweeps of each image are made
 once, and one pool of workers keeps every image's caches for all the folds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,8 +29,14 @@ from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 METHODS = ("unrefined", "per-class pick", "joint search")
 
 
-def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir: str | Path, workers: int = 1,
-             threshold_mode: str | float = 0.7) -> dict:
+def held_out(
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    mode: str,
+    state_dir: str | Path,
+    workers: int = 1,
+    threshold_mode: str | float = 0.7,
+) -> dict:
     """Leave-one-image-out in one mode: pooled confusion matrices per method, and each fold's thresholds.
 
     Each fold's joint search keeps its state under ``state_dir/<mode>/<held-out image>`` (resumable).
@@ -40,8 +47,9 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
     sweeps = {}
     for sample in samples:
         prepared = load_prepared(sample, spec)
-        sweeps[sample.stem] = sweep_image(prepared, load_ground_truth(sample, spec, prepared.shape), classes, limit,
-                                          options=options)
+        sweeps[sample.stem] = sweep_image(
+            prepared, load_ground_truth(sample, spec, prepared.shape), classes, limit, options=options
+        )
     pooled = {method: np.zeros((spec.num_classes, spec.num_classes), np.int64) for method in METHODS}
     folds = []
     with ShardPool(samples, spec, APPLY_MAX_OBJECTS, options, Execution(workers)) as pool:
@@ -49,14 +57,30 @@ def held_out(samples: Sequence[Sample], spec: DatasetSpec, mode: str, state_dir:
             tune = [s for s in samples if s is not held]
             sweep = summarise([sweeps[s.stem] for s in tune], spec, classes, [s.stem for s in tune])
             start = settings_from(pick_thresholds(sweep, spec, threshold_mode), spec.num_classes)
-            state = joint_search(tune, spec, start, Path(state_dir) / mode / held.stem, max_objects=APPLY_MAX_OBJECTS,
-                                 options=options, classes=classes, pool=pool)
+            state = joint_search(
+                tune,
+                spec,
+                start,
+                Path(state_dir) / mode / held.stem,
+                max_objects=APPLY_MAX_OBJECTS,
+                options=options,
+                classes=classes,
+                pool=pool,
+            )
             for method, settings in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
                 pooled[method] += pool.total("commit", frozenset([held.stem]), settings)
-            folds.append({"held_out": held.stem, "pick": thresholds_of(start).to_json(),
-                          "joint": thresholds_of(state.settings).to_json(), "tune_mIoU_pick": state.trace[0]["mIoU"],
-                          "tune_mIoU_joint": 100 * state.miou, "rounds": state.round,
-                          "settings_scored": state.evaluations, "seconds": round(state.seconds, 1)})
+            folds.append(
+                {
+                    "held_out": held.stem,
+                    "pick": thresholds_of(start).to_json(),
+                    "joint": thresholds_of(state.settings).to_json(),
+                    "tune_mIoU_pick": state.trace[0]["mIoU"],
+                    "tune_mIoU_joint": 100 * state.miou,
+                    "rounds": state.round,
+                    "settings_scored": state.evaluations,
+                    "seconds": round(state.seconds, 1),
+                }
+            )
     return {"matrices": pooled, "folds": folds}
 
 
@@ -69,11 +93,23 @@ def compare_modes(samples: Sequence[Sample], spec: DatasetSpec, state_dir: str |
     for method in METHODS:
         for mode in MODES if method != "unrefined" else MODES[:1]:
             scores = compute_scores(results[mode]["matrices"][method], spec.scored).as_dict(spec.classes)
-            rows.append({"method": method, "mode": mode if method != "unrefined" else "-",
-                         "mIoU": scores["mIoU"], "OA": scores["OA"], "IoU": scores["IoU"]})
-    return {"images": [s.stem for s in samples], "dataset": spec.name, "protocol": "leave one image out",
-            "rows": rows, "folds": {mode: results[mode]["folds"] for mode in MODES},
-            "matrices": {mode: {m: results[mode]["matrices"][m].tolist() for m in METHODS} for mode in MODES}}
+            rows.append(
+                {
+                    "method": method,
+                    "mode": mode if method != "unrefined" else "-",
+                    "mIoU": scores["mIoU"],
+                    "OA": scores["OA"],
+                    "IoU": scores["IoU"],
+                }
+            )
+    return {
+        "images": [s.stem for s in samples],
+        "dataset": spec.name,
+        "protocol": "leave one image out",
+        "rows": rows,
+        "folds": {mode: results[mode]["folds"] for mode in MODES},
+        "matrices": {mode: {m: results[mode]["matrices"][m].tolist() for m in METHODS} for mode in MODES},
+    }
 
 
 def markdown_table(comparison: dict) -> str:
@@ -81,6 +117,8 @@ def markdown_table(comparison: dict) -> str:
     unrefined = comparison["rows"][0]["mIoU"]
     lines = ["| method | mode | mIoU | change | OA |", "|---|---|---|---|---|"]
     for row in comparison["rows"]:
-        lines.append(f"| {row['method']} | {row['mode']} | {row['mIoU']:.2f} | {row['mIoU'] - unrefined:+.2f} "
-                     f"| {row['OA']:.2f} |")
+        lines.append(
+            f"| {row['method']} | {row['mode']} | {row['mIoU']:.2f} | {row['mIoU'] - unrefined:+.2f} "
+            f"| {row['OA']:.2f} |"
+        )
     return "\n".join(lines)

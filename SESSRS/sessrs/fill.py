@@ -1,4 +1,5 @@
 """Fill the regions of one class from their surroundings (pass 6.3 of docs/algorithm.md, "Step 6: painting")."""
+
 from __future__ import annotations
 
 import cv2
@@ -29,8 +30,10 @@ def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.nd
     height, width = pred.shape
     for number, box in enumerate(ndimage.find_objects(labels), start=1):
         if neighbourhood:
-            box = (slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height)),
-                   slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width)))
+            box = (
+                slice(max(box[0].start - 1, 0), min(box[0].stop + 1, height)),
+                slice(max(box[1].start - 1, 0), min(box[1].stop + 1, width)),
+            )
         if areas[number] == (box[0].stop - box[0].start) * (box[1].stop - box[1].start):
             values[box] = cls
             continue

@@ -1,5 +1,6 @@
 """The stage's output folders: the names of the files each holds, and the checks made on them before anything is
 written. No other module spells these names."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -128,8 +129,9 @@ class ChoiceFolder:
     def refuse_other_choice(self, thresholds: Thresholds) -> None:
         """Refuse a folder whose ``best.json`` holds other thresholds (its figures belong to them)."""
         if self.best.exists() and Thresholds.read(self.best) != thresholds:
-            raise InputError(f"{self.best}: holds another pick (other thresholds); choose another output folder "
-                             "or remove that one")
+            raise InputError(
+                f"{self.best}: holds another pick (other thresholds); choose another output folder or remove that one"
+            )
 
     def write_metrics(self, report: Mapping, table: str) -> None:
         """``metrics.json`` (the figures) and ``metrics.txt`` (``table``, the same figures to read)."""

@@ -1,4 +1,5 @@
 """Pair predictions with their SAM objects and ground truth, and load them as prepared images."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,15 +64,20 @@ def pair_inputs(pred_dir: str | Path, sam_dir: str | Path, gt_dir: str | Path | 
         missing += [str(path) for path in (sam, gt) if path is not None and not path.is_file()]
         samples.append(Sample(pred.stem, pred, sam, gt))
     if missing:
-        raise InputError(f"{len(missing)} input files missing for the predictions in {pred_dir}:\n  " + "\n  ".join(missing))
+        raise InputError(
+            f"{len(missing)} input files missing for the predictions in {pred_dir}:\n  " + "\n  ".join(missing)
+        )
     return samples
 
 
 def input_folders(samples: Sequence[Sample]) -> dict[str, Path | None]:
     """The folders the samples are read from, by kind (no output may be written into one of them)."""
     first = samples[0]
-    return {"prediction": first.pred.parent, "objects": first.sam.parent,
-            "ground-truth": first.gt.parent if first.gt is not None else None}
+    return {
+        "prediction": first.pred.parent,
+        "objects": first.sam.parent,
+        "ground-truth": first.gt.parent if first.gt is not None else None,
+    }
 
 
 def load_prediction(path: Path, spec: DatasetSpec) -> np.ndarray:
@@ -117,7 +123,7 @@ def read_split(path: str | Path) -> dict[str, list[str]]:
     """
     split = read_json(path)
     if not isinstance(split, dict):
-        raise InputError(f"{path}: a split file holds {{\"tune\": [image names], \"eval\": [image names]}}")
+        raise InputError(f'{path}: a split file holds {{"tune": [image names], "eval": [image names]}}')
     for key in ("tune", "eval"):
         names = split.get(key)
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
@@ -140,5 +146,10 @@ def split_record(path: str | Path, split: dict[str, list[str]]) -> dict[str, Any
 
 def image_identity(sample: Sample) -> dict[str, str | None]:
     """An image's name and the SHA-256 of its prediction, objects and ground truth (``None`` without)."""
-    return {"name": sample.stem, **{kind: None if path is None else file_identity(path)["sha256"]
-                                    for kind, path in (("pred", sample.pred), ("sam", sample.sam), ("gt", sample.gt))}}
+    return {
+        "name": sample.stem,
+        **{
+            kind: None if path is None else file_identity(path)["sha256"]
+            for kind, path in (("pred", sample.pred), ("sam", sample.sam), ("gt", sample.gt))
+        },
+    }

@@ -10,6 +10,7 @@ It is deterministic; its state is saved after each step, keyed on its inputs and
 search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`), image by
 image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -41,14 +42,19 @@ STATE_FILE = "joint_state.json"
 
 def settings_from(thresholds: Thresholds, num_classes: int) -> Settings:
     """Per-class settings from thresholds (classes not given: 1, never)."""
-    return tuple(ClassSetting(thresholds.t1.get(c, NEVER), thresholds.t2.get(c, NEVER), c in thresholds.modify)
-                 for c in range(num_classes))
+    return tuple(
+        ClassSetting(thresholds.t1.get(c, NEVER), thresholds.t2.get(c, NEVER), c in thresholds.modify)
+        for c in range(num_classes)
+    )
 
 
 def thresholds_of(settings: Settings) -> Thresholds:
     """The thresholds (``best.json``) of per-class settings."""
-    return Thresholds(t1={c: s.t1 for c, s in enumerate(settings)}, t2={c: s.t2 for c, s in enumerate(settings)},
-                      modify=modify_of(settings))
+    return Thresholds(
+        t1={c: s.t1 for c, s in enumerate(settings)},
+        t2={c: s.t2 for c, s in enumerate(settings)},
+        modify=modify_of(settings),
+    )
 
 
 def candidates_for(current: ClassSetting, grid: ThresholdGrid) -> list[ClassSetting]:
@@ -89,17 +95,41 @@ class SearchState:
     @classmethod
     def from_json(cls, data: dict) -> SearchState:
         settings = tuple(ClassSetting(float(s["t1"]), float(s["t2"]), bool(s["refined"])) for s in data["settings"])
-        return cls(key=data["key"], settings=settings, miou=float(data["mIoU"]), round=int(data["round"]),
-                   position=int(data["position"]), gained=bool(data["gained"]), done=bool(data["done"]),
-                   evaluations=int(data["evaluations"]), seconds=float(data["seconds"]), trace=list(data["trace"]))
+        return cls(
+            key=data["key"],
+            settings=settings,
+            miou=float(data["mIoU"]),
+            round=int(data["round"]),
+            position=int(data["position"]),
+            gained=bool(data["gained"]),
+            done=bool(data["done"]),
+            evaluations=int(data["evaluations"]),
+            seconds=float(data["seconds"]),
+            trace=list(data["trace"]),
+        )
 
 
-def search_key(samples: Sequence[Sample], spec: DatasetSpec, start: Settings, classes: Sequence[int],
-               grid: ThresholdGrid, max_objects: int, options: RefineOptions) -> dict:
+def search_key(
+    samples: Sequence[Sample],
+    spec: DatasetSpec,
+    start: Settings,
+    classes: Sequence[int],
+    grid: ThresholdGrid,
+    max_objects: int,
+    options: RefineOptions,
+) -> dict:
     """What a search result is made from: the images' files, the start and every setting of the search."""
-    inputs = {f"{s.stem}.{kind}": path for s in samples for kind, path in (("pred", s.pred), ("sam", s.sam), ("gt", s.gt))}
-    settings = {"dataset": spec.name, "start": thresholds_of(start).to_json(), "classes": list(classes), "grid": grid.to_json(),
-                "max_objects": max_objects, "options": options.to_json()}
+    inputs = {
+        f"{s.stem}.{kind}": path for s in samples for kind, path in (("pred", s.pred), ("sam", s.sam), ("gt", s.gt))
+    }
+    settings = {
+        "dataset": spec.name,
+        "start": thresholds_of(start).to_json(),
+        "classes": list(classes),
+        "grid": grid.to_json(),
+        "max_objects": max_objects,
+        "options": options.to_json(),
+    }
     return fingerprint(inputs, settings, JOINT_VERSION)
 
 
@@ -148,8 +178,17 @@ def joint_search(
         if state is None:
             matrix = pool.total("commit", stems, start)
             state = SearchState(key=key, settings=start, miou=mean_iou(matrix, spec))
-            state.trace.append({"step": 0, "round": 0, "class": None, "setting": None,
-                                "mIoU": 100 * state.miou, "gain": 0.0, "thresholds": thresholds_of(start).to_json()})
+            state.trace.append(
+                {
+                    "step": 0,
+                    "round": 0,
+                    "class": None,
+                    "setting": None,
+                    "mIoU": 100 * state.miou,
+                    "gain": 0.0,
+                    "thresholds": thresholds_of(start).to_json(),
+                }
+            )
         _save(state_path, state)
         per_round = sum(len(candidates_for(state.settings[c], grid)) for c in classes)
         with tqdm(desc="joint search", unit="setting", total=per_round) as progress:
@@ -162,8 +201,15 @@ def joint_search(
     return state
 
 
-def _step(pool: ShardPool, stems: frozenset[str], state: SearchState, classes: list[int], grid: ThresholdGrid,
-          spec: DatasetSpec, progress: tqdm) -> None:
+def _step(
+    pool: ShardPool,
+    stems: frozenset[str],
+    state: SearchState,
+    classes: list[int],
+    grid: ThresholdGrid,
+    spec: DatasetSpec,
+    progress: tqdm,
+) -> None:
     """Score every setting of the next class, keep the best, and move on (to the next round, or stop)."""
     cls = classes[state.position]
     candidates = candidates_for(state.settings[cls], grid)
@@ -177,11 +223,19 @@ def _step(pool: ShardPool, stems: frozenset[str], state: SearchState, classes: l
         pool.total("commit", stems, state.settings)
         state.miou, state.gained = scores[best], True
     state.evaluations += len(candidates)
-    state.trace.append({
-        "step": len(state.trace), "round": state.round, "class": cls, "class_name": spec.classes[cls],
-        "setting": state.settings[cls].to_json(), "mIoU": 100 * state.miou, "gain": 100 * max(gain, 0.0),
-        "settings_scored": len(candidates), "seconds": round(time.perf_counter() - started, 3),
-    })
+    state.trace.append(
+        {
+            "step": len(state.trace),
+            "round": state.round,
+            "class": cls,
+            "class_name": spec.classes[cls],
+            "setting": state.settings[cls].to_json(),
+            "mIoU": 100 * state.miou,
+            "gain": 100 * max(gain, 0.0),
+            "settings_scored": len(candidates),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
     progress.update(len(candidates))
     state.position += 1
     if state.position == len(classes):
@@ -215,8 +269,11 @@ def _verified(path: Path, state: SearchState, miou: float) -> SearchState | None
     traced = last.get("mIoU")
     if isinstance(traced, (int, float)) and abs(traced / 100 - miou) <= 1e-9 and abs(state.miou - miou) <= 1e-9:
         return state
-    print(f"{path}: its saved mIoU {100 * state.miou:.2f} is not that of its settings ({100 * miou:.2f}): edited "
-          "or damaged; starting the search again", file=sys.stderr)
+    print(
+        f"{path}: its saved mIoU {100 * state.miou:.2f} is not that of its settings ({100 * miou:.2f}): edited "
+        "or damaged; starting the search again",
+        file=sys.stderr,
+    )
     return None
 
 

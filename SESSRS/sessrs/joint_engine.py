@@ -8,6 +8,7 @@ own ``t1``/``t2`` and on which objects of other classes take a class in step 2 (
 6 is kept in a :class:`~sessrs.painting.Painting`, which answers for a changed class which pixels change and to
 what. A setting is then scored by updating the confusion matrix at those pixels only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -61,7 +62,9 @@ class ImageEvaluator:
     """One image under changing settings: the current settings' painting and confusion matrix, and a cache of
     every class refinement computed so far."""
 
-    def __init__(self, prepared: PreparedImage, gt: np.ndarray, max_objects: int, options: RefineOptions = FAITHFUL) -> None:
+    def __init__(
+        self, prepared: PreparedImage, gt: np.ndarray, max_objects: int, options: RefineOptions = FAITHFUL
+    ) -> None:
         self.prepared = prepared
         self.flat_gt = gt.ravel(order="F")
         self.max_objects = max_objects
@@ -98,8 +101,10 @@ class ImageEvaluator:
         modify = modify_of(settings)
         t1 = claiming_t1(np.array([s.t1 for s in settings]), modify, self.options)
         takes_class = self.takes_class(t1)
-        refinements = {cls: self.refinement(cls, t1, settings[cls].t2, takes_class) if cls in modify else None
-                       for cls in range(len(settings))}
+        refinements = {
+            cls: self.refinement(cls, t1, settings[cls].t2, takes_class) if cls in modify else None
+            for cls in range(len(settings))
+        }
         return refinements, modify
 
     def takes_class(self, t1: np.ndarray) -> np.ndarray:
@@ -149,8 +154,14 @@ def _identity(refined: ClassRefinement, reduced: np.ndarray) -> tuple:
     parts = []
     for replacement in refined.replaced:
         cut = reduced[list(replacement.objects)].any()
-        parts.append((replacement.instance, replacement.objects,
-                      hash(replacement.pixels.tobytes()) if cut else None, len(replacement.pixels) if cut else None))
+        parts.append(
+            (
+                replacement.instance,
+                replacement.objects,
+                hash(replacement.pixels.tobytes()) if cut else None,
+                len(replacement.pixels) if cut else None,
+            )
+        )
     return (refined.cls, tuple(parts))
 
 
@@ -158,8 +169,9 @@ def with_setting(settings: Settings, cls: int, setting: ClassSetting) -> Setting
     return tuple(setting if c == cls else s for c, s in enumerate(settings))
 
 
-def class_matrices(evaluators: Sequence[ImageEvaluator], cls: int, candidates: Sequence[ClassSetting],
-                   classes: int) -> np.ndarray:
+def class_matrices(
+    evaluators: Sequence[ImageEvaluator], cls: int, candidates: Sequence[ClassSetting], classes: int
+) -> np.ndarray:
     """Confusion matrices summed over the images, one per candidate setting of ``cls`` (others as committed)."""
     totals = np.zeros((len(candidates), classes, classes), np.int64)
     for evaluator in evaluators:

@@ -7,6 +7,7 @@ of its first images in memory while they fit its budget; every other image is ke
 evaluator keeps only what the next step needs (:meth:`~sessrs.joint_engine.ImageEvaluator.trim`). So memory is
 bounded by the budget, not by the number of images, and the results are those of evaluators kept in memory.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,14 @@ def describe_limit(limit: int, processes: int) -> str:
 class Shard:
     """The evaluators of some images, within ``limit`` bytes of this process's memory (None: no limit)."""
 
-    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions,
-                 limit: int | None = None) -> None:
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        spec: DatasetSpec,
+        max_objects: int,
+        options: RefineOptions,
+        limit: int | None = None,
+    ) -> None:
         self.num_classes = spec.num_classes
         self.budget = None if limit is None else max(limit - resident_bytes() - WORKING_MARGIN, 0)
         self.folder = Path(tempfile.mkdtemp(prefix="sessrs-joint-"))
@@ -65,8 +72,11 @@ class Shard:
 
     def matrices(self, stems: frozenset[str] | None, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
         """Per candidate setting of ``cls``, the confusion matrix summed over the images in ``stems`` (None: all)."""
-        return self._sum(stems, lambda e: class_matrices([e], cls, candidates, self.num_classes),
-                         (len(candidates), self.num_classes, self.num_classes))
+        return self._sum(
+            stems,
+            lambda e: class_matrices([e], cls, candidates, self.num_classes),
+            (len(candidates), self.num_classes, self.num_classes),
+        )
 
     def commit(self, stems: frozenset[str] | None, settings: Settings) -> np.ndarray:
         """Make ``settings`` current on the images in ``stems``; their summed confusion matrix."""
@@ -129,8 +139,15 @@ class ShardPool:
     caches of an image do not depend on which other images are searched with it.
     """
 
-    def __init__(self, samples: Sequence[Sample], spec: DatasetSpec, max_objects: int, options: RefineOptions,
-                 execution: Execution = LOCAL, memory_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        spec: DatasetSpec,
+        max_objects: int,
+        options: RefineOptions,
+        execution: Execution = LOCAL,
+        memory_limit: int | None = None,
+    ) -> None:
         self.limit = default_memory_limit() if memory_limit is None else int(memory_limit)
         args = (spec, max_objects, options)
         self.cluster = self.local = None
@@ -143,8 +160,9 @@ class ShardPool:
             self.local = Shard(samples, *args, self.limit)
             return
         share = max(self.limit - resident_bytes(), 0) // len(groups)
-        self.executors = [ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, *args, share))
-                          for group in groups]
+        self.executors = [
+            ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, *args, share)) for group in groups
+        ]
 
     def total(self, method: str, *args) -> np.ndarray:
         """The sum of every shard's answer to ``method(*args)``."""
@@ -156,8 +174,9 @@ class ShardPool:
         try:
             return sum(future.result() for future in futures)
         except BrokenProcessPool as error:
-            raise WorkerKilled("a worker process of the joint search",
-                               f"lower {describe_limit(self.limit, len(self.executors))} or -n") from error
+            raise WorkerKilled(
+                "a worker process of the joint search", f"lower {describe_limit(self.limit, len(self.executors))} or -n"
+            ) from error
 
     def close(self) -> None:
         if self.local is not None:
@@ -194,8 +213,9 @@ class ClusterShards:
 
     def _submit(self, group: list[Sample], worker: str | None = None):
         """An actor future (kept: the actor lives as long as its future) of a shard of ``group``."""
-        return self.client.submit(Shard, group, *self.args, self.limit, actor=True, pure=False,
-                                  workers=None if worker is None else [worker])
+        return self.client.submit(
+            Shard, group, *self.args, self.limit, actor=True, pure=False, workers=None if worker is None else [worker]
+        )
 
     def _restore(self, future, group: list[Sample]):
         """The actor of ``future``, its images at the settings last committed on them."""
@@ -222,8 +242,9 @@ class ClusterShards:
                 total = total + getattr(self.actors[index], method)(*args).result()
         if method == "commit":
             stems, settings = args
-            self.committed.update({s.stem: settings for group in self.groups for s in group
-                                   if stems is None or s.stem in stems})
+            self.committed.update(
+                {s.stem: settings for group in self.groups for s in group if stems is None or s.stem in stems}
+            )
         return total
 
     def close(self) -> None:

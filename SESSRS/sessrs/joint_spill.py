@@ -6,6 +6,7 @@ painting, the confusion matrix, the settings, the refinements the painting holds
 far), written again only when it changed. Loading both gives back an evaluator that scores exactly as the one
 saved: everything left out is a cache that is derived again on demand.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -21,8 +22,17 @@ from .painting import Painting
 FIXED = ("prepared", "flat_gt", "max_objects", "options", "baseline", "_reducers", "_major", "_share")
 CHANGING = ("matrix", "settings", "_cache", "_distinct")
 PAINTED = ("order", "refinements", "settlements", "values", "sets", "claims", "_settled")
-DERIVED = ("flat_pred", "flat_inst", "scratch", "area_position", "_object_overlaps", "_instance_pixels", "_class_pixels",
-           "_fills", "_filled")
+DERIVED = (
+    "flat_pred",
+    "flat_inst",
+    "scratch",
+    "area_position",
+    "_object_overlaps",
+    "_instance_pixels",
+    "_class_pixels",
+    "_fills",
+    "_filled",
+)
 """Caches of a prepared image left out of the fixed file (the filled predictions go with the changing part: they
 grow)."""
 
@@ -65,8 +75,9 @@ class SpilledImage:
         kind, kept = fixed["prepared"]
         prepared = kind.__new__(kind)
         fills, filled = changing["fills"]
-        vars(prepared).update(kept, _fills=fills, _filled=filled, _object_overlaps={}, _instance_pixels={},
-                              _class_pixels={})
+        vars(prepared).update(
+            kept, _fills=fills, _filled=filled, _object_overlaps={}, _instance_pixels={}, _class_pixels={}
+        )
         evaluator = ImageEvaluator.__new__(ImageEvaluator)
         vars(evaluator).update(fixed, prepared=prepared, _unions={}, _scores={})
         vars(evaluator).update({name: changing[name] for name in CHANGING})

@@ -1,4 +1,5 @@
 """What the joint search leaves for people to read: its trace as JSON and a plot of the mIoU step by step."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ from .plots import save_figure
 from .sweep_engine import ThresholdGrid
 
 
-def write_trace(state: SearchState, spec: DatasetSpec, folder: ChoiceFolder, options: RefineOptions,
-                grid: ThresholdGrid, tuned_on: list[str]) -> dict:
+def write_trace(
+    state: SearchState,
+    spec: DatasetSpec,
+    folder: ChoiceFolder,
+    options: RefineOptions,
+    grid: ThresholdGrid,
+    tuned_on: list[str],
+) -> dict:
     """Write the trace of ``state`` as ``folder.joint_trace`` (JSON) and ``folder.joint_trace_plot``; returns the
     JSON content."""
     trace = {
@@ -49,15 +56,22 @@ def trace_plot(trace: dict, spec: DatasetSpec, path: str | Path) -> None:
     axes.plot([s["step"] for s in steps], [s["mIoU"] for s in steps], marker="o", markersize=3, color="tab:blue")
     for step in steps[1:]:
         if step["gain"] > 0:
-            axes.annotate(step["class_name"], (step["step"], step["mIoU"]), textcoords="offset points",
-                          xytext=(0, 6), ha="center", fontsize=7)
+            axes.annotate(
+                step["class_name"],
+                (step["step"], step["mIoU"]),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=7,
+            )
         if step["round"] % 2 == 0:
             axes.axvspan(step["step"] - 0.5, step["step"] + 0.5, color="0.92", lw=0)
     axes.axhline(trace["mIoU_start"], color="0.5", ls="--", lw=1, label="per-class pick (start)")
     axes.set_xlabel("step (one class scored at all its settings; grey: even rounds)")
     axes.set_ylabel("mIoU on the tune images (%)")
-    axes.set_title(f"{spec.name}: joint search, {trace['mode']} mode "
-                   f"({trace['mIoU_start']:.2f} -> {trace['mIoU_best']:.2f})")
+    axes.set_title(
+        f"{spec.name}: joint search, {trace['mode']} mode ({trace['mIoU_start']:.2f} -> {trace['mIoU_best']:.2f})"
+    )
     axes.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)

@@ -3,6 +3,7 @@
 Each fix is its own switch, so a study can turn on one at a time. The quirks are listed in docs/algorithm.md,
 "Quirks of the reference and the improved mode"; the numbers below refer to that table.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -114,5 +115,7 @@ def check_sweep_options(sweep: Mapping[str, Any], options: RefineOptions, source
     except (TypeError, ValueError) as error:
         raise InputError(f"{source}: options: not refinement options ({error})") from error
     if made_with != options:
-        raise InputError(f"{source}: swept in {made_with.mode} mode, picked in {options.mode} mode; "
-                         f"give --mode {made_with.mode}, or sweep again with --mode {options.mode}")
+        raise InputError(
+            f"{source}: swept in {made_with.mode} mode, picked in {options.mode} mode; "
+            f"give --mode {made_with.mode}, or sweep again with --mode {options.mode}"
+        )

@@ -13,6 +13,7 @@ some classes' refinements, which pixels change and to what (:meth:`Painting.chan
 image: only the changed classes' replaced instances, replacing objects and conflicts are visited. The full
 refinement is the change from the unrefined image; the sweep and the joint search evaluate many changes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -54,8 +55,9 @@ class ClassRefinement:
     @cached_property
     def spans(self) -> np.ndarray:
         """R x 2: the first and last flat pixel of each replacement (0, -1 for one without pixels)."""
-        return np.array([(r.pixels[0], r.pixels[-1]) if len(r.pixels) else (0, -1) for r in self.replaced],
-                        np.int64).reshape(-1, 2)
+        return np.array(
+            [(r.pixels[0], r.pixels[-1]) if len(r.pixels) else (0, -1) for r in self.replaced], np.int64
+        ).reshape(-1, 2)
 
     def changed_pixels(self, prepared: PreparedImage) -> list[np.ndarray]:
         """The pixel sets this refinement may change: its replaced instances and the objects replacing them."""
@@ -95,8 +97,9 @@ class Painting:
     values: np.ndarray = field(init=False, repr=False)
     claims: np.ndarray = field(init=False, repr=False)
     _near: dict[int, np.ndarray] = field(init=False, default_factory=dict, repr=False)
-    _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(init=False, default_factory=dict,
-                                                                                 repr=False)
+    _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(
+        init=False, default_factory=dict, repr=False
+    )
     sets: ClaimSets = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -188,8 +191,14 @@ class Painting:
                 prepared.scratch[r.pixels] = False
         return claimed
 
-    def _values(self, pixels: np.ndarray, pred: np.ndarray, claims: np.ndarray, several: np.ndarray,
-                refinements: Mapping[int, ClassRefinement]) -> np.ndarray:
+    def _values(
+        self,
+        pixels: np.ndarray,
+        pred: np.ndarray,
+        claims: np.ndarray,
+        several: np.ndarray,
+        refinements: Mapping[int, ClassRefinement],
+    ) -> np.ndarray:
         """6.2 and 6.3: a pixel claimed by one class takes it; claimed by none, the (filled) prediction."""
         values = pred.copy()
         unclaimed = np.flatnonzero(self.sets.unclaimed(claims))
@@ -201,9 +210,17 @@ class Painting:
                 values[lost] = self.prepared.filled(cls, pixels[lost], self.options.fill_from_neighbourhood)
         return values
 
-    def _settle(self, pixels: np.ndarray, claims: np.ndarray, several: np.ndarray, values: np.ndarray,
-                order: list[int], refinements: Mapping[int, ClassRefinement], changed: set[int],
-                settlements: dict[tuple[int, int], Settlement]) -> None:
+    def _settle(
+        self,
+        pixels: np.ndarray,
+        claims: np.ndarray,
+        several: np.ndarray,
+        values: np.ndarray,
+        order: list[int],
+        refinements: Mapping[int, ClassRefinement],
+        changed: set[int],
+        settlements: dict[tuple[int, int], Settlement],
+    ) -> None:
         """Step 5 and 6.1 at the pixels claimed by ``several`` classes (see :func:`paint_settled`)."""
         multi = np.flatnonzero(several)
         multi_claims = claims[multi]
@@ -222,8 +239,7 @@ class Painting:
                     settlements[first, second] = self._settled[pair]
                 settlement = settlements[first, second]
                 at = np.searchsorted(settlement.pixels, pixels[common])
-                paint_settled(values, common, settlement.winner[at], settlement.score[at], painted, best,
-                              self.options)
+                paint_settled(values, common, settlement.winner[at], settlement.score[at], painted, best, self.options)
 
 
 def _same(first: Replacement, second: Replacement) -> bool:
@@ -232,8 +248,15 @@ def _same(first: Replacement, second: Replacement) -> bool:
     return first.objects == second.objects and np.array_equal(first.pixels, second.pixels)
 
 
-def paint_settled(values: np.ndarray, where: np.ndarray, winner: np.ndarray, score: np.ndarray,
-                  painted: np.ndarray, best: np.ndarray, options: RefineOptions) -> None:
+def paint_settled(
+    values: np.ndarray,
+    where: np.ndarray,
+    winner: np.ndarray,
+    score: np.ndarray,
+    painted: np.ndarray,
+    best: np.ndarray,
+    options: RefineOptions,
+) -> None:
     """6.1 for one pair's components at positions ``where``, pairs taken in ``modify`` order.
 
     In the reference a pixel already painted by an earlier component gets class 0 (quirk 2, see docs/algorithm.md,
@@ -249,7 +272,9 @@ def paint_settled(values: np.ndarray, where: np.ndarray, winner: np.ndarray, sco
         painted[where] += 1
 
 
-def settle_pair(prepared: PreparedImage, first: ClassRefinement, second: ClassRefinement, common: np.ndarray) -> Settlement:
+def settle_pair(
+    prepared: PreparedImage, first: ClassRefinement, second: ClassRefinement, common: np.ndarray
+) -> Settlement:
     """Step 5 for two refined classes and their sorted common pixels: every 8-connected component goes to the
     class with the better-matching instance (best IoU; the second class on a tie)."""
     labels = components_of(common, prepared.shape)
@@ -320,8 +345,9 @@ def best_iou(prepared: PreparedImage, refined: ClassRefinement, pixels: np.ndarr
     return best
 
 
-def _shared_with_replacements(refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray,
-                              count: int) -> list[tuple[np.ndarray, int]]:
+def _shared_with_replacements(
+    refined: ClassRefinement, pixels: np.ndarray, labels: np.ndarray, count: int
+) -> list[tuple[np.ndarray, int]]:
     """For each replacement of ``refined`` meeting the sorted ``pixels``: how many of its pixels each component
     (labels 1..``count``) holds, and its size. Only the pixels between a replacement's first and last are looked up."""
     lows = np.searchsorted(pixels, refined.spans[:, 0])

@@ -1,4 +1,5 @@
 """The reference's per-class pick: each class's best thresholds from a sweep."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Pictures of results: the t1 x t2 heatmaps of a sweep."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def sweep_heatmap(
-    rows: list[dict], baseline_miou: float, t1_values, t2_values, title: str, path: str | Path
-) -> None:
+def sweep_heatmap(rows: list[dict], baseline_miou: float, t1_values, t2_values, title: str, path: str | Path) -> None:
     """Save a t1 x t2 heatmap of the mIoU change against the unrefined prediction."""
     # Imported here so that ``import sessrs`` does not load Matplotlib; a bare Figure needs no GUI backend.
     from matplotlib.figure import Figure

@@ -6,6 +6,7 @@ objects' pixels, class histograms and overlaps, and the fills of "Step 6: painti
 Pixel sets are arrays of flat indices in column-major (Fortran) order, the order of COCO RLE, so that a
 decoded mask turns into indices without a transpose.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ share of pixels the thresholds changed to and from each class on the images they
 (``tuned_changes``, the same form as in a pick's ``best.json``; ``null`` when unknown, ``tuned_changes_note``
 says why).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,13 @@ class Preset:
     def message(self) -> str:
         """What to tell someone applying the preset: what it was tuned for, and that their data may differ."""
         tuned, reported = self.record["tuned_for"], self.record["reported"]
-        return (f"preset {self.name}: thresholds tuned for {tuned['dataset']}, {tuned['model']} predictions and "
-                f"{tuned['objects']}; reported mIoU {reported['unrefined']['mIoU']} -> {reported['refined']['mIoU']} "
-                f"on {reported['images']} ({self.record['provenance']['repository']} at "
-                f"{self.record['provenance']['commit'][:7]}). Your own model, objects and scenes may differ: "
-                "check the thresholds on a few labelled images of yours before trusting them.")
+        return (
+            f"preset {self.name}: thresholds tuned for {tuned['dataset']}, {tuned['model']} predictions and "
+            f"{tuned['objects']}; reported mIoU {reported['unrefined']['mIoU']} -> {reported['refined']['mIoU']} "
+            f"on {reported['images']} ({self.record['provenance']['repository']} at "
+            f"{self.record['provenance']['commit'][:7]}). Your own model, objects and scenes may differ: "
+            "check the thresholds on a few labelled images of yours before trusting them."
+        )
 
 
 def _folder() -> Any:

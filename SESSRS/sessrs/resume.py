@@ -5,6 +5,7 @@ identity of their input files (size and SHA-256 of the prediction, the objects a
 truth), their settings and :data:`ALGORITHM_VERSION` are those of the current run; otherwise they are computed
 again, and the run says which image and what changed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

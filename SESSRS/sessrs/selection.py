@@ -7,6 +7,7 @@ the mIoU of the same application without ``c`` in ``modify`` (its thresholds kep
 kept in ``modify`` only when its gain, pooled over every held-out image (their confusion matrices added), is
 positive. A bootstrap over images gives a 90% interval of each pooled gain.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,27 +44,34 @@ class Selection:
     record: dict
 
 
-def sweep_parts(sweep_file: str | Path, sweep: Mapping, tune: Sequence[Sample],
-                spec: DatasetSpec) -> dict[str, ImageSweep]:
+def sweep_parts(
+    sweep_file: str | Path, sweep: Mapping, tune: Sequence[Sample], spec: DatasetSpec
+) -> dict[str, ImageSweep]:
     """Per tune image its sweep matrices, read from the sweep's ``parts/``; refused unless the sweep is of exactly
     the tune images and its parts add up to ``sweep_file``."""
     stems, scenes = sorted(s.stem for s in tune), list(sweep.get("scenes", []))
     if stems != sorted(scenes):
-        raise InputError(f"{sweep_file}: a sweep of {len(scenes)} images, not of the {len(stems)} tune images; the cv "
-                         "selection picks again on parts of the sweep, so sweep the tune images")
+        raise InputError(
+            f"{sweep_file}: a sweep of {len(scenes)} images, not of the {len(stems)} tune images; the cv "
+            "selection picks again on parts of the sweep, so sweep the tune images"
+        )
     folder = SweepFolder(Path(sweep_file).parent)
     classes = [int(c) for c in sweep["sweeps"]]
     grid = _grid(sweep)
     parts = {}
     for stem in scenes:
         if not folder.part(stem).is_file():
-            raise InputError(f"{folder.part(stem)}: missing; the cv selection needs the per-image parts the sweep "
-                             f"writes (run sessrs_t1_t2.py into {folder.root} again)")
+            raise InputError(
+                f"{folder.part(stem)}: missing; the cv selection needs the per-image parts the sweep "
+                f"writes (run sessrs_t1_t2.py into {folder.root} again)"
+            )
         parts[stem] = _load_part(folder.part(stem), classes, spec.num_classes, len(grid.pairs))[0]
     again = summarise([parts[stem] for stem in scenes], spec, classes, scenes, grid)
     if _pick_figures(again) != _pick_figures(sweep):
-        raise InputError(f"{folder.parts}: the parts do not add up to {sweep_file} (changed since the sweep?); "
-                         "run sessrs_t1_t2.py again")
+        raise InputError(
+            f"{folder.parts}: the parts do not add up to {sweep_file} (changed since the sweep?); "
+            "run sessrs_t1_t2.py again"
+        )
     return parts
 
 
@@ -106,9 +114,16 @@ def select_by_cv(
         others = [stem for stem in parts if stem not in group]
         fold_sweep = summarise([parts[stem] for stem in others], spec, classes, others, _grid(sweep))
         fold_picks.append(pick_thresholds(fold_sweep, spec, threshold_mode))
-        jobs += [(sample, spec, fold_picks[-1], classes, max_objects, options) for sample in tune if sample.stem in group]
-    scores = dict(zip((job[0].stem for job in jobs),
-                      progress_map(_score_held_out, jobs, execution, "cv selection", "image"), strict=True))
+        jobs += [
+            (sample, spec, fold_picks[-1], classes, max_objects, options) for sample in tune if sample.stem in group
+        ]
+    scores = dict(
+        zip(
+            (job[0].stem for job in jobs),
+            progress_map(_score_held_out, jobs, execution, "cv selection", "image"),
+            strict=True,
+        )
+    )
     stems = [stem for group in groups for stem in group]
     baseline, applied = (np.stack([scores[stem][key] for stem in stems]) for key in ("baseline", "applied"))
     draws = rng.multinomial(len(stems), np.full(len(stems), 1 / len(stems)), size=BOOTSTRAP_SAMPLES)
@@ -122,20 +137,28 @@ def select_by_cv(
             "kept": cls in pick.modify and gain > 0,
             "pooled_gain": round(gain, 4),
             "interval_90": _interval(draws, applied, without, spec),
-            "fold_gains": [round(_change(applied[rows].sum(0), without[rows].sum(0), spec), 4)
-                           for rows in _fold_rows(groups)],
+            "fold_gains": [
+                round(_change(applied[rows].sum(0), without[rows].sum(0), spec), 4) for rows in _fold_rows(groups)
+            ],
             "refined_in_fold": [cls in fold_pick.modify for fold_pick in fold_picks],
         }
     modify = tuple(c for c in pick.modify if per_class[spec.classes[c]]["kept"])
     record = {
-        "select": "cv", "folds": folds, "seed": seed, "bootstrap_samples": BOOTSTRAP_SAMPLES,
+        "select": "cv",
+        "folds": folds,
+        "seed": seed,
+        "bootstrap_samples": BOOTSTRAP_SAMPLES,
         "gain": "mIoU (x100) of each fold's pick applied with all its classes minus the same without the class",
-        "tuned_on": sorted(parts), "fold_images": groups,
+        "tuned_on": sorted(parts),
+        "fold_images": groups,
         "fold_picks": [fold_pick.to_json() for fold_pick in fold_picks],
-        "pick_modify": list(pick.modify), "modify": list(modify),
-        "held_out": {"unrefined_mIoU": round(100 * mean_iou(baseline.sum(0), spec), 4),
-                     "fold_picks_mIoU": round(100 * mean_iou(applied.sum(0), spec), 4),
-                     "interval_90": _interval(draws, applied, baseline, spec)},
+        "pick_modify": list(pick.modify),
+        "modify": list(modify),
+        "held_out": {
+            "unrefined_mIoU": round(100 * mean_iou(baseline.sum(0), spec), 4),
+            "fold_picks_mIoU": round(100 * mean_iou(applied.sum(0), spec), 4),
+            "interval_90": _interval(draws, applied, baseline, spec),
+        },
         "classes": per_class,
     }
     return Selection(thresholds=dataclasses.replace(pick, modify=modify), record=record)
@@ -144,16 +167,24 @@ def select_by_cv(
 def selection_table(record: Mapping) -> str:
     """The selection's figures to read (appended to ``metrics.txt``)."""
     held = record["held_out"]
-    lines = ["",
-             (f"cv selection: {record['folds']} folds over {len(record['tuned_on'])} tune images (seed "
-              f"{record['seed']}); modify {record['modify']} of the pick's {record['pick_modify']}"),
-             (f"held out: unrefined mIoU {held['unrefined_mIoU']:.2f}, each fold's pick {held['fold_picks_mIoU']:.2f} "
-              f"(90% interval of the change {_shown(held['interval_90'])})"),
-             f"{'class':<14} {'in pick':>7} {'kept':>5} {'pooled gain':>11} {'90% interval':>17}  gain per fold"]
+    lines = [
+        "",
+        (
+            f"cv selection: {record['folds']} folds over {len(record['tuned_on'])} tune images (seed "
+            f"{record['seed']}); modify {record['modify']} of the pick's {record['pick_modify']}"
+        ),
+        (
+            f"held out: unrefined mIoU {held['unrefined_mIoU']:.2f}, each fold's pick {held['fold_picks_mIoU']:.2f} "
+            f"(90% interval of the change {_shown(held['interval_90'])})"
+        ),
+        f"{'class':<14} {'in pick':>7} {'kept':>5} {'pooled gain':>11} {'90% interval':>17}  gain per fold",
+    ]
     for name, row in record["classes"].items():
         folds = " ".join(f"{gain:+.2f}" for gain in row["fold_gains"])
-        lines.append(f"{name:<14} {_yes(row['in_pick']):>7} {_yes(row['kept']):>5} {row['pooled_gain']:+11.2f} "
-                     f"{_shown(row['interval_90']):>17}  {folds}")
+        lines.append(
+            f"{name:<14} {_yes(row['in_pick']):>7} {_yes(row['kept']):>5} {row['pooled_gain']:+11.2f} "
+            f"{_shown(row['interval_90']):>17}  {folds}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -164,8 +195,11 @@ def _score_held_out(job: tuple[Sample, DatasetSpec, Thresholds, list[int], int, 
     prepared = load_prepared(sample, spec)
     evaluator = ImageEvaluator(prepared, load_ground_truth(sample, spec, prepared.shape), max_objects, options)
     settings = settings_from(pick, spec.num_classes)
-    without = {cls: evaluator.score(with_setting(settings, cls, dataclasses.replace(settings[cls], refined=False)))
-               for cls in pick.modify if cls in classes}
+    without = {
+        cls: evaluator.score(with_setting(settings, cls, dataclasses.replace(settings[cls], refined=False)))
+        for cls in pick.modify
+        if cls in classes
+    }
     return {"baseline": evaluator.baseline, "applied": evaluator.score(settings), "without": without}
 
 

@@ -7,6 +7,7 @@ Faithful to the paper's reference by default; :class:`~sessrs.modes.RefineOption
 :func:`refine_class` (step 4, here) and :class:`~sessrs.painting.Painting` (steps 5 and 6) are written once and
 shared by :func:`refine_prepared`, the sweep engine and the joint search.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,9 @@ def refine_with_mappings(
         keys = [int(k) for k in (*t1, *t2, *modify)]
         num_classes = max(int(np.max(pred)) + 1, *(k + 1 for k in keys))
     prepared = prepare_image(pred, objects, num_classes)
-    return refine_prepared(prepared, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects, options)
+    return refine_prepared(
+        prepared, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects, options
+    )
 
 
 def thresholds(values: Mapping, num_classes: int) -> np.ndarray:
@@ -132,8 +135,13 @@ def resolve_object_overlaps(prepared: PreparedImage, objects: Objects, t2: np.nd
     for a in order[np.isin(objects.cls[order], list(modify))]:
         others, original = prepared.overlapping_objects(a)
         cls = objects.cls[others]
-        later = ((position[others] > position[a]) & (cls >= 0) & (cls != objects.cls[a])
-                 & (objects.ratio[a] < objects.ratio[others]) & (original > 0))
+        later = (
+            (position[others] > position[a])
+            & (cls >= 0)
+            & (cls != objects.cls[a])
+            & (objects.ratio[a] < objects.ratio[others])
+            & (original > 0)
+        )
         if not later.any():
             continue
         by_area = np.argsort(position[others[later]])
@@ -160,7 +168,12 @@ def claiming_t1(t1: np.ndarray, modify: Sequence[int], options: RefineOptions = 
 
 
 def candidate_lists(
-    prepared: PreparedImage, objects: Objects, members: np.ndarray, instances: np.ndarray, t1: float, t2: float,
+    prepared: PreparedImage,
+    objects: Objects,
+    members: np.ndarray,
+    instances: np.ndarray,
+    t1: float,
+    t2: float,
     options: RefineOptions = FAITHFUL,
 ) -> list[list[int]]:
     """Step 4, first half: the objects each instance gathers.
@@ -185,7 +198,13 @@ def candidate_lists(
 
 
 def replacement(
-    prepared: PreparedImage, objects: Objects, instance: int, candidates: list[int], t1: float, t2: float, max_objects: int
+    prepared: PreparedImage,
+    objects: Objects,
+    instance: int,
+    candidates: list[int],
+    t1: float,
+    t2: float,
+    max_objects: int,
 ) -> np.ndarray | None:
     """Step 4, second half: the pixels that replace ``instance``, or None when it stays as it is."""
     size = prepared.inst_size[instance]
@@ -200,7 +219,12 @@ def replacement(
 
 
 def refine_class(
-    prepared: PreparedImage, objects: Objects, cls: int, t1: float, t2: float, max_objects: int,
+    prepared: PreparedImage,
+    objects: Objects,
+    cls: int,
+    t1: float,
+    t2: float,
+    max_objects: int,
     options: RefineOptions = FAITHFUL,
 ) -> ClassRefinement:
     """Step 4 for one class: each instance of ``cls`` gathers candidate objects of that class and may become them.
@@ -228,7 +252,11 @@ def paint_changes(
 
 
 def refine_prepared(
-    prepared: PreparedImage, t1: np.ndarray, t2: np.ndarray, modify: Sequence[int], max_objects: int = 10,
+    prepared: PreparedImage,
+    t1: np.ndarray,
+    t2: np.ndarray,
+    modify: Sequence[int],
+    max_objects: int = 10,
     options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
     """Run steps 2 to 6 on a prepared image with per-class threshold arrays."""

@@ -1,5 +1,6 @@
 """The per-class t1/t2 sweep, computed incrementally: every image is read and measured once, and each
 threshold pair only updates the confusion matrix by the pixels its refinement changes."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,12 @@ def _save_part(path: Path, result: ImageSweep, made_from: dict) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         with open(temporary, "wb") as stream:
-            np.savez(stream, baseline=result.baseline, made_from=np.array(json.dumps(made_from, sort_keys=True)),
-                     **{f"class_{c}": m for c, m in result.per_class.items()})
+            np.savez(
+                stream,
+                baseline=result.baseline,
+                made_from=np.array(json.dumps(made_from, sort_keys=True)),
+                **{f"class_{c}": m for c, m in result.per_class.items()},
+            )
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -75,8 +80,10 @@ def _claim_output(folder: SweepFolder, signature: dict, restart: bool) -> None:
     if run_file.exists() and not restart:
         previous = read_json(run_file)
         if not isinstance(previous, dict) or not set(previous) <= set(signature):
-            raise InputError(f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
-                             "choose another --out or remove that folder")
+            raise InputError(
+                f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
+                "choose another --out or remove that folder"
+            )
         if previous != signature:
             changed = sorted(k for k in signature if previous.get(k) != signature[k])
             raise InputError(
@@ -115,8 +122,9 @@ def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
     )
 
 
-def _parts_to_compute(samples: Sequence[Sample], folder: SweepFolder, settings: dict,
-                      restart: bool) -> tuple[list[Sample], dict[str, dict]]:
+def _parts_to_compute(
+    samples: Sequence[Sample], folder: SweepFolder, settings: dict, restart: bool
+) -> tuple[list[Sample], dict[str, dict]]:
     """The samples whose part is missing, unreadable or made from other inputs (all when ``restart``), and every
     sample's record."""
     records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
@@ -155,10 +163,10 @@ def run_sweep(
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
     Writes ``sweep.json`` (the reference's figures), ``sweep.txt`` and ``heatmap_<class>_<name>.png`` into
-    ``out`` (see :class:`~sessrs.folders.SweepFolder`) and returns the ``sweep.json`` content. Each part records what it was made from (its files'
-    content, the settings, the algorithm's version); a re-run computes again exactly the images whose part is
-    missing, unreadable or made from anything else. ``execution`` says where the images run (local processes or
-    a Dask cluster). ``options``: the refinement's mode
+    ``out`` (see :class:`~sessrs.folders.SweepFolder`) and returns the ``sweep.json`` content. Each part records
+    what it was made from (its files' content, the settings, the algorithm's version); a re-run computes again
+    exactly the images whose part is missing, unreadable or made from anything else. ``execution`` says where the
+    images run (local processes or a Dask cluster). ``options``: the refinement's mode
     (:class:`~sessrs.modes.RefineOptions`; the reference's by default). ``sweep.json`` records the images it was
     tuned on (names and content) and ``split``, the record of the split file that chose them
     (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks. ``restart``:
@@ -169,8 +177,14 @@ def run_sweep(
         raise InputError("no images to sweep")
     classes = sweep_classes(classes, spec)
     max_objects = check_max_objects(max_objects)
-    settings = {"dataset": spec.name, "num_classes": spec.num_classes, "classes": list(classes),
-                "max_objects": max_objects, "pairs": [list(pair) for pair in grid.pairs], "options": options.to_json()}
+    settings = {
+        "dataset": spec.name,
+        "num_classes": spec.num_classes,
+        "classes": list(classes),
+        "max_objects": max_objects,
+        "pairs": [list(pair) for pair in grid.pairs],
+        "options": options.to_json(),
+    }
     signature = {
         "dataset": spec.name,
         "classes": list(classes),
@@ -193,16 +207,33 @@ def run_sweep(
                 _save_part(folder.part(stem), result, records[stem])
                 progress.update()
         results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
-        sweep = summarise(results, spec, classes, [s.stem for s in samples], grid, options, max_objects,
-                          tuned_on=[image_identity(s) for s in samples], split=split)
+        sweep = summarise(
+            results,
+            spec,
+            classes,
+            [s.stem for s in samples],
+            grid,
+            options,
+            max_objects,
+            tuned_on=[image_identity(s) for s in samples],
+            split=split,
+        )
         write_sweep_outputs(sweep, spec, folder)
     return sweep
 
 
-def summarise(results: list[ImageSweep], spec: DatasetSpec, classes: Sequence[int], stems: list[str],
-              grid: ThresholdGrid = REFERENCE_GRID, options: RefineOptions = FAITHFUL,
-              max_objects: int = SWEEP_MAX_OBJECTS, *, tuned_on: list[dict] | None = None,
-              split: dict | None = None) -> dict:
+def summarise(
+    results: list[ImageSweep],
+    spec: DatasetSpec,
+    classes: Sequence[int],
+    stems: list[str],
+    grid: ThresholdGrid = REFERENCE_GRID,
+    options: RefineOptions = FAITHFUL,
+    max_objects: int = SWEEP_MAX_OBJECTS,
+    *,
+    tuned_on: list[dict] | None = None,
+    split: dict | None = None,
+) -> dict:
     """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;
     also the grid, the refinement's mode and the object limit the sweep was made with, the images it was tuned
     on (``tuned_on``: :func:`~sessrs.inputs.image_identity` of each; names only when not given) and the
@@ -234,18 +265,30 @@ def write_sweep_outputs(sweep: dict, spec: DatasetSpec, folder: SweepFolder) -> 
     """``sweep.json``, a readable ``sweep.txt`` and one heatmap per class."""
     write_json_atomic(folder.sweep, sweep)
     base = sweep["baseline"]
-    lines = [f"unrefined (t1=1, t2=1): mIoU {base['mIoU']:.2f}  mF1 {base['mF1']:.2f}  mPA {base['mPA']:.2f}  OA {base['OA']:.2f}"]
+    lines = [
+        f"unrefined (t1=1, t2=1): mIoU {base['mIoU']:.2f}  mF1 {base['mF1']:.2f}  mPA {base['mPA']:.2f}  "
+        f"OA {base['OA']:.2f}"
+    ]
     for cls, rows in sweep["sweeps"].items():
         name = spec.classes[int(cls)]
         best = max(rows, key=lambda row: row["mIoU"])
-        lines += ["", f"class {cls} ({name}): best mIoU {best['mIoU']:.2f} at t1={best['t1']}, t2={best['t2']}",
-                  f"{'t1':>4} {'t2':>5} {'mIoU':>7} {'change':>7} {'mF1':>7} {'mPA':>7} {'OA':>7} {'IoU ' + name:>18}"]
+        lines += [
+            "",
+            f"class {cls} ({name}): best mIoU {best['mIoU']:.2f} at t1={best['t1']}, t2={best['t2']}",
+            f"{'t1':>4} {'t2':>5} {'mIoU':>7} {'change':>7} {'mF1':>7} {'mPA':>7} {'OA':>7} {'IoU ' + name:>18}",
+        ]
         for row in rows:
             lines.append(
                 f"{row['t1']:>4} {row['t2']:>5} {row['mIoU']:7.2f} {row['mIoU'] - base['mIoU']:+7.2f} "
                 f"{row['mF1']:7.2f} {row['mPA']:7.2f} {row['OA']:7.2f} {row['IoU'].get(name, float('nan')):18.2f}"
             )
         t1_values, t2_values = (list(dict.fromkeys(row[key] for row in rows)) for key in ("t1", "t2"))
-        sweep_heatmap(rows, base["mIoU"], t1_values, t2_values,
-                      f"{spec.name}: refining {name} (mIoU change)", folder.heatmap(int(cls), name))
+        sweep_heatmap(
+            rows,
+            base["mIoU"],
+            t1_values,
+            t2_values,
+            f"{spec.name}: refining {name} (mIoU change)",
+            folder.heatmap(int(cls), name),
+        )
     write_text_atomic(folder.text, "\n".join(lines) + "\n")

@@ -14,6 +14,7 @@ code as the full refinement) and the changed pixels of step 6; the confusion mat
 and pairs whose replaced instances and objects are the same share one matrix.
 ``tests/sessrs/test_engine.py`` checks all of this against the full :func:`~sessrs.steps.refine_prepared`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,8 +27,8 @@ from rscommon.metrics import confusion_matrix
 
 from .modes import FAITHFUL, RefineOptions
 from .painting import Painting
-from .steps import assign_classes, refine_class
 from .prepared import PreparedImage
+from .steps import assign_classes, refine_class
 from .thresholds import SWEEP_MAX_OBJECTS
 
 REFERENCE_T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)

@@ -14,6 +14,7 @@ A scene is made in three layers, each drawn from a :class:`Population`'s statist
 Refinement helps on such scenes: objects that follow the true regions replace the noisy predicted instances.
 Scene ``i`` of a seed is the same whatever the count, so a smaller benchmark is a prefix of a larger one.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,13 +63,29 @@ class Population:
 
 
 URBAN_LIKE = Population()
-RURAL_LIKE = Population(class_weights=(0.25, 0.0, 0.0, 0.1, 0.12, 0.23, 0.3), cell=192, buildings=20, roads=2,
-                        displacement=4.5, jitter=0.025, confusion_rate=0.15, object_rate=0.75, merge_rate=0.15)
+RURAL_LIKE = Population(
+    class_weights=(0.25, 0.0, 0.0, 0.1, 0.12, 0.23, 0.3),
+    cell=192,
+    buildings=20,
+    roads=2,
+    displacement=4.5,
+    jitter=0.025,
+    confusion_rate=0.15,
+    object_rate=0.75,
+    merge_rate=0.15,
+)
 POPULATIONS = {"urban": URBAN_LIKE, "rural": RURAL_LIKE}
 
 
-def generate_scenes(folder: str | Path, count: int, seed: int, size: int = 1024, dataset: str = "Urban",
-                    population: Population = URBAN_LIKE, execution: Execution = LOCAL) -> list[str]:
+def generate_scenes(
+    folder: str | Path,
+    count: int,
+    seed: int,
+    size: int = 1024,
+    dataset: str = "Urban",
+    population: Population = URBAN_LIKE,
+    execution: Execution = LOCAL,
+) -> list[str]:
     """Write ``count`` scenes as ``folder/pred/<stem>.png``, ``folder/sam/<stem>.json`` and ``folder/gt/<stem>.png``.
 
     Returns the stems (``g00000``, ...). Scene ``i`` is drawn from ``seed`` and ``i`` only. ``dataset`` names the
@@ -91,7 +108,9 @@ def _write_scene(job: tuple[Path, str, tuple[int, int], int, str, Population]) -
     return stem
 
 
-def make_scene(rng: np.random.Generator, size: int, population: Population) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def make_scene(
+    rng: np.random.Generator, size: int, population: Population
+) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """One scene: ground truth, prediction (both size x size class maps) and object records."""
     scale = size / 1024
     gt = ground_truth(rng, size, population, scale)
@@ -125,8 +144,9 @@ def _scaled(bounds: tuple[int, int], scale: float) -> tuple[int, int]:
     return low, max(int(bounds[1] * scale), low + 1)
 
 
-def prediction(rng: np.random.Generator, gt: np.ndarray, regions: Regions, population: Population,
-               scale: float) -> np.ndarray:
+def prediction(
+    rng: np.random.Generator, gt: np.ndarray, regions: Regions, population: Population, scale: float
+) -> np.ndarray:
     """The ground truth with displaced, jittered boundaries, some regions confused and some speckle."""
     size = gt.shape[0]
     confusions = population.confusions or {6: 4, 4: 6, 5: 6, 0: 1}
@@ -136,8 +156,14 @@ def prediction(rng: np.random.Generator, gt: np.ndarray, regions: Regions, popul
             taken[number] = confusions[cls]
     taken = taken[regions.numbers]
     truth = np.where(taken >= 0, taken, gt).astype(np.uint8)
-    shift = [cv2.resize(rng.normal(0, population.displacement * max(scale, 0.25), (9, 9)).astype(np.float32),
-                        (size, size), interpolation=cv2.INTER_CUBIC) for _ in range(2)]
+    shift = [
+        cv2.resize(
+            rng.normal(0, population.displacement * max(scale, 0.25), (9, 9)).astype(np.float32),
+            (size, size),
+            interpolation=cv2.INTER_CUBIC,
+        )
+        for _ in range(2)
+    ]
     rows, cols = np.indices(gt.shape, dtype=np.float32)
     for axis in shift:
         moved = rng.random(gt.shape) < population.jitter
@@ -151,8 +177,9 @@ def prediction(rng: np.random.Generator, gt: np.ndarray, regions: Regions, popul
     return pred
 
 
-def objects_of(rng: np.random.Generator, gt: np.ndarray, regions: Regions, population: Population,
-               scale: float) -> list[dict]:
+def objects_of(
+    rng: np.random.Generator, gt: np.ndarray, regions: Regions, population: Population, scale: float
+) -> list[dict]:
     """Object records that mostly follow the ground-truth regions, with errors."""
     numbers, boxes = regions.numbers, regions.stats
     pad = 6
@@ -173,8 +200,12 @@ def objects_of(rng: np.random.Generator, gt: np.ndarray, regions: Regions, popul
             neighbours = neighbours[neighbours != number]
             if len(neighbours):
                 other = int(rng.choice(neighbours))
-                merged = np.concatenate([_pixels(crop, window, gt.shape),
-                                         _pixels(_crop(numbers, other, boxes[other]), _box(boxes[other]), gt.shape)])
+                merged = np.concatenate(
+                    [
+                        _pixels(crop, window, gt.shape),
+                        _pixels(_crop(numbers, other, boxes[other]), _box(boxes[other]), gt.shape),
+                    ]
+                )
                 merged.sort()
                 masks.append(merged[np.r_[True, np.diff(merged) > 0]])
                 continue
@@ -246,8 +277,7 @@ class Regions:
         classes: list[int] = []
         stats = [np.zeros((1, 5), np.int32)]
         for value in np.flatnonzero(np.bincount(labels.ravel(), minlength=256)):
-            count, parts, found, _ = cv2.connectedComponentsWithStats((labels == value).view(np.uint8),
-                                                                       connectivity=8)
+            count, parts, found, _ = cv2.connectedComponentsWithStats((labels == value).view(np.uint8), connectivity=8)
             inside = parts > 0
             numbers[inside] = parts[inside] + len(classes)
             classes += [int(value)] * (count - 1)
@@ -267,8 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--population", choices=POPULATIONS, default="urban")
     parser.add_argument("-n", "--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    stems = generate_scenes(args.folder, args.count, args.seed, args.size,
-                            population=POPULATIONS[args.population], execution=Execution(args.workers))
+    stems = generate_scenes(
+        args.folder,
+        args.count,
+        args.seed,
+        args.size,
+        population=POPULATIONS[args.population],
+        execution=Execution(args.workers),
+    )
     tqdm.write(f"{len(stems)} scenes in {args.folder}")
     return 0
 

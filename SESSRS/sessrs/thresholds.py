@@ -3,6 +3,7 @@
 ``best.json`` keeps the reference's shape: ``{"t1": {"0": 0.7, ...}, "t2": {"0": 0.55, ...}, "modify": [0, 1]}``
 (class ids as strings, since JSON keys are strings). In Python the same is a :class:`Thresholds` keyed by int.
 """
+
 from __future__ import annotations
 
 import math
@@ -155,22 +156,25 @@ def _classes(values: Any, field: str, source: str | Path) -> tuple[int, ...]:
     return classes
 
 
-def _check_range(t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int], num_classes: int,
-                 source: str | Path) -> None:
+def _check_range(
+    t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int], num_classes: int, source: str | Path
+) -> None:
     for field, classes in (("t1", t1), ("t2", t2), ("modify", modify)):
         outside = [c for c in classes if c >= num_classes]
         if outside:
             raise InputError(f"{source}: {field} names classes {outside}, outside 0..{num_classes - 1}")
 
 
-def _check_refined_have_thresholds(t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int],
-                                   source: str | Path) -> None:
+def _check_refined_have_thresholds(
+    t1: Mapping[int, float], t2: Mapping[int, float], modify: Sequence[int], source: str | Path
+) -> None:
     """Refuse a class in ``modify`` without a ``t1`` or ``t2`` (it would silently never be refined)."""
     for field, given in (("t1", t1), ("t2", t2)):
         missing = [c for c in modify if c not in given]
         if missing:
-            raise InputError(f"{source}: modify names classes {missing} without a {field}; give each refined class "
-                             "its t1 and t2")
+            raise InputError(
+                f"{source}: modify names classes {missing} without a {field}; give each refined class its t1 and t2"
+            )
 
 
 def check_max_objects(value: Any) -> int:

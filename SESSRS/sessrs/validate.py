@@ -2,6 +2,7 @@
 
 Each refusal is one :class:`InputError` line naming the file and the field.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,6 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json
 
 from .inputs import Sample, image_identity
-
 from .thresholds import threshold_value
 
 SWEEP_KEYS = ("classes", "baseline", "sweeps")
@@ -39,8 +39,10 @@ def check_sweep(sweep: Any, spec: DatasetSpec, source: str | Path = "sweep") -> 
     if missing:
         raise InputError(f"{source}: missing key {missing[0]!r} (not a sweep.json written by sessrs_t1_t2.py)")
     if not isinstance(sweep["classes"], list) or sweep["classes"] != list(spec.classes):
-        raise InputError(f"{source}: classes {sweep['classes']!r} are not {spec.name}'s {list(spec.classes)} "
-                         "(a sweep of another dataset?)")
+        raise InputError(
+            f"{source}: classes {sweep['classes']!r} are not {spec.name}'s {list(spec.classes)} "
+            "(a sweep of another dataset?)"
+        )
     if not isinstance(sweep["baseline"], Mapping):
         raise InputError(f"{source}: baseline must be an object of figures")
     finite_number(sweep["baseline"].get("mIoU"), f"{source}: baseline.mIoU")
@@ -69,32 +71,40 @@ def read_sweep(path: str | Path, spec: DatasetSpec) -> dict:
     return check_sweep(read_json(path), spec, path)
 
 
-def check_held_out(sweep: Mapping, tune: Sequence[Sample], evaluate: Sequence[Sample],
-                   source: str | Path = "sweep") -> None:
+def check_held_out(
+    sweep: Mapping, tune: Sequence[Sample], evaluate: Sequence[Sample], source: str | Path = "sweep"
+) -> None:
     """Refuse a sweep for a held-out pick unless it was tuned on exactly the ``tune`` images (by name and the
     content of their prediction, objects and, when given, ground truth) and on none of the ``evaluate`` images
     (by name, or by the content of their prediction and objects)."""
     tuned = sweep.get("tuned_on")
     if not (isinstance(tuned, list) and all(isinstance(i, Mapping) and "pred" in i for i in tuned)):
-        raise InputError(f"{source}: does not record the content of the images it was tuned on; sweep again with "
-                         "this split to pick held out")
+        raise InputError(
+            f"{source}: does not record the content of the images it was tuned on; sweep again with "
+            "this split to pick held out"
+        )
     by_name = {str(image.get("name")): image for image in tuned}
     wanted = {sample.stem: sample for sample in tune}
     extra, missing = sorted(by_name.keys() - wanted.keys()), sorted(wanted.keys() - by_name.keys())
     if extra or missing or len(by_name) != len(tuned):
-        raise InputError(f"{source}: tuned on other images than the split's tune list (swept, not in it: "
-                         f"{', '.join(extra) or 'none'}; in it, not swept: {', '.join(missing) or 'none'}); "
-                         "sweep again with this split")
+        raise InputError(
+            f"{source}: tuned on other images than the split's tune list (swept, not in it: "
+            f"{', '.join(extra) or 'none'}; in it, not swept: {', '.join(missing) or 'none'}); "
+            "sweep again with this split"
+        )
     for stem, sample in wanted.items():
         identity = image_identity(sample)
         changed = [kind for kind, sha in identity.items() if sha is not None and by_name[stem].get(kind) != sha]
         if changed:
-            raise InputError(f"{source}: tune image {stem}: its {', '.join(changed)} changed since the sweep; sweep "
-                             "again")
+            raise InputError(
+                f"{source}: tune image {stem}: its {', '.join(changed)} changed since the sweep; sweep again"
+            )
     seen = {(image.get("pred"), image.get("sam")): name for name, image in by_name.items()}
     for sample in evaluate:
         identity = image_identity(sample)
         twin = seen.get((identity["pred"], identity["sam"]))
         if sample.stem in by_name or twin is not None:
-            raise InputError(f"{source}: evaluation image {sample.stem} was tuned on (as {twin or sample.stem}); "
-                             "it cannot be held out")
+            raise InputError(
+                f"{source}: evaluation image {sample.stem} was tuned on (as {twin or sample.stem}); "
+                "it cannot be held out"
+            )

@@ -3,6 +3,7 @@
 
 ``--debug`` (accepted by every script that runs through :func:`run_main`) shows the traceback instead.
 """
+
 from __future__ import annotations
 
 import sys
@@ -58,9 +59,13 @@ def describe(error: BaseException) -> str:
     if isinstance(error, _INPUT_ERRORS):
         return message
     if isinstance(error, MemoryError):
-        return (f"out of memory ({message}): lower the work of each process: fewer workers, smaller images (tile "
-                f"large rasters with pipeline/sessrs_scene.py), fewer objects per image")
+        return (
+            f"out of memory ({message}): lower the work of each process: fewer workers, smaller images (tile "
+            f"large rasters with pipeline/sessrs_scene.py), fewer objects per image"
+        )
     if isinstance(error, RecursionError):
-        return (f"Python's recursion limit reached ({message}): some input is nested far deeper than this project's "
-                f"files are (run with {DEBUG_FLAG} for the traceback)")
+        return (
+            f"Python's recursion limit reached ({message}): some input is nested far deeper than this project's "
+            f"files are (run with {DEBUG_FLAG} for the traceback)"
+        )
     return f"{type(error).__name__}: {message} (run with {DEBUG_FLAG} for the traceback)"

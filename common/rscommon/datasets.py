@@ -1,7 +1,9 @@
 """Class names, scored classes and palettes of the supported datasets: data, not branches."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from .files import InputError
 
 
@@ -34,8 +36,14 @@ URBAN = DatasetSpec(
     classes=("background", "building", "road", "water", "barren", "forest", "agricultural", "other"),
     scored=(0, 1, 2, 3, 4, 5, 6),
     palette=(
-        (255, 255, 255), (255, 0, 0), (255, 255, 0), (0, 0, 255),
-        (159, 129, 183), (0, 255, 0), (255, 195, 128), (0, 0, 0),
+        (255, 255, 255),
+        (255, 0, 0),
+        (255, 255, 0),
+        (0, 0, 255),
+        (159, 129, 183),
+        (0, 255, 0),
+        (255, 195, 128),
+        (0, 0, 0),
     ),
     ignore_index=8,
 )

@@ -1,4 +1,5 @@
 """Files written atomically (a temporary name beside the target, then a rename) and JSON read with clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -82,5 +83,7 @@ def read_json(path: str | Path, object_hook: Callable[[dict], Any] | None = None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: malformed JSON ({error})") from error
     except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to read (lists or objects about "
-                         f"{sys.getrecursionlimit()} levels inside one another)") from None
+        raise InputError(
+            f"{path}: JSON nested too deeply to read (lists or objects about "
+            f"{sys.getrecursionlimit()} levels inside one another)"
+        ) from None

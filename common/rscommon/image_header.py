@@ -3,8 +3,10 @@ Pillow decodes it as 8-bit data or OpenCV must read it (16-bit, float, or a TIFF
 
 Pillow identifies every file lazily, quietly (:func:`pillow_quietly`). Its own size guard (a warning, then an error,
 at a fixed number of pixels) gives way to the caller's limit: its warning is not shown, and it is raised to the
-caller's limit when that is higher. Multi-band float TIFFs, which Pillow does not open, are read by :func:`tiff_header` (TIFF and BigTIFF).
+caller's limit when that is higher. Multi-band float TIFFs, which Pillow does not open, are read by
+:func:`tiff_header` (TIFF and BigTIFF).
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +48,9 @@ def read_header(path: Path, max_pixels: int) -> ImageHeader:
     try:
         with _open_lazily(path, max_pixels) as image:
             raw_modes = " ".join(str(tile[3]) for tile in image.tile)
-            return ImageHeader(*image.size, len(image.getbands()),
-                               image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes)
+            return ImageHeader(
+                *image.size, len(image.getbands()), image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes
+            )
     except Image.DecompressionBombError:
         raise image_too_large(path, f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", max_pixels) from None
     except (OSError, ValueError) as error:
@@ -88,15 +91,16 @@ def tiff_header(path: Path) -> ImageHeader | None:
         if version not in _TIFF_LAYOUTS:
             return None
         first_at, offset_format, count_format, entry_size, value_at = _TIFF_LAYOUTS[version]
-        stream.seek(_unpacked(order, offset_format, start[first_at:first_at + struct.calcsize(offset_format)], path))
+        stream.seek(_unpacked(order, offset_format, start[first_at : first_at + struct.calcsize(offset_format)], path))
         count = _unpacked(order, count_format, stream.read(struct.calcsize(count_format)), path)
         entries = stream.read(entry_size * min(_TIFF_MAX_ENTRIES, count))
     values = {"bands": 1}
     for at in range(0, len(entries) - entry_size + 1, entry_size):
-        tag, kind = struct.unpack(f"{order}HH", entries[at:at + 4])
+        tag, kind = struct.unpack(f"{order}HH", entries[at : at + 4])
         if tag in _TIFF_SIZE_TAGS and kind in _TIFF_VALUE_FORMATS:
-            values[_TIFF_SIZE_TAGS[tag]] = struct.unpack_from(f"{order}{_TIFF_VALUE_FORMATS[kind]}", entries,
-                                                              at + value_at)[0]
+            values[_TIFF_SIZE_TAGS[tag]] = struct.unpack_from(
+                f"{order}{_TIFF_VALUE_FORMATS[kind]}", entries, at + value_at
+            )[0]
     if "width" not in values or "height" not in values:
         raise InputError(f"{path}: a TIFF whose first image has no width or height in its header")
     return ImageHeader(values["width"], values["height"], values["bands"], eight_bit=False)

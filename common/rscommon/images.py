@@ -5,6 +5,7 @@ images are stretched to 8 bits per band between the band's 2nd and 98th percenti
 them; they are never cut to their low byte or saturated. Every image's size is read from its header and checked
 (:mod:`rscommon.limits`) before it is decoded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,8 +39,9 @@ def list_images(image_dir: str | Path) -> list[Path]:
     return paths
 
 
-def percentile_ranges(bands: np.ndarray,
-                      percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> list[tuple[float, float]]:
+def percentile_ranges(
+    bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES
+) -> list[tuple[float, float]]:
     """Per band of H x W x B values the given percentiles of its finite values ((0, 0) when it has none)."""
     ranges = []
     for band in range(bands.shape[2]):

@@ -1,4 +1,5 @@
 """Label maps: class-index PNGs read and written (P mode with the dataset palette), and coloured for pictures."""
+
 from __future__ import annotations
 
 from pathlib import Path

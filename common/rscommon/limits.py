@@ -8,6 +8,7 @@ Larger rasters are for the scene command (pipeline/sessrs_scene.py), which reads
 raised by an environment variable, or by the option of a script that has one (its value is carried to cluster
 workers with the tasks; an environment variable counts where it is set).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,11 @@ def max_objects_per_image(given: int | None = None) -> int:
 
 def image_too_large(path: str | Path, size: str, limit: int) -> InputError:
     """The refusal of an image of ``size`` (e.g. ``"20000 x 20000 pixels"``) over ``limit`` pixels."""
-    return InputError(f"{path}: {size} is more than one image may have here ({limit:,} pixels; raise it with "
-                      f"--max-image-pixels or ${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with "
-                      f"{SCENE_COMMAND}")
+    return InputError(
+        f"{path}: {size} is more than one image may have here ({limit:,} pixels; raise it with "
+        f"--max-image-pixels or ${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with "
+        f"{SCENE_COMMAND}"
+    )
 
 
 def check_image_pixels(path: str | Path, width: int, height: int, limit: int) -> None:

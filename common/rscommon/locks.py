@@ -4,6 +4,7 @@ A second run on the same output is refused in one line naming the holder. A lock
 longer running on this host is taken over, and that is said. (A lock held from another host cannot be checked
 from here: it is refused, and the message says which file to remove if that run is gone.)
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,11 @@ def acquire(path: str | Path, what: str) -> dict:
         if _try_create(path, record):
             return record
         holder = _holder(path)
-        if holder is not None and holder.get("host") == record["host"] and not _process_alive(int(holder.get("pid", -1))):
+        if (
+            holder is not None
+            and holder.get("host") == record["host"]
+            and not _process_alive(int(holder.get("pid", -1)))
+        ):
             print(f"{path}: taking over the lock of {_describe(holder)}, which is no longer running", file=sys.stderr)
             path.unlink(missing_ok=True)
             continue
@@ -77,8 +82,10 @@ def acquire(path: str | Path, what: str) -> dict:
             holder = _holder(path)
             if holder is None:
                 continue
-        raise InputError(f"{what}: in use by {_describe(holder)} (lock {path}); wait for that run to end, "
-                         "or remove the lock if it is gone")
+        raise InputError(
+            f"{what}: in use by {_describe(holder)} (lock {path}); wait for that run to end, "
+            "or remove the lock if it is gone"
+        )
     raise InputError(f"{what}: could not take the lock {path}")
 
 

@@ -1,4 +1,5 @@
 """Confusion matrix and the per-class scores the reference reports (IoU, F1, recall, precision, OA)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

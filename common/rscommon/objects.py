@@ -1,5 +1,6 @@
 """Object lists as the SAM stage writes them and the refinement reads them: ``[{"rles": {"size": [H, W],
 "counts": str}, "area": int}, ...]`` in COCO compressed RLE."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,7 @@ from .limits import MAX_OBJECTS_ENV, max_objects_per_image
 from .rle import RLEError, rle_counts, rle_pixels
 
 
-def read_objects(path: str | Path, shape: tuple[int, int] | None = None,
-                 max_objects: int | None = None) -> list[dict]:
+def read_objects(path: str | Path, shape: tuple[int, int] | None = None, max_objects: int | None = None) -> list[dict]:
     """Read and validate a SAM object list: ``[{"rles": {"size": [H, W], "counts": str}, "area": int}, ...]``.
 
     A list of more than ``max_objects`` objects (default :func:`rscommon.limits.max_objects_per_image`) is refused
@@ -37,8 +37,10 @@ class _ObjectCounter:
         if "rles" in item:
             self.count += 1
             if self.count > self.limit:
-                raise InputError(f"{self.path}: more than {self.limit:,} objects in one image (raise the limit with "
-                                 f"${MAX_OBJECTS_ENV} if they are real)")
+                raise InputError(
+                    f"{self.path}: more than {self.limit:,} objects in one image (raise the limit with "
+                    f"${MAX_OBJECTS_ENV} if they are real)"
+                )
         return item
 
 
@@ -53,16 +55,23 @@ def validate_objects(data: Any, path: str | Path, shape: tuple[int, int] | None 
             raise InputError(f"{where}: expected {{'rles': {{'size', 'counts'}}, 'area'}}")
         rle = item["rles"]
         size, counts, area = rle.get("size"), rle.get("counts"), item["area"]
-        if not (isinstance(size, (list, tuple)) and len(size) == 2
-                and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in size)):
+        if not (
+            isinstance(size, (list, tuple))
+            and len(size) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in size)
+        ):
             raise InputError(f"{where}: RLE size {size!r} is not [H, W]")
         if shape is not None and tuple(size) != tuple(shape):
             raise InputError(f"{where}: RLE size {size} differs from the prediction's {list(shape)}")
         if not isinstance(counts, str):
             raise InputError(f"{where}: RLE counts must be a COCO compressed string")
-        if isinstance(area, bool) or not isinstance(area, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(area) or area < 0 \
-                or area != int(area):
+        if (
+            isinstance(area, bool)
+            or not isinstance(area, (int, float, np.integer, np.floating))
+            or not math.isfinite(area)
+            or area < 0
+            or area != int(area)
+        ):
             raise InputError(f"{where}: area {area!r} is not a non-negative integer")
         try:
             decoded_area = int(rle_counts(counts, size)[1::2].sum())

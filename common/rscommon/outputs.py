@@ -1,4 +1,5 @@
 """Output folders checked before anything is written: not a file, not an input folder, writable."""
+
 from __future__ import annotations
 
 import os

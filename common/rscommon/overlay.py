@@ -3,6 +3,7 @@
 Objects are painted one by one into one H x W canvas of ranks (larger objects first, smaller ones over them), so
 drawing takes the memory of one image whatever the number of objects; each pixel takes one object's colour.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -30,8 +31,9 @@ def drawing_order(areas: Sequence[int] | np.ndarray) -> np.ndarray:
 
 def colour_ranks(ranks: np.ndarray) -> np.ndarray:
     """An H x W x 3 uint8 overlay of a canvas of ranks: rank r in :func:`object_colour` (r), uncovered black."""
-    palette = np.array([(0, 0, 0), *(object_colour(rank) for rank in range(int(ranks.max(initial=-1)) + 1))],
-                       dtype=np.uint8)
+    palette = np.array(
+        [(0, 0, 0), *(object_colour(rank) for rank in range(int(ranks.max(initial=-1)) + 1))], dtype=np.uint8
+    )
     return palette[ranks + 1]
 
 

@@ -11,6 +11,7 @@ does not answer within ``CONNECT_TIMEOUT`` seconds fails the run before it start
 cluster left without a worker for ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` seconds (default ``LOST_AFTER``) ends it,
 naming the jobs not done.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,16 +60,19 @@ class WorkerKilled(InputError):
     """A local worker process died under a job: killed by the system, most often for lack of memory."""
 
     def __init__(self, what: str = "a worker process", advice: str = "lower -n") -> None:
-        super().__init__(f"{what} was killed (out of memory?): {advice}; finished work is kept, "
-                         "run the same command again to continue")
+        super().__init__(
+            f"{what} was killed (out of memory?): {advice}; finished work is kept, "
+            "run the same command again to continue"
+        )
 
 
 class ClusterError(RuntimeError):
     """The cluster cannot be used: dask.distributed is missing or no scheduler answers at the address."""
 
 
-def unordered_map(function: Callable[[Job], Result], jobs: Sequence[Job],
-                  execution: Execution = LOCAL) -> Iterator[Result]:
+def unordered_map(
+    function: Callable[[Job], Result], jobs: Sequence[Job], execution: Execution = LOCAL
+) -> Iterator[Result]:
     """``function`` over ``jobs`` in any order, where ``execution`` says."""
     if execution.scheduler:
         yield from _cluster_map(function, jobs, execution.scheduler)
@@ -87,13 +91,15 @@ def unordered_map(function: Callable[[Job], Result], jobs: Sequence[Job],
         yield from map(function, jobs)
 
 
-def progress_map(function: Callable[[Job], Result], jobs: Sequence[Job], execution: Execution, desc: str,
-                 unit: str) -> list[Result]:
+def progress_map(
+    function: Callable[[Job], Result], jobs: Sequence[Job], execution: Execution, desc: str, unit: str
+) -> list[Result]:
     """``function`` over ``jobs``, results in the order of ``jobs``, with a progress bar."""
     indexed = list(enumerate(jobs))
     results: dict[int, Result] = {}
-    for index, result in tqdm(unordered_map(_Indexed(function), indexed, execution),
-                              total=len(jobs), desc=desc, unit=unit):
+    for index, result in tqdm(
+        unordered_map(_Indexed(function), indexed, execution), total=len(jobs), desc=desc, unit=unit
+    ):
         results[index] = result
     return [results[index] for index in range(len(jobs))]
 
@@ -128,8 +134,9 @@ class _Guarded(Generic[Job, Result]):
             return Failure(error)
 
 
-def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Name, Job]],
-                execution: Execution = LOCAL) -> Iterator[tuple[Name, Result | Failure]]:
+def guarded_map(
+    function: Callable[[Job], Result], named_jobs: Sequence[tuple[Name, Job]], execution: Execution = LOCAL
+) -> Iterator[tuple[Name, Result | Failure]]:
     """``(name, function(job) or its Failure)`` for each ``(name, job)`` as it finishes: one job's failure does not
     stop the others. On a cluster a failing task is first retried ``TASK_RETRIES`` times."""
     names = [name for name, _ in named_jobs]
@@ -142,8 +149,12 @@ def guarded_map(function: Callable[[Job], Result], named_jobs: Sequence[tuple[Na
         yield names[index], outcome
 
 
-def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, Job]],
-             execution: Execution = LOCAL, noun: str = "images") -> Iterator[tuple[str, Result]]:
+def each_job(
+    function: Callable[[Job], Result],
+    named_jobs: Sequence[tuple[str, Job]],
+    execution: Execution = LOCAL,
+    noun: str = "images",
+) -> Iterator[tuple[str, Result]]:
     """``(name, result)`` for each job as it finishes (the caller saves it, so finished work survives).
 
     A failed job is reported on stderr when it fails; once every other job has finished, the failure is raised
@@ -160,8 +171,10 @@ def each_job(function: Callable[[Job], Result], named_jobs: Sequence[tuple[str, 
         raise failures[0][1]
     if failures:
         names = ", ".join(sorted(name for name, _ in failures))
-        message = (f"{len(failures)} of {len(named_jobs)} {noun} failed ({names}; each is named above); the others "
-                   "are saved: fix these and run the same command again")
+        message = (
+            f"{len(failures)} of {len(named_jobs)} {noun} failed ({names}; each is named above); the others "
+            "are saved: fix these and run the same command again"
+        )
         all_input = all(isinstance(error, (InputError, ValueError, OSError)) for _, error in failures)
         raise InputError(message) if all_input else RuntimeError(message)
 
@@ -226,9 +239,11 @@ def _as_finished(client, futures: list, scheduler: str, names: Sequence | None) 
             position = {f.key: i for i, f in enumerate(futures)}
             left = [position[f.key] for f in pending]
             shown = ", ".join(str(names[i] if names is not None else i) for i in left)
-            raise ClusterError(f"the Dask cluster at {scheduler} has had no worker for {lost_after:g} s; "
-                               f"{len(left)} of {len(futures)} jobs not done ({shown}); finished work is kept: "
-                               "run the same command again once the cluster has workers")
+            raise ClusterError(
+                f"the Dask cluster at {scheduler} has had no worker for {lost_after:g} s; "
+                f"{len(left)} of {len(futures)} jobs not done ({shown}); finished work is kept: "
+                "run the same command again once the cluster has workers"
+            )
 
 
 def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
@@ -240,8 +255,9 @@ def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], schedul
             yield result
 
 
-def _cluster_outcomes(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str,
-                      names: Sequence | None = None) -> Iterator[tuple[int, Result | Failure]]:
+def _cluster_outcomes(
+    function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str, names: Sequence | None = None
+) -> Iterator[tuple[int, Result | Failure]]:
     """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed;
     ``names`` name the jobs in the message of a lost cluster."""
     with connect(scheduler) as client:

@@ -1,4 +1,5 @@
 """Where the repository, the embedded samples and the checkpoints are: defined once for every stage."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ A resumable run stores the :func:`fingerprint` of each result beside it; a re-ru
 fingerprint differs (or refuses, naming :func:`what_changed`), so it never returns a result made from other
 inputs or settings.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ while more groups follow, bit 0x10 of the last group the sign), and from the fou
 stored is the difference to the count two places before. Runs alternate background/foreground and
 index the image in column-major order.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ Every number and every coloured pixel in the pictures comes from the refinement 
 (``sessrs.prepared``, ``sessrs.steps``, ``sessrs.refine``), so the pictures show what the code does. The script
 also prints the figures the document quotes (instance sizes, object shares, the replacement, the results).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 for folder in ("common", "SESSRS"):  # this checkout's packages first, whatever is installed
     sys.path.insert(0, str(ROOT / folder))
 
-import numpy as np
+import numpy as np  # noqa: E402 - after the sys.path lines above
 
 URBAN_CLASSES = 8
 BUILDING, ROAD = 1, 2
@@ -61,8 +62,9 @@ def walk_through() -> dict:
     refinement = refine_class(prepared, state, BUILDING, T1, T2, sessrs.APPLY_MAX_OBJECTS)  # step 4
     chosen = sessrs.Thresholds(t1={BUILDING: T1}, t2={BUILDING: T2}, modify=modify)
     refined = sessrs.refine(pred, objects, chosen, num_classes=URBAN_CLASSES)  # steps 1 to 6
-    neighbourhood = sessrs.refine(pred, objects, chosen, num_classes=URBAN_CLASSES,
-                                  options=sessrs.RefineOptions(fill_from_neighbourhood=True))
+    neighbourhood = sessrs.refine(
+        pred, objects, chosen, num_classes=URBAN_CLASSES, options=sessrs.RefineOptions(fill_from_neighbourhood=True)
+    )
     instance_map = prepared.inst_map
     return {
         "pred": pred,
@@ -123,8 +125,16 @@ def label_at(ax, mask: np.ndarray, text: str, colour: str = "black") -> None:
     rows, cols = np.nonzero(mask)
     order = np.lexsort((cols, rows))
     row, col = rows[order[len(order) // 2]], cols[order[len(order) // 2]]
-    ax.text(col, row, text, ha="center", va="center", fontsize=8, color=colour,
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 0.8})
+    ax.text(
+        col,
+        row,
+        text,
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=colour,
+        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colour, "lw": 0.8},
+    )
 
 
 def draw(result: dict, out: Path) -> list[Path]:
@@ -186,8 +196,7 @@ def draw(result: dict, out: Path) -> list[Path]:
     handles = [Patch(facecolor=palette()[c], edgecolor="0.5", label=spec.classes[c]) for c in (0, BUILDING, ROAD)]
     handles.append(plt.Line2D([], [], color="k", marker=".", lw=0, label="pixel changed"))
     figure.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=9)
-    figure.suptitle(f"SESSRS on a 12 x 12 toy: modify = [building], t1 = {T1}, t2 = {T2} (faithful mode)",
-                    fontsize=11)
+    figure.suptitle(f"SESSRS on a 12 x 12 toy: modify = [building], t1 = {T1}, t2 = {T2} (faithful mode)", fontsize=11)
     figure.tight_layout(rect=(0, 0.05, 1, 0.96), h_pad=2.0)
     path = out / "algorithm_steps.png"
     figure.savefig(path, dpi=110)
@@ -202,8 +211,9 @@ def draw(result: dict, out: Path) -> list[Path]:
     differs = result["refined"] != result["refined_neighbourhood"]
     grid(axes[3], pred.shape, "pixels that differ")
     axes[3].imshow(np.where(differs, 0.0, 1.0), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    figure.suptitle("quirk 5: a region that fills its bounding box finds no neighbour to take a class from",
-                    fontsize=10)
+    figure.suptitle(
+        "quirk 5: a region that fills its bounding box finds no neighbour to take a class from", fontsize=10
+    )
     figure.tight_layout(rect=(0, 0, 1, 0.93))
     path = out / "quirk_fill_window.png"
     figure.savefig(path, dpi=110)
@@ -217,8 +227,9 @@ def describe(result: dict) -> str:
     for number, (cls, size) in enumerate(zip(result["instance_class"], result["instance_size"])):
         lines.append(f"  p{number}: class {cls}, {size} px")
     lines.append("objects (number: class after step 2, share, pixels):")
-    for number, (cls, share, area) in enumerate(zip(result["object_class"], result["object_share"],
-                                                    result["object_area"])):
+    for number, (cls, share, area) in enumerate(
+        zip(result["object_class"], result["object_share"], result["object_area"])
+    ):
         lines.append(f"  s{number}: class {cls}, share {share:.3f}, {area} px")
     lines.append(f"replaced (instance, objects): {result['replaced']}")
     changed = np.argwhere(result["refined"] != result["pred"])
@@ -230,8 +241,9 @@ def describe(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                        help="folder for the PNGs (default: docs/figures)")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent, help="folder for the PNGs (default: docs/figures)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = walk_through()

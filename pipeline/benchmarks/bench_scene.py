@@ -19,6 +19,7 @@ Figures only.
 
 Run: python pipeline/benchmarks/bench_scene.py [--size 2048] [--tile 1024 --overlap 128] [-n 1] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,16 +42,26 @@ from rscommon.paths import REAL_SAMPLES
 
 TILE = 1024
 COARSEN = 16
-PROFILE = {"driver": "GTiff", "crs": "EPSG:32633", "transform": Affine(0.3, 0.0, 500000.0, 0.0, -0.3, 5800000.0),
-           "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+PROFILE = {
+    "driver": "GTiff",
+    "crs": "EPSG:32633",
+    "transform": Affine(0.3, 0.0, 500000.0, 0.0, -0.3, 5800000.0),
+    "tiled": True,
+    "blockxsize": 256,
+    "blockysize": 256,
+    "compress": "deflate",
+}
 PAPER_THRESHOLDS = {  # the paper repository's UNetFormer / LoveDA Urban pick (as SESSRS/benchmarks/bench_sweep.py)
     "t1": {"0": 0.7, "1": 0.5, "2": 0.5, "3": 0.7, "4": 0.5, "5": 0.9, "6": 0.5},
     "t2": {"0": 0.55, "1": 0.55, "2": 0.85, "3": 0.55, "4": 0.65, "5": 0.55, "6": 0.6},
     "modify": [0, 1, 2, 3, 4, 6],
 }
 POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
-POTSDAM_THRESHOLDS = {"t1": {str(c): 0.5 for c in range(6)}, "t2": {str(c): 0.5 for c in range(6)},
-                      "modify": [1, 0, 3, 2]}
+POTSDAM_THRESHOLDS = {
+    "t1": {str(c): 0.5 for c in range(6)},
+    "t2": {str(c): 0.5 for c in range(6)},
+    "modify": [1, 0, 3, 2],
+}
 NOTHING = {"t1": {}, "t2": {}, "modify": []}
 SEAM_SIZE, SEAM_TILE = 1024, 256
 
@@ -62,7 +73,7 @@ def loveda_tiles() -> list[tuple[np.ndarray, np.ndarray]]:
         rgb = read_rgb(REAL_SAMPLES / "loveda" / f"mmseg_{index}.png")
         raw = read_label_png(REAL_SAMPLES / "loveda" / f"mmseg_{index}_mask.png")
         labels = np.where(raw == 0, 7, raw - 1).astype(np.uint8)
-        coarse = labels[COARSEN // 2::COARSEN, COARSEN // 2::COARSEN]
+        coarse = labels[COARSEN // 2 :: COARSEN, COARSEN // 2 :: COARSEN]
         tiles.append((rgb, np.repeat(np.repeat(coarse, COARSEN, 0), COARSEN, 1)))
     return tiles
 
@@ -73,8 +84,10 @@ def write_scene(folder: Path, size: int) -> tuple[Path, Path, Path]:
     tiles = loveda_tiles()
     profile = {**PROFILE, "width": size, "height": size}
     image, deep, pred_path = folder / f"scene_{size}.tif", folder / f"scene16_{size}.tif", folder / f"pred_{size}.tif"
-    with rasterio.open(deep, "w", count=4, dtype="uint16", **profile) as wide, \
-            rasterio.open(pred_path, "w", count=1, dtype="uint8", **profile) as pred:
+    with (
+        rasterio.open(deep, "w", count=4, dtype="uint16", **profile) as wide,
+        rasterio.open(pred_path, "w", count=1, dtype="uint8", **profile) as pred,
+    ):
         for row in range(0, size, TILE):
             for col in range(0, size, TILE):
                 rgb, labels = tiles[(row // TILE * 5 + col // TILE) % len(tiles)]
@@ -99,8 +112,9 @@ def write_as_read(deep: Path, image: Path) -> None:
 
     with rasterio.open(deep) as source:
         ranges = scan_scene(source, (1, 2, 3), None, None, [], URBAN).ranges
-        with rasterio.open(image, "w", count=3, dtype="uint8", **{**PROFILE, "width": source.width,
-                                                                   "height": source.height}) as target:
+        with rasterio.open(
+            image, "w", count=3, dtype="uint8", **{**PROFILE, "width": source.width, "height": source.height}
+        ) as target:
             for window in strips(source.height, source.width, TILE):
                 rgb, _ = read_rgb_window(source, (1, 2, 3), window, ranges)
                 target.write(rgb.transpose(2, 0, 1), window=window)
@@ -108,9 +122,10 @@ def write_as_read(deep: Path, image: Path) -> None:
 
 def potsdam_mosaic(folder: Path) -> tuple[np.ndarray, np.ndarray, Path, Path]:
     """The 1024 x 1024 Potsdam mosaic (RGB, true labels in GeoSeg's classes) and its two GeoTIFFs."""
+
     def mosaic(array: np.ndarray) -> np.ndarray:
         whole = np.concatenate([np.concatenate([array, array[:, ::-1]], 1)] * 2, 0)
-        whole[SEAM_SIZE // 2:] = whole[SEAM_SIZE // 2:][::-1]
+        whole[SEAM_SIZE // 2 :] = whole[SEAM_SIZE // 2 :][::-1]
         return np.ascontiguousarray(whole)
 
     rgb = mosaic(read_rgb(f"{POTSDAM_TILE}RGB.png"))
@@ -152,14 +167,33 @@ def refinement_seams(folder: Path, overlap: int) -> tuple[float, float, float, f
     best = folder / "potsdam_best.json"
     best.write_text(json.dumps(POTSDAM_THRESHOLDS))
     out = folder / f"potsdam_refined_{overlap}.tif"
-    run_command(["--image", str(image), "--pred", str(prediction), "--objects", "regions", "--thresholds", str(best),
-                 "--dataset", "potsdam", "--out", str(out), "--tile", str(SEAM_TILE), "--overlap", str(overlap)])
+    run_command(
+        [
+            "--image",
+            str(image),
+            "--pred",
+            str(prediction),
+            "--objects",
+            "regions",
+            "--thresholds",
+            str(best),
+            "--dataset",
+            "potsdam",
+            "--out",
+            str(out),
+            "--tile",
+            str(SEAM_TILE),
+            "--overlap",
+            str(overlap),
+        ]
+    )
     objects, thresholds = build_object_source("regions"), Thresholds.from_json(POTSDAM_THRESHOLDS)
 
     def alone(tile: Tile) -> np.ndarray:
         rows, cols = tile.window.toslices()
-        return refine(pred[rows, cols], objects(rgb[rows, cols]), thresholds, max_objects=APPLY_MAX_OBJECTS,
-                      num_classes=6)
+        return refine(
+            pred[rows, cols], objects(rgb[rows, cols]), thresholds, max_objects=APPLY_MAX_OBJECTS, num_classes=6
+        )
 
     tiles = tile_grid(SEAM_SIZE, SEAM_SIZE, SEAM_TILE, overlap)
     cut, joined = cut_at_cores(tiles, alone, pred.shape), read_band(out)
@@ -184,9 +218,31 @@ def prediction_seams(folder: Path, overlap: int) -> tuple[float, float]:
     torch.save({"state_dict": {f"net.{key}": value for key, value in net.state_dict().items()}}, checkpoint)
     nothing, out = folder / "nothing.json", folder / "potsdam_predicted.tif"
     nothing.write_text(json.dumps(NOTHING))
-    run_command(["--image", str(image), "--config", str(config), "--ckpt", str(checkpoint), "--tta", "none",
-                 "--objects", "regions", "--thresholds", str(nothing), "--dataset", POTSDAM.name, "--out", str(out),
-                 "--tile", str(SEAM_TILE), "--overlap", str(overlap), "--keep-parts"])
+    run_command(
+        [
+            "--image",
+            str(image),
+            "--config",
+            str(config),
+            "--ckpt",
+            str(checkpoint),
+            "--tta",
+            "none",
+            "--objects",
+            "regions",
+            "--thresholds",
+            str(nothing),
+            "--dataset",
+            POTSDAM.name,
+            "--out",
+            str(out),
+            "--tile",
+            str(SEAM_TILE),
+            "--overlap",
+            str(overlap),
+            "--keep-parts",
+        ]
+    )
     scores = out.with_name(out.name + ".parts") / "scores"
 
     def arg_max(tile: Tile) -> np.ndarray:
@@ -202,15 +258,23 @@ def run_child(arguments: list[str]) -> None:
     run_command(arguments)
     seconds = time.perf_counter() - start
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(json.dumps({"seconds": seconds, "peak_mb": own.ru_maxrss / 1024,
-                      "children_peak_mb": children.ru_maxrss / 1024,
-                      "cpu_seconds": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": own.ru_maxrss / 1024,
+                "children_peak_mb": children.ru_maxrss / 1024,
+                "cpu_seconds": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime,
+            }
+        )
+    )
 
 
 def measure(arguments: list[str]) -> dict:
     """The scene command's figures in a fresh process."""
-    done = subprocess.run([sys.executable, __file__, "--child", *arguments], check=False, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *arguments], check=False, capture_output=True, text=True
+    )
     if done.returncode != 0:
         raise RuntimeError(f"scene command failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -224,10 +288,34 @@ def timings(folder: Path, size: int, tile: int, overlap: int, workers: int) -> d
     figures = {}
     for name, source in (("8-bit RGB", image), ("16-bit 4-band", deep)):
         out = folder / f"refined_{source.stem}.tif"
-        figures[name] = measure(["--image", str(source), "--bands", "1", "2", "3", "--pred", str(pred),
-                                 "--objects", "regions", "--thresholds", str(best), "--dataset", "Urban",
-                                 "--out", str(out), "--vector", str(out.with_suffix(".gpkg")), "--tile", str(tile),
-                                 "--overlap", str(overlap), "--workers", str(workers)])
+        figures[name] = measure(
+            [
+                "--image",
+                str(source),
+                "--bands",
+                "1",
+                "2",
+                "3",
+                "--pred",
+                str(pred),
+                "--objects",
+                "regions",
+                "--thresholds",
+                str(best),
+                "--dataset",
+                "Urban",
+                "--out",
+                str(out),
+                "--vector",
+                str(out.with_suffix(".gpkg")),
+                "--tile",
+                str(tile),
+                "--overlap",
+                str(overlap),
+                "--workers",
+                str(workers),
+            ]
+        )
     return figures
 
 
@@ -245,24 +333,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"seam ratio (1 = invisible; before = plain core cutting) on a {SEAM_SIZE} x {SEAM_SIZE} Potsdam "
-              f"mosaic, tile {SEAM_TILE}:", flush=True)
+        print(
+            f"seam ratio (1 = invisible; before = plain core cutting) on a {SEAM_SIZE} x {SEAM_SIZE} Potsdam "
+            f"mosaic, tile {SEAM_TILE}:",
+            flush=True,
+        )
         for overlap in (64, 128):
             before, after, changed_before, changed_after = refinement_seams(folder, overlap)
-            print(f"  refinement (regions objects), overlap {overlap}: {before:.2f}x before, {after:.2f}x after "
-                  f"(pixels changed: {changed_before:.1%} before, {changed_after:.1%} after)", flush=True)
+            print(
+                f"  refinement (regions objects), overlap {overlap}: {before:.2f}x before, {after:.2f}x after "
+                f"(pixels changed: {changed_before:.1%} before, {changed_after:.1%} after)",
+                flush=True,
+            )
         before, after = prediction_seams(folder, 64)
-        print(f"  prediction (--config, randomly initialised sample UNetFormer), overlap 64: {before:.2f}x before, "
-              f"{after:.2f}x after", flush=True)
+        print(
+            f"  prediction (--config, randomly initialised sample UNetFormer), overlap 64: {before:.2f}x before, "
+            f"{after:.2f}x after",
+            flush=True,
+        )
         figures = timings(folder, args.size, args.tile, args.overlap, args.workers)
         for name, result in figures.items():
             workers = f", largest worker process {result['children_peak_mb']:.0f} MB" if args.workers > 1 else ""
-            print(f"{args.size} x {args.size} {name} scene, tile {args.tile}/{args.overlap}, {args.workers} "
-                  f"worker(s), regions objects: {result['seconds']:.1f} s wall ({result['cpu_seconds']:.1f} s CPU), "
-                  f"peak RSS {result['peak_mb']:.0f} MB{workers}", flush=True)
+            print(
+                f"{args.size} x {args.size} {name} scene, tile {args.tile}/{args.overlap}, {args.workers} "
+                f"worker(s), regions objects: {result['seconds']:.1f} s wall ({result['cpu_seconds']:.1f} s CPU), "
+                f"peak RSS {result['peak_mb']:.0f} MB{workers}",
+                flush=True,
+            )
         deep, eight = figures["16-bit 4-band"], figures["8-bit RGB"]
-        print(f"16-bit / 8-bit: {deep['seconds'] / eight['seconds']:.2f} wall time, "
-              f"{deep['cpu_seconds'] / eight['cpu_seconds']:.2f} CPU time")
+        print(
+            f"16-bit / 8-bit: {deep['seconds'] / eight['seconds']:.2f} wall time, "
+            f"{deep['cpu_seconds'] / eight['cpu_seconds']:.2f} CPU time"
+        )
 
 
 if __name__ == "__main__":

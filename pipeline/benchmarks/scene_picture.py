@@ -7,6 +7,7 @@ the image beside the refined classes in the dataset's palette, nodata transparen
 
 Run: python pipeline/benchmarks/scene_picture.py [--out docs/scenes_example.png] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,13 @@ from rspipeline.scene_cli import main as scene_main
 from sessrs.plots import save_figure
 
 POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
-PROFILE = {"driver": "GTiff", "crs": "EPSG:32633", "transform": Affine(0.05, 0.0, 500000.0, 0.0, -0.05, 5800000.0),
-           "width": 512, "height": 512}
+PROFILE = {
+    "driver": "GTiff",
+    "crs": "EPSG:32633",
+    "transform": Affine(0.05, 0.0, 500000.0, 0.0, -0.05, 5800000.0),
+    "width": 512,
+    "height": 512,
+}
 BORDER = 260
 NODATA_GREY = "#c8c8c8"
 THRESHOLDS = {"t1": {str(c): 0.5 for c in range(6)}, "t2": {str(c): 0.5 for c in range(6)}, "modify": [1, 0, 3, 2]}
@@ -84,8 +90,10 @@ def draw(image: Path, refined: Path, vector: Path, path: Path) -> None:
     for axis in axes:
         axis.set_xticks([])
         axis.set_yticks([])
-    handles = [Patch(facecolor=np.array(colour) / 255, edgecolor="grey", label=name)
-               for name, colour in zip(POTSDAM.classes, POTSDAM.palette)]
+    handles = [
+        Patch(facecolor=np.array(colour) / 255, edgecolor="grey", label=name)
+        for name, colour in zip(POTSDAM.classes, POTSDAM.palette)
+    ]
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     figure.tight_layout(rect=(0, 0.06, 1, 0.95))
     save_figure(figure, path)
@@ -102,9 +110,29 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         image, prediction, thresholds = bordered_scene(folder)
         refined, vector = folder / "out.tif", folder / "out.gpkg"
-        status = run_main(scene_main, ["--image", str(image), "--pred", str(prediction), "--objects", "regions",
-                                       "--thresholds", str(thresholds), "--dataset", POTSDAM.name, "--out",
-                                       str(refined), "--vector", str(vector), "--tile", "256", "--overlap", "32"])
+        status = run_main(
+            scene_main,
+            [
+                "--image",
+                str(image),
+                "--pred",
+                str(prediction),
+                "--objects",
+                "regions",
+                "--thresholds",
+                str(thresholds),
+                "--dataset",
+                POTSDAM.name,
+                "--out",
+                str(refined),
+                "--vector",
+                str(vector),
+                "--tile",
+                "256",
+                "--overlap",
+                "32",
+            ],
+        )
         if status != 0:
             raise SystemExit(status)
         draw(image, refined, vector, args.out)

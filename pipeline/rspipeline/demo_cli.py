@@ -20,21 +20,33 @@ from rspipeline.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
 def parse_args(argv: list[str] | None = None) -> DemoSettings:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output folder (created; resumed when present)")
-    parser.add_argument("--sets", nargs="+", choices=sorted(SAMPLE_SETS), default=list(SAMPLE_SETS),
-                        help="sample sets to run (default: all)")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        choices=sorted(SAMPLE_SETS),
+        default=list(SAMPLE_SETS),
+        help="sample sets to run (default: all)",
+    )
     parser.add_argument("--tiles", type=int, default=None, help="use only the first N tiles of each set")
     parser.add_argument("--crop", type=int, default=None, help="cut each tile into CROP x CROP squares")
     parser.add_argument("--crops-per-tile", type=int, default=1, help="how many crops to keep per tile")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the sample config's)")
     parser.add_argument("--train-batches", type=int, default=None, help="batches per training epoch (default: all)")
-    parser.add_argument("--objects", choices=("auto", "regions", "samhq", "sam2"), default="auto",
-                        help="object source: HQ-SAM, else SAM 2.1, when a checkpoint is in weights/ (auto), "
-                             "or force one")
+    parser.add_argument(
+        "--objects",
+        choices=("auto", "regions", "samhq", "sam2"),
+        default="auto",
+        help="object source: HQ-SAM, else SAM 2.1, when a checkpoint is in weights/ (auto), or force one",
+    )
     parser.add_argument("-n", "--workers", type=int, default=2, help="sweep worker processes")
     parser.add_argument("-t", "--mode", default="0.7", choices=("0.7", "all"), help="pick threshold mode")
     parser.add_argument("--max-objects", type=int, default=5, help="max_objects when applying the pick")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show every stage's own output on the terminal instead of in OUT/logs/")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show every stage's own output on the terminal instead of in OUT/logs/",
+    )
     args = parser.parse_args(argv)
     return DemoSettings(
         out=args.out,
@@ -67,4 +79,3 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_main(demo, args)
-

@@ -23,8 +23,8 @@ import numpy as np
 import pydensecrf.densecrf as dcrf
 from pydensecrf.utils import unary_from_labels
 
-from rscommon.objects import decode_masks
 from rscommon.files import InputError
+from rscommon.objects import decode_masks
 
 Thresholds = Mapping[int, float]
 

@@ -11,6 +11,7 @@ band, a mask band or an alpha band), or, with an explicit nodata value, when eve
 pixel of a class raster holds no data when its band's mask says so (its declared nodata value or mask band).
 Such pixels are left out of the stretch and become 0 in the RGB given to the object source.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -79,23 +80,26 @@ def check_bands(dataset: DatasetReader, bands: Sequence[int]) -> None:
     bad = [band for band in bands if not 1 <= band <= dataset.count]
     if bad:
         hint = " (for a single-band image pass --bands 1 1 1)" if dataset.count == 1 else ""
-        raise InputError(f"{dataset.name}: has {dataset.count} band(s); --bands {bad} not among "
-                         f"1..{dataset.count}{hint}")
+        raise InputError(
+            f"{dataset.name}: has {dataset.count} band(s); --bands {bad} not among 1..{dataset.count}{hint}"
+        )
 
 
 def check_same_grid(image: DatasetReader, other: DatasetReader, what: str) -> None:
     """``other`` covers ``image``'s pixel grid: the same size, and the same CRS and transform when georeferenced."""
     a, b = grid_of(image), grid_of(other)
     if (a.width, a.height) != (b.width, b.height):
-        raise InputError(f"{other.name}: {what} is {b.width} x {b.height} pixels, the image {image.name} "
-                         f"{a.width} x {a.height}")
+        raise InputError(
+            f"{other.name}: {what} is {b.width} x {b.height} pixels, the image {image.name} {a.width} x {a.height}"
+        )
     if not b.georeferenced:
         return
     if a.crs != b.crs:
         raise InputError(f"{other.name}: {what} CRS {b.crs} differs from the image's {a.crs}")
     if not a.transform.almost_equals(b.transform):
-        raise InputError(f"{other.name}: {what} transform {tuple(b.transform)[:6]} differs from the image's "
-                         f"{tuple(a.transform)[:6]}")
+        raise InputError(
+            f"{other.name}: {what} transform {tuple(b.transform)[:6]} differs from the image's {tuple(a.transform)[:6]}"
+        )
 
 
 def check_class_raster(dataset: DatasetReader) -> None:
@@ -121,8 +125,9 @@ def ranges_of_sample(sample: np.ndarray) -> Ranges:
     return tuple(percentile_ranges(sample.astype(np.float64)[None]))
 
 
-def read_valid(dataset: DatasetReader, bands: Sequence[int], window: Window, nodata: float | None,
-               data: np.ndarray | None = None) -> np.ndarray:
+def read_valid(
+    dataset: DatasetReader, bands: Sequence[int], window: Window, nodata: float | None, data: np.ndarray | None = None
+) -> np.ndarray:
     """Which pixels of ``window`` hold data (H x W bool); see the module's docstring. ``data``, the chosen bands
     already read (B x H x W), spares a second read when ``nodata`` is given."""
     if nodata is None:
@@ -132,8 +137,9 @@ def read_valid(dataset: DatasetReader, bands: Sequence[int], window: Window, nod
     return ~np.all(data == nodata, axis=0) if not np.isnan(nodata) else ~np.all(np.isnan(data), axis=0)
 
 
-def read_rgb_window(dataset: DatasetReader, bands: Sequence[int], window: Window, ranges: Ranges | None,
-                    nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_rgb_window(
+    dataset: DatasetReader, bands: Sequence[int], window: Window, ranges: Ranges | None, nodata: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The chosen bands inside ``window`` as H x W x 3 uint8 (stretched with ``ranges`` unless 8-bit, nodata
     pixels 0), and which pixels hold data."""
     data = dataset.read(list(bands), window=window)
@@ -159,7 +165,9 @@ def check_class_values(name: str, values: np.ndarray, window: Window, spec: Data
     outside = (values < 0) | (values >= spec.num_classes)
     if outside.any():
         bad = np.unique(values[outside])
-        raise InputError(f"{name}: class values {bad[:10].tolist()} in rows {window.row_off}.."
-                         f"{window.row_off + window.height - 1}, columns {window.col_off}.."
-                         f"{window.col_off + window.width - 1} are outside {spec.name}'s 0..{spec.num_classes - 1} "
-                         f"(and are not its declared nodata)")
+        raise InputError(
+            f"{name}: class values {bad[:10].tolist()} in rows {window.row_off}.."
+            f"{window.row_off + window.height - 1}, columns {window.col_off}.."
+            f"{window.col_off + window.width - 1} are outside {spec.name}'s 0..{spec.num_classes - 1} "
+            f"(and are not its declared nodata)"
+        )

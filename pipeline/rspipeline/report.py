@@ -126,11 +126,14 @@ def _heatmap_html(heatmap: dict) -> str:
         + "</tr>"
         for t1, row in zip(heatmap["t1"], heatmap["delta_miou"])
     )
-    picture = f'<img src="{html.escape(heatmap["image"])}" alt="heatmap {html.escape(heatmap["class"])}">' if heatmap[
-        "image"] else ""
+    picture = (
+        f'<img src="{html.escape(heatmap["image"])}" alt="heatmap {html.escape(heatmap["class"])}">'
+        if heatmap["image"]
+        else ""
+    )
     return (
         f'<figure class="heatmap"><figcaption>{html.escape(heatmap["class"])}: mIoU change vs. unrefined '
-        f'({heatmap["baseline_miou"]:.2f}); rows t1, columns t2</figcaption>'
+        f"({heatmap['baseline_miou']:.2f}); rows t1, columns t2</figcaption>"
         f'<table class="grid"><tr><th>t1 \\ t2</th>{head}</tr>{body}</table>{picture}</figure>'
     )
 
@@ -153,9 +156,13 @@ def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str], labels: di
     """Classes down, methods across (IoU and F1 each, headed by their ``labels``); changes against the first row
     (the unrefined prediction)."""
     before = rows[0]
-    head = '<tr><th rowspan="2">class</th>' + "".join(
-        f'<th colspan="2">{html.escape(labels[row["peer"]])}</th>' for row in rows
-    ) + "</tr><tr>" + "<th>IoU</th><th>F1</th>" * len(rows) + "</tr>"
+    head = (
+        '<tr><th rowspan="2">class</th>'
+        + "".join(f'<th colspan="2">{html.escape(labels[row["peer"]])}</th>' for row in rows)
+        + "</tr><tr>"
+        + "<th>IoU</th><th>F1</th>" * len(rows)
+        + "</tr>"
+    )
     lines = [(name, lambda row, name=name: (row["IoU"].get(name), row["F1"].get(name))) for name in classes]
     lines.append(("mean (mIoU, mF1)", lambda row: (row["mIoU"], row["mF1"])))
     lines.append(("OA", lambda row: (row["OA"],)))
@@ -163,17 +170,22 @@ def _metrics_table_html(rows: Sequence[dict], classes: Sequence[str], labels: di
     for label, values in lines:
         baselines = values(before)
         span = ' colspan="2"' if len(baselines) == 1 else ""
-        body += f"<tr><td>{html.escape(label)}</td>" + "".join(
-            f"<td{span}>{_figure(value, None if row is before else baseline)}</td>"
-            for row in rows
-            for value, baseline in zip(values(row), baselines)
-        ) + "</tr>"
+        body += (
+            f"<tr><td>{html.escape(label)}</td>"
+            + "".join(
+                f"<td{span}>{_figure(value, None if row is before else baseline)}</td>"
+                for row in rows
+                for value, baseline in zip(values(row), baselines)
+            )
+            + "</tr>"
+        )
     return f'<table class="metrics">{head}{body}</table>'
 
 
 def _chosen_html(chosen: dict) -> str:
-    return (f"modify = [{html.escape(', '.join(chosen['modify']))}]; "
-            + html.escape(", ".join(f"{c}: t1 {chosen['t1'][c]:g} t2 {chosen['t2'][c]:g}" for c in chosen["modify"])))
+    return f"modify = [{html.escape(', '.join(chosen['modify']))}]; " + html.escape(
+        ", ".join(f"{c}: t1 {chosen['t1'][c]:g} t2 {chosen['t2'][c]:g}" for c in chosen["modify"])
+    )
 
 
 def _thresholds_html(folds: Sequence[dict]) -> str:
@@ -181,7 +193,9 @@ def _thresholds_html(folds: Sequence[dict]) -> str:
     items = "".join(
         f"<li>tuned on {html.escape(', '.join(f['tune']))}, evaluated on {html.escape(', '.join(f['eval']))}: "
         f"{_chosen_html(f)}"
-        + "".join(f"<br>{html.escape(label)}: {_chosen_html(chosen)}" for label, chosen in f.get("variants", {}).items())
+        + "".join(
+            f"<br>{html.escape(label)}: {_chosen_html(chosen)}" for label, chosen in f.get("variants", {}).items()
+        )
         + "</li>"
         for f in folds
     )
@@ -192,9 +206,13 @@ def _headline_html(group: dict) -> str:
     """The set's answer: per method mIoU (and its change against unrefined) and OA under each protocol."""
     rows = group["headline"]
     protocols = [p for p in group["protocols"] if p["key"] in rows[0]]
-    head = ('<tr><th rowspan="2">method</th>'
-            + "".join(f'<th colspan="2">{html.escape(p["title"])}</th>' for p in protocols)
-            + "</tr><tr>" + "<th>mIoU</th><th>OA</th>" * len(protocols) + "</tr>")
+    head = (
+        '<tr><th rowspan="2">method</th>'
+        + "".join(f'<th colspan="2">{html.escape(p["title"])}</th>' for p in protocols)
+        + "</tr><tr>"
+        + "<th>mIoU</th><th>OA</th>" * len(protocols)
+        + "</tr>"
+    )
     body = ""
     for row in rows:
         cells = ""
@@ -202,21 +220,30 @@ def _headline_html(group: dict) -> str:
             for figure in HEADLINE_FIGURES:
                 value = row[protocol["key"]][figure]
                 baseline = None if row is rows[0] else rows[0][protocol["key"]][figure]
-                cells += (f'<td><span class="figure" data-set="{html.escape(group["key"])}" '
-                          f'data-method="{html.escape(row["method"])}" data-protocol="{protocol["key"]}" '
-                          f'data-figure="{figure}">{_figure(value)}</span>{_change_html(value, baseline)}</td>')
+                cells += (
+                    f'<td><span class="figure" data-set="{html.escape(group["key"])}" '
+                    f'data-method="{html.escape(row["method"])}" data-protocol="{protocol["key"]}" '
+                    f'data-figure="{figure}">{_figure(value)}</span>{_change_html(value, baseline)}</td>'
+                )
         body += f"<tr><td>{html.escape(row['label'])}</td>{cells}</tr>"
-    refined = "; ".join(f"{html.escape(p['title'].split(' (')[0])}: "
-                        f"{html.escape(', '.join(group['sessrs_refined'][p['key']]) or 'none')}" for p in protocols)
-    return (f"<h3>{html.escape(group['label'])}: {len(group['tiles'])} tiles</h3>"
-            f'<table class="headline">{head}{body}</table><p>Classes the SESSRS per-class pick refined: {refined} (a '
-            "class is refined when a t1/t2 pair beat the unrefined prediction on the tuning tiles).</p>")
+    refined = "; ".join(
+        f"{html.escape(p['title'].split(' (')[0])}: "
+        f"{html.escape(', '.join(group['sessrs_refined'][p['key']]) or 'none')}"
+        for p in protocols
+    )
+    return (
+        f"<h3>{html.escape(group['label'])}: {len(group['tiles'])} tiles</h3>"
+        f'<table class="headline">{head}{body}</table><p>Classes the SESSRS per-class pick refined: {refined} (a '
+        "class is refined when a t1/t2 pair beat the unrefined prediction on the tuning tiles).</p>"
+    )
 
 
 def _group_html(group: dict) -> str:
     labels = {row["method"]: row["label"] for row in group["headline"]}
-    parts = [f'<h2 id="{html.escape(group["key"])}">{html.escape(group["label"])}</h2>',
-             f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>"]
+    parts = [
+        f'<h2 id="{html.escape(group["key"])}">{html.escape(group["label"])}</h2>',
+        f"<p>Tiles: {html.escape(', '.join(group['tiles']))}</p>",
+    ]
     for protocol in group["protocols"]:
         parts += [
             f"<h3>{html.escape(protocol['title'])}</h3>",
@@ -271,8 +298,11 @@ def _setup_html(report: dict) -> str:
 
 
 def _timings_html(timings: dict) -> str:
-    return "<ul>" + "".join(f"<li>{html.escape(stage)}: {seconds:.0f} s</li>" for stage, seconds in timings.items()) \
+    return (
+        "<ul>"
+        + "".join(f"<li>{html.escape(stage)}: {seconds:.0f} s</li>" for stage, seconds in timings.items())
         + "</ul>"
+    )
 
 
 def render_html(report: dict) -> str:

@@ -13,6 +13,7 @@ One run at a time holds ``--out``.
 
 With nothing to refine (an empty ``modify``) no objects are made and the output is the prediction itself.
 """
+
 from __future__ import annotations
 
 import sys
@@ -128,13 +129,22 @@ def resolved(run: SceneRun) -> SceneRun:
     """The run with every path absolute (so that tasks sent to a cluster name the same files)."""
     vector = run.vector
     if vector is not None:
-        vector = VectorSettings(vector.path.resolve(), vector.min_area, vector.area_unit, vector.simplify,
-                                vector.dst_crs)
+        vector = VectorSettings(
+            vector.path.resolve(), vector.min_area, vector.area_unit, vector.simplify, vector.dst_crs
+        )
     out = run.out.resolve()
     thresholds = run.thresholds if is_preset(run.thresholds) else Path(run.thresholds).resolve()
-    return SceneRun(**{**run.__dict__, "image": run.image.resolve(), "thresholds": thresholds,
-                       "out": out, "pred": run.pred.resolve() if run.pred else None, "vector": vector,
-                       "parts": (run.parts or out.with_name(out.name + ".parts")).resolve()})
+    return SceneRun(
+        **{
+            **run.__dict__,
+            "image": run.image.resolve(),
+            "thresholds": thresholds,
+            "out": out,
+            "pred": run.pred.resolve() if run.pred else None,
+            "vector": vector,
+            "parts": (run.parts or out.with_name(out.name + ".parts")).resolve(),
+        }
+    )
 
 
 def is_preset(thresholds: str | Path) -> bool:
@@ -174,13 +184,24 @@ def prepare(run: SceneRun) -> Plan:
     if (run.pred is None) == (run.prediction is None):
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
     thresholds, message = thresholds_from_argument(str(run.thresholds), spec)
-    inputs = {"image": run.image, "pred": run.pred, "thresholds": None if message else run.thresholds,
-              "config": getattr(run.prediction, "config", None),
-              "checkpoint": getattr(run.prediction, "checkpoint", None)}
+    inputs = {
+        "image": run.image,
+        "pred": run.pred,
+        "thresholds": None if message else run.thresholds,
+        "config": getattr(run.prediction, "config", None),
+        "checkpoint": getattr(run.prediction, "checkpoint", None),
+    }
     check_outputs(run, inputs)
-    settings = {"bands": list(run.bands), "nodata": run.nodata, "tile": run.tile, "overlap": run.overlap,
-                "dataset": spec.name, "max_objects": run.max_objects, "tta": getattr(run.prediction, "tta", None),
-                "preset": str(run.thresholds) if message else None}
+    settings = {
+        "bands": list(run.bands),
+        "nodata": run.nodata,
+        "tile": run.tile,
+        "overlap": run.overlap,
+        "dataset": spec.name,
+        "max_objects": run.max_objects,
+        "tta": getattr(run.prediction, "tta", None),
+        "preset": str(run.thresholds) if message else None,
+    }
     if thresholds.modify:  # the objects matter (and their checkpoint must exist) only when something is refined
         run.objects.check()
         settings["objects"] = run.objects.identity()
@@ -200,8 +221,19 @@ def prepare(run: SceneRun) -> Plan:
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
     record = fingerprint(inputs, settings, SCENE_VERSION)
-    plan = Plan(run, spec, thresholds, grid, tiles, scan, record, run.parts, Execution(run.workers, run.scheduler),
-                message=message, tuned=tuned_changes(run.thresholds))
+    plan = Plan(
+        run,
+        spec,
+        thresholds,
+        grid,
+        tiles,
+        scan,
+        record,
+        run.parts,
+        Execution(run.workers, run.scheduler),
+        message=message,
+        tuned=tuned_changes(run.thresholds),
+    )
     plan.live = [tile for tile in tiles if tile.name in scan.live]
     return plan
 
@@ -219,13 +251,21 @@ def run_scene(run: SceneRun) -> SceneReport:
         prediction = run.pred
         if run.prediction is not None:
             scores = PartStore(plan.parts / "scores")
-            computed += run_tiles(plan, scores, tile_scores, lambda tile: ScoreJob(image, run.prediction, tile),
-                                  "predict")
+            computed += run_tiles(
+                plan, scores, tile_scores, lambda tile: ScoreJob(image, run.prediction, tile), "predict"
+            )
             prediction = plan.parts / BLENDED
             write_blended(plan, scores, image, prediction)
-        task = RefineTask(image, PredictionRaster(prediction), run.objects, plan.thresholds, plan.spec.name,
-                          run.max_objects, tuple(axis_spans(plan.grid.height, run.tile, run.overlap)),
-                          tuple(axis_spans(plan.grid.width, run.tile, run.overlap)))
+        task = RefineTask(
+            image,
+            PredictionRaster(prediction),
+            run.objects,
+            plan.thresholds,
+            plan.spec.name,
+            run.max_objects,
+            tuple(axis_spans(plan.grid.height, run.tile, run.overlap)),
+            tuple(axis_spans(plan.grid.width, run.tile, run.overlap)),
+        )
         changes = PartStore(plan.parts / "refine")
         computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
         counts = np.zeros((plan.spec.num_classes, plan.spec.num_classes), np.int64)
@@ -235,9 +275,17 @@ def run_scene(run: SceneRun) -> SceneReport:
         if not run.keep_parts:
             remove_parts_folder(plan.parts)
     stages = 2 if run.prediction is not None else 1
-    return SceneReport(len(plan.tiles), computed, stages * len(plan.live) - computed,
-                       len(plan.tiles) - len(plan.live), run.out, run.vector.path if run.vector else None, polygons,
-                       report, report_file)
+    return SceneReport(
+        len(plan.tiles),
+        computed,
+        stages * len(plan.live) - computed,
+        len(plan.tiles) - len(plan.live),
+        run.out,
+        run.vector.path if run.vector else None,
+        polygons,
+        report,
+        report_file,
+    )
 
 
 def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[Tile], object], stage: str) -> int:
@@ -251,8 +299,9 @@ def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[T
                 store.save(tile.name, part)
                 progress.update()
         except BaseException:
-            tqdm.write(f"finished tiles are kept in {plan.parts}: run the same command again to continue",
-                       file=sys.stderr)
+            tqdm.write(
+                f"finished tiles are kept in {plan.parts}: run the same command again to continue", file=sys.stderr
+            )
             raise
     return len(todo)
 
@@ -267,8 +316,11 @@ def write_blended(plan: Plan, scores: PartStore, image: ImageBands, path: Path) 
             maps[tile.name] = scores.load(tile.name, mmap=True)
         return maps[tile.name]
 
-    with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, \
-            create_class_raster(path, grid, plan.spec) as raster:
+    with (
+        rasterio.Env(**GDAL_OPTIONS),
+        open_raster(image.path) as source,
+        create_class_raster(path, grid, plan.spec) as raster,
+    ):
         for window in tqdm(strips(grid.height, grid.width, STRIP_ROWS), desc="blend", unit="strip", leave=False):
             labels = blend_window(window, live, tile_scores_of, grid.height, grid.width, plan.run.overlap)
             valid = read_valid(source, image.bands, window, image.nodata)
@@ -283,8 +335,9 @@ def _reaches(plan: Plan, name: str, window: Window) -> bool:
     return tile.rows.stop > window.row_off + window.height
 
 
-def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray) \
-        -> Iterator[tuple[Window, np.ndarray]]:
+def stitched_strips(
+    plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray
+) -> Iterator[tuple[Window, np.ndarray]]:
     """The output strip by strip: the prediction (nodata where the image or it has none) with the tiles' changes;
     ``counts`` gets the pixels with data by (predicted class, output class)."""
     grid = plan.grid
@@ -294,8 +347,11 @@ def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, predictio
             labels, has_class = read_class_window(pred, window, plan.spec)
             valid = has_class & read_valid(source, image.bands, window, image.nodata)
             base = np.where(valid, labels, NODATA).astype(np.uint8)
-            near = [tile for tile in plan.live
-                    if tile.rows.start < window.row_off + window.height and tile.rows.stop > window.row_off]
+            near = [
+                tile
+                for tile in plan.live
+                if tile.rows.start < window.row_off + window.height and tile.rows.stop > window.row_off
+            ]
             for tile in near:
                 if tile.name not in loaded:
                     loaded[tile.name] = changes.load(tile.name)
@@ -306,7 +362,9 @@ def stitched_strips(plan: Plan, changes: PartStore, image: ImageBands, predictio
                 del loaded[name]
 
 
-def write_outputs(plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray) -> int | None:
+def write_outputs(
+    plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray
+) -> int | None:
     """The output COG (and the vector file), each written under a temporary name and renamed into place; ``counts``
     as :func:`stitched_strips` fills it."""
     run = plan.run

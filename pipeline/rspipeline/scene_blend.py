@@ -5,6 +5,7 @@ overlap (flat 1 inside, and up to the scene's outer edges), so a tile's unreliab
 prediction of a pixel is the class of highest weighted mean score over every tile that covers it. The weights
 change smoothly across the overlap, so no cut line shows in the prediction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,8 +30,9 @@ def tile_weights(tile: Tile, height: int, width: int, overlap: int) -> np.ndarra
     return np.outer(axis_weights(tile.rows, height, overlap), axis_weights(tile.cols, width, overlap))
 
 
-def blend_window(window: Window, tiles: list[Tile], scores: Callable[[Tile], np.ndarray], height: int, width: int,
-                 overlap: int) -> np.ndarray:
+def blend_window(
+    window: Window, tiles: list[Tile], scores: Callable[[Tile], np.ndarray], height: int, width: int, overlap: int
+) -> np.ndarray:
     """The blended classes inside ``window`` (uint8; :data:`NODATA` where no tile has scores). ``scores`` gives a
     tile's C x H x W probabilities (a memory map: only the slices used are read)."""
     total: np.ndarray | None = None

@@ -9,9 +9,10 @@ the overlaps. Objects are made per tile by the SAM stage's source (``--objects``
 weights/). The image's nodata (its nodata value, mask or alpha band, or ``--nodata``) and the prediction's stay
 nodata (255) in the output, which keeps the image's CRS, transform and size, and carries the palette, the class
 names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in
-``OUT.parts/`` until the output is written: the same command continues an interrupted run. ``--scheduler tcp://HOST:8786`` runs the tiles on a
-Dask cluster whose workers see the same input paths.
+``OUT.parts/`` until the output is written: the same command continues an interrupted run.
+``--scheduler tcp://HOST:8786`` runs the tiles on a Dask cluster whose workers see the same input paths.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,27 +36,49 @@ def add_scene_inputs(parser: argparse.ArgumentParser) -> None:
     """The options naming the scene, its prediction, the object source, the dataset and where jobs run (shared by
     the scene command and the tuning command)."""
     parser.add_argument("--image", required=True, type=Path, help="the scene: any raster GDAL reads (GeoTIFF, ...)")
-    parser.add_argument("--nodata", type=float,
-                        help="image pixels whose chosen bands all equal this value hold no data (default: the "
-                             "image's own nodata value, mask band or alpha band)")
-    parser.add_argument("--bands", nargs=3, type=int, default=[1, 2, 3], metavar=("R", "G", "B"),
-                        help="the image's bands used as red, green, blue (1-based; default 1 2 3)")
+    parser.add_argument(
+        "--nodata",
+        type=float,
+        help="image pixels whose chosen bands all equal this value hold no data (default: the "
+        "image's own nodata value, mask band or alpha band)",
+    )
+    parser.add_argument(
+        "--bands",
+        nargs=3,
+        type=int,
+        default=[1, 2, 3],
+        metavar=("R", "G", "B"),
+        help="the image's bands used as red, green, blue (1-based; default 1 2 3)",
+    )
     prediction = parser.add_mutually_exclusive_group(required=True)
     prediction.add_argument("--pred", type=Path, help="the prediction: a one-band class raster on the image's grid")
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
-    parser.add_argument("--ckpt", type=Path,
-                        help="with --config: the checkpoint (default: as GeoSeg's test.py, the last training's best)")
-    parser.add_argument("--work-dir", type=Path,
-                        help="with --config: base of the config's relative paths, where its training ran (default "
-                             "GeoSeg/; make demo trains in outputs/demo/<set>/geoseg)")
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        help="with --config: the checkpoint (default: as GeoSeg's test.py, the last training's best)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="with --config: base of the config's relative paths, where its training ran (default "
+        "GeoSeg/; make demo trains in outputs/demo/<set>/geoseg)",
+    )
     parser.add_argument("--tta", help="with --config: test-time augmentation d4, lr or none (default: the config's)")
-    parser.add_argument("--objects", required=True, choices=sorted(SOURCES),
-                        help="object source per tile; 'regions' needs no weights and is not SAM")
+    parser.add_argument(
+        "--objects",
+        required=True,
+        choices=sorted(SOURCES),
+        help="object source per tile; 'regions' needs no weights and is not SAM",
+    )
     defaults = ", ".join(f"{model_type} for {name}" for name, model_type in DEFAULT_MODEL_TYPE.items())
     parser.add_argument("--model-type", help=f"backbone of the object source (default: {defaults})")
-    parser.add_argument("--checkpoint", type=Path,
-                        help="weights of the object source, as in the SAM stage (default: its standard file name "
-                             "under weights/); --ckpt is the GeoSeg network's")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="weights of the object source, as in the SAM stage (default: its standard file name "
+        "under weights/); --ckpt is the GeoSeg network's",
+    )
     parser.add_argument("--device", help="torch device for the networks (default: cuda if available, else cpu)")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="class set of the prediction")
     parser.add_argument("-n", "--workers", type=int, default=1, help="local worker processes (default 1)")
@@ -65,28 +88,45 @@ def add_scene_inputs(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scene_inputs(parser)
-    parser.add_argument("--thresholds", required=True,
-                        help=f"best.json written by get_best_t1_t2.py or sessrs_tune.py, or {PRESET_PREFIX}NAME "
-                             "(a published preset)")
-    parser.add_argument("--max-objects", type=int, default=APPLY_MAX_OBJECTS,
-                        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
-                             "as the pick's application)")
+    parser.add_argument(
+        "--thresholds",
+        required=True,
+        help=f"best.json written by get_best_t1_t2.py or sessrs_tune.py, or {PRESET_PREFIX}NAME (a published preset)",
+    )
+    parser.add_argument(
+        "--max-objects",
+        type=int,
+        default=APPLY_MAX_OBJECTS,
+        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
+        "as the pick's application)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="the refined scene: a Cloud-Optimized GeoTIFF")
-    parser.add_argument("--vector", type=Path,
-                        help="also write the refined classes as polygons, one per region: .gpkg, .fgb, .parquet "
-                             "(when GDAL writes it) or .shp")
-    parser.add_argument("--min-area", default="0px",
-                        help="leave out polygons smaller than this, with its unit: 4px (pixels) or 0.5m2")
-    parser.add_argument("--simplify", type=float, default=0.0,
-                        help="simplify the polygons together (shared edges stay shared) by this many map units")
+    parser.add_argument(
+        "--vector",
+        type=Path,
+        help="also write the refined classes as polygons, one per region: .gpkg, .fgb, .parquet "
+        "(when GDAL writes it) or .shp",
+    )
+    parser.add_argument(
+        "--min-area", default="0px", help="leave out polygons smaller than this, with its unit: 4px (pixels) or 0.5m2"
+    )
+    parser.add_argument(
+        "--simplify",
+        type=float,
+        default=0.0,
+        help="simplify the polygons together (shared edges stay shared) by this many map units",
+    )
     parser.add_argument("--dst-crs", help="reproject the polygons to this CRS (e.g. EPSG:4326)")
     parser.add_argument("--tile", type=int, default=1024, help="tile side in pixels (default 1024)")
     parser.add_argument("--overlap", type=int, default=128, help="pixels shared by neighbouring tiles (default 128)")
-    parser.add_argument("--max-tiles", type=int, default=MAX_TILES,
-                        help=f"refuse a tiling of more tiles than this (default {MAX_TILES})")
+    parser.add_argument(
+        "--max-tiles",
+        type=int,
+        default=MAX_TILES,
+        help=f"refuse a tiling of more tiles than this (default {MAX_TILES})",
+    )
     parser.add_argument("--parts-dir", type=Path, help="where finished tiles are kept (default: OUT.parts/)")
-    parser.add_argument("--restart", action="store_true",
-                        help="discard every finished tile and compute them all again")
+    parser.add_argument("--restart", action="store_true", help="discard every finished tile and compute them all again")
     parser.add_argument("--keep-parts", action="store_true", help="keep the finished tiles after writing the output")
     return parser
 
@@ -100,8 +140,7 @@ def prediction_of(args: argparse.Namespace) -> GeoSegPrediction | None:
         raise InputError(f"--workers {args.workers}: need at least 1")
     if args.config is None:
         return None
-    prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset],
-                                   args.work_dir)
+    prediction = geoseg_prediction(args.config, args.ckpt, args.tta, args.device, DATASETS[args.dataset], args.work_dir)
     print(f"checkpoint {prediction.checkpoint} ({prediction.why})")
     return prediction
 
@@ -123,12 +162,25 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         vector = VectorSettings(args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs))
     prediction = prediction_of(args)
     return SceneRun(
-        image=args.image, thresholds=args.thresholds, dataset=args.dataset, out=args.out,
+        image=args.image,
+        thresholds=args.thresholds,
+        dataset=args.dataset,
+        out=args.out,
         objects=objects_of(args),
-        pred=args.pred, prediction=prediction, bands=tuple(args.bands), nodata=args.nodata, vector=vector,
-        tile=args.tile, overlap=args.overlap, max_tiles=args.max_tiles, max_objects=args.max_objects,
-        parts=args.parts_dir, workers=args.workers,
-        scheduler=args.scheduler, restart=args.restart, keep_parts=args.keep_parts,
+        pred=args.pred,
+        prediction=prediction,
+        bands=tuple(args.bands),
+        nodata=args.nodata,
+        vector=vector,
+        tile=args.tile,
+        overlap=args.overlap,
+        max_tiles=args.max_tiles,
+        max_objects=args.max_objects,
+        parts=args.parts_dir,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        restart=args.restart,
+        keep_parts=args.keep_parts,
     )
 
 

@@ -7,6 +7,7 @@ copies with its overviews into a fresh file (no dead space from rewritten blocks
 attribute tables in GDAL's sidecar ``OUT.tif.aux.xml`` (as ``gdal_edit`` or QGIS would write them), which QGIS,
 ArcGIS and every GDAL reader pick up; the class names are also band tags ``class_<index>`` in the file itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,13 @@ from rscommon.files import write_text_atomic
 
 NODATA = 255
 OUTPUT_BLOCK = 256
-COG_OPTIONS = {"COMPRESS": "DEFLATE", "BLOCKSIZE": str(OUTPUT_BLOCK), "OVERVIEWS": "AUTO", "RESAMPLING": "MODE",
-               "BIGTIFF": "IF_SAFER"}
+COG_OPTIONS = {
+    "COMPRESS": "DEFLATE",
+    "BLOCKSIZE": str(OUTPUT_BLOCK),
+    "OVERVIEWS": "AUTO",
+    "RESAMPLING": "MODE",
+    "BIGTIFF": "IF_SAFER",
+}
 # GDAL raster attribute table field types and usages (gdal.h: GDALRATFieldType, GDALRATFieldUsage).
 _INTEGER, _STRING = 0, 2
 _MIN_MAX, _NAME, _RED, _GREEN, _BLUE, _ALPHA = 5, 2, 6, 7, 8, 9
@@ -37,9 +43,20 @@ _MIN_MAX, _NAME, _RED, _GREEN, _BLUE, _ALPHA = 5, 2, 6, 7, 8, 9
 def class_raster_profile(grid, nodata: int = NODATA) -> dict:
     """A tiled single-band uint8 GeoTIFF on ``grid`` declaring ``nodata`` (without georeferencing if ``grid`` has
     none)."""
-    profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": "uint8",
-               "nodata": nodata, "compress": "deflate", "BIGTIFF": "IF_SAFER", "photometric": "palette",
-               "tiled": True, "blockxsize": OUTPUT_BLOCK, "blockysize": OUTPUT_BLOCK}
+    profile = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": 1,
+        "dtype": "uint8",
+        "nodata": nodata,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+        "photometric": "palette",
+        "tiled": True,
+        "blockxsize": OUTPUT_BLOCK,
+        "blockysize": OUTPUT_BLOCK,
+    }
     if grid.georeferenced:
         profile.update(crs=grid.crs, transform=grid.transform)
     return profile
@@ -75,14 +92,30 @@ def write_class_cog(out: Path, grid, spec: DatasetSpec, windows: Iterable[tuple[
 
 def aux_xml(spec: DatasetSpec) -> str:
     """GDAL's PAM sidecar for band 1: the class names as categories and a thematic attribute table."""
-    fields = [("Value", _INTEGER, _MIN_MAX), ("Class", _STRING, _NAME), ("Red", _INTEGER, _RED),
-              ("Green", _INTEGER, _GREEN), ("Blue", _INTEGER, _BLUE), ("Alpha", _INTEGER, _ALPHA)]
-    definitions = "".join(f'      <FieldDefn index="{i}"><Name>{name}</Name><Type>{kind}</Type>'
-                          f'<Usage>{usage}</Usage></FieldDefn>\n' for i, (name, kind, usage) in enumerate(fields))
-    rows = "".join(f'      <Row index="{index}"><F>{index}</F><F>{escape(name)}</F>'
-                   + "".join(f"<F>{value}</F>" for value in (*colour, 255)) + "</Row>\n"
-                   for index, (name, colour) in enumerate(zip(spec.classes, spec.palette)))
+    fields = [
+        ("Value", _INTEGER, _MIN_MAX),
+        ("Class", _STRING, _NAME),
+        ("Red", _INTEGER, _RED),
+        ("Green", _INTEGER, _GREEN),
+        ("Blue", _INTEGER, _BLUE),
+        ("Alpha", _INTEGER, _ALPHA),
+    ]
+    definitions = "".join(
+        f'      <FieldDefn index="{i}"><Name>{name}</Name><Type>{kind}</Type><Usage>{usage}</Usage></FieldDefn>\n'
+        for i, (name, kind, usage) in enumerate(fields)
+    )
+    rows = "".join(
+        f'      <Row index="{index}"><F>{index}</F><F>{escape(name)}</F>'
+        + "".join(f"<F>{value}</F>" for value in (*colour, 255))
+        + "</Row>\n"
+        for index, (name, colour) in enumerate(zip(spec.classes, spec.palette))
+    )
     categories = "".join(f"      <Category>{escape(name)}</Category>\n" for name in spec.classes)
-    return ('<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n' + categories
-            + '    </CategoryNames>\n    <GDALRasterAttributeTable tableType="thematic">\n' + definitions + rows
-            + "    </GDALRasterAttributeTable>\n  </PAMRasterBand>\n</PAMDataset>\n")
+    return (
+        '<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>\n'
+        + categories
+        + '    </CategoryNames>\n    <GDALRasterAttributeTable tableType="thematic">\n'
+        + definitions
+        + rows
+        + "    </GDALRasterAttributeTable>\n  </PAMRasterBand>\n</PAMDataset>\n"
+    )

@@ -6,6 +6,7 @@ way; a part is reused only when its bytes still have the recorded digest, so a t
 The parts folder holds a fingerprint of the inputs and settings that made its parts (:data:`FINGERPRINT_FILE`):
 parts made otherwise are refused, and ``--restart`` discards every part.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,11 +33,14 @@ def open_parts_folder(folder: Path, record: dict, restart: bool) -> None:
     if marker.is_file():
         changed = what_changed(read_json(marker), record)
         if changed and not restart:
-            raise InputError(f"{folder}: holds tiles made from other inputs or settings ({', '.join(changed)}); "
-                             f"pass --restart to discard them")
+            raise InputError(
+                f"{folder}: holds tiles made from other inputs or settings ({', '.join(changed)}); "
+                f"pass --restart to discard them"
+            )
     elif parts and not restart:
-        raise InputError(f"{folder}: holds tiles without {FINGERPRINT_FILE}; choose another --parts-dir "
-                         f"or pass --restart")
+        raise InputError(
+            f"{folder}: holds tiles without {FINGERPRINT_FILE}; choose another --parts-dir or pass --restart"
+        )
     if restart:
         for path in parts:
             path.unlink()
@@ -97,8 +101,11 @@ class PartStore:
             if self.intact(name):
                 kept.add(name)
             elif self.path(name).exists():
-                print(f"{self.path(name)}: changed or damaged since it was saved (its SHA-256 differs from the "
-                      f"recorded one); computing it again", file=sys.stderr)
+                print(
+                    f"{self.path(name)}: changed or damaged since it was saved (its SHA-256 differs from the "
+                    f"recorded one); computing it again",
+                    file=sys.stderr,
+                )
                 self.path(name).unlink()
         return kept
 

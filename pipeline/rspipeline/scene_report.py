@@ -7,6 +7,7 @@ a preset): a class changing far more of the scene (more than :data:`WARN_RATIO` 
 least :data:`WARN_MIN_SHARE` of the scene) is warned about, since the scene then differs from what the
 thresholds were chosen on. Without tuned figures, the report says so.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -54,14 +55,21 @@ def change_report(counts: np.ndarray, spec: DatasetSpec, tuned: Mapping | None, 
             before = float(tuned[name][direction])
             row[f"tuned_{direction}_share"] = before
             if share >= WARN_MIN_SHARE and share > WARN_RATIO * before:
-                warnings.append(f"{name}: {100 * share:.2f}% of the scene changed {direction} it, "
-                                f"{100 * before:.2f}% on the images the thresholds were tuned on ({source}); "
-                                "this scene may differ from them: check it, or tune on a few labelled areas of it "
-                                "(sessrs_tune.py)")
+                warnings.append(
+                    f"{name}: {100 * share:.2f}% of the scene changed {direction} it, "
+                    f"{100 * before:.2f}% on the images the thresholds were tuned on ({source}); "
+                    "this scene may differ from them: check it, or tune on a few labelled areas of it "
+                    "(sessrs_tune.py)"
+                )
         classes[name] = row
-    return {"data_pixels": total, "changed_pixels": int(changed.sum()), "classes": classes,
-            "tuned": source if tuned is not None else None,
-            "note": None if tuned is not None else f"no tuned figures are recorded with {source}", "warnings": warnings}
+    return {
+        "data_pixels": total,
+        "changed_pixels": int(changed.sum()),
+        "classes": classes,
+        "tuned": source if tuned is not None else None,
+        "note": None if tuned is not None else f"no tuned figures are recorded with {source}",
+        "warnings": warnings,
+    }
 
 
 def write_report(out: Path, report: dict) -> Path:
@@ -74,9 +82,14 @@ def write_report(out: Path, report: dict) -> Path:
 def report_lines(report: dict) -> list[str]:
     """The report's terminal lines: the classes that changed, then the note or the warnings."""
     total = max(report["data_pixels"], 1)
-    parts = [f"{name} +{100 * row['to'] / total:.2f}% -{100 * row['from'] / total:.2f}%"
-             for name, row in report["classes"].items() if row["to"] or row["from"]]
-    lines = [f"changed {100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
-             + (f": {', '.join(parts)}" if parts else "")]
+    parts = [
+        f"{name} +{100 * row['to'] / total:.2f}% -{100 * row['from'] / total:.2f}%"
+        for name, row in report["classes"].items()
+        if row["to"] or row["from"]
+    ]
+    lines = [
+        f"changed {100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
+        + (f": {', '.join(parts)}" if parts else "")
+    ]
     lines += [f"note: {report['note']}"] if report["note"] else []
     return lines + [f"warning: {warning}" for warning in report["warnings"]]

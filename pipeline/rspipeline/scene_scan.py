@@ -4,6 +4,7 @@ It finds the stretch of 16-bit and float bands (the percentiles of a regular sam
 which tiles hold any pixel with data (the others are skipped), and refuses a prediction raster with a value
 outside the classes (its declared nodata aside), naming the window, before any work is done.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,12 +34,21 @@ class SceneScan:
 
 def scan_windows(height: int, width: int) -> list[Window]:
     """Windows of at most SCAN_ROWS x SCAN_COLS covering the scene, row by row."""
-    return [Window(col, row, min(SCAN_COLS, width - col), min(SCAN_ROWS, height - row))
-            for row in range(0, height, SCAN_ROWS) for col in range(0, width, SCAN_COLS)]
+    return [
+        Window(col, row, min(SCAN_COLS, width - col), min(SCAN_ROWS, height - row))
+        for row in range(0, height, SCAN_ROWS)
+        for col in range(0, width, SCAN_COLS)
+    ]
 
 
-def scan_scene(image: DatasetReader, bands: Sequence[int], nodata: float | None, pred: DatasetReader | None,
-               tiles: Sequence[Tile], spec: DatasetSpec) -> SceneScan:
+def scan_scene(
+    image: DatasetReader,
+    bands: Sequence[int],
+    nodata: float | None,
+    pred: DatasetReader | None,
+    tiles: Sequence[Tile],
+    spec: DatasetSpec,
+) -> SceneScan:
     """Read the scene once (see the module's docstring)."""
     stretch = needs_stretch(image, bands)
     step = sample_step(image)
@@ -64,5 +74,8 @@ def scan_scene(image: DatasetReader, bands: Sequence[int], nodata: float | None,
 
 def _tiles_with_data(tiles: Sequence[Tile], window: Window, valid: np.ndarray, known: set[str]) -> list[str]:
     """The tiles not yet ``known`` to hold data whose part of ``window`` has a pixel with data."""
-    return [tile.name for tile, _, in_window in overlapping([t for t in tiles if t.name not in known], window)
-            if valid[in_window].any()]
+    return [
+        tile.name
+        for tile, _, in_window in overlapping([t for t in tiles if t.name not in known], window)
+        if valid[in_window].any()
+    ]

@@ -5,6 +5,7 @@ the line are counted, and compared with the same count on the ``neighbours`` lin
 1 means the cuts are invisible; straight seams give ratios of 5 to 15. :func:`cut_at_cores` is the plain join
 (each tile's own result inside its core) that a seamless join is compared with.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -27,8 +28,12 @@ def seam_ratio(labels: np.ndarray, tiles: list[Tile], neighbours: int = 20) -> f
     for array, cuts in ((labels, {t.rows.core_start for t in tiles}), (labels.T, {t.cols.core_start for t in tiles})):
         cuts.discard(0)
         for cut in sorted(cuts):
-            beside = [line for offset in range(1, neighbours + 1) for line in (cut - offset, cut + offset)
-                      if 0 < line < array.shape[0] and line not in cuts]
+            beside = [
+                line
+                for offset in range(1, neighbours + 1)
+                for line in (cut - offset, cut + offset)
+                if 0 < line < array.shape[0] and line not in cuts
+            ]
             ratios.append((changes_across(array, cut), np.mean([changes_across(array, line) for line in beside])))
     at_cuts, nearby = np.array(ratios, dtype=np.float64).sum(axis=0)
     return float(at_cuts / max(nearby, 1e-9))

@@ -12,6 +12,7 @@ left as predicted: it was made from a cut view of its objects and would end in a
 A tile's part (:func:`tile_claims`) is its window's array of claimed classes: the class for a change it holds,
 :data:`NONE` elsewhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,14 +31,17 @@ def holder(start: int, stop: int, spans: Sequence[Span], size: int) -> int | Non
     the spans holding it clear of their inner borders, the one whose core holds its centre, else the nearest
     core (the first on a tie); None when no span holds it."""
     centre = (start + stop - 1) / 2
-    distances = [(max(span.core_start - centre, centre - (span.core_stop - 1), 0.0), index)
-                 for index, span in enumerate(spans)
-                 if (span.start == 0 or start > span.start) and (span.stop == size or stop < span.stop)]
+    distances = [
+        (max(span.core_start - centre, centre - (span.core_stop - 1), 0.0), index)
+        for index, span in enumerate(spans)
+        if (span.start == 0 or start > span.start) and (span.stop == size or stop < span.stop)
+    ]
     return min(distances)[1] if distances else None
 
 
-def tile_claims(refined: np.ndarray, pred: np.ndarray, valid: np.ndarray, tile: Tile, rows: Sequence[Span],
-                cols: Sequence[Span]) -> np.ndarray:
+def tile_claims(
+    refined: np.ndarray, pred: np.ndarray, valid: np.ndarray, tile: Tile, rows: Sequence[Span], cols: Sequence[Span]
+) -> np.ndarray:
     """The part of ``tile`` (see the module's docstring) from its refinement and prediction on its window;
     ``rows`` and ``cols`` are the tiling's spans along each axis."""
     changed = (refined != pred) & valid

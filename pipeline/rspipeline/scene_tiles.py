@@ -4,6 +4,7 @@ Each task reads its own window of the image (and of the prediction raster) and r
 as the tile's part. Pixels without data are never refined: the objects are cut to the pixels with data and
 those pixels hold a class of their own, beyond the dataset's, which no threshold names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -97,8 +98,9 @@ def refine_tile(job: RefineJob) -> tuple[Tile, np.ndarray]:
             objects = rebuilt_source(task.objects)(rgb)  # built once per process
             if not valid.all():
                 objects = objects_within(objects, valid)
-            refined = refine(marked, objects, task.thresholds, max_objects=task.max_objects,
-                             num_classes=spec.num_classes + 1)
+            refined = refine(
+                marked, objects, task.thresholds, max_objects=task.max_objects, num_classes=spec.num_classes + 1
+            )
         return tile, tile_claims(refined, marked, valid, tile, task.rows, task.cols)
 
 

@@ -6,6 +6,7 @@ network a config names is built once per process, on first use, and kept for the
 (and with it PyTorch) is imported only when a config predicts. (The objects come from the SAM stage's
 ``SourceRecipe``, which a worker rebuilds the same way.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,8 +70,14 @@ class GeoSegPrediction:
         return probabilities.cpu().numpy().astype(np.float32)
 
 
-def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: str | None, device: str | None,
-                      spec: DatasetSpec, work_dir: Path | None = None) -> GeoSegPrediction:
+def geoseg_prediction(
+    config: str | Path,
+    checkpoint: str | Path | None,
+    tta: str | None,
+    device: str | None,
+    spec: DatasetSpec,
+    work_dir: Path | None = None,
+) -> GeoSegPrediction:
     """A validated :class:`GeoSegPrediction`: the config exists, is for ``spec``'s dataset and has its checkpoint,
     found as GeoSeg's test.py finds it (``work_dir``, default GeoSeg/, is the base of the config's paths)."""
     import torch
@@ -93,8 +100,10 @@ def geoseg_prediction(config: str | Path, checkpoint: str | Path | None, tta: st
             raise InputError(str(error)) from None
     checkpoint = Path(checkpoint).resolve()
     if not checkpoint.is_file():
-        raise InputError(f"{checkpoint}: checkpoint of {config_path.name} not found ({why}); train it, pass "
-                         f"--ckpt, or --work-dir the folder the training ran in (make demo: outputs/demo/<set>/geoseg)")
+        raise InputError(
+            f"{checkpoint}: checkpoint of {config_path.name} not found ({why}); train it, pass "
+            f"--ckpt, or --work-dir the folder the training ran in (make demo: outputs/demo/<set>/geoseg)"
+        )
     tta = tta or loaded.test_time_aug
     if tta not in TTA_CHOICES:
         raise InputError(f"test-time augmentation {tta!r}: choose one of {', '.join(TTA_CHOICES)}")

@@ -7,6 +7,7 @@ tile minus half of the shared band on every inner edge (the cut lies at the midd
 the whole tile on the scene's outer edges. The cores cover the scene exactly once, so every output pixel comes
 from exactly one tile, the one in whose core it lies, far from that tile's borders.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,14 +46,19 @@ class Tile:
     @property
     def window(self) -> Window:
         """The window read (scene pixel coordinates)."""
-        return Window(self.cols.start, self.rows.start, self.cols.stop - self.cols.start,
-                      self.rows.stop - self.rows.start)
+        return Window(
+            self.cols.start, self.rows.start, self.cols.stop - self.cols.start, self.rows.stop - self.rows.start
+        )
 
     @property
     def core_window(self) -> Window:
         """The window owned and written (scene pixel coordinates)."""
-        return Window(self.cols.core_start, self.rows.core_start, self.cols.core_stop - self.cols.core_start,
-                      self.rows.core_stop - self.rows.core_start)
+        return Window(
+            self.cols.core_start,
+            self.rows.core_start,
+            self.cols.core_stop - self.cols.core_start,
+            self.rows.core_stop - self.rows.core_start,
+        )
 
     @property
     def core_in_scene(self) -> tuple[slice, slice]:
@@ -62,8 +68,10 @@ class Tile:
     @property
     def core_in_tile(self) -> tuple[slice, slice]:
         """Row and column slices of the core inside an array of the tile's window."""
-        return (slice(self.rows.core_start - self.rows.start, self.rows.core_stop - self.rows.start),
-                slice(self.cols.core_start - self.cols.start, self.cols.core_stop - self.cols.start))
+        return (
+            slice(self.rows.core_start - self.rows.start, self.rows.core_stop - self.rows.start),
+            slice(self.cols.core_start - self.cols.start, self.cols.core_stop - self.cols.start),
+        )
 
 
 def axis_spans(size: int, tile: int, overlap: int) -> list[Span]:
@@ -81,9 +89,11 @@ def axis_spans(size: int, tile: int, overlap: int) -> list[Span]:
 
 def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     """Every tile of a ``height`` x ``width`` scene, row by row."""
-    return [Tile(row, col, rows, cols)
-            for row, rows in enumerate(axis_spans(height, tile, overlap))
-            for col, cols in enumerate(axis_spans(width, tile, overlap))]
+    return [
+        Tile(row, col, rows, cols)
+        for row, rows in enumerate(axis_spans(height, tile, overlap))
+        for col, cols in enumerate(axis_spans(width, tile, overlap))
+    ]
 
 
 def checked_tile_grid(height: int, width: int, tile: int, overlap: int, max_tiles: int = MAX_TILES) -> list[Tile]:
@@ -93,8 +103,10 @@ def checked_tile_grid(height: int, width: int, tile: int, overlap: int, max_tile
         raise InputError(f"--tile {tile}: tiles are at least {MIN_TILE} pixels a side")
     rows, cols = len(axis_spans(height, tile, overlap)), len(axis_spans(width, tile, overlap))
     if rows * cols > max_tiles:
-        raise InputError(f"--tile {tile} --overlap {overlap}: {rows} x {cols} = {rows * cols} tiles for this "
-                         f"{width} x {height} scene, more than {max_tiles}; use larger tiles or raise --max-tiles")
+        raise InputError(
+            f"--tile {tile} --overlap {overlap}: {rows} x {cols} = {rows * cols} tiles for this "
+            f"{width} x {height} scene, more than {max_tiles}; use larger tiles or raise --max-tiles"
+        )
     return tile_grid(height, width, tile, overlap)
 
 
@@ -108,10 +120,16 @@ def overlapping(tiles: list[Tile], window: Window) -> list[tuple[Tile, tuple[sli
         top, bottom = max(tile.rows.start, row0), min(tile.rows.stop, row1)
         left, right = max(tile.cols.start, col0), min(tile.cols.stop, col1)
         if bottom > top and right > left:
-            found.append((tile,
-                          (slice(top - tile.rows.start, bottom - tile.rows.start),
-                           slice(left - tile.cols.start, right - tile.cols.start)),
-                          (slice(top - row0, bottom - row0), slice(left - col0, right - col0))))
+            found.append(
+                (
+                    tile,
+                    (
+                        slice(top - tile.rows.start, bottom - tile.rows.start),
+                        slice(left - tile.cols.start, right - tile.cols.start),
+                    ),
+                    (slice(top - row0, bottom - row0), slice(left - col0, right - col0)),
+                )
+            )
     return found
 
 

@@ -11,6 +11,7 @@ Resumable as the scene command is: a rerun keeps every area made from the same w
 sweep keeps the parts of unchanged areas, and the choice starts over only when the areas or its settings changed.
 One run at a time holds ``OUT``.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -85,8 +86,15 @@ def check_run(run: TuneRun) -> TuneRun:
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
     if run.context < 0:
         raise InputError(f"--context {run.context}: needs at least 0 pixels")
-    run = TuneRun(**{**run.__dict__, "image": run.image.resolve(), "labels": run.labels.resolve(),
-                     "out": run.out.resolve(), "pred": run.pred.resolve() if run.pred else None})
+    run = TuneRun(
+        **{
+            **run.__dict__,
+            "image": run.image.resolve(),
+            "labels": run.labels.resolve(),
+            "out": run.out.resolve(),
+            "pred": run.pred.resolve() if run.pred else None,
+        }
+    )
     check_output_folder(run.out, {})
     run.objects.check()
     check_scheduler(run.scheduler)
@@ -112,9 +120,16 @@ def run_tune(run: TuneRun) -> TuneReport:
     execution = Execution(run.workers, run.scheduler)
     with locked(folder_lock(run.out), f"--out {run.out}"):
         store = AreaStore(run.out / "areas")
-        jobs, made = _make_areas(run, store, [area for area, _ in areas], ImageBands(
-            run.image, tuple(run.bands), run.nodata, scan.ranges), execution)
-        labelled = sum(_save_truth(store, area, truth, job, spec) for (area, truth), job in zip(areas, jobs, strict=True))
+        jobs, made = _make_areas(
+            run,
+            store,
+            [area for area, _ in areas],
+            ImageBands(run.image, tuple(run.bands), run.nodata, scan.ranges),
+            execution,
+        )
+        labelled = sum(
+            _save_truth(store, area, truth, job, spec) for (area, truth), job in zip(areas, jobs, strict=True)
+        )
         if not labelled:
             raise InputError(f"{run.labels}: no labelled pixel holds data in the image and the prediction")
         samples = pair_inputs(store.folder("pred"), store.folder("sam"), store.folder("gt"))
@@ -124,18 +139,35 @@ def run_tune(run: TuneRun) -> TuneReport:
     return TuneReport(len(areas), made, labelled, best, choice.thresholds, choice.report)
 
 
-def _make_areas(run: TuneRun, store: AreaStore, areas: list[Area], image: ImageBands,
-                execution: Execution) -> tuple[list[AreaJob], int]:
+def _make_areas(
+    run: TuneRun, store: AreaStore, areas: list[Area], image: ImageBands, execution: Execution
+) -> tuple[list[AreaJob], int]:
     """Every area's job, and how many areas were made now (the others were current)."""
     source = PredictionRaster(run.pred) if run.pred is not None else run.prediction
     jobs = [AreaJob(image, source, run.objects, run.dataset, area.tile) for area in areas]
-    settings = {"bands": list(run.bands), "nodata": run.nodata, "ranges": image.ranges, "dataset": run.dataset,
-                "objects": run.objects.identity(), "tta": getattr(run.prediction, "tta", None)}
-    record = fingerprint({"image": run.image, "pred": run.pred, "config": getattr(run.prediction, "config", None),
-                          "checkpoint": getattr(run.prediction, "checkpoint", None)}, settings, TUNE_VERSION)
+    settings = {
+        "bands": list(run.bands),
+        "nodata": run.nodata,
+        "ranges": image.ranges,
+        "dataset": run.dataset,
+        "objects": run.objects.identity(),
+        "tta": getattr(run.prediction, "tta", None),
+    }
+    record = fingerprint(
+        {
+            "image": run.image,
+            "pred": run.pred,
+            "config": getattr(run.prediction, "config", None),
+            "checkpoint": getattr(run.prediction, "checkpoint", None),
+        },
+        settings,
+        TUNE_VERSION,
+    )
     keys = {area.name: {"run": record, "window": area.tile.window.flatten()} for area in areas}
     removed = store.keep_only(set(keys))
-    todo = [(area.name, job) for area, job in zip(areas, jobs, strict=True) if not store.current(area.name, keys[area.name])]
+    todo = [
+        (area.name, job) for area, job in zip(areas, jobs, strict=True) if not store.current(area.name, keys[area.name])
+    ]
     for name, (pred, objects) in each_job(cut_area, todo, execution, noun="areas"):
         store.save(name, keys[name], pred, objects, get_dataset(run.dataset))
     return jobs, len(todo) + len(removed)

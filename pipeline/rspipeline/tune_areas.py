@@ -7,6 +7,7 @@ to the pixels with data. Pixels without data are unlabelled in the ground truth 
 which no object covers). An area is made again only when what it is made from changes (its window, the inputs,
 the settings): ``areas.json`` records each area's key; areas no longer labelled are removed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

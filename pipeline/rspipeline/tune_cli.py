@@ -10,6 +10,7 @@ names), or a label raster on the scene's grid (255 or its nodata unlabelled). Ea
 The scene, prediction, objects, nodata, ``-n`` and ``--scheduler`` options are the scene command's. A rerun keeps
 every finished area. See docs/tuning.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,20 +26,40 @@ from .tune import TuneRun, run_tune
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scene_inputs(parser)
-    parser.add_argument("--labels", required=True, type=Path,
-                        help="labelled areas: polygons (GeoPackage, Shapefile, GeoJSON, ...) with a class field, or "
-                             "a label raster (.tif) on the image's grid")
+    parser.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="labelled areas: polygons (GeoPackage, Shapefile, GeoJSON, ...) with a class field, or "
+        "a label raster (.tif) on the image's grid",
+    )
     parser.add_argument("--class-field", default="class", help="the polygons' class field (default 'class')")
-    parser.add_argument("--context", type=int, default=128,
-                        help="pixels read around each labelled area for the objects and the prediction (default 128)")
-    parser.add_argument("--out", required=True, type=Path,
-                        help="output folder: best.json, areas/, sweep/, choice/ (refined areas and their figures)")
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=128,
+        help="pixels read around each labelled area for the objects and the prediction (default 128)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output folder: best.json, areas/, sweep/, choice/ (refined areas and their figures)",
+    )
     parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all'")
     parser.add_argument("--mode", choices=MODES, default="faithful", help="the refinement's mode (default faithful)")
-    parser.add_argument("--search", choices=SEARCHES, default="pick",
-                        help="pick: each class's best sweep row; joint: then the joint search on the areas")
-    parser.add_argument("--select", choices=SELECTIONS, default="all",
-                        help="cv: keep only the classes whose gain holds out over folds of the areas")
+    parser.add_argument(
+        "--search",
+        choices=SEARCHES,
+        default="pick",
+        help="pick: each class's best sweep row; joint: then the joint search on the areas",
+    )
+    parser.add_argument(
+        "--select",
+        choices=SELECTIONS,
+        default="all",
+        help="cv: keep only the classes whose gain holds out over folds of the areas",
+    )
     parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds")
     return parser
@@ -46,13 +67,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def tune_run(args: argparse.Namespace) -> TuneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
-    choice = ChoiceSettings(search=args.search, threshold_mode=args.threshold_mode,
-                            options=RefineOptions.for_mode(args.mode), select=args.select, folds=args.folds,
-                            seed=args.seed)
-    return TuneRun(image=args.image, labels=args.labels, dataset=args.dataset, out=args.out, objects=objects_of(args),
-                   pred=args.pred, prediction=prediction_of(args), class_field=args.class_field,
-                   context=args.context, bands=tuple(args.bands), nodata=args.nodata, choice=choice,
-                   workers=args.workers, scheduler=args.scheduler)
+    choice = ChoiceSettings(
+        search=args.search,
+        threshold_mode=args.threshold_mode,
+        options=RefineOptions.for_mode(args.mode),
+        select=args.select,
+        folds=args.folds,
+        seed=args.seed,
+    )
+    return TuneRun(
+        image=args.image,
+        labels=args.labels,
+        dataset=args.dataset,
+        out=args.out,
+        objects=objects_of(args),
+        pred=args.pred,
+        prediction=prediction_of(args),
+        class_field=args.class_field,
+        context=args.context,
+        bands=tuple(args.bands),
+        nodata=args.nodata,
+        choice=choice,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ without a CRS is taken to be in the scene's). Class values are class ids or clas
 raster, a pixel is unlabelled when its mask says so (its declared nodata) or it holds 255. Unlabelled pixels are
 255 in the area's ground truth, and every score leaves them out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -52,12 +53,20 @@ class Box:
 
     def near(self, other: Box) -> bool:
         """Whether the boxes overlap or touch."""
-        return (self.top <= other.bottom and other.top <= self.bottom and self.left <= other.right
-                and other.left <= self.right)
+        return (
+            self.top <= other.bottom
+            and other.top <= self.bottom
+            and self.left <= other.right
+            and other.left <= self.right
+        )
 
     def union(self, other: Box) -> Box:
-        return Box(min(self.top, other.top), min(self.left, other.left), max(self.bottom, other.bottom),
-                   max(self.right, other.right))
+        return Box(
+            min(self.top, other.top),
+            min(self.left, other.left),
+            max(self.bottom, other.bottom),
+            max(self.right, other.right),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ def merged(boxes: Sequence[Box]) -> list[Box]:
                 pending.remove(other)
                 box, joined = box.union(other), True
         done.append(box)
-    if any(a.near(b) for i, a in enumerate(done) for b in done[i + 1:]):  # a union grew onto a finished box
+    if any(a.near(b) for i, a in enumerate(done) for b in done[i + 1 :]):  # a union grew onto a finished box
         return merged(done)
     return sorted(done, key=lambda box: (box.top, box.left))
 
@@ -119,8 +128,10 @@ class PolygonLabels:
         except DataSourceError as error:
             raise InputError(f"{path}: not a vector file OGR can read ({error})") from None
         if field not in list(meta["fields"]):
-            raise InputError(f"{path}: has no field {field!r} (its fields: {', '.join(meta['fields']) or 'none'}); "
-                             "name the class field with --class-field")
+            raise InputError(
+                f"{path}: has no field {field!r} (its fields: {', '.join(meta['fields']) or 'none'}); "
+                "name the class field with --class-field"
+            )
         shapes_ = shapely.from_wkb(geometries)
         keep = np.array([geometry is not None and not geometry.is_empty for geometry in shapes_], bool)
         if not keep.any():
@@ -143,15 +154,22 @@ class PolygonLabels:
             else:
                 boxes.append(Box(top, left, bottom, right))
         if outside:
-            raise InputError(f"{self.path}: {outside} of {len(self.geometries)} polygons lie outside the scene "
-                             f"(another CRS or another scene?)")
+            raise InputError(
+                f"{self.path}: {outside} of {len(self.geometries)} polygons lie outside the scene "
+                f"(another CRS or another scene?)"
+            )
         return boxes
 
     def labels(self, window: Window) -> np.ndarray:
         """The polygons burnt into ``window`` (unlabelled pixels 255)."""
         shapes_ = [(mapping(g), int(c)) for g, c in zip(self.geometries, self.classes, strict=True)]
-        return rasterize(shapes_, out_shape=(int(window.height), int(window.width)), fill=UNLABELLED,
-                         transform=window_grid(window, self.grid.transform), dtype=np.uint8)
+        return rasterize(
+            shapes_,
+            out_shape=(int(window.height), int(window.width)),
+            fill=UNLABELLED,
+            transform=window_grid(window, self.grid.transform),
+            dtype=np.uint8,
+        )
 
 
 class RasterLabels:
@@ -186,8 +204,10 @@ class RasterLabels:
         labelled = (dataset.read_masks(1, window=window) > 0) & (values != UNLABELLED)
         bad = np.unique(values[labelled & ((values < 0) | (values >= self.spec.num_classes))])
         if bad.size:
-            raise InputError(f"{self.path}: label values {bad[:10].tolist()} are not {self.spec.name} classes "
-                             f"(0..{self.spec.num_classes - 1}; 255 or the raster's nodata for unlabelled)")
+            raise InputError(
+                f"{self.path}: label values {bad[:10].tolist()} are not {self.spec.name} classes "
+                f"(0..{self.spec.num_classes - 1}; 255 or the raster's nodata for unlabelled)"
+            )
         return labelled
 
 
@@ -214,8 +234,10 @@ def class_ids(values: np.ndarray, spec: DatasetSpec, path: Path, field: str) -> 
             unknown.add(text)
         ids.append(number)
     if unknown:
-        raise InputError(f"{path}: class values {sorted(unknown)[:10]} in field {field!r} are not {spec.name} "
-                         f"classes (ids 0..{spec.num_classes - 1} or names {', '.join(spec.classes)})")
+        raise InputError(
+            f"{path}: class values {sorted(unknown)[:10]} in field {field!r} are not {spec.name} "
+            f"classes (ids 0..{spec.num_classes - 1} or names {', '.join(spec.classes)})"
+        )
     return np.array(ids, np.uint8)
 
 

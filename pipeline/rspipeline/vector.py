@@ -12,6 +12,7 @@ coverage (``shapely.coverage_simplify``: shared edges stay shared, no gaps or ov
 reprojected. The layer ``classes`` has the fields ``class`` (index), ``name`` and ``area`` (map units squared),
 in the format the file's extension names (:data:`FORMATS`).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,12 @@ from rscommon.files import InputError
 
 LAYER = "classes"
 # extension -> (OGR driver, dataset creation options); GeoPackage 1.2 is read by every GDAL from 2.2 on.
-FORMATS = {".gpkg": ("GPKG", {"VERSION": "1.2"}), ".fgb": ("FlatGeobuf", {}), ".parquet": ("Parquet", {}),
-           ".shp": ("ESRI Shapefile", {})}
+FORMATS = {
+    ".gpkg": ("GPKG", {"VERSION": "1.2"}),
+    ".fgb": ("FlatGeobuf", {}),
+    ".parquet": ("Parquet", {}),
+    ".shp": ("ESRI Shapefile", {}),
+}
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
@@ -72,23 +77,27 @@ def parse_min_area(text: str) -> tuple[float, str]:
                 break
             if value >= 0:
                 return value, unit
-    raise InputError(f"--min-area {text}: give a number of pixels or square metres with its unit, e.g. 4px or "
-                     f"0.5m2")
+    raise InputError(f"--min-area {text}: give a number of pixels or square metres with its unit, e.g. 4px or 0.5m2")
 
 
 def vector_driver(path: Path) -> str:
     """The OGR driver the extension names; refused up front when unknown or not writable by this GDAL."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise InputError(f"{path}: the vector output is {', '.join(FORMATS)} (GeoPackage, FlatGeobuf, GeoParquet, "
-                         f"Shapefile)")
+        raise InputError(
+            f"{path}: the vector output is {', '.join(FORMATS)} (GeoPackage, FlatGeobuf, GeoParquet, Shapefile)"
+        )
     driver = FORMATS[suffix][0]
     if driver not in pyogrio.list_drivers(write=True):
-        raise InputError(f"{path}: this GDAL ({pyogrio.__gdal_version_string__}) cannot write {driver}; "
-                         f"choose .gpkg or .fgb")
+        raise InputError(
+            f"{path}: this GDAL ({pyogrio.__gdal_version_string__}) cannot write {driver}; choose .gpkg or .fgb"
+        )
     if suffix == ".shp":
-        print(f"warning: {path}: Shapefile truncates field names, limits files to 2 GB and has no CRS "
-              f"declaration beyond .prj; prefer .gpkg", file=sys.stderr)
+        print(
+            f"warning: {path}: Shapefile truncates field names, limits files to 2 GB and has no CRS "
+            f"declaration beyond .prj; prefer .gpkg",
+            file=sys.stderr,
+        )
     return driver
 
 
@@ -116,8 +125,9 @@ class RegionPolygons:
         ids = np.where(components > 0, components - 1 + self.next_id, -1)
         classes = np.zeros(count + 1, np.int64)
         classes[components.ravel()] = labels.ravel()
-        for geometry, value in shapes(components, mask=components > 0,
-                                      transform=Affine.translation(int(window.col_off), row0)):
+        for geometry, value in shapes(
+            components, mask=components > 0, transform=Affine.translation(int(window.col_off), row0)
+        ):
             piece = int(value) - 1 + self.next_id
             self.parent[piece] = piece
             self.pieces[piece] = (int(classes[int(value)]), [shape(geometry)])
@@ -163,20 +173,27 @@ def _regions(labels: np.ndarray, nodata: int) -> tuple[np.ndarray, int]:
     return components, count
 
 
-def write_polygons(settings: VectorSettings, regions: Iterable[tuple[shapely.Geometry, int]], transform: Affine,
-                   crs: CRS | None, spec: DatasetSpec) -> int:
+def write_polygons(
+    settings: VectorSettings,
+    regions: Iterable[tuple[shapely.Geometry, int]],
+    transform: Affine,
+    crs: CRS | None,
+    spec: DatasetSpec,
+) -> int:
     """Write the regions (pixel coordinates) to ``settings.path`` atomically; returns how many were written."""
     smallest = settings.min_pixels(transform)
     kept = [(geometry, cls) for geometry, cls in regions if geometry.area >= smallest]
     matrix = np.array(transform.to_shapely())  # a, b, d, e, xoff, yoff
-    geometries = shapely.transform(np.array([g for g, _ in kept], dtype=object),
-                                   lambda xy: xy @ matrix[[0, 2, 1, 3]].reshape(2, 2) + matrix[4:])
+    geometries = shapely.transform(
+        np.array([g for g, _ in kept], dtype=object), lambda xy: xy @ matrix[[0, 2, 1, 3]].reshape(2, 2) + matrix[4:]
+    )
     classes = np.array([cls for _, cls in kept], dtype=np.int32)
     if settings.simplify > 0 and len(geometries):
         geometries = shapely.coverage_simplify(geometries, settings.simplify, simplify_boundary=True)
     if settings.dst_crs is not None and len(geometries):
-        geometries = np.array([shape(g) for g in transform_geom(crs, settings.dst_crs,
-                                                               [mapping(g) for g in geometries])], dtype=object)
+        geometries = np.array(
+            [shape(g) for g in transform_geom(crs, settings.dst_crs, [mapping(g) for g in geometries])], dtype=object
+        )
     out_crs = settings.dst_crs or crs
     names = np.array([spec.classes[c] for c in classes], dtype=object)
     areas = shapely.area(geometries) if len(geometries) else np.zeros(0)
@@ -188,13 +205,20 @@ def write_polygons(settings: VectorSettings, regions: Iterable[tuple[shapely.Geo
     try:
         with warnings.catch_warnings():  # a scene without georeferencing gives polygons in pixel coordinates
             warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
-            write_features(staged, shapely.to_wkb(geometries) if len(geometries) else np.array([], dtype=object),
-                           [classes, names, areas], ["class", "name", "area"], layer=LAYER, driver=driver,
-                           geometry_type="Polygon", crs=out_crs.to_wkt() if out_crs is not None else None,
-                           dataset_options=options or None)
+            write_features(
+                staged,
+                shapely.to_wkb(geometries) if len(geometries) else np.array([], dtype=object),
+                [classes, names, areas],
+                ["class", "name", "area"],
+                layer=LAYER,
+                driver=driver,
+                geometry_type="Polygon",
+                crs=out_crs.to_wkt() if out_crs is not None else None,
+                dataset_options=options or None,
+            )
         _remove_dataset(path)
         for part in _dataset_files(staged):
-            os.replace(part, path.with_name(path.stem + part.name[len(staged.stem):]))
+            os.replace(part, path.with_name(path.stem + part.name[len(staged.stem) :]))
     finally:
         _remove_dataset(staged)
     return len(kept)

@@ -5,6 +5,7 @@ no data or weights are read), and compared with its fixture in ``fixtures/geoseg
 state_dict names/shapes, parameter count, and the exact keyword arguments the config's recipe passes to the
 constructor. The Urban and Potsdam configs of a model share one recipe and differ only in their dataset.
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,9 +29,11 @@ FIXTURES = fixture_paths()
 HEAVY = {"dcswin", "ftunetformer", "segformer", "swinunet"}
 
 
-@pytest.mark.parametrize("fixture_path", [
-    pytest.param(p, marks=pytest.mark.slow) if p.stem.split("_", 1)[1] in HEAVY else p for p in FIXTURES
-], ids=[p.stem for p in FIXTURES])
+@pytest.mark.parametrize(
+    "fixture_path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem.split("_", 1)[1] in HEAVY else p for p in FIXTURES],
+    ids=[p.stem for p in FIXTURES],
+)
 def test_config_builds_the_reference_network_without_data(fixture_path):
     fixture = load_fixture(fixture_path)
     config_path = GEOSEG_ROOT / "config" / fixture["dataset"] / f"{fixture['model']}.py"
@@ -46,7 +49,10 @@ def test_config_builds_the_reference_network_without_data(fixture_path):
 
         spec = get_dataset(config.dataset)
         assert (config.classes, config.num_classes, config.ignore_index) == (
-            spec.classes, spec.num_classes, spec.ignore_index)
+            spec.classes,
+            spec.num_classes,
+            spec.ignore_index,
+        )
         assert config.model_name == fixture["model"] and config.monitor == "val_OA"
         assert config.weights_path.endswith(config.weights_name) and config.log_name.startswith(config.dataset)
         assert isinstance(config.train_loader, LoaderSpec) and config.train_loader.train
@@ -71,8 +77,11 @@ def test_config_builds_the_reference_network_without_data(fixture_path):
 def recipe_call(config_path) -> ast.Call:
     """The ``recipe = <model>(...)`` call of a config file."""
     tree = ast.parse(config_path.read_text())
-    calls = [node.value for node in tree.body if isinstance(node, ast.Assign)
-             and any(getattr(t, "id", None) == "recipe" for t in node.targets)]
+    calls = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "recipe" for t in node.targets)
+    ]
     assert len(calls) == 1 and isinstance(calls[0], ast.Call)
     return calls[0]
 
@@ -109,8 +118,9 @@ def test_paper_configs_stop_without_their_backbone_file(monkeypatch, tmp_path):
 
 
 def test_recipe_switches_reach_the_loss_optimizer_and_augmentation():
-    recipe = Recipe("abcnet", "potsdam", "x", pretrained=False, ce_average="valid", lookahead_sync="timm",
-                    scale_resize="cv2")
+    recipe = Recipe(
+        "abcnet", "potsdam", "x", pretrained=False, ce_average="valid", lookahead_sync="timm", scale_resize="cv2"
+    )
     built = recipe.build()
     assert built["loss"].first.average == "valid"
     assert {g["lookahead_step"] for g in built["optimizer"].param_groups} == {0}

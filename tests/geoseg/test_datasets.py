@@ -1,5 +1,6 @@
 """GeoSeg datasets and augmentations: label conventions, lazy folders, the embedded sample tiles, and that
 every augmentation moves an image and its mask together."""
+
 from __future__ import annotations
 
 import albumentations as A

@@ -1,4 +1,5 @@
 """Test-time augmentation, colour label maps and checkpoint loading, on tiny stand-in networks."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """GeoSeg losses checked against direct numpy computations of the reference formulas."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,7 +64,8 @@ def test_soft_cross_entropy_valid_average_is_the_corrected_mean(batch):
     assert loss.item() == pytest.approx(reference.item() * valid.size / valid.sum(), rel=1e-9)
     no_ignored = labels.clamp(max=IGNORE - 1)
     assert SoftCrossEntropyLoss(0.05, IGNORE, "valid")(logits, no_ignored).item() == pytest.approx(
-        SoftCrossEntropyLoss(0.05, IGNORE, "all")(logits, no_ignored).item(), rel=1e-12)
+        SoftCrossEntropyLoss(0.05, IGNORE, "all")(logits, no_ignored).item(), rel=1e-12
+    )
     with pytest.raises(ValueError, match="valid"):
         SoftCrossEntropyLoss(0.05, IGNORE, average="pixels")
 

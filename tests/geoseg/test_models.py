@@ -7,6 +7,7 @@ fixture's deterministic weight rules its eval output must match the recorded sum
 rule-made (not trained) weights, or random initial weights in the backward test of fixed-size networks.
 SwinUNet's fixture (1024x1024 input) is marked ``slow``.
 """
+
 from __future__ import annotations
 
 import socket

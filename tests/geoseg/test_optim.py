@@ -1,5 +1,6 @@
 """The optimiser recipe: parameter groups as catalyst's process_model_params, Lookahead(k=5, alpha=0.5) in the
 reference's (catalyst's) slow-weight phase, checked against a small re-implementation of catalyst's Lookahead."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def options_by_name(net: nn.Module, groups: list[dict]) -> dict[str, dict]:
 
 def test_param_groups_follow_layerwise_patterns_and_skip_bias_decay():
     net = TinyNet()
-    adamw = reference_optimizer(net, lr=1e-4, weight_decay=5e-4, backbone_lr=1e-5, backbone_weight_decay=5e-4,
-                                lookahead=False)
+    adamw = reference_optimizer(
+        net, lr=1e-4, weight_decay=5e-4, backbone_lr=1e-5, backbone_weight_decay=5e-4, lookahead=False
+    )
     found = options_by_name(net, adamw.param_groups)
     assert set(found) == {n for n, _ in net.named_parameters()}
     for name, options in found.items():
@@ -100,8 +102,9 @@ def test_lookahead_follows_catalysts_phase_by_default():
 
 def test_lookahead_timm_phase_is_the_documented_switch():
     ours = nn.Parameter(torch.zeros(3, dtype=torch.float64))
-    optimizer = reference_optimizer(nn.ParameterList([ours]), lr=0.1, weight_decay=0.01, backbone_lr=None,
-                                    lookahead_sync="timm")
+    optimizer = reference_optimizer(
+        nn.ParameterList([ours]), lr=0.1, weight_decay=0.01, backbone_lr=None, lookahead_sync="timm"
+    )
     timm_own = nn.Parameter(torch.zeros(3, dtype=torch.float64))
     timm_optimizer = Lookahead(torch.optim.AdamW([timm_own], lr=0.1, weight_decay=0.01), alpha=0.5, k=5)
     assert trajectory(optimizer.step, ours) == trajectory(timm_optimizer.step, timm_own)

@@ -2,6 +2,7 @@
 this checks the plumbing, not accuracy): resumption keyed on what the label maps were made from, the checkpoint
 choice, metrics skipped without labels, refused checkpoints, identical results on a Dask cluster, and the
 scripts' one-line failures."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from geoseg.predict import PREDICTION_RECORD, PredictOptions, predict
 from rscommon.cli import run_main
 from rscommon.files import InputError
 
-TINY_CONFIG = '''
+TINY_CONFIG = """
 import torch
 
 from geoseg.datasets import SegmentationFolder, val_transform
@@ -40,7 +41,7 @@ train_loader = val_loader = LoaderSpec(test_dataset, 1, train=False)
 max_epoch, monitor, test_time_aug = 1, "val_mIoU", "none"
 weights_name = test_weights_name = log_name = "tiny"
 weights_path = "model_weights/tiny"
-'''
+"""
 
 
 def save_tiny_checkpoint(path, seed: int) -> None:
@@ -57,7 +58,9 @@ def tiny(tmp_path):
     for folder in ("images", "masks"):
         (tmp_path / "data" / folder).mkdir(parents=True)
     for index in range(4):
-        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "data/images" / f"t{index}.png")
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+            tmp_path / "data/images" / f"t{index}.png"
+        )
         Image.fromarray(rng.integers(0, 7, (40, 48), dtype=np.uint8)).save(tmp_path / "data/masks" / f"t{index}.png")
     config_path = tmp_path / "tiny.py"
     config_path.write_text(TINY_CONFIG.format(root=str(tmp_path / "data")))
@@ -67,8 +70,9 @@ def tiny(tmp_path):
 
 
 def run_predict(config_path, checkpoint, out, resume=False, scheduler=None):
-    options = PredictOptions(checkpoint=checkpoint, output=out, tta="none", batch_size=2, num_workers=0,
-                             resume=resume, scheduler=scheduler)
+    options = PredictOptions(
+        checkpoint=checkpoint, output=out, tta="none", batch_size=2, num_workers=0, resume=resume, scheduler=scheduler
+    )
     return predict(load_config(config_path), options)
 
 

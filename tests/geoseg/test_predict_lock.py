@@ -1,5 +1,6 @@
 """One prediction run per output folder: a second run into a folder held by a running one is refused in one line
 and writes nothing."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,8 @@ def test_a_second_prediction_into_a_held_output_is_refused(tmp_path):
     for folder in ("images", "masks"):
         (tmp_path / "data" / folder).mkdir(parents=True)
         Image.fromarray(np.zeros((8, 8, 3) if folder == "images" else (8, 8), np.uint8)).save(
-            tmp_path / "data" / folder / "t0.png")
+            tmp_path / "data" / folder / "t0.png"
+        )
     config = SimpleNamespace(test_dataset=SegmentationFolder(tmp_path / "data", val_transform()))
     (tmp_path / "a.ckpt").write_bytes(b"not read: the run is refused first")
     out = tmp_path / "out"

@@ -1,5 +1,6 @@
 """The data-preparation logic behind ``GeoSeg/tools/`` on small synthetic inputs: LoveDA mask conversion and the
 Potsdam patch split, including the reference's training-mode padding against a small re-implementation of it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,14 @@ from rscommon.files import InputError
 
 def split(tmp_path, mode: str, size: int = 32, padding: str = "reference", split_list=None, eroded=True) -> int:
     tiles = find_tiles(tmp_path / "img", tmp_path / "lab", split_list, eroded)
-    return split_tiles(tiles, tmp_path / "oi", tmp_path / "om", SplitSettings(mode, size, size, padding),
-                       [tmp_path / "img", tmp_path / "lab"], workers=1)
+    return split_tiles(
+        tiles,
+        tmp_path / "oi",
+        tmp_path / "om",
+        SplitSettings(mode, size, size, padding),
+        [tmp_path / "img", tmp_path / "lab"],
+        workers=1,
+    )
 
 
 def test_loveda_masks_are_converted_with_colour_renderings(tmp_path):
@@ -80,10 +87,10 @@ def test_potsdam_split_cuts_tiles_into_named_patches(tmp_path, mode):
     for m, (version, labels) in enumerate(flips):
         for k, (y, x) in enumerate((y, x) for y in rows for x in cols):
             name = f"top_potsdam_2_10_{m}_{k}.png"
-            np.testing.assert_array_equal(pixels(tmp_path / "oi" / name), version[y:y + 32, x:x + 32])
+            np.testing.assert_array_equal(pixels(tmp_path / "oi" / name), version[y : y + 32, x : x + 32])
             with Image.open(tmp_path / "om" / name) as mask:
                 assert mask.mode == "P"
-                np.testing.assert_array_equal(np.array(mask), labels[y:y + 32, x:x + 32])
+                np.testing.assert_array_equal(np.array(mask), labels[y : y + 32, x : x + 32])
 
 
 def reference_train_patches(image: np.ndarray, labels: np.ndarray, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -91,8 +98,11 @@ def reference_train_patches(image: np.ndarray, labels: np.ndarray, size: int) ->
     the tile placed bottom-right (zeros on the top and left; zero label colour = class 6), then windows of ``size``
     every ``size`` pixels in row-major order."""
     patches = []
-    for version_image, version_labels in ((image, labels), (image[:, ::-1], labels[:, ::-1]),
-                                          (image[::-1], labels[::-1])):
+    for version_image, version_labels in (
+        (image, labels),
+        (image[:, ::-1], labels[:, ::-1]),
+        (image[::-1], labels[::-1]),
+    ):
         height, width = labels.shape
         top, left = (size - height % size) % size, (size - width % size) % size
         padded_image = np.zeros((height + top, width + left, 3), np.uint8)
@@ -101,7 +111,7 @@ def reference_train_patches(image: np.ndarray, labels: np.ndarray, size: int) ->
         padded_labels[top:, left:] = version_labels
         for y in range(0, height + top, size):
             for x in range(0, width + left, size):
-                patches.append((padded_image[y:y + size, x:x + size], padded_labels[y:y + size, x:x + size]))
+                patches.append((padded_image[y : y + size, x : x + size], padded_labels[y : y + size, x : x + size]))
     return patches
 
 

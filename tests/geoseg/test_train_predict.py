@@ -1,6 +1,7 @@
 """Short CPU trainings of ``config/sample/unetformer.py`` on the embedded tiles (random-init backbone, as the config
 says; this checks the plumbing and reproducibility, not accuracy): same seed, same weights and figures; a
 retraining writes ``-v1`` and prediction loads it; resumption continues the epochs; prediction on the result."""
+
 from __future__ import annotations
 
 import csv
@@ -38,16 +39,29 @@ def trainings(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GEOSEG_SAMPLE_CROP", "192")
         patch.setenv("GEOSEG_SAMPLE_REPEATS", "2")
-        options = TrainOptions(work_dir=work, max_epochs=1, limit_train_batches=2, limit_val_batches=1,
-                               sanity_val_steps=0, num_workers=0, seed=3)
+        options = TrainOptions(
+            work_dir=work,
+            max_epochs=1,
+            limit_train_batches=2,
+            limit_val_batches=1,
+            sanity_val_steps=0,
+            num_workers=0,
+            seed=3,
+        )
         first = train(SAMPLE_CONFIG, options)
         folder = work.joinpath(*WEIGHTS)
         first_state = read_checkpoint(folder / first["best_checkpoint"])["state_dict"]
         second = train(SAMPLE_CONFIG, options)
         options.resume, options.max_epochs = folder / first["best_checkpoint"], 2
         resumed = train(SAMPLE_CONFIG, options)
-    return {"work": work, "folder": folder, "first": first, "first_state": first_state, "second": second,
-            "resumed": resumed}
+    return {
+        "work": work,
+        "folder": folder,
+        "first": first,
+        "first_state": first_state,
+        "second": second,
+        "resumed": resumed,
+    }
 
 
 @pytest.mark.slow

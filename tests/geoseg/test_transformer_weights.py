@@ -3,6 +3,7 @@
 The checkpoints here are fakes written to a temporary ``weights/`` folder from randomly initialised networks
 with the key layout of the official files, so the tests check which entries are loaded where.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Scripts end failures in one line and an exit status; --debug shows the traceback."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,6 +11,7 @@ from rscommon.files import InputError
 def failing(error: BaseException):
     def main(argv: list[str]) -> int:
         raise error
+
     return main
 
 

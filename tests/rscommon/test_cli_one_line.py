@@ -1,5 +1,6 @@
 """Failures that are no input error still end in one line: out of memory (with what to lower), recursion depth, and
 a library's warning raised as an error, whatever its message's line breaks."""
+
 from __future__ import annotations
 
 import warnings
@@ -12,6 +13,7 @@ from rscommon.cli import EXIT_FAILED, run_main
 def raising(error: BaseException):
     def main(argv: list[str]) -> int:
         raise error
+
     return main
 
 
@@ -40,10 +42,15 @@ def test_a_library_warning_raised_as_an_error_is_one_line(capsys: pytest.Capture
     def warns(argv: list[str]) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            warnings.warn("Unsupported number of channels:\n    'channels >= 1'\nwhere\n    'channels' is 5",
-                          UserWarning, stacklevel=1)
+            warnings.warn(
+                "Unsupported number of channels:\n    'channels >= 1'\nwhere\n    'channels' is 5",
+                UserWarning,
+                stacklevel=1,
+            )
         return 0
 
     assert run_main(warns, []) == EXIT_FAILED
-    assert one_error_line(capsys) == ("error: UserWarning: Unsupported number of channels: 'channels >= 1' where "
-                                      "'channels' is 5 (run with --debug for the traceback)\n")
+    assert one_error_line(capsys) == (
+        "error: UserWarning: Unsupported number of channels: 'channels >= 1' where "
+        "'channels' is 5 (run with --debug for the traceback)\n"
+    )

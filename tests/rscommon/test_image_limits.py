@@ -1,5 +1,6 @@
 """``rscommon.images.read_rgb`` reads the header first: a small file that decodes to a huge image is refused in one
 line before anything is decoded, whichever reader would decode it, and no library prints its own messages."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from large_files import blank_tiff, blank_png
+from large_files import blank_png, blank_tiff
 from PIL import Image
 
 from rscommon.files import InputError
@@ -36,25 +37,35 @@ PEAK_MB = 200  # the reader itself takes about 50 MB; decoding the PNG took 641 
 
 def read_in_a_small_process(path: Path) -> tuple[str, int, str]:
     """What reading ``path`` raised, the reader's peak memory in MB, and what it wrote on stderr."""
-    done = subprocess.run([sys.executable, "-c", READ_IN_A_SMALL_PROCESS, str(path)], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [sys.executable, "-c", READ_IN_A_SMALL_PROCESS, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     *said, peak = done.stdout.splitlines()
     return "\n".join(said), int(peak), done.stderr
 
 
-@pytest.mark.parametrize("name, write", [
-    ("float.tif", lambda path: blank_tiff(path, 20000, 20000)),  # OpenCV would ask for 4.8 GB
-    ("bigtiff.tif", lambda path: blank_tiff(path, 20000, 20000, BIGTIFF="YES")),
-    ("blank.png", lambda path: blank_png(path, 12000, 12000)),  # Pillow would warn, then take 3 GB
-])
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("float.tif", lambda path: blank_tiff(path, 20000, 20000)),  # OpenCV would ask for 4.8 GB
+        ("bigtiff.tif", lambda path: blank_tiff(path, 20000, 20000, BIGTIFF="YES")),
+        ("blank.png", lambda path: blank_png(path, 12000, 12000)),  # Pillow would warn, then take 3 GB
+    ],
+)
 def test_a_huge_image_in_a_small_file_is_refused_before_decoding(tmp_path: Path, name: str, write) -> None:
     path = write(tmp_path / name)
     assert path.stat().st_size < 5 << 20
     said, peak, stderr = read_in_a_small_process(path)
     width = 20000 if name.endswith(".tif") else 12000
-    assert said == (f"InputError: {path}: {width} x {width} = {width * width:,} pixels is more than one image may "
-                    f"have here ({DEFAULT_MAX_IMAGE_PIXELS:,} pixels; raise it with --max-image-pixels or "
-                    f"${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with pipeline/sessrs_scene.py")
+    assert said == (
+        f"InputError: {path}: {width} x {width} = {width * width:,} pixels is more than one image may "
+        f"have here ({DEFAULT_MAX_IMAGE_PIXELS:,} pixels; raise it with --max-image-pixels or "
+        f"${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with pipeline/sessrs_scene.py"
+    )
     assert stderr == "", "a library printed its own message"
     assert peak < PEAK_MB
 
@@ -116,6 +127,6 @@ def test_a_tiff_cut_inside_its_header_is_one_line(tmp_path: Path) -> None:
     whole = blank_tiff(tmp_path / "whole.tif", 64, 64).read_bytes()
     first_directory = int.from_bytes(whole[4:8], "little")
     cut = tmp_path / "cut.tif"
-    cut.write_bytes(whole[:first_directory + 1])
+    cut.write_bytes(whole[: first_directory + 1])
     with pytest.raises(InputError, match=f"^{cut}: a TIFF cut short in its header$"):
         read_rgb(cut)

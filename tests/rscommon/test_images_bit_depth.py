@@ -3,6 +3,7 @@
 A 16-bit or float image must be stretched per band between its 2nd and 98th percentiles (never cut to a byte or
 saturated), bands in RGB order; the weight-free object source must then find as many objects as in the 8-bit tile.
 """
+
 from __future__ import annotations
 
 import json

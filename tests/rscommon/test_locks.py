@@ -1,4 +1,5 @@
 """One run per output: a second holder is refused naming the first; a dead process's lock is taken over."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ def test_a_second_run_is_refused_naming_the_first(tmp_path: Path) -> None:
 
 
 def test_a_dead_process_lock_is_taken_over_and_said(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     lock = folder_lock(tmp_path)
     lock.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "started": 0}))
     with locked(lock, "--out x"):

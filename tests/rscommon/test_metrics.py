@@ -1,4 +1,5 @@
 """Metrics agree with a direct per-class count over the pixels."""
+
 import math
 
 import numpy as np

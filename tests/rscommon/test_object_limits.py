@@ -1,5 +1,6 @@
 """Object lists that would take the reader's memory or stack: too many objects are refused while the file is parsed
 (before any mask is decoded), a deeply nested file in one line naming it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,11 @@ from rscommon.objects import read_objects
 def test_more_objects_than_the_limit_are_refused_before_the_file_is_parsed_to_its_end(tmp_path: Path) -> None:
     """The file ends in a syntax error: the refusal comes first, so the parse stopped at the limit."""
     path = one_pixel_objects(tmp_path / "many.json", 1000, tail="}")
-    with pytest.raises(InputError, match=f"^{path}: more than 999 objects in one image \\(raise the limit with "
-                                         f"\\${MAX_OBJECTS_ENV} if they are real\\)$"):
+    with pytest.raises(
+        InputError,
+        match=f"^{path}: more than 999 objects in one image \\(raise the limit with "
+        f"\\${MAX_OBJECTS_ENV} if they are real\\)$",
+    ):
         read_objects(path, max_objects=999)
 
 

@@ -1,8 +1,10 @@
 """pyproject.toml declares what the code needs; the two requirement files (the reference's habit) agree with it."""
+
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 

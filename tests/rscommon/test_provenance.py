@@ -1,4 +1,5 @@
 """Fingerprints change with a file's content, the settings or the version, and say what changed."""
+
 from __future__ import annotations
 
 import os

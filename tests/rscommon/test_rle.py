@@ -1,4 +1,5 @@
 """Expanding COCO RLE runs to pixel indices agrees with pycocotools' dense decoding."""
+
 import json
 from pathlib import Path
 

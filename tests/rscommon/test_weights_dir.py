@@ -1,5 +1,6 @@
 """Checkpoints are looked for in $SESSRS_WEIGHTS, else the repository's weights/ in a source checkout, else the
 current folder's weights/: an installed package never looks (or says to download) inside its environment."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Fixtures of the top floor's tests: the generated georeferenced scene the scene command's tests refine."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 (as on a real cluster), and a ``LocalCluster``. ``rscommon.parallel.unordered_map`` and the scene command run on them
 and give the local results; a failing task is retried, and a tile failing for good is reported while the finished
 tiles are kept."""
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from repository import python_path
 from cluster_tasks import fail_always, fail_first_try, square_where
 from distributed import Client
 from loopback import PROGRAM_ARGUMENTS, loopback_cluster, not_on_loopback
+from repository import python_path
 from scene_files import damaged_image, geoseg_scene, read_band, scene_args, with_options
 
 from rscommon.cli import run_main
-from rscommon.parallel import Execution, TASK_RETRIES, unordered_map
+from rscommon.parallel import TASK_RETRIES, Execution, unordered_map
 from rspipeline.scene_cli import main
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ def programs(tmp_path_factory) -> Iterator[tuple[str, list[subprocess.Popen]]]:
     processes: list[subprocess.Popen] = []
     logs = []
     try:
+
         def start(name: str, *arguments: str) -> None:
             log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed in the finally clause
             logs.append(log)
@@ -73,8 +75,17 @@ def programs(tmp_path_factory) -> Iterator[tuple[str, list[subprocess.Popen]]]:
         wait_for(lambda: scheduler_file.is_file() and scheduler_file.stat().st_size > 0, START_SECONDS, "scheduler")
         address = json.loads(scheduler_file.read_text())["address"]
         for index in range(2):
-            start(f"worker{index}", "worker", *PROGRAM_ARGUMENTS, "--scheduler-file", str(scheduler_file),
-                  "--nthreads", "1", "--name", f"worker{index}")
+            start(
+                f"worker{index}",
+                "worker",
+                *PROGRAM_ARGUMENTS,
+                "--scheduler-file",
+                str(scheduler_file),
+                "--nthreads",
+                "1",
+                "--name",
+                f"worker{index}",
+            )
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=START_SECONDS)
             yield address, processes
@@ -117,7 +128,9 @@ def test_unordered_map_on_the_cluster_gives_the_local_results(cluster) -> None:
 
 def test_a_failing_task_is_retried_on_the_cluster(cluster, tmp_path: Path) -> None:
     jobs = [(str(tmp_path), number) for number in range(6)]
-    assert sorted(unordered_map(fail_first_try, jobs, Execution(scheduler=cluster))) == [number + 100 for number in range(6)]
+    assert sorted(unordered_map(fail_first_try, jobs, Execution(scheduler=cluster))) == [
+        number + 100 for number in range(6)
+    ]
     assert all(len((tmp_path / f"{number}.tries").read_text().splitlines()) == 2 for number in range(6))
 
 
@@ -150,10 +163,12 @@ def test_the_scene_on_a_local_cluster_equals_the_local_run(scene, local_run, tmp
     assert np.array_equal(read_band(out), local_run)
 
 
-def test_a_tile_failing_on_the_cluster_is_reported_and_the_others_are_kept(cluster, scene, local_run, tmp_path: Path,
-                                                                           capsys) -> None:
-    args = scene_args(scene, tmp_path / "out.tif", "best.json", "--scheduler", cluster,
-                      image=damaged_image(scene, tmp_path))  # the 4 tiles reading the last block fail
+def test_a_tile_failing_on_the_cluster_is_reported_and_the_others_are_kept(
+    cluster, scene, local_run, tmp_path: Path, capsys
+) -> None:
+    args = scene_args(
+        scene, tmp_path / "out.tif", "best.json", "--scheduler", cluster, image=damaged_image(scene, tmp_path)
+    )  # the 4 tiles reading the last block fail
     assert run_main(main, args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: 4 of 9 tiles failed") and any("damaged.tif" in line for line in err)

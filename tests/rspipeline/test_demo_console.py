@@ -42,8 +42,7 @@ def test_a_stage_prints_one_line_and_its_output_goes_to_its_log(tmp_path: Path) 
     assert line.startswith("set: train") and line.endswith(" s")
     assert "set: train" in console.timings
     log = (tmp_path / "logs" / "set-train.log").read_text()
-    for text in ("printed in process", "printed to stderr", "a library's warning", "lightning banner",
-                 "stage.py 0"):
+    for text in ("printed in process", "printed to stderr", "a library's warning", "lightning banner", "stage.py 0"):
         assert text in log
         assert text not in terminal.getvalue()
 
@@ -61,8 +60,11 @@ def test_a_failing_stage_is_one_error_naming_the_script_and_its_log(tmp_path: Pa
 
 
 def test_an_exception_in_a_stage_names_the_stage(tmp_path: Path) -> None:
-    with pytest.raises(StageError, match=r"set: sweep failed \(.*no tiles.*\); its output is in .*set-sweep\.log"), \
-            Console(tmp_path / "logs", terminal=io.StringIO()) as console, console.stage("set-sweep", "set: sweep"):
+    with (
+        pytest.raises(StageError, match=r"set: sweep failed \(.*no tiles.*\); its output is in .*set-sweep\.log"),
+        Console(tmp_path / "logs", terminal=io.StringIO()) as console,
+        console.stage("set-sweep", "set: sweep"),
+    ):
         raise ValueError("no tiles")
 
 

@@ -31,8 +31,17 @@ RUN_SPECIFIC = {"generated_utc", "wall_time_s", "timings_s"}
 
 
 def cut_down(out: Path) -> DemoSettings:
-    return DemoSettings(out=out, sets=("loveda",), tiles=1, crop=128, crops_per_tile=2, train_epochs=1,
-                        train_batches=2, val_batches=1, objects="regions")
+    return DemoSettings(
+        out=out,
+        sets=("loveda",),
+        tiles=1,
+        crop=128,
+        crops_per_tile=2,
+        train_epochs=1,
+        train_batches=2,
+        val_batches=1,
+        objects="regions",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +83,17 @@ def test_terminal_shows_one_line_per_stage_then_the_summary_table(demo_run: tupl
     (group,) = load(out / "report.json")["groups"]
     for row in group["headline"]:
         (line,) = [line for line in lines if line.startswith(row["label"])]
-        expected = [f"{row[p][f]:.2f}" if row[p][f] is not None else "n/a"
-                    for p in ("reference", "held_out") for f in ("mIoU", "OA")]
-        cells = line[len(row["label"]):].split()
+        expected = [
+            f"{row[p][f]:.2f}" if row[p][f] is not None else "n/a"
+            for p in ("reference", "held_out")
+            for f in ("mIoU", "OA")
+        ]
+        cells = line[len(row["label"]) :].split()
         assert [c for c in cells if not c.startswith(("+", "-"))] == expected
-    refined = "; ".join(f"{heading}: {', '.join(group['sessrs_refined'][key]) or 'none'}"
-                        for heading, key in (("reference", "reference"), ("held-out", "held_out")))
+    refined = "; ".join(
+        f"{heading}: {', '.join(group['sessrs_refined'][key]) or 'none'}"
+        for heading, key in (("reference", "reference"), ("held-out", "held_out"))
+    )
     assert f"classes the per-class pick refined: {refined}" in lines
     train_log = (out / "logs" / "loveda-train.log").read_text()
     assert "train_supervision.py" in train_log and "Epoch" in train_log
@@ -137,11 +151,20 @@ def test_metrics_json_matches_written_label_maps(demo: Path) -> None:
         (fold,) = [f for f in folds[protocol] if tile in f["eval"]]
         return demo / "loveda" / protocol / fold["name"] / SESSRS_ROWS[peer] / "se_mask" / f"{tile}.png"
 
-    for protocol, peer in (("reference", "unrefined"), ("reference", "densecrf"), ("reference", "sessrs"),
-                           ("held_out", "sessrs"), ("held_out", "sessrs_joint"), ("held_out", "sessrs_improved")):
+    for protocol, peer in (
+        ("reference", "unrefined"),
+        ("reference", "densecrf"),
+        ("reference", "sessrs"),
+        ("held_out", "sessrs"),
+        ("held_out", "sessrs_joint"),
+        ("held_out", "sessrs_improved"),
+    ):
         matrix = sum(
-            confusion_matrix(read_label_png(demo / "loveda" / "gt" / f"{tile}.png"),
-                             read_label_png(refined_map(protocol, peer, tile)), SPEC.num_classes)
+            confusion_matrix(
+                read_label_png(demo / "loveda" / "gt" / f"{tile}.png"),
+                read_label_png(refined_map(protocol, peer, tile)),
+                SPEC.num_classes,
+            )
             for tile in metrics["tiles"]
         )
         np.testing.assert_array_equal(matrix, np.array(metrics["protocols"][protocol][peer]["confusion_matrix"]))
@@ -171,7 +194,8 @@ def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> N
         sweep = load(demo / "loveda" / "held_out" / fold["name"] / "sweep" / "sweep.json")
         assert sweep["scenes"] == fold["tune"]
     assert group["sessrs_refined"]["held_out"] == [
-        c for c in SPEC.classes if any(c in fold["modify"] for fold in held_out["folds"])]
+        c for c in SPEC.classes if any(c in fold["modify"] for fold in held_out["folds"])
+    ]
     reference, held = rows_by_peer(group, "reference"), rows_by_peer(group, "held_out")
     for peer in ("unrefined", "majority_vote", "densecrf"):
         assert reference[peer] == held[peer]
@@ -180,8 +204,12 @@ def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> N
 def figures_of(value: object, path: str = "") -> dict[str, object]:
     """Every leaf of a JSON document by its path, leaving out what differs by nature between two runs."""
     if isinstance(value, dict):
-        return {k: v for key, item in value.items() if key not in RUN_SPECIFIC
-                for k, v in figures_of(item, f"{path}/{key}").items()}
+        return {
+            k: v
+            for key, item in value.items()
+            if key not in RUN_SPECIFIC
+            for k, v in figures_of(item, f"{path}/{key}").items()
+        }
     if isinstance(value, list):
         return {k: v for index, item in enumerate(value) for k, v in figures_of(item, f"{path}/{index}").items()}
     return {path: value}
@@ -192,12 +220,21 @@ def test_same_seed_same_figures(demo: Path, tmp_path: Path) -> None:
     the SESSRS stage's own metrics.json and best.json identically (training included)."""
     again = tmp_path / "again"
     run_demo(cut_down(again), terminal=io.StringIO())
-    files = ["report.json", "metrics.json", *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/metrics.json")),
-             *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/best.json"))]
+    files = [
+        "report.json",
+        "metrics.json",
+        *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/metrics.json")),
+        *(str(p.relative_to(demo)) for p in demo.glob("loveda/**/best.json")),
+    ]
     assert len(files) >= 2 + 3 * 3 * 2
     differing = {}
     for name in files:
         first, second = figures_of(load(demo / name)), figures_of(load(again / name))
-        differing.update({f"{name}{key}": (first.get(key), second.get(key))
-                          for key in first.keys() | second.keys() if first.get(key) != second.get(key)})
+        differing.update(
+            {
+                f"{name}{key}": (first.get(key), second.get(key))
+                for key in first.keys() | second.keys()
+                if first.get(key) != second.get(key)
+            }
+        )
     assert not differing, differing

@@ -63,8 +63,25 @@ def test_prepare_set_crops_and_converts_labels(tmp_path: Path) -> None:
 def test_run_demo_command_line_maps_to_settings() -> None:
     default = demo_cli.parse_args(["--out", "outputs/demo"])
     assert default == DemoSettings(out=Path("outputs/demo"))
-    settings = demo_cli.parse_args(["--out", "o", "--sets", "loveda", "--crop", "128", "--crops-per-tile", "2",
-                                    "--epochs", "1", "--objects", "regions", "-t", "all", "--verbose"])
+    settings = demo_cli.parse_args(
+        [
+            "--out",
+            "o",
+            "--sets",
+            "loveda",
+            "--crop",
+            "128",
+            "--crops-per-tile",
+            "2",
+            "--epochs",
+            "1",
+            "--objects",
+            "regions",
+            "-t",
+            "all",
+            "--verbose",
+        ]
+    )
     assert (settings.sets, settings.crop, settings.crops_per_tile, settings.train_epochs) == (("loveda",), 128, 2, 1)
     assert (settings.objects, settings.pick_mode, settings.verbose) == ("regions", "all", True)
 

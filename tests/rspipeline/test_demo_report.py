@@ -98,8 +98,9 @@ def test_report_opens_with_setup_missing_weights_and_headline(tmp_path: Path) ->
     setup, headline, details = (text.index(marker) for marker in ('class="setup"', 'class="headline"', "Details"))
     assert setup < headline < details
     assert text.count('class="missing"') == 1 and "https://example.org/sam_hq_vit_tiny.pth" in text
-    assert ('data-method="sessrs" data-protocol="reference" data-figure="mIoU">82.00</span> '
-            '<span class="up">(+1.50)</span>') in text
+    assert (
+        'data-method="sessrs" data-protocol="reference" data-figure="mIoU">82.00</span> <span class="up">(+1.50)</span>'
+    ) in text
     assert 'data-method="sessrs" data-protocol="reference" data-figure="OA">n/a</span></td>' in text
     assert 'data-method="unrefined" data-protocol="reference" data-figure="mIoU">80.50</span></td>' in text
     assert "Classes the SESSRS per-class pick refined: reference: building" in text

@@ -1,4 +1,5 @@
 """The demo's object choice with SAM 2.1: asked for by name, or found by ``auto`` when only its checkpoint is there."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -13,7 +13,9 @@ from report_cases import SPEC, SWEEP, report_of, synthetic_tile
 from rspipeline.report import heatmap_from_sweep, save_tile_panel, write_report
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not found on PATH (Debian: apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium not found on PATH (Debian: apt-get install chromium)"
+)
 
 
 def synthetic_report(out: Path, heatmap_picture: bytes | None = None) -> Path:

@@ -1,6 +1,7 @@
 """The scene command (pipeline/sessrs_scene.py) on the real Potsdam sample tile written as a GeoTIFF with a made-up
 CRS and 5 cm pixels: georeferencing and palette kept, the identity case exact, each tile's core its own refinement,
 the polygons equal to the raster, resumption, and bad input refused before anything is written."""
+
 from __future__ import annotations
 
 import itertools
@@ -69,13 +70,14 @@ def refined(scene) -> dict:
 
 # --- tiling -------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("size", [1, 100, 255, 256, 257, 480, 600, 700, 2048])
 @pytest.mark.parametrize(("tile", "overlap"), [(256, 32), (1024, 128), (100, 0), (64, 63)])
 def test_cores_cover_the_scene_once_and_lie_inside_their_tiles(size: int, tile: int, overlap: int) -> None:
     spans = axis_spans(size, tile, overlap)
     owners = np.zeros(size, int)
     for span in spans:
-        owners[span.core_start:span.core_stop] += 1
+        owners[span.core_start : span.core_stop] += 1
         assert 0 <= span.start <= span.core_start < span.core_stop <= span.stop <= size
         assert span.stop - span.start == min(tile, size)
     assert (owners == 1).all()
@@ -105,6 +107,7 @@ def test_impossible_tiles_are_refused(tile: int, overlap: int) -> None:
 
 # --- bands --------------------------------------------------------------------------------------------------------
 
+
 def test_sixteen_bit_bands_are_stretched_with_the_whole_scenes_percentiles(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     bands = (rng.gamma(2.0, 900.0, (4, 150, 170)) + np.arange(170) * 20).astype(np.uint16)
@@ -130,6 +133,7 @@ def test_eight_bit_bands_are_read_as_they_are(scene) -> None:
 
 
 # --- the command --------------------------------------------------------------------------------------------------
+
 
 def test_nothing_to_refine_gives_the_prediction_exactly_with_its_grid_and_palette(scene, tmp_path: Path) -> None:
     out = tmp_path / "same.tif"
@@ -179,8 +183,9 @@ def test_the_polygons_carry_the_rasters_classes(scene, refined) -> None:
     classes, names, areas = fields
     assert np.allclose(areas, [g.area for g in from_wkb(geometry)])
     assert [POTSDAM.classes[c] for c in classes] == list(names)
-    burnt = rasterize(zip(from_wkb(geometry), classes.tolist()), out_shape=(512, 512), transform=TRANSFORM,
-                      fill=255, dtype="uint8")
+    burnt = rasterize(
+        zip(from_wkb(geometry), classes.tolist()), out_shape=(512, 512), transform=TRANSFORM, fill=255, dtype="uint8"
+    )
     assert np.array_equal(burnt, read_band(refined["out"]))
 
 
@@ -268,10 +273,11 @@ def bad_inputs(scene: dict, folder: Path) -> dict[str, tuple[dict[str, list[str]
         "smaller prediction": ({"--pred": [str(write_raster(folder / "p1.tif", pred[:, :500]))]}, "512 x 500"),
         "other CRS": ({"--pred": [str(write_raster(folder / "p2.tif", pred, crs="EPSG:4326"))]}, "CRS"),
         "shifted grid": ({"--pred": [str(write_raster(folder / "p3.tif", pred, transform=shifted))]}, "transform"),
-        "float prediction": ({"--pred": [str(write_raster(folder / "p4.tif", pred.astype(np.float32)))]},
-                             "integers"),
-        "two-band prediction": ({"--pred": [str(write_raster(folder / "p5.tif", np.concatenate([pred, pred])))]},
-                                "one band"),
+        "float prediction": ({"--pred": [str(write_raster(folder / "p4.tif", pred.astype(np.float32)))]}, "integers"),
+        "two-band prediction": (
+            {"--pred": [str(write_raster(folder / "p5.tif", np.concatenate([pred, pred])))]},
+            "one band",
+        ),
         "missing band": ({"--bands": ["1", "2", "4"]}, "--bands [4]"),
         "malformed thresholds": ({"--thresholds": [str(folder / "broken.json")]}, "malformed JSON"),
         "unknown class": ({"--thresholds": [str(folder / "class9.json")]}, "t1 names classes [9]"),
@@ -313,8 +319,12 @@ def test_images_without_georeferencing_are_refined_on_their_pixel_grid(scene, re
     Image.fromarray(scene["rgb"]).save(image)
     Image.fromarray(scene["pred"]).save(pred)
     out = tmp_path / "out.tif"
-    assert run_main(main, scene_args(scene, out, "best.json", "--vector", str(tmp_path / "out.gpkg"),
-                                     image=image, pred=pred)) == 0
+    assert (
+        run_main(
+            main, scene_args(scene, out, "best.json", "--vector", str(tmp_path / "out.gpkg"), image=image, pred=pred)
+        )
+        == 0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # expected: the output has no georeferencing either
         with rasterio.open(out) as dataset:
@@ -359,8 +369,23 @@ def test_config_finds_the_last_trainings_checkpoint_under_the_work_dir(scene, tm
     config = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
     folder = weights_dir(load_config(config, pretrained=False), tmp_path)
     args = build_parser().parse_args(
-        ["--image", str(scene["image"]), "--config", str(config), "--work-dir", str(tmp_path), "--objects", "regions",
-         "--thresholds", str(scene["folder"] / "nothing.json"), "--dataset", "potsdam", "--out", "out.tif"])
+        [
+            "--image",
+            str(scene["image"]),
+            "--config",
+            str(config),
+            "--work-dir",
+            str(tmp_path),
+            "--objects",
+            "regions",
+            "--thresholds",
+            str(scene["folder"] / "nothing.json"),
+            "--dataset",
+            "potsdam",
+            "--out",
+            "out.tif",
+        ]
+    )
     named = folder / "unetformer-sample-potsdam.ckpt"
     with pytest.raises(InputError, match=str(named)):
         scene_run(args)
@@ -387,10 +412,32 @@ def test_relative_paths_reach_a_scheduler_absolute(scene, refined, tmp_path: Pat
     monkeypatch.setattr(ImageBands, "read", recording)
     monkeypatch.chdir(scene["folder"])
     out = tmp_path / "relative.tif"
-    args = ["--image", "scene.tif", "--pred", "pred.tif", "--objects", "regions", "--thresholds", "best.json",
-            "--dataset", "potsdam", "--out", os.path.relpath(out), "--tile", str(TILE), "--overlap", str(OVERLAP)]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
+    args = [
+        "--image",
+        "scene.tif",
+        "--pred",
+        "pred.tif",
+        "--objects",
+        "regions",
+        "--thresholds",
+        "best.json",
+        "--dataset",
+        "potsdam",
+        "--out",
+        os.path.relpath(out),
+        "--tile",
+        str(TILE),
+        "--overlap",
+        str(OVERLAP),
+    ]
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
         assert run_main(main, [*args, "--scheduler", cluster.scheduler_address]) == 0
     assert len(seen) == 9 and all(path == scene["image"] for path in seen)
     assert np.array_equal(read_band(out), read_band(refined["out"]))

@@ -2,6 +2,7 @@
 --nodata), tiles without data skipped, no seams at the core cuts, a COG with categories, attribute table and
 overviews, one polygon per region (as rasterio.features.shapes on the whole raster), --min-area, --simplify,
 --dst-crs and the vector formats."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,18 @@ def bordered(scene) -> dict:
     rgb[:, :, :260] = 0
     rgb[:, :, 260:][rgb[:, :, 260:] == 0] = 1  # a black pixel with data is not nodata
     image = folder / "bordered.tif"
-    with rasterio.open(image, "w", driver="GTiff", width=512, height=512, count=3, dtype="uint8", crs=CRS,
-                       transform=TRANSFORM, nodata=0) as dataset:
+    with rasterio.open(
+        image,
+        "w",
+        driver="GTiff",
+        width=512,
+        height=512,
+        count=3,
+        dtype="uint8",
+        crs=CRS,
+        transform=TRANSFORM,
+        nodata=0,
+    ) as dataset:
         dataset.write(rgb)
     out = folder / "bordered" / "out.tif"
     vector = out.with_suffix(".gpkg")
@@ -78,8 +89,18 @@ def test_a_declared_prediction_nodata_is_kept_and_never_refined(scene, tmp_path:
     pred = scene["pred"].copy()
     pred[100:180, 300:400] = NODATA
     path = tmp_path / "pred255.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=1, dtype="uint8", crs=CRS,
-                       transform=TRANSFORM, nodata=NODATA) as dataset:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=512,
+        height=512,
+        count=1,
+        dtype="uint8",
+        crs=CRS,
+        transform=TRANSFORM,
+        nodata=NODATA,
+    ) as dataset:
         dataset.write(pred[None])
     out = tmp_path / "out.tif"
     assert run_main(main, scene_args(scene, out, "best.json", pred=path)) == 0
@@ -91,8 +112,19 @@ def test_an_alpha_band_and_an_explicit_nodata_are_honoured(scene, tmp_path: Path
     rgba = np.concatenate([scene["rgb"].transpose(2, 0, 1), np.full((1, 512, 512), 255, np.uint8)])
     rgba[3, 400:] = 0
     alpha = tmp_path / "alpha.tif"
-    with rasterio.open(alpha, "w", driver="GTiff", width=512, height=512, count=4, dtype="uint8", crs=CRS,
-                       transform=TRANSFORM, photometric="RGB", alpha="YES") as dataset:
+    with rasterio.open(
+        alpha,
+        "w",
+        driver="GTiff",
+        width=512,
+        height=512,
+        count=4,
+        dtype="uint8",
+        crs=CRS,
+        transform=TRANSFORM,
+        photometric="RGB",
+        alpha="YES",
+    ) as dataset:
         dataset.write(rgba)
     assert run_main(main, scene_args(scene, tmp_path / "a.tif", "best.json", image=alpha)) == 0
     output = read_band(tmp_path / "a.tif")
@@ -110,8 +142,18 @@ def test_a_sixteen_bit_scene_with_nodata_is_stretched_without_it(scene, tmp_path
     reference = write_raster(tmp_path / "plain16.tif", rgb16)
     rgb16[:, :, :100] = 65535  # a border that would stretch everything to black if counted
     bordered = tmp_path / "border16.tif"
-    with rasterio.open(bordered, "w", driver="GTiff", width=512, height=512, count=3, dtype="uint16", crs=CRS,
-                       transform=TRANSFORM, nodata=65535) as dataset:
+    with rasterio.open(
+        bordered,
+        "w",
+        driver="GTiff",
+        width=512,
+        height=512,
+        count=3,
+        dtype="uint16",
+        crs=CRS,
+        transform=TRANSFORM,
+        nodata=65535,
+    ) as dataset:
         dataset.write(rgb16)
     assert run_main(main, scene_args(scene, tmp_path / "plain.tif", image=reference)) == 0
     assert run_main(main, scene_args(scene, tmp_path / "border.tif", image=bordered)) == 0
@@ -123,6 +165,7 @@ def test_a_sixteen_bit_scene_with_nodata_is_stretched_without_it(scene, tmp_path
 def test_joining_along_changes_leaves_no_seams_where_cutting_cores_does(scene, tmp_path: Path) -> None:
     """A 1024 x 1024 mosaic of the tile (flipped copies) with its true labels as the prediction, in 25 tiles of
     256 with overlap 64: each tile's own refinement cut at the cores shows its cut lines, the output does not."""
+
     def mosaic(array: np.ndarray) -> np.ndarray:
         whole = np.concatenate([np.concatenate([array, array[:, ::-1]], 1)] * 2, 0)
         whole[512:] = whole[512:][::-1]
@@ -175,8 +218,9 @@ def test_every_extent_a_window_holds_has_one_holder_that_holds_it(size: int, til
     for start in rng.integers(0, size - 1, 300):
         stop = int(start + rng.integers(1, min(tile, size - start) + 1))
         index = holder(int(start), stop, spans, size)
-        holding = [i for i, s in enumerate(spans)
-                   if (s.start == 0 or start > s.start) and (s.stop == size or stop < s.stop)]
+        holding = [
+            i for i, s in enumerate(spans) if (s.start == 0 or start > s.start) and (s.stop == size or stop < s.stop)
+        ]
         assert (index is None) == (not holding)
         if index is not None:
             assert index in holding
@@ -196,7 +240,7 @@ def test_regions_joined_across_strips_are_the_whole_rasters_regions(rows: int) -
     found = []
     for row in range(0, 96, rows):
         window = rasterio.windows.Window(0, row, 96, min(rows, 96 - row))
-        found += polygons.add(labels[row:row + window.height], window)
+        found += polygons.add(labels[row : row + window.height], window)
     found += polygons.close()
     whole = list(shapes(labels, mask=labels != NODATA))
     assert len(found) == len(whole)
@@ -225,8 +269,12 @@ def test_the_polygons_are_the_regions_of_the_whole_raster(scene, bordered) -> No
 def test_min_area_simplify_dst_crs_and_formats(scene, bordered, tmp_path: Path, capsys) -> None:
     total = pyogrio.read_info(bordered["vector"])["features"]
     base = with_options(bordered["args"], {"--out": [str(tmp_path / "o.tif")]})
-    for name, extra in {"small.gpkg": ["--min-area", "20px"], "same.fgb": ["--min-area", "0.05m2"],
-                        "simple.gpkg": ["--simplify", "0.1"], "wgs84.gpkg": ["--dst-crs", "EPSG:4326"]}.items():
+    for name, extra in {
+        "small.gpkg": ["--min-area", "20px"],
+        "same.fgb": ["--min-area", "0.05m2"],
+        "simple.gpkg": ["--simplify", "0.1"],
+        "wgs84.gpkg": ["--dst-crs", "EPSG:4326"],
+    }.items():
         assert run_main(main, with_options(base, {"--vector": [str(tmp_path / name)]}) + extra) == 0, name
     assert pyogrio.read_info(tmp_path / "small.gpkg")["features"] < total
     small = pyogrio.read_info(tmp_path / "small.gpkg")["features"]

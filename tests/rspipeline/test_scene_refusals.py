@@ -1,5 +1,6 @@
 """No silent wrong result from the scene command: damaged parts are named and recomputed, --restart recomputes,
 one run per --out, too many tiles and unwritable outputs refused before any tile runs, relative paths resolved."""
+
 from __future__ import annotations
 
 import os
@@ -42,10 +43,13 @@ def test_a_second_run_on_the_same_out_is_refused_in_one_line(scene, tmp_path: Pa
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({"--tile": ["1"], "--overlap": ["0"]}, "tiles are at least 64"),
-    ({"--tile": ["64"], "--overlap": ["0"], "--max-tiles": ["10"]}, "8 x 8 = 64 tiles"),
-])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"--tile": ["1"], "--overlap": ["0"]}, "tiles are at least 64"),
+        ({"--tile": ["64"], "--overlap": ["0"], "--max-tiles": ["10"]}, "8 x 8 = 64 tiles"),
+    ],
+)
 def test_too_many_tiles_are_refused_up_front(scene, tmp_path: Path, capsys, options, expected) -> None:
     assert run_main(main, with_options(scene_args(scene, tmp_path / "out.tif"), options)) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -58,10 +62,12 @@ def test_unwritable_outputs_are_refused_before_any_tile(scene, tmp_path: Path, c
     folder.mkdir()
     a_file = tmp_path / "file"
     a_file.write_text("")
-    for options, expected in [({"--out": [str(folder)]}, "is a folder"),
-                              ({"--vector": [str(a_file / "x.gpkg")]}, "is not a folder"),
-                              ({"--vector": [str(tmp_path / "x.kml")]}, "the vector output is"),
-                              ({"--scheduler": ["tcp://127.0.0.1:9"]}, "no Dask scheduler reachable")]:
+    for options, expected in [
+        ({"--out": [str(folder)]}, "is a folder"),
+        ({"--vector": [str(a_file / "x.gpkg")]}, "is not a folder"),
+        ({"--vector": [str(tmp_path / "x.kml")]}, "the vector output is"),
+        ({"--scheduler": ["tcp://127.0.0.1:9"]}, "no Dask scheduler reachable"),
+    ]:
         assert run_main(main, with_options(scene_args(scene, tmp_path / "out.tif"), options)) == 2, options
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and expected in err[0], (options, err)
@@ -70,8 +76,14 @@ def test_unwritable_outputs_are_refused_before_any_tile(scene, tmp_path: Path, c
 
 def test_every_path_is_made_absolute_before_a_task_leaves(scene, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    run = SceneRun(image=Path("a.tif"), thresholds=Path("b.json"), dataset="potsdam", out=Path("o/out.tif"),
-                   objects=None, pred=Path("p.tif"))
+    run = SceneRun(
+        image=Path("a.tif"),
+        thresholds=Path("b.json"),
+        dataset="potsdam",
+        out=Path("o/out.tif"),
+        objects=None,
+        pred=Path("p.tif"),
+    )
     absolute = resolved(run)
     assert absolute.image == tmp_path / "a.tif" and absolute.pred == tmp_path / "p.tif"
     assert absolute.out == tmp_path / "o" / "out.tif" and absolute.parts == tmp_path / "o" / "out.tif.parts"

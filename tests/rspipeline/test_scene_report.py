@@ -1,5 +1,6 @@
 """The scene command's run report: its counts against the output raster, the warning when a class changes far more
 of the scene than on the images its thresholds were tuned on, and --thresholds preset:NAME."""
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def test_a_class_changing_far_more_than_where_it_was_tuned_is_warned_about(scene
     out = tmp_path / "refined.tif"
     assert run_main(main, scene_args(scene, out, "tiny.json")) == 0
     report = json.loads(report_path(out).read_text())
-    warned = {name for name, row in report["classes"].items()
-              if max(row["to_share"], row["from_share"]) >= WARN_MIN_SHARE}
+    warned = {
+        name for name, row in report["classes"].items() if max(row["to_share"], row["from_share"]) >= WARN_MIN_SHARE
+    }
     assert warned  # the refinement changes some classes by more than half a percent
     assert {warning.split(":")[0] for warning in report["warnings"]} == warned
     assert report["tuned"] == "tiny.json, tuned on 2 images" and report["note"] is None
@@ -62,8 +64,24 @@ def test_a_preset_is_accepted_and_its_message_printed(tmp_path: Path, capsys) ->
     pred_tif = write_raster(tmp_path / "pred.tif", pred[None])
     out = tmp_path / "refined.tif"
     name = "reference-urban-unetformer-sam"
-    args = ["--image", str(image), "--pred", str(pred_tif), "--objects", "regions", "--thresholds",
-            f"preset:{name}", "--dataset", "Urban", "--out", str(out), "--tile", "256", "--overlap", "32"]
+    args = [
+        "--image",
+        str(image),
+        "--pred",
+        str(pred_tif),
+        "--objects",
+        "regions",
+        "--thresholds",
+        f"preset:{name}",
+        "--dataset",
+        "Urban",
+        "--out",
+        str(out),
+        "--tile",
+        "256",
+        "--overlap",
+        "32",
+    ]
     assert run_main(main, args) == 0
     printed = capsys.readouterr().out
     assert read_preset(name).message() in printed

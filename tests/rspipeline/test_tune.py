@@ -1,6 +1,7 @@
 """Tuning from labelled areas (pipeline/sessrs_tune.py) on a generated Urban GeoTIFF with polygons labelled from its
 ground truth: the same thresholds as a sweep and pick on the same windows cut by hand, resumption, and bad labels
 refused in one line naming the file."""
+
 from __future__ import annotations
 
 import json
@@ -50,22 +51,52 @@ def scene(tmp_path_factory) -> dict:
             geometries.append(shape(geometry))
             values.append(str(int(value)) if number == 0 else URBAN.classes[int(value)].upper())
     labels = write_polygons(folder / "labels.gpkg", geometries, values)
-    return {"folder": folder, "gt": gt, "pred": pred, "rgb": rgb, "image": image, "pred_tif": pred_tif,
-            "labels": labels, "geometries": geometries, "values": values}
+    return {
+        "folder": folder,
+        "gt": gt,
+        "pred": pred,
+        "rgb": rgb,
+        "image": image,
+        "pred_tif": pred_tif,
+        "labels": labels,
+        "geometries": geometries,
+        "values": values,
+    }
 
 
 def write_polygons(path: Path, geometries: list, values: list[str], field: str = "class", crs: str = CRS) -> Path:
     import shapely
 
-    pyogrio.raw.write(path, shapely.to_wkb(np.array(geometries, dtype=object)), [np.array(values, dtype=object)],
-                      [field], driver="GPKG", geometry_type="Polygon", crs=crs)
+    pyogrio.raw.write(
+        path,
+        shapely.to_wkb(np.array(geometries, dtype=object)),
+        [np.array(values, dtype=object)],
+        [field],
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs=crs,
+    )
     return path
 
 
 def tune_args(scene: dict, out: Path, *extra: str, labels: Path | None = None) -> list[str]:
-    return ["--image", str(scene["image"]), "--pred", str(scene["pred_tif"]), "--labels",
-            str(labels or scene["labels"]), "--objects", "regions", "--dataset", "Urban", "--out", str(out),
-            "--context", str(CONTEXT), *extra]
+    return [
+        "--image",
+        str(scene["image"]),
+        "--pred",
+        str(scene["pred_tif"]),
+        "--labels",
+        str(labels or scene["labels"]),
+        "--objects",
+        "regions",
+        "--dataset",
+        "Urban",
+        "--out",
+        str(out),
+        "--context",
+        str(CONTEXT),
+        *extra,
+    ]
 
 
 def by_hand(scene: dict, folder: Path) -> Thresholds:
@@ -81,7 +112,9 @@ def by_hand(scene: dict, folder: Path) -> Thresholds:
             (folder / kind).mkdir(parents=True, exist_ok=True)
         write_label_png(folder / "pred" / f"a{number}.png", scene["pred"][rows, cols], URBAN)
         write_label_png(folder / "gt" / f"a{number}.png", truth[rows, cols], URBAN)
-        (folder / "sam" / f"a{number}.json").write_text(json.dumps(objects(np.ascontiguousarray(scene["rgb"][rows, cols]))))
+        (folder / "sam" / f"a{number}.json").write_text(
+            json.dumps(objects(np.ascontiguousarray(scene["rgb"][rows, cols])))
+        )
     samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")
     return pick_thresholds(run_sweep(samples, URBAN, folder / "sweep"), URBAN)
 
@@ -94,8 +127,11 @@ def test_tuning_gives_the_thresholds_of_a_sweep_and_pick_of_the_same_windows(sce
     assert Thresholds.from_json(best).modify  # the pick refines something on these areas
     assert len(best["tuned_on"]) == 2 and set(best["tuned_changes"]) == set(URBAN.classes)
     names = sorted(path.stem for path in (out / "areas" / "gt").glob("*.png"))
-    assert names == [f"area_r{max(t - CONTEXT, 0)}_c{max(l - CONTEXT, 0)}_{min(b + CONTEXT, SIZE) - max(t - CONTEXT, 0)}x"
-                     f"{min(r + CONTEXT, SIZE) - max(l - CONTEXT, 0)}" for t, l, b, r in RECTANGLES]
+    assert names == [
+        f"area_r{max(top - CONTEXT, 0)}_c{max(left - CONTEXT, 0)}_"
+        f"{min(bottom + CONTEXT, SIZE) - max(top - CONTEXT, 0)}x{min(right + CONTEXT, SIZE) - max(left - CONTEXT, 0)}"
+        for top, left, bottom, right in RECTANGLES
+    ]
 
 
 def test_a_rerun_keeps_the_areas_and_a_new_polygon_adds_one(scene, tmp_path: Path) -> None:
@@ -104,8 +140,12 @@ def test_a_rerun_keeps_the_areas_and_a_new_polygon_adds_one(scene, tmp_path: Pat
     again = run_tune(tune_run(build_parser().parse_args(tune_args(scene, out))))
     assert (first.areas, first.made, again.made) == (2, 2, 0)
     assert again.thresholds == first.thresholds
-    square = shape({"type": "Polygon", "coordinates": [[(TRANSFORM @ xy) for xy in
-                                                        [(20, 250), (60, 250), (60, 290), (20, 290), (20, 250)]]]})
+    square = shape(
+        {
+            "type": "Polygon",
+            "coordinates": [[(TRANSFORM @ xy) for xy in [(20, 250), (60, 250), (60, 290), (20, 290), (20, 250)]]],
+        }
+    )
     labels = write_polygons(tmp_path / "more.gpkg", [*scene["geometries"], square], [*scene["values"], "forest"])
     more = run_tune(tune_run(build_parser().parse_args(tune_args(scene, out, labels=labels))))
     assert (more.areas, more.made) == (3, 1)
@@ -116,19 +156,25 @@ def test_the_objects_of_the_registry_are_accepted(scene, tmp_path: Path) -> None
     assert args.objects == "sam2"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"field": "kind"}, "has no field 'class'"),
-    ({"values": "swamp"}, r"class values \['swamp'\] in field 'class' are not Urban classes"),
-    ({"shift": 10_000.0}, "2 of 2 polygons lie outside the scene"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"field": "kind"}, "has no field 'class'"),
+        ({"values": "swamp"}, r"class values \['swamp'\] in field 'class' are not Urban classes"),
+        ({"shift": 10_000.0}, "2 of 2 polygons lie outside the scene"),
+    ],
+)
 def test_bad_polygons_are_refused_naming_the_file(scene, tmp_path: Path, change: dict, message: str) -> None:
     import shapely
 
-    squares = [shapely.box(*(TRANSFORM @ (10, 10)), *(TRANSFORM @ (30, 30))),
-               shapely.box(*(TRANSFORM @ (100, 100)), *(TRANSFORM @ (130, 120)))]
+    squares = [
+        shapely.box(*(TRANSFORM @ (10, 10)), *(TRANSFORM @ (30, 30))),
+        shapely.box(*(TRANSFORM @ (100, 100)), *(TRANSFORM @ (130, 120))),
+    ]
     squares = [shapely.affinity.translate(g, change.get("shift", 0.0), 0) for g in squares]
-    labels = write_polygons(tmp_path / "bad.gpkg", squares, [change.get("values", "1")] * 2,
-                            field=change.get("field", "class"))
+    labels = write_polygons(
+        tmp_path / "bad.gpkg", squares, [change.get("values", "1")] * 2, field=change.get("field", "class")
+    )
     with pytest.raises(InputError, match=message) as error:
         run_tune(tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "out", labels=labels))))
     assert str(labels) in str(error.value)

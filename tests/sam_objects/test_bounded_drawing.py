@@ -1,5 +1,6 @@
 """generate_img_sam.py draws object by object into one canvas: the pictures of the mask stack it replaced, in the
 memory of one image whatever the number of objects; more objects than the limit fail their image in one line."""
+
 from __future__ import annotations
 
 import tracemalloc
@@ -28,7 +29,7 @@ def test_pictures_from_the_records_are_those_of_the_decoded_masks(tmp_path: Path
         top, left = generator.integers(0, SHAPE[0] - 3), generator.integers(0, SHAPE[1] - 3)
         height, width = generator.integers(1, 12, size=2)
         mask = np.zeros(SHAPE, bool)
-        mask[top:top + height, left:left + width] = True
+        mask[top : top + height, left : left + width] = True
         masks.append(mask)
     write_json_atomic(tmp_path / "objects.json", [encode_object(mask) for mask in masks])
     objects = read_objects(tmp_path / "objects.json", SHAPE)
@@ -56,8 +57,9 @@ def test_drawing_many_objects_takes_the_memory_of_one_image(tmp_path: Path) -> N
     assert (pixels(out / "label/tile.png").any(axis=2)).sum() == 1
 
 
-def test_more_objects_than_the_limit_fail_their_image_in_one_line(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_more_objects_than_the_limit_fail_their_image_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     images, jsons, out = tmp_path / "images", tmp_path / "json", tmp_path / "pictures"
     images.mkdir()
     jsons.mkdir()
@@ -65,5 +67,7 @@ def test_more_objects_than_the_limit_fail_their_image_in_one_line(tmp_path: Path
     path = one_pixel_objects(jsons / "tile.json", DEFAULT_MAX_OBJECTS + 1, shape=(4, 4))
     assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 1
     failures = [line for line in capsys.readouterr().err.splitlines() if "FAILED" in line]
-    assert failures == [f"FAILED tile.png: InputError: {path}: more than {DEFAULT_MAX_OBJECTS:,} objects in one "
-                        "image (raise the limit with $SESSRS_MAX_OBJECTS_PER_IMAGE if they are real)"]
+    assert failures == [
+        f"FAILED tile.png: InputError: {path}: more than {DEFAULT_MAX_OBJECTS:,} objects in one "
+        "image (raise the limit with $SESSRS_MAX_OBJECTS_PER_IMAGE if they are real)"
+    ]

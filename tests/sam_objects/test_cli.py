@@ -2,6 +2,7 @@
 
 Runs use the weight-free ``--model regions`` source (fast, no checkpoint); the loop is the same for every model.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,8 +18,10 @@ from sam_objects.cli import main
 from sam_objects.registry import default_checkpoint_path, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
-TILES = [REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
-         REPO / "data/real_samples/vaihingen/area1_0_0_512_512_IRRG.png"]
+TILES = [
+    REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
+    REPO / "data/real_samples/vaihingen/area1_0_0_512_512_IRRG.png",
+]
 
 
 @pytest.fixture
@@ -31,17 +34,29 @@ def image_dir(tmp_path: Path) -> Path:
 
 
 def _run_script(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "SAM" / script), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO / "SAM" / script), *args], capture_output=True, text=True, timeout=300
+    )
 
 
-@pytest.mark.parametrize("script, file_name, url", [
-    ("generate_json_sam.py", "sam_vit_h_4b8939.pth",
-     "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth"),
-    ("generate_json_samhq.py", "sam_hq_vit_h.pth", "https://huggingface.co/lkeab/hq-sam/resolve/main/sam_hq_vit_h.pth"),
-])
-def test_missing_checkpoint_names_the_file_and_where_it_is_published(image_dir: Path, tmp_path: Path,
-                                                                     script: str, file_name: str, url: str) -> None:
+@pytest.mark.parametrize(
+    "script, file_name, url",
+    [
+        (
+            "generate_json_sam.py",
+            "sam_vit_h_4b8939.pth",
+            "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
+        ),
+        (
+            "generate_json_samhq.py",
+            "sam_hq_vit_h.pth",
+            "https://huggingface.co/lkeab/hq-sam/resolve/main/sam_hq_vit_h.pth",
+        ),
+    ],
+)
+def test_missing_checkpoint_names_the_file_and_where_it_is_published(
+    image_dir: Path, tmp_path: Path, script: str, file_name: str, url: str
+) -> None:
     absent = tmp_path / "nowhere.pth"
     result = _run_script(script, "-i", str(image_dir), "-j", str(tmp_path / "json"), "--checkpoint", str(absent))
     assert result.returncode == 2
@@ -68,8 +83,9 @@ def test_vit_tiny_is_hq_sam_only(image_dir: Path, tmp_path: Path, capsys: pytest
     assert code == 2 and "vit_tiny" in capsys.readouterr().err
 
 
-def test_failing_image_is_reported_and_the_others_are_written(image_dir: Path, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture) -> None:
+def test_failing_image_is_reported_and_the_others_are_written(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     (image_dir / "broken.png").write_bytes(b"not a png at all")
     out = tmp_path / "json"
     code = main(["-i", str(image_dir), "-j", str(out), "--model", "regions"])
@@ -81,8 +97,9 @@ def test_failing_image_is_reported_and_the_others_are_written(image_dir: Path, t
     assert all(json.loads(p.read_text()) for p in out.glob("*.json"))
 
 
-def test_resume_skips_finished_images_and_overwrite_redoes_them(image_dir: Path, tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture) -> None:
+def test_resume_skips_finished_images_and_overwrite_redoes_them(
+    image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "json"
     arguments = ["-i", str(image_dir), "-j", str(out), "--model", "regions"]
     assert main(arguments) == 0
@@ -98,12 +115,12 @@ def test_resume_skips_finished_images_and_overwrite_redoes_them(image_dir: Path,
 
     assert main([*arguments, "--overwrite"]) == 0
     assert "2 written, 0 skipped" in capsys.readouterr().out
-    assert not [p for p in out.iterdir() if p.suffix != ".json" and p.name != ".objects_run.jsonl"], \
+    assert not [p for p in out.iterdir() if p.suffix != ".json" and p.name != ".objects_run.jsonl"], (
         "temporary files left behind"
+    )
 
 
-def test_setting_of_another_model_is_rejected(image_dir: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture) -> None:
+def test_setting_of_another_model_is_rejected(image_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["-i", str(image_dir), "-j", str(tmp_path / "json"), "--model", "regions", "--points-per-side", "8"])
     assert code == 2 and "--points-per-side not used by --model regions" in capsys.readouterr().err
 
@@ -111,8 +128,12 @@ def test_setting_of_another_model_is_rejected(image_dir: Path, tmp_path: Path,
 def test_reference_defaults_per_model() -> None:
     sam, samhq, ssam = settings_for("sam"), settings_for("samhq"), settings_for("ssam")
     for settings in (sam, samhq, ssam):
-        assert (settings.points_per_side, settings.points_per_batch, settings.box_nms_thresh,
-                settings.min_mask_region_area) == (32, 200, 0.6, 500)
+        assert (
+            settings.points_per_side,
+            settings.points_per_batch,
+            settings.box_nms_thresh,
+            settings.min_mask_region_area,
+        ) == (32, 200, 0.6, 500)
     assert (sam.pred_iou_thresh, sam.stability_score_thresh, sam.crop_n_layers) == (0.95, 0.95, 1)
     assert (samhq.pred_iou_thresh, samhq.stability_score_thresh, samhq.crop_n_layers) == (0.85, 0.85, 1)
     assert sam.crop_n_points_downscale_factor == samhq.crop_n_points_downscale_factor == 2

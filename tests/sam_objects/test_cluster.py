@@ -4,6 +4,7 @@ The cluster run must give the local run's JSONs and records, resume like a local
 in one line while keeping the others. The weight-free regions source is used here; HQ-SAM vit_tiny (random weights)
 runs on a cluster in test_sam_random_models.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ from sam_objects.run_log import RunLog
 from sam_objects.runner import OBJECTS_LOG
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data/real_samples"
-TILES = ["loveda/mmseg_0.png", "loveda/mmseg_1.png", "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
-         "vaihingen/area1_0_0_512_512_IRRG.png"]
+TILES = [
+    "loveda/mmseg_0.png",
+    "loveda/mmseg_1.png",
+    "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
+    "vaihingen/area1_0_0_512_512_IRRG.png",
+]
 
 
 def test_the_cluster_listens_on_loopback_only(scheduler: str) -> None:
@@ -43,12 +48,15 @@ def _jsons(folder: Path) -> dict[str, bytes]:
 
 
 def _records(folder: Path) -> dict[str, dict]:
-    return {name: {"made_from": entry["made_from"], "outputs": entry["outputs"]}
-            for name, entry in RunLog(folder / OBJECTS_LOG).entries.items()}
+    return {
+        name: {"made_from": entry["made_from"], "outputs": entry["outputs"]}
+        for name, entry in RunLog(folder / OBJECTS_LOG).entries.items()
+    }
 
 
-def test_cluster_run_equals_the_local_run_and_resumes(scheduler: str, images: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture) -> None:
+def test_cluster_run_equals_the_local_run_and_resumes(
+    scheduler: str, images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     local, remote = tmp_path / "local", tmp_path / "cluster"
     assert main(["-i", str(images), "-j", str(local), "--model", "regions"]) == 0
     capsys.readouterr()
@@ -57,17 +65,21 @@ def test_cluster_run_equals_the_local_run_and_resumes(scheduler: str, images: Pa
     assert _jsons(remote) == _jsons(local) and len(_jsons(local)) == len(TILES)
     assert _records(remote) == _records(local)
 
-    assert main(["-i", str(images), "-j", str(remote), "--model", "regions", "--scheduler", scheduler,
-                 "--method", "slic"]) == 0
+    assert (
+        main(["-i", str(images), "-j", str(remote), "--model", "regions", "--scheduler", scheduler, "--method", "slic"])
+        == 0
+    )
     assert f"{len(TILES)} redone: settings.method changed" in capsys.readouterr().out
-    assert main(["-i", str(images), "-j", str(remote), "--model", "regions", "--scheduler", scheduler,
-                 "--method", "slic"]) == 0
+    assert (
+        main(["-i", str(images), "-j", str(remote), "--model", "regions", "--scheduler", scheduler, "--method", "slic"])
+        == 0
+    )
     assert f"0 written, {len(TILES)} skipped" in capsys.readouterr().out
 
 
-def test_failing_image_on_the_cluster_is_one_line_and_the_others_are_kept(scheduler: str, images: Path,
-                                                                          tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture) -> None:
+def test_failing_image_on_the_cluster_is_one_line_and_the_others_are_kept(
+    scheduler: str, images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     (images / "broken.png").write_bytes(b"not a png at all")
     out = tmp_path / "json"
     code = main(["-i", str(images), "-j", str(out), "--model", "regions", "--scheduler", scheduler])

@@ -1,6 +1,7 @@
 """Relative paths with ``--scheduler``: the workers of a loopback cluster work in another folder than the client,
 yet every JSON and picture lands where the client's relative paths say, and each limit the client sets holds on
 the workers (which never saw the client's environment)."""
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,9 @@ def client_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_relative_folders_name_the_clients_folders_on_the_workers(elsewhere, client_folder: Path,
-                                                                   capsys: pytest.CaptureFixture) -> None:
+def test_relative_folders_name_the_clients_folders_on_the_workers(
+    elsewhere, client_folder: Path, capsys: pytest.CaptureFixture
+) -> None:
     scheduler, home = elsewhere
     assert main(["-i", "images", "-j", "json", "--model", "regions", "--scheduler", scheduler]) == 0
     assert render_cli.main(["-i", "images", "-j", "json", "-o", "pictures", "--scheduler", scheduler]) == 0
@@ -47,9 +49,9 @@ def test_relative_folders_name_the_clients_folders_on_the_workers(elsewhere, cli
     assert list(home.iterdir()) == [], "a worker wrote into its own working folder"
 
 
-def test_the_clients_image_limit_holds_on_the_workers(elsewhere, client_folder: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture) -> None:
+def test_the_clients_image_limit_holds_on_the_workers(
+    elsewhere, client_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv(MAX_IMAGE_PIXELS_ENV, "1000")
     assert main(["-i", "images", "-j", "json", "--model", "regions", "--scheduler", elsewhere[0]]) == 1
     assert "FAILED tile.png: InputError: " in capsys.readouterr().err

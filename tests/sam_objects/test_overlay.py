@@ -1,4 +1,5 @@
 """Overlay and blend pictures from object JSONs: deterministic colours, no uint8 wrap-around, the script."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,7 @@ def test_blend_does_not_wrap_around_and_leaves_uncovered_pixels() -> None:
         blend(image, overlay, covered, alpha=1.5)
 
 
-def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture) -> None:
+def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     images, jsons, out = tmp_path / "images", tmp_path / "json", tmp_path / "pictures"
     images.mkdir()
     shutil.copy(TILE, images / "tile.png")
@@ -80,8 +80,9 @@ def test_picture_script_writes_label_and_blend_and_resumes(tmp_path: Path,
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("area", ["NaN", "Infinity"])
-def test_object_json_with_non_finite_area_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                        area: str, workers: str) -> None:
+def test_object_json_with_non_finite_area_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture, area: str, workers: str
+) -> None:
     """One line per bad JSON naming it; the other image is still drawn; no pool traceback with -n 2."""
     images, jsons, out = tmp_path / "images", tmp_path / "json", tmp_path / "pictures"
     images.mkdir()
@@ -112,5 +113,9 @@ def test_picture_folder_equal_to_an_input_folder_is_refused(tmp_path: Path, caps
         before = sorted(p.name for p in out.iterdir())
         assert main(["-i", str(images), "-j", str(jsons), "-o", str(out)]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("error: ") and ("is the image folder" in err or "is the object JSON folder" in err) and err.count("\n") == 1
+        assert (
+            err.startswith("error: ")
+            and ("is the image folder" in err or "is the object JSON folder" in err)
+            and err.count("\n") == 1
+        )
         assert sorted(p.name for p in out.iterdir()) == before

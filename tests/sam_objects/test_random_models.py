@@ -5,6 +5,7 @@ downloaded here), so the masks mean nothing: these tests check only the plumbing
 ``SamAutomaticMaskGenerator`` to the JSON the SESSRS stage reads. The quality thresholds are lowered to 0 so that
 random predictions survive the filters, and the point grid is tiny to keep CPU time low.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,7 @@ MIN_REGION = 200
 def crop_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("crop")
     tile = pixels(TILE, "RGB")
-    Image.fromarray(tile[200:200 + HEIGHT, 300:300 + WIDTH]).save(folder / "crop.png")
+    Image.fromarray(tile[200 : 200 + HEIGHT, 300 : 300 + WIDTH]).save(folder / "crop.png")
     return folder
 
 
@@ -46,8 +47,14 @@ def _component_sizes(binary: np.ndarray) -> np.ndarray:
     return stats[1:, cv2.CC_STAT_AREA]
 
 
-TINY_GRID = {"points_per_side": 2, "points_per_batch": 4, "crop_n_layers": 0, "pred_iou_thresh": 0.0,
-             "stability_score_thresh": 0.0, "min_mask_region_area": MIN_REGION}
+TINY_GRID = {
+    "points_per_side": 2,
+    "points_per_batch": 4,
+    "crop_n_layers": 0,
+    "pred_iou_thresh": 0.0,
+    "stability_score_thresh": 0.0,
+    "min_mask_region_area": MIN_REGION,
+}
 
 
 def _assert_valid_objects(path: Path) -> list[dict]:
@@ -69,8 +76,9 @@ def _assert_valid_objects(path: Path) -> list[dict]:
 @pytest.mark.slow
 def test_random_sam_vit_b_objects_are_valid_and_read_by_sessrs(crop_dir: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    source = build_source(SourceRecipe("sam", settings_for("sam", **TINY_GRID), "vit_b", checkpoint=None,
-                                       device="cpu"))  # checkpoint None: random weights
+    source = build_source(
+        SourceRecipe("sam", settings_for("sam", **TINY_GRID), "vit_b", checkpoint=None, device="cpu")
+    )  # checkpoint None: random weights
 
     summary = generate_object_jsons(list_images(crop_dir), tmp_path, source)
 
@@ -79,8 +87,7 @@ def test_random_sam_vit_b_objects_are_valid_and_read_by_sessrs(crop_dir: Path, t
 
 
 @pytest.mark.slow
-def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(crop_dir: Path,
-                                                                            tmp_path: Path) -> None:
+def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(crop_dir: Path, tmp_path: Path) -> None:
     """The random model is also saved as a checkpoint: the CLI run must load it and give the same masks.
 
     The expected records come from the package's generator asked for dense masks, encoded here; the CLI asks it
@@ -92,25 +99,59 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
     checkpoint = tmp_path / "random_vit_tiny.pth"
     torch.save(net.state_dict(), checkpoint)
     generator = sam_package("samhq").SamAutomaticMaskGenerator(net, output_mode="binary_mask", **TINY_GRID)
-    expected = [encode_object(found["segmentation"]) for found in generator.generate(pixels(crop_dir / "crop.png",
-                                                                                           "RGB"))]
+    expected = [
+        encode_object(found["segmentation"]) for found in generator.generate(pixels(crop_dir / "crop.png", "RGB"))
+    ]
 
     options = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_GRID.items()]
-    code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cli"), "--model", "samhq", "--model-type", "vit_tiny",
-                 "--checkpoint", str(checkpoint), "--device", "cpu", *options])
+    code = main(
+        [
+            "-i",
+            str(crop_dir),
+            "-j",
+            str(tmp_path / "cli"),
+            "--model",
+            "samhq",
+            "--model-type",
+            "vit_tiny",
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            *options,
+        ]
+    )
 
     assert code == 0
     assert _assert_valid_objects(tmp_path / "cli/crop.json") == expected
 
     # The same on a dask.distributed cluster: each worker rebuilds the source from its recipe and the checkpoint.
     with loopback_cluster() as cluster:
-        code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cluster"), "--model", "samhq",
-                     "--model-type", "vit_tiny", "--checkpoint", str(checkpoint), "--device", "cpu", *options,
-                     "--scheduler", cluster.scheduler_address])
+        code = main(
+            [
+                "-i",
+                str(crop_dir),
+                "-j",
+                str(tmp_path / "cluster"),
+                "--model",
+                "samhq",
+                "--model-type",
+                "vit_tiny",
+                "--checkpoint",
+                str(checkpoint),
+                "--device",
+                "cpu",
+                *options,
+                "--scheduler",
+                cluster.scheduler_address,
+            ]
+        )
     assert code == 0
     assert (tmp_path / "cluster/crop.json").read_bytes() == (tmp_path / "cli/crop.json").read_bytes()
-    assert RunLog(tmp_path / "cluster" / OBJECTS_LOG).entries["crop.png"]["made_from"] == \
-        RunLog(tmp_path / "cli" / OBJECTS_LOG).entries["crop.png"]["made_from"]
+    assert (
+        RunLog(tmp_path / "cluster" / OBJECTS_LOG).entries["crop.png"]["made_from"]
+        == RunLog(tmp_path / "cli" / OBJECTS_LOG).entries["crop.png"]["made_from"]
+    )
 
 
 def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) -> None:
@@ -122,16 +163,31 @@ def test_checkpoint_lacking_weights_is_an_error_naming_the_file(tmp_path: Path) 
         build_sam_model("samhq", "vit_tiny", checkpoint)
 
 
-def test_checkpoint_of_the_wrong_shape_is_one_line_naming_the_file(crop_dir: Path, tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_checkpoint_of_the_wrong_shape_is_one_line_naming_the_file(
+    crop_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """A tiny state dict whose tensors have other shapes than vit_tiny's: one error line, nothing written."""
     state = build_sam_model("samhq", "vit_tiny", checkpoint=None).state_dict()
     wrong = {name: torch.zeros(1) for name in state}
     checkpoint = tmp_path / "wrong_shape.pth"
     torch.save(wrong, checkpoint)
     out = tmp_path / "json"
-    code = main(["-i", str(crop_dir), "-j", str(out), "--model", "samhq", "--model-type", "vit_tiny",
-                 "--checkpoint", str(checkpoint), "--device", "cpu"])
+    code = main(
+        [
+            "-i",
+            str(crop_dir),
+            "-j",
+            str(out),
+            "--model",
+            "samhq",
+            "--model-type",
+            "vit_tiny",
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err

@@ -1,4 +1,5 @@
 """The weight-free object source (scikit-image regions, not SAM) on the real sample tiles."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -96,8 +97,7 @@ def test_regions_are_valid_disjoint_objects_sessrs_reads(region_jsons: Path, ima
 
 
 @pytest.mark.parametrize("image_name", list(TILES))
-def test_region_boundaries_follow_class_boundaries_far_better_than_a_grid(partitions: dict,
-                                                                          image_name: str) -> None:
+def test_region_boundaries_follow_class_boundaries_far_better_than_a_grid(partitions: dict, image_name: str) -> None:
     regions, labels = partitions[image_name]
     grid = _grid(labels.shape, len(np.unique(regions)))
     assert _boundary_recall(regions, labels) > 2 * _boundary_recall(grid, labels)

@@ -1,5 +1,6 @@
 """The one table of object sources and the surface other floors use: build a source by name, run it on a tile in
 memory, send it to another process as its recipe."""
+
 from __future__ import annotations
 
 import pickle
@@ -30,8 +31,10 @@ def test_every_source_is_complete_and_the_old_tables_are_views_of_it() -> None:
         assert spec.name == name and spec.label and spec.settings == settings_for(name)
         if spec.checkpoints:
             assert spec.default_model_type in spec.checkpoints
-            assert all(info.url.startswith("https://") and info.url.endswith("/" + info.file_name)
-                       for info in spec.checkpoints.values())
+            assert all(
+                info.url.startswith("https://") and info.url.endswith("/" + info.file_name)
+                for info in spec.checkpoints.values()
+            )
         else:
             assert spec.default_model_type is None
     assert SOURCE_NAMES == {name: spec.label for name, spec in SOURCES.items()}

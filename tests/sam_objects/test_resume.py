@@ -4,6 +4,7 @@ settings, checkpoint or stage version; a killed run resumes to the JSONs of a cl
 Runs use the weight-free ``--model regions`` source on crops of the real sample tiles (fast, no checkpoint); what
 is recorded does not depend on the source.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ from sam_objects.runner import OBJECTS_VERSION, Provenance
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data/real_samples"
-TILES = ["loveda/mmseg_0.png", "loveda/mmseg_1.png", "loveda/mmseg_2.png",
-         "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png", "vaihingen/area1_0_0_512_512_IRRG.png"]
+TILES = [
+    "loveda/mmseg_0.png",
+    "loveda/mmseg_1.png",
+    "loveda/mmseg_2.png",
+    "potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png",
+    "vaihingen/area1_0_0_512_512_IRRG.png",
+]
 
 
 def _make_images(folder: Path, count: int, side: int) -> list[Path]:
@@ -41,7 +47,7 @@ def _make_images(folder: Path, count: int, side: int) -> list[Path]:
         tile = pixels(SAMPLES / TILES[index % len(TILES)], "RGB")
         offset = (index // len(TILES)) * 64
         paths.append(folder / f"image_{index:02d}.png")
-        Image.fromarray(tile[offset:offset + side, offset:offset + side]).save(paths[-1])
+        Image.fromarray(tile[offset : offset + side, offset : offset + side]).save(paths[-1])
     return paths
 
 
@@ -61,8 +67,9 @@ def _jsons(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("option, value", [("--method", "slic"), ("--min-mask-region-area", "1500")])
-def test_changed_setting_redoes_every_image(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                            option: str, value: str) -> None:
+def test_changed_setting_redoes_every_image(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture, option: str, value: str
+) -> None:
     out = tmp_path / "json"
     _run(images, out, capsys)
     before = _jsons(out)
@@ -84,13 +91,15 @@ def test_changed_image_redoes_only_that_image(images: Path, tmp_path: Path, caps
     assert "1 written, 2 skipped" in printed and "1 redone: inputs.image changed" in printed
     after = _jsons(out)
     assert after["image_01.json"] != before["image_01.json"]
-    assert {k: v for k, v in after.items() if k != "image_01.json"} == \
-        {k: v for k, v in before.items() if k != "image_01.json"}
+    assert {k: v for k, v in after.items() if k != "image_01.json"} == {
+        k: v for k, v in before.items() if k != "image_01.json"
+    }
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not JSON", "edited"])
-def test_damaged_json_is_redone_not_skipped(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                            damage: str) -> None:
+def test_damaged_json_is_redone_not_skipped(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture, damage: str
+) -> None:
     out = tmp_path / "json"
     _run(images, out, capsys)
     before = _jsons(out)
@@ -102,8 +111,7 @@ def test_damaged_json_is_redone_not_skipped(images: Path, tmp_path: Path, capsys
     assert _jsons(out) == before
 
 
-def test_image_that_now_fails_loses_its_stale_json(images: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_image_that_now_fails_loses_its_stale_json(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """An image replaced by an unreadable file: reported, and its old JSON is not left for the next stage."""
     out = tmp_path / "json"
     _run(images, out, capsys)
@@ -123,8 +131,9 @@ def test_json_without_a_record_is_redone(images: Path, tmp_path: Path, capsys: p
     assert "3 redone: no record of what made the output" in _run(images, out, capsys)
 
 
-def test_record_holds_image_source_settings_and_version_and_json_stays_a_list(images: Path, tmp_path: Path,
-                                                                             capsys: pytest.CaptureFixture) -> None:
+def test_record_holds_image_source_settings_and_version_and_json_stays_a_list(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "json"
     _run(images, out, capsys, "--method", "slic")
     entry = RunLog(out / LOG_NAME).entries["image_00.png"]
@@ -177,8 +186,9 @@ def test_log_line_cut_short_by_a_kill_is_ignored(images: Path, tmp_path: Path, c
     assert len(log.read_text().splitlines()) == 3 and len(RunLog(log).entries) == 3
 
 
-def test_output_folder_equal_to_input_folder_is_refused_and_nothing_written(images: Path,
-                                                                           capsys: pytest.CaptureFixture) -> None:
+def test_output_folder_equal_to_input_folder_is_refused_and_nothing_written(
+    images: Path, capsys: pytest.CaptureFixture
+) -> None:
     before = sorted(images.iterdir())
     code = main(["-i", str(images), "-j", str(images / "." / ""), "--model", "regions"])
     err = capsys.readouterr().err
@@ -190,9 +200,9 @@ def test_output_folder_equal_to_input_folder_is_refused_and_nothing_written(imag
 def test_refused_runs_write_nothing(images: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "json"
     bad_runs = [
-        ["--model", "regions", "--points-per-side", "8"],                 # a setting of another source
+        ["--model", "regions", "--points-per-side", "8"],  # a setting of another source
         ["--model", "samhq", "--checkpoint", str(tmp_path / "absent.pth")],  # no checkpoint
-        ["--model", "sam", "--model-type", "vit_tiny"],                    # no such backbone for SAM
+        ["--model", "sam", "--model-type", "vit_tiny"],  # no such backbone for SAM
         ["--model", "regions", "--workers", "0"],
     ]
     for options in bad_runs:
@@ -215,8 +225,16 @@ def test_killed_run_resumes_to_the_jsons_of_a_clean_run(tmp_path: Path, capsys: 
     images = tmp_path / "images"
     paths = _make_images(images, 8, 384)
     out = tmp_path / "json"
-    command = [sys.executable, str(REPO / "SAM/generate_json_sam.py"), "-i", str(images), "-j", str(out),
-               "--model", "regions"]
+    command = [
+        sys.executable,
+        str(REPO / "SAM/generate_json_sam.py"),
+        "-i",
+        str(images),
+        "-j",
+        str(out),
+        "--model",
+        "regions",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while len(list(out.glob("*.json"))) < 2 and process.poll() is None and time.monotonic() < deadline:

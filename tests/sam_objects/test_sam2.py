@@ -6,6 +6,7 @@ here) and saved as one, so the masks mean nothing: these tests check the plumbin
 scene command. The quality thresholds are 0 and box NMS is off so that random predictions survive; the point grid
 is 2 x 2.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -18,8 +19,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from loopback import loopback_cluster
 from image_files import pixels
+from loopback import loopback_cluster
 from scene_files import BEST, OVERLAP, make_scene, read_band, scene_args, with_options, write_raster
 
 from rscommon.cli import run_main
@@ -39,8 +40,13 @@ from sessrs import Thresholds, refine
 REPO = Path(__file__).resolve().parents[2]
 TILE = REPO / "data/real_samples/potsdam/top_potsdam_2_10_crop0_0_512_512_RGB.png"
 HEIGHT, WIDTH = 96, 128  # not square, so a swapped H/W would show
-TINY_GRID = {"points_per_side": 2, "points_per_batch": 4, "pred_iou_thresh": 0.0, "stability_score_thresh": 0.0,
-             "box_nms_thresh": 1.0}  # random masks all cover most of the image: keep them all
+TINY_GRID = {
+    "points_per_side": 2,
+    "points_per_batch": 4,
+    "pred_iou_thresh": 0.0,
+    "stability_score_thresh": 0.0,
+    "box_nms_thresh": 1.0,
+}  # random masks all cover most of the image: keep them all
 OPTIONS = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_GRID.items()]
 
 
@@ -58,31 +64,49 @@ def random_tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Modu
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 16-bit RGB crop (sensors store the upper range), which the stage stretches to 8 bits."""
     folder = tmp_path_factory.mktemp("images")
-    crop = pixels(TILE, "RGB")[200:200 + HEIGHT, 300:300 + WIDTH].astype(np.uint16) * 200 + 1000
+    crop = pixels(TILE, "RGB")[200 : 200 + HEIGHT, 300 : 300 + WIDTH].astype(np.uint16) * 200 + 1000
     assert cv2.imwrite(str(folder / "crop16.png"), np.ascontiguousarray(crop[..., ::-1]))
     return folder
 
 
 def _cli(images: Path, out: Path, checkpoint: Path, *extra: str) -> int:
-    return main(["-i", str(images), "-j", str(out), "--model", "sam2", "--model-type", "tiny",
-                 "--checkpoint", str(checkpoint), "--device", "cpu", *OPTIONS, *extra])
+    return main(
+        [
+            "-i",
+            str(images),
+            "-j",
+            str(out),
+            "--model",
+            "sam2",
+            "--model-type",
+            "tiny",
+            "--checkpoint",
+            str(checkpoint),
+            "--device",
+            "cpu",
+            *OPTIONS,
+            *extra,
+        ]
+    )
 
 
 def test_sam2_settings_are_the_generators_defaults_and_its_checkpoints_the_published_ones() -> None:
     spec = SOURCES["sam2"]
     defaults = inspect.signature(sam2_module("sam2.automatic_mask_generator").SAM2AutomaticMaskGenerator).parameters
-    assert {setting.name: defaults[setting.name].default for setting in fields(spec.settings)} == \
-        asdict(spec.settings)
+    assert {setting.name: defaults[setting.name].default for setting in fields(spec.settings)} == asdict(spec.settings)
     assert list(spec.checkpoints) == list(CONFIGS) == ["tiny", "small", "base_plus", "large"]
-    assert [info.file_name for info in spec.checkpoints.values()] == \
-        [f"sam2.1_hiera_{name}.pt" for name in ("tiny", "small", "base_plus", "large")]
-    assert spec.checkpoint("tiny").url == \
-        "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt"
+    assert [info.file_name for info in spec.checkpoints.values()] == [
+        f"sam2.1_hiera_{name}.pt" for name in ("tiny", "small", "base_plus", "large")
+    ]
+    assert (
+        spec.checkpoint("tiny").url == "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt"
+    )
     assert spec.package_version().startswith("sam2 ")
 
 
-def test_a_missing_sam2_checkpoint_is_named_with_its_address(images: Path, tmp_path: Path, monkeypatch,
-                                                             capsys: pytest.CaptureFixture) -> None:
+def test_a_missing_sam2_checkpoint_is_named_with_its_address(
+    images: Path, tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setenv("SESSRS_WEIGHTS", str(tmp_path / "weights"))
     assert main(["-i", str(images), "-j", str(tmp_path / "json"), "--model", "sam2", "--model-type", "small"]) == 2
     err = capsys.readouterr().err
@@ -91,8 +115,9 @@ def test_a_missing_sam2_checkpoint_is_named_with_its_address(images: Path, tmp_p
     assert not (tmp_path / "json").exists()
 
 
-def test_a_checkpoint_of_another_model_is_one_line_naming_the_file(images: Path, tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_a_checkpoint_of_another_model_is_one_line_naming_the_file(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     checkpoint = tmp_path / "flat.pt"
     torch.save({"weight": torch.zeros(1)}, checkpoint)  # a flat state dict, as SAM's files are
     assert _cli(images, tmp_path / "json", checkpoint) == 2
@@ -103,16 +128,17 @@ def test_a_checkpoint_of_another_model_is_one_line_naming_the_file(images: Path,
 
 @pytest.mark.slow
 def test_random_sam2_json_is_the_generators_masks_and_resumes_by_its_settings(
-        random_tiny: tuple[torch.nn.Module, Path], images: Path, tmp_path: Path,
-        capsys: pytest.CaptureFixture) -> None:
+    random_tiny: tuple[torch.nn.Module, Path], images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """The CLI's JSON holds the generator's masks of the stretched 16-bit image (asked here for dense masks and
     encoded independently, where the CLI takes the generator's COCO RLE); a re-run skips it; another setting or
     the generator's own option redoes it; the record keys every setting and the checkpoint."""
     net, checkpoint = random_tiny
     generator = sam2_generator(net, replace(SOURCES["sam2"].settings, **TINY_GRID), output_mode="binary_mask")
     with torch.no_grad():
-        expected = [encode_object(found["segmentation"]) for found in generator.generate(read_rgb(
-            images / "crop16.png"))]
+        expected = [
+            encode_object(found["segmentation"]) for found in generator.generate(read_rgb(images / "crop16.png"))
+        ]
     out = tmp_path / "json"
 
     assert _cli(images, out, checkpoint) == 0
@@ -120,8 +146,12 @@ def test_random_sam2_json_is_the_generators_masks_and_resumes_by_its_settings(
     assert records == expected and len(records) > 1
     assert read_objects(out / "crop16.json", shape=(HEIGHT, WIDTH)) == records
     made_from = RunLog(out / OBJECTS_LOG).entries["crop16.png"]["made_from"]
-    assert made_from["settings"] == {"source": "sam2", "package": SOURCES["sam2"].package_version(),
-                                     "model_type": "tiny", **asdict(replace(SOURCES["sam2"].settings, **TINY_GRID))}
+    assert made_from["settings"] == {
+        "source": "sam2",
+        "package": SOURCES["sam2"].package_version(),
+        "model_type": "tiny",
+        **asdict(replace(SOURCES["sam2"].settings, **TINY_GRID)),
+    }
     assert made_from["inputs"]["checkpoint"]["size"] == checkpoint.stat().st_size
     capsys.readouterr()
 
@@ -133,8 +163,9 @@ def test_random_sam2_json_is_the_generators_masks_and_resumes_by_its_settings(
 
 
 @pytest.mark.slow
-def test_random_sam2_on_a_cluster_equals_the_local_run(random_tiny: tuple[torch.nn.Module, Path], images: Path,
-                                                       tmp_path: Path) -> None:
+def test_random_sam2_on_a_cluster_equals_the_local_run(
+    random_tiny: tuple[torch.nn.Module, Path], images: Path, tmp_path: Path
+) -> None:
     _, checkpoint = random_tiny
     assert _cli(images, tmp_path / "local", checkpoint) == 0
     with loopback_cluster() as cluster:
@@ -144,14 +175,16 @@ def test_random_sam2_on_a_cluster_equals_the_local_run(random_tiny: tuple[torch.
 
 
 @pytest.mark.slow
-def test_the_scene_command_refines_with_sam2_objects(random_tiny: tuple[torch.nn.Module, Path], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_scene_command_refines_with_sam2_objects(
+    random_tiny: tuple[torch.nn.Module, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A 256 x 256 GeoTIFF (one tile, in this process): the refinement is given the random SAM 2's objects of the
     tile's pixels and the output is its result. The scene command offers no generator settings, so the registry's
     are made the 2 x 2 grid here; its 12 random objects are more than the default --max-objects, hence 100."""
     _, checkpoint = random_tiny
-    monkeypatch.setitem(SOURCES, "sam2", replace(SOURCES["sam2"], settings=replace(SOURCES["sam2"].settings,
-                                                                                   **TINY_GRID)))
+    monkeypatch.setitem(
+        SOURCES, "sam2", replace(SOURCES["sam2"], settings=replace(SOURCES["sam2"].settings, **TINY_GRID))
+    )
     given = []
 
     def spy_refine(pred: np.ndarray, objects: list[dict], *args, **kwargs) -> np.ndarray:
@@ -164,9 +197,17 @@ def test_the_scene_command_refines_with_sam2_objects(random_tiny: tuple[torch.nn
     image = write_raster(tmp_path / "small.tif", rgb.transpose(2, 0, 1))
     pred_tif = write_raster(tmp_path / "small_pred.tif", pred[None])
     out = tmp_path / "out.tif"
-    args = with_options(scene_args(scene, out, image=image, pred=pred_tif, tile=256),
-                        {"--objects": ["sam2"], "--model-type": ["tiny"], "--checkpoint": [str(checkpoint)],
-                         "--device": ["cpu"], "--overlap": [str(OVERLAP)], "--max-objects": ["100"]})
+    args = with_options(
+        scene_args(scene, out, image=image, pred=pred_tif, tile=256),
+        {
+            "--objects": ["sam2"],
+            "--model-type": ["tiny"],
+            "--checkpoint": [str(checkpoint)],
+            "--device": ["cpu"],
+            "--overlap": [str(OVERLAP)],
+            "--max-objects": ["100"],
+        },
+    )
 
     assert run_main(scene_main, args) == 0
 

@@ -3,6 +3,7 @@
 Semantic-SAM cannot be installed here (no PyPI package, CUDA-only builder), so a fake ``semantic_sam`` module
 records how the adapter calls ``SemanticSamAutomaticMaskGenerator``. This checks our side of the contract only.
 """
+
 from __future__ import annotations
 
 import sys
@@ -55,8 +56,9 @@ def test_one_generator_per_level_and_all_masks_kept(fake_semantic_sam: types.Mod
     assert all(record["rles"]["size"] == [4, 5] for record in records)
 
 
-def test_builder_refuses_cpu_after_checking_package_and_checkpoint(fake_semantic_sam: types.ModuleType,
-                                                                   tmp_path: Path) -> None:
+def test_builder_refuses_cpu_after_checking_package_and_checkpoint(
+    fake_semantic_sam: types.ModuleType, tmp_path: Path
+) -> None:
     with pytest.raises(FileNotFoundError, match="swinl_only_sam_many2many.pth"):
         build_object_source("ssam", checkpoint=tmp_path / "absent.pth", device="cpu")
     checkpoint = tmp_path / "swinl_only_sam_many2many.pth"

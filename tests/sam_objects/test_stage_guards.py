@@ -1,5 +1,6 @@
 """The SAM stage's scripts refuse what they cannot do well, each in one line: a second run on the same output folder,
 and an image too large to read whole (the others are still made; --max-image-pixels sets the limit)."""
+
 from __future__ import annotations
 
 import os
@@ -25,13 +26,15 @@ def images(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("script, option", [("json", "-j"), ("pictures", "-o")])
-def test_a_second_run_on_the_same_output_folder_is_refused_in_one_line(images: Path, tmp_path: Path, script: str,
-                                                                       option: str,
-                                                                       capsys: pytest.CaptureFixture) -> None:
+def test_a_second_run_on_the_same_output_folder_is_refused_in_one_line(
+    images: Path, tmp_path: Path, script: str, option: str, capsys: pytest.CaptureFixture
+) -> None:
     jsons, out = tmp_path / "json", tmp_path / "pictures"
     assert main(["-i", str(images), "-j", str(jsons), "--model", "regions"]) == 0
-    run = {"json": lambda: main(["-i", str(images), "-j", str(jsons), "--model", "regions", "--overwrite"]),
-           "pictures": lambda: render_cli.main(["-i", str(images), "-j", str(jsons), "-o", str(out)])}[script]
+    run = {
+        "json": lambda: main(["-i", str(images), "-j", str(jsons), "--model", "regions", "--overwrite"]),
+        "pictures": lambda: render_cli.main(["-i", str(images), "-j", str(jsons), "-o", str(out)]),
+    }[script]
     held = jsons if script == "json" else out
     capsys.readouterr()
     record = acquire(folder_lock(held), "the other run")  # as a run in progress holds it
@@ -50,16 +53,19 @@ def test_a_huge_image_fails_alone_and_undecoded(images: Path, tmp_path: Path, ca
     assert main(["-i", str(images), "-j", str(jsons), "--model", "regions"]) == 1
     printed = capsys.readouterr()
     failures = [line for line in printed.err.splitlines() if "FAILED" in line]
-    assert failures == [f"FAILED big.tif: InputError: {big}: 20000 x 20000 = 400,000,000 pixels is more than one "
-                        "image may have here (67,108,864 pixels; raise it with --max-image-pixels or "
-                        "$SESSRS_MAX_IMAGE_PIXELS); read large rasters tile by tile with pipeline/sessrs_scene.py"]
+    assert failures == [
+        f"FAILED big.tif: InputError: {big}: 20000 x 20000 = 400,000,000 pixels is more than one "
+        "image may have here (67,108,864 pixels; raise it with --max-image-pixels or "
+        "$SESSRS_MAX_IMAGE_PIXELS); read large rasters tile by tile with pipeline/sessrs_scene.py"
+    ]
     assert "1 written, 0 skipped (already done), 1 failed" in printed.out
     assert sorted(path.name for path in jsons.glob("*.json")) == ["tile.json"]
 
 
 @pytest.mark.parametrize("script", ["json", "pictures"])
-def test_max_image_pixels_sets_the_limit(images: Path, tmp_path: Path, script: str,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_max_image_pixels_sets_the_limit(
+    images: Path, tmp_path: Path, script: str, capsys: pytest.CaptureFixture
+) -> None:
     jsons = tmp_path / "json"
     limit = ["--max-image-pixels", str(512 * 512 - 1)]
     if script == "json":
@@ -69,7 +75,9 @@ def test_max_image_pixels_sets_the_limit(images: Path, tmp_path: Path, script: s
         code = render_cli.main(["-i", str(images), "-j", str(jsons), "-o", str(tmp_path / "pictures"), *limit])
     assert code == 1
     assert "FAILED tile.png: InputError: " in capsys.readouterr().err
-    assert main(["-i", str(images), "-j", str(tmp_path / "other"), "--model", "regions",
-                 "--max-image-pixels", "0"]) == 2
-    assert capsys.readouterr().err == ("error: a limit must be a whole number of at least 1, got 0 "
-                                       "(see $SESSRS_MAX_IMAGE_PIXELS)\n")
+    assert (
+        main(["-i", str(images), "-j", str(tmp_path / "other"), "--model", "regions", "--max-image-pixels", "0"]) == 2
+    )
+    assert capsys.readouterr().err == (
+        "error: a limit must be a whole number of at least 1, got 0 (see $SESSRS_MAX_IMAGE_PIXELS)\n"
+    )

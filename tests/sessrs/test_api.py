@@ -1,4 +1,5 @@
 """``import sessrs``: the refinement, sweep, pick and application on arrays and folders, and typed thresholds."""
+
 import json
 import shutil
 import subprocess
@@ -24,17 +25,31 @@ CASES = {case["id"]: case for case in json.loads((FIXTURES / "cases.json").read_
 def fixture_case(case_id: str) -> tuple[np.ndarray, list[dict], sessrs.Thresholds, dict]:
     case = CASES[case_id]
     pred = read_label_png(SCENES / "pred" / f"{case['scene']}.png")
-    return pred, read_objects(SCENES / "sam" / f"{case['scene']}.json", pred.shape), \
-        sessrs.Thresholds.from_json(case), case
+    return (
+        pred,
+        read_objects(SCENES / "sam" / f"{case['scene']}.json", pred.shape),
+        sessrs.Thresholds.from_json(case),
+        case,
+    )
 
 
 def test_import_needs_only_the_core_dependencies():
-    probe = ("import sys, sessrs; heavy = ('torch', 'geoseg', 'sam_objects', 'rspipeline', 'dask', 'rasterio'); "
-             "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))")
+    probe = (
+        "import sys, sessrs; heavy = ('torch', 'geoseg', 'sam_objects', 'rspipeline', 'dask', 'rasterio'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
-    assert {"refine", "Thresholds", "sweep_folder", "sweep_arrays", "pick_thresholds", "apply_thresholds",
-            "read_objects", "objects_from_masks"} <= set(sessrs.__all__)
+    assert {
+        "refine",
+        "Thresholds",
+        "sweep_folder",
+        "sweep_arrays",
+        "pick_thresholds",
+        "apply_thresholds",
+        "read_objects",
+        "objects_from_masks",
+    } <= set(sessrs.__all__)
 
 
 @pytest.mark.parametrize("case_id", ["01000_m0", "01004_m1", "01007_s2"])
@@ -43,8 +58,9 @@ def test_refine_with_the_users_own_masks_matches_the_reference(case_id):
     pred, objects, thresholds, case = fixture_case(case_id)
     masks = decode_masks(objects, pred.shape)
     expected = read_label_png(FIXTURES / case["expected"])
-    refined = sessrs.refine(pred.astype(np.int64), masks, thresholds, max_objects=case["max_objects"],
-                            num_classes=URBAN.num_classes)
+    refined = sessrs.refine(
+        pred.astype(np.int64), masks, thresholds, max_objects=case["max_objects"], num_classes=URBAN.num_classes
+    )
     assert refined.dtype == np.uint8 and np.array_equal(refined, expected)
     listed = [masks[:, :, i] for i in range(masks.shape[2])]
     assert np.array_equal(sessrs.refine(pred, listed, thresholds, max_objects=case["max_objects"]), expected)
@@ -84,8 +100,11 @@ def test_thresholds_round_trip_best_json_with_string_keys(tmp_path):
     assert written == {"t1": {"1": 0.5, "3": 0.7}, "t2": {"1": 0.55, "3": 0.9}, "modify": [3, 1]}
     assert sessrs.Thresholds.read(tmp_path / "best.json", URBAN) == thresholds
     assert thresholds.t1_array(URBAN.num_classes).tolist() == [1, 0.5, 1, 0.7, 1, 1, 1, 1]
-    assert thresholds.by_class_name(URBAN) == {"modify": ["water", "building"], "t1": {"building": 0.5, "water": 0.7},
-                                               "t2": {"building": 0.55, "water": 0.9}}
+    assert thresholds.by_class_name(URBAN) == {
+        "modify": ["water", "building"],
+        "t1": {"building": 0.5, "water": 0.7},
+        "t2": {"building": 0.55, "water": 0.9},
+    }
 
 
 @pytest.mark.parametrize(
@@ -125,8 +144,9 @@ def folders(tmp_path_factory):
 
 
 def test_sweep_on_arrays_equals_the_sweep_of_the_folder(folders):
-    swept = sessrs.sweep_folder(folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep",
-                                classes=[1, 6])
+    swept = sessrs.sweep_folder(
+        folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep", classes=[1, 6]
+    )
     stems = ["01000", "01003", "01005"]
     preds = [read_label_png(folders / "pred" / f"{s}.png") for s in stems]
     objects = [read_objects(folders / "sam" / f"{s}.json") for s in stems]
@@ -142,17 +162,20 @@ def test_sweep_on_arrays_equals_the_sweep_of_the_folder(folders):
 def test_pick_then_apply_on_folders_equals_refine_on_arrays(folders, tmp_path):
     sweep_file = folders / "sweep" / "sweep.json"
     if not sweep_file.exists():
-        sessrs.sweep_folder(folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep",
-                            classes=[1, 6])
+        sessrs.sweep_folder(
+            folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep", classes=[1, 6]
+        )
     best = sessrs.pick_thresholds(sweep_file, "Urban", "all")
     assert best == sessrs.pick_thresholds(sessrs.read_sweep(sweep_file, URBAN), URBAN, "all")
     assert best.modify, "the fixture's sweep refines something"
-    report = sessrs.apply_thresholds(best, folders / "pred", folders / "sam", tmp_path / "refined", "Urban",
-                                     gt_dir=folders / "gt")
+    report = sessrs.apply_thresholds(
+        best, folders / "pred", folders / "sam", tmp_path / "refined", "Urban", gt_dir=folders / "gt"
+    )
     for stem in ("01000", "01003", "01005"):
         pred = read_label_png(folders / "pred" / f"{stem}.png")
-        expected = sessrs.refine(pred, sessrs.read_objects(folders / "sam" / f"{stem}.json"), best,
-                                 num_classes=URBAN.num_classes)
+        expected = sessrs.refine(
+            pred, sessrs.read_objects(folders / "sam" / f"{stem}.json"), best, num_classes=URBAN.num_classes
+        )
         assert np.array_equal(read_label_png(tmp_path / "refined" / f"{stem}.png"), expected)
     assert report["thresholds"] == best.to_json()
     assert sessrs.apply_thresholds(best, folders / "pred", folders / "sam", tmp_path / "plain", "Urban") is None

@@ -1,6 +1,7 @@
 """Arguments are checked up front: duplicate or unknown classes, a refined class without thresholds, object limits
 and worker counts below 1, class ids beyond the class count (before anything is allocated), and misused API
 arguments each give one error naming the argument; valid NumPy integers and tuples in object records are taken."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,21 +42,27 @@ def run(module, *args) -> tuple[int, list[str]]:
 INPUTS = ["--pred-dir", SCENES / "pred", "--sam-dir", SCENES / "sam", "--gt-dir", SCENES / "gt", "--dataset", "Urban"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--classes", 1, 1], "classes [1] given twice"),
-    (["--classes", 1, "--max-objects", 0], "max_objects must be a whole number of at least 1, got 0"),
-    (["--classes", 1, "-n", 0], "workers must be a whole number of at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--classes", 1, 1], "classes [1] given twice"),
+        (["--classes", 1, "--max-objects", 0], "max_objects must be a whole number of at least 1, got 0"),
+        (["--classes", 1, "-n", 0], "workers must be a whole number of at least 1, got 0"),
+    ],
+)
 def test_the_sweep_refuses_bad_arguments_before_writing(tmp_path, args, message):
     code, lines = run(sessrs_t1_t2, *INPUTS, "--out", tmp_path / "out", *args)
     assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-objects", 0], "max_objects must be a whole number of at least 1, got 0"),
-    (["-n", 0], "workers must be a whole number of at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-objects", 0], "max_objects must be a whole number of at least 1, got 0"),
+        (["-n", 0], "workers must be a whole number of at least 1, got 0"),
+    ],
+)
 def test_the_pick_refuses_bad_arguments(tmp_path, args, message):
     code, lines = run(get_best_t1_t2, *INPUTS, "--sweep", tmp_path / "sweep.json", "--out", tmp_path / "out", *args)
     assert code == 2 and lines == [f"error: {message}"]
@@ -76,21 +83,34 @@ def test_a_class_beyond_the_class_count_is_refused_before_anything_is_allocated(
         sessrs.refine(PRED, OBJECTS, Thresholds(t1={9: 0.5}, t2={9: 0.5}, modify=[9]), num_classes=8)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: sessrs.refine(PRED, None, BUILDING), "objects: expected a list of object records"),
-    (lambda: sessrs.refine(PRED, {"a": 1}, BUILDING), "objects: expected a list of object records"),
-    (lambda: sessrs.refine(PRED, OBJECTS, BUILDING.to_json()), "thresholds: expected a sessrs.Thresholds"),
-    (lambda: sessrs.refine(PRED, OBJECTS, BUILDING, options="improved"), "options: expected a sessrs.RefineOptions"),
-    (lambda: sessrs.objects_from_masks(None), "masks: expected an H x W x N boolean array"),
-    (lambda: sessrs.sweep_arrays([PRED], [OBJECTS], [PRED], "Urban", options="improved"), "options: expected"),
-    (lambda: sessrs.sweep_arrays(PRED, {"0": OBJECTS}, [PRED], "Urban"), "objects: expected a list with one entry"),
-    (lambda: sessrs.sweep_folder("p", "s", "g", 7, "out"), "dataset: expected a dataset name"),
-    (lambda: sessrs.apply_thresholds({"t1": {}}, "p", "s", "out", "Urban"), "thresholds: expected a sessrs.Thresholds"),
-    (lambda: sessrs.choose_folder("sweep.json", "p", "s", "out", "Urban", settings="joint"),
-     "settings: expected a sessrs.ChoiceSettings"),
-    (lambda: sessrs.choose_folder("sweep.json", "p", "s", "out", "Urban", execution=2),
-     "execution: expected a sessrs.Execution"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sessrs.refine(PRED, None, BUILDING), "objects: expected a list of object records"),
+        (lambda: sessrs.refine(PRED, {"a": 1}, BUILDING), "objects: expected a list of object records"),
+        (lambda: sessrs.refine(PRED, OBJECTS, BUILDING.to_json()), "thresholds: expected a sessrs.Thresholds"),
+        (
+            lambda: sessrs.refine(PRED, OBJECTS, BUILDING, options="improved"),
+            "options: expected a sessrs.RefineOptions",
+        ),
+        (lambda: sessrs.objects_from_masks(None), "masks: expected an H x W x N boolean array"),
+        (lambda: sessrs.sweep_arrays([PRED], [OBJECTS], [PRED], "Urban", options="improved"), "options: expected"),
+        (lambda: sessrs.sweep_arrays(PRED, {"0": OBJECTS}, [PRED], "Urban"), "objects: expected a list with one entry"),
+        (lambda: sessrs.sweep_folder("p", "s", "g", 7, "out"), "dataset: expected a dataset name"),
+        (
+            lambda: sessrs.apply_thresholds({"t1": {}}, "p", "s", "out", "Urban"),
+            "thresholds: expected a sessrs.Thresholds",
+        ),
+        (
+            lambda: sessrs.choose_folder("sweep.json", "p", "s", "out", "Urban", settings="joint"),
+            "settings: expected a sessrs.ChoiceSettings",
+        ),
+        (
+            lambda: sessrs.choose_folder("sweep.json", "p", "s", "out", "Urban", execution=2),
+            "execution: expected a sessrs.Execution",
+        ),
+    ],
+)
 def test_api_misuse_names_the_argument(call, message):
     with pytest.raises(TypeError, match=message):
         call()
@@ -98,7 +118,9 @@ def test_api_misuse_names_the_argument(call, message):
 
 def test_numpy_integers_and_tuples_in_object_records_are_taken():
     record = OBJECTS[0]
-    numpy_record = {"rles": {"size": (np.int64(16), np.int64(16)), "counts": record["rles"]["counts"]},
-                    "area": np.int64(record["area"])}
+    numpy_record = {
+        "rles": {"size": (np.int64(16), np.int64(16)), "counts": record["rles"]["counts"]},
+        "area": np.int64(record["area"]),
+    }
     assert validate_objects([numpy_record], "objects") == OBJECTS
     assert np.array_equal(sessrs.refine(PRED, [numpy_record], BUILDING), sessrs.refine(PRED, OBJECTS, BUILDING))

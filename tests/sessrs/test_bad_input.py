@@ -1,4 +1,5 @@
 """Bad input gets a clear error naming the file and the problem, and nothing is lost."""
+
 import contextlib
 import importlib
 import io
@@ -20,8 +21,8 @@ from rscommon.datasets import POTSDAM, URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import read_objects
-from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.application import apply_to_samples
+from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.steps import thresholds
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
@@ -149,9 +150,22 @@ def test_unknown_threshold_class_is_refused():
 def test_command_line_reports_missing_files_and_exits_nonzero(workspace):
     (workspace / "sam" / "01001.json").unlink()
     result = subprocess.run(
-        [sys.executable, REPO / "SESSRS" / "sessrs_t1_t2.py", "--pred-dir", workspace / "pred", "--sam-dir",
-         workspace / "sam", "--gt-dir", workspace / "gt", "--dataset", "Urban", "--out", workspace / "out"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            REPO / "SESSRS" / "sessrs_t1_t2.py",
+            "--pred-dir",
+            workspace / "pred",
+            "--sam-dir",
+            workspace / "sam",
+            "--gt-dir",
+            workspace / "gt",
+            "--dataset",
+            "Urban",
+            "--out",
+            workspace / "out",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert "01001.json" in result.stderr and "Traceback" not in result.stderr
@@ -171,15 +185,18 @@ PICK_SCRIPT = REPO / "SESSRS" / "get_best_t1_t2.py"
 
 
 def script(path: Path, *args, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run a script's ``main`` as its ``__main__`` does (through ``run_main``), in this process to save start-up time."""
+    """Run a script's ``main`` as its ``__main__`` does (through ``run_main``), in this process (no start-up)."""
     sys.path.insert(0, str(path.parent))
     try:
         module = importlib.import_module(path.stem)
     finally:
         sys.path.remove(str(path.parent))
     stderr = io.StringIO()
-    with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stderr(stderr), \
-            contextlib.redirect_stdout(io.StringIO()):
+    with (
+        contextlib.chdir(cwd or Path.cwd()),
+        contextlib.redirect_stderr(stderr),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         code = run_main(module.main, [str(arg) for arg in args])
     return subprocess.CompletedProcess([path, *args], code, "", stderr.getvalue())
 
@@ -198,20 +215,49 @@ def folder_state(folder: Path) -> dict[str, bytes]:
 
 
 def sweep_inputs(workspace: Path) -> list:
-    return ["--pred-dir", workspace / "pred", "--sam-dir", workspace / "sam", "--gt-dir", workspace / "gt",
-            "--dataset", "Urban", "-n", "1", "--classes", "1"]
+    return [
+        "--pred-dir",
+        workspace / "pred",
+        "--sam-dir",
+        workspace / "sam",
+        "--gt-dir",
+        workspace / "gt",
+        "--dataset",
+        "Urban",
+        "-n",
+        "1",
+        "--classes",
+        "1",
+    ]
 
 
 def a_sweep(rows: list[tuple[float, float, float]], baseline: float = 40.0) -> dict:
     """A small sweep.json of class 1 with the fields the pick reads."""
-    return {"scenes": ["01000", "01001"], "classes": list(URBAN.classes), "scored_classes": list(URBAN.scored),
-            "baseline": {"mIoU": baseline}, "sweeps": {"1": [{"t1": a, "t2": b, "mIoU": m} for a, b, m in rows]}}
+    return {
+        "scenes": ["01000", "01001"],
+        "classes": list(URBAN.classes),
+        "scored_classes": list(URBAN.scored),
+        "baseline": {"mIoU": baseline},
+        "sweeps": {"1": [{"t1": a, "t2": b, "mIoU": m} for a, b, m in rows]},
+    }
 
 
 def pick_inputs(workspace: Path, sweep: dict) -> list:
     (workspace / "sweep.json").write_text(json.dumps(sweep))
-    return ["--sweep", workspace / "sweep.json", "--pred-dir", workspace / "pred", "--sam-dir", workspace / "sam",
-            "--gt-dir", workspace / "gt", "--dataset", "Urban", "-n", "1"]
+    return [
+        "--sweep",
+        workspace / "sweep.json",
+        "--pred-dir",
+        workspace / "pred",
+        "--sam-dir",
+        workspace / "sam",
+        "--gt-dir",
+        workspace / "gt",
+        "--dataset",
+        "Urban",
+        "-n",
+        "1",
+    ]
 
 
 GOOD_ROWS = [(0.5, 0.55, 40.5), (0.7, 0.6, 41.0)]
@@ -251,8 +297,11 @@ def test_a_pick_into_a_folder_holding_another_pick_is_refused_before_best_json(w
 
 @pytest.mark.parametrize("form", ["sweep", "pick"])
 def test_an_output_that_is_a_file_or_an_input_folder_is_refused(workspace, form):
-    command = [SWEEP_SCRIPT, *sweep_inputs(workspace)] if form == "sweep" else \
-        [PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS))]
+    command = (
+        [SWEEP_SCRIPT, *sweep_inputs(workspace)]
+        if form == "sweep"
+        else [PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS))]
+    )
     (workspace / "taken").write_text("a file")
     assert_refused(script(*command, "--out", workspace / "taken"), "taken: --out exists and is not a folder")
     for folder, name in (("pred", "prediction"), ("gt", "ground-truth"), ("sam", "objects")):
@@ -278,8 +327,11 @@ def writable(folder: Path) -> None:
 
 @pytest.mark.parametrize("form", ["sweep", "pick"])
 def test_a_read_only_output_folder_is_one_line(workspace, form):
-    command = [SWEEP_SCRIPT, *sweep_inputs(workspace)] if form == "sweep" else \
-        [PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS))]
+    command = (
+        [SWEEP_SCRIPT, *sweep_inputs(workspace)]
+        if form == "sweep"
+        else [PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS))]
+    )
     (workspace / "locked").mkdir()
     read_only(workspace / "locked")
     try:
@@ -294,10 +346,18 @@ def test_a_read_only_output_folder_is_one_line(workspace, form):
 def test_a_split_with_an_empty_list_is_refused_before_anything_is_written(workspace, empty):
     split = {"tune": ["01000"], "eval": ["01001"], empty: []}
     (workspace / "split.json").write_text(json.dumps(split))
-    sweep = script(SWEEP_SCRIPT, *sweep_inputs(workspace), "--split", workspace / "split.json", "--out", workspace / "o")
+    sweep = script(
+        SWEEP_SCRIPT, *sweep_inputs(workspace), "--split", workspace / "split.json", "--out", workspace / "o"
+    )
     assert_refused(sweep, "split.json: the", f"{empty} list is empty")
-    pick = script(PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS)), "--split", workspace / "split.json",
-                  "--out", workspace / "p")
+    pick = script(
+        PICK_SCRIPT,
+        *pick_inputs(workspace, a_sweep(GOOD_ROWS)),
+        "--split",
+        workspace / "split.json",
+        "--out",
+        workspace / "p",
+    )
     assert_refused(pick, f"{empty} list is empty")
     assert not (workspace / "o").exists() and not (workspace / "p").exists()
 
@@ -311,18 +371,35 @@ def test_ground_truth_entirely_outside_the_classes_is_refused(workspace):
 
 
 def test_bad_options_are_one_line(workspace, tmp_path):
-    assert_refused(script(PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS)), "--out", workspace / "p", "-t",
-                          "foo"), "threshold mode 'foo'")
+    assert_refused(
+        script(PICK_SCRIPT, *pick_inputs(workspace, a_sweep(GOOD_ROWS)), "--out", workspace / "p", "-t", "foo"),
+        "threshold mode 'foo'",
+    )
     unknown = script(SWEEP_SCRIPT, "-f", tmp_path / "GeoSeg" / "fig_results" / "Mars" / "unetformer")
     assert_refused(unknown, "unknown dataset 'Mars'")
-    debug = subprocess.run([sys.executable, SWEEP_SCRIPT, "-f", tmp_path / "GeoSeg" / "fig_results" / "Mars" / "x",
-                            "--debug"], capture_output=True, text=True)
+    debug = subprocess.run(
+        [sys.executable, SWEEP_SCRIPT, "-f", tmp_path / "GeoSeg" / "fig_results" / "Mars" / "x", "--debug"],
+        capture_output=True,
+        text=True,
+    )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
 def test_relative_paths_of_the_explicit_form_are_taken_from_the_current_folder(workspace):
-    inputs = ["--pred-dir", "pred", "--sam-dir", "sam", "--gt-dir", "gt", "--dataset", "Urban", "-n", "1",
-              "--classes", "1"]
+    inputs = [
+        "--pred-dir",
+        "pred",
+        "--sam-dir",
+        "sam",
+        "--gt-dir",
+        "gt",
+        "--dataset",
+        "Urban",
+        "-n",
+        "1",
+        "--classes",
+        "1",
+    ]
     assert script(SWEEP_SCRIPT, *inputs, "--out", "sweep", cwd=workspace).returncode == 0
     assert (workspace / "sweep" / "sweep.json").is_file()
     pick = script(PICK_SCRIPT, *inputs[:-2], "--sweep", "sweep/sweep.json", "--out", "pick", cwd=workspace)

@@ -1,5 +1,6 @@
 """A cluster that cannot be reached fails a script before it writes anything; a cluster left without workers ends
 the run in one line naming the jobs not done, finished work kept."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cluster_tasks import slow_square
 from distributed import LocalCluster
 
 import rscommon.parallel as parallel
-from cluster_tasks import slow_square
 from rscommon.cli import run_main
 from rscommon.parallel import ClusterError, Execution, each_job
 
@@ -33,8 +34,20 @@ def closed_port() -> int:
 def test_an_unreachable_scheduler_fails_before_anything_is_written(script, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1.0)
     out = tmp_path / "out"
-    args = ["--pred-dir", SCENES / "pred", "--sam-dir", SCENES / "sam", "--gt-dir", SCENES / "gt", "--dataset",
-            "Urban", "--out", out, "--scheduler", f"tcp://127.0.0.1:{closed_port()}"]
+    args = [
+        "--pred-dir",
+        SCENES / "pred",
+        "--sam-dir",
+        SCENES / "sam",
+        "--gt-dir",
+        SCENES / "gt",
+        "--dataset",
+        "Urban",
+        "--out",
+        out,
+        "--scheduler",
+        f"tcp://127.0.0.1:{closed_port()}",
+    ]
     if script is get_best_t1_t2:
         args += ["--sweep", tmp_path / "sweep.json"]
     stderr = io.StringIO()
@@ -48,8 +61,9 @@ def test_an_unreachable_scheduler_fails_before_anything_is_written(script, tmp_p
 def test_a_cluster_without_workers_ends_the_run_naming_the_jobs_not_done(monkeypatch):
     monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "2")
     finished = []
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         jobs = [(f"job{number}", number) for number in range(8)]
         with pytest.raises(ClusterError, match=r"no worker for 2 s; \d of 8 jobs not done \(job\d"):
             for name, result in each_job(slow_square, jobs, Execution(scheduler=cluster.scheduler_address)):

@@ -1,8 +1,10 @@
 """The sweep engine refines one class alone as the full refinement does: its incremental confusion matrices equal
 those of ``refine_prepared`` on fixture scenes and random cases, in both modes, and steps 3 and 5 (which it skips)
 change nothing when one class is refined alone."""
+
 import numpy as np
 import pytest
+from sessrs_cases import fixture_scene, random_case
 
 import sessrs.steps as STEPS
 from rscommon.metrics import confusion_matrix
@@ -11,7 +13,6 @@ from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.painting import Painting
 from sessrs.steps import assign_classes, refine_class, refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
-from sessrs_cases import fixture_scene, random_case
 
 MODES = {"faithful": FAITHFUL, "improved": IMPROVED}
 

@@ -1,6 +1,7 @@
 """Held out means held out: a sweep records the images it was tuned on (names and content) and its split; a pick
 with --split (the per-class pick and the joint search alike) refuses a sweep tuned on other images, on changed
 images or on an evaluation image; split lists and image names are never ambiguous."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sessrs_cases import copy_fixture_scenes
 
 from rscommon.cli import run_main
 from rscommon.files import InputError
 from rscommon.provenance import file_identity
 from sessrs.api import sweep_arrays
 from sessrs.inputs import pair_inputs, read_split, select
-from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -47,15 +48,27 @@ def inputs(data: Path) -> list:
 
 
 def sweep(data: Path, out: str, *extra) -> Path:
-    code, lines = run(sessrs_t1_t2, *inputs(data), "--classes", 1, "--t1-values", 0.5, "--t2-values", 0.6,
-                      "--out", data / out, *extra)
+    code, lines = run(
+        sessrs_t1_t2, *inputs(data), "--classes", 1, "--t1-values", 0.5, "--t2-values", 0.6, "--out", data / out, *extra
+    )
     assert code == 0, lines
     return data / out / "sweep.json"
 
 
 def pick(data: Path, sweep_file: Path, out: str, *extra) -> tuple[int, list[str]]:
-    return run(get_best_t1_t2, *inputs(data), "--sweep", sweep_file, "--split", data / "split.json", "-t", "all",
-               "--out", data / out, *extra)
+    return run(
+        get_best_t1_t2,
+        *inputs(data),
+        "--sweep",
+        sweep_file,
+        "--split",
+        data / "split.json",
+        "-t",
+        "all",
+        "--out",
+        data / out,
+        *extra,
+    )
 
 
 def test_the_sweep_records_its_images_and_split_and_the_held_out_pick_checks_them(data):
@@ -70,8 +83,11 @@ def test_the_sweep_records_its_images_and_split_and_the_held_out_pick_checks_the
     assert json.loads(everything.read_text())["split"] is None
     for search in ("pick", "joint"):
         code, lines = pick(data, everything, f"wrong_{search}", "--search", search)
-        assert code == 2 and len(lines) == 1 and "tuned on other images than the split's tune list (swept, not in " \
-            "it: 01008" in lines[0], lines
+        assert (
+            code == 2
+            and len(lines) == 1
+            and "tuned on other images than the split's tune list (swept, not in it: 01008" in lines[0]
+        ), lines
         assert not (data / f"wrong_{search}").exists()
 
 
@@ -98,10 +114,13 @@ def test_a_sweep_without_image_contents_cannot_be_picked_held_out(data):
     assert code == 2 and "does not record the content of the images it was tuned on" in lines[-1], lines
 
 
-@pytest.mark.parametrize("split, message", [
-    ({"tune": ["01000", "01000"], "eval": ["01008"]}, "the tune list names images twice: 01000"),
-    ({"tune": ["01000"], "eval": ["01008", "01008"]}, "the eval list names images twice: 01008"),
-])
+@pytest.mark.parametrize(
+    "split, message",
+    [
+        ({"tune": ["01000", "01000"], "eval": ["01008"]}, "the tune list names images twice: 01000"),
+        ({"tune": ["01000"], "eval": ["01008", "01008"]}, "the eval list names images twice: 01008"),
+    ],
+)
 def test_a_split_naming_an_image_twice_is_refused(tmp_path, split, message):
     path = tmp_path / "split.json"
     path.write_text(json.dumps(split))

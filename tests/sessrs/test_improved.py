@@ -1,22 +1,23 @@
 """Each fix of the improved mode, switched on alone, changes the refinement of a case built to show its quirk."""
+
 import shutil
 
 import numpy as np
 import pytest
+from sessrs_cases import SCENES
 
 from rscommon.datasets import URBAN
 from rscommon.objects import encode_object
-from sessrs.fill import fill_class
-from sessrs.inputs import pair_inputs
-from sessrs.modes import FAITHFUL, IMPROVED, RefineOptions
 from sessrs.application import apply_to_samples
 from sessrs.choose import ChoiceSettings, choose_and_apply
+from sessrs.fill import fill_class
 from sessrs.folders import ChoiceFolder
-from sessrs.steps import refine_prepared
+from sessrs.inputs import pair_inputs
+from sessrs.modes import FAITHFUL, IMPROVED, RefineOptions
 from sessrs.prepared import prepare_image
+from sessrs.steps import refine_prepared
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
-from sessrs_cases import SCENES
 
 
 def box(shape, rows, cols) -> np.ndarray:
@@ -58,8 +59,9 @@ def test_the_size_limit_scales_with_the_image():
     masks = [box(pred.shape, (120, 370), (120, 370))]
     args = (pred, masks, {1: 0.5}, {1: 0.55}, [1])
     faithful = refined(*args, RefineOptions(fill_from_neighbourhood=True))
-    scaled = refined(*args, RefineOptions(fill_from_neighbourhood=True,
-                                          big_object_fraction=IMPROVED.big_object_fraction))
+    scaled = refined(
+        *args, RefineOptions(fill_from_neighbourhood=True, big_object_fraction=IMPROVED.big_object_fraction)
+    )
     assert np.count_nonzero(faithful != pred) > 20_000
     assert np.array_equal(scaled, pred)
 
@@ -153,18 +155,32 @@ def test_a_pick_refining_one_class_alone_scores_its_sweep_row_in_improved_mode(t
     for cls in (0, 6):
         for index, row in enumerate(sweep["sweeps"][str(cls)][::22]):
             # as a pick gives it: the other classes picked with t1 0.8, over the 0.7 limit, so not refined
-            thresholds = Thresholds(t1={**dict.fromkeys(range(7), 0.8), cls: row["t1"]}, t2={cls: row["t2"]},
-                                    modify=[cls])
-            report = apply_to_samples(two_scenes, URBAN, thresholds, tmp_path / f"{cls}_{index}",
-                                      max_objects=APPLY_MAX_OBJECTS, options=options)
+            thresholds = Thresholds(
+                t1={**dict.fromkeys(range(7), 0.8), cls: row["t1"]}, t2={cls: row["t2"]}, modify=[cls]
+            )
+            report = apply_to_samples(
+                two_scenes,
+                URBAN,
+                thresholds,
+                tmp_path / f"{cls}_{index}",
+                max_objects=APPLY_MAX_OBJECTS,
+                options=options,
+            )
             differences += report["refined"]["mIoU"] != row["mIoU"]
     assert differences == 0 if mode == "improved" else differences > 0
 
 
 def test_a_sweep_of_another_mode_is_refused_by_the_pick(two_scenes, tmp_path):
     from rscommon.files import InputError
+
     run_sweep(two_scenes, URBAN, tmp_path / "sweep", classes=[6])
     with pytest.raises(InputError, match="swept in faithful mode, picked in improved mode"):
-        choose_and_apply(tmp_path / "sweep" / "sweep.json", two_scenes, two_scenes, URBAN,
-                         ChoiceFolder(tmp_path / "out"), settings=ChoiceSettings(options=IMPROVED))
+        choose_and_apply(
+            tmp_path / "sweep" / "sweep.json",
+            two_scenes,
+            two_scenes,
+            URBAN,
+            ChoiceFolder(tmp_path / "out"),
+            settings=ChoiceSettings(options=IMPROVED),
+        )
     assert not (tmp_path / "out").exists()

@@ -1,10 +1,12 @@
 """The joint search: its incremental scores equal full applications, it ends at a point no single class can improve,
 it is deterministic, resumes where it stopped, and uses every worker the same way."""
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sessrs_cases import fixture_scene, random_case, write_random_scenes
 
 import sessrs.joint as joint
 from rscommon.datasets import URBAN
@@ -17,7 +19,6 @@ from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID, ThresholdGrid
 from sessrs.thresholds import Thresholds
-from sessrs_cases import fixture_scene, random_case, write_random_scenes
 
 MODES = {"faithful": FAITHFUL, "improved": IMPROVED}
 GRID = ThresholdGrid((0.3, 0.5, 0.7), (0.3, 0.55, 0.8))
@@ -44,8 +45,9 @@ def test_incremental_scores_equal_full_applications(mode):
             assert np.array_equal(evaluator.score(settings), expected)
             if rng.random() < 0.6:
                 assert np.array_equal(evaluator.commit(settings), expected)
-                assert np.array_equal(evaluator.painting.values.reshape(scene.shape, order="F"),
-                                      applied(scene, settings, MODES[mode]))
+                assert np.array_equal(
+                    evaluator.painting.values.reshape(scene.shape, order="F"), applied(scene, settings, MODES[mode])
+                )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +74,10 @@ def test_search_ends_where_no_single_class_change_helps(random_scenes, tmp_path,
     truths = [load_ground_truth(s, URBAN, scene.shape) for s, scene in zip(random_scenes, scenes)]
 
     def full_miou(settings):
-        matrix = sum(confusion_matrix(gt, applied(scene, settings, MODES[mode]), URBAN.num_classes)
-                     for scene, gt in zip(scenes, truths))
+        matrix = sum(
+            confusion_matrix(gt, applied(scene, settings, MODES[mode]), URBAN.num_classes)
+            for scene, gt in zip(scenes, truths)
+        )
         return mean_iou(matrix, URBAN)
 
     assert full_miou(state.settings) == pytest.approx(state.miou, abs=1e-12)
@@ -85,8 +89,9 @@ def test_search_ends_where_no_single_class_change_helps(random_scenes, tmp_path,
 
 def test_search_is_deterministic_and_workers_agree(random_scenes, tmp_path):
     one = joint_search(random_scenes, URBAN, START, tmp_path / "one", options=FAITHFUL, **SEARCH)
-    two = joint_search(random_scenes, URBAN, START, tmp_path / "two", options=FAITHFUL, **SEARCH,
-                       execution=Execution(2))
+    two = joint_search(
+        random_scenes, URBAN, START, tmp_path / "two", options=FAITHFUL, **SEARCH, execution=Execution(2)
+    )
     assert trace_without_times(one) == trace_without_times(two) and one.settings == two.settings
 
 
@@ -122,9 +127,11 @@ def test_a_search_of_other_settings_starts_again(random_scenes, tmp_path, capsys
 
 
 def test_trace_is_written_as_json_and_a_plot(random_scenes, tmp_path):
+    from image_files import pixels
+
     from sessrs.folders import ChoiceFolder
     from sessrs.joint_trace import write_trace
-    from image_files import pixels
+
     state = joint_search(random_scenes, URBAN, START, tmp_path, options=IMPROVED, **SEARCH)
     trace = write_trace(state, URBAN, ChoiceFolder(tmp_path), IMPROVED, GRID, [s.stem for s in random_scenes])
     assert json.loads((tmp_path / "joint_trace.json").read_text()) == json.loads(json.dumps(trace))
@@ -140,16 +147,54 @@ def test_scripts_sweep_a_grid_in_improved_mode_and_search_jointly_on_the_tune_im
 
     from rscommon.labels import read_label_png
     from sessrs.inputs import select
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "SESSRS"))
     import get_best_t1_t2
     import sessrs_t1_t2
+
     folders = [str(random_scenes[0].pred.parent), str(random_scenes[0].sam.parent), str(random_scenes[0].gt.parent)]
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"tune": ["s0", "s1", "s2", "s3"], "eval": ["s4", "s5"]}))
-    common = ["--pred-dir", folders[0], "--sam-dir", folders[1], "--gt-dir", folders[2], "--dataset", "Urban",
-              "--split", str(split), "--mode", "improved", "-n", "1"]
-    assert sessrs_t1_t2.main([*common, "--out", str(tmp_path / "sweep"), "--classes", "0", "1", "2", "3", "4",
-                              "--t1-values", "0.3", "0.5", "0.7", "--t2-values", "0.3", "0.55", "0.8"]) == 0
+    common = [
+        "--pred-dir",
+        folders[0],
+        "--sam-dir",
+        folders[1],
+        "--gt-dir",
+        folders[2],
+        "--dataset",
+        "Urban",
+        "--split",
+        str(split),
+        "--mode",
+        "improved",
+        "-n",
+        "1",
+    ]
+    assert (
+        sessrs_t1_t2.main(
+            [
+                *common,
+                "--out",
+                str(tmp_path / "sweep"),
+                "--classes",
+                "0",
+                "1",
+                "2",
+                "3",
+                "4",
+                "--t1-values",
+                "0.3",
+                "0.5",
+                "0.7",
+                "--t2-values",
+                "0.3",
+                "0.55",
+                "0.8",
+            ]
+        )
+        == 0
+    )
     sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert sweep["grid"] == GRID.to_json() and sweep["mode"] == "improved" and sweep["max_objects"] == 5
     assert all(len(rows) == 9 for rows in sweep["sweeps"].values()) and sweep["scenes"] == ["s0", "s1", "s2", "s3"]
@@ -164,30 +209,50 @@ def test_scripts_sweep_a_grid_in_improved_mode_and_search_jointly_on_the_tune_im
     assert sorted(p.name for p in (out / "se_mask").glob("*.png")) == ["s4.png", "s5.png"]
     evaluated = select(random_scenes, ["s4", "s5"], "test")
     settings = settings_from(best, URBAN.num_classes)
-    matrix = sum(confusion_matrix(load_ground_truth(s, URBAN, scene.shape), applied(scene, settings, IMPROVED),
-                                  URBAN.num_classes) for s, scene in ((s, load_prepared(s, URBAN)) for s in evaluated))
+    matrix = sum(
+        confusion_matrix(
+            load_ground_truth(s, URBAN, scene.shape), applied(scene, settings, IMPROVED), URBAN.num_classes
+        )
+        for s, scene in ((s, load_prepared(s, URBAN)) for s in evaluated)
+    )
     assert metrics["refined"]["mIoU"] == round(100 * mean_iou(matrix, URBAN), 2)
     for s in evaluated:
-        assert np.array_equal(read_label_png(out / "se_mask" / f"{s.stem}.png"),
-                              applied(load_prepared(s, URBAN), settings, IMPROVED))
+        assert np.array_equal(
+            read_label_png(out / "se_mask" / f"{s.stem}.png"), applied(load_prepared(s, URBAN), settings, IMPROVED)
+        )
     assert get_best_t1_t2.main(arguments) == 0, "a second run finds the search done and the images refined"
     assert json.loads((out / "joint_trace.json").read_text())["steps"] == trace["steps"]
 
 
 def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_others(random_scenes, tmp_path):
     from sessrs.compare import METHODS, compare_modes, markdown_table
+
     comparison = compare_modes(random_scenes[:4], URBAN, tmp_path, workers=1)
     assert [(r["method"], r["mode"]) for r in comparison["rows"]] == [
-        ("unrefined", "-"), ("per-class pick", "faithful"), ("per-class pick", "improved"),
-        ("joint search", "faithful"), ("joint search", "improved")]
+        ("unrefined", "-"),
+        ("per-class pick", "faithful"),
+        ("per-class pick", "improved"),
+        ("joint search", "faithful"),
+        ("joint search", "improved"),
+    ]
     scenes = {s.stem: load_prepared(s, URBAN) for s in random_scenes[:4]}
     truths = {s.stem: load_ground_truth(s, URBAN, scenes[s.stem].shape) for s in random_scenes[:4]}
     for mode in MODES:
         folds = comparison["folds"][mode]
         assert [f["held_out"] for f in folds] == list(scenes)
         for method, key in zip(METHODS[1:], ("pick", "joint")):
-            expected = sum(confusion_matrix(truths[f["held_out"]], applied(scenes[f["held_out"]], settings_from(
-                Thresholds.from_json(f[key]), URBAN.num_classes), MODES[mode]), URBAN.num_classes) for f in folds)
+            expected = sum(
+                confusion_matrix(
+                    truths[f["held_out"]],
+                    applied(
+                        scenes[f["held_out"]],
+                        settings_from(Thresholds.from_json(f[key]), URBAN.num_classes),
+                        MODES[mode],
+                    ),
+                    URBAN.num_classes,
+                )
+                for f in folds
+            )
             assert np.array_equal(comparison["matrices"][mode][method], expected)
     assert markdown_table(comparison).count("\n") == 6
 
@@ -195,8 +260,10 @@ def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_oth
 @pytest.mark.parametrize("values", [["0.5", "1.5"], ["0.5", "0.5"], ["0"]])
 def test_a_grid_outside_0_1_or_with_a_value_twice_is_refused(values, capsys):
     import sys
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "SESSRS"))
     import sessrs_t1_t2
+
     with pytest.raises(SystemExit) as exited:
         sessrs_t1_t2.parse_args(["-f", "x", "--t2-values", *values])
     assert exited.value.code == 2 and "t2_values" in capsys.readouterr().err

@@ -1,7 +1,6 @@
 """The joint search on a two-process Dask cluster on loopback equals the local search, also when a worker is lost
 and its images are rebuilt on the other."""
 
-
 from rscommon.datasets import URBAN
 from rscommon.parallel import Execution
 from sessrs.inputs import pair_inputs

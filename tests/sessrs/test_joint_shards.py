@@ -1,5 +1,6 @@
 """The joint search within a memory limit: images kept on disk between steps give the search of images kept in
 memory, on local workers too; a killed worker ends the search with one line that says so; generated scenes."""
+
 import os
 import signal
 
@@ -43,8 +44,9 @@ def test_images_kept_on_disk_between_steps_give_the_search_of_images_kept_in_mem
     assert len(in_memory.trace) > 2 and in_memory.miou > in_memory.trace[0]["mIoU"] / 100
     assert steps(on_disk) == steps(in_memory) and on_disk.settings == in_memory.settings
     if options is FAITHFUL:
-        two = joint_search(scenes, URBAN, START, tmp_path / "two", options=options, execution=Execution(2),
-                           memory_limit=1, **SEARCH)
+        two = joint_search(
+            scenes, URBAN, START, tmp_path / "two", options=options, execution=Execution(2), memory_limit=1, **SEARCH
+        )
         assert steps(two) == steps(in_memory)
 
 
@@ -57,7 +59,9 @@ def test_an_image_loaded_from_disk_weighs_what_it_weighed_in_memory(scenes, tmp_
     spilled = SpilledImage(tmp_path, "image")
     spilled.save(evaluator)
     loaded = spilled.load()
-    parts = [(e.flat_gt, e.painting.values, e.painting.claims, e.prepared.inst_map, e._cache) for e in (evaluator, loaded)]
+    parts = [
+        (e.flat_gt, e.painting.values, e.painting.claims, e.prepared.inst_map, e._cache) for e in (evaluator, loaded)
+    ]
     assert footprint(parts[1]) == footprint(parts[0]) > evaluator.flat_gt.nbytes + evaluator.prepared.inst_map.nbytes
     whole = np.zeros(1000)
     assert footprint([whole[:10], whole[5:]]) == whole.nbytes
@@ -79,8 +83,9 @@ def test_generated_scenes_are_a_prefix_of_more_scenes_and_populations_differ(tmp
     stems = generate_scenes(tmp_path / "few", 2, seed=3, size=96)
     assert stems == [s.stem for s in scenes[:2]]
     for kind in ("pred", "gt"):
-        assert np.array_equal(read_label_png(tmp_path / "few" / kind / f"{stems[1]}.png"),
-                              read_label_png(getattr(scenes[1], kind)))
+        assert np.array_equal(
+            read_label_png(tmp_path / "few" / kind / f"{stems[1]}.png"), read_label_png(getattr(scenes[1], kind))
+        )
     assert (tmp_path / "few" / "sam" / f"{stems[1]}.json").read_text() == scenes[1].sam.read_text()
     generate_scenes(tmp_path / "rural", 1, seed=3, size=96, population=RURAL_LIKE)
     urban, rural = (read_label_png(tmp_path / name / "gt" / f"{stems[0]}.png") for name in ("few", "rural"))

@@ -1,15 +1,16 @@
 """Class ids up to 254 refine correctly: relabelling the classes of a scene to large ids (in the same order)
 relabels its refinement, in both modes, and the class sets count claims across words."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from sessrs_cases import random_inputs
 
 from sessrs.api import refine
 from sessrs.claims import ClaimSets
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.thresholds import Thresholds
-from sessrs_cases import random_inputs
 
 LARGE = np.array([0, 31, 63, 64, 254])
 """Class k of a five-class scene becomes LARGE[k]: across the 32- and 64-bit word borders, up to 254."""
@@ -20,8 +21,11 @@ LARGE = np.array([0, 31, 63, 64, 254])
 def test_large_class_ids_refine_as_their_small_twins(seed, options):
     pred, objects, _ = random_inputs(seed)
     small = Thresholds(t1={k: 0.5 for k in range(1, 5)}, t2={k: 0.55 for k in range(1, 5)}, modify=[4, 1, 3, 2])
-    large = Thresholds(t1={int(LARGE[k]): 0.5 for k in range(1, 5)}, t2={int(LARGE[k]): 0.55 for k in range(1, 5)},
-                       modify=[int(LARGE[k]) for k in small.modify])
+    large = Thresholds(
+        t1={int(LARGE[k]): 0.5 for k in range(1, 5)},
+        t2={int(LARGE[k]): 0.55 for k in range(1, 5)},
+        modify=[int(LARGE[k]) for k in small.modify],
+    )
     expected = refine(pred, objects, small, num_classes=5, options=options)
     refined = refine(LARGE[pred], objects, large, num_classes=255, options=options)
     assert not np.array_equal(expected, pred), "the scene is refined"

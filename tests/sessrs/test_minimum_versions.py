@@ -1,15 +1,16 @@
 """The declared dependency floors are real: a fresh environment with every core dependency at exactly its lower
 bound (from pyproject's [project].dependencies) and the project installed runs the README's API example."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import tomllib
 from readme_example import REPO, copy_sources, run_example
 
 
@@ -29,11 +30,16 @@ def test_the_readme_example_runs_with_every_core_dependency_at_its_floor(tmp_pat
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
     if subprocess.run([*pip, "index", "versions", "tqdm"], capture_output=True, timeout=60).returncode != 0:
         pytest.skip("pip cannot reach the package index")
-    install = subprocess.run([*pip, "install", "--only-binary=:all:", *floors()], capture_output=True, text=True,
-                             timeout=600)
+    install = subprocess.run(
+        [*pip, "install", "--only-binary=:all:", *floors()], capture_output=True, text=True, timeout=600
+    )
     assert install.returncode == 0, install.stderr
-    project = subprocess.run([*pip, "install", "--no-deps", str(copy_sources(tmp_path / "source"))],
-                             capture_output=True, text=True, timeout=300)
+    project = subprocess.run(
+        [*pip, "install", "--no-deps", str(copy_sources(tmp_path / "source"))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert project.returncode == 0, project.stderr
     result = run_example(python, tmp_path)
     assert result.returncode == 0, result.stderr

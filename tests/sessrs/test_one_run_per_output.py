@@ -1,6 +1,7 @@
 """One run per output folder: a sweep, a pick (its folder and its refined maps' folder) into a folder that another
 running run holds is refused in one line and writes nothing; two sweeps racing into one folder never both finish
 and never mix their parts."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,13 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sessrs_cases import copy_fixture_scenes
 
 from rscommon.cli import run_main
 from rscommon.files import InputError
 from rscommon.locks import folder_lock, locked
 from sessrs.api import apply_thresholds
 from sessrs.thresholds import Thresholds
-from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -63,17 +64,35 @@ def test_a_pick_into_a_held_folder_or_refined_folder_is_refused(data):
     assert not (data / "chosen" / "best.json").exists()
     refined = data / "refined"
     with locked(folder_lock(refined), "another application"), pytest.raises(InputError, match="in use by process"):
-        apply_thresholds(Thresholds(t1={1: 0.5}, t2={1: 0.6}, modify=[1]), data / "pred", data / "sam", refined,
-                         "Urban")
+        apply_thresholds(
+            Thresholds(t1={1: 0.5}, t2={1: 0.6}, modify=[1]), data / "pred", data / "sam", refined, "Urban"
+        )
     assert not list(refined.glob("*.png")) and not (refined / ".applied.json").exists()
 
 
 def test_two_sweeps_racing_into_one_folder_never_both_finish(data):
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("common", "SESSRS"))}
-    command = [sys.executable, str(REPO / "SESSRS" / "sessrs_t1_t2.py"), *map(str, inputs(data)), "--classes", "1",
-               "--out", str(data / "out"), "-n", "1"]
-    runs = [subprocess.Popen([*command, "--max-objects", str(limit)], env=environment, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True) for limit in (3, 7)]
+    command = [
+        sys.executable,
+        str(REPO / "SESSRS" / "sessrs_t1_t2.py"),
+        *map(str, inputs(data)),
+        "--classes",
+        "1",
+        "--out",
+        str(data / "out"),
+        "-n",
+        "1",
+    ]
+    runs = [
+        subprocess.Popen(
+            [*command, "--max-objects", str(limit)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for limit in (3, 7)
+    ]
     results = [(process.wait(timeout=120), process.stderr.read()) for process in runs]
     for process in runs:
         process.stderr.close()

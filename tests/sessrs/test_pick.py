@@ -1,4 +1,5 @@
 """The pick chooses thresholds as the reference does, and the application writes and scores refined maps."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,8 @@ import pytest
 from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
-from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.application import apply_to_samples
+from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.pick import pick_thresholds
 from sessrs.steps import refine_prepared
 from sessrs.thresholds import Thresholds
@@ -77,14 +78,51 @@ def test_application_resumes_and_refuses_other_thresholds(tmp_path):
 def test_command_line_sweep_then_pick_with_a_held_out_split(tmp_path):
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"tune": ["01000", "01001"], "eval": ["01002"]}))
-    common = ["--pred-dir", str(SCENES / "pred"), "--sam-dir", str(SCENES / "sam"), "--gt-dir", str(SCENES / "gt"),
-              "--dataset", "Urban", "--split", str(split), "-n", "1"]
-    sweep = subprocess.run([sys.executable, REPO / "SESSRS" / "sessrs_t1_t2.py", *common, "--out", tmp_path / "sweep",
-                            "--classes", "1", "6"], capture_output=True, text=True, cwd=tmp_path)
+    common = [
+        "--pred-dir",
+        str(SCENES / "pred"),
+        "--sam-dir",
+        str(SCENES / "sam"),
+        "--gt-dir",
+        str(SCENES / "gt"),
+        "--dataset",
+        "Urban",
+        "--split",
+        str(split),
+        "-n",
+        "1",
+    ]
+    sweep = subprocess.run(
+        [
+            sys.executable,
+            REPO / "SESSRS" / "sessrs_t1_t2.py",
+            *common,
+            "--out",
+            tmp_path / "sweep",
+            "--classes",
+            "1",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert sweep.returncode == 0, sweep.stderr
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["scenes"] == ["01000", "01001"]
-    pick = subprocess.run([sys.executable, REPO / "SESSRS" / "get_best_t1_t2.py", *common, "--out", tmp_path / "pick",
-                           "--sweep", tmp_path / "sweep" / "sweep.json"], capture_output=True, text=True, cwd=tmp_path)
+    pick = subprocess.run(
+        [
+            sys.executable,
+            REPO / "SESSRS" / "get_best_t1_t2.py",
+            *common,
+            "--out",
+            tmp_path / "pick",
+            "--sweep",
+            tmp_path / "sweep" / "sweep.json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert pick.returncode == 0, pick.stderr
     assert [p.name for p in (tmp_path / "pick" / "se_mask").glob("*.png")] == ["01002.png"]
     best = json.loads((tmp_path / "pick" / "best.json").read_text())

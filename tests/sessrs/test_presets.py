@@ -1,5 +1,6 @@
 """Shipped presets: the published thresholds read back exactly, reproduced by our pick from the published sweep rows,
 and applied without a sweep by ``get_best_t1_t2.py --thresholds preset:NAME`` (or a best.json)."""
+
 import json
 from pathlib import Path
 
@@ -30,8 +31,9 @@ PUBLISHED_T2 = {0: 0.55, 1: 0.55, 2: 0.85, 3: 0.55, 4: 0.65, 5: 0.55, 6: 0.6, 7:
 def published_sweep() -> dict:
     """The published sweep rows as a sweep.json (only the fields the pick reads)."""
     published = json.loads(PUBLISHED_ROWS.read_text())
-    sweeps = {cls: [{"t1": t1, "t2": t2, "mIoU": miou} for t1, t2, miou in rows]
-              for cls, rows in published["rows"].items()}
+    sweeps = {
+        cls: [{"t1": t1, "t2": t2, "mIoU": miou} for t1, t2, miou in rows] for cls, rows in published["rows"].items()
+    }
     return {"classes": list(URBAN.classes), "baseline": {"mIoU": published["baseline_mIoU"]}, "sweeps": sweeps}
 
 
@@ -81,9 +83,25 @@ def split(tmp_path):
 
 
 def apply_only(split: Path, thresholds: str, out: Path, *extra: str) -> list[str]:
-    return ["--thresholds", thresholds, "--pred-dir", str(SCENES / "pred"), "--sam-dir", str(SCENES / "sam"),
-            "--gt-dir", str(SCENES / "gt"), "--split", str(split), "--dataset", "Urban", "--out", str(out), "-n", "1",
-            *extra]
+    return [
+        "--thresholds",
+        thresholds,
+        "--pred-dir",
+        str(SCENES / "pred"),
+        "--sam-dir",
+        str(SCENES / "sam"),
+        "--gt-dir",
+        str(SCENES / "gt"),
+        "--split",
+        str(split),
+        "--dataset",
+        "Urban",
+        "--out",
+        str(out),
+        "-n",
+        "1",
+        *extra,
+    ]
 
 
 def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(split, tmp_path, capsys):
@@ -96,8 +114,9 @@ def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(spli
     assert json.loads((out / "metrics.json").read_text())["thresholds"] == preset.to_json()
     assert sorted(path.name for path in (out / "se_mask").glob("*.png")) == ["01001.png", "01008.png"]
     for sample in select(pair_inputs(SCENES / "pred", SCENES / "sam", None), ["01001", "01008"], "test"):
-        expected = refine_prepared(load_prepared(sample, URBAN), preset.t1_array(8), preset.t2_array(8),
-                                   preset.modify, APPLY_MAX_OBJECTS)
+        expected = refine_prepared(
+            load_prepared(sample, URBAN), preset.t1_array(8), preset.t2_array(8), preset.modify, APPLY_MAX_OBJECTS
+        )
         assert np.array_equal(read_label_png(out / "se_mask" / f"{sample.stem}.png"), expected)
     again = tmp_path / "again"
     assert run_main(get_best_t1_t2.main, apply_only(split, str(out / "best.json"), again)) == 0

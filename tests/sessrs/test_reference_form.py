@@ -1,4 +1,5 @@
 """The reference's command-line forms find their files in the repository layout, wherever they are run from."""
+
 import json
 import shutil
 import sys
@@ -27,8 +28,11 @@ def repository(tmp_path, monkeypatch):
     monkeypatch.setattr(reference_layout, "REPO_ROOT", tmp_path)
     model = tmp_path / "GeoSeg" / "fig_results" / "Urban" / "unetformer"
     data = tmp_path / "GeoSeg" / "data" / "Urban"
-    for source, target, suffix in (("pred", model / "pre_p", "png"), ("gt", data / "val" / "modify_masks", "png"),
-                                   ("sam", data / "sam_label_info" / "ssam", "json")):
+    for source, target, suffix in (
+        ("pred", model / "pre_p", "png"),
+        ("gt", data / "val" / "modify_masks", "png"),
+        ("sam", data / "sam_label_info" / "ssam", "json"),
+    ):
         target.mkdir(parents=True)
         for scene in ("01000", "01004"):
             shutil.copy(SCENES / source / f"{scene}.{suffix}", target)
@@ -44,7 +48,9 @@ def test_reference_sweep_and_pick_forms(repository, capsys):
     assert get_best_t1_t2.main(["-d", "Urban", "-m", "modify", "-s", "ssam", "-t", "0.7", "-n", "1"]) == 0
     assert sorted(p.name for p in (repository / model / "se_mask").glob("*.png")) == ["01000.png", "01004.png"]
     best = json.loads((sweep_dir / "best.json").read_text())
-    summary = json.loads((repository / "GeoSeg/fig_results/Urban/sessrs_contrast_0.7/modify_ssam_contrast.json").read_text())
+    summary = json.loads(
+        (repository / "GeoSeg/fig_results/Urban/sessrs_contrast_0.7/modify_ssam_contrast.json").read_text()
+    )
     assert summary["unetformer"]["best"] == Thresholds.from_json(best).to_json()
     assert "mIoU" in capsys.readouterr().out
 
@@ -52,7 +58,10 @@ def test_reference_sweep_and_pick_forms(repository, capsys):
 def test_the_reference_form_sweep_recomputes_a_prediction_changed_in_place(repository, capsys):
     command = ["-f", "GeoSeg/fig_results/Urban/unetformer", "-m", "modify", "-s", "ssam", "-n", "1", "--classes", "1"]
     assert sessrs_t1_t2.main(command) == 0
-    model, data = repository / "GeoSeg" / "fig_results" / "Urban" / "unetformer", repository / "GeoSeg" / "data" / "Urban"
+    model, data = (
+        repository / "GeoSeg" / "fig_results" / "Urban" / "unetformer",
+        repository / "GeoSeg" / "data" / "Urban",
+    )
     labels = read_label_png(model / "pre_p" / "01004.png")
     labels[0:300, 0:300] = 1
     write_label_png(model / "pre_p" / "01004.png", labels, URBAN)

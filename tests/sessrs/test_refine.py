@@ -1,6 +1,7 @@
 """The refinement reproduces every case of the reference fixtures pixel for pixel."""
+
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,8 @@ import pytest
 from rscommon.datasets import URBAN
 from rscommon.labels import read_label_png
 from rscommon.objects import read_objects
-from sessrs.steps import refine_with_mappings, refine_prepared, thresholds
 from sessrs.prepared import PreparedImage, prepare_image
+from sessrs.steps import refine_prepared, refine_with_mappings, thresholds
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference"
 CASES = json.loads((FIXTURES / "cases.json").read_text())
@@ -21,7 +22,7 @@ def inputs(scene: str) -> tuple[np.ndarray, list[dict]]:
     return pred, read_objects(FIXTURES / "scenes" / "sam" / f"{scene}.json", pred.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def scene_of(scene: str) -> PreparedImage:
     """One precomputed scene per fixture scene, shared by its cases (refinements never change a scene)."""
     return prepare_image(*inputs(scene), URBAN.num_classes)
@@ -43,4 +44,6 @@ def test_refine_matches_reference(case):
 @pytest.mark.parametrize("case", [c for c in CASES if c["id"].endswith("_m0")][:3], ids=lambda c: c["id"])
 def test_public_refine_from_arrays_and_string_keyed_thresholds(case):
     pred, objects = inputs(case["scene"])
-    assert_matches(refine_with_mappings(pred, objects, case["t1"], case["t2"], case["modify"], case["max_objects"]), case)
+    assert_matches(
+        refine_with_mappings(pred, objects, case["t1"], case["t2"], case["modify"], case["max_objects"]), case
+    )

@@ -1,6 +1,7 @@
 """Resumed sweeps and applications never return stale results: each saved result is keyed on the content of its
 inputs and on the settings, a corrupt one is named and computed again, and a run killed with SIGKILL, then re-run
 after an input changed, ends exactly as a clean run on the changed inputs."""
+
 import json
 import subprocess
 import sys
@@ -9,20 +10,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sessrs_cases import copy_fixture_scenes
 
 import sessrs.application as application_module
 import sessrs.sweep as sweep_module
 from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
-from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.application import apply_to_samples
 from sessrs.choose import ChoiceSettings, choose_and_apply
 from sessrs.folders import ChoiceFolder
+from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Thresholds
-from sessrs_cases import copy_fixture_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -30,7 +31,6 @@ SWEEP_SCRIPT = REPO / "SESSRS" / "sessrs_t1_t2.py"
 PICK_SCRIPT = REPO / "SESSRS" / "get_best_t1_t2.py"
 CLASSES = [1, 6]
 BEST = Thresholds(t1={1: 0.5, 6: 0.6}, t2={1: 0.55, 6: 0.7}, modify=[1, 6])
-
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def change_input(folder: Path, kind: str, stem: str) -> None:
     if kind == "sam":
         path = folder / "sam" / f"{stem}.json"
         objects = json.loads(path.read_text())
-        path.write_text(json.dumps(objects[len(objects) // 3:]))
+        path.write_text(json.dumps(objects[len(objects) // 3 :]))
         return
     path = folder / kind / f"{stem}.png"
     labels = read_label_png(path)
@@ -137,8 +137,10 @@ def test_application_rerun_refines_again_exactly_the_changed_image(workspace, tm
 def kill_when(condition, command: list, log: Path, timeout: float = 300) -> None:
     """Start ``command``, SIGKILL it as soon as ``condition()`` holds; fail if it ends first (nothing to test)."""
     deadline = time.monotonic() + timeout
-    with open(log, "w") as stderr, subprocess.Popen([sys.executable, *map(str, command)], stdout=subprocess.DEVNULL,
-                                                    stderr=stderr) as process:
+    with (
+        open(log, "w") as stderr,
+        subprocess.Popen([sys.executable, *map(str, command)], stdout=subprocess.DEVNULL, stderr=stderr) as process,
+    ):
         while not condition():
             assert process.poll() is None, f"the run ended before it could be killed: {log.read_text()}"
             assert time.monotonic() < deadline, "the run made no progress"
@@ -167,8 +169,20 @@ def kill_change_and_rerun(data: Path, script_path: Path, inputs: list, out: Path
 
 def test_sweep_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_path):
     data = copy_fixture_scenes(tmp_path / "data", FAULT_SCENES)
-    inputs = ["--pred-dir", data / "pred", "--sam-dir", data / "sam", "--gt-dir", data / "gt", "--dataset", "Urban",
-              "--classes", *CLASSES, "-n", "1"]
+    inputs = [
+        "--pred-dir",
+        data / "pred",
+        "--sam-dir",
+        data / "sam",
+        "--gt-dir",
+        data / "gt",
+        "--dataset",
+        "Urban",
+        "--classes",
+        *CLASSES,
+        "-n",
+        "1",
+    ]
     kill_change_and_rerun(data, SWEEP_SCRIPT, inputs, tmp_path / "out", "parts/*.npz", "sweep.json")
     clean = run_sweep(pair_inputs(data / "pred", data / "sam", data / "gt"), URBAN, tmp_path / "clean", classes=CLASSES)
     assert json.loads((tmp_path / "out" / "sweep.json").read_text()) == clean
@@ -178,14 +192,35 @@ def test_pick_killed_then_rerun_after_an_input_changed_equals_a_clean_run(tmp_pa
     data = copy_fixture_scenes(tmp_path / "data", FAULT_SCENES)
     samples = pair_inputs(data / "pred", data / "sam", data / "gt")
     run_sweep(samples, URBAN, tmp_path / "sweep", classes=CLASSES)
-    inputs = ["--sweep", tmp_path / "sweep" / "sweep.json", "--pred-dir", data / "pred", "--sam-dir", data / "sam",
-              "--gt-dir", data / "gt", "--dataset", "Urban", "-t", "all", "-n", "1"]
+    inputs = [
+        "--sweep",
+        tmp_path / "sweep" / "sweep.json",
+        "--pred-dir",
+        data / "pred",
+        "--sam-dir",
+        data / "sam",
+        "--gt-dir",
+        data / "gt",
+        "--dataset",
+        "Urban",
+        "-t",
+        "all",
+        "-n",
+        "1",
+    ]
     out, clean = tmp_path / "pick", tmp_path / "clean"
     kill_change_and_rerun(data, PICK_SCRIPT, inputs, out, "se_mask/*.png", "metrics.json")
-    choose_and_apply(tmp_path / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(clean),
-                     settings=ChoiceSettings(threshold_mode="all"))
+    choose_and_apply(
+        tmp_path / "sweep" / "sweep.json",
+        samples,
+        samples,
+        URBAN,
+        ChoiceFolder(clean),
+        settings=ChoiceSettings(threshold_mode="all"),
+    )
     for name in ("best.json", "metrics.json"):
         assert json.loads((out / name).read_text()) == json.loads((clean / name).read_text())
     for stem in FAULT_SCENES:
-        assert np.array_equal(read_label_png(out / "se_mask" / f"{stem}.png"),
-                              read_label_png(clean / "se_mask" / f"{stem}.png"))
+        assert np.array_equal(
+            read_label_png(out / "se_mask" / f"{stem}.png"), read_label_png(clean / "se_mask" / f"{stem}.png")
+        )

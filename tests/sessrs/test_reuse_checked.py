@@ -1,5 +1,6 @@
 """Nothing reused unchecked: a refined map edited after it was written, a joint search state whose figures were
 edited or that is damaged, and a damaged sweep part are named and computed again; --restart recomputes all."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sessrs_cases import write_random_scenes
 
 import sessrs.application as application
 import sessrs.joint as joint
@@ -23,7 +25,6 @@ from sessrs.joint import joint_search, settings_from
 from sessrs.modes import FAITHFUL
 from sessrs.sweep_engine import ThresholdGrid
 from sessrs.thresholds import Thresholds
-from sessrs_cases import write_random_scenes
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "SESSRS"))
@@ -48,8 +49,16 @@ def counting(monkeypatch, module, name: str) -> list:
 
 
 def search(scenes: Path):
-    return joint_search(pair_inputs(scenes / "pred", scenes / "sam", scenes / "gt"), URBAN, START, scenes / "joint",
-                        max_objects=5, grid=GRID, options=FAITHFUL, classes=range(5))
+    return joint_search(
+        pair_inputs(scenes / "pred", scenes / "sam", scenes / "gt"),
+        URBAN,
+        START,
+        scenes / "joint",
+        max_objects=5,
+        grid=GRID,
+        options=FAITHFUL,
+        classes=range(5),
+    )
 
 
 def test_an_edited_refined_map_is_named_and_computed_again(scenes, capsys, monkeypatch):
@@ -96,8 +105,27 @@ def run(module, *args) -> tuple[int, str]:
 
 
 def test_a_damaged_sweep_part_is_named_and_computed_again_and_restart_recomputes_all(scenes, monkeypatch):
-    args = ["--pred-dir", scenes / "pred", "--sam-dir", scenes / "sam", "--gt-dir", scenes / "gt", "--dataset",
-            "Urban", "--classes", 1, 2, "--t1-values", 0.5, "--t2-values", 0.6, "--out", scenes / "sweep", "-n", 1]
+    args = [
+        "--pred-dir",
+        scenes / "pred",
+        "--sam-dir",
+        scenes / "sam",
+        "--gt-dir",
+        scenes / "gt",
+        "--dataset",
+        "Urban",
+        "--classes",
+        1,
+        2,
+        "--t1-values",
+        0.5,
+        "--t2-values",
+        0.6,
+        "--out",
+        scenes / "sweep",
+        "-n",
+        1,
+    ]
     assert run(sessrs_t1_t2, *args)[0] == 0
     first = json.loads((scenes / "sweep" / "sweep.json").read_text())
     (scenes / "sweep" / "parts" / "s2.npz").write_bytes(b"not a part")
@@ -107,8 +135,24 @@ def test_a_damaged_sweep_part_is_named_and_computed_again_and_restart_recomputes
     assert run(sessrs_t1_t2, *args, "--restart")[0] == 0
     assert sorted(calls) == ["s0", "s1", "s2", "s2"]
     assert json.loads((scenes / "sweep" / "sweep.json").read_text()) == first
-    pick = ["--pred-dir", scenes / "pred", "--sam-dir", scenes / "sam", "--gt-dir", scenes / "gt", "--dataset",
-            "Urban", "--sweep", scenes / "sweep" / "sweep.json", "-t", "all", "--out", scenes / "chosen", "-n", 1]
+    pick = [
+        "--pred-dir",
+        scenes / "pred",
+        "--sam-dir",
+        scenes / "sam",
+        "--gt-dir",
+        scenes / "gt",
+        "--dataset",
+        "Urban",
+        "--sweep",
+        scenes / "sweep" / "sweep.json",
+        "-t",
+        "all",
+        "--out",
+        scenes / "chosen",
+        "-n",
+        1,
+    ]
     refined = counting(monkeypatch, application, "_refine_one")
     assert run(get_best_t1_t2, *pick)[0] == 0 and run(get_best_t1_t2, *pick)[0] == 0
     assert sorted(refined) == ["s0", "s1", "s2"]

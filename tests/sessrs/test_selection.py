@@ -1,5 +1,6 @@
 """The cv selection keeps a class of the per-class pick only when its gain holds out on other images, and best.json
 records what the chosen thresholds change on the tune images."""
+
 import json
 
 import get_best_t1_t2
@@ -83,8 +84,9 @@ def test_cv_drops_a_class_whose_gain_comes_from_one_image_and_keeps_a_real_one(s
     assert best["tuned_on"] == [s.stem for s in samples]
     assert best["tuned_changes"]["building"]["to"] == round(21 / SIZE**2, 6)
     assert best["tuned_changes"]["road"]["to"] == 0.0, "roads are no longer refined"
-    again = choose_and_apply(root / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "again"),
-                             settings=settings)
+    again = choose_and_apply(
+        root / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "again"), settings=settings
+    )
     assert again.selection == record, "seeded: the same folds and intervals"
 
 
@@ -107,11 +109,18 @@ def test_cv_needs_the_sweep_of_the_tune_images_and_its_parts(swept, tmp_path):
     root, samples = swept
     cv = ChoiceSettings(select="cv", folds=2)
     with pytest.raises(InputError, match="a sweep of 6 images, not of the 5 tune images"):
-        choose_and_apply(root / "sweep" / "sweep.json", samples[1:], samples, URBAN, ChoiceFolder(tmp_path / "a"),
-                         settings=cv)
+        choose_and_apply(
+            root / "sweep" / "sweep.json", samples[1:], samples, URBAN, ChoiceFolder(tmp_path / "a"), settings=cv
+        )
     with pytest.raises(InputError, match="7 folds over 6 tune images: give 2 to 6 folds"):
-        choose_and_apply(root / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "b"),
-                         settings=ChoiceSettings(select="cv", folds=7))
+        choose_and_apply(
+            root / "sweep" / "sweep.json",
+            samples,
+            samples,
+            URBAN,
+            ChoiceFolder(tmp_path / "b"),
+            settings=ChoiceSettings(select="cv", folds=7),
+        )
     with pytest.raises(InputError, match="does not follow the joint search"):
         ChoiceSettings(search="joint", select="cv")
     copy = tmp_path / "sweep"
@@ -125,9 +134,31 @@ def test_cv_needs_the_sweep_of_the_tune_images_and_its_parts(swept, tmp_path):
 def test_the_script_selects_by_cv_and_says_so(swept, tmp_path, capsys):
     root, _ = swept
     out = tmp_path / "cv"
-    assert get_best_t1_t2.main(["--sweep", str(root / "sweep" / "sweep.json"), "--pred-dir", str(root / "pred"),
-                                "--sam-dir", str(root / "sam"), "--gt-dir", str(root / "gt"), "--dataset", "Urban",
-                                "--out", str(out), "--select", "cv", "--folds", "3", "-n", "1"]) == 0
+    assert (
+        get_best_t1_t2.main(
+            [
+                "--sweep",
+                str(root / "sweep" / "sweep.json"),
+                "--pred-dir",
+                str(root / "pred"),
+                "--sam-dir",
+                str(root / "sam"),
+                "--gt-dir",
+                str(root / "gt"),
+                "--dataset",
+                "Urban",
+                "--out",
+                str(out),
+                "--select",
+                "cv",
+                "--folds",
+                "3",
+                "-n",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "cv selection: modify [1] of the pick's [1, 2]" in capsys.readouterr().out
     assert json.loads((out / "selection.json").read_text())["folds"] == 3
     assert json.loads((out / "best.json").read_text())["modify"] == [BUILDING]

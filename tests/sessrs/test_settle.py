@@ -1,6 +1,7 @@
 """Step 5's components: a mostly empty pixel set is labelled from the links between its pixels, and those components
 are OpenCV's 8-connected components of the grid, also where one column of the flat column-major order ends and the
 next begins."""
+
 import cv2
 import numpy as np
 import pytest

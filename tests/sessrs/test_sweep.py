@@ -1,4 +1,5 @@
 """The incremental sweep reproduces the reference's sweep figures and agrees with full refinements."""
+
 import json
 import shutil
 from pathlib import Path
@@ -8,9 +9,9 @@ import pytest
 
 from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
+from rscommon.parallel import Execution
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
-from rscommon.parallel import Execution
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
 from sessrs.sweep_engine import sweep_image
 

@@ -1,12 +1,15 @@
 """The reference's augmentations, expressed as albumentations pipelines that move image and mask together."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import albumentations as A
 import cv2
 import numpy as np
 from PIL import Image
+
 from rscommon.files import InputError
 
 # Scale factors the reference draws from (one of them, uniformly).
@@ -25,8 +28,14 @@ class ClassAwareRandomCrop(A.RandomCrop):
 
     def __init__(self, size: int, ignore_index: int, max_ratio: float = 0.75, attempts: int = 11, p: float = 1.0):
         super().__init__(
-            height=size, width=size, pad_if_needed=True, pad_position="center",
-            border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index, p=p,
+            height=size,
+            width=size,
+            pad_if_needed=True,
+            pad_position="center",
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            fill_mask=ignore_index,
+            p=p,
         )
         self.size = size
         self.ignore_index = ignore_index
@@ -45,7 +54,7 @@ class ClassAwareRandomCrop(A.RandomCrop):
         pad = choice["pad_params"] or {"pad_top": 0, "pad_left": 0}
         x_min, y_min, x_max, y_max = choice["crop_coords"]
         top, left = pad["pad_top"], pad["pad_left"]
-        window = mask[max(y_min - top, 0): max(y_max - top, 0), max(x_min - left, 0): max(x_max - left, 0)]
+        window = mask[max(y_min - top, 0) : max(y_max - top, 0), max(x_min - left, 0) : max(x_max - left, 0)]
         counts = np.bincount(window.ravel())
         if self.ignore_index < counts.size:
             counts[self.ignore_index] = 0
@@ -102,21 +111,24 @@ def random_scale(scales: Sequence[float] = SCALES, resize: str = "pil") -> A.Bas
     raise InputError(f"unknown scale resizer {resize!r}; choose one of {', '.join(SCALE_RESIZERS)}")
 
 
-def train_transform(crop_size: int, ignore_index: int, scales: Sequence[float] = SCALES,
-                    scale_resize: str = "pil") -> A.Compose:
+def train_transform(
+    crop_size: int, ignore_index: int, scales: Sequence[float] = SCALES, scale_resize: str = "pil"
+) -> A.Compose:
     """Flips, random scale, class-aware crop, rot90, ImageNet normalisation (the reference's order).
 
     The random draws come from the pipeline's own generator, which the datasets reseed for every item (see
     :class:`~geoseg.datasets.folder.SegmentationFolder`), so a seeded run augments identically.
     """
-    return A.Compose([
-        A.HorizontalFlip(p=0.5),
-        A.VerticalFlip(p=0.5),
-        random_scale(scales, scale_resize),
-        ClassAwareRandomCrop(crop_size, ignore_index=ignore_index),
-        A.RandomRotate90(p=0.5),
-        A.Normalize(),
-    ])
+    return A.Compose(
+        [
+            A.HorizontalFlip(p=0.5),
+            A.VerticalFlip(p=0.5),
+            random_scale(scales, scale_resize),
+            ClassAwareRandomCrop(crop_size, ignore_index=ignore_index),
+            A.RandomRotate90(p=0.5),
+            A.Normalize(),
+        ]
+    )
 
 
 def val_transform() -> A.Compose:

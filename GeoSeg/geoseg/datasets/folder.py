@@ -1,19 +1,20 @@
 """Image/mask folder datasets that open their folders only when first used."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import albumentations as A
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from rscommon.files import InputError
 from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 
 from ..paths import resolve_geoseg_path
-from rscommon.files import InputError
 
 
 class SegmentationFolder(Dataset):

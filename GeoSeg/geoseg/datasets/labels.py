@@ -1,7 +1,9 @@
 """Label-code conventions: raw dataset codes to GeoSeg's training indices."""
+
 from __future__ import annotations
 
 import numpy as np
+
 from rscommon.files import InputError
 
 LOVEDA_RAW_MAX = 7

@@ -1,17 +1,18 @@
 """The real tiles embedded in ``data/real_samples`` (see its README) as a dataset in GeoSeg's conventions."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from rscommon.files import InputError
 from rscommon.paths import REAL_SAMPLES
 
 from .augment import train_transform, val_transform
 from .folder import SegmentationFolder
 from .labels import isprs_mmseg_to_geoseg, loveda_to_geoseg
-from rscommon.files import InputError
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,30 @@ SAMPLE_SOURCES = {
 class SampleDataset(SegmentationFolder):
     """The embedded tiles of one source (``loveda``, ``potsdam`` or ``vaihingen``), labels converted on reading."""
 
-    def __init__(self, source: str = "loveda", train: bool = False, crop_size: int = 512,
-                 ids: list[str] | None = None, repeats: int = 1, scale_resize: str = "pil"):
+    def __init__(
+        self,
+        source: str = "loveda",
+        train: bool = False,
+        crop_size: int = 512,
+        ids: list[str] | None = None,
+        repeats: int = 1,
+        scale_resize: str = "pil",
+    ):
         if source not in SAMPLE_SOURCES:
             raise InputError(f"unknown sample source {source!r}; known: {', '.join(SAMPLE_SOURCES)}")
         spec = SAMPLE_SOURCES[source]
         self.source = spec
-        transform = train_transform(crop_size, spec.ignore_index, scale_resize=scale_resize) if train else val_transform()
+        transform = (
+            train_transform(crop_size, spec.ignore_index, scale_resize=scale_resize) if train else val_transform()
+        )
         super().__init__(
-            REAL_SAMPLES / spec.folder, transform, img_dir=".", mask_dir=".",
-            img_suffix=spec.img_suffix, mask_suffix=spec.mask_suffix, label_map=spec.label_map, ids=ids,
+            REAL_SAMPLES / spec.folder,
+            transform,
+            img_dir=".",
+            mask_dir=".",
+            img_suffix=spec.img_suffix,
+            mask_suffix=spec.mask_suffix,
+            label_map=spec.label_map,
+            ids=ids,
             repeats=repeats,
         )

@@ -4,6 +4,7 @@ Checkpoint-compatible with the ABCNet of the SESSRS/GeoSeg code base: a timm Res
 context path with linear-attention refinement, a three-conv spatial path, an attentive feature
 aggregation and a pixel-shuffle output head.
 """
+
 from __future__ import annotations
 
 import timm

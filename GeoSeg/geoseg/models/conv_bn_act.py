@@ -3,6 +3,7 @@
 Their children are numbered (``0`` conv, ``1`` BatchNorm, ``2`` activation) so that state_dict keys
 read ``<name>.0.weight`` / ``<name>.1.running_mean`` as in the reference checkpoints.
 """
+
 from __future__ import annotations
 
 import torch

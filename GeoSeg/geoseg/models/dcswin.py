@@ -4,6 +4,7 @@
 size. The first two backbone stages are frozen, as in the reference. State_dict keys match the reference
 checkpoints (``backbone.*``, ``decoder.dcfam.down34.convbn2.1.weight``, ``decoder.dcfam.pa.gamma``, ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -113,10 +114,18 @@ class DCFAM(nn.Module):
         rate1, rate2 = atrous_rates
         self.conv4 = Conv(c4, c4, kernel_size=1)
         self.conv1 = Conv(c1, c1, kernel_size=1)
-        self.lf4 = nn.Sequential(separable_bn_relu(c4, c3, rate1), nn.UpsamplingNearest2d(scale_factor=2),
-                                 separable_bn_relu(c3, c2, rate2), nn.UpsamplingNearest2d(scale_factor=2))
-        self.lf3 = nn.Sequential(separable_bn_relu(c3, c2, rate1), nn.UpsamplingNearest2d(scale_factor=2),
-                                 separable_bn_relu(c2, c1, rate2), nn.UpsamplingNearest2d(scale_factor=2))
+        self.lf4 = nn.Sequential(
+            separable_bn_relu(c4, c3, rate1),
+            nn.UpsamplingNearest2d(scale_factor=2),
+            separable_bn_relu(c3, c2, rate2),
+            nn.UpsamplingNearest2d(scale_factor=2),
+        )
+        self.lf3 = nn.Sequential(
+            separable_bn_relu(c3, c2, rate1),
+            nn.UpsamplingNearest2d(scale_factor=2),
+            separable_bn_relu(c2, c1, rate2),
+            nn.UpsamplingNearest2d(scale_factor=2),
+        )
         self.ca = SharedChannelAttention()
         self.pa = SharedSpatialAttention(in_places=c3)
         self.down12 = DownConnection(c1, c2)
@@ -124,8 +133,9 @@ class DCFAM(nn.Module):
         self.down232 = DownConnection(c2, c3)
         self.down34 = DownConnection(c3, c4)
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor,
-                x4: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage features (strides 4, 8, 16, 32) -> aggregated maps at strides 4 and 8."""
         out4 = self.conv4(x4) + self.down34(self.pa(self.down232(x2)))
         out3 = self.pa(x3) + self.down231(self.ca(self.down12(x1)))
@@ -137,14 +147,20 @@ class DCFAM(nn.Module):
 class Decoder(nn.Module):
     """DCFAM, fusion of its two outputs, dropout and a conv head upsampled 4x (bilinear, corners aligned)."""
 
-    def __init__(self, encoder_channels: Sequence[int] = (96, 192, 384, 768), dropout: float = 0.05,
-                 atrous_rates: Sequence[int] = (6, 12), num_classes: int = 6) -> None:
+    def __init__(
+        self,
+        encoder_channels: Sequence[int] = (96, 192, 384, 768),
+        dropout: float = 0.05,
+        atrous_rates: Sequence[int] = (6, 12),
+        num_classes: int = 6,
+    ) -> None:
         super().__init__()
         c1, c2 = encoder_channels[0], encoder_channels[1]
         self.dcfam = DCFAM(encoder_channels, atrous_rates)
         self.dropout = nn.Dropout2d(p=dropout, inplace=True)
-        self.segmentation_head = nn.Sequential(conv_bn_relu(c1, c1), Conv(c1, num_classes, kernel_size=1),
-                                               nn.UpsamplingBilinear2d(scale_factor=4))
+        self.segmentation_head = nn.Sequential(
+            conv_bn_relu(c1, c1), Conv(c1, num_classes, kernel_size=1), nn.UpsamplingBilinear2d(scale_factor=4)
+        )
         self.up = nn.Sequential(conv_bn_relu(c2, c1), nn.UpsamplingNearest2d(scale_factor=2))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
@@ -156,13 +172,21 @@ class Decoder(nn.Module):
 class DCSwin(nn.Module):
     """Swin backbone (first stages frozen) and the DCFAM decoder. Input sides must be multiples of 32."""
 
-    def __init__(self, encoder_channels: Sequence[int] = (96, 192, 384, 768), dropout: float = 0.05,
-                 atrous_rates: Sequence[int] = (6, 12), num_classes: int = 6, embed_dim: int = 128,
-                 depths: Sequence[int] = (2, 2, 18, 2), num_heads: Sequence[int] = (4, 8, 16, 32),
-                 frozen_stages: int = 2) -> None:
+    def __init__(
+        self,
+        encoder_channels: Sequence[int] = (96, 192, 384, 768),
+        dropout: float = 0.05,
+        atrous_rates: Sequence[int] = (6, 12),
+        num_classes: int = 6,
+        embed_dim: int = 128,
+        depths: Sequence[int] = (2, 2, 18, 2),
+        num_heads: Sequence[int] = (4, 8, 16, 32),
+        frozen_stages: int = 2,
+    ) -> None:
         super().__init__()
-        self.backbone = SwinTransformer(embed_dim=embed_dim, depths=depths, num_heads=num_heads,
-                                        frozen_stages=frozen_stages)
+        self.backbone = SwinTransformer(
+            embed_dim=embed_dim, depths=depths, num_heads=num_heads, frozen_stages=frozen_stages
+        )
         self.decoder = Decoder(encoder_channels, dropout, atrous_rates, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -170,29 +194,44 @@ class DCSwin(nn.Module):
         return self.decoder(*self.backbone(x))
 
 
-def _build(embed_dim: int, depths: Sequence[int], num_heads: Sequence[int], pretrained: bool, num_classes: int,
-           weight_path: str | None) -> DCSwin:
+def _build(
+    embed_dim: int,
+    depths: Sequence[int],
+    num_heads: Sequence[int],
+    pretrained: bool,
+    num_classes: int,
+    weight_path: str | None,
+) -> DCSwin:
     channels = tuple(embed_dim * 2**i for i in range(4))
-    model = DCSwin(encoder_channels=channels, num_classes=num_classes, embed_dim=embed_dim, depths=depths,
-                   num_heads=num_heads, frozen_stages=2)
+    model = DCSwin(
+        encoder_channels=channels,
+        num_classes=num_classes,
+        embed_dim=embed_dim,
+        depths=depths,
+        num_heads=num_heads,
+        frozen_stages=2,
+    )
     if pretrained and weight_path is not None:
         load_swin_segmentation_weights(model, weight_path)
     return model
 
 
-def dcswin_base(pretrained: bool = True, num_classes: int = 4,
-                weight_path: str | None = "pretrain_weights/stseg_base.pth") -> DCSwin:
+def dcswin_base(
+    pretrained: bool = True, num_classes: int = 4, weight_path: str | None = "pretrain_weights/stseg_base.pth"
+) -> DCSwin:
     """DC-Swin with Swin-B (embed 128, depths 2-2-18-2); weights from ``weights/stseg_base.pth`` if present."""
     return _build(128, (2, 2, 18, 2), (4, 8, 16, 32), pretrained, num_classes, weight_path)
 
 
-def dcswin_small(pretrained: bool = True, num_classes: int = 4,
-                 weight_path: str | None = "pretrain_weights/stseg_small.pth") -> DCSwin:
+def dcswin_small(
+    pretrained: bool = True, num_classes: int = 4, weight_path: str | None = "pretrain_weights/stseg_small.pth"
+) -> DCSwin:
     """DC-Swin with Swin-S (embed 96, depths 2-2-18-2); weights from ``weights/stseg_small.pth`` if present."""
     return _build(96, (2, 2, 18, 2), (3, 6, 12, 24), pretrained, num_classes, weight_path)
 
 
-def dcswin_tiny(pretrained: bool = True, num_classes: int = 4,
-                weight_path: str | None = "pretrain_weights/stseg_tiny.pth") -> DCSwin:
+def dcswin_tiny(
+    pretrained: bool = True, num_classes: int = 4, weight_path: str | None = "pretrain_weights/stseg_tiny.pth"
+) -> DCSwin:
     """DC-Swin with Swin-T (embed 96, depths 2-2-6-2); weights from ``weights/stseg_tiny.pth`` if present."""
     return _build(96, (2, 2, 6, 2), (3, 6, 12, 24), pretrained, num_classes, weight_path)

@@ -3,6 +3,7 @@
 Checkpoint-compatible with the FANet of the SESSRS/GeoSeg code base (ResNet-18 trunk whose first
 residual block also halves the resolution, so the four stages sit at strides 8, 16, 32 and 64).
 """
+
 from __future__ import annotations
 
 import torch

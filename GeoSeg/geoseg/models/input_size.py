@@ -1,4 +1,5 @@
 """Input-size precondition shared by networks whose skip connections need exactly divisible sizes."""
+
 from __future__ import annotations
 
 import torch

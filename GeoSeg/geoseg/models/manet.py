@@ -4,6 +4,7 @@ semantic segmentation of fine-resolution remote sensing images", IEEE TGRS 2021)
 
 Attribute names follow the paper's repository so that its checkpoints load with ``strict=True``.
 """
+
 from __future__ import annotations
 
 from pathlib import PurePosixPath

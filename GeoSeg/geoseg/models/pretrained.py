@@ -4,6 +4,7 @@ The paper's recipe starts every encoder from its ImageNet weights, so a missing 
 :class:`~rscommon.paths.MissingWeightsError` naming the file and where it is published. Build with
 ``pretrained=False`` to start from random weights on purpose (the sample configs and the tests do).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Torchvision ResNet trunk (no pooling head) that returns its four stage outputs."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -3,6 +3,7 @@
 Children are indexed (``0``, ``1``, ...) so state_dict keys read ``<name>.0.weight`` as in the reference
 checkpoints. Padding keeps the spatial size for stride 1 ("same" padding, dilation aware).
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -17,12 +18,24 @@ class Conv(nn.Sequential):
     """A single convolution (bias-free by default) wrapped as ``<name>.0``."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1, stride: int = 1,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        stride: int = 1,
         bias: bool = False,
     ) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                      padding=same_padding(kernel_size, dilation, stride), dilation=dilation, bias=bias)
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride=stride,
+                padding=same_padding(kernel_size, dilation, stride),
+                dilation=dilation,
+                bias=bias,
+            )
         )
 
 
@@ -34,11 +47,23 @@ class SeparableConvBN(nn.Sequential):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1,
-        norm_between: bool = False, act: type[nn.Module] | None = None,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        norm_between: bool = False,
+        act: type[nn.Module] | None = None,
     ) -> None:
-        depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, padding=same_padding(kernel_size, dilation),
-                              dilation=dilation, groups=in_channels, bias=False)
+        depthwise = nn.Conv2d(
+            in_channels,
+            in_channels,
+            kernel_size,
+            padding=same_padding(kernel_size, dilation),
+            dilation=dilation,
+            groups=in_channels,
+            bias=False,
+        )
         pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         if norm_between:
             layers = [depthwise, nn.BatchNorm2d(in_channels), pointwise]

@@ -3,6 +3,7 @@
 timm has no MiT encoder, so it is written here. Module names follow the paper's repository so that its
 checkpoints and the ``segformer_b?_backbone_weights.pth`` backbone files load unchanged.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Checkpoint-compatible with the ShelfNet of the SESSRS/GeoSeg code base: a torchv
 encoder, 1x1 lateral reductions, then decoder / encoder / decoder "shelf" columns of residual
 blocks with plain Conv + BatchNorm + ReLU.
 """
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ Window attention with a relative position bias, (shifted-)window blocks, patch e
 encoder stage, and the hierarchical backbone (``SwinTransformer``) that FTUNetFormer and DCSwin use. Attribute
 names follow the Swin checkpoints (``patch_embed.proj``, ``layers.<i>.blocks.<j>.attn.qkv``, ``norm<i>``, ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,8 +48,9 @@ def window_merge(windows: torch.Tensor, window: int, height: int, width: int) ->
     return x.reshape(-1, height, width, c)
 
 
-def shifted_window_mask(height: int, width: int, window: int, shift: int,
-                        device: torch.device | None = None) -> torch.Tensor:
+def shifted_window_mask(
+    height: int, width: int, window: int, shift: int, device: torch.device | None = None
+) -> torch.Tensor:
     """Additive attention mask (nW, w*w, w*w) for a cyclic shift: 0 within a region, -100 across regions.
 
     ``height`` and ``width`` must be multiples of ``window``.
@@ -80,8 +82,15 @@ class Mlp(nn.Module):
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside ``window x window`` windows with a learned relative position bias."""
 
-    def __init__(self, dim: int, window: int, num_heads: int, qkv_bias: bool = True,
-                 attn_drop: float = 0.0, proj_drop: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        window: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ) -> None:
         super().__init__()
         self.window = window
         self.num_heads = num_heads
@@ -121,8 +130,18 @@ class SwinBlock(nn.Module):
     Inputs of any size are zero-padded on the bottom/right to a multiple of the window and cropped back.
     """
 
-    def __init__(self, dim: int, num_heads: int, window: int = 7, shift: int = 0, mlp_ratio: float = 4.0,
-                 qkv_bias: bool = True, drop: float = 0.0, attn_drop: float = 0.0, drop_path: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window: int = 7,
+        shift: int = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+    ) -> None:
         super().__init__()
         if not 0 <= shift < window:
             raise ValueError(f"shift {shift} must be in [0, window={window})")
@@ -161,8 +180,9 @@ class FixedResolutionSwinBlock(SwinBlock):
     As in Swin-UNet, a resolution not larger than the window turns into a single unshifted window.
     """
 
-    def __init__(self, dim: int, resolution: tuple[int, int], num_heads: int, window: int = 7, shift: int = 0,
-                 **kwargs) -> None:
+    def __init__(
+        self, dim: int, resolution: tuple[int, int], num_heads: int, window: int = 7, shift: int = 0, **kwargs
+    ) -> None:
         if min(resolution) <= window:
             window, shift = min(resolution), 0
         super().__init__(dim, num_heads, window, shift, **kwargs)
@@ -218,9 +238,18 @@ class SwinStage(nn.Module):
     to save memory while training.
     """
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window: int, drop_path: Sequence[float],
-                 downsample: bool, resolution: tuple[int, int] | None = None, checkpointing: bool = False,
-                 **block_kwargs) -> None:
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window: int,
+        drop_path: Sequence[float],
+        downsample: bool,
+        resolution: tuple[int, int] | None = None,
+        checkpointing: bool = False,
+        **block_kwargs,
+    ) -> None:
         super().__init__()
         self.window = window
         self.resolution = resolution
@@ -228,11 +257,14 @@ class SwinStage(nn.Module):
         self.checkpointing = checkpointing
         shifts = [0 if i % 2 == 0 else window // 2 for i in range(depth)]
         if self.fixed_resolution:
-            blocks = [FixedResolutionSwinBlock(dim, resolution, num_heads, window, s, drop_path=p, **block_kwargs)
-                      for s, p in zip(shifts, drop_path)]
+            blocks = [
+                FixedResolutionSwinBlock(dim, resolution, num_heads, window, s, drop_path=p, **block_kwargs)
+                for s, p in zip(shifts, drop_path)
+            ]
         else:
-            blocks = [SwinBlock(dim, num_heads, window, s, drop_path=p, **block_kwargs)
-                      for s, p in zip(shifts, drop_path)]
+            blocks = [
+                SwinBlock(dim, num_heads, window, s, drop_path=p, **block_kwargs) for s, p in zip(shifts, drop_path)
+            ]
         self.blocks = nn.ModuleList(blocks)
         self.downsample = PatchMerging(dim) if downsample else None
 
@@ -265,7 +297,7 @@ def stochastic_depth(drop_path_rate: float, depths: Sequence[int]) -> list[list[
     """Drop-path rates rising linearly from 0 to ``drop_path_rate`` over all blocks, split per stage."""
     rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
     starts = [sum(depths[:i]) for i in range(len(depths))]
-    return [rates[s:s + d] for s, d in zip(starts, depths)]
+    return [rates[s : s + d] for s, d in zip(starts, depths)]
 
 
 def init_transformer_weights(module: nn.Module) -> None:
@@ -286,9 +318,16 @@ class SwinTransformer(nn.Module):
     ``0 .. k-2`` (kept in eval mode), as in the Swin segmentation code.
     """
 
-    def __init__(self, embed_dim: int = 128, depths: Sequence[int] = (2, 2, 18, 2),
-                 num_heads: Sequence[int] = (4, 8, 16, 32), window: int = 7, mlp_ratio: float = 4.0,
-                 drop_path_rate: float = 0.3, frozen_stages: int = -1) -> None:
+    def __init__(
+        self,
+        embed_dim: int = 128,
+        depths: Sequence[int] = (2, 2, 18, 2),
+        num_heads: Sequence[int] = (4, 8, 16, 32),
+        window: int = 7,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.3,
+        frozen_stages: int = -1,
+    ) -> None:
         super().__init__()
         self.frozen_stages = frozen_stages
         self.num_features = [embed_dim * 2**i for i in range(len(depths))]

@@ -5,6 +5,7 @@ Encoder stages with patch merging, a mirrored decoder with patch expanding and s
 ``attn_mask`` buffers); other input sizes are rejected. State_dict keys match the reference checkpoints
 (``swin_unet.layers_up.1.blocks.0.attn.qkv.weight``, ``swin_unet.up.expand.weight``, ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,8 +29,10 @@ class FixedSizePatchEmbed(PatchEmbed):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, S, S) with S = img_size -> (B, (S/p)^2, embed_dim)."""
         if tuple(x.shape[-2:]) != (self.img_size, self.img_size):
-            raise ValueError(f"SwinUNet was built for {self.img_size}x{self.img_size} inputs, got "
-                             f"{x.shape[-2]}x{x.shape[-1]}; build it with img_size matching the input")
+            raise ValueError(
+                f"SwinUNet was built for {self.img_size}x{self.img_size} inputs, got "
+                f"{x.shape[-2]}x{x.shape[-1]}; build it with img_size matching the input"
+            )
         return super().forward(x).flatten(2).transpose(1, 2)
 
 
@@ -55,8 +58,17 @@ class PatchExpand(nn.Module):
 class SwinDecoderStage(SwinStage):
     """Decoder stage: Swin blocks at a fixed resolution, then an optional 2x :class:`PatchExpand`."""
 
-    def __init__(self, dim: int, resolution: tuple[int, int], depth: int, num_heads: int, window: int,
-                 drop_path: Sequence[float], upsample: bool, **kwargs) -> None:
+    def __init__(
+        self,
+        dim: int,
+        resolution: tuple[int, int],
+        depth: int,
+        num_heads: int,
+        window: int,
+        drop_path: Sequence[float],
+        upsample: bool,
+        **kwargs,
+    ) -> None:
         super().__init__(dim, depth, num_heads, window, drop_path, downsample=False, resolution=resolution, **kwargs)
         self.upsample = PatchExpand(resolution, dim, dim // 2) if upsample else None
 
@@ -69,10 +81,20 @@ class SwinDecoderStage(SwinStage):
 class SwinTransformerSys(nn.Module):
     """The Swin-UNet encoder-decoder on ``img_size x img_size`` inputs (sides multiples of 32)."""
 
-    def __init__(self, img_size: int = 224, patch_size: int = 4, in_chans: int = 3, num_classes: int = 1000,
-                 embed_dim: int = 96, depths: Sequence[int] = (2, 2, 2, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
-                 window_size: int = 7, mlp_ratio: float = 4.0, drop_path_rate: float = 0.1,
-                 use_checkpoint: bool = False) -> None:
+    def __init__(
+        self,
+        img_size: int = 224,
+        patch_size: int = 4,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 2, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int = 7,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.1,
+        use_checkpoint: bool = False,
+    ) -> None:
         super().__init__()
         stages = len(depths)
         side = img_size // patch_size
@@ -82,19 +104,29 @@ class SwinTransformerSys(nn.Module):
         sides = [(side // 2**i, side // 2**i) for i in range(stages)]
         common = dict(mlp_ratio=mlp_ratio, checkpointing=use_checkpoint)
         self.layers = nn.ModuleList(
-            SwinStage(dims[i], depths[i], num_heads[i], window_size, rates[i], downsample=i < stages - 1,
-                      resolution=sides[i], **common)
+            SwinStage(
+                dims[i],
+                depths[i],
+                num_heads[i],
+                window_size,
+                rates[i],
+                downsample=i < stages - 1,
+                resolution=sides[i],
+                **common,
+            )
             for i in range(stages)
         )
         deepest = stages - 1
         self.layers_up = nn.ModuleList([PatchExpand(sides[deepest], dims[deepest], dims[deepest] // 2)])
         self.layers_up.extend(
-            SwinDecoderStage(dims[i], sides[i], depths[i], num_heads[i], window_size, rates[i], upsample=i > 0,
-                             **common)
+            SwinDecoderStage(
+                dims[i], sides[i], depths[i], num_heads[i], window_size, rates[i], upsample=i > 0, **common
+            )
             for i in reversed(range(deepest))
         )
         self.concat_back_dim = nn.ModuleList(
-            [nn.Identity()] + [nn.Linear(2 * dims[i], dims[i]) for i in reversed(range(deepest))])
+            [nn.Identity()] + [nn.Linear(2 * dims[i], dims[i]) for i in reversed(range(deepest))]
+        )
         self.norm = nn.LayerNorm(dims[deepest])
         self.norm_up = nn.LayerNorm(embed_dim)
         self.up = PatchExpand(sides[0], embed_dim, embed_dim, scale=patch_size)
@@ -122,14 +154,21 @@ class SwinUnet(nn.Module):
     Blocks are recomputed in the backward pass (activation checkpointing) to save memory in training.
     """
 
-    def __init__(self, img_size: int = 224, num_classes: int = 21843, zero_head: bool = False,
-                 window_size: int = 7) -> None:
+    def __init__(
+        self, img_size: int = 224, num_classes: int = 21843, zero_head: bool = False, window_size: int = 7
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.zero_head = zero_head
         self.img_size = img_size
-        self.swin_unet = SwinTransformerSys(img_size=img_size, in_chans=3, num_classes=num_classes,
-                                            depths=(2, 2, 6, 2), window_size=window_size, use_checkpoint=True)
+        self.swin_unet = SwinTransformerSys(
+            img_size=img_size,
+            in_chans=3,
+            num_classes=num_classes,
+            depths=(2, 2, 6, 2),
+            window_size=window_size,
+            use_checkpoint=True,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1 or 3, S, S) -> logits (B, num_classes, S, S)."""
@@ -159,15 +198,23 @@ def load_swin_classification_weights(net: SwinTransformerSys, weight_path: str) 
     path = require_weights(file_name, SWIN_TINY_URL)
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     own = net.state_dict()
-    compatible = {k: v for k, v in mirror_encoder_weights(checkpoint.get("model", checkpoint)).items()
-                  if k in own and own[k].shape == v.shape}
+    compatible = {
+        k: v
+        for k, v in mirror_encoder_weights(checkpoint.get("model", checkpoint)).items()
+        if k in own and own[k].shape == v.shape
+    }
     if not compatible:
         raise ValueError(f"{path}: no entry matches the SwinUNet encoder (expected a Swin classification checkpoint)")
     net.load_state_dict(compatible, strict=False)
 
 
-def swin_unet(img_size: int = 1024, pretrained: bool = True, num_classes: int = 6, window_size: int = 7,
-              weight_path: str | None = "pretrain_weights/swin_tiny_patch4_window7_224.pth") -> SwinUnet:
+def swin_unet(
+    img_size: int = 1024,
+    pretrained: bool = True,
+    num_classes: int = 6,
+    window_size: int = 7,
+    weight_path: str | None = "pretrain_weights/swin_tiny_patch4_window7_224.pth",
+) -> SwinUnet:
     """SwinUNet for ``img_size`` inputs; with ``pretrained`` the Swin-T ImageNet weights are read from
     ``weights/swin_tiny_patch4_window7_224.pth`` (missing = an error naming it)."""
     model = SwinUnet(img_size=img_size, num_classes=num_classes, window_size=window_size)

@@ -4,6 +4,7 @@ The decoder here is shared with FTUNetFormer (``ftunetformer.py``), which swaps 
 Transformer and changes a few decoder details (see :class:`Decoder`). State_dict keys match the reference
 checkpoints (``backbone.*`` from timm, ``decoder.b4.attn.qkv.0.weight``, ``decoder.p1.ca.1.0.weight``, ...).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -78,7 +79,8 @@ class GlobalLocalAttention(nn.Module):
         padded = F.pad(x, (0, (-w) % self.ws, 0, (-h) % self.ws), mode="reflect")
         attn = self.window_attention(padded)[:, :, :h, :w]
         out = self.attn_x(F.pad(attn, (0, 0, 0, 1), mode="reflect")) + self.attn_y(
-            F.pad(attn, (0, 1, 0, 0), mode="reflect"))
+            F.pad(attn, (0, 1, 0, 0), mode="reflect")
+        )
         out = self.proj(F.pad(out + local, (0, 1, 0, 1), mode="reflect"))
         return out[:, :, :h, :w]
 
@@ -100,8 +102,14 @@ class ConvMlp(nn.Module):
 class Block(nn.Module):
     """Transformer block on feature maps: BatchNorm, global-local attention, BatchNorm, MLP (residuals)."""
 
-    def __init__(self, dim: int = 256, num_heads: int = 16, mlp_ratio: float = 4.0, window_size: int = 8,
-                 norm_between: bool = True) -> None:
+    def __init__(
+        self,
+        dim: int = 256,
+        num_heads: int = 16,
+        mlp_ratio: float = 4.0,
+        window_size: int = 8,
+        norm_between: bool = True,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.BatchNorm2d(dim)
         self.attn = GlobalLocalAttention(dim, num_heads, window_size, norm_between)
@@ -121,8 +129,9 @@ class WF(nn.Module):
     (conv-BN-ReLU6) follows.
     """
 
-    def __init__(self, in_channels: int, decode_channels: int, pre_conv: Callable[[int, int], nn.Module],
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, in_channels: int, decode_channels: int, pre_conv: Callable[[int, int], nn.Module], eps: float = 1e-8
+    ) -> None:
         super().__init__()
         self.pre_conv = pre_conv(in_channels, decode_channels)
         self.weights = nn.Parameter(torch.ones(2))
@@ -140,13 +149,23 @@ class WF(nn.Module):
 class FeatureRefinementHead(WF):
     """Weighted fusion followed by spatial (depthwise conv) and channel (squeeze-excite) attention."""
 
-    def __init__(self, in_channels: int, decode_channels: int, pre_conv: Callable[[int, int], nn.Module],
-                 norm_between: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        decode_channels: int,
+        pre_conv: Callable[[int, int], nn.Module],
+        norm_between: bool = True,
+    ) -> None:
         super().__init__(in_channels, decode_channels, pre_conv)
         d = decode_channels
         self.pa = nn.Sequential(nn.Conv2d(d, d, kernel_size=3, padding=1, groups=d), nn.Sigmoid())
-        self.ca = nn.Sequential(nn.AdaptiveAvgPool2d(1), Conv(d, d // 16, kernel_size=1), nn.ReLU6(),
-                                Conv(d // 16, d, kernel_size=1), nn.Sigmoid())
+        self.ca = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            Conv(d, d // 16, kernel_size=1),
+            nn.ReLU6(),
+            Conv(d // 16, d, kernel_size=1),
+            nn.Sigmoid(),
+        )
         self.shortcut = conv_bn(d, d, 1)
         self.proj = SeparableConvBN(d, d, 3, norm_between=norm_between)
         self.act = nn.ReLU6()
@@ -181,9 +200,18 @@ class Decoder(nn.Module):
     projections (``fuse_norm``), norm after the pointwise conv, no auxiliary head.
     """
 
-    def __init__(self, encoder_channels: Sequence[int] = (64, 128, 256, 512), decode_channels: int = 64,
-                 dropout: float = 0.1, window_size: int = 8, num_classes: int = 6, num_heads: int = 8,
-                 norm_between: bool = True, fuse_norm: bool = False, aux_head: bool = True) -> None:
+    def __init__(
+        self,
+        encoder_channels: Sequence[int] = (64, 128, 256, 512),
+        decode_channels: int = 64,
+        dropout: float = 0.1,
+        window_size: int = 8,
+        num_classes: int = 6,
+        num_heads: int = 8,
+        norm_between: bool = True,
+        fuse_norm: bool = False,
+        aux_head: bool = True,
+    ) -> None:
         super().__init__()
         d = decode_channels
 
@@ -206,11 +234,13 @@ class Decoder(nn.Module):
         else:
             self.aux_head = None
         self.p1 = FeatureRefinementHead(encoder_channels[-4], d, pre_conv, norm_between)
-        self.segmentation_head = nn.Sequential(conv_bn_relu6(d, d), nn.Dropout2d(p=dropout, inplace=True),
-                                               Conv(d, num_classes, kernel_size=1))
+        self.segmentation_head = nn.Sequential(
+            conv_bn_relu6(d, d), nn.Dropout2d(p=dropout, inplace=True), Conv(d, num_classes, kernel_size=1)
+        )
 
-    def forward(self, res1: torch.Tensor, res2: torch.Tensor, res3: torch.Tensor, res4: torch.Tensor, h: int,
-                w: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, res1: torch.Tensor, res2: torch.Tensor, res3: torch.Tensor, res4: torch.Tensor, h: int, w: int
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, num_classes, h, w); in training with an aux head, ``(logits, aux_logits)``."""
         x4 = self.b4(self.pre_conv(res4))
         x3 = self.b3(self.p3(x4, res3))
@@ -231,11 +261,23 @@ class UNetFormer(nn.Module):
     ``(logits, aux_logits)``.
     """
 
-    def __init__(self, decode_channels: int = 64, dropout: float = 0.1, backbone_name: str = "swsl_resnet18",
-                 pretrained: bool = True, window_size: int = 8, num_classes: int = 6) -> None:
+    def __init__(
+        self,
+        decode_channels: int = 64,
+        dropout: float = 0.1,
+        backbone_name: str = "swsl_resnet18",
+        pretrained: bool = True,
+        window_size: int = 8,
+        num_classes: int = 6,
+    ) -> None:
         super().__init__()
-        self.backbone = timm.create_model(TIMM_ALIASES.get(backbone_name, backbone_name), features_only=True,
-                                          output_stride=32, out_indices=(1, 2, 3, 4), pretrained=False)
+        self.backbone = timm.create_model(
+            TIMM_ALIASES.get(backbone_name, backbone_name),
+            features_only=True,
+            output_stride=32,
+            out_indices=(1, 2, 3, 4),
+            pretrained=False,
+        )
         if pretrained:
             url = self.backbone.pretrained_cfg["url"]
             load_pretrained_backbone(self.backbone, url.rsplit("/", 1)[-1], url)

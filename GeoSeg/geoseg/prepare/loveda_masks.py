@@ -3,6 +3,7 @@
 Each converted mask is written as a P-mode PNG with the Urban palette, and its colour rendering beside it in
 another folder. Existing outputs are kept unless ``overwrite``, so an interrupted run continues where it stopped.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -32,8 +33,9 @@ def convert_mask(mask_path: Path, output_dir: Path, rgb_dir: Path, overwrite: bo
     write_rgb_png(rgb_target, labels, URBAN)
 
 
-def convert_masks(mask_dir: Path, output_dir: Path, rgb_dir: Path | None = None, overwrite: bool = False,
-                  workers: int = 2) -> tuple[int, Path]:
+def convert_masks(
+    mask_dir: Path, output_dir: Path, rgb_dir: Path | None = None, overwrite: bool = False, workers: int = 2
+) -> tuple[int, Path]:
     """Convert every ``*.png`` of ``mask_dir``; returns how many and the colour folder (default ``<output>_rgb``)."""
     rgb_dir = rgb_dir or output_dir.with_name(output_dir.name + "_rgb")
     if mask_dir.resolve() in (output_dir.resolve(), rgb_dir.resolve()):

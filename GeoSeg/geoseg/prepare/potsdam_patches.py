@@ -11,6 +11,7 @@ image in the bottom-right corner (``albumentations.PadIfNeeded(position="bottom_
 black image, label 6 on the top and left), so a 6000-pixel side gives windows at 0, 1024, ..., 5120 of the
 padded tile; ``"none"`` cuts training tiles like validation tiles (no padding, last window shifted back).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -27,14 +28,19 @@ from rscommon.datasets import get_dataset
 from rscommon.files import InputError, save_png_atomic
 from rscommon.image_header import read_header
 from rscommon.images import read_rgb
-from rscommon.limits import max_image_pixels
 from rscommon.labels import write_label_png
+from rscommon.limits import max_image_pixels
 from rscommon.parallel import Execution, progress_map
 
 POTSDAM = get_dataset("potsdam")
 # ISPRS label colours (RGB) -> class index; black marks the eroded boundaries.
 COLOUR_TO_CLASS = {
-    (255, 255, 255): 0, (0, 0, 255): 1, (0, 255, 255): 2, (0, 255, 0): 3, (255, 255, 0): 4, (255, 0, 0): 5,
+    (255, 255, 255): 0,
+    (0, 0, 255): 1,
+    (0, 255, 255): 2,
+    (0, 255, 0): 3,
+    (255, 255, 0): 4,
+    (255, 0, 0): 5,
     (0, 0, 0): 6,
 }
 UNKNOWN_CLASS = 6
@@ -113,8 +119,14 @@ def padded_side(length: int, size: int) -> int:
 def pad_bottom_right(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Pad to multiples of ``size`` with the tile in the bottom-right corner: black image, ignore label."""
     height, width = padded_side(image.shape[0], size), padded_side(image.shape[1], size)
-    pad = A.PadIfNeeded(min_height=height, min_width=width, position="bottom_right", border_mode=cv2.BORDER_CONSTANT,
-                        fill=0, fill_mask=UNKNOWN_CLASS)
+    pad = A.PadIfNeeded(
+        min_height=height,
+        min_width=width,
+        position="bottom_right",
+        border_mode=cv2.BORDER_CONSTANT,
+        fill=0,
+        fill_mask=UNKNOWN_CLASS,
+    )
     out = pad(image=image, mask=labels)
     return out["image"], out["mask"]
 
@@ -129,8 +141,9 @@ def colours_to_classes(rgb: np.ndarray, source: Path) -> np.ndarray:
         labels[hit] = index
         known |= hit
     if not known.all():
-        warnings.warn(f"{source}: {int((~known).sum())} pixel(s) with colours outside the ISPRS table -> ignore 6",
-                      stacklevel=2)
+        warnings.warn(
+            f"{source}: {int((~known).sum())} pixel(s) with colours outside the ISPRS table -> ignore 6", stacklevel=2
+        )
     return labels
 
 
@@ -149,7 +162,8 @@ def patch_names(tile: Tile, height: int, width: int, settings: SplitSettings) ->
     if settings.pads:
         height, width = padded_side(height, settings.size), padded_side(width, settings.size)
     count = len(window_starts(height, settings.size, settings.stride)) * len(
-        window_starts(width, settings.size, settings.stride))
+        window_starts(width, settings.size, settings.stride)
+    )
     return [f"{tile.prefix}{m}_{k}.png" for m in range(1 if settings.mode == "val" else 3) for k in range(count)]
 
 
@@ -171,15 +185,22 @@ def split_tile(tile: Tile, img_out: Path, mask_out: Path, settings: SplitSetting
         cols = window_starts(version_image.shape[1], settings.size, settings.stride)
         for k, (y, x) in enumerate((y, x) for y in rows for x in cols):
             name = f"{tile.prefix}{m}_{k}.png"
-            patch = np.ascontiguousarray(version_image[y: y + settings.size, x: x + settings.size])
+            patch = np.ascontiguousarray(version_image[y : y + settings.size, x : x + settings.size])
             save_png_atomic(img_out / name, Image.fromarray(patch, mode="RGB"))
-            write_label_png(mask_out / name, version_labels[y: y + settings.size, x: x + settings.size], POTSDAM)
+            write_label_png(mask_out / name, version_labels[y : y + settings.size, x : x + settings.size], POTSDAM)
             written += 1
     return written
 
 
-def split_tiles(tiles: list[Tile], img_out: Path, mask_out: Path, settings: SplitSettings, inputs: list[Path],
-                overwrite: bool = False, workers: int = 2) -> int:
+def split_tiles(
+    tiles: list[Tile],
+    img_out: Path,
+    mask_out: Path,
+    settings: SplitSettings,
+    inputs: list[Path],
+    overwrite: bool = False,
+    workers: int = 2,
+) -> int:
     """Cut every tile (in ``workers`` processes); the output folders must differ from the ``inputs`` folders."""
     for folder in (img_out, mask_out):
         if folder.resolve() in {p.resolve() for p in inputs}:

@@ -19,16 +19,18 @@ from .scores import MAJORITY_VOTE_T1, METHOD_LABELS, load_tile, scores_row
 from .settings import DemoSettings
 
 
-def tile_panels(tiles: Iterable[str], work: Workspace, refined: Path, spec: DatasetSpec, out: Path,
-                prefix: str) -> list[dict]:
+def tile_panels(
+    tiles: Iterable[str], work: Workspace, refined: Path, spec: DatasetSpec, out: Path, prefix: str
+) -> list[dict]:
     """One panel per tile with its SESSRS map from ``refined/<tile>.png``; image paths relative to ``out``."""
     panels = []
     for name in tiles:
         tile, gt = load_tile(work, name, spec)
         relative = f"panels/{prefix}_{name}.png"
         masks = [tile.masks[..., i] for i in range(tile.masks.shape[2])]
-        counts = save_tile_panel(out / relative, tile.image, gt, tile.pred, masks,
-                                 read_label_png(refined / f"{name}.png", spec), spec)
+        counts = save_tile_panel(
+            out / relative, tile.image, gt, tile.pred, masks, read_label_png(refined / f"{name}.png", spec), spec
+        )
         panels.append({"tile": name, "image": relative, **counts})
     return panels
 
@@ -44,12 +46,18 @@ def heatmaps(sweep: dict, sweep_dir: Path, spec: DatasetSpec, out: Path) -> list
     return grids
 
 
-def protocol_tables(matrices: dict[str, dict[str, np.ndarray]], folds: dict[str, list[dict]],
-                    spec: DatasetSpec) -> list[dict]:
+def protocol_tables(
+    matrices: dict[str, dict[str, np.ndarray]], folds: dict[str, list[dict]], spec: DatasetSpec
+) -> list[dict]:
     """Per protocol its title, description, picked thresholds per fold and one row of figures per method."""
     return [
-        {"key": key, "title": PROTOCOLS[key].title, "description": PROTOCOLS[key].description,
-         "folds": folds[key], "rows": [scores_row(method, matrix, spec) for method, matrix in per_method.items()]}
+        {
+            "key": key,
+            "title": PROTOCOLS[key].title,
+            "description": PROTOCOLS[key].description,
+            "folds": folds[key],
+            "rows": [scores_row(method, matrix, spec) for method, matrix in per_method.items()],
+        }
         for key, per_method in matrices.items()
     ]
 
@@ -70,8 +78,9 @@ def refined_classes(protocols: Sequence[dict], classes: Sequence[str]) -> dict[s
     return {p["key"]: [c for c in classes if any(c in fold["modify"] for fold in p["folds"])] for p in protocols}
 
 
-def set_group(sample: SampleSet, tiles: Sequence[str], protocols: list[dict], grids: list[dict],
-              panels: list[dict]) -> dict:
+def set_group(
+    sample: SampleSet, tiles: Sequence[str], protocols: list[dict], grids: list[dict], panels: list[dict]
+) -> dict:
     """The report's section of one sample set."""
     spec = sample.spec
     return {
@@ -92,11 +101,14 @@ def model_description(settings: DemoSettings, reused: bool) -> tuple[str, str]:
     """Which predictions were refined, and what that means for the figures."""
     length = f"for {settings.train_epochs} epoch(s)" if settings.train_epochs else "briefly"
     batches = f", {settings.train_batches} batch(es) per epoch" if settings.train_batches else ""
-    model = (f"GeoSeg's sample UNetFormer (GeoSeg/config/sample/), trained {length}{batches} on CPU on the same "
-             f"tiles it then predicts" + ("; the checkpoint of an earlier run in this folder was reused" if reused
-                                          else ""))
-    meaning = ("A small model trained for minutes: its predictions are far from the paper's, so the tables show "
-               "how each method changes a weak prediction, not the accuracy the paper reports.")
+    model = (
+        f"GeoSeg's sample UNetFormer (GeoSeg/config/sample/), trained {length}{batches} on CPU on the same "
+        f"tiles it then predicts" + ("; the checkpoint of an earlier run in this folder was reused" if reused else "")
+    )
+    meaning = (
+        "A small model trained for minutes: its predictions are far from the paper's, so the tables show "
+        "how each method changes a weak prediction, not the accuracy the paper reports."
+    )
     return model, meaning
 
 
@@ -114,8 +126,10 @@ def details_notes(settings: DemoSettings) -> list[str]:
         "method stops predicting altogether drops out of mF1; mIoU and OA are the figures to compare.",
     ]
     if settings.crop:
-        notes.append(f"Cut-down run: tiles cropped to {settings.crop} x {settings.crop} "
-                     f"({settings.crops_per_tile} per tile), predictions cropped from the full-tile prediction.")
+        notes.append(
+            f"Cut-down run: tiles cropped to {settings.crop} x {settings.crop} "
+            f"({settings.crops_per_tile} per tile), predictions cropped from the full-tile prediction."
+        )
     return notes
 
 

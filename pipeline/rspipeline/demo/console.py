@@ -100,8 +100,12 @@ class Console:
             self._log.write("$ " + " ".join(command) + "\n")
             self._log.flush()
         log = self._log
-        with subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=None if log is None else subprocess.STDOUT) \
-                as process, self._timer() as timer:
+        with (
+            subprocess.Popen(
+                command, cwd=REPO_ROOT, stdout=log, stderr=None if log is None else subprocess.STDOUT
+            ) as process,
+            self._timer() as timer,
+        ):
             while process.poll() is None:
                 timer.refresh()
                 time.sleep(TIMER_REFRESH_S)
@@ -111,8 +115,14 @@ class Console:
     def _timer(self) -> tqdm:
         """The stage's elapsed time, to redraw in place while a script runs (only on an interactive terminal)."""
         interactive = not self.verbose and self.terminal.isatty()
-        return tqdm(total=None, desc=self._title, bar_format="{desc}  {elapsed}", file=self.terminal, leave=False,
-                    disable=not interactive)
+        return tqdm(
+            total=None,
+            desc=self._title,
+            bar_format="{desc}  {elapsed}",
+            file=self.terminal,
+            leave=False,
+            disable=not interactive,
+        )
 
     @contextmanager
     def _output_to(self, log_path: Path, title: str) -> Iterator[None]:

@@ -37,8 +37,10 @@ class ObjectChoice:
     def meaning(self) -> str:
         """What the source means for the figures."""
         if self.model == "regions":
-            return ("These are colour superpixels, not SAM objects: SESSRS runs as it would with SAM, but its "
-                    "figures show the pipeline working, not the paper's SAM-based gains.")
+            return (
+                "These are colour superpixels, not SAM objects: SESSRS runs as it would with SAM, but its "
+                "figures show the pipeline working, not the paper's SAM-based gains."
+            )
         return "SAM-family objects, as in the paper."
 
     def arguments(self) -> list[str]:
@@ -53,11 +55,14 @@ def choose_objects(request: str) -> ObjectChoice:
     weights."""
     if request == "regions":
         return ObjectChoice("regions")
-    for model in ([request] if request in PREFERENCE else list(PREFERENCE)):
+    for model in [request] if request in PREFERENCE else list(PREFERENCE):
         present = [t for t in PREFERENCE[model] if default_checkpoint_path(model, t).is_file()]
         if present or request == model:
             return ObjectChoice(model, present[0] if present else source_spec(model).default_model_type)
     smallest = source_spec("samhq").checkpoint(PREFERENCE["samhq"][0])
     folder = default_checkpoint_path("samhq", PREFERENCE["samhq"][0]).parent
-    return ObjectChoice("regions", missing=f"No HQ-SAM checkpoint found: put {smallest.file_name} (from "
-                                           f"{smallest.url}) in {folder}/ to use SAM objects.")
+    return ObjectChoice(
+        "regions",
+        missing=f"No HQ-SAM checkpoint found: put {smallest.file_name} (from "
+        f"{smallest.url}) in {folder}/ to use SAM objects.",
+    )

@@ -21,6 +21,7 @@ from sessrs.thresholds import Thresholds
 
 from .settings import DemoSettings
 
+
 @dataclass(frozen=True)
 class Protocol:
     """How thresholds are tuned, as the report titles and explains it."""
@@ -33,12 +34,18 @@ class Protocol:
 PROTOCOLS = {
     p.key: p
     for p in (
-        Protocol("reference", "Reference protocol (thresholds tuned on the reported tiles)",
-                 "Thresholds swept and picked on the same tiles that are reported, as the paper's scripts do."),
-        Protocol("held_out", "Held-out protocol (leave one tile out)",
-                 "Each tile is refined with thresholds swept and picked on the other tiles of its set only; the "
-                 "per-tile confusion matrices are pooled. Unrefined, majority vote and DenseCRF tune nothing, so "
-                 "their rows equal the reference protocol's."),
+        Protocol(
+            "reference",
+            "Reference protocol (thresholds tuned on the reported tiles)",
+            "Thresholds swept and picked on the same tiles that are reported, as the paper's scripts do.",
+        ),
+        Protocol(
+            "held_out",
+            "Held-out protocol (leave one tile out)",
+            "Each tile is refined with thresholds swept and picked on the other tiles of its set only; the "
+            "per-tile confusion matrices are pooled. Unrefined, majority vote and DenseCRF tune nothing, so "
+            "their rows equal the reference protocol's.",
+        ),
     )
 }
 
@@ -84,8 +91,9 @@ SESSRS_VARIANTS = (
 )
 
 
-def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings,
-                   variant: Variant) -> dict:
+def tune_and_apply(
+    fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings, variant: Variant
+) -> dict:
     """Sweep on the fold's tuning tiles, choose thresholds as ``variant`` says, and refine the fold's evaluation
     tiles with them (the SESSRS stage's own API).
 
@@ -97,10 +105,12 @@ def tune_and_apply(fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Pa
     execution = Execution(settings.workers)
     sweep_folder = SweepFolder(out / variant.sweep_folder)
     sweep = run_sweep(tune, spec, sweep_folder, options=options, execution=execution)
-    choice = ChoiceSettings(search=variant.search, threshold_mode=settings.pick_mode,
-                            max_objects=settings.max_objects, options=options)
-    applied = choose_and_apply(sweep_folder.sweep, tune, evaluate, spec, variant_folder(out, variant),
-                               settings=choice, execution=execution)
+    choice = ChoiceSettings(
+        search=variant.search, threshold_mode=settings.pick_mode, max_objects=settings.max_objects, options=options
+    )
+    applied = choose_and_apply(
+        sweep_folder.sweep, tune, evaluate, spec, variant_folder(out, variant), settings=choice, execution=execution
+    )
     return {"sweep": sweep, "best": applied.thresholds}
 
 
@@ -112,6 +122,10 @@ def variant_folder(out: Path, variant: Variant) -> ChoiceFolder:
 def fold_summary(fold: Fold, chosen: dict[str, Thresholds], spec: DatasetSpec) -> dict:
     """The fold's tiles and, by class name, the thresholds each variant chose (the per-class pick's at the top)."""
     first, *others = SESSRS_VARIANTS
-    return {"name": fold.name, "tune": list(fold.tune), "eval": list(fold.evaluate),
-            **chosen[first.key].by_class_name(spec),
-            "variants": {v.label: chosen[v.key].by_class_name(spec) for v in others if v.key in chosen}}
+    return {
+        "name": fold.name,
+        "tune": list(fold.tune),
+        "eval": list(fold.evaluate),
+        **chosen[first.key].by_class_name(spec),
+        "variants": {v.label: chosen[v.key].by_class_name(spec) for v in others if v.key in chosen},
+    }

@@ -46,8 +46,9 @@ class SessrsResults:
     reference_sweep: dict
 
 
-def tune_sessrs(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings,
-                console: Console) -> SessrsResults:
+def tune_sessrs(
+    tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings, console: Console
+) -> SessrsResults:
     """Every fold of every protocol through the SESSRS stage, once per variant. Each variant refines each
     evaluation tile once, into its fold's ``se_mask/``, and is scored from there."""
     folds = [(protocol, fold) for protocol, folds in protocol_folds(tiles).items() for fold in folds]
@@ -66,21 +67,23 @@ def tune_sessrs(tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settin
             results.folds.setdefault(protocol, []).append(fold_summary(fold, chosen, spec))
         if protocol == "reference" and variant is SESSRS_VARIANTS[0]:
             results.reference_sweep = tuned["sweep"]
-    results.matrices = {protocol: {variant: pooled(matrices) for variant, matrices in variants.items()}
-                        for protocol, variants in per_tile.items()}
+    results.matrices = {
+        protocol: {variant: pooled(matrices) for variant, matrices in variants.items()}
+        for protocol, variants in per_tile.items()
+    }
     return results
 
 
-def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects: ObjectChoice,
-            console: Console) -> tuple[dict, dict]:
+def run_set(
+    sample: SampleSet, work: Workspace, settings: DemoSettings, objects: ObjectChoice, console: Console
+) -> tuple[dict, dict]:
     """The whole pipeline for one sample set; returns its report group and its metrics entry."""
     spec, key = sample.spec, sample.key
     with console.stage(f"{key}-tiles", f"{key}: tiles"):
         windows = prepare_set(sample, settings, work)
         tiles = [w.name for w in windows]
     reused = is_trained(work)
-    with console.stage(f"{key}-train", f"{key}: train GeoSeg sample UNetFormer (CPU)"
-                       + (", reused" if reused else "")):
+    with console.stage(f"{key}-train", f"{key}: train GeoSeg sample UNetFormer (CPU)" + (", reused" if reused else "")):
         if not reused:
             train(sample, work, settings, console)
     with console.stage(f"{key}-predict", f"{key}: predict"):
@@ -90,8 +93,10 @@ def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects:
     with console.stage(f"{key}-sessrs", f"{key}: SESSRS sweep, pick or search, apply per fold"):
         sessrs = tune_sessrs(tiles, work, spec, settings, console)
     with console.stage(f"{key}-peers", f"{key}: peers (majority vote, DenseCRF)"):
-        fixed = {peer: pooled(per_tile)
-                 for peer, per_tile in evaluate_peers(fixed_peers(spec), console.progress(tiles), work, spec).items()}
+        fixed = {
+            peer: pooled(per_tile)
+            for peer, per_tile in evaluate_peers(fixed_peers(spec), console.progress(tiles), work, spec).items()
+        }
     with console.stage(f"{key}-panels", f"{key}: tile panels"):
         reference = work.fold("reference", "all")
         panels = tile_panels(console.progress(tiles), work, ChoiceFolder(reference).refined, spec, settings.out, key)
@@ -99,8 +104,10 @@ def run_set(sample: SampleSet, work: Workspace, settings: DemoSettings, objects:
     matrices = {protocol: {**fixed, **variants} for protocol, variants in sessrs.matrices.items()}
     protocols = protocol_tables(matrices, sessrs.folds, spec)
     metrics = {
-        table["key"]: {row["peer"]: {**row, "confusion_matrix": matrices[table["key"]][row["peer"]].tolist()}
-                       for row in table["rows"]}
+        table["key"]: {
+            row["peer"]: {**row, "confusion_matrix": matrices[table["key"]][row["peer"]].tolist()}
+            for row in table["rows"]
+        }
         for table in protocols
     }
     group = set_group(sample, tiles, protocols, grids, panels)
@@ -137,6 +144,7 @@ def run_demo(settings: DemoSettings, terminal: TextIO | None = None) -> Path:
             report["timings_s"] = console.timings
             report["wall_time_s"] = round(console.elapsed, 1)
             html_path, _ = write_report(settings.out, report)
-    print("\n".join(summary_lines(groups, str(html_path))), file=sys.stdout if terminal is None else terminal,
-          flush=True)
+    print(
+        "\n".join(summary_lines(groups, str(html_path))), file=sys.stdout if terminal is None else terminal, flush=True
+    )
     return html_path

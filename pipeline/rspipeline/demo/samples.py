@@ -38,8 +38,13 @@ SAMPLE_SETS: dict[str, SampleSet] = {
     s.key: s
     for s in (
         SampleSet("loveda", "Urban", "LoveDA tiles (Urban classes)", ("loveda",), SAMPLE_CONFIGS / "unetformer.py"),
-        SampleSet("isprs", "potsdam", "Potsdam and Vaihingen tiles (Potsdam classes)", ("potsdam", "vaihingen"),
-                  SAMPLE_CONFIGS / "unetformer_potsdam.py"),
+        SampleSet(
+            "isprs",
+            "potsdam",
+            "Potsdam and Vaihingen tiles (Potsdam classes)",
+            ("potsdam", "vaihingen"),
+            SAMPLE_CONFIGS / "unetformer_potsdam.py",
+        ),
     )
 }
 

@@ -43,7 +43,9 @@ def load_tile(work: Workspace, name: str, spec: DatasetSpec) -> tuple[PeerInput,
     return PeerInput(image=read_rgb(work.images / f"{name}.png"), pred=pred, objects=objects, name=name), gt
 
 
-def evaluate_peers(peers: Sequence[Peer], tiles: Iterable[str], work: Workspace, spec: DatasetSpec) -> dict[str, Matrices]:
+def evaluate_peers(
+    peers: Sequence[Peer], tiles: Iterable[str], work: Workspace, spec: DatasetSpec
+) -> dict[str, Matrices]:
     """Refine every tile with every peer into ``refined/<peer>/<tile>.png``; returns peer -> tile -> matrix."""
     matrices: dict[str, Matrices] = {peer.name: {} for peer in peers}
     for name in tiles:
@@ -57,8 +59,11 @@ def evaluate_peers(peers: Sequence[Peer], tiles: Iterable[str], work: Workspace,
 def refined_matrices(folder: Path, tiles: Iterable[str], work: Workspace, spec: DatasetSpec) -> Matrices:
     """Tile -> confusion matrix of the label maps ``folder/<tile>.png`` (e.g. a pick's ``se_mask/``)."""
     return {
-        name: confusion_matrix(read_label_png(work.gt / f"{name}.png", spec),
-                               read_label_png(folder / f"{name}.png", spec), spec.num_classes)
+        name: confusion_matrix(
+            read_label_png(work.gt / f"{name}.png", spec),
+            read_label_png(folder / f"{name}.png", spec),
+            spec.num_classes,
+        )
         for name in tiles
     }
 

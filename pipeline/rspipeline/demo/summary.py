@@ -35,8 +35,12 @@ def summary_table(group: dict) -> list[str]:
             for p in protocols
         )
         lines.append(f"{row['label']:<{LABEL_WIDTH}}{cells}")
-    lines.append("classes the per-class pick refined: " + "; ".join(
-        f"{PROTOCOL_HEADINGS[p].split()[0]}: {', '.join(group['sessrs_refined'][p]) or 'none'}" for p in protocols))
+    lines.append(
+        "classes the per-class pick refined: "
+        + "; ".join(
+            f"{PROTOCOL_HEADINGS[p].split()[0]}: {', '.join(group['sessrs_refined'][p]) or 'none'}" for p in protocols
+        )
+    )
     if len(protocols) < len(PROTOCOLS):
         lines.append("(one tile only: no held-out protocol)")
     return lines
@@ -47,5 +51,10 @@ def summary_lines(groups: Sequence[dict], report_path: str) -> list[str]:
     lines = []
     for group in groups:
         lines += ["", *summary_table(group)]
-    return [*lines, "", "Figures x100 (mIoU and OA of the pooled tiles); per class, thresholds, heatmaps and "
-                        "tile panels in the report:", report_path]
+    return [
+        *lines,
+        "",
+        "Figures x100 (mIoU and OA of the pooled tiles); per class, thresholds, heatmaps and "
+        "tile panels in the report:",
+        report_path,
+    ]
