@@ -66,8 +66,9 @@ class WorkerKilled(InputError):
         )
 
 
-class ClusterError(RuntimeError):
-    """The cluster cannot be used: dask.distributed is missing or no scheduler answers at the address."""
+class ClusterError(InputError):
+    """The cluster cannot be used: dask.distributed is missing, no scheduler answers at the address, or it has had
+    no worker for too long. The address or the cluster given is at fault, so the run ends as on bad input."""
 
 
 def unordered_map(
@@ -179,14 +180,18 @@ def each_job(
         raise InputError(message) if all_input else RuntimeError(message)
 
 
-def check_scheduler(address: str) -> None:
+def check_scheduler(address: str | None) -> None:
     """Connect to the Dask scheduler at ``address`` and close again: a :class:`ClusterError` (one line) when
     dask.distributed is missing or no scheduler answers within ``CONNECT_TIMEOUT`` seconds. Scripts call it
-    before they write anything."""
-    connect(address).close()
+    before they write anything. Without an address (local work) there is nothing to check."""
+    if address:
+        connect(address).close()
 
 
 def connect(scheduler: str):
+    """A client of the Dask scheduler at ``scheduler`` (never a new local cluster: an address is required)."""
+    if not scheduler:
+        raise ValueError("connect needs a scheduler address")
     try:
         from dask.distributed import Client
     except ImportError as error:

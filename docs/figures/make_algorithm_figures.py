@@ -49,6 +49,7 @@ def toy_masks() -> np.ndarray:
 def walk_through() -> dict:
     """Run the steps one by one on the toy and return what each produced."""
     import sessrs
+    from sessrs.fill import fill_class
     from sessrs.prepared import prepare_image
     from sessrs.steps import assign_classes, claiming_t1, refine_class, resolve_object_overlaps, thresholds
 
@@ -76,8 +77,8 @@ def walk_through() -> dict:
         "object_share": state.ratio,
         "object_area": state.area,
         "replaced": [(r.instance, r.objects) for r in refinement.replaced],
-        "filled": prepared.filled(BUILDING).reshape(pred.shape, order="F"),
-        "filled_neighbourhood": prepared.filled(BUILDING, True).reshape(pred.shape, order="F"),
+        "filled": fill_class(pred, BUILDING),
+        "filled_neighbourhood": fill_class(pred, BUILDING, True),
         "refined": refined,
         "refined_neighbourhood": neighbourhood,
     }

@@ -47,7 +47,10 @@ class ImageBands:
             try:
                 return read_rgb_window(dataset, self.bands, tile.window, self.ranges, self.nodata)
             except RasterioIOError as error:
-                raise InputError(f"{self.path}: window {tile.window} cannot be read ({error})") from None
+                reason = str(error)
+        # Raised outside the handler so that the refusal carries no rasterio exception with it: a cluster sends a
+        # failure back with its chained exceptions, and rasterio's cannot be unpickled.
+        raise InputError(f"{self.path}: window {tile.window} cannot be read ({reason})")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
 from rscommon.images import read_rgb
 from rscommon.objects import encode_object, read_objects
-from rspipeline import scene as scene_module
+from rspipeline import scene_tiles as scene_module
 from rspipeline.scene_cli import main as scene_main
 from sam_objects import SOURCES, source_recipe
 from sam_objects.cli import main
