@@ -54,7 +54,7 @@ def test_an_unreachable_scheduler_fails_before_anything_is_written(script, tmp_p
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         code = run_main(script.main, [str(arg) for arg in args])
     lines = stderr.getvalue().strip().splitlines()
-    assert code == 1 and len(lines) == 1 and "no Dask scheduler reachable at tcp://127.0.0.1" in lines[0], lines
+    assert code == 2 and len(lines) == 1 and "no Dask scheduler reachable at tcp://127.0.0.1" in lines[0], lines
     assert not out.exists()
 
 
