@@ -33,7 +33,7 @@ from .pick import pick_thresholds, threshold_limit
 from .selection import Selection, select_by_cv, selection_table
 from .steps import refine_prepared
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 from .validate import read_sweep
 
 SEARCHES = ("pick", "joint")
@@ -67,7 +67,8 @@ class ChoiceSettings:
         if self.search not in SEARCHES:
             raise InputError(f"search {self.search!r} is not one of {', '.join(SEARCHES)}")
         threshold_limit(self.threshold_mode)
-        for name, least in (("max_objects", 1), ("folds", 2), ("seed", 0)):
+        check_max_objects(self.max_objects)
+        for name, least in (("folds", 2), ("seed", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise InputError(f"{name} must be a whole number of at least {least}, got {value!r}")

@@ -27,7 +27,7 @@ from .joint import mean_iou, settings_from
 from .joint_engine import ImageEvaluator, with_setting
 from .modes import FAITHFUL, RefineOptions
 from .pick import pick_thresholds
-from .sweep import _load_part, summarise
+from .sweep import load_part, summarise
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
 
@@ -65,7 +65,7 @@ def sweep_parts(
                 f"{folder.part(stem)}: missing; the cv selection needs the per-image parts the sweep "
                 f"writes (run sessrs_t1_t2.py into {folder.root} again)"
             )
-        parts[stem] = _load_part(folder.part(stem), classes, spec.num_classes, len(grid.pairs))[0]
+        parts[stem] = load_part(folder.part(stem), classes, spec.num_classes, len(grid.pairs))[0]
     again = summarise([parts[stem] for stem in scenes], spec, classes, scenes, grid)
     if _pick_figures(again) != _pick_figures(sweep):
         raise InputError(

@@ -58,7 +58,7 @@ def _save_part(path: Path, result: ImageSweep, made_from: dict) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int) -> tuple[ImageSweep, dict]:
+def load_part(path: Path, classes: Sequence[int], num_classes: int, pairs: int) -> tuple[ImageSweep, dict]:
     """A saved part and its record of what it was made from; :class:`PartError` names an unreadable one."""
     square = (num_classes, num_classes)
     try:
@@ -135,7 +135,7 @@ def _parts_to_compute(
             todo.append(sample)
             continue
         try:
-            _, made_from = _load_part(path, settings["classes"], settings["num_classes"], len(settings["pairs"]))
+            _, made_from = load_part(path, settings["classes"], settings["num_classes"], len(settings["pairs"]))
         except PartError as error:
             tqdm.write(f"{error}; computing it again", file=sys.stderr)
             todo.append(sample)
@@ -206,7 +206,7 @@ def run_sweep(
             for stem, result in each_job(_sweep_sample, jobs, execution):
                 _save_part(folder.part(stem), result, records[stem])
                 progress.update()
-        results = [_load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
+        results = [load_part(folder.part(s.stem), classes, spec.num_classes, len(grid.pairs))[0] for s in samples]
         sweep = summarise(
             results,
             spec,
