@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--memory-limit",
         type=float,
         metavar="GB",
-        help="with --search joint: gigabytes its processes may hold together (default: a sixth of "
+        help="with --search joint: gigabytes its processes may hold together (default: a twelfth of "
         "this machine's memory); images beyond it wait on disk between steps",
     )
     parser.add_argument(

@@ -50,7 +50,7 @@ class ChoiceSettings:
     (the sweep's mode must be the same). ``select``: ``all`` refines every class of the pick's ``modify`` (the
     reference); ``cv`` only those whose gain holds out over ``folds`` folds of the tune images (``seed`` shuffles
     them and draws the bootstrap; the pick only, not the joint search). ``memory_limit``: bytes the joint search's
-    processes may hold together (None: a sixth of this machine's memory); images beyond it wait on disk between
+    processes may hold together (None: a twelfth of this machine's memory); images beyond it wait on disk between
     steps.
     """
 

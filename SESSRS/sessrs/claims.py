@@ -1,30 +1,35 @@
-"""Which refined classes claim each pixel: one bit per class, in as many 64-bit words per pixel as the classes
-need, so that any class a label map can hold (0..254) can be refined. One word serves up to 64 classes.
+"""Which refined classes claim each pixel: one bit per class, in as many words per pixel as the classes need, so
+that any class a label map can hold (0..254) can be refined.
 
-Claims are ``(pixels, words)`` uint64 arrays. Counting needs no popcount (``np.bitwise_count`` is NumPy 2 only):
-a pixel is claimed by several classes when one word has two bits (``x & (x - 1)``) or two words are non-zero.
+Claims are ``(pixels, words)`` arrays of the narrowest unsigned integer holding every class (uint8 for up to 8
+classes, as LoveDA's 7 and Potsdam's 6, then 16 and 32 bits), or of as many 64-bit words as more classes need:
+narrow words keep a painting small in memory and on disk. Counting needs no popcount (``np.bitwise_count`` is
+NumPy 2 only): a pixel is claimed by several classes when one word has two bits (``x & (x - 1)``) or two words are
+non-zero.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_ONE = np.uint64(1)
+WORD_TYPES = (np.uint8, np.uint16, np.uint32, np.uint64)
 
 
 class ClaimSets:
     """Operations on the claims of ``num_classes`` classes."""
 
     def __init__(self, num_classes: int) -> None:
-        self.words = max(1, -(-num_classes // 64))
+        self.dtype = next((t for t in WORD_TYPES if np.iinfo(t).bits >= num_classes), np.uint64)
+        self.bits = np.iinfo(self.dtype).bits
+        self.words = max(1, -(-num_classes // self.bits))
+        self._one = self.dtype(1)
 
     def empty(self, count: int) -> np.ndarray:
         """Claims of ``count`` pixels that no class claims."""
-        return np.zeros((count, self.words), np.uint64)
+        return np.zeros((count, self.words), self.dtype)
 
-    @staticmethod
-    def _bit(cls: int) -> tuple[int, np.uint64]:
-        return cls // 64, _ONE << np.uint64(cls % 64)
+    def _bit(self, cls: int) -> tuple[int, np.unsignedinteger]:
+        return cls // self.bits, self._one << self.dtype(cls % self.bits)
 
     def has(self, claims: np.ndarray, cls: int) -> np.ndarray:
         """Which pixels ``cls`` claims."""
@@ -35,7 +40,7 @@ class ClaimSets:
         """``cls`` claims the pixels ``where`` (a boolean mask of every pixel, or indices) too."""
         word, bit = self._bit(cls)
         if where.dtype == bool:  # shifting the whole mask in is much faster than a masked update
-            claims[:, word] |= where.astype(np.uint64) << np.uint64(cls % 64)
+            claims[:, word] |= where.astype(self.dtype) << self.dtype(cls % self.bits)
         else:
             claims[where, word] |= bit
 
@@ -52,8 +57,8 @@ class ClaimSets:
         """Which pixels two or more classes claim."""
         if self.words == 1:
             word = claims[:, 0]
-            return (word & (word - _ONE)) != 0
-        return ((claims != 0).sum(axis=1) > 1) | ((claims & (claims - _ONE)) != 0).any(axis=1)
+            return (word & (word - self._one)) != 0
+        return ((claims != 0).sum(axis=1) > 1) | ((claims & (claims - self._one)) != 0).any(axis=1)
 
     def others(self, claims: np.ndarray, cls: int) -> np.ndarray:
         """Which pixels a class other than ``cls`` claims."""

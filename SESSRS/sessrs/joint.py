@@ -5,7 +5,8 @@ interact (step 3 cuts objects of one class by those of another, step 5 settles p
 per-class picks do not add up. The joint search starts from the per-class pick and does coordinate descent on the
 mIoU of the full application (all classes at once, the application's object limit): it takes the classes in
 turn, scores every setting of that class (not refined, or refined with each pair of the grid) with the other
-classes as they are, keeps the best (the current setting on a tie), and stops when a whole round gains nothing.
+classes as they are, keeps the best (the current setting on a tie), and stops when every class has been scored
+since the last change with no gain (the class that changed last is not scored again: it would keep its setting).
 It is deterministic; its state is saved after each step, keyed on its inputs and settings, so an interrupted
 search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`), image by
 image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`).
@@ -36,7 +37,7 @@ from .modes import FAITHFUL, RefineOptions
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import NEVER, Thresholds
 
-JOINT_VERSION = "1"
+JOINT_VERSION = "2"
 STATE_FILE = "joint_state.json"
 
 
@@ -72,7 +73,8 @@ class SearchState:
     miou: float
     round: int = 1
     position: int = 0
-    gained: bool = False
+    last_changed: int | None = None
+    """The class whose setting changed last (None: none yet)."""
     done: bool = False
     evaluations: int = 0
     seconds: float = 0.0
@@ -85,7 +87,7 @@ class SearchState:
             "mIoU": self.miou,
             "round": self.round,
             "position": self.position,
-            "gained": self.gained,
+            "last_changed": self.last_changed,
             "done": self.done,
             "evaluations": self.evaluations,
             "seconds": self.seconds,
@@ -101,7 +103,7 @@ class SearchState:
             miou=float(data["mIoU"]),
             round=int(data["round"]),
             position=int(data["position"]),
-            gained=bool(data["gained"]),
+            last_changed=None if data["last_changed"] is None else int(data["last_changed"]),
             done=bool(data["done"]),
             evaluations=int(data["evaluations"]),
             seconds=float(data["seconds"]),
@@ -158,7 +160,7 @@ def joint_search(
     entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain.
 
     The per-image work runs where ``execution`` says (local processes, or a Dask cluster's workers), within
-    ``memory_limit`` bytes for all its processes together (None: a sixth of this machine's memory): images that
+    ``memory_limit`` bytes for all its processes together (None: a twelfth of this machine's memory): images that
     do not fit stay on disk between steps (see :mod:`sessrs.joint_shards`). ``pool``: a :class:`ShardPool`
     holding (at least) these images, built with the same ``max_objects`` and ``options``, used instead.
     """
@@ -214,14 +216,13 @@ def _step(
     cls = classes[state.position]
     candidates = candidates_for(state.settings[cls], grid)
     started = time.perf_counter()
-    matrices = pool.total("matrices", stems, cls, candidates)
+    matrices = pool.total("matrices", stems, state.settings, cls, candidates)
     scores = [mean_iou(matrix, spec) for matrix in matrices]
     best = int(np.argmax(scores))  # first of the highest: the current setting on a tie
     gain = scores[best] - state.miou
-    if best != 0 and gain > 0:
+    if best != 0 and gain > 0:  # the images take the new settings on the next step's visit
         state.settings = tuple(candidates[best] if c == cls else s for c, s in enumerate(state.settings))
-        pool.total("commit", stems, state.settings)
-        state.miou, state.gained = scores[best], True
+        state.miou, state.last_changed = scores[best], cls
     state.evaluations += len(candidates)
     state.trace.append(
         {
@@ -237,13 +238,13 @@ def _step(
         }
     )
     progress.update(len(candidates))
-    state.position += 1
-    if state.position == len(classes):
-        if not state.gained:
-            state.done = True
-        else:
-            state.round, state.position, state.gained = state.round + 1, 0, False
-            progress.reset(total=sum(len(candidates_for(state.settings[c], grid)) for c in classes))
+    state.position = (state.position + 1) % len(classes)
+    # done when the next class is the one that changed last: every other class was scored since, with no gain,
+    # so the settings are those it was scored with and it would keep its own; or after a first round with no gain
+    state.done = classes[state.position] == state.last_changed or (state.last_changed is None and state.position == 0)
+    if state.position == 0 and not state.done:
+        state.round += 1
+        progress.reset(total=sum(len(candidates_for(state.settings[c], grid)) for c in classes))
     progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
 
 

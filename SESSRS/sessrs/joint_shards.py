@@ -3,20 +3,20 @@ worker processes, or as actors on a Dask cluster.
 
 Each step of the search visits every image once, always in the same order. A :class:`Shard` keeps the evaluators
 of its first images in memory while they fit its budget; every other image is kept on disk
-(:class:`~sessrs.joint_spill.SpilledImage`), loaded for its turn in a step and let go after it. Between steps an
-evaluator keeps only what the next step needs (:meth:`~sessrs.joint_engine.ImageEvaluator.trim`). So memory is
-bounded by the budget, not by the number of images, and the results are those of evaluators kept in memory.
+(:class:`~sessrs.joint_spill.SpilledImage`), mapped for its turn in a step and let go after it. Between steps an
+evaluator keeps only what the next step needs (:meth:`~sessrs.joint_engine.ImageEvaluator.trim`). Every call
+carries the settings the search has committed to, and an image takes them on its next visit, so a step that keeps
+a better setting costs no extra pass over the images. So memory is bounded by the budget, not by the number of
+images, and the results are those of evaluators kept in memory.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from rscommon.parallel import LOCAL, Execution, WorkerKilled, connect
 
 from .inputs import Sample, load_ground_truth, load_prepared
 from .joint_engine import ClassSetting, ImageEvaluator, Settings, class_matrices
-from .joint_spill import SpilledImage, footprint
+from .joint_spill import SpilledImage, footprint, spill_folder, version
 from .modes import RefineOptions
 
 WORKING_MARGIN = 320 * 2**20
@@ -33,8 +33,11 @@ WORKING_MARGIN = 320 * 2**20
 
 
 def default_memory_limit() -> int:
-    """A sixth of this machine's memory (4 GB on a 24 GB machine) for the sum of the search's processes."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 6
+    """A twelfth of this machine's memory (2 GB on a 24 GB machine) for the sum of the search's processes.
+
+    Images on disk cost a step about 8% more than images in memory (they are memory-mapped), so a small budget
+    costs little time and leaves the machine to the rest of the pipeline."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 12
 
 
 def resident_bytes() -> int:
@@ -60,23 +63,28 @@ class Shard:
     ) -> None:
         self.num_classes = spec.num_classes
         self.budget = None if limit is None else max(limit - resident_bytes() - WORKING_MARGIN, 0)
-        self.folder = Path(tempfile.mkdtemp(prefix="sessrs-joint-"))
+        self.folder = spill_folder()
         self.order = [sample.stem for sample in samples]
         self.resident: dict[str, ImageEvaluator] = {}
-        self.sizes: dict[str, int] = {}
+        self.sizes: dict[str, tuple[tuple, int]] = {}
         self.spilled = {stem: SpilledImage(self.folder, stem) for stem in self.order}
         for sample in samples:
             prepared = load_prepared(sample, spec)
             gt = load_ground_truth(sample, spec, prepared.shape)
             self._keep(sample.stem, ImageEvaluator(prepared, gt, max_objects, options))
 
-    def matrices(self, stems: frozenset[str] | None, cls: int, candidates: Sequence[ClassSetting]) -> np.ndarray:
-        """Per candidate setting of ``cls``, the confusion matrix summed over the images in ``stems`` (None: all)."""
-        return self._sum(
-            stems,
-            lambda e: class_matrices([e], cls, candidates, self.num_classes),
-            (len(candidates), self.num_classes, self.num_classes),
-        )
+    def matrices(
+        self, stems: frozenset[str] | None, settings: Settings, cls: int, candidates: Sequence[ClassSetting]
+    ) -> np.ndarray:
+        """Per candidate setting of ``cls``, the other classes at ``settings`` (made current where they are not),
+        the confusion matrix summed over the images in ``stems`` (None: all)."""
+
+        def score(evaluator: ImageEvaluator) -> np.ndarray:
+            if evaluator.settings != settings:
+                evaluator.commit(settings)
+            return class_matrices([evaluator], cls, candidates, self.num_classes)
+
+        return self._sum(stems, score, (len(candidates), self.num_classes, self.num_classes))
 
     def commit(self, stems: frozenset[str] | None, settings: Settings) -> np.ndarray:
         """Make ``settings`` current on the images in ``stems``; their summed confusion matrix."""
@@ -100,18 +108,23 @@ class Shard:
         return total
 
     def _keep(self, stem: str, evaluator: ImageEvaluator) -> None:
-        """Keep ``evaluator`` in memory while the budget allows (an image kept stays kept), else on disk."""
+        """Keep ``evaluator`` in memory while the budget allows, else on disk; an image on disk stays there."""
         evaluator.trim()
+        spilled = self.spilled[stem]
         if self.budget is None:
             self.resident[stem] = evaluator
             return
-        used = sum(self.sizes.values()) - self.sizes.pop(stem, 0)
-        size = footprint(evaluator)
-        if used + size <= self.budget:
-            self.resident[stem], self.sizes[stem] = evaluator, size
-        else:
+        if not spilled.stored:
+            current = version(evaluator)
+            known, size = self.sizes.pop(stem, (None, 0))
+            if known != current:  # weighing an image walks all its objects: only when it changed
+                size = footprint(evaluator)
+            used = sum(weight for _, weight in self.sizes.values())
+            if used + size <= self.budget:
+                self.resident[stem], self.sizes[stem] = evaluator, (current, size)
+                return
             self.resident.pop(stem, None)
-            self.spilled[stem].save(evaluator)
+        spilled.save(evaluator)
 
 
 _SHARD: Shard | None = None
@@ -199,7 +212,7 @@ class ShardPool:
 
 class ClusterShards:
     """One :class:`Shard` actor per worker of a Dask cluster; a lost worker's images are rebuilt on another worker
-    with the settings last committed on them, so a call gives the answer it would have given."""
+    (every call carries the settings its images need), so a call gives the answer it would have given."""
 
     def __init__(self, samples: Sequence[Sample], args: tuple, scheduler: str, limit: int) -> None:
         self.client = connect(scheduler)
@@ -207,26 +220,14 @@ class ClusterShards:
         workers = sorted(self.client.scheduler_info()["workers"])
         self.groups = _groups(samples, len(workers))
         self.limit = limit // len(self.groups)
-        self.committed: dict[str, Settings] = {}
         self.futures = [self._submit(group, worker) for group, worker in zip(self.groups, workers)]
-        self.actors = [self._restore(future, group) for future, group in zip(self.futures, self.groups)]
+        self.actors = [future.result() for future in self.futures]
 
     def _submit(self, group: list[Sample], worker: str | None = None):
         """An actor future (kept: the actor lives as long as its future) of a shard of ``group``."""
         return self.client.submit(
             Shard, group, *self.args, self.limit, actor=True, pure=False, workers=None if worker is None else [worker]
         )
-
-    def _restore(self, future, group: list[Sample]):
-        """The actor of ``future``, its images at the settings last committed on them."""
-        actor = future.result()
-        by_settings: dict[Settings, set[str]] = {}
-        for sample in group:
-            if sample.stem in self.committed:
-                by_settings.setdefault(self.committed[sample.stem], set()).add(sample.stem)
-        for settings, stems in by_settings.items():
-            actor.commit(frozenset(stems), settings).result()
-        return actor
 
     def total(self, method: str, *args) -> np.ndarray:
         calls = [getattr(actor, method)(*args) for actor in self.actors]
@@ -238,13 +239,8 @@ class ClusterShards:
                 if self.actors[index]._address in self.client.scheduler_info()["workers"]:
                     raise
                 self.futures[index] = self._submit(self.groups[index])
-                self.actors[index] = self._restore(self.futures[index], self.groups[index])
+                self.actors[index] = self.futures[index].result()
                 total = total + getattr(self.actors[index], method)(*args).result()
-        if method == "commit":
-            stems, settings = args
-            self.committed.update(
-                {s.stem: settings for group in self.groups for s in group if stems is None or s.stem in stems}
-            )
         return total
 
     def close(self) -> None:

@@ -309,17 +309,20 @@ def components_of(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def linked_components(pixels: np.ndarray, rows: np.ndarray, height: int) -> np.ndarray:
     """8-connected component label (1..n) of each sorted flat column-major pixel (its row in ``rows``, of an image
-    ``height`` rows high), from each pixel's links to its neighbours above, left, above left and below left."""
-    sources, targets = [], []
-    for step, valid in ((1, rows > 0), (height, True), (height + 1, rows > 0), (height - 1, rows < height - 1)):
+    ``height`` rows high), from each pixel's links to its neighbours above, left, above left and below left.
+
+    The links form a sparse graph with four entries per pixel, a missing neighbour standing for the pixel itself,
+    so that it is built in compressed rows directly, with no sorting."""
+    count = len(pixels)
+    own = np.arange(count)
+    links = np.empty((count, 4), np.int64)
+    neighbours = ((1, rows > 0), (height, True), (height + 1, rows > 0), (height - 1, rows < height - 1))
+    for column, (step, valid) in enumerate(neighbours):
         neighbour = pixels - step
-        at = np.minimum(np.searchsorted(pixels, neighbour), len(pixels) - 1)
-        linked = np.flatnonzero((pixels[at] == neighbour) & valid)
-        sources.append(linked)
-        targets.append(at[linked])
-    source, target = np.concatenate(sources), np.concatenate(targets)
-    links = sparse.coo_matrix((np.ones(len(source), np.int8), (source, target)), shape=(len(pixels), len(pixels)))
-    _, labels = csgraph.connected_components(links, directed=False)
+        at = np.minimum(np.searchsorted(pixels, neighbour), count - 1)
+        links[:, column] = np.where((pixels[at] == neighbour) & valid, at, own)
+    graph = sparse.csr_matrix((np.ones(4 * count), links.ravel(), np.arange(0, 4 * count + 1, 4)), (count, count))
+    _, labels = csgraph.connected_components(graph, directed=False)
     return labels.astype(np.int64) + 1
 
 

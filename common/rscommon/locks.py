@@ -21,7 +21,8 @@ from .files import InputError
 LOCK_NAME = ".sessrs.lock"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,7 +73,7 @@ def acquire(path: str | Path, what: str) -> dict:
         if (
             holder is not None
             and holder.get("host") == record["host"]
-            and not _process_alive(int(holder.get("pid", -1)))
+            and not process_alive(int(holder.get("pid", -1)))
         ):
             print(f"{path}: taking over the lock of {_describe(holder)}, which is no longer running", file=sys.stderr)
             path.unlink(missing_ok=True)

@@ -87,6 +87,15 @@ def test_search_ends_where_no_single_class_change_helps(random_scenes, tmp_path,
             assert full_miou(with_setting(state.settings, cls, candidate)) <= state.miou + 1e-12
 
 
+def test_search_stops_once_every_other_class_was_tried_since_the_last_change(random_scenes, tmp_path):
+    """The class that changed last is not tried again (with the others unchanged it would keep its setting; the
+    test above shows no single change helps at the end)."""
+    steps = joint_search(random_scenes, URBAN, START, tmp_path, options=FAITHFUL, **SEARCH).trace[1:]
+    last = max(index for index, step in enumerate(steps) if step["gain"] > 0)
+    after = [step["class"] for step in steps[last + 1 :]]
+    assert sorted(after) == sorted(set(SEARCH["classes"]) - {steps[last]["class"]})
+
+
 def test_search_is_deterministic_and_workers_agree(random_scenes, tmp_path):
     one = joint_search(random_scenes, URBAN, START, tmp_path / "one", options=FAITHFUL, **SEARCH)
     two = joint_search(

@@ -1,8 +1,14 @@
 """The joint search within a memory limit: images kept on disk between steps give the search of images kept in
-memory, on local workers too; a killed worker ends the search with one line that says so; generated scenes."""
+memory, on local workers too; a killed worker ends the search with one line that says so, and the next search
+removes the files it left; generated scenes."""
 
+import mmap
 import os
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,8 +18,8 @@ from rscommon.labels import read_label_png
 from rscommon.parallel import Execution, WorkerKilled
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import ShardPool, joint_search, settings_from
-from sessrs.joint_engine import ImageEvaluator
-from sessrs.joint_spill import SpilledImage, footprint
+from sessrs.joint_engine import ClassSetting, ImageEvaluator, class_matrices
+from sessrs.joint_spill import SPILL_PREFIX, SpilledImage, footprint, spill_folder
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.sweep_engine import ThresholdGrid
 from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_scenes
@@ -29,6 +35,13 @@ def scenes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generated")
     generate_scenes(folder, 3, seed=3, size=96)
     return pair_inputs(folder / "pred", folder / "sam", folder / "gt")
+
+
+def memory_of(array):
+    """The object holding an array's memory (through views and buffers)."""
+    while isinstance(array, np.ndarray) and array.base is not None:
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
 
 
 def steps(state):
@@ -50,21 +63,45 @@ def test_images_kept_on_disk_between_steps_give_the_search_of_images_kept_in_mem
         assert steps(two) == steps(in_memory)
 
 
-def test_an_image_loaded_from_disk_weighs_what_it_weighed_in_memory(scenes, tmp_path):
-    """Else a shard would take images it loaded for weightless and keep them all in memory."""
+def test_an_image_on_disk_is_mapped_and_its_commits_are_written_over_its_changing_part(scenes, tmp_path):
+    """Loading maps the image's unchanging arrays read-only from one file, written once; a commit rewrites the
+    changing part in place; the image loaded next scores as one kept in memory all along."""
     prepared = load_prepared(scenes[0], URBAN)
-    evaluator = ImageEvaluator(prepared, load_ground_truth(scenes[0], URBAN, prepared.shape), 5)
-    evaluator.commit(START)
-    evaluator.trim()
+    in_memory = ImageEvaluator(prepared, load_ground_truth(scenes[0], URBAN, prepared.shape), 5)
+    in_memory.commit(START)
+    in_memory.trim()
     spilled = SpilledImage(tmp_path, "image")
-    spilled.save(evaluator)
+    spilled.save(in_memory)
+    mapped, changing = spilled.path("mapped").stat(), spilled.path("changing").stat()
     loaded = spilled.load()
-    parts = [
-        (e.flat_gt, e.painting.values, e.painting.claims, e.prepared.inst_map, e._cache) for e in (evaluator, loaded)
-    ]
-    assert footprint(parts[1]) == footprint(parts[0]) > evaluator.flat_gt.nbytes + evaluator.prepared.inst_map.nbytes
+    for array in (loaded.prepared.inst_map, loaded.prepared.obj_pixels[0], loaded.flat_gt):
+        assert isinstance(memory_of(array), mmap.mmap)
+    with pytest.raises(ValueError, match="read-only"):
+        loaded.prepared.pred[0, 0] = 1
+    later = settings_from(Thresholds(t1={1: 0.3, 2: 0.5}, t2={1: 0.8, 2: 0.55}, modify=[2, 1]), URBAN.num_classes)
+    for evaluator in (in_memory, loaded):
+        evaluator.commit(later)
+        evaluator.trim()
+    spilled.save(loaded)
+    assert spilled.path("changing").stat().st_ino == changing.st_ino
+    assert spilled.path("changing").stat().st_mtime_ns > changing.st_mtime_ns
+    assert spilled.path("mapped").stat().st_mtime_ns == mapped.st_mtime_ns
+    del loaded
+    again = spilled.load()
+    assert again.settings == later and np.array_equal(again.matrix, in_memory.matrix)
+    assert not np.array_equal(in_memory.matrix, in_memory.baseline), "the commit changed the image"
+    for name in ("values", "claims"):
+        assert np.array_equal(getattr(again.painting, name), getattr(in_memory.painting, name))
+    candidates = [ClassSetting(0.5, 0.55, True), ClassSetting(0.3, 0.3, True), ClassSetting(1.0, 1.0, False)]
+    classes = URBAN.num_classes
+    assert np.array_equal(
+        class_matrices([again], 2, candidates, classes), class_matrices([in_memory], 2, candidates, classes)
+    )
+
+
+def test_weighing_counts_views_once():
     whole = np.zeros(1000)
-    assert footprint([whole[:10], whole[5:]]) == whole.nbytes
+    assert footprint([whole[:10], whole[5:]]) == whole.nbytes == footprint({"a": whole, "b": (whole, whole[3:])})
 
 
 def test_a_killed_worker_ends_the_search_saying_it_ran_out_of_memory(scenes):
@@ -92,3 +129,20 @@ def test_generated_scenes_are_a_prefix_of_more_scenes_and_populations_differ(tmp
     assert URBAN_LIKE != RURAL_LIKE and not np.array_equal(urban, rural)
     pred, gt = read_label_png(scenes[0].pred), read_label_png(scenes[0].gt)
     assert 0.6 < (pred == gt).mean() < 0.99, "predictions err, mostly near boundaries"
+
+
+def test_folders_left_by_killed_searches_are_removed_by_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    host = socket.gethostname()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = {
+        "dead": tmp_path / f"{SPILL_PREFIX}{host}-{int(gone.stdout)}-x1y2",
+        "running": tmp_path / f"{SPILL_PREFIX}{host}-{os.getpid()}-a_b3",
+        "other host": tmp_path / f"{SPILL_PREFIX}elsewhere-{int(gone.stdout)}-zz9",
+    }
+    for folder in left.values():
+        folder.mkdir()
+        (folder / "image.mapped").write_bytes(b"0" * 100)
+    made = spill_folder()
+    assert made.parent == tmp_path and made.name.startswith(f"{SPILL_PREFIX}{host}-{os.getpid()}-")
+    assert not left["dead"].exists() and left["running"].exists() and left["other host"].exists()

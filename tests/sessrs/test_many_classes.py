@@ -43,3 +43,30 @@ def test_class_sets_across_words():
     assert sets.others(claims, 200).tolist() == [True, True, True, False]
     sets.remove(claims, 200)
     assert sets.has(claims, 200).tolist() == [False] * 4 and sets.several(claims).tolist() == [False] * 4
+
+
+@pytest.mark.parametrize("num_classes", [2, 7, 8, 9, 16, 17, 32, 33, 64, 65, 255])
+def test_class_sets_agree_with_sets_of_classes_at_every_word_width(num_classes):
+    rng = np.random.default_rng(num_classes)
+    sets = ClaimSets(num_classes)
+    claims, model = sets.empty(300), np.zeros((300, num_classes), bool)
+    for cls in rng.choice(num_classes, size=min(num_classes, 12), replace=False).tolist():
+        mask = rng.random(300) < 0.2
+        sets.add(claims, cls, mask if cls % 2 else np.flatnonzero(mask))
+        model[:, cls] |= mask
+    dropped = int(rng.integers(num_classes))
+    sets.remove(claims, dropped, np.arange(0, 300, 3))
+    model[::3, dropped] = False
+    counts = model.sum(axis=1)
+    assert sets.several(claims).tolist() == (counts > 1).tolist()
+    assert sets.unclaimed(claims).tolist() == (counts == 0).tolist()
+    for cls in range(num_classes):
+        assert sets.has(claims, cls).tolist() == model[:, cls].tolist()
+        assert sets.others(claims, cls).tolist() == (counts - model[:, cls] > 0).tolist()
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "bytes_per_pixel"), [(6, 1), (7, 1), (8, 1), (16, 2), (20, 4), (64, 8), (255, 32)]
+)
+def test_claims_take_the_narrowest_words(num_classes, bytes_per_pixel):
+    assert ClaimSets(num_classes).empty(10).nbytes == 10 * bytes_per_pixel

@@ -108,9 +108,11 @@ def tune_and_apply(
     choice = ChoiceSettings(
         search=variant.search, threshold_mode=settings.pick_mode, max_objects=settings.max_objects, options=options
     )
-    applied = choose_and_apply(
-        sweep_folder.sweep, tune, evaluate, spec, variant_folder(out, variant), settings=choice, execution=execution
-    )
+    folder = variant_folder(out, variant)
+    with folder.locked(evaluate):
+        applied = choose_and_apply(
+            sweep_folder.sweep, tune, evaluate, spec, folder, settings=choice, execution=execution
+        )
     return {"sweep": sweep, "best": applied.thresholds}
 
 
