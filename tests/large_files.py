@@ -19,12 +19,13 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def blank_png(path: Path, width: int, height: int) -> Path:
-    """A black 8-bit RGB PNG of ``width`` x ``height``, compressed row by row (12000 x 12000: about 400 KB)."""
+def blank_png(path: Path, width: int, height: int, grey: bool = False) -> Path:
+    """A black 8-bit RGB (or ``grey``) PNG of ``width`` x ``height``, compressed row by row (12000 x 12000 RGB:
+    about 400 KB)."""
     compressor = zlib.compressobj(1)
-    row = b"\0" * (1 + 3 * width)  # filter byte, then RGB
+    row = b"\0" * (1 + (1 if grey else 3) * width)  # filter byte, then the pixels
     data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if grey else 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b""))
     return path
 

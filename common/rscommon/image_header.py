@@ -46,7 +46,7 @@ def read_header(path: Path, max_pixels: int) -> ImageHeader:
     """The header of the image at ``path``; an error names a file that is no image, or one far over ``max_pixels``
     (which Pillow refuses to open)."""
     try:
-        with _open_lazily(path, max_pixels) as image:
+        with open_lazily(path, max_pixels) as image:
             raw_modes = " ".join(str(tile[3]) for tile in image.tile)
             return ImageHeader(
                 *image.size, len(image.getbands()), image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes
@@ -60,7 +60,8 @@ def read_header(path: Path, max_pixels: int) -> ImageHeader:
         return header
 
 
-def _open_lazily(path: Path, max_pixels: int) -> Image.Image:
+def open_lazily(path: Path, max_pixels: int) -> Image.Image:
+    """The image at ``path`` identified, not decoded, with Pillow's size guard at least ``max_pixels``."""
     if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels  # the caller's higher limit (Pillow refuses twice its own)
     with pillow_quietly():

@@ -9,22 +9,29 @@ from PIL import Image
 
 from .datasets import DatasetSpec
 from .files import InputError, save_png_atomic
+from .image_header import open_lazily
+from .limits import check_image_pixels, image_too_large, max_image_pixels
 
 
-def read_label_png(path: str | Path, spec: DatasetSpec | None = None) -> np.ndarray:
+def read_label_png(path: str | Path, spec: DatasetSpec | None = None, max_pixels: int | None = None) -> np.ndarray:
     """Read a label map as an H x W uint8 array of class indices.
 
     P-mode and greyscale PNGs are read as indices. An RGB PNG is mapped through ``spec``'s palette;
-    a colour outside the palette is an error.
+    a colour outside the palette is an error. A map of more than ``max_pixels`` pixels (default:
+    :func:`~rscommon.limits.max_image_pixels`) is refused from its header, before it is decoded.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    limit = max_image_pixels(max_pixels)
     try:
-        with Image.open(path) as image:
+        with open_lazily(path, limit) as image:
+            check_image_pixels(path, *image.size, limit)
             image.load()
             mode = image.mode
             array = np.array(image)
+    except Image.DecompressionBombError:
+        raise image_too_large(path, f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", limit) from None
     except OSError as error:
         raise InputError(f"{path}: not a readable image ({error})") from error
     if mode in ("P", "L"):

@@ -1,5 +1,6 @@
-"""``rscommon.images.read_rgb`` reads the header first: a small file that decodes to a huge image is refused in one
-line before anything is decoded, whichever reader would decode it, and no library prints its own messages."""
+"""``rscommon.images.read_rgb`` (and ``rscommon.labels.read_label_png`` for label maps) reads the header first: a
+small file that decodes to a huge image is refused in one line before anything is decoded, whichever reader would
+decode it, and no library prints its own messages."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PIL import Image
 from rscommon.files import InputError
 from rscommon.image_header import tiff_header
 from rscommon.images import read_rgb
+from rscommon.labels import read_label_png
 from rscommon.limits import DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS_ENV
 
 # The reading runs in a child allowed 1.5 GB of address space; it prints its peak resident memory in MB (VmHWM:
@@ -25,6 +27,7 @@ READ_IN_A_SMALL_PROCESS = """
 import re, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
 from rscommon.images import read_rgb
+from rscommon.labels import read_label_png
 try:
     read_rgb(sys.argv[1])
 except Exception as error:
@@ -68,6 +71,20 @@ def test_a_huge_image_in_a_small_file_is_refused_before_decoding(tmp_path: Path,
     )
     assert stderr == "", "a library printed its own message"
     assert peak < PEAK_MB
+
+
+def test_a_huge_label_map_in_a_small_file_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = blank_png(tmp_path / "labels.png", 12000, 12000, grey=True)  # decoded: 144 MB
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(InputError, match=f"^{path}: 12000 x 12000 = 144,000,000 pixels is more than one image may "):
+        read_label_png(path)
+    small = tmp_path / "small.png"
+    Image.fromarray(np.ones((10, 12), np.uint8)).save(small)
+    assert read_label_png(small).tolist() == np.ones((10, 12)).tolist()
+    with pytest.raises(InputError, match=r"12 x 10 = 120 pixels is more than .* \(119 pixels;"):
+        read_label_png(small, max_pixels=119)
+    with pytest.raises(InputError, match="^.*huge.png: over 178,956,970 pixels is more than one image may have here "):
+        read_label_png(blank_png(tmp_path / "huge.png", 14000, 14000, grey=True))
 
 
 def test_an_image_over_pillows_own_hard_limit_gets_the_same_refusal(tmp_path: Path) -> None:
