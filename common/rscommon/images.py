@@ -42,23 +42,42 @@ def list_images(image_dir: str | Path) -> list[Path]:
 def percentile_ranges(
     bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES
 ) -> list[tuple[float, float]]:
-    """Per band of H x W x B values the given percentiles of its finite values ((0, 0) when it has none)."""
+    """Per band of H x W x B values the given percentiles of its finite values ((0, 0) when it has none).
+
+    Integer bands are ranked as they are (every value is finite and exact in float64), so only one band's copy
+    is made at a time."""
     ranges = []
     for band in range(bands.shape[2]):
-        values = np.asarray(bands[..., band], dtype=np.float64)
-        values = values[np.isfinite(values)]
+        values = bands[..., band]
+        if not np.issubdtype(values.dtype, np.integer):
+            values = np.asarray(values, dtype=np.float64)
+            values = values[np.isfinite(values)]
         ranges.append(tuple(float(v) for v in np.percentile(values, percentiles)) if values.size else (0.0, 0.0))
     return ranges
+
+
+STRIP_ROWS = 256
+"""Rows stretched at a time: the float64 working copies are of one strip, not of the whole image."""
 
 
 def stretch_with_ranges(bands: np.ndarray, ranges: Sequence[tuple[float, float]]) -> np.ndarray:
     """H x W x B values to uint8, band b linearly from ``ranges[b]`` to 0..255; non-finite values and constant
     ranges give 0."""
-    values = np.asarray(bands, dtype=np.float64)
     low, high = np.array(ranges, dtype=np.float64).T
     usable = high > low
-    scaled = np.clip((values - low) / np.where(usable, high - low, 1.0), 0.0, 1.0) * 255.0
-    return np.where(np.isfinite(values) & usable, np.rint(scaled), 0).astype(np.uint8)
+    span = np.where(usable, high - low, 1.0)
+    stretched = np.empty(bands.shape, np.uint8)
+    for top in range(0, bands.shape[0], STRIP_ROWS):
+        values = bands[top : top + STRIP_ROWS].astype(np.float64)  # a copy, scaled in place
+        kept = np.isfinite(values) & usable
+        values -= low
+        values /= span
+        np.clip(values, 0.0, 1.0, out=values)
+        values *= 255.0
+        np.rint(values, out=values)
+        values[~kept] = 0
+        stretched[top : top + STRIP_ROWS] = values
+    return stretched
 
 
 def stretch_to_uint8(bands: np.ndarray, percentiles: tuple[float, float] = STRETCH_PERCENTILES) -> np.ndarray:

@@ -7,6 +7,7 @@ saturated), bands in RGB order; the weight-free object source must then find as 
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import cv2
@@ -104,3 +105,18 @@ def test_sam_stage_finds_as_many_objects_in_16_bit_and_float_versions_of_a_tile(
     assert counts["8bit"] > 20
     for name in ("16bit", "float"):
         assert 0.5 * counts["8bit"] <= counts[name] <= 2 * counts["8bit"], counts
+
+
+def test_stretching_a_large_image_works_in_strips_and_ranks_integer_bands_as_they_are():
+    """Whole-image float64 copies would take 8 bytes per value several times over (an 8192 x 8192 x 3 scene:
+    about 5 GB); the stretch works strip by strip, and integer bands are ranked without a float64 copy."""
+    rng = np.random.default_rng(4)
+    bands = rng.gamma(2.0, 3000.0, size=(2048, 2048, 3)).astype(np.uint16)
+    tracemalloc.start()
+    stretched = stretch_to_uint8(bands)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * bands.nbytes, f"peak {peak / 2**20:.0f} MiB for a {bands.nbytes / 2**20:.0f} MiB image"
+    low, high = np.percentile(bands[..., 1], [2, 98])
+    expected = np.rint(np.clip((bands[..., 1] - low) / (high - low), 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(stretched[..., 1], expected)
