@@ -214,21 +214,14 @@ def folder_state(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def image_inputs(workspace: Path) -> list:
+    """The image folders of ``workspace`` and the dataset, as both scripts take them, on one process."""
+    folders = [(f"--{kind}-dir", workspace / kind) for kind in ("pred", "sam", "gt")]
+    return [*(part for pair in folders for part in pair), "--dataset", "Urban", "-n", "1"]
+
+
 def sweep_inputs(workspace: Path) -> list:
-    return [
-        "--pred-dir",
-        workspace / "pred",
-        "--sam-dir",
-        workspace / "sam",
-        "--gt-dir",
-        workspace / "gt",
-        "--dataset",
-        "Urban",
-        "-n",
-        "1",
-        "--classes",
-        "1",
-    ]
+    return [*image_inputs(workspace), "--classes", "1"]
 
 
 def a_sweep(rows: list[tuple[float, float, float]], baseline: float = 40.0) -> dict:
@@ -244,20 +237,7 @@ def a_sweep(rows: list[tuple[float, float, float]], baseline: float = 40.0) -> d
 
 def pick_inputs(workspace: Path, sweep: dict) -> list:
     (workspace / "sweep.json").write_text(json.dumps(sweep))
-    return [
-        "--sweep",
-        workspace / "sweep.json",
-        "--pred-dir",
-        workspace / "pred",
-        "--sam-dir",
-        workspace / "sam",
-        "--gt-dir",
-        workspace / "gt",
-        "--dataset",
-        "Urban",
-        "-n",
-        "1",
-    ]
+    return ["--sweep", workspace / "sweep.json", *image_inputs(workspace)]
 
 
 GOOD_ROWS = [(0.5, 0.55, 40.5), (0.7, 0.6, 41.0)]
