@@ -25,8 +25,8 @@ BEST = {"t1": {str(c): 0.5 for c in range(6)}, "t2": {str(c): 0.5 for c in range
 NOTHING = {"t1": {}, "t2": {}, "modify": []}
 
 
-def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM) -> Path:
-    """A GeoTIFF of C x H x W ``bands``."""
+def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM, **options) -> Path:
+    """A GeoTIFF of C x H x W ``bands``; ``options`` go to rasterio (``nodata``, ``tiled``, ...)."""
     with rasterio.open(
         path,
         "w",
@@ -37,6 +37,7 @@ def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM) ->
         dtype=bands.dtype,
         crs=crs,
         transform=transform,
+        **options,
     ) as dataset:
         dataset.write(bands)
     return path
@@ -153,23 +154,8 @@ def damaged_image(scene: dict, folder: Path) -> Path:
     the masks of an 8-bit image) passes, the last tile's read fails."""
     path = folder / "damaged.tif"
     rgb = scene["rgb"].transpose(2, 0, 1)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=512,
-        height=512,
-        count=3,
-        dtype="uint8",
-        crs=CRS,
-        transform=TRANSFORM,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-        interleave="pixel",
-    ) as dataset:
-        dataset.write(rgb)
+    tiles = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "interleave": "pixel"}
+    write_raster(path, rgb, **tiles)
     with rasterio.open(path) as dataset:
         offset = int(dataset.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
         size = int(dataset.get_tag_item("BLOCK_SIZE_1_1", "TIFF", bidx=1))

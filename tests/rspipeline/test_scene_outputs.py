@@ -15,7 +15,6 @@ import rasterio
 from rasterio.features import shapes
 from scene_files import (
     BEST,
-    CRS,
     POTSDAM_TILE,
     TRANSFORM,
     coarse_prediction,
@@ -49,19 +48,7 @@ def bordered(scene) -> dict:
     rgb[:, :, :260] = 0
     rgb[:, :, 260:][rgb[:, :, 260:] == 0] = 1  # a black pixel with data is not nodata
     image = folder / "bordered.tif"
-    with rasterio.open(
-        image,
-        "w",
-        driver="GTiff",
-        width=512,
-        height=512,
-        count=3,
-        dtype="uint8",
-        crs=CRS,
-        transform=TRANSFORM,
-        nodata=0,
-    ) as dataset:
-        dataset.write(rgb)
+    write_raster(image, rgb, nodata=0)
     out = folder / "bordered" / "out.tif"
     vector = out.with_suffix(".gpkg")
     args = scene_args(scene, out, "best.json", "--vector", str(vector), image=image)
@@ -89,19 +76,7 @@ def test_a_declared_prediction_nodata_is_kept_and_never_refined(scene, tmp_path:
     pred = scene["pred"].copy()
     pred[100:180, 300:400] = NODATA
     path = tmp_path / "pred255.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=512,
-        height=512,
-        count=1,
-        dtype="uint8",
-        crs=CRS,
-        transform=TRANSFORM,
-        nodata=NODATA,
-    ) as dataset:
-        dataset.write(pred[None])
+    write_raster(path, pred[None], nodata=NODATA)
     out = tmp_path / "out.tif"
     assert run_main(main, scene_args(scene, out, "best.json", pred=path)) == 0
     output = read_band(out)
@@ -112,20 +87,7 @@ def test_an_alpha_band_and_an_explicit_nodata_are_honoured(scene, tmp_path: Path
     rgba = np.concatenate([scene["rgb"].transpose(2, 0, 1), np.full((1, 512, 512), 255, np.uint8)])
     rgba[3, 400:] = 0
     alpha = tmp_path / "alpha.tif"
-    with rasterio.open(
-        alpha,
-        "w",
-        driver="GTiff",
-        width=512,
-        height=512,
-        count=4,
-        dtype="uint8",
-        crs=CRS,
-        transform=TRANSFORM,
-        photometric="RGB",
-        alpha="YES",
-    ) as dataset:
-        dataset.write(rgba)
+    write_raster(alpha, rgba, photometric="RGB", alpha="YES")
     assert run_main(main, scene_args(scene, tmp_path / "a.tif", "best.json", image=alpha)) == 0
     output = read_band(tmp_path / "a.tif")
     assert (output[400:] == NODATA).all() and (output[:400] != NODATA).all()
@@ -142,19 +104,7 @@ def test_a_sixteen_bit_scene_with_nodata_is_stretched_without_it(scene, tmp_path
     reference = write_raster(tmp_path / "plain16.tif", rgb16)
     rgb16[:, :, :100] = 65535  # a border that would stretch everything to black if counted
     bordered = tmp_path / "border16.tif"
-    with rasterio.open(
-        bordered,
-        "w",
-        driver="GTiff",
-        width=512,
-        height=512,
-        count=3,
-        dtype="uint16",
-        crs=CRS,
-        transform=TRANSFORM,
-        nodata=65535,
-    ) as dataset:
-        dataset.write(rgb16)
+    write_raster(bordered, rgb16, nodata=65535)
     assert run_main(main, scene_args(scene, tmp_path / "plain.tif", image=reference)) == 0
     assert run_main(main, scene_args(scene, tmp_path / "border.tif", image=bordered)) == 0
     plain, border = read_band(tmp_path / "plain.tif"), read_band(tmp_path / "border.tif")
