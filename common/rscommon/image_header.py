@@ -51,8 +51,8 @@ def read_header(path: Path, max_pixels: int) -> ImageHeader:
             return ImageHeader(
                 *image.size, len(image.getbands()), image.mode in _EIGHT_BIT_MODES and ";16" not in raw_modes
             )
-    except Image.DecompressionBombError:
-        raise image_too_large(path, f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", max_pixels) from None
+    except InputError:
+        raise
     except (OSError, ValueError) as error:
         header = tiff_header(path)
         if header is None:
@@ -61,11 +61,15 @@ def read_header(path: Path, max_pixels: int) -> ImageHeader:
 
 
 def open_lazily(path: Path, max_pixels: int) -> Image.Image:
-    """The image at ``path`` identified, not decoded, with Pillow's size guard at least ``max_pixels``."""
+    """The image at ``path`` identified, not decoded, with Pillow's size guard at least ``max_pixels``; one so far
+    over it that Pillow refuses to open it is refused as too large."""
     if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = max_pixels  # the caller's higher limit (Pillow refuses twice its own)
-    with pillow_quietly():
-        return Image.open(path)
+    try:
+        with pillow_quietly():
+            return Image.open(path)
+    except Image.DecompressionBombError:
+        raise image_too_large(path, f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels", max_pixels) from None
 
 
 @contextmanager
