@@ -104,48 +104,16 @@ def test_random_hq_sam_vit_tiny_objects_are_valid_and_the_cli_reproduces_them(cr
     ]
 
     options = [f"--{name.replace('_', '-')}={value}" for name, value in TINY_GRID.items()]
-    code = main(
-        [
-            "-i",
-            str(crop_dir),
-            "-j",
-            str(tmp_path / "cli"),
-            "--model",
-            "samhq",
-            "--model-type",
-            "vit_tiny",
-            "--checkpoint",
-            str(checkpoint),
-            "--device",
-            "cpu",
-            *options,
-        ]
-    )
+    model = ["--model", "samhq", "--model-type", "vit_tiny", "--checkpoint", str(checkpoint), "--device", "cpu"]
+    code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cli"), *model, *options])
 
     assert code == 0
     assert _assert_valid_objects(tmp_path / "cli/crop.json") == expected
 
     # The same on a dask.distributed cluster: each worker rebuilds the source from its recipe and the checkpoint.
     with loopback_cluster() as cluster:
-        code = main(
-            [
-                "-i",
-                str(crop_dir),
-                "-j",
-                str(tmp_path / "cluster"),
-                "--model",
-                "samhq",
-                "--model-type",
-                "vit_tiny",
-                "--checkpoint",
-                str(checkpoint),
-                "--device",
-                "cpu",
-                *options,
-                "--scheduler",
-                cluster.scheduler_address,
-            ]
-        )
+        on_cluster = ["--scheduler", cluster.scheduler_address]
+        code = main(["-i", str(crop_dir), "-j", str(tmp_path / "cluster"), *model, *options, *on_cluster])
     assert code == 0
     assert (tmp_path / "cluster/crop.json").read_bytes() == (tmp_path / "cli/crop.json").read_bytes()
     assert (
