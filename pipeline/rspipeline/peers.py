@@ -5,8 +5,9 @@ A peer takes a :class:`PeerInput` (image, prediction, SAM objects of one tile) a
 of the prediction's shape. The peers are:
 
 - ``unrefined``: the prediction as it is;
-- ``majority_vote``: every object whose majority predicted class covers more than ``t1`` of it is painted that
-  class (larger objects first, so smaller objects on top of them keep their own vote);
+- ``ssa_vote``: Semantic Segment Anything's rule, every object painted with its plurality predicted class
+  (larger objects first, so smaller objects on top of them keep their own vote);
+- ``majority_vote``: the same, but only objects whose plurality class covers more than ``t1`` of them;
 - ``densecrf``: a fully connected CRF (pydensecrf2) on the prediction, with the image as the bilateral guide.
 
 SESSRS itself is not a peer here: the demo takes its maps from the SESSRS stage's own application (``se_mask/``).
@@ -25,6 +26,7 @@ from pydensecrf.utils import unary_from_labels
 
 from rscommon.files import InputError
 from rscommon.objects import decode_masks
+from sessrs.voting import majority_vote, ssa_vote
 
 Thresholds = Mapping[int, float]
 
@@ -72,18 +74,9 @@ class Unrefined:
         return tile.pred.copy()
 
 
-def _threshold_of(thresholds: float | Thresholds, cls: int) -> float:
-    if isinstance(thresholds, Mapping):
-        return float(thresholds.get(cls, 1.0))
-    return float(thresholds)
-
-
 class ObjectMajorityVote:
-    """Paint each object with its majority predicted class when that class covers more than ``t1`` of it.
-
-    ``t1`` is one threshold for every class or a class -> threshold mapping (missing classes: 1, never).
-    The vote is taken on the original prediction; objects are painted from the largest to the smallest.
-    """
+    """Paint each object with its plurality predicted class when that class covers more than ``t1`` of it
+    (:func:`sessrs.voting.majority_vote`: one threshold for every class or a class -> threshold mapping)."""
 
     name = "majority_vote"
 
@@ -91,18 +84,17 @@ class ObjectMajorityVote:
         self.t1 = t1
 
     def __call__(self, tile: PeerInput) -> np.ndarray:
-        out = tile.pred.copy()
-        masks = tile.masks
-        sizes = masks.sum(axis=(0, 1))
-        for index in np.argsort(-sizes, kind="stable"):
-            if sizes[index] == 0:
-                continue
-            mask = masks[..., index]
-            votes = np.bincount(tile.pred[mask])
-            winner = int(votes.argmax())
-            if votes[winner] / sizes[index] > _threshold_of(self.t1, winner):
-                out[mask] = winner
-        return out
+        return majority_vote(tile.pred, tile.objects, self.t1)
+
+
+class SSAVote:
+    """Semantic Segment Anything's label-free vote (:func:`sessrs.voting.ssa_vote`): every object, largest first,
+    painted with the plurality predicted class inside it."""
+
+    name = "ssa_vote"
+
+    def __call__(self, tile: PeerInput) -> np.ndarray:
+        return ssa_vote(tile.pred, tile.objects)
 
 
 class DenseCRF:
