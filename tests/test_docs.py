@@ -1,15 +1,19 @@
 """The documentation stays true to the tree: every relative link of every Markdown file resolves (to a file, and
-to a heading when it names one), every repository script a document tells people to run answers ``--help``, and
-the README's test command is the one CI runs (``make test``)."""
+to a heading when it names one), every repository script a document tells people to run answers ``--help`` and its
+own parser accepts every command line the documents write, every option the prose names exists in a script the
+document names, and the README's test command is the one CI runs (``make test``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +32,8 @@ HELP_TIMEOUT = 240
 FENCE = re.compile(r"^(\s*)(```|~~~)(.*)$")
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-COMMAND = re.compile(r"(?:^|[\s;&|(`])(?:\S*/)?python3?(?:\.\d+)?\s+(?:-\S+\s+)*([\w./-]+\.py)\b")
+OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+PYTHON = re.compile(r"(?:\S*/)?python3?(?:\.\d+)?")
 SHELL_LANGUAGES = {"", "bash", "sh", "shell", "console", "zsh"}
 
 
@@ -136,63 +141,244 @@ def test_every_relative_link_resolves() -> None:
     assert not problems, "broken links:\n" + "\n".join(problems)
 
 
-def documented_scripts() -> dict[Path, tuple[Path, str]]:
+def command_lines(text: str) -> Iterator[str]:
+    """The shell commands of a text: continuation lines joined, comments dropped, optional parts written
+    ``[...]`` taken (their first alternative), split at ``&&``, ``||``, ``;`` and ``|``."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    for line in joined.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", line)
+        line = OPTIONAL.sub(lambda optional: optional.group(1).split("|")[0], line)  # [--a X | --b] -> --a X
+        yield from (part.strip() for part in re.split(r"&&|\|\||;|\|", line) if part.strip())
+
+
+def python_call(command: str) -> tuple[str, list[str]] | None:
+    """``(script, arguments)`` of a command that runs a repository script with Python, or None."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        return None
+    for index, token in enumerate(tokens):
+        if PYTHON.fullmatch(token):
+            rest = tokens[index + 1 :]
+            while rest and rest[0].startswith("-") and not rest[0].endswith(".py"):
+                if rest[0] == "-m":
+                    return None
+                rest = rest[1:]
+            if rest and rest[0].endswith(".py"):
+                arguments = [t for t in rest[1:] if not re.match(r"^\d?>|^<|^2>&1$", t)]
+                return rest[0], arguments
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class DocumentedCommand:
+    folder: Path
+    arguments: tuple[str, ...]
+    origin: str
+
+
+def documented_commands(docs: Sequence[Path] | None = None) -> dict[Path, list[DocumentedCommand]]:
     """Every repository script a document runs, in a shell code block (following its ``cd`` lines) or in a code
-    span of the prose: script -> (folder to run it from, where it is named)."""
-    scripts: dict[Path, tuple[Path, str]] = {}
-    for doc in markdown_files():
-        where = doc.relative_to(REPO).as_posix()
+    span of the prose, with the command lines it is run with: script -> commands."""
+    scripts: dict[Path, list[DocumentedCommand]] = {}
+    for doc in markdown_files() if docs is None else docs:
+        where = _relative(doc) or str(doc)
         prose, code = blocks(doc.read_text(encoding="utf-8"))
         commands = [(REPO, span) for text in prose for _, span in CODE_SPAN.findall(text)]
         for language, lines in code:
             if language not in SHELL_LANGUAGES:
                 continue
             folder = REPO
-            for line in lines:
-                for step in re.findall(r"(?:^|&&|;)\s*cd\s+([^\s;&]+)", line):
+            for line in command_lines("\n".join(lines)):
+                for step in re.findall(r"^\s*cd\s+([^\s;&]+)", line):
                     folder = (folder / step).resolve()
                 commands.append((folder, line))
-        for folder, line in commands:
-            for name in COMMAND.findall(line):
-                script = (folder / name).resolve()
+        for folder, text in commands:
+            for line in command_lines(text):
+                call = python_call(line)
+                if call is None:
+                    continue
+                name, arguments = call
+                script, base_folder = (folder / name).resolve(), folder
                 for base in (doc.parent, REPO):  # a folder's README may run its scripts from that folder
                     if not script.is_file() and (base / name).is_file():
-                        script, folder = (base / name).resolve(), base
-                scripts.setdefault(script, (folder, f"{where}: {line.strip()}"))
+                        script, base_folder = (base / name).resolve(), base
+                scripts.setdefault(script, []).append(
+                    DocumentedCommand(base_folder, tuple(arguments), f"{where}: {line.strip()}")
+                )
     return scripts
 
 
-def run_help(script: Path, folder: Path) -> subprocess.CompletedProcess:
+def parse_verdicts(script: Path, commands: Sequence[DocumentedCommand]) -> dict:
+    """The options ``script`` defines, and its parser's verdict on ``--help`` and on each documented command line
+    (tests/parse_only.py)."""
     environment = {**os.environ, "PYTHONPATH": python_path()}
     environment.setdefault("MPLBACKEND", "Agg")
-    return subprocess.run(
-        [sys.executable, str(script), "--help"],
+    lines = [["--help"], *(list(command.arguments) for command in commands)]
+    folder = commands[0].folder if commands else REPO
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "parse_only.py"), str(script)],
         cwd=folder,
+        input=json.dumps(lines),
         capture_output=True,
         text=True,
         timeout=HELP_TIMEOUT,
         env=environment,
         check=False,
     )
+    if result.returncode:
+        return {"options": [], "results": [[result.returncode, result.stderr.strip()[-300:]]] * len(lines)}
+    return json.loads(result.stdout)
 
 
-def test_every_documented_script_answers_help() -> None:
-    scripts = documented_scripts()
-    missing = [f"{origin}: {script} does not exist" for script, (_, origin) in scripts.items() if not script.is_file()]
+def command_problems(scripts: dict[Path, list[DocumentedCommand]]) -> list[str]:
+    """Documented command lines their script's parser refuses (unknown or missing options, wrong choices), and
+    scripts that do not answer ``--help``."""
+    with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
+        verdicts = dict(zip(scripts, pool.map(lambda item: parse_verdicts(*item), scripts.items())))
+    problems = []
+    for script, commands in scripts.items():
+        (help_code, help_error), *results = verdicts[script]["results"]
+        if help_code:
+            problems.append(f"{commands[0].origin}\n  {_relative(script)} --help exited {help_code}: {help_error}")
+        for command, (code, error) in zip(commands, results):
+            if code:
+                problems.append(f"{command.origin}\n  refused by its parser: {error}")
+    return problems
+
+
+@dataclass(frozen=True)
+class NamedOption:
+    option: str
+    scripts: tuple[Path, ...]
+    origin: str
+
+
+def named_options(doc: Path) -> list[NamedOption]:
+    """Every option a document names in its prose (a code span starting ``--name``), with the scripts it can be
+    named for: those the document runs or names (prose naming another tool's options is left out)."""
+    where = _relative(doc) or str(doc)
+    pieces = list(_paragraphs_and_blocks(doc.read_text(encoding="utf-8")))
+    scope = tuple(sorted(set().union(*(_scripts_named(doc, text, in_code=kind == "code") for kind, text in pieces))))
+    return [
+        NamedOption(option.group(1), scope, f"{where}: `{span}`")
+        for kind, text in pieces
+        if kind == "prose" and scope and not EXTERNAL_TOOL.search(text)
+        for _, span in CODE_SPAN.findall(text)
+        if (option := re.match(r"^(--[a-z][\w-]*)", span.strip()))
+    ]
+
+
+def _paragraphs_and_blocks(text: str) -> Iterator[tuple[str, str]]:
+    """("prose", paragraph) and ("code", shell block) in document order."""
+    paragraph: list[str] = []
+    block: list[str] | None = None
+    language = ""
+    for line in text.splitlines():
+        fence = FENCE.match(line)
+        if fence and block is None:
+            if paragraph:
+                yield "prose", " ".join(paragraph)
+            paragraph, block, language = [], [], fence.group(3).strip().lower()
+        elif fence:
+            if language in SHELL_LANGUAGES:
+                yield "code", "\n".join(block)
+            block = None
+        elif block is not None:
+            block.append(line)
+        elif not line.strip() or re.match(r"^#{1,6}\s", line):
+            if paragraph:
+                yield "prose", " ".join(paragraph)
+            paragraph = []
+        else:
+            paragraph.append(line)
+    if paragraph:
+        yield "prose", " ".join(paragraph)
+
+
+EXTERNAL_TOOL = re.compile(
+    r"\b(?:dask|pip|pytest|gdal\w*|ogr\w*|rio|qgis_process|make|git|sbatch|srun|ruff|tar|curl)\s"
+)
+
+
+def _scripts_named(doc: Path, text: str, in_code: bool = False) -> set[Path]:
+    """The repository scripts a text names: as commands, or by file name in a code span of prose."""
+    names = [call[0] for line in command_lines(text) if (call := python_call(line))]
+    if not in_code:
+        names += [span.strip().split(" ")[0] for _, span in CODE_SPAN.findall(text)]
+    scripts = set()
+    for name in (name for name in names if name.endswith(".py")):
+        candidates = [(base / name) for base in (doc.parent, REPO)]
+        candidates += sorted(REPO.glob(f"*/{name}")) + sorted(REPO.glob(f"*/*/{name}"))
+        scripts.update(path.resolve() for path in candidates[:1] if path.is_file() and _runnable(path))
+        scripts.update(path.resolve() for path in candidates[1:] if path.is_file() and _runnable(path))
+    return scripts
+
+
+def _runnable(path: Path) -> bool:
+    return _relative(path) is not None and "if __name__ == " in path.read_text(encoding="utf-8")
+
+
+def option_problems(named: Sequence[NamedOption], options: dict[Path, set[str]]) -> list[str]:
+    """Options named in prose that none of the scripts they can belong to defines."""
+    return [
+        f"{item.origin}: no {item.option} in {', '.join(str(_relative(script)) for script in item.scripts)}"
+        for item in named
+        if not any(item.option in options.get(script, set()) for script in item.scripts)
+    ]
+
+
+def test_every_documented_command_line_parses() -> None:
+    """Each documented script answers ``--help``, and its parser accepts every command line the documents write."""
+    scripts = documented_commands()
+    missing = [f"{cmds[0].origin}: {script} does not exist" for script, cmds in scripts.items() if not script.is_file()]
     assert not missing, "documents run scripts that are not there:\n" + "\n".join(missing)
-    outside = [f"{origin}: {script}" for script, (_, origin) in scripts.items() if _relative(script) is None]
+    outside = [f"{cmds[0].origin}: {script}" for script, cmds in scripts.items() if _relative(script) is None]
     assert not outside, "documents run scripts outside the repository:\n" + "\n".join(outside)
     assert len(scripts) >= 10, f"only {len(scripts)} scripts found in the documents: is the parsing broken?"
+    problems = command_problems(scripts)
+    assert not problems, "documented command lines that do not parse:\n" + "\n".join(problems)
+
+
+def test_every_option_named_in_prose_exists() -> None:
+    """An option a document names (`--name`) is defined by one of the scripts that document runs or names."""
+    named = [item for doc in markdown_files() for item in named_options(doc)]
+    assert len(named) >= 50, f"only {len(named)} options found in the documents' prose: is the parsing broken?"
+    scripts = sorted({script for item in named for script in item.scripts})
     with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
-        results = dict(zip(scripts, pool.map(lambda item: run_help(item[0], item[1][0]), scripts.items())))
-    failed = [
-        f"{origin}\n  {_relative(script)} --help exited {result.returncode}: "
-        f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
-        for script, (_, origin) in scripts.items()
-        for result in [results[script]]
-        if result.returncode
+        options = dict(zip(scripts, pool.map(lambda script: set(parse_verdicts(script, [])["options"]), scripts)))
+    problems = option_problems(named, options)
+    assert not problems, "options the documents name that their scripts do not have:\n" + "\n".join(problems)
+
+
+def test_the_checks_catch_a_documented_option_that_does_not_exist(tmp_path: Path) -> None:
+    """The two checks above refuse a made-up option, in a command line and in prose, and accept real ones."""
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "Refine with `python SESSRS/get_best_t1_t2.py --sweep SWEEP --out BEST --no-such-flag 3` or\n"
+        "with `get_best_t1_t2.py` and `--search joint`; `--t1-values` is not one of its options.\n\n"
+        "```bash\npython SESSRS/get_best_t1_t2.py --sweep SWEEP --out BEST --search joint -n 2\n"
+        "python SESSRS/get_best_t1_t2.py --search jointly ...\n```\n",
+        encoding="utf-8",
+    )
+    commands = documented_commands([doc])
+    script = REPO / "SESSRS" / "get_best_t1_t2.py"
+    assert [command.arguments[-2:] for command in commands[script]] == [
+        ("--no-such-flag", "3"),
+        ("-n", "2"),
+        ("jointly", "..."),
     ]
-    assert not failed, "scripts named in the documents fail --help:\n" + "\n".join(failed)
+    problems = command_problems(commands)
+    assert len(problems) == 2, problems
+    assert "unrecognized arguments: --no-such-flag 3" in problems[0]
+    assert "invalid choice: 'jointly'" in problems[1]
+    named = named_options(doc)
+    options = {script: set(parse_verdicts(script, [])["options"])}
+    assert [item.option for item in named] == ["--search", "--t1-values"]
+    assert option_problems(named, options) == [
+        f"{_relative(doc) or doc}: `--t1-values`: no --t1-values in SESSRS/get_best_t1_t2.py"
+    ]
 
 
 def test_the_readme_test_command_is_make_test() -> None:

@@ -51,7 +51,7 @@ def image_too_large(path: str | Path, size: str, limit: int) -> InputError:
     """The refusal of an image of ``size`` (e.g. ``"20000 x 20000 pixels"``) over ``limit`` pixels."""
     return InputError(
         f"{path}: {size} is more than one image may have here ({limit:,} pixels; raise it with "
-        f"--max-image-pixels or ${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with "
+        f"${MAX_IMAGE_PIXELS_ENV}, or the SAM scripts' --max-image-pixels); read large rasters tile by tile with "
         f"{SCENE_COMMAND}"
     )
 

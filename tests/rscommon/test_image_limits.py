@@ -66,8 +66,8 @@ def test_a_huge_image_in_a_small_file_is_refused_before_decoding(tmp_path: Path,
     width = 20000 if name.endswith(".tif") else 12000
     assert said == (
         f"InputError: {path}: {width} x {width} = {width * width:,} pixels is more than one image may "
-        f"have here ({DEFAULT_MAX_IMAGE_PIXELS:,} pixels; raise it with --max-image-pixels or "
-        f"${MAX_IMAGE_PIXELS_ENV}); read large rasters tile by tile with pipeline/sessrs_scene.py"
+        f"have here ({DEFAULT_MAX_IMAGE_PIXELS:,} pixels; raise it with ${MAX_IMAGE_PIXELS_ENV}, or the SAM "
+        f"scripts' --max-image-pixels); read large rasters tile by tile with pipeline/sessrs_scene.py"
     )
     assert stderr == "", "a library printed its own message"
     assert peak < PEAK_MB

@@ -55,8 +55,8 @@ def test_a_huge_image_fails_alone_and_undecoded(images: Path, tmp_path: Path, ca
     failures = [line for line in printed.err.splitlines() if "FAILED" in line]
     assert failures == [
         f"FAILED big.tif: InputError: {big}: 20000 x 20000 = 400,000,000 pixels is more than one "
-        "image may have here (67,108,864 pixels; raise it with --max-image-pixels or "
-        "$SESSRS_MAX_IMAGE_PIXELS); read large rasters tile by tile with pipeline/sessrs_scene.py"
+        "image may have here (67,108,864 pixels; raise it with $SESSRS_MAX_IMAGE_PIXELS, or the SAM scripts' "
+        "--max-image-pixels); read large rasters tile by tile with pipeline/sessrs_scene.py"
     ]
     assert "1 written, 0 skipped (already done), 1 failed" in printed.out
     assert sorted(path.name for path in jsons.glob("*.json")) == ["tile.json"]
