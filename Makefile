@@ -18,8 +18,10 @@ $(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
 demo: $(STAMP)
 	@$(PY) pipeline/run_demo.py --out outputs/demo
 
+# The suite runs in one worker process per core (pytest-xdist), a test file's tests in one worker (their module
+# fixtures, such as a loopback cluster, start once), and ends with its 15 slowest tests.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
