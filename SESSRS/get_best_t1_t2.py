@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-objects",
         type=int,
         default=APPLY_MAX_OBJECTS,
-        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})",
+        help=f"a list of two or more candidates this long or longer is not used (the reference applies with "
+        f"{APPLY_MAX_OBJECTS})",
     )
     parser.add_argument(
         "--mode",

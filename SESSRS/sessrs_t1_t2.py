@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-objects",
         type=int,
         default=None,
-        help=f"a candidate list this long or longer is not used (default: the reference sweeps with "
+        help=f"a list of two or more candidates this long or longer is not used (default: the reference sweeps with "
         f"{SWEEP_MAX_OBJECTS}; the improved mode with the application's {APPLY_MAX_OBJECTS})",
     )
     parser.add_argument(

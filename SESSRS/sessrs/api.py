@@ -124,7 +124,7 @@ def refine(
         pred: H x W integer array of class indices.
         objects: the image's object records, or its boolean masks (H x W x N, or a list of H x W).
         thresholds: per-class t1/t2 and the classes to refine, e.g. ``Thresholds.read("best.json")``.
-        max_objects: a candidate list this long or longer is not used (the application's 5 by default;
+        max_objects: a list of two or more candidates this long or longer is not used (the application's 5 by default;
             the sweep uses ``SWEEP_MAX_OBJECTS``, 10).
         num_classes: the number of classes (default: one more than the largest class in ``pred`` or
             ``thresholds``).

@@ -18,9 +18,9 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 
 SWEEP_MAX_OBJECTS = 10
-"""The sweep ignores a candidate list this long or longer (the reference's ``sessrs_t1_t2.py``)."""
+"""The sweep ignores a list of two or more candidates this long or longer (the reference's ``sessrs_t1_t2.py``)."""
 APPLY_MAX_OBJECTS = 5
-"""The application of picked thresholds ignores a candidate list this long or longer (the reference's
+"""The application of picked thresholds ignores a list of two or more candidates this long or longer (the reference's
 ``get_best_t1_t2.py``; quirk 3: it differs from the sweep's)."""
 NEVER = 1.0
 """The threshold of a class that is never refined: the tests are strict ``>``, so no share exceeds 1."""
@@ -178,7 +178,8 @@ def _check_refined_have_thresholds(
 
 
 def check_max_objects(value: Any) -> int:
-    """An object limit: a whole number of at least 1 (a candidate list this long or longer is not used)."""
+    """An object limit: a whole number of at least 1 (a list of two or more candidates this long or longer is not
+    used)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"max_objects must be a whole number of at least 1, got {value!r}")
     return int(value)

@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-objects",
         type=int,
         default=APPLY_MAX_OBJECTS,
-        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
+        help=f"a list of two or more candidates this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
         "as the pick's application)",
     )
     parser.add_argument("--out", required=True, type=Path, help="the refined scene: a Cloud-Optimized GeoTIFF")
