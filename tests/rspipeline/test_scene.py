@@ -177,9 +177,9 @@ def test_a_scene_of_one_tile_is_the_refinement_of_the_whole_image(scene, tmp_pat
 
 
 def test_the_polygons_carry_the_rasters_classes(scene, refined) -> None:
-    info = pyogrio.read_info(refined["vector"])
+    info = pyogrio.read_info(refined["vector"], layer="classes")
     assert info["crs"] == CRS and info["geometry_type"] == "Polygon"
-    _, _, geometry, fields = pyogrio.raw.read(refined["vector"])
+    _, _, geometry, fields = pyogrio.raw.read(refined["vector"], layer="classes")
     classes, names, areas = fields
     assert np.allclose(areas, [g.area for g in from_wkb(geometry)])
     assert [POTSDAM.classes[c] for c in classes] == list(names)
