@@ -111,7 +111,7 @@ def store_default_style(gpkg: Path, layer: str, qml: str, description: str) -> N
             layer_options={"FID": "id"},
         )
     geometry_column = pyogrio.read_info(gpkg, layer=layer)["geometry_name"] or "geom"
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as GeoPackage
     with closing(sqlite3.connect(gpkg)) as database, database:
         database.execute(f"DELETE FROM {STYLES_TABLE} WHERE f_table_name = ? AND styleName = ?", (layer, STYLE_NAME))
         database.execute(f"UPDATE {STYLES_TABLE} SET useAsDefault = 0 WHERE f_table_name = ?", (layer,))
