@@ -38,7 +38,7 @@ from affine import Affine
 from pyogrio.errors import DataSourceError
 from pyogrio.raw import write as write_features
 from rasterio.crs import CRS
-from rasterio.errors import CRSError
+from rasterio.errors import CRSError, NotGeoreferencedWarning
 from rasterio.features import shapes, sieve
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
@@ -82,7 +82,7 @@ class VectorSettings:
 
     def min_pixels(self, transform: Affine, crs: CRS | None) -> float:
         """The minimum area in pixels of the raster on ``transform`` in ``crs`` (projected, for square metres)."""
-        if self.area_unit == "px":
+        if self.area_unit == "px" or self.min_area == 0:
             return self.min_area
         metres = linear_unit_metres(crs)
         return self.min_area / (abs(transform.determinant) * metres * metres)
@@ -267,7 +267,10 @@ def _regions(labels: np.ndarray, nodata: int) -> tuple[np.ndarray, int]:
 def raster_regions(raster: Path, settings: VectorSettings) -> list[tuple[shapely.Geometry, int]]:
     """The regions of the class raster ``raster`` (band 1, its nodata never a region), read strip by strip; with
     a minimum area to merge, the whole raster is sieved first (one byte per pixel held, and GDAL's region ids)."""
-    with rasterio.open(raster) as dataset:
+    with warnings.catch_warnings():  # a raster without georeferencing is polygonised in pixel coordinates
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(raster)
+    with dataset:
         nodata = int(dataset.nodata)
         smallest = settings.min_pixels(dataset.transform, dataset.crs)
         sieved = None
