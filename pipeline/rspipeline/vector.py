@@ -9,7 +9,7 @@ edge are dissolved (union-find, then ``shapely.union_all``), so every region is 
 
 Then, optionally: regions smaller than a minimum area are merged into their largest neighbour first (the sieve of
 ``gdal_sieve.py``, :func:`rasterio.features.sieve` on the whole class raster, so no hole is left; a small region
-with only nodata around it stays) or left out; the polygons are simplified together as a coverage
+none of whose neighbours reaches the minimum stays) or left out; the polygons are simplified together as a coverage
 (``shapely.coverage_simplify``: shared edges stay shared, no gaps or overlaps appear); they are reprojected. The
 layer (``classes`` by default) has the fields ``class`` (index), ``name`` and ``area_m2`` (square metres whatever
 the CRS: the projected CRS's unit converted, geodesic on the ellipsoid for a geographic CRS; ``area_px`` in pixels
