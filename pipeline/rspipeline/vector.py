@@ -169,9 +169,9 @@ def layer_action(settings: VectorSettings) -> str:
     an existing GeoPackage, its other layers kept) or ``replaced`` (this command's own earlier layer or file). A
     layer of that name, or any other existing file, that does not have the fields this command writes is refused."""
     path = settings.path
-    driver = FORMATS.get(path.suffix.lower(), ("",))[0]
-    if not path.exists():
-        return "written"
+    if path.suffix.lower() not in FORMATS or not path.exists():
+        return "written"  # (an unknown format is refused by vector_driver)
+    driver = FORMATS[path.suffix.lower()][0]
     try:
         layers = list(pyogrio.list_layers(path)[:, 0])
     except DataSourceError:
