@@ -8,7 +8,8 @@ GeoSeg config (``--config``, with ``--ckpt`` or the checkpoint GeoSeg's test.py 
 the overlaps. Objects are made per tile by the SAM stage's source (``--objects``; checkpoints looked up under
 weights/). The image's nodata (its nodata value, mask or alpha band, or ``--nodata``) and the prediction's stay
 nodata (255) in the output, which keeps the image's CRS, transform and size, and carries the palette, the class
-names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in
+names as categories and attribute table, the run's provenance, and overviews, with its QGIS style OUT.qml beside
+it; the polygons carry their QGIS style and area_m2 (docs/scenes.md, "QGIS-ready outputs"). Finished tiles are kept in
 ``OUT.parts/`` until the output is written: the same command continues an interrupted run.
 ``--scheduler tcp://HOST:8786`` runs the tiles on a Dask cluster whose workers see the same input paths.
 """
