@@ -203,3 +203,29 @@ def test_merging_is_gdal_sieve_on_the_whole_raster_and_covers_every_pixel_with_d
     assert sorted((g.area, c) for g, c in regions) == sorted(whole)
     assert sum(g.area for g, _ in regions) == (labels != NODATA).sum()
     assert all(g.is_valid and g.geom_type == "Polygon" for g, _ in regions)
+
+
+def test_a_write_failing_midway_leaves_the_users_geopackage_as_it_was(tmp_path: Path, monkeypatch) -> None:
+    gpkg = tmp_path / "work.gpkg"
+    write_features(
+        gpkg,
+        shapely.to_wkb(np.array([shapely.box(0, 0, 1, 1)])),
+        [np.array([7])],
+        ["mine"],
+        layer="mine",
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:32633",
+    )
+    before = gpkg.read_bytes()
+    labels = np.zeros((20, 20), np.uint8)
+    labels[5:10, 5:10] = 2
+    regions = raster_regions(class_raster(tmp_path / "labels.tif", labels), VectorSettings(gpkg))
+
+    def interrupted(*args, **kwargs) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rspipeline.vector.store_default_style", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_polygons(VectorSettings(gpkg), regions, TRANSFORM, CRS.from_epsg(32633), POTSDAM)
+    assert gpkg.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["labels.tif", "work.gpkg"]
