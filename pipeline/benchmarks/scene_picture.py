@@ -77,7 +77,7 @@ def draw(image: Path, refined: Path, vector: Path, path: Path) -> None:
     shown = np.where(valid[..., None], rgb, 255).astype(np.uint8)
     coloured = np.dstack([palette[np.minimum(classes, len(palette) - 1)], np.where(classes == 255, 0, 255)])
     extent = (bounds.left, bounds.right, bounds.bottom, bounds.top)
-    _, _, geometry, _ = pyogrio.raw.read(vector)
+    _, _, geometry, _ = pyogrio.raw.read(vector, layer="classes")
     figure, axes = plt.subplots(1, 2, figsize=(10, 5.4))
     axes[0].imshow(shown, extent=extent)
     axes[0].set_title("image (nodata border declared)")

@@ -16,6 +16,7 @@ With nothing to refine (an empty ``modify``) no objects are made and the output 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.crs import CRS
 from rasterio.windows import Window
 from tqdm import tqdm
 
@@ -50,7 +50,7 @@ from .raster import (
     read_valid,
 )
 from .scene_blend import blend_window
-from .scene_output import NODATA, OUTPUT_BLOCK, create_class_raster, write_class_cog
+from .scene_output import NODATA, OUTPUT_BLOCK, create_class_raster, provenance_tags, write_class_cog
 from .scene_parts import PartStore, open_parts_folder, remove_parts_folder
 from .scene_report import change_report, tuned_changes, write_report
 from .scene_scan import SceneScan, scan_scene
@@ -58,7 +58,7 @@ from .scene_stitch import stitch
 from .scene_tiles import ImageBands, RefineJob, RefineTask, ScoreJob, refine_tile, tile_scores
 from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tiling import MAX_TILES, Tile, axis_spans, checked_tile_grid, strips
-from .vector import RegionPolygons, VectorSettings, vector_driver, write_polygons
+from .vector import VectorSettings, check_vector_target, raster_regions, write_polygons
 
 SCENE_VERSION = "3"
 STRIP_ROWS = 2 * OUTPUT_BLOCK
@@ -129,9 +129,7 @@ def resolved(run: SceneRun) -> SceneRun:
     """The run with every path absolute (so that tasks sent to a cluster name the same files)."""
     vector = run.vector
     if vector is not None:
-        vector = VectorSettings(
-            vector.path.resolve(), vector.min_area, vector.area_unit, vector.simplify, vector.dst_crs
-        )
+        vector = dataclasses.replace(vector, path=vector.path.resolve())
     out = run.out.resolve()
     thresholds = run.thresholds if is_preset(run.thresholds) else Path(run.thresholds).resolve()
     return SceneRun(
@@ -165,7 +163,7 @@ def check_outputs(run: SceneRun, inputs: dict) -> None:
             if source is not None and Path(source).resolve() == path:
                 raise InputError(f"{path}: is the {name} input; choose another output name")
     if run.vector is not None:
-        vector_driver(run.vector.path)
+        check_vector_target(run.vector)
     check_output_folder(run.parts, {}, "--parts-dir")
 
 
@@ -365,30 +363,14 @@ def stitched_strips(
 def write_outputs(
     plan: Plan, changes: PartStore, image: ImageBands, prediction: Path, counts: np.ndarray
 ) -> int | None:
-    """The output COG (and the vector file), each written under a temporary name and renamed into place; ``counts``
-    as :func:`stitched_strips` fills it."""
+    """The output COG (and the vector file, polygonised from it), each written under a temporary name and renamed
+    into place; ``counts`` as :func:`stitched_strips` fills it."""
     run = plan.run
-    regions = RegionPolygons(NODATA) if run.vector is not None else None
-    finished = []
-
-    def strips_polygonised() -> Iterator[tuple[Window, np.ndarray]]:
-        for window, labels in stitched_strips(plan, changes, image, prediction, counts):
-            if regions is not None:
-                finished.extend(regions.add(labels, window))
-            yield window, labels
-
-    write_class_cog(run.out, plan.grid, plan.spec, strips_polygonised())
-    if regions is None:
+    sources = {"thresholds": run.thresholds, "pred": run.pred}
+    sources.update({name: getattr(run.prediction, name, None) for name in ("config", "checkpoint")})
+    tags = provenance_tags(plan.thresholds, plan.record, sources)
+    write_class_cog(run.out, plan.grid, plan.spec, stitched_strips(plan, changes, image, prediction, counts), tags)
+    if run.vector is None:
         return None
-    finished.extend(regions.close())
-    return write_polygons(run.vector, finished, plan.grid.transform, plan.grid.crs, plan.spec)
-
-
-def parse_dst_crs(text: str | None) -> CRS | None:
-    """``--dst-crs`` as a CRS (EPSG:4326, a WKT or PROJ string), refused in one line when unknown."""
-    if text is None:
-        return None
-    try:
-        return CRS.from_user_input(text)
-    except rasterio.errors.CRSError as error:
-        raise InputError(f"--dst-crs {text}: not a coordinate reference system ({error})") from None
+    regions = raster_regions(run.out, run.vector)
+    return write_polygons(run.vector, regions, plan.grid.transform, plan.grid.crs, plan.spec)

@@ -8,7 +8,8 @@ GeoSeg config (``--config``, with ``--ckpt`` or the checkpoint GeoSeg's test.py 
 the overlaps. Objects are made per tile by the SAM stage's source (``--objects``; checkpoints looked up under
 weights/). The image's nodata (its nodata value, mask or alpha band, or ``--nodata``) and the prediction's stay
 nodata (255) in the output, which keeps the image's CRS, transform and size, and carries the palette, the class
-names as categories and attribute table, and overviews. See docs/scenes.md. Finished tiles are kept in
+names as categories and attribute table, the run's provenance, and overviews, with its QGIS style OUT.qml beside
+it; the polygons carry their QGIS style and area_m2 (docs/scenes.md, "QGIS-ready outputs"). Finished tiles are kept in
 ``OUT.parts/`` until the output is written: the same command continues an interrupted run.
 ``--scheduler tcp://HOST:8786`` runs the tiles on a Dask cluster whose workers see the same input paths.
 """
@@ -16,6 +17,7 @@ names as categories and attribute table, and overviews. See docs/scenes.md. Fini
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from rscommon.datasets import DATASETS
@@ -25,11 +27,11 @@ from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
 from sessrs.presets import PRESET_PREFIX
 
-from .scene import SceneRun, parse_dst_crs, run_scene
+from .scene import SceneRun, run_scene
 from .scene_report import report_lines
 from .tile_sources import GeoSegPrediction, geoseg_prediction
 from .tiling import MAX_TILES
-from .vector import VectorSettings, parse_min_area
+from .vector import LAYER, SMALL_REGIONS, VectorSettings, layer_action, parse_dst_crs, parse_min_area
 
 
 def add_scene_inputs(parser: argparse.ArgumentParser) -> None:
@@ -105,10 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--vector",
         type=Path,
         help="also write the refined classes as polygons, one per region: .gpkg, .fgb, .parquet "
-        "(when GDAL writes it) or .shp",
+        "(when GDAL writes it) or .shp; an existing GeoPackage keeps its other layers",
     )
     parser.add_argument(
-        "--min-area", default="0px", help="leave out polygons smaller than this, with its unit: 4px (pixels) or 0.5m2"
+        "--layer", default=LAYER, help=f"the polygons' layer in the GeoPackage (default {LAYER}; replaced if there)"
+    )
+    parser.add_argument(
+        "--min-area",
+        default="0px",
+        help="regions smaller than this, with its unit: 4px (pixels) or 0.5m2 (square metres, whatever the CRS's "
+        "unit), are merged into their largest neighbour (or dropped: --small-regions drop)",
+    )
+    parser.add_argument(
+        "--small-regions",
+        choices=SMALL_REGIONS,
+        default=SMALL_REGIONS[0],
+        help="what --min-area does to a smaller region: merge it into its largest neighbour, as gdal_sieve.py "
+        "(default), or drop it (leaving a hole)",
     )
     parser.add_argument(
         "--simplify",
@@ -152,14 +167,19 @@ def objects_of(args: argparse.Namespace) -> SourceRecipe:
 
 def scene_run(args: argparse.Namespace) -> SceneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
-    if args.vector is None and (args.min_area != "0px" or args.simplify or args.dst_crs):
-        raise InputError("--min-area, --simplify and --dst-crs go with --vector")
-    if args.simplify < 0:
-        raise InputError(f"--simplify {args.simplify}: needs a distance of at least 0")
+    defaults = {"min_area": "0px", "simplify": 0.0, "dst_crs": None, "layer": LAYER, "small_regions": SMALL_REGIONS[0]}
+    if args.vector is None and any(getattr(args, name) != value for name, value in defaults.items()):
+        raise InputError("--min-area, --small-regions, --simplify, --dst-crs and --layer go with --vector")
+    if not (math.isfinite(args.simplify) and args.simplify >= 0):
+        raise InputError(f"--simplify {args.simplify}: needs a finite distance of at least 0")
+    if not args.layer.strip():
+        raise InputError("--layer: give the layer a name")
     vector = None
     if args.vector is not None:
         min_area, unit = parse_min_area(args.min_area)
-        vector = VectorSettings(args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs))
+        vector = VectorSettings(
+            args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs), args.layer, args.small_regions
+        )
     prediction = prediction_of(args)
     return SceneRun(
         image=args.image,
@@ -185,10 +205,15 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
 
 
 def main(argv: list[str] | None = None) -> int:
-    report = run_scene(scene_run(build_parser().parse_args(argv)))
+    args = build_parser().parse_args(argv)
+    run = scene_run(args)
+    if run.vector is not None:
+        action = layer_action(run.vector)
+        print(f"--vector {run.vector.path}: layer {run.vector.layer!r} will be {action}")
+    report = run_scene(run)
     reused = f" ({report.reused} kept from an earlier run)" if report.reused else ""
     skipped = f", {report.skipped} without data skipped" if report.skipped else ""
-    polygons = f" and {report.polygons} polygons in {report.vector}" if report.vector else ""
+    polygons = f" and {report.polygons} polygons in {report.vector}, layer {args.layer!r}" if report.vector else ""
     print(f"{report.tiles} tiles{reused}{skipped} -> {report.out}{polygons}")
     for line in report_lines(report.changes):
         print(line)

@@ -1,18 +1,24 @@
 """The refined scene as a GIS expects it: a Cloud-Optimized GeoTIFF of class indices with nodata declared, the
 dataset's palette, internal overviews (mode resampling, so they hold classes), and the class names as GDAL
-category names and a raster attribute table (value, name, red, green, blue, alpha).
+category names and a raster attribute table (value, name, red, green, blue, alpha), and beside it the QGIS style
+``OUT.qml`` (a paletted legend of the dataset's classes only, nodata transparent: :mod:`rspipeline.qgis_styles`).
 
 The strips are written once each, block-aligned, into a temporary tiled GeoTIFF, which GDAL's COG driver then
 copies with its overviews into a fresh file (no dead space from rewritten blocks). GeoTIFF keeps categories and
 attribute tables in GDAL's sidecar ``OUT.tif.aux.xml`` (as ``gdal_edit`` or QGIS would write them), which QGIS,
-ArcGIS and every GDAL reader pick up; the class names are also band tags ``class_<index>`` in the file itself.
+ArcGIS and every GDAL reader pick up. So that a copy of the .tif alone keeps them, the file itself holds the
+colour table (the classes' colours), the class names as band tags
+``class_<index>``, and the run's provenance as dataset tags (:func:`provenance_tags`), all in the TIFF's own
+GDAL_METADATA tag.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -25,6 +31,11 @@ from rasterio.windows import Window
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import write_text_atomic
+from rscommon.provenance import digest
+from sessrs import Thresholds
+from sessrs.modes import FAITHFUL
+
+from .qgis_styles import raster_qml
 
 NODATA = 255
 OUTPUT_BLOCK = 256
@@ -73,21 +84,58 @@ def create_class_raster(path: Path, grid, spec: DatasetSpec) -> DatasetWriter:
     return dataset
 
 
-def write_class_cog(out: Path, grid, spec: DatasetSpec, windows: Iterable[tuple[Window, np.ndarray]]) -> None:
-    """Write the class strips into the COG ``out`` with its categories and attribute table, atomically."""
+def write_class_cog(
+    out: Path, grid, spec: DatasetSpec, windows: Iterable[tuple[Window, np.ndarray]], tags: Mapping[str, str]
+) -> None:
+    """Write the class strips into the COG ``out`` with its categories, attribute table and dataset ``tags``, and
+    its QGIS style ``OUT.qml``, each atomically."""
     temporary, staged = out.with_name(f".{out.name}.strips.tif"), out.with_name(f".{out.name}.tmp")
     try:
         with create_class_raster(temporary, grid, spec) as raster:
+            raster.update_tags(**tags)
             for window, labels in windows:
                 raster.write(labels, 1, window=window)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             rasterio.shutil.copy(temporary, staged, driver="COG", **COG_OPTIONS)
         write_text_atomic(out.with_name(out.name + ".aux.xml"), aux_xml(spec))
+        write_text_atomic(out.with_suffix(".qml"), raster_qml(spec))
         os.replace(staged, out)
     finally:
         temporary.unlink(missing_ok=True)
         staged.unlink(missing_ok=True)
+
+
+def provenance_tags(thresholds: Thresholds, record: Mapping, inputs: Mapping[str, Path | None]) -> dict[str, str]:
+    """What the output was made from, as GeoTIFF dataset tags: the project version, the thresholds (JSON, their
+    digest, the preset they are), the refinement mode, the object source and model (null when nothing was
+    refined), and each input file of ``inputs`` (thresholds, prediction, config, checkpoint) by name with its
+    SHA-256 from the run's fingerprint ``record`` (:func:`rscommon.provenance.fingerprint`)."""
+    settings, identities = record["settings"], record["inputs"]
+    objects, version = settings.get("objects"), _project_version()
+    tags = {
+        "TIFFTAG_SOFTWARE": f"sessrs {version} (pipeline/sessrs_scene.py)",
+        "SESSRS_VERSION": version,
+        "SESSRS_THRESHOLDS": json.dumps(thresholds.to_json(), sort_keys=True),
+        "SESSRS_THRESHOLDS_DIGEST": digest(thresholds.to_json()),
+        "SESSRS_MODE": FAITHFUL.mode,
+        "SESSRS_OBJECTS": json.dumps(objects["settings"] if objects else None, sort_keys=True),
+        "SESSRS_DATASET": settings["dataset"],
+    }
+    if settings.get("preset"):
+        tags["SESSRS_THRESHOLDS_PRESET"] = settings["preset"]
+    for name, path in inputs.items():
+        if path is not None and identities.get(name):
+            tags[f"SESSRS_{name.upper()}_FILE"] = f"{Path(path).name} sha256:{identities[name]['sha256']}"
+    return tags
+
+
+def _project_version() -> str:
+    """The installed project's version (``unknown`` when run from a tree that was never installed)."""
+    try:
+        return importlib.metadata.version("sessrs")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def aux_xml(spec: DatasetSpec) -> str:

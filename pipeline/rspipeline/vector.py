@@ -1,4 +1,4 @@
-"""A class raster as polygons, one per region: polygonised strip by strip in bounded memory, joined across strips.
+"""A class raster as polygons, one per region: polygonised strip by strip, joined across strips.
 
 Each strip's 4-connected regions of one class are labelled (as ``gdal_polygonize`` and
 ``rasterio.features.shapes`` see regions) and polygonised in pixel coordinates, which are integers, so the
@@ -7,15 +7,22 @@ edge are dissolved (union-find, then ``shapely.union_all``), so every region is 
 ``rasterio.features.shapes`` on the whole raster. Only then are coordinates mapped through the raster's transform
 (identical vertices stay identical). Nodata pixels are never polygonised.
 
-Then, optionally: regions smaller than a minimum area are left out; the polygons are simplified together as a
-coverage (``shapely.coverage_simplify``: shared edges stay shared, no gaps or overlaps appear); they are
-reprojected. The layer ``classes`` has the fields ``class`` (index), ``name`` and ``area`` (map units squared),
-in the format the file's extension names (:data:`FORMATS`).
+Then, optionally: regions smaller than a minimum area are merged into their largest neighbour first (the sieve of
+``gdal_sieve.py``, :func:`rasterio.features.sieve` on the whole class raster, so no hole is left; a small region
+none of whose neighbours reaches the minimum stays) or left out; the polygons are simplified together as a coverage
+(``shapely.coverage_simplify``: shared edges stay shared, no gaps or overlaps appear); they are reprojected. The
+layer (``classes`` by default) has the fields ``class`` (index), ``name`` and ``area_m2`` (square metres whatever
+the CRS: the projected CRS's unit converted, geodesic on the ellipsoid for a geographic CRS; ``area_px`` in pixels
+for a raster without CRS), in the format the file's extension names (:data:`FORMATS`). A GeoPackage that exists
+keeps its other layers (only this layer is written or replaced) and gets the layer's default QGIS style; any other
+existing file is replaced only when it is this command's output.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Iterable
@@ -24,11 +31,15 @@ from pathlib import Path
 
 import numpy as np
 import pyogrio
+import pyproj
+import rasterio
 import shapely
 from affine import Affine
+from pyogrio.errors import DataSourceError
 from pyogrio.raw import write as write_features
 from rasterio.crs import CRS
-from rasterio.features import shapes
+from rasterio.errors import CRSError, NotGeoreferencedWarning
+from rasterio.features import shapes, sieve
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
 from scipy import ndimage
@@ -36,6 +47,9 @@ from shapely.geometry import mapping, shape
 
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
+
+from .qgis_styles import store_default_style, vector_qml
+from .tiling import strips
 
 LAYER = "classes"
 # extension -> (OGR driver, dataset creation options); GeoPackage 1.2 is read by every GDAL from 2.2 on.
@@ -46,38 +60,81 @@ FORMATS = {
     ".shp": ("ESRI Shapefile", {}),
 }
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-
-
 AREA_UNITS = ("px", "m2")
+SMALL_REGIONS = ("merge", "drop")
+AREA_FIELDS = ("area_m2", "area_px")
+STRIP_ROWS = 512
 
 
 @dataclass(frozen=True)
 class VectorSettings:
-    """Where and how the polygons are written: ``min_area`` in ``area_unit`` (pixels, or square metres, that is
-    square map units of a projected CRS), ``simplify`` in map units, ``dst_crs`` the CRS to reproject to."""
+    """Where and how the polygons are written: ``min_area`` in ``area_unit`` (pixels, or square metres whatever
+    the CRS's unit), regions below it merged into their largest neighbour or dropped (``small``), ``simplify`` in
+    map units, ``dst_crs`` the CRS to reproject to, ``layer`` the layer's name."""
 
     path: Path
     min_area: float = 0.0
     area_unit: str = "px"
     simplify: float = 0.0
     dst_crs: CRS | None = None
+    layer: str = LAYER
+    small: str = "merge"
 
-    def min_pixels(self, transform: Affine) -> float:
-        """The minimum area in pixels."""
-        return self.min_area if self.area_unit == "px" else self.min_area / abs(transform.determinant)
+    def min_pixels(self, transform: Affine, crs: CRS | None) -> float:
+        """The minimum area in pixels of the raster on ``transform`` in ``crs`` (projected, for square metres)."""
+        if self.area_unit == "px" or self.min_area == 0:
+            return self.min_area
+        metres = linear_unit_metres(crs)
+        return self.min_area / (abs(transform.determinant) * metres * metres)
 
 
 def parse_min_area(text: str) -> tuple[float, str]:
-    """``--min-area``: a number with the unit ``px`` (pixels) or ``m2`` (square metres), e.g. ``4px``, ``0.5m2``."""
+    """``--min-area``: a finite number with the unit ``px`` (pixels) or ``m2`` (square metres), e.g. ``4px``."""
     for unit in AREA_UNITS:
         if text.lower().endswith(unit):
             try:
                 value = float(text[: -len(unit)])
             except ValueError:
                 break
-            if value >= 0:
+            if math.isfinite(value) and value >= 0:
                 return value, unit
-    raise InputError(f"--min-area {text}: give a number of pixels or square metres with its unit, e.g. 4px or 0.5m2")
+    raise InputError(
+        f"--min-area {text}: give a finite number of pixels or square metres with its unit, e.g. 4px or 0.5m2"
+    )
+
+
+def parse_dst_crs(text: str | None) -> CRS | None:
+    """``--dst-crs`` as a CRS (EPSG:4326, a WKT or PROJ string), refused in one line when unknown or not a
+    two-dimensional geographic or projected CRS (vertical, compound, geocentric, 3D)."""
+    if text is None:
+        return None
+    try:
+        crs = CRS.from_user_input(text)
+    except CRSError as error:
+        raise InputError(f"--dst-crs {text}: not a coordinate reference system ({error})") from None
+    definition = pyproj.CRS.from_wkt(crs.to_wkt())
+    kind = "geographic" if definition.is_geographic else "projected" if definition.is_projected else None
+    if kind is None or definition.is_compound or len(definition.axis_info) != 2:
+        raise InputError(
+            f"--dst-crs {text}: {definition.name} is not a two-dimensional geographic or projected CRS "
+            f"(a {definition.type_name}); polygons need horizontal coordinates"
+        )
+    return crs
+
+
+def linear_unit_metres(crs: CRS) -> float:
+    """Metres in one unit of a projected CRS's axes (0.3048006 for US survey feet)."""
+    return pyproj.CRS.from_wkt(crs.to_wkt()).axis_info[0].unit_conversion_factor
+
+
+def areas_m2(geometries: np.ndarray, crs: CRS) -> np.ndarray:
+    """The areas of ``geometries`` (coordinates in ``crs``) in square metres: geodesic on the CRS's ellipsoid
+    for a geographic CRS, the CRS's squared unit converted for a projected one."""
+    definition = pyproj.CRS.from_wkt(crs.to_wkt())
+    if definition.is_geographic:
+        geod = definition.get_geod()
+        return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geometries], dtype=float)
+    return shapely.area(geometries) * linear_unit_metres(crs) ** 2
 
 
 def vector_driver(path: Path) -> str:
@@ -99,6 +156,40 @@ def vector_driver(path: Path) -> str:
             file=sys.stderr,
         )
     return driver
+
+
+def check_vector_target(settings: VectorSettings) -> None:
+    """``settings.path`` can be written without losing a user's data (:func:`layer_action`), before any work."""
+    vector_driver(settings.path)
+    layer_action(settings)
+
+
+def layer_action(settings: VectorSettings) -> str:
+    """What writing the polygons does to ``settings.path``: ``written`` (a new file), ``added`` (a layer added to
+    an existing GeoPackage, its other layers kept) or ``replaced`` (this command's own earlier layer or file). A
+    layer of that name, or any other existing file, that does not have the fields this command writes is refused."""
+    path = settings.path
+    if path.suffix.lower() not in FORMATS or not path.exists():
+        return "written"  # (an unknown format is refused by vector_driver)
+    driver = FORMATS[path.suffix.lower()][0]
+    try:
+        layers = list(pyogrio.list_layers(path)[:, 0])
+    except DataSourceError:
+        raise InputError(
+            f"{path}: exists and is not a file OGR reads as {driver}; choose another --vector name"
+        ) from None
+    layer = settings.layer if driver == "GPKG" else layers[0]
+    if layer not in layers:
+        return "added"
+    fields = set(pyogrio.read_info(path, layer=layer)["fields"])
+    if not ({"class", "name"} <= fields and fields & {*AREA_FIELDS, "area"}):
+        where = f"its layer {layer!r}" if driver == "GPKG" else "it"
+        choose = "another --layer or --vector name" if driver == "GPKG" else "another --vector name"
+        raise InputError(
+            f"{path}: {where} was not written by this command (fields {', '.join(sorted(fields)) or 'none'}), "
+            f"and would be replaced; choose {choose}"
+        )
+    return "replaced"
 
 
 class RegionPolygons:
@@ -173,6 +264,27 @@ def _regions(labels: np.ndarray, nodata: int) -> tuple[np.ndarray, int]:
     return components, count
 
 
+def raster_regions(raster: Path, settings: VectorSettings) -> list[tuple[shapely.Geometry, int]]:
+    """The regions of the class raster ``raster`` (band 1, its nodata never a region), read strip by strip; with
+    a minimum area to merge, the whole raster is sieved first (one byte per pixel held, and GDAL's region ids)."""
+    with warnings.catch_warnings():  # a raster without georeferencing is polygonised in pixel coordinates
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(raster)
+    with dataset:
+        nodata = int(dataset.nodata)
+        smallest = settings.min_pixels(dataset.transform, dataset.crs)
+        sieved = None
+        if settings.small == "merge" and smallest > 1:
+            labels = dataset.read(1)
+            sieved = sieve(labels, math.ceil(smallest), mask=labels != nodata, connectivity=4)
+            del labels
+        regions, found = RegionPolygons(nodata), []
+        for window in strips(dataset.height, dataset.width, STRIP_ROWS):
+            strip = dataset.read(1, window=window) if sieved is None else sieved[window.toslices()]
+            found += regions.add(strip, window)
+        return found + regions.close()
+
+
 def write_polygons(
     settings: VectorSettings,
     regions: Iterable[tuple[shapely.Geometry, int]],
@@ -180,8 +292,9 @@ def write_polygons(
     crs: CRS | None,
     spec: DatasetSpec,
 ) -> int:
-    """Write the regions (pixel coordinates) to ``settings.path`` atomically; returns how many were written."""
-    smallest = settings.min_pixels(transform)
+    """Write the regions (pixel coordinates) to ``settings.path`` atomically (as its layer, in a GeoPackage
+    that exists: its other layers are kept); returns how many were written."""
+    smallest = settings.min_pixels(transform, crs) if settings.small == "drop" else 0
     kept = [(geometry, cls) for geometry, cls in regions if geometry.area >= smallest]
     matrix = np.array(transform.to_shapely())  # a, b, d, e, xoff, yoff
     geometries = shapely.transform(
@@ -196,27 +309,35 @@ def write_polygons(
         )
     out_crs = settings.dst_crs or crs
     names = np.array([spec.classes[c] for c in classes], dtype=object)
-    areas = shapely.area(geometries) if len(geometries) else np.zeros(0)
+    if out_crs is None:
+        area_field, areas = "area_px", shapely.area(geometries) if len(geometries) else np.zeros(0)
+    else:
+        area_field, areas = "area_m2", areas_m2(geometries, out_crs)
     driver, options = FORMATS[settings.path.suffix.lower()]
     path = settings.path
     staged = path.with_name(f".{path.stem}.tmp{path.suffix}")
     _remove_dataset(staged)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if driver == "GPKG" and path.exists():
+            shutil.copyfile(path, staged)  # the user's other layers go on; the original is untouched until renamed
         with warnings.catch_warnings():  # a scene without georeferencing gives polygons in pixel coordinates
             warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
             write_features(
                 staged,
                 shapely.to_wkb(geometries) if len(geometries) else np.array([], dtype=object),
-                [classes, names, areas],
-                ["class", "name", "area"],
-                layer=LAYER,
+                [classes, names, np.asarray(areas, dtype=float)],
+                ["class", "name", area_field],
+                layer=settings.layer,
                 driver=driver,
                 geometry_type="Polygon",
                 crs=out_crs.to_wkt() if out_crs is not None else None,
                 dataset_options=options or None,
             )
-        _remove_dataset(path)
+        if driver == "GPKG":
+            store_default_style(staged, settings.layer, vector_qml(spec), f"{spec.name} classes, by sessrs_scene.py")
+        else:
+            _remove_dataset(path)
         for part in _dataset_files(staged):
             os.replace(part, path.with_name(path.stem + part.name[len(staged.stem) :]))
     finally:

@@ -148,7 +148,12 @@ def test_nothing_to_refine_gives_the_prediction_exactly_with_its_grid_and_palett
         assert [colours[i][:3] for i in range(POTSDAM.num_classes)] == list(POTSDAM.palette)
         assert dataset.tags(1)["class_1"] == "Building"
     assert not (tmp_path / "same.tif.parts").exists()  # finished tiles are removed once the output is written
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.tif", "same.tif.aux.xml", "same.tif.report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "same.qml",
+        "same.tif",
+        "same.tif.aux.xml",
+        "same.tif.report.json",
+    ]
 
 
 def test_every_change_is_a_whole_change_of_one_tiles_refinement(scene, refined) -> None:
@@ -177,9 +182,9 @@ def test_a_scene_of_one_tile_is_the_refinement_of_the_whole_image(scene, tmp_pat
 
 
 def test_the_polygons_carry_the_rasters_classes(scene, refined) -> None:
-    info = pyogrio.read_info(refined["vector"])
+    info = pyogrio.read_info(refined["vector"], layer="classes")
     assert info["crs"] == CRS and info["geometry_type"] == "Polygon"
-    _, _, geometry, fields = pyogrio.raw.read(refined["vector"])
+    _, _, geometry, fields = pyogrio.raw.read(refined["vector"], layer="classes")
     classes, names, areas = fields
     assert np.allclose(areas, [g.area for g in from_wkb(geometry)])
     assert [POTSDAM.classes[c] for c in classes] == list(names)

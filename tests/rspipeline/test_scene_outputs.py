@@ -61,7 +61,7 @@ def test_the_image_nodata_border_stays_nodata_and_gets_no_polygons(scene, border
     assert (output[:, :260] == NODATA).all() and (output[:, 260:] != NODATA).all()
     with rasterio.open(bordered["out"]) as dataset:
         assert dataset.nodata == NODATA
-    bounds = pyogrio.read_info(bordered["vector"])["total_bounds"]
+    bounds = pyogrio.read_info(bordered["vector"], layer="classes")["total_bounds"]
     assert bounds[0] == pytest.approx(TRANSFORM.c + 260 * TRANSFORM.a)  # nothing west of the border
 
 
@@ -213,11 +213,11 @@ def test_the_output_is_a_cog_with_categories_attribute_table_and_overviews(scene
 def test_the_polygons_are_the_regions_of_the_whole_raster(scene, bordered) -> None:
     output = read_band(bordered["out"])
     whole = list(shapes(output, mask=output != NODATA, transform=TRANSFORM))
-    assert pyogrio.read_info(bordered["vector"])["features"] == len(whole)
+    assert pyogrio.read_info(bordered["vector"], layer="classes")["features"] == len(whole)
 
 
 def test_min_area_simplify_dst_crs_and_formats(scene, bordered, tmp_path: Path, capsys) -> None:
-    total = pyogrio.read_info(bordered["vector"])["features"]
+    total = pyogrio.read_info(bordered["vector"], layer="classes")["features"]
     base = with_options(bordered["args"], {"--out": [str(tmp_path / "o.tif")]})
     for name, extra in {
         "small.gpkg": ["--min-area", "20px"],
@@ -226,11 +226,11 @@ def test_min_area_simplify_dst_crs_and_formats(scene, bordered, tmp_path: Path, 
         "wgs84.gpkg": ["--dst-crs", "EPSG:4326"],
     }.items():
         assert run_main(main, with_options(base, {"--vector": [str(tmp_path / name)]}) + extra) == 0, name
-    assert pyogrio.read_info(tmp_path / "small.gpkg")["features"] < total
-    small = pyogrio.read_info(tmp_path / "small.gpkg")["features"]
-    assert pyogrio.read_info(tmp_path / "same.fgb")["features"] == small
-    assert pyogrio.read_info(tmp_path / "simple.gpkg")["features"] == total
-    assert "4326" in pyogrio.read_info(tmp_path / "wgs84.gpkg")["crs"]
+    assert pyogrio.read_info(tmp_path / "small.gpkg", layer="classes")["features"] < total
+    small = pyogrio.read_info(tmp_path / "small.gpkg", layer="classes")["features"]
+    assert pyogrio.read_info(tmp_path / "same.fgb", layer="classes")["features"] == small
+    assert pyogrio.read_info(tmp_path / "simple.gpkg", layer="classes")["features"] == total
+    assert "4326" in pyogrio.read_info(tmp_path / "wgs84.gpkg", layer="classes")["crs"]
     capsys.readouterr()
     assert run_main(main, with_options(base, {"--vector": [str(tmp_path / "s.shp")]})) == 0
     assert "warning: " in capsys.readouterr().err and (tmp_path / "s.dbf").is_file()
