@@ -60,7 +60,7 @@ from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tiling import MAX_TILES, Tile, axis_spans, checked_tile_grid, strips
 from .vector import RegionPolygons, VectorSettings, vector_driver, write_polygons
 
-SCENE_VERSION = "3"
+SCENE_VERSION = "4"
 STRIP_ROWS = 2 * OUTPUT_BLOCK
 BLENDED = "prediction.tif"
 
