@@ -39,9 +39,12 @@ from sessrs import APPLY_MAX_OBJECTS, Thresholds
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 
 from .raster import (
+    DECLARED,
     GDAL_OPTIONS,
+    ClassNodata,
     Grid,
     check_bands,
+    check_class_nodata,
     check_class_raster,
     check_same_grid,
     grid_of,
@@ -79,6 +82,8 @@ class SceneRun:
     prediction: GeoSegPrediction | None = None
     bands: tuple[int, int, int] = (1, 2, 3)
     nodata: float | None = None
+    pred_nodata: ClassNodata = DECLARED
+    """Which pixels of ``pred`` hold no data (``--pred-nodata``; see :data:`rspipeline.raster.ClassNodata`)."""
     vector: VectorSettings | None = None
     tile: int = 1024
     overlap: int = 128
@@ -195,6 +200,7 @@ def prepare(run: SceneRun) -> Plan:
     settings = {
         "bands": list(run.bands),
         "nodata": run.nodata,
+        "pred_nodata": run.pred_nodata,
         "tile": run.tile,
         "overlap": run.overlap,
         "dataset": spec.name,
@@ -216,8 +222,9 @@ def prepare(run: SceneRun) -> Plan:
         if run.pred is not None:
             with open_raster(run.pred) as pred:
                 check_class_raster(pred)
+                check_class_nodata(pred, spec, run.pred_nodata, "--pred-nodata")
                 check_same_grid(image, pred, "the prediction")
-                scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec)
+                scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec, run.pred_nodata)
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
     record = fingerprint(inputs, settings, SCENE_VERSION)
@@ -258,7 +265,7 @@ def run_scene(run: SceneRun) -> SceneReport:
             write_blended(plan, scores, image, prediction)
         task = RefineTask(
             image,
-            PredictionRaster(prediction),
+            PredictionRaster(prediction, pred_nodata(run)),
             run.objects,
             plan.thresholds,
             plan.spec.name,
@@ -286,6 +293,12 @@ def run_scene(run: SceneRun) -> SceneReport:
         report,
         report_file,
     )
+
+
+def pred_nodata(run: SceneRun) -> ClassNodata:
+    """Which pixels of the prediction the tiles read hold no data: as ``--pred-nodata`` says for ``--pred``, the
+    declared nodata of the prediction blended from ``--config``."""
+    return run.pred_nodata if run.pred is not None else DECLARED
 
 
 def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[Tile], object], stage: str) -> int:
@@ -344,7 +357,7 @@ def stitched_strips(
     loaded: dict[str, np.ndarray] = {}
     with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, open_raster(prediction) as pred:
         for window in tqdm(strips(grid.height, grid.width, STRIP_ROWS), desc="write", unit="strip"):
-            labels, has_class = read_class_window(pred, window, plan.spec)
+            labels, has_class = read_class_window(pred, window, plan.spec, pred_nodata(plan.run))
             valid = has_class & read_valid(source, image.bands, window, image.nodata)
             base = np.where(valid, labels, NODATA).astype(np.uint8)
             near = [
