@@ -17,6 +17,7 @@ the RGB given to the object source.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from rasterio.windows import Window
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.images import percentile_ranges, stretch_with_ranges
+from rscommon.provenance import file_identity
 
 # GDAL's block cache bounds what reading and writing windows holds per process. rasterio hands an integer to GDAL
 # as *bytes* (64 would be 64 bytes, which re-reads every block for every window), so it is given in bytes here.
@@ -77,6 +79,36 @@ def open_raster(path: str | Path) -> DatasetReader:
             return rasterio.open(path)
     except RasterioIOError as error:
         raise InputError(f"{path}: not a raster GDAL can read ({error})") from error
+
+
+def raster_files(path: str | Path) -> list[Path]:
+    """Every local file GDAL reads for the raster ``path``: the file itself first, then, recursively, the files
+    GDAL names for it (a VRT's sources and theirs, an external mask ``.msk``, a ``.aux.xml`` holding its nodata,
+    overviews ``.ovr``), each once."""
+    found, pending = [], [Path(path).resolve()]
+    while pending:
+        current = pending.pop(0)
+        if current in found or not current.is_file():
+            continue
+        found.append(current)
+        try:
+            with rasterio.Env(**GDAL_OPTIONS), open_raster(current) as dataset:
+                named = dataset.files
+        except InputError:  # not a raster (an .aux.xml): its bytes are all it adds
+            continue
+        pending += [(current.parent / name).resolve() for name in named]
+    return found
+
+
+def raster_identity(path: str | Path) -> dict:
+    """The identity of a raster by content: its file's and those of every file GDAL reads for it
+    (:func:`raster_files`, named relative to the raster's folder), so that editing a VRT's source tile or an
+    external mask changes it."""
+    own, *read = raster_files(path)
+    return {
+        **file_identity(own),
+        "reads": {os.path.relpath(file, own.parent): file_identity(file) for file in read},
+    }
 
 
 def grid_of(dataset: DatasetReader) -> Grid:

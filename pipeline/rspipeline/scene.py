@@ -49,6 +49,7 @@ from .raster import (
     check_same_grid,
     grid_of,
     open_raster,
+    raster_identity,
     read_class_window,
     read_valid,
 )
@@ -227,7 +228,11 @@ def prepare(run: SceneRun) -> Plan:
                 scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec, run.pred_nodata)
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
-    record = fingerprint(inputs, settings, SCENE_VERSION)
+    record = fingerprint(
+        {**inputs, "image": raster_identity(run.image), "pred": run.pred and raster_identity(run.pred)},
+        settings,
+        SCENE_VERSION,
+    )
     plan = Plan(
         run,
         spec,

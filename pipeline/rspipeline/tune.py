@@ -45,6 +45,7 @@ from .raster import (
     check_same_grid,
     grid_of,
     open_raster,
+    raster_identity,
 )
 from .scene import check_scheduler
 from .scene_scan import scan_scene
@@ -170,8 +171,8 @@ def _make_areas(
     }
     record = fingerprint(
         {
-            "image": run.image,
-            "pred": run.pred,
+            "image": raster_identity(run.image),
+            "pred": run.pred and raster_identity(run.pred),
             "config": getattr(run.prediction, "config", None),
             "checkpoint": getattr(run.prediction, "checkpoint", None),
         },

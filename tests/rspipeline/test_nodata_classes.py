@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scene_files import read_band, scene_args, write_raster
+from scene_files import read_band, scene_args, tune_args, write_raster
 
 from rscommon.cli import run_main
 from rscommon.labels import read_label_png
@@ -16,13 +16,6 @@ from rspipeline.scene_cli import main
 from rspipeline.tune_cli import main as tune_main
 
 NODATA = 255
-
-
-def tune_args(scene: dict, out: Path, labels: Path, pred: Path, *extra: str) -> list[str]:
-    return [
-        *("--image", str(scene["image"]), "--pred", str(pred), "--labels", str(labels)),
-        *("--objects", "regions", "--dataset", "potsdam", "--out", str(out), "--context", "16", *extra),
-    ]
 
 
 @pytest.fixture(scope="module")
