@@ -229,7 +229,7 @@ def prepare(run: SceneRun) -> Plan:
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
     record = fingerprint(
-        {**inputs, "image": raster_identity(run.image), "pred": run.pred and raster_identity(run.pred)},
+        {**inputs, "image": raster_identity(run.image), "pred": raster_identity(run.pred) if run.pred else None},
         settings,
         SCENE_VERSION,
     )

@@ -172,7 +172,7 @@ def _make_areas(
     record = fingerprint(
         {
             "image": raster_identity(run.image),
-            "pred": run.pred and raster_identity(run.pred),
+            "pred": raster_identity(run.pred) if run.pred else None,
             "config": getattr(run.prediction, "config", None),
             "checkpoint": getattr(run.prediction, "checkpoint", None),
         },
