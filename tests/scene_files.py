@@ -43,6 +43,25 @@ def write_raster(path: Path, bands: np.ndarray, crs=CRS, transform=TRANSFORM, **
     return path
 
 
+def write_vrt(path: Path, source: Path, width: int, height: int, dtype: str = "Byte") -> Path:
+    """A one-band VRT on the scene's grid reading band 1 of ``source`` (named relative to the VRT)."""
+    geotransform = ", ".join(str(value) for value in TRANSFORM.to_gdal())
+    path.write_text(
+        f"""<VRTDataset rasterXSize="{width}" rasterYSize="{height}">
+  <SRS>{CRS}</SRS>
+  <GeoTransform>{geotransform}</GeoTransform>
+  <VRTRasterBand dataType="{dtype}" band="1">
+    <SimpleSource>
+      <SourceFilename relativeToVRT="1">{source.name}</SourceFilename>
+      <SourceBand>1</SourceBand>
+    </SimpleSource>
+  </VRTRasterBand>
+</VRTDataset>
+"""
+    )
+    return path
+
+
 def coarse_prediction(labels: np.ndarray, factor: int = 8) -> np.ndarray:
     """The Potsdam label map in GeoSeg's classes (boundary -> clutter), coarsened: a blocky stand-in for a model."""
     classes = np.where(labels == 0, 5, labels - 1).astype(np.uint8)
@@ -93,6 +112,14 @@ def scene_args(
         "--overlap",
         str(OVERLAP),
         *extra,
+    ]
+
+
+def tune_args(scene: dict, out: Path, labels: Path, pred: Path, *extra: str) -> list[str]:
+    """The tune command's arguments for ``scene`` labelled by the raster ``labels``, with the weight-free objects."""
+    return [
+        *("--image", str(scene["image"]), "--pred", str(pred), "--labels", str(labels)),
+        *("--objects", "regions", "--dataset", "potsdam", "--out", str(out), "--context", "16", *extra),
     ]
 
 

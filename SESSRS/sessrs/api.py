@@ -117,6 +117,7 @@ def refine(
     max_objects: int = APPLY_MAX_OBJECTS,
     num_classes: int | None = None,
     options: RefineOptions = FAITHFUL,
+    nodata: int | None = None,
 ) -> np.ndarray:
     """Refine one prediction with its objects; returns the refined H x W uint8 class map.
 
@@ -130,6 +131,8 @@ def refine(
             ``thresholds``).
         options: which of the reference's quirks to fix: ``RefineOptions.faithful()`` (the default, the
             reference exactly), ``RefineOptions.improved()``, or any single switch.
+        nodata: a class marking pixels without data (a scene's collar, with objects cut to the pixels with
+            data): never refined, and never given to another pixel (a filled region does not take it).
     """
     _expect(
         thresholds,
@@ -144,6 +147,8 @@ def refine(
         if not 1 <= num_classes <= LABEL_CLASSES:
             raise InputError(f"num_classes {num_classes} is not in 1..{LABEL_CLASSES}")
     thresholds.check_classes(num_classes or LABEL_CLASSES)  # before anything is allocated per class
+    if nodata is not None and nodata in thresholds.modify:
+        raise InputError(f"nodata class {nodata} cannot be refined; leave it out of modify")
     pred = _prediction(pred, num_classes, "pred")
     records = _object_records(objects, pred.shape, "objects")
     if num_classes is None:
@@ -158,6 +163,7 @@ def refine(
         max_objects=max_objects,
         num_classes=num_classes,
         options=options,
+        nodata=nodata,
     )
 
 

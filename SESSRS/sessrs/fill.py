@@ -10,7 +10,7 @@ MARK = 255
 _KERNEL = np.ones((3, 3), np.uint8)
 
 
-def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.ndarray:
+def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False, nodata: int | None = None) -> np.ndarray:
     """Return ``pred`` where every 4-connected region of ``cls`` takes the majority value around it.
 
     Regions (4-connected, labelled in raster order of their first pixel) are taken in label order. A region
@@ -21,6 +21,9 @@ def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.nd
     The most frequent value wins (smallest on a tie); with nothing gathered the region keeps ``cls``. So in the
     reference's window a region that fills its box is never filled (quirk 5, see docs/algorithm.md, "Quirks of
     the reference and the improved mode", and its picture docs/figures/quirk_fill_window.png).
+
+    ``nodata``: a value marking pixels without data (a whole scene's collar, say). It is never gathered, so no
+    region takes it: a region seeing only such pixels keeps ``cls``.
     """
     values = pred.astype(np.uint8, copy=True)
     marked = values == cls
@@ -39,16 +42,18 @@ def fill_class(pred: np.ndarray, cls: int, neighbourhood: bool = False) -> np.nd
             continue
         region = labels[box] == number
         window = values[box]
-        window[region] = _majority_around(region, window, cls)
+        window[region] = _majority_around(region, window, cls, nodata)
     return values
 
 
-def _majority_around(region: np.ndarray, window: np.ndarray, cls: int) -> int:
+def _majority_around(region: np.ndarray, window: np.ndarray, cls: int, nodata: int | None) -> int:
     outside = ~region
     near_outside = cv2.dilate(outside.view(np.uint8), _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     border = (region & (near_outside > 0)).astype(np.float32)
     seen = cv2.filter2D(border, -1, _KERNEL.astype(np.float32), borderType=cv2.BORDER_CONSTANT)
     gathered = window != MARK
+    if nodata is not None:
+        gathered &= window != nodata
     weights = seen[gathered]
     if not weights.any():
         return cls

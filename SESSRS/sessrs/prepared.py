@@ -33,6 +33,8 @@ class PreparedImage:
     inst_box: np.ndarray
     obj_pixels: list[np.ndarray]
     obj_area: np.ndarray
+    nodata: int | None = None
+    """A class marking pixels without data, which no pixel takes in a fill (see :func:`~sessrs.fill.fill_class`)."""
     _fills: dict[bool, np.ndarray] = field(default_factory=dict, repr=False)
     _filled: set[tuple[int, bool]] = field(default_factory=set, repr=False)
     _object_overlaps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
@@ -149,7 +151,11 @@ class PreparedImage:
         """
         if (cls, neighbourhood) not in self._filled:
             fills = self._fills.setdefault(neighbourhood, np.zeros(self.pred.size, np.uint8))
-            np.copyto(fills, fill_class(self.pred, cls, neighbourhood).ravel(order="F"), where=self.flat_pred == cls)
+            np.copyto(
+                fills,
+                fill_class(self.pred, cls, neighbourhood, self.nodata).ravel(order="F"),
+                where=self.flat_pred == cls,
+            )
             self._filled.add((cls, neighbourhood))
         return self._fills[neighbourhood][pixels]
 
@@ -179,8 +185,9 @@ def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-def prepare_image(pred: np.ndarray, objects: list[dict], num_classes: int) -> PreparedImage:
-    """Precompute the instances of ``pred`` and the pixel sets of the (validated) ``objects``."""
+def prepare_image(pred: np.ndarray, objects: list[dict], num_classes: int, nodata: int | None = None) -> PreparedImage:
+    """Precompute the instances of ``pred`` and the pixel sets of the (validated) ``objects``; ``nodata`` is
+    the class marking pixels without data, if any."""
     pred = np.ascontiguousarray(pred, dtype=np.uint8)
     inst_map, inst_class, inst_size, inst_box = split_instances(pred)
     obj_pixels = [rle_pixels(o["rles"]["counts"], o["rles"]["size"]) for o in objects]
@@ -193,4 +200,5 @@ def prepare_image(pred: np.ndarray, objects: list[dict], num_classes: int) -> Pr
         inst_box=inst_box,
         obj_pixels=obj_pixels,
         obj_area=np.array([o["area"] for o in objects], np.int64),
+        nodata=nodata,
     )

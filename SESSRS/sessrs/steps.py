@@ -31,16 +31,18 @@ def refine_with_mappings(
     max_objects: int = 10,
     num_classes: int | None = None,
     options: RefineOptions = FAITHFUL,
+    nodata: int | None = None,
 ) -> np.ndarray:
     """Refine the H x W class map ``pred`` with the SAM ``objects`` (see docs/algorithm.md).
 
     ``t1``/``t2`` map class (int or str) to threshold (classes not given default to 1, "never"),
-    ``modify`` is the ordered list of classes to refine, ``options`` the quirks to fix (none by default).
+    ``modify`` is the ordered list of classes to refine, ``options`` the quirks to fix (none by default),
+    ``nodata`` the class marking pixels without data, which no other pixel takes.
     """
     if num_classes is None:
         keys = [int(k) for k in (*t1, *t2, *modify)]
         num_classes = max(int(np.max(pred)) + 1, *(k + 1 for k in keys))
-    prepared = prepare_image(pred, objects, num_classes)
+    prepared = prepare_image(pred, objects, num_classes, nodata)
     return refine_prepared(
         prepared, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects, options
     )

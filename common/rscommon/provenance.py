@@ -26,16 +26,25 @@ def file_identity(path: str | Path) -> dict[str, Any]:
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def fingerprint(inputs: Mapping[str, str | Path | None], settings: Mapping[str, Any], version: str) -> dict[str, Any]:
+def fingerprint(
+    inputs: Mapping[str, str | Path | Mapping | None], settings: Mapping[str, Any], version: str
+) -> dict[str, Any]:
     """The JSON-ready record of one result: each named input file's identity, the settings, the version.
 
-    An input given as ``None`` (an optional file not used) is recorded as ``None``.
+    An input given as ``None`` (an optional file not used) is recorded as ``None``; one given as a mapping is an
+    identity already made (a file's with those of the files it reads, say) and is recorded as it is.
     """
     return {
         "version": version,
         "settings": json.loads(json.dumps(dict(settings), sort_keys=True, default=str)),
-        "inputs": {name: None if path is None else file_identity(path) for name, path in inputs.items()},
+        "inputs": {name: _identity(source) for name, source in inputs.items()},
     }
+
+
+def _identity(source: str | Path | Mapping | None) -> dict[str, Any] | None:
+    if source is None or isinstance(source, Mapping):
+        return None if source is None else json.loads(json.dumps(dict(source), sort_keys=True, default=str))
+    return file_identity(source)
 
 
 def digest(record: Any) -> str:

@@ -8,12 +8,16 @@ scene scan (:mod:`rspipeline.scene_scan`), so every tile is stretched alike and 
 
 Nodata: a pixel of the image holds no data when GDAL's dataset mask says so (a declared nodata value in every
 band, a mask band or an alpha band), or, with an explicit nodata value, when every chosen band equals it. A
-pixel of a class raster holds no data when its band's mask says so (its declared nodata value or mask band).
-Such pixels are left out of the stretch and become 0 in the RGB given to the object source.
+pixel of a class raster holds no data when its band's mask says so (its declared nodata value or mask band), or as
+the command's option says (:data:`ClassNodata`: ``none`` ignores a declared nodata value, a number replaces it).
+A declared nodata value that is one of the dataset's classes is refused (:func:`check_class_nodata`): obeyed, it
+would silently drop every pixel of that class. Pixels without data are left out of the stretch and become 0 in
+the RGB given to the object source.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
@@ -28,6 +33,7 @@ from rasterio.windows import Window
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.images import percentile_ranges, stretch_with_ranges
+from rscommon.provenance import file_identity
 
 # GDAL's block cache bounds what reading and writing windows holds per process. rasterio hands an integer to GDAL
 # as *bytes* (64 would be 64 bytes, which re-reads every block for every window), so it is given in bytes here.
@@ -37,6 +43,12 @@ STRETCH_SAMPLE_SIDE = 1024
 _INTEGER_KINDS = "ui"
 
 Ranges = tuple[tuple[float, float], ...]
+
+DECLARED, NO_NODATA = "declared", "none"
+ClassNodata = str | int
+"""Which pixels of a class raster hold no data: :data:`DECLARED` (its band's mask: the declared nodata value or
+a mask band), :data:`NO_NODATA` (a declared nodata value is ignored; a mask band still counts) or a value (it
+replaces the declared one)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,36 @@ def open_raster(path: str | Path) -> DatasetReader:
             return rasterio.open(path)
     except RasterioIOError as error:
         raise InputError(f"{path}: not a raster GDAL can read ({error})") from error
+
+
+def raster_files(path: str | Path) -> list[Path]:
+    """Every local file GDAL reads for the raster ``path``: the file itself first, then, recursively, the files
+    GDAL names for it (a VRT's sources and theirs, an external mask ``.msk``, a ``.aux.xml`` holding its nodata,
+    overviews ``.ovr``), each once."""
+    found, pending = [], [Path(path).resolve()]
+    while pending:
+        current = pending.pop(0)
+        if current in found or not current.is_file():
+            continue
+        found.append(current)
+        try:
+            with rasterio.Env(**GDAL_OPTIONS), open_raster(current) as dataset:
+                named = dataset.files
+        except InputError:  # not a raster (an .aux.xml): its bytes are all it adds
+            continue
+        pending += [(current.parent / name).resolve() for name in named]
+    return found
+
+
+def raster_identity(path: str | Path) -> dict:
+    """The identity of a raster by content: its file's and those of every file GDAL reads for it
+    (:func:`raster_files`, named relative to the raster's folder), so that editing a VRT's source tile or an
+    external mask changes it."""
+    own, *read = raster_files(path)
+    return {
+        **file_identity(own),
+        "reads": {os.path.relpath(file, own.parent): file_identity(file) for file in read},
+    }
 
 
 def grid_of(dataset: DatasetReader) -> Grid:
@@ -151,11 +193,50 @@ def read_rgb_window(
     return np.ascontiguousarray(np.where(valid[..., None], rgb, 0).astype(np.uint8)), valid
 
 
-def read_class_window(dataset: DatasetReader, window: Window, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Band 1 inside ``window`` as uint8 class indices (nodata pixels 0) and which pixels hold data; a value
-    outside the dataset's classes in a pixel with data is an error."""
+def parse_class_nodata(text: str, option: str) -> ClassNodata:
+    """``declared`` (the default), ``none`` or a whole number, as ``option`` (``--pred-nodata``,
+    ``--labels-nodata``) takes it."""
+    if text.strip().lower() in (DECLARED, NO_NODATA):
+        return text.strip().lower()
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{option} {text}: give none or a whole number (the value that marks no data)") from None
+
+
+def check_class_nodata(dataset: DatasetReader, spec: DatasetSpec, nodata: ClassNodata, option: str) -> None:
+    """Refuse a nodata value (declared by the raster, or given by ``option``) that is a class of ``spec``."""
+    value = dataset.nodata if nodata == DECLARED else nodata
+    if value == NO_NODATA or value is None or not float(value).is_integer() or not 0 <= value < spec.num_classes:
+        return
+    name = spec.classes[int(value)]
+    what = f"declares nodata {value:g}, which is" if nodata == DECLARED else f"{option} {value} is"
+    raise InputError(
+        f"{dataset.name}: {what} {spec.name}'s class {int(value)} ({name}), so every {name} pixel "
+        f"would be left out; pass {option} none to read every value as a class, or {option} VALUE for the "
+        f"value that marks no data"
+    )
+
+
+def class_valid(dataset: DatasetReader, window: Window, values: np.ndarray, nodata: ClassNodata) -> np.ndarray:
+    """Which pixels of a class raster's ``window`` (holding ``values``) hold data, as ``nodata`` says
+    (:data:`ClassNodata`)."""
+    if nodata == DECLARED or MaskFlags.nodata not in dataset.mask_flag_enums[0]:
+        valid = dataset.read_masks(1, window=window) > 0
+    else:
+        valid = np.ones(values.shape, bool)
+    if nodata not in (DECLARED, NO_NODATA):
+        valid &= values != nodata
+    return valid
+
+
+def read_class_window(
+    dataset: DatasetReader, window: Window, spec: DatasetSpec, nodata: ClassNodata = DECLARED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Band 1 inside ``window`` as uint8 class indices (nodata pixels 0) and which pixels hold data (as
+    ``nodata`` says); a value outside the dataset's classes in a pixel with data is an error."""
     values = dataset.read(1, window=window)
-    valid = dataset.read_masks(1, window=window) > 0
+    valid = class_valid(dataset, window, values, nodata)
     check_class_values(dataset.name, values[valid], window, spec)
     return np.where(valid, values, 0).astype(np.uint8), valid
 

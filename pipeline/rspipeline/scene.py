@@ -39,13 +39,17 @@ from sessrs import APPLY_MAX_OBJECTS, Thresholds
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 
 from .raster import (
+    DECLARED,
     GDAL_OPTIONS,
+    ClassNodata,
     Grid,
     check_bands,
+    check_class_nodata,
     check_class_raster,
     check_same_grid,
     grid_of,
     open_raster,
+    raster_identity,
     read_class_window,
     read_valid,
 )
@@ -60,7 +64,7 @@ from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tiling import MAX_TILES, Tile, axis_spans, checked_tile_grid, strips
 from .vector import VectorSettings, check_vector_target, raster_regions, write_polygons
 
-SCENE_VERSION = "3"
+SCENE_VERSION = "4"
 STRIP_ROWS = 2 * OUTPUT_BLOCK
 BLENDED = "prediction.tif"
 
@@ -79,6 +83,8 @@ class SceneRun:
     prediction: GeoSegPrediction | None = None
     bands: tuple[int, int, int] = (1, 2, 3)
     nodata: float | None = None
+    pred_nodata: ClassNodata = DECLARED
+    """Which pixels of ``pred`` hold no data (``--pred-nodata``; see :data:`rspipeline.raster.ClassNodata`)."""
     vector: VectorSettings | None = None
     tile: int = 1024
     overlap: int = 128
@@ -193,6 +199,7 @@ def prepare(run: SceneRun) -> Plan:
     settings = {
         "bands": list(run.bands),
         "nodata": run.nodata,
+        "pred_nodata": run.pred_nodata,
         "tile": run.tile,
         "overlap": run.overlap,
         "dataset": spec.name,
@@ -214,11 +221,16 @@ def prepare(run: SceneRun) -> Plan:
         if run.pred is not None:
             with open_raster(run.pred) as pred:
                 check_class_raster(pred)
+                check_class_nodata(pred, spec, run.pred_nodata, "--pred-nodata")
                 check_same_grid(image, pred, "the prediction")
-                scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec)
+                scan = scan_scene(image, run.bands, run.nodata, pred, tiles, spec, run.pred_nodata)
         else:
             scan = scan_scene(image, run.bands, run.nodata, None, tiles, spec)
-    record = fingerprint(inputs, settings, SCENE_VERSION)
+    record = fingerprint(
+        {**inputs, "image": raster_identity(run.image), "pred": raster_identity(run.pred) if run.pred else None},
+        settings,
+        SCENE_VERSION,
+    )
     plan = Plan(
         run,
         spec,
@@ -256,7 +268,7 @@ def run_scene(run: SceneRun) -> SceneReport:
             write_blended(plan, scores, image, prediction)
         task = RefineTask(
             image,
-            PredictionRaster(prediction),
+            PredictionRaster(prediction, pred_nodata(run)),
             run.objects,
             plan.thresholds,
             plan.spec.name,
@@ -284,6 +296,12 @@ def run_scene(run: SceneRun) -> SceneReport:
         report,
         report_file,
     )
+
+
+def pred_nodata(run: SceneRun) -> ClassNodata:
+    """Which pixels of the prediction the tiles read hold no data: as ``--pred-nodata`` says for ``--pred``, the
+    declared nodata of the prediction blended from ``--config``."""
+    return run.pred_nodata if run.pred is not None else DECLARED
 
 
 def run_tiles(plan: Plan, store: PartStore, function: Callable, job: Callable[[Tile], object], stage: str) -> int:
@@ -342,7 +360,7 @@ def stitched_strips(
     loaded: dict[str, np.ndarray] = {}
     with rasterio.Env(**GDAL_OPTIONS), open_raster(image.path) as source, open_raster(prediction) as pred:
         for window in tqdm(strips(grid.height, grid.width, STRIP_ROWS), desc="write", unit="strip"):
-            labels, has_class = read_class_window(pred, window, plan.spec)
+            labels, has_class = read_class_window(pred, window, plan.spec, pred_nodata(plan.run))
             valid = has_class & read_valid(source, image.bands, window, image.nodata)
             base = np.where(valid, labels, NODATA).astype(np.uint8)
             near = [

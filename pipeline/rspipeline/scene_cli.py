@@ -27,6 +27,7 @@ from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
 from sessrs.presets import PRESET_PREFIX
 
+from .raster import DECLARED, ClassNodata, parse_class_nodata
 from .scene import SceneRun, run_scene
 from .scene_report import report_lines
 from .tile_sources import GeoSegPrediction, geoseg_prediction
@@ -55,6 +56,12 @@ def add_scene_inputs(parser: argparse.ArgumentParser) -> None:
     prediction = parser.add_mutually_exclusive_group(required=True)
     prediction.add_argument("--pred", type=Path, help="the prediction: a one-band class raster on the image's grid")
     prediction.add_argument("--config", type=Path, help="predict tile by tile with this GeoSeg config")
+    parser.add_argument(
+        "--pred-nodata",
+        default=DECLARED,
+        help="with --pred: 'none' reads every value as a class (ignoring a declared nodata value), or the value "
+        "that marks no data (default: the raster's declared nodata; one that is a class id is refused)",
+    )
     parser.add_argument(
         "--ckpt",
         type=Path,
@@ -160,6 +167,14 @@ def prediction_of(args: argparse.Namespace) -> GeoSegPrediction | None:
     return prediction
 
 
+def pred_nodata_of(args: argparse.Namespace) -> ClassNodata:
+    """``--pred-nodata`` as a :data:`~rspipeline.raster.ClassNodata` (it goes with ``--pred`` only)."""
+    nodata = parse_class_nodata(args.pred_nodata, "--pred-nodata")
+    if nodata != DECLARED and args.pred is None:
+        raise InputError("--pred-nodata goes with --pred")
+    return nodata
+
+
 def objects_of(args: argparse.Namespace) -> SourceRecipe:
     """The object source the options name."""
     return source_recipe(args.objects, args.model_type, args.checkpoint, args.device)
@@ -191,6 +206,7 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         prediction=prediction,
         bands=tuple(args.bands),
         nodata=args.nodata,
+        pred_nodata=pred_nodata_of(args),
         vector=vector,
         tile=args.tile,
         overlap=args.overlap,

@@ -1,10 +1,13 @@
 """The finished tiles of a scene run: one ``.npy`` array per tile and stage, each beside the SHA-256 of its bytes.
 
-A part is written under a temporary name and renamed into place, then its digest (``NAME.npy.sha256``) the same
-way; a part is reused only when its bytes still have the recorded digest, so a truncated, damaged or edited part
-(or one whose digest was never written, as after a kill between the two renames) is named and computed again.
+A part's digest (``NAME.npy.sha256``) is written first, then the part, each under a temporary name renamed into
+place; a part is reused only when its bytes still have the recorded digest, so a truncated, damaged or edited part
+(or one left from before its digest, as after a kill between the two renames) is named and computed again. So
+every part a run wrote has its digest beside it: the digests are the record of the run's parts, and only the
+parts they record (with their temporaries) are ever deleted, never another file under the folder (a user's own
+arrays there survive ``--restart`` and the end of a run).
 The parts folder holds a fingerprint of the inputs and settings that made its parts (:data:`FINGERPRINT_FILE`):
-parts made otherwise are refused, and ``--restart`` discards every part.
+parts made otherwise are refused, and ``--restart`` discards the recorded parts.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def open_parts_folder(folder: Path, record: dict, restart: bool) -> None:
     """Make ``folder`` hold parts of ``record``'s run: keep its parts when they are of the same run (unless
     ``restart``), refuse parts of another run (``restart`` discards them), then record ``record``."""
     marker = folder / FINGERPRINT_FILE
-    parts = [path for path in folder.rglob("*.npy*")] if folder.is_dir() else []
+    parts = recorded_parts(folder)
     if marker.is_file():
         changed = what_changed(read_json(marker), record)
         if changed and not restart:
@@ -48,9 +51,22 @@ def open_parts_folder(folder: Path, record: dict, restart: bool) -> None:
     write_json_atomic(marker, record)
 
 
+def recorded_parts(folder: Path) -> list[Path]:
+    """The files of the parts recorded under ``folder``: each digest, its part and the part's temporary."""
+    found = []
+    for recorded in folder.rglob(f"*.npy{DIGEST_SUFFIX}") if folder.is_dir() else []:
+        part = recorded.with_name(recorded.name.removesuffix(DIGEST_SUFFIX))
+        found += [recorded, part, _temporary(part)]
+    return [path for path in found if path.is_file()]
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
 def remove_parts_folder(folder: Path) -> None:
-    """Delete the parts, their digests and the fingerprint, and every folder left empty."""
-    for path in [*folder.rglob("*.npy*"), folder / FINGERPRINT_FILE]:
+    """Delete the recorded parts, their digests and the fingerprint, and every folder left empty."""
+    for path in [*recorded_parts(folder), folder / FINGERPRINT_FILE]:
         path.unlink(missing_ok=True)
     for path in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
         if not any(path.iterdir()):
@@ -77,15 +93,15 @@ class PartStore:
         return self.folder / f"{name}.npy{DIGEST_SUFFIX}"
 
     def save(self, name: str, array: np.ndarray) -> None:
-        """Write the part ``name`` and then its digest, each atomically."""
+        """Write the digest of the part ``name`` and then the part, each atomically."""
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         data = buffer.getvalue()
         path = self.path(name)
-        temporary = path.with_name(f".{path.name}.tmp")
+        write_text_atomic(self._digest_path(name), digest(data) + "\n")
+        temporary = _temporary(path)
         temporary.write_bytes(data)
         os.replace(temporary, path)
-        write_text_atomic(self._digest_path(name), digest(data) + "\n")
 
     def intact(self, name: str) -> bool:
         """Whether the part exists with the digest recorded when it was saved."""

@@ -17,7 +17,17 @@ from tqdm import tqdm
 
 from rscommon.datasets import DatasetSpec
 
-from .raster import Ranges, check_class_values, needs_stretch, ranges_of_sample, read_valid, sample_step
+from .raster import (
+    DECLARED,
+    ClassNodata,
+    Ranges,
+    check_class_values,
+    class_valid,
+    needs_stretch,
+    ranges_of_sample,
+    read_valid,
+    sample_step,
+)
 from .tiling import Tile, overlapping
 
 SCAN_ROWS, SCAN_COLS = 512, 4096
@@ -48,8 +58,9 @@ def scan_scene(
     pred: DatasetReader | None,
     tiles: Sequence[Tile],
     spec: DatasetSpec,
+    pred_nodata: ClassNodata = DECLARED,
 ) -> SceneScan:
-    """Read the scene once (see the module's docstring)."""
+    """Read the scene once (see the module's docstring); ``pred_nodata`` says which prediction pixels hold no data."""
     stretch = needs_stretch(image, bands)
     step = sample_step(image)
     live: set[str] = set()
@@ -59,7 +70,7 @@ def scan_scene(
         valid = read_valid(image, bands, window, nodata, data)
         if pred is not None:
             values = pred.read(1, window=window)
-            has_class = pred.read_masks(1, window=window) > 0
+            has_class = class_valid(pred, window, values, pred_nodata)
             check_class_values(pred.name, values[has_class], window, spec)
             valid &= has_class
         nodata_pixels += int(valid.size - valid.sum())

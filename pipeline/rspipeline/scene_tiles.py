@@ -2,7 +2,9 @@
 
 Each task reads its own window of the image (and of the prediction raster) and returns what the client saves
 as the tile's part. Pixels without data are never refined: the objects are cut to the pixels with data and
-those pixels hold a class of their own, beyond the dataset's, which no threshold names.
+those pixels hold a class of their own, beyond the dataset's, which no threshold names and which the refinement
+gives to no other pixel (``sessrs.refine``'s ``nodata``). A pixel with data refined to a class outside the
+dataset would be a bug of the refinement, and is reported as one (:class:`RefinementBug`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from .tiling import Span, Tile
 
 class TileError(RuntimeError):
     """A tile task failed; the message names the tile and the cause."""
+
+
+class RefinementBug(RuntimeError):
+    """The refinement gave a pixel with data a class outside the dataset (never the input's fault)."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +108,27 @@ def refine_tile(job: RefineJob) -> tuple[Tile, np.ndarray]:
             if not valid.all():
                 objects = objects_within(objects, valid)
             refined = refine(
-                marked, objects, task.thresholds, max_objects=task.max_objects, num_classes=spec.num_classes + 1
+                marked,
+                objects,
+                task.thresholds,
+                max_objects=task.max_objects,
+                num_classes=spec.num_classes + 1,
+                nodata=spec.num_classes,
             )
+            check_refined_classes(refined, valid, spec.num_classes)
         return tile, tile_claims(refined, marked, valid, tile, task.rows, task.cols)
+
+
+def check_refined_classes(refined: np.ndarray, valid: np.ndarray, num_classes: int) -> None:
+    """Raise :class:`RefinementBug` when a pixel with data holds a class outside ``0..num_classes - 1``."""
+    outside = valid & (refined >= num_classes)
+    if outside.any():
+        rows, cols = np.nonzero(outside)
+        raise RefinementBug(
+            f"bug: the refinement gave {int(outside.sum())} pixels with data class(es) "
+            f"{np.unique(refined[outside]).tolist()}, outside the dataset's 0..{num_classes - 1} (first at row "
+            f"{rows[0]}, column {cols[0]} of the tile); please report it with this scene's inputs"
+        )
 
 
 def objects_within(objects: list[dict], valid: np.ndarray) -> list[dict]:

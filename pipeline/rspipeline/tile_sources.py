@@ -18,7 +18,7 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 
-from .raster import open_raster, read_class_window
+from .raster import DECLARED, ClassNodata, open_raster, read_class_window
 from .tiling import Tile
 
 MODEL_SIDE_MULTIPLE = 32  # the segmentation networks halve the input five times
@@ -27,14 +27,15 @@ MODEL_MIN_SIDE = 256  # ... and UNetFormer's window attention wants 8 x 8 cells 
 
 @dataclass(frozen=True)
 class PredictionRaster:
-    """The prediction is read from a class raster on the scene's grid."""
+    """The prediction is read from a class raster on the scene's grid (its nodata as ``nodata`` says)."""
 
     path: Path
+    nodata: ClassNodata = DECLARED
 
     def read(self, tile: Tile, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
         """The tile's classes (nodata pixels 0) and which pixels have one."""
         with open_raster(self.path) as dataset:
-            return read_class_window(dataset, tile.window, spec)
+            return read_class_window(dataset, tile.window, spec, self.nodata)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,18 @@ from sessrs.inputs import Sample, pair_inputs
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
-from .raster import GDAL_OPTIONS, check_bands, check_class_raster, check_same_grid, grid_of, open_raster
+from .raster import (
+    DECLARED,
+    GDAL_OPTIONS,
+    ClassNodata,
+    check_bands,
+    check_class_nodata,
+    check_class_raster,
+    check_same_grid,
+    grid_of,
+    open_raster,
+    raster_identity,
+)
 from .scene import check_scheduler
 from .scene_scan import scan_scene
 from .scene_tiles import ImageBands
@@ -62,6 +73,9 @@ class TuneRun:
     context: int = 128
     bands: tuple[int, int, int] = (1, 2, 3)
     nodata: float | None = None
+    pred_nodata: ClassNodata = DECLARED
+    labels_nodata: ClassNodata = DECLARED
+    """Which pixels of ``pred`` and of a label raster hold no data (``--pred-nodata``, ``--labels-nodata``)."""
     choice: ChoiceSettings = field(default_factory=ChoiceSettings)
     workers: int = 1
     scheduler: str | None = None
@@ -108,10 +122,11 @@ def run_tune(run: TuneRun) -> TuneReport:
     with rasterio.Env(**GDAL_OPTIONS), open_raster(run.image) as image:
         check_bands(image, run.bands)
         grid = grid_of(image)
-        labels = read_labels(run.labels, run.class_field, spec, image)
+        labels = read_labels(run.labels, run.class_field, spec, image, run.labels_nodata)
         if run.pred is not None:
             with open_raster(run.pred) as pred:
                 check_class_raster(pred)
+                check_class_nodata(pred, spec, run.pred_nodata, "--pred-nodata")
                 check_same_grid(image, pred, "the prediction")
         scan = scan_scene(image, run.bands, run.nodata, None, [], spec)
         areas = list(labelled_areas(labels, grid, run.context))
@@ -143,11 +158,12 @@ def _make_areas(
     run: TuneRun, store: AreaStore, areas: list[Area], image: ImageBands, execution: Execution
 ) -> tuple[list[AreaJob], int]:
     """Every area's job, and how many areas were made now (the others were current)."""
-    source = PredictionRaster(run.pred) if run.pred is not None else run.prediction
+    source = PredictionRaster(run.pred, run.pred_nodata) if run.pred is not None else run.prediction
     jobs = [AreaJob(image, source, run.objects, run.dataset, area.tile) for area in areas]
     settings = {
         "bands": list(run.bands),
         "nodata": run.nodata,
+        "pred_nodata": run.pred_nodata,
         "ranges": image.ranges,
         "dataset": run.dataset,
         "objects": run.objects.identity(),
@@ -155,8 +171,8 @@ def _make_areas(
     }
     record = fingerprint(
         {
-            "image": run.image,
-            "pred": run.pred,
+            "image": raster_identity(run.image),
+            "pred": raster_identity(run.pred) if run.pred else None,
             "config": getattr(run.prediction, "config", None),
             "checkpoint": getattr(run.prediction, "checkpoint", None),
         },

@@ -19,7 +19,8 @@ from pathlib import Path
 from sessrs.choose import SEARCHES, SELECTIONS, ChoiceSettings
 from sessrs.modes import MODES, RefineOptions
 
-from .scene_cli import add_scene_inputs, objects_of, prediction_of
+from .raster import DECLARED, parse_class_nodata
+from .scene_cli import add_scene_inputs, objects_of, pred_nodata_of, prediction_of
 from .tune import TuneRun, run_tune
 
 
@@ -34,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a label raster (.tif) on the image's grid",
     )
     parser.add_argument("--class-field", default="class", help="the polygons' class field (default 'class')")
+    parser.add_argument(
+        "--labels-nodata",
+        default=DECLARED,
+        help="with a label raster: 'none' ignores its declared nodata value, or the value that marks unlabelled "
+        "pixels besides 255 (default: the raster's declared nodata; one that is a class id is refused)",
+    )
     parser.add_argument(
         "--context",
         type=int,
@@ -87,6 +94,8 @@ def tune_run(args: argparse.Namespace) -> TuneRun:
         context=args.context,
         bands=tuple(args.bands),
         nodata=args.nodata,
+        pred_nodata=pred_nodata_of(args),
+        labels_nodata=parse_class_nodata(args.labels_nodata, "--labels-nodata"),
         choice=choice,
         workers=args.workers,
         scheduler=args.scheduler,

@@ -9,7 +9,8 @@ scene): the objects and the prediction see that much around the labels, while on
 Polygons are burnt with ``rasterio.features.rasterize`` on the window's grid (the pixels whose centre lies inside;
 where polygons overlap, the later one wins), after reprojection to the scene's CRS when theirs differs (a layer
 without a CRS is taken to be in the scene's). Class values are class ids or class names of the dataset. In a label
-raster, a pixel is unlabelled when its mask says so (its declared nodata) or it holds 255. Unlabelled pixels are
+raster, a pixel is unlabelled when its mask says so (its declared nodata, or as ``--labels-nodata`` says; a
+declared nodata that is a class is refused) or it holds 255. Unlabelled pixels are
 255 in the area's ground truth, and every score leaves them out.
 """
 
@@ -34,7 +35,16 @@ from shapely.geometry import mapping, shape
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 
-from .raster import Grid, check_class_raster, check_same_grid, open_raster
+from .raster import (
+    DECLARED,
+    ClassNodata,
+    Grid,
+    check_class_nodata,
+    check_class_raster,
+    check_same_grid,
+    class_valid,
+    open_raster,
+)
 from .scene_scan import scan_windows
 from .tiling import Span, Tile
 
@@ -175,10 +185,11 @@ class PolygonLabels:
 class RasterLabels:
     """Labelled pixels read from a class raster on the scene's grid."""
 
-    def __init__(self, path: Path, spec: DatasetSpec, image) -> None:
-        self.path, self.spec = path, spec
+    def __init__(self, path: Path, spec: DatasetSpec, image, nodata: ClassNodata = DECLARED) -> None:
+        self.path, self.spec, self.nodata = path, spec, nodata
         with open_raster(path) as labels:
             check_class_raster(labels)
+            check_class_nodata(labels, spec, nodata, "--labels-nodata")
             check_same_grid(image, labels, "the label raster")
 
     def boxes(self) -> list[Box]:
@@ -201,7 +212,7 @@ class RasterLabels:
     def _labelled(self, dataset, window: Window) -> np.ndarray:
         """Which pixels of ``window`` are labelled; a value outside the classes (and not 255) is an error."""
         values = dataset.read(1, window=window)
-        labelled = (dataset.read_masks(1, window=window) > 0) & (values != UNLABELLED)
+        labelled = class_valid(dataset, window, values, self.nodata) & (values != UNLABELLED)
         bad = np.unique(values[labelled & ((values < 0) | (values >= self.spec.num_classes))])
         if bad.size:
             raise InputError(
@@ -214,12 +225,15 @@ class RasterLabels:
 Labels = PolygonLabels | RasterLabels
 
 
-def read_labels(path: Path, field: str, spec: DatasetSpec, image) -> Labels:
-    """The labels in ``path``: a label raster (by its extension) on ``image``'s grid, else polygons."""
+def read_labels(path: Path, field: str, spec: DatasetSpec, image, nodata: ClassNodata = DECLARED) -> Labels:
+    """The labels in ``path``: a label raster (by its extension) on ``image``'s grid (its nodata as ``nodata``
+    says), else polygons."""
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.suffix.lower() in RASTER_SUFFIXES:
-        return RasterLabels(path, spec, image)
+        return RasterLabels(path, spec, image, nodata)
+    if nodata != DECLARED:
+        raise InputError(f"{path}: --labels-nodata goes with a label raster, not polygons")
     return PolygonLabels(path, field, spec, Grid(image.width, image.height, image.crs, image.transform))
 
 
