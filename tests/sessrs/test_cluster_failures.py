@@ -65,7 +65,7 @@ def test_a_cluster_without_workers_ends_the_run_naming_the_jobs_not_done(monkeyp
         n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         jobs = [(f"job{number}", number) for number in range(8)]
-        with pytest.raises(ClusterError, match=r"no worker for 2 s; \d of 8 jobs not done \(job\d"):
+        with pytest.raises(ClusterError, match=r"no progress for 2 s: it has no worker; \d of 8 jobs not done \(job\d"):
             for name, result in each_job(slow_square, jobs, Execution(scheduler=cluster.scheduler_address)):
                 finished.append((name, result))
                 if len(finished) == 1:
