@@ -41,7 +41,8 @@ LOST_AFTER = 300.0
 """Seconds a cluster may make no progress without a worker that answers before the run ends
 (``$SESSRS_CLUSTER_IDLE_TIMEOUT`` overrides it)."""
 IDLE_TIMEOUT_ENV = "SESSRS_CLUSTER_IDLE_TIMEOUT"
-_POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0
+"""Seconds between two looks at a cluster that has not answered."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,9 @@ def _lost_after() -> float:
     except ValueError:
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
-        raise InputError(f"${IDLE_TIMEOUT_ENV}={text!r}: give the seconds a cluster may make no progress (a finite number > 0)")
+        raise InputError(
+            f"${IDLE_TIMEOUT_ENV}={text!r}: give the seconds a cluster may make no progress (a finite number > 0)"
+        )
     return seconds
 
 
@@ -284,9 +287,12 @@ def _outcome(future, timeout: float):
     return future.result(timeout=timeout)
 
 
-def _outcomes(client, futures: list, scheduler: str, names: Sequence | None) -> Iterator[tuple[int, object]]:
-    """``(index, result or Failure)`` of ``futures`` as they finish; a :class:`ClusterError` naming the jobs not
-    done when the cluster stalls (see :class:`ClusterWatch`; the finished jobs have been handed out by then)."""
+def cluster_outcomes(
+    client, futures: list, scheduler: str, names: Sequence | None = None, keep: bool = False
+) -> Iterator[tuple[int, object]]:
+    """``(index, result or Failure)`` of the Dask ``futures`` as they finish; a :class:`ClusterError` naming the jobs
+    not done when the cluster stalls (see :class:`ClusterWatch`; the finished jobs have been handed out by then).
+    Each future is released once its result is fetched, unless ``keep`` (an actor lives as long as its future)."""
     from dask.distributed import wait
 
     watch = ClusterWatch(client, scheduler)
@@ -294,7 +300,7 @@ def _outcomes(client, futures: list, scheduler: str, names: Sequence | None) -> 
     pending = dict.fromkeys(futures)
     while pending:
         try:
-            done = wait(list(pending), timeout=_POLL_SECONDS, return_when="FIRST_COMPLETED").done
+            done = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
         except TimeoutError:
             done = set()
         for future in [f for f in pending if f in done]:
@@ -304,7 +310,8 @@ def _outcomes(client, futures: list, scheduler: str, names: Sequence | None) -> 
                 left = _named(pending, index_of, names)
                 raise watch.failure("a finished job's result was lost", left, len(futures)) from None
             del pending[future]
-            future.release()  # the workers may drop the result now
+            if not keep:
+                future.release()  # the workers may drop the result now
             watch.progressed()
             yield index_of[future.key], outcome
         if pending and not done:
@@ -324,7 +331,7 @@ def _named(futures, index_of: dict, names: Sequence | None) -> list:
 def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
-        for _, outcome in _outcomes(client, futures, scheduler, None):
+        for _, outcome in cluster_outcomes(client, futures, scheduler):
             if isinstance(outcome, Failure):
                 raise outcome.error  # a task that failed on every try raises its own error here
             yield outcome
@@ -337,4 +344,4 @@ def _cluster_outcomes(
     ``names`` name the jobs in the message of a stalled cluster."""
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
-        yield from _outcomes(client, futures, scheduler, names)
+        yield from cluster_outcomes(client, futures, scheduler, names)
