@@ -149,8 +149,7 @@ _SHARD: Shard | None = None
 
 def _start_shard(*args) -> None:
     global _SHARD
-    start_worker()
-    _SHARD = run_job(Shard, *args)
+    _SHARD = start_worker(Shard, *args)
 
 
 def _call_shard(method: str, *args):
@@ -217,15 +216,15 @@ class ShardPool:
 
     def close(self, abandon: bool = False) -> None:
         """Let go of every shard and remove their files; ``abandon``: without waiting for the work under way (the
-        local workers are killed, the cluster's shards dropped)."""
+        local workers' jobs are stopped, the cluster's shards dropped)."""
         if self.local is not None:
             self.local.close()
         if self.cluster is not None:
             self.cluster.close(abandon)
         for executor in self.executors:
-            if abandon:
-                for process in list((executor._processes or {}).values()):  # the only handle on them before 3.14
-                    process.kill()
+            if abandon:  # their jobs end at once (see rscommon.stopping); the only handle on them before 3.14
+                for process in list((executor._processes or {}).values()):
+                    process.terminate()
             executor.shutdown(cancel_futures=True)
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

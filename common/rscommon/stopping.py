@@ -3,9 +3,11 @@
 :func:`stop_on_signals` (every script runs under it, through :func:`rscommon.cli.run_main`) turns the first
 SIGTERM or SIGINT into :class:`Stopped`, a ``KeyboardInterrupt`` raised where the process is, so every ``finally``
 and ``with`` on the way out runs: temporary files and folders are removed, locks released, and what was saved
-stays saved (a rerun continues). The signal is passed on to the process's worker processes
-(:func:`start_worker` prepares them): a worker in a job stops it the same way (its ``finally`` blocks run) and
-exits; an idle worker exits at once. A worker still alive ``GRACE`` seconds later is killed.
+stays saved (a rerun continues). The signal is passed on to the process's worker processes: a worker in a job
+(:func:`run_job`) stops it the same way (its ``finally`` blocks run) and answers :class:`WorkerStopped`; an idle
+worker goes on waiting, so that its pool, shut down by the stopping process, ends it as it ends any worker (a
+worker never dies halfway through handing back a result, which would leave its pool waiting for the rest). A
+worker still alive ``GRACE`` seconds after the signal is killed.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ class Stopped(KeyboardInterrupt):
         return 128 + self.signum
 
 
+class WorkerStopped(RuntimeError):
+    """A worker process's job ended by a stop signal (the process that started the worker is stopping)."""
+
+
 def _on_signal(signum: int, frame: object) -> None:
     global _stopping
-    if _stopping:
+    if _stopping or (_worker and not _in_job):
         return
     _stopping = True
     children = multiprocessing.active_children()
@@ -59,8 +65,6 @@ def _on_signal(signum: int, frame: object) -> None:
         timer = threading.Timer(GRACE, _kill, (children,))
         timer.daemon = True
         timer.start()
-    if _worker and not _in_job:
-        os._exit(128 + signum)
     raise Stopped(signum)
 
 
@@ -91,22 +95,31 @@ def stop_on_signals() -> Iterator[None]:
         _stopping = False
 
 
-def start_worker() -> None:
-    """Prepare a new worker process (a ``ProcessPoolExecutor`` initializer): a stop signal ends its job through
-    :class:`Stopped` (see :func:`run_job`), or the process at once when it is idle."""
+def start_worker(setup: Callable[..., Result] | None = None, *args) -> Result | None:
+    """Prepare a new worker process (a ``ProcessPoolExecutor`` initializer, or called by one) and run
+    ``setup(*args)`` in it, if given: a stop signal during ``setup`` ends the process once its cleanup ran."""
     global _worker, _in_job, _stopping
     _worker, _in_job, _stopping = True, False, False
     _install()
+    if setup is None:
+        return None
+    _in_job = True
+    try:
+        return setup(*args)
+    except Stopped as stop:
+        os._exit(stop.exit_status)  # nothing is being handed back: the pool sees its worker gone
+    finally:
+        _in_job = False
 
 
 def run_job(function: Callable[..., Result], *args) -> Result:
-    """``function(*args)`` in a worker process: a stop signal raises :class:`Stopped` in it, and once its cleanup
-    ran the process exits (it is not handed back as the job's error: the run is ending)."""
+    """``function(*args)`` in a worker process: a stop signal raises :class:`Stopped` in it, answered, once its
+    cleanup ran, as :class:`WorkerStopped` (a ``KeyboardInterrupt`` would not come back whole)."""
     global _in_job
     _in_job = True
     try:
         return function(*args)
     except Stopped as stop:
-        os._exit(stop.exit_status)
+        raise WorkerStopped(f"a worker process was {stop}") from None
     finally:
         _in_job = False
