@@ -149,11 +149,11 @@ _SHARD: Shard | None = None
 
 def _start_shard(*args) -> None:
     global _SHARD
-    _SHARD = start_worker(Shard, *args)
+    _SHARD = Shard(*args)
 
 
 def _call_shard(method: str, *args):
-    return run_job(getattr(_SHARD, method), *args)
+    return getattr(_SHARD, method)(*args)
 
 
 def _groups(samples: Sequence[Sample], count: int) -> list[list[Sample]]:
@@ -192,10 +192,8 @@ class ShardPool:
                 self.local = Shard(samples, *args, self.limit, self.folder)
                 return
             share = max(self.limit - resident_bytes(), 0) // len(groups)
-            self.executors = [
-                ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, *args, share, self.folder))
-                for group in groups
-            ]
+            self.executors = [ProcessPoolExecutor(1, initializer=start_worker) for _ in groups]
+            self._each([(_start_shard, group, *args, share, self.folder) for group in groups])
         except BaseException:
             self.close(abandon=True)
             raise
@@ -206,9 +204,14 @@ class ShardPool:
             return getattr(self.local, method)(*args)
         if self.cluster is not None:
             return self.cluster.total(method, *args)
-        futures = [executor.submit(_call_shard, method, *args) for executor in self.executors]
+        return sum(self._each([(_call_shard, method, *args)] * len(self.executors)))
+
+    def _each(self, calls: list[tuple]) -> list:
+        """Each worker's answer to its ``(function, *args)`` (a shard's build fails with its own error, not with a
+        broken pool)."""
+        futures = [executor.submit(run_job, *call) for executor, call in zip(self.executors, calls)]
         try:
-            return sum(future.result() for future in futures)
+            return [future.result() for future in futures]
         except BrokenProcessPool as error:
             raise WorkerKilled(
                 "a worker process of the joint search", f"lower {describe_limit(self.limit, len(self.executors))} or -n"

@@ -95,27 +95,21 @@ def stop_on_signals() -> Iterator[None]:
         _stopping = False
 
 
-def start_worker(setup: Callable[..., Result] | None = None, *args) -> Result | None:
-    """Prepare a new worker process (a ``ProcessPoolExecutor`` initializer, or called by one) and run
-    ``setup(*args)`` in it, if given: a stop signal during ``setup`` ends the process once its cleanup ran."""
+def start_worker() -> None:
+    """Prepare a new worker process (a ``ProcessPoolExecutor`` initializer): a stop signal ends its job through
+    :class:`Stopped` (see :func:`run_job`); an idle worker waits for its pool to end it."""
     global _worker, _in_job, _stopping
     _worker, _in_job, _stopping = True, False, False
     _install()
-    if setup is None:
-        return None
-    _in_job = True
-    try:
-        return setup(*args)
-    except Stopped as stop:
-        os._exit(stop.exit_status)  # nothing is being handed back: the pool sees its worker gone
-    finally:
-        _in_job = False
 
 
 def run_job(function: Callable[..., Result], *args) -> Result:
     """``function(*args)`` in a worker process: a stop signal raises :class:`Stopped` in it, answered, once its
-    cleanup ran, as :class:`WorkerStopped` (a ``KeyboardInterrupt`` would not come back whole)."""
+    cleanup ran, as :class:`WorkerStopped` (a ``KeyboardInterrupt`` would not come back whole); after a stop signal
+    the worker's next jobs answer it at once."""
     global _in_job
+    if _stopping:  # a job queued before the stop: not started
+        raise WorkerStopped("a worker process was stopped")
     _in_job = True
     try:
         return function(*args)
