@@ -1,10 +1,12 @@
-"""A cluster that cannot be reached fails a script before it writes anything; a cluster left without workers ends
-the run in one line naming the jobs not done, finished work kept."""
+"""A cluster that cannot be reached fails a script before it writes anything; a cluster left without workers, or
+whose only worker is frozen, ends the run in one line naming the jobs not done, finished work kept."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from cluster_tasks import slow_square
 from distributed import LocalCluster
+from loopback import loopback_cluster
 
 import rscommon.parallel as parallel
 from rscommon.cli import run_main
@@ -78,3 +81,31 @@ def test_a_bad_idle_timeout_is_refused(monkeypatch):
     monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "soon")
     with pytest.raises(ValueError, match="SESSRS_CLUSTER_IDLE_TIMEOUT='soon'"):
         parallel._lost_after()
+
+
+@contextlib.contextmanager
+def frozen(cluster: LocalCluster):
+    """The cluster's worker processes stopped with SIGSTOP (present to the scheduler, silent), then let go on."""
+    pids = [nanny.process.process.pid for nanny in cluster.workers.values()]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_frozen_worker_ends_the_run_naming_the_jobs_not_done(monkeypatch):
+    monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "5")  # a busy worker on a loaded machine may miss 2 s of heartbeats
+    finished = []
+    with loopback_cluster(1) as cluster, contextlib.ExitStack() as stack:
+        jobs = [(f"job{number}", number) for number in range(8)]
+        expected = r"no progress for 5 s: worker tcp://127\.0\.0\.1:\d+ has not answered \(frozen or cut off\?\); "
+        with pytest.raises(ClusterError, match=expected + r"\d of 8 jobs not done \(job\d"):
+            for name, result in each_job(slow_square, jobs, Execution(scheduler=cluster.scheduler_address)):
+                finished.append((name, result))
+                if len(finished) == 1:
+                    stack.enter_context(frozen(cluster))
+    assert finished and all(result == int(name[3:]) ** 2 for name, result in finished)
+    assert len(finished) < 8
