@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
@@ -55,6 +56,30 @@ class Execution:
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise InputError(f"workers must be a whole number of at least 1, got {self.workers!r}")
+        if self.scheduler:
+            check_address(self.scheduler)
+
+
+_HOST_AND_PORT = ("", "tcp", "tls", "ws", "wss", "ucx")
+"""The Dask protocols whose addresses are HOST:PORT (no protocol: tcp)."""
+
+
+def check_address(address: str) -> None:
+    """Refuse, in one line, a scheduler address of HOST:PORT protocols without a host or a port (which Dask would
+    refuse with a bare ValueError on connecting)."""
+    protocol, _, location = address.rpartition("://")
+    if protocol not in _HOST_AND_PORT:
+        return
+    parsed = urlsplit(f"//{location}")
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or out of range
+        port = None
+    if not parsed.hostname or port is None:
+        raise ClusterError(
+            f"scheduler address {address!r}: give the host and the port of the Dask scheduler, "
+            "as tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
 
 
 LOCAL = Execution()
@@ -197,6 +222,7 @@ def connect(scheduler: str):
     """A client of the Dask scheduler at ``scheduler`` (never a new local cluster: an address is required)."""
     if not scheduler:
         raise ValueError("connect needs a scheduler address")
+    check_address(scheduler)
     try:
         from dask.distributed import Client
     except ImportError as error:
