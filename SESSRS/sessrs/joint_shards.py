@@ -265,7 +265,7 @@ class ClusterShards:
             self.limit = limit // len(self.groups)
             placed = zip(range(len(self.groups)), [[worker] for worker in workers] or [None])
             self.futures = [self._submit(index, where) for index, where in placed]
-            self.actors = self._built(self.futures)
+            self.actors = self._built(range(len(self.futures)))
         except BaseException:
             self.client.close()
             raise
@@ -277,18 +277,20 @@ class ClusterShards:
             Shard, self.groups[index], *self.args, self.limit, actor=True, pure=False, workers=workers
         )
 
-    def _built(self, futures: list) -> list:
-        """The actors of ``futures``, once built (the error of a shard that could not be, as it is)."""
-        names = [", ".join(sample.stem for sample in group) for group in self.groups]
+    def _built(self, indexes: Sequence[int]) -> list:
+        """The actors of the shards ``indexes``, once built (the error of a shard that could not be, as it is)."""
+        futures = [self.futures[index] for index in indexes]
+        names = [", ".join(sample.stem for sample in self.groups[index]) for index in indexes]
         actors = dict(cluster_outcomes(self.client, futures, self.scheduler, names, keep=True))
         for outcome in actors.values():
             if isinstance(outcome, Failure):
                 raise outcome.error
-        return [actors[index] for index in range(len(futures))]
+        return [actors[position] for position in range(len(futures))]
 
     def total(self, method: str, *args) -> np.ndarray:
         total, rebuilt = 0, dict.fromkeys(range(len(self.actors)), 0)
         calls = {index: getattr(actor, method)(*args) for index, actor in enumerate(self.actors)}
+        self.watch.progressed()  # the time-out counts from the handing out of this work
         while calls:
             index = next(iter(calls))
             if not _answered(calls[index]):
@@ -326,7 +328,7 @@ class ClusterShards:
             raise error
         others = [worker for worker in self.watch.workers() if worker != lost]
         self.futures[index] = self._submit(index, others or None)
-        self.actors[index] = self._built([self.futures[index]])[0]
+        (self.actors[index],) = self._built([index])
         return getattr(self.actors[index], method)(*args)
 
     def close(self, abandon: bool = False) -> None:

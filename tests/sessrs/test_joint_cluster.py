@@ -40,6 +40,40 @@ def test_the_search_on_a_cluster_equals_the_local_search_and_survives_a_lost_wor
         assert pool.total("commit", None, local.settings).tolist() == expected.tolist()
 
 
+class Unreachable:
+    """An actor handle whose worker the scheduler still lists but whose calls cannot connect to it, as happens to
+    a lost worker's before the scheduler knows it is lost."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+
+    def __getattr__(self, method: str):
+        return lambda *args: NotConnected()
+
+
+class NotConnected:
+    """The answer of a call whose connection failed (dask's own words)."""
+
+    def result(self, timeout=None):
+        raise OSError("Unable to contact Actor's worker")
+
+    def done(self) -> bool:
+        return True
+
+
+def test_a_worker_whose_connection_fails_is_lost_though_still_listed(cluster, tmp_path):
+    generate_scenes(tmp_path, 4, seed=5, size=64)
+    samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
+    cluster.wait_for_workers(2, timeout=60)  # a worker lost by another test is started again
+    with ShardPool(samples, URBAN, 5, FAITHFUL, Execution(scheduler=cluster.scheduler_address)) as pool:
+        expected = pool.total("commit", None, START)
+        assert len(pool.cluster.actors) == 2
+        unreachable = pool.cluster.actors[0]._address
+        pool.cluster.actors[0] = Unreachable(unreachable)
+        assert pool.total("commit", None, START).tolist() == expected.tolist()
+        assert pool.cluster.actors[0]._address != unreachable, "its images were rebuilt on another worker"
+
+
 def test_a_frozen_worker_ends_the_search_naming_the_images_left(tmp_path, monkeypatch):
     monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "5")  # a busy worker on a loaded machine may miss 2 s of heartbeats
     generate_scenes(tmp_path, 3, seed=5, size=64)
