@@ -290,7 +290,7 @@ class ClusterWatch:
             return "it has no worker"
         watched = {address: seconds for address, seconds in silence.items() if busy is None or address in busy}
         if not watched:  # the workers holding the jobs are gone; the scheduler gives them to the others
-            return None if busy else "it has no worker"
+            return None
         if all(seconds > self.lost_after for seconds in watched.values()):
             return f"worker {', '.join(sorted(watched))} has not answered (frozen or cut off?)"
         return None
