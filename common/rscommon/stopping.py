@@ -52,7 +52,7 @@ class WorkerStopped(RuntimeError):
 
 def _on_signal(signum: int, frame: object) -> None:
     global _stopping
-    if _stopping or (_worker and not _in_job):
+    if _stopping:
         return
     _stopping = True
     children = multiprocessing.active_children()
@@ -65,6 +65,8 @@ def _on_signal(signum: int, frame: object) -> None:
         timer = threading.Timer(GRACE, _kill, (children,))
         timer.daemon = True
         timer.start()
+    if _worker and not _in_job:  # idle: its pool ends it; a job queued for it is not started
+        return
     raise Stopped(signum)
 
 

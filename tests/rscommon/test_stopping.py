@@ -1,5 +1,6 @@
 """A real SIGTERM or SIGINT to a script running jobs in local worker processes: the jobs' ``finally`` blocks run in
-the workers, the script exits with the signal's status and one line, before the grace time, its workers gone."""
+the workers, a job queued for a worker is not started, an idle worker is ended by its pool, and the script exits
+with the signal's status and one line, before the grace time, its workers gone."""
 
 import os
 import signal
@@ -23,33 +24,42 @@ from rscommon.parallel import Execution, each_job
 folder = Path(sys.argv[1])
 
 def job(number):
+    if number == 0:
+        (folder / "0.done").touch()
+        return number
     temporary = folder / f"{number}.tmp"
     temporary.write_text("partial")
     try:
-        time.sleep(60 if number else 0.1)
+        time.sleep(60)
     finally:
         temporary.unlink()
     return number
 
 def main(argv):
-    for _ in each_job(job, [(str(number), number) for number in range(5)], Execution(3)):
+    jobs = [(str(number), number) for number in range(int(sys.argv[2]))]
+    for _ in each_job(job, jobs, Execution(3)):
         pass
 
 sys.exit(run_main(main, []))
 """
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_ends_the_workers_jobs_through_their_cleanup(tmp_path, signum):
+@pytest.mark.parametrize(
+    ("signum", "jobs"),
+    [(signal.SIGTERM, 3), (signal.SIGINT, 5)],
+    ids=["SIGTERM, a worker idle", "SIGINT, a job queued"],
+)
+def test_a_stop_signal_ends_the_workers_jobs_through_their_cleanup(tmp_path, signum, jobs):
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        [sys.executable, "-c", SCRIPT, str(tmp_path), str(jobs)],
         env={**os.environ, "PYTHONPATH": python_path()},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("*.tmp"))) < 3:  # job 0 done, its worker idle again, three jobs sleeping
+    sleeping = min(jobs - 1, 3)  # job 0 done, its worker idle (3 jobs) or on job 3 (5 jobs: job 4 queued)
+    while not (tmp_path / "0.done").exists() or len(list(tmp_path.glob("*.tmp"))) < sleeping:
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
         time.sleep(0.02)
     workers = psutil.Process(process.pid).children()
