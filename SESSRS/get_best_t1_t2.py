@@ -13,13 +13,14 @@ Apply only:      python get_best_t1_t2.py --thresholds preset:NAME|best.json --p
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
 from reference_layout import GT_FOLDERS, dataset_results, model_results
 from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
-from rscommon.files import write_json_atomic
+from rscommon.files import InputError, write_json_atomic
 from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
 from sessrs.choose import SEARCHES, SELECTIONS, Choice, ChoiceSettings, apply_given, choose_and_apply
@@ -111,6 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--thresholds needs --pred-dir --sam-dir --dataset --out")
     elif args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out, or --thresholds")
+    if args.memory_limit is not None and not math.isfinite(args.memory_limit):
+        raise InputError(f"--memory-limit {args.memory_limit}: give the gigabytes as a finite number")
     args.choice = ChoiceSettings(
         search=args.search,
         threshold_mode=args.threshold_mode,

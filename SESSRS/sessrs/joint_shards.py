@@ -14,14 +14,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import numpy as np
 
 from rscommon.datasets import DatasetSpec
-from rscommon.parallel import LOCAL, Execution, WorkerKilled, connect
+from rscommon.parallel import (
+    LOCAL,
+    POLL_SECONDS,
+    TASK_RETRIES,
+    ClusterWatch,
+    Execution,
+    Failure,
+    WorkerKilled,
+    cluster_outcomes,
+    connect,
+)
+from rscommon.stopping import run_job, start_worker
 
 from .inputs import Sample, load_ground_truth, load_prepared
 from .joint_engine import ClassSetting, ImageEvaluator, Settings, class_matrices
@@ -51,7 +64,9 @@ def describe_limit(limit: int, processes: int) -> str:
 
 
 class Shard:
-    """The evaluators of some images, within ``limit`` bytes of this process's memory (None: no limit)."""
+    """The evaluators of some images, within ``limit`` bytes of this process's memory (None: no limit); those kept
+    on disk in a folder of ``root`` (None: of the system's temporary folder), removed when the shard is closed or
+    dropped."""
 
     def __init__(
         self,
@@ -60,10 +75,12 @@ class Shard:
         max_objects: int,
         options: RefineOptions,
         limit: int | None = None,
+        root: Path | None = None,
     ) -> None:
         self.num_classes = spec.num_classes
         self.budget = None if limit is None else max(limit - resident_bytes() - WORKING_MARGIN, 0)
-        self.folder = spill_folder()
+        self.folder = spill_folder(root)
+        self._remove = weakref.finalize(self, shutil.rmtree, self.folder, True)  # also when dropped unclosed
         self.order = [sample.stem for sample in samples]
         self.resident: dict[str, ImageEvaluator] = {}
         self.sizes: dict[str, tuple[tuple, int]] = {}
@@ -96,7 +113,7 @@ class Shard:
     def close(self) -> None:
         """Forget every image and remove the files of those kept on disk."""
         self.resident.clear()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._remove()
 
     def _sum(self, stems: frozenset[str] | None, work, shape: tuple[int, ...]) -> np.ndarray:
         total = np.zeros(shape, np.int64)
@@ -163,19 +180,23 @@ class ShardPool:
     ) -> None:
         self.limit = default_memory_limit() if memory_limit is None else int(memory_limit)
         args = (spec, max_objects, options)
-        self.cluster = self.local = None
+        self.cluster = self.local = self.folder = None
         self.executors: list[ProcessPoolExecutor] = []
         if execution.scheduler:
             self.cluster = ClusterShards(samples, args, execution.scheduler, self.limit)
             return
-        groups = _groups(samples, execution.workers)
-        if len(groups) <= 1:
-            self.local = Shard(samples, *args, self.limit)
-            return
-        share = max(self.limit - resident_bytes(), 0) // len(groups)
-        self.executors = [
-            ProcessPoolExecutor(1, initializer=_start_shard, initargs=(group, *args, share)) for group in groups
-        ]
+        self.folder = spill_folder()  # the shards' folders, removed with it even when a worker could not
+        try:
+            groups = _groups(samples, execution.workers)
+            if len(groups) <= 1:
+                self.local = Shard(samples, *args, self.limit, self.folder)
+                return
+            share = max(self.limit - resident_bytes(), 0) // len(groups)
+            self.executors = [ProcessPoolExecutor(1, initializer=start_worker) for _ in groups]
+            self._each([(_start_shard, group, *args, share, self.folder) for group in groups])
+        except BaseException:
+            self.close(abandon=True)
+            raise
 
     def total(self, method: str, *args) -> np.ndarray:
         """The sum of every shard's answer to ``method(*args)``."""
@@ -183,70 +204,140 @@ class ShardPool:
             return getattr(self.local, method)(*args)
         if self.cluster is not None:
             return self.cluster.total(method, *args)
-        futures = [executor.submit(_call_shard, method, *args) for executor in self.executors]
+        return sum(self._each([(_call_shard, method, *args)] * len(self.executors)))
+
+    def _each(self, calls: list[tuple]) -> list:
+        """Each worker's answer to its ``(function, *args)`` (a shard's build fails with its own error, not with a
+        broken pool)."""
+        futures = [executor.submit(run_job, *call) for executor, call in zip(self.executors, calls)]
         try:
-            return sum(future.result() for future in futures)
+            return [future.result() for future in futures]
         except BrokenProcessPool as error:
             raise WorkerKilled(
                 "a worker process of the joint search", f"lower {describe_limit(self.limit, len(self.executors))} or -n"
             ) from error
 
-    def close(self) -> None:
+    def close(self, abandon: bool = False) -> None:
+        """Let go of every shard and remove their files; ``abandon``: without waiting for the work under way (the
+        local workers' jobs are stopped, the cluster's shards dropped)."""
         if self.local is not None:
             self.local.close()
         if self.cluster is not None:
-            self.cluster.close()
+            self.cluster.close(abandon)
         for executor in self.executors:
-            try:
-                executor.submit(_call_shard, "close").result()
-            except BrokenProcessPool:
-                pass  # its process is gone; so is its work
+            if abandon:  # their jobs end at once (see rscommon.stopping); the only handle on them before 3.14
+                for process in list((executor._processes or {}).values()):
+                    process.terminate()
             executor.shutdown(cancel_futures=True)
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> ShardPool:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        self.close(abandon=kind is not None)
+
+
+def _answered(call) -> bool:
+    """Whether an actor's ``call`` has answered (its result or its error), waiting ``POLL_SECONDS`` at most."""
+    try:
+        call.result(timeout=POLL_SECONDS)
+    except Exception:  # its own error is read again by the caller; a time-out leaves it not done
+        pass
+    return call.done()
 
 
 class ClusterShards:
-    """One :class:`Shard` actor per worker of a Dask cluster; a lost worker's images are rebuilt on another worker
-    (every call carries the settings its images need), so a call gives the answer it would have given."""
+    """One :class:`Shard` actor per worker of a Dask cluster. A shard whose worker is lost (gone from the cluster, or
+    not answering a call's connection) is rebuilt on another worker (every call carries the settings its images
+    need), so a call gives the answer it would have given; a cluster that stalls (no worker left, or the worker of
+    a shard frozen: see :class:`~rscommon.parallel.ClusterWatch`) ends the search in one line naming the images not
+    done."""
 
     def __init__(self, samples: Sequence[Sample], args: tuple, scheduler: str, limit: int) -> None:
         self.client = connect(scheduler)
-        self.args = args
-        workers = sorted(self.client.scheduler_info()["workers"])
-        self.groups = _groups(samples, len(workers))
-        self.limit = limit // len(self.groups)
-        self.futures = [self._submit(group, worker) for group, worker in zip(self.groups, workers)]
-        self.actors = [future.result() for future in self.futures]
+        try:
+            self.scheduler, self.args, self.count = scheduler, args, len(samples)
+            self.watch = ClusterWatch(self.client, scheduler)
+            workers = sorted(self.watch.workers())
+            self.groups = _groups(samples, len(workers))
+            self.limit = limit // len(self.groups)
+            placed = zip(range(len(self.groups)), [[worker] for worker in workers] or [None])
+            self.futures = [self._submit(index, where) for index, where in placed]
+            self.actors = self._built(range(len(self.futures)))
+        except BaseException:
+            self.client.close()
+            raise
 
-    def _submit(self, group: list[Sample], worker: str | None = None):
-        """An actor future (kept: the actor lives as long as its future) of a shard of ``group``."""
+    def _submit(self, index: int, workers: list[str] | None):
+        """An actor future (kept: the actor lives as long as its future) of shard ``index`` on one of ``workers``
+        (None: any)."""
         return self.client.submit(
-            Shard, group, *self.args, self.limit, actor=True, pure=False, workers=None if worker is None else [worker]
+            Shard, self.groups[index], *self.args, self.limit, actor=True, pure=False, workers=workers
         )
 
+    def _built(self, indexes: Sequence[int]) -> list:
+        """The actors of the shards ``indexes``, once built (the error of a shard that could not be, as it is)."""
+        futures = [self.futures[index] for index in indexes]
+        names = [", ".join(sample.stem for sample in self.groups[index]) for index in indexes]
+        actors = dict(cluster_outcomes(self.client, futures, self.scheduler, names, keep=True))
+        for outcome in actors.values():
+            if isinstance(outcome, Failure):
+                raise outcome.error
+        return [actors[position] for position in range(len(futures))]
+
     def total(self, method: str, *args) -> np.ndarray:
-        calls = [getattr(actor, method)(*args) for actor in self.actors]
-        total = 0
-        for index, call in enumerate(calls):
+        total, rebuilt = 0, dict.fromkeys(range(len(self.actors)), 0)
+        calls = {index: getattr(actor, method)(*args) for index, actor in enumerate(self.actors)}
+        self.watch.progressed()  # the time-out counts from the handing out of this work
+        while calls:
+            index = next(iter(calls))
+            if not _answered(calls[index]):
+                for lost in self._lost(calls):
+                    calls[lost] = self._rebuilt(lost, rebuilt, method, args, None)
+                continue
             try:
-                total = total + call.result()
-            except Exception:  # the actor's worker may be gone: then its images are rebuilt elsewhere
-                if self.actors[index]._address in self.client.scheduler_info()["workers"]:
-                    raise
-                self.futures[index] = self._submit(self.groups[index])
-                self.actors[index] = self.futures[index].result()
-                total = total + getattr(self.actors[index], method)(*args).result()
+                answer = calls[index].result()
+            except OSError as error:
+                # its worker could not be reached or dropped the connection: lost, though the scheduler may not know
+                calls[index] = self._rebuilt(index, rebuilt, method, args, error)
+                continue
+            total = total + answer
+            del calls[index]
+            self.watch.progressed()
         return total
 
-    def close(self) -> None:
-        for actor in self.actors:
-            try:
-                actor.close().result()
-            except Exception:  # a lost worker's files went with it
-                pass
+    def _lost(self, calls: dict) -> list[int]:
+        """The shards of ``calls`` whose worker has left the cluster; a :class:`ClusterError` when the cluster has
+        stalled under them."""
+        present = self.watch.workers()
+        busy = [self.actors[index]._address for index in calls]
+        reason = self.watch.stalled(busy)
+        if reason is not None:
+            left = [sample.stem for index in sorted(calls) for sample in self.groups[index]]
+            raise self.watch.failure(reason, left, self.count, "images")
+        return [index for index in calls if self.actors[index]._address not in present]
+
+    def _rebuilt(self, index: int, rebuilt: dict, method: str, args: tuple, error: Exception | None):
+        """The call ``method(*args)`` to shard ``index`` rebuilt on another worker than its lost one (the ``error``
+        of its call once it has been rebuilt ``TASK_RETRIES`` times in this call)."""
+        rebuilt[index] += 1
+        lost = self.actors[index]._address
+        if rebuilt[index] > TASK_RETRIES and error is not None:
+            raise error
+        others = [worker for worker in self.watch.workers() if worker != lost]
+        self.futures[index] = self._submit(index, others or None)
+        (self.actors[index],) = self._built([index])
+        return getattr(self.actors[index], method)(*args)
+
+    def close(self, abandon: bool = False) -> None:
+        """Remove every shard's files and disconnect; ``abandon``: without waiting for the shards (busy, or on a
+        frozen worker), whose files go when their worker drops them."""
+        if not abandon:
+            for actor in self.actors:
+                try:
+                    actor.close().result(timeout=self.watch.lost_after)
+                except Exception:  # a lost worker's files went with it
+                    pass
         self.client.close()

@@ -11,6 +11,7 @@ other cache is derived again on demand, so a loaded evaluator scores exactly as 
 
 from __future__ import annotations
 
+import errno
 import math
 import mmap
 import os
@@ -18,18 +19,22 @@ import pickle
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
 
+from rscommon.files import InputError
 from rscommon.locks import process_alive
 
 from .joint_engine import ImageEvaluator
 from .painting import Painting
 
 SPILL_PREFIX = "sessrs-joint-"
+Result = TypeVar("Result")
 
 FIXED = ("max_objects", "options", "baseline", "_reducers", "_major", "_share")
 CHANGING = ("matrix", "settings", "_cache", "_distinct")
@@ -41,18 +46,39 @@ DERIVED = ("flat_inst", "scratch", "area_position", "_instance_pixels", "_class_
 OUTSIDE_FIXED = (*MAPPED, *DERIVED, "obj_pixels", "_fills", "_filled", "_object_overlaps")
 
 
-def spill_folder() -> Path:
-    """A new folder, in the system's temporary folder (``TMPDIR``), for this process's images on disk.
+def spill_folder(root: Path | None = None) -> Path:
+    """A new folder for a process's images on disk: in ``root`` (a folder of the search's), or else in the system's
+    temporary folder (``TMPDIR``).
 
-    A search killed by the system cannot remove its folder: the folders of this host's processes that no longer
-    run are removed first."""
+    A search killed by the system cannot remove its folder: in the system's temporary folder, the folders of this
+    host's processes that no longer run are removed first."""
+    if root is not None:
+        return _made(root, lambda: Path(tempfile.mkdtemp(prefix="shard-", dir=root)))
     root, host = Path(tempfile.gettempdir()), socket.gethostname()
     for folder in root.glob(f"{SPILL_PREFIX}*"):
         owner, _, _ = folder.name[len(SPILL_PREFIX) :].rpartition("-")
         owner_host, _, pid = owner.rpartition("-")
         if owner_host == host and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{host}-{os.getpid()}-", dir=root))
+    return _made(root, lambda: Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{host}-{os.getpid()}-", dir=root)))
+
+
+def _made(folder: Path, make: Callable[[], Result]) -> Result:
+    """``make()``, which writes in ``folder``; a full disk there said in one line (:func:`no_space`)."""
+    try:
+        return make()
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise no_space(folder) from error
+        raise
+
+
+def no_space(folder: Path) -> InputError:
+    """The error of a full disk under the joint search's images kept on disk, naming the folder and ``TMPDIR``."""
+    return InputError(
+        f"{folder}: no space left on the device for the joint search's images kept on disk: free space there, set "
+        f"TMPDIR to a folder with room (now {os.environ.get('TMPDIR', 'unset')}), or raise --memory-limit"
+    )
 
 
 def version(evaluator: ImageEvaluator) -> tuple:
@@ -78,7 +104,11 @@ class SpilledImage:
         return self.folder / f"{self.stem}.{kind}"
 
     def save(self, evaluator: ImageEvaluator) -> None:
-        """Write what is not on disk yet: everything the first time, then the changing part when it changed."""
+        """Write what is not on disk yet: everything the first time, then the changing part when it changed (a full
+        disk is said in one line, :func:`no_space`)."""
+        _made(self.folder, lambda: self._save(evaluator))
+
+    def _save(self, evaluator: ImageEvaluator) -> None:
         prepared, painting = evaluator.prepared, evaluator.painting
         if not self.stored:
             objects = np.concatenate([np.zeros(0, np.int64), *prepared.obj_pixels])

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .files import InputError
+from .stopping import Stopped, stop_on_signals
 
 DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
@@ -31,18 +32,21 @@ def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None
     """Run ``main(argv)`` and turn any exception into one ``error:`` line and an exit status.
 
     Bad input (missing or malformed files, invalid values) exits 2; any other failure exits 1 and names its type;
-    an interrupt exits 130. With ``--debug`` in ``argv`` the exception propagates with its traceback.
+    an interrupt exits 130, SIGTERM 143, once worker processes and temporary files are gone (see
+    :mod:`rscommon.stopping`). With ``--debug`` in ``argv`` the exception propagates with its traceback.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in args
     args = [arg for arg in args if arg != DEBUG_FLAG]
     try:
-        return int(main(args) or 0)
-    except KeyboardInterrupt:
+        with stop_on_signals():
+            return int(main(args) or 0)
+    except KeyboardInterrupt as stop:
         if debug:
             raise
-        print("interrupted: finished results are kept; run the same command again to continue", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how = "interrupted" if not isinstance(stop, Stopped) else str(stop)
+        print(f"{how}: finished results are kept; run the same command again to continue", file=sys.stderr)
+        return stop.exit_status if isinstance(stop, Stopped) else EXIT_INTERRUPTED
     except Exception as error:  # the one place where every failure becomes a message
         if debug:
             raise

@@ -6,10 +6,12 @@ With a scheduler (a ``dask.distributed`` address such as ``tcp://10.0.0.5:8786``
 cluster: each job and its result are pickled and sent over the network, the files a job names must be on storage
 the workers share, a failed task is retried ``TASK_RETRIES`` times, and results arrive as tasks finish, so a caller
 that saves each result keeps all finished work when a task fails for good. A local worker process killed by the
-system (most often for memory) ends the run with :class:`WorkerKilled`, one line that says so. A scheduler that
-does not answer within ``CONNECT_TIMEOUT`` seconds fails the run before it starts (:func:`check_scheduler`); a
-cluster left without a worker for ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` seconds (default ``LOST_AFTER``) ends it,
-naming the jobs not done.
+system (most often for memory) ends the run with :class:`WorkerKilled`, one line that says so; a stopped run stops
+its local workers with it (:mod:`rscommon.stopping`). A scheduler that does not answer within ``CONNECT_TIMEOUT``
+seconds fails the run before it starts (:func:`check_scheduler`); a cluster that makes no progress for
+``$SESSRS_CLUSTER_IDLE_TIMEOUT`` seconds (default ``LOST_AFTER``) while it has no worker, or while a worker holding
+its jobs has not been heard of for as long (frozen, or cut off), ends it, naming the jobs not done
+(:class:`ClusterWatch`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
 from .cli import describe
 from .files import InputError
+from .stopping import run_job, start_worker
 
 Job = TypeVar("Job")
 Name = TypeVar("Name")
@@ -35,9 +39,11 @@ TASK_RETRIES = 2
 CONNECT_TIMEOUT = 20.0
 """Seconds to wait for a Dask scheduler to answer."""
 LOST_AFTER = 300.0
-"""Seconds a cluster may have no worker before the run ends (``$SESSRS_CLUSTER_IDLE_TIMEOUT`` overrides it)."""
+"""Seconds a cluster may make no progress without a worker that answers before the run ends
+(``$SESSRS_CLUSTER_IDLE_TIMEOUT`` overrides it)."""
 IDLE_TIMEOUT_ENV = "SESSRS_CLUSTER_IDLE_TIMEOUT"
-_POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0
+"""Seconds between two looks at a cluster that has not answered."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,30 @@ class Execution:
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise InputError(f"workers must be a whole number of at least 1, got {self.workers!r}")
+        if self.scheduler:
+            check_address(self.scheduler)
+
+
+_HOST_AND_PORT = ("", "tcp", "tls", "ws", "wss", "ucx")
+"""The Dask protocols whose addresses are HOST:PORT (no protocol: tcp)."""
+
+
+def check_address(address: str) -> None:
+    """Refuse, in one line, a scheduler address of HOST:PORT protocols without a host or a port (which Dask would
+    refuse with a bare ValueError on connecting)."""
+    protocol, _, location = address.rpartition("://")
+    if protocol not in _HOST_AND_PORT:
+        return
+    parsed = urlsplit(f"//{location}")
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or out of range
+        port = None
+    if not parsed.hostname or port is None:
+        raise ClusterError(
+            f"scheduler address {address!r}: give the host and the port of the Dask scheduler, "
+            "as tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
 
 
 LOCAL = Execution()
@@ -78,8 +108,8 @@ def unordered_map(
     if execution.scheduler:
         yield from _cluster_map(function, jobs, execution.scheduler)
     elif execution.workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(execution.workers, len(jobs))) as pool:
-            futures = [pool.submit(function, job) for job in jobs]
+        with ProcessPoolExecutor(min(execution.workers, len(jobs)), initializer=start_worker) as pool:
+            futures = [pool.submit(run_job, function, job) for job in jobs]
             try:
                 for future in as_completed(futures):
                     yield future.result()
@@ -192,6 +222,7 @@ def connect(scheduler: str):
     """A client of the Dask scheduler at ``scheduler`` (never a new local cluster: an address is required)."""
     if not scheduler:
         raise ValueError("connect needs a scheduler address")
+    check_address(scheduler)
     try:
         from dask.distributed import Client
     except ImportError as error:
@@ -203,7 +234,7 @@ def connect(scheduler: str):
 
 
 def _lost_after() -> float:
-    """Seconds without a worker after which a cluster counts as lost: ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` or
+    """Seconds without progress after which a cluster counts as stopped: ``$SESSRS_CLUSTER_IDLE_TIMEOUT`` or
     ``LOST_AFTER``."""
     text = os.environ.get(IDLE_TIMEOUT_ENV)
     if text is None:
@@ -212,63 +243,131 @@ def _lost_after() -> float:
         seconds = float(text)
     except ValueError:
         seconds = float("nan")
-    if not seconds > 0:
-        raise InputError(f"${IDLE_TIMEOUT_ENV}={text!r}: give the seconds a cluster may have no worker (> 0)")
+    if not seconds > 0 or seconds == float("inf"):
+        raise InputError(
+            f"${IDLE_TIMEOUT_ENV}={text!r}: give the seconds a cluster may make no progress (a finite number > 0)"
+        )
     return seconds
 
 
-def _as_finished(client, futures: list, scheduler: str, names: Sequence | None) -> Iterator:
-    """``futures`` as they finish; a :class:`ClusterError` naming the jobs not done when the cluster has had no
-    worker for :func:`_lost_after` seconds (the results of finished jobs have been handed out by then)."""
+class ClusterWatch:
+    """Tells a cluster that works from one that has stopped working for this run.
+
+    Progress is a job finished (the caller says so with :meth:`progressed`). A worker is heard of while the
+    scheduler's record of its last heartbeat changes, measured on this process's clock. A run stalls when it has
+    made no progress for :func:`_lost_after` seconds and no worker of those given has been heard of for as long:
+    none is left, or each is frozen (stopped with SIGSTOP, swapping, cut off): a frozen worker still counts as
+    present to the scheduler, but its heartbeat stops."""
+
+    def __init__(self, client, scheduler: str) -> None:
+        self.client, self.scheduler = client, scheduler
+        self.lost_after = _lost_after()
+        self.progress = time.monotonic()
+        self.heard: dict[str, tuple[object, float]] = {}
+        """Per worker: its last heartbeat as the scheduler recorded it, and when that record last changed."""
+
+    def progressed(self) -> None:
+        self.progress = time.monotonic()
+
+    def workers(self) -> dict[str, float]:
+        """The scheduler's workers, each with the seconds since it was last heard of."""
+        now = time.monotonic()
+        present = self.client.scheduler_info()["workers"]
+        for address, info in present.items():
+            beat = info.get("last_seen", info.get("last-seen", now))  # unknown: counted as just heard of
+            if self.heard.get(address, (None,))[0] != beat:
+                self.heard[address] = (beat, now)
+        self.heard = {address: self.heard[address] for address in present}
+        return {address: now - changed for address, (_, changed) in self.heard.items()}
+
+    def stalled(self, busy: Sequence[str] | None = None) -> str | None:
+        """Why the run has stalled (None: it has not): no progress for the time-out and no worker left, or the
+        workers in ``busy`` (None: all) not heard of for as long."""
+        silence = self.workers()
+        if time.monotonic() - self.progress <= self.lost_after:
+            return None
+        if not silence:
+            return "it has no worker"
+        watched = {address: seconds for address, seconds in silence.items() if busy is None or address in busy}
+        if not watched:  # the workers holding the jobs are gone; the scheduler gives them to the others
+            return None
+        if all(seconds > self.lost_after for seconds in watched.values()):
+            return f"worker {', '.join(sorted(watched))} has not answered (frozen or cut off?)"
+        return None
+
+    def failure(self, reason: str, left: Sequence, total: int, noun: str = "jobs") -> ClusterError:
+        """The error that ends a stalled run: one line naming the jobs ``left`` of ``total``."""
+        shown = ", ".join(map(str, left))
+        return ClusterError(
+            f"the Dask cluster at {self.scheduler} made no progress for {self.lost_after:g} s: {reason}; "
+            f"{len(left)} of {total} {noun} not done ({shown}); finished work is kept: run the same command again "
+            "once the cluster has working workers"
+        )
+
+
+def _outcome(future, timeout: float):
+    """The result of a finished task, or the :class:`Failure` of a failed one (fetched within ``timeout`` seconds:
+    a result lost with its worker is computed again first)."""
+    if future.status == "error":
+        return Failure(future.exception(timeout=timeout))
+    return future.result(timeout=timeout)
+
+
+def cluster_outcomes(
+    client, futures: list, scheduler: str, names: Sequence | None = None, keep: bool = False
+) -> Iterator[tuple[int, object]]:
+    """``(index, result or Failure)`` of the Dask ``futures`` as they finish; a :class:`ClusterError` naming the jobs
+    not done when the cluster stalls (see :class:`ClusterWatch`; the finished jobs have been handed out by then).
+    Each future is released once its result is fetched, unless ``keep`` (an actor lives as long as its future)."""
     from dask.distributed import wait
 
-    lost_after = _lost_after()
+    watch = ClusterWatch(client, scheduler)
+    index_of = {future.key: index for index, future in enumerate(futures)}
     pending = dict.fromkeys(futures)
-    alone_since: float | None = None
     while pending:
         try:
-            done = wait(list(pending), timeout=_POLL_SECONDS, return_when="FIRST_COMPLETED").done
+            done = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
         except TimeoutError:
             done = set()
         for future in [f for f in pending if f in done]:
+            try:
+                outcome = _outcome(future, watch.lost_after)
+            except TimeoutError:  # its result went with its worker and was not made again in time
+                left = _named(pending, index_of, names)
+                raise watch.failure("a finished job's result was lost", left, len(futures)) from None
             del pending[future]
-            yield future
-        if not pending or done:
-            alone_since = None
-            continue
-        if client.scheduler_info()["workers"]:
-            alone_since = None
-        elif alone_since is None:
-            alone_since = time.monotonic()
-        elif time.monotonic() - alone_since > lost_after:
-            position = {f.key: i for i, f in enumerate(futures)}
-            left = [position[f.key] for f in pending]
-            shown = ", ".join(str(names[i] if names is not None else i) for i in left)
-            raise ClusterError(
-                f"the Dask cluster at {scheduler} has had no worker for {lost_after:g} s; "
-                f"{len(left)} of {len(futures)} jobs not done ({shown}); finished work is kept: "
-                "run the same command again once the cluster has workers"
-            )
+            if not keep:
+                future.release()  # the workers may drop the result now
+            watch.progressed()
+            yield index_of[future.key], outcome
+        if pending and not done:
+            keys = {future.key for future in pending}
+            busy = [worker for worker, held in client.processing().items() if keys.intersection(held)]
+            reason = watch.stalled(busy or None)
+            if reason is not None:
+                raise watch.failure(reason, _named(pending, index_of, names), len(futures))
+
+
+def _named(futures, index_of: dict, names: Sequence | None) -> list:
+    """The names of ``futures`` (their indexes without names), in the order of the jobs."""
+    indexes = sorted(index_of[future.key] for future in futures)
+    return indexes if names is None else [names[index] for index in indexes]
 
 
 def _cluster_map(function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str) -> Iterator[Result]:
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
-        for future in _as_finished(client, futures, scheduler, None):
-            result = future.result()  # a task that failed on every try raises its own error here
-            future.release()  # the workers may drop the result now
-            yield result
+        for _, outcome in cluster_outcomes(client, futures, scheduler):
+            if isinstance(outcome, Failure):
+                raise outcome.error  # a task that failed on every try raises its own error here
+            yield outcome
 
 
 def _cluster_outcomes(
     function: Callable[[Job], Result], jobs: Sequence[Job], scheduler: str, names: Sequence | None = None
 ) -> Iterator[tuple[int, Result | Failure]]:
     """``(index, result or Failure)`` per job on the cluster, each task retried before it counts as failed;
-    ``names`` name the jobs in the message of a lost cluster."""
+    ``names`` name the jobs in the message of a stalled cluster."""
     with connect(scheduler) as client:
         futures = client.map(function, list(jobs), pure=False, retries=TASK_RETRIES)
-        index_of = {future.key: index for index, future in enumerate(futures)}
-        for future in _as_finished(client, futures, scheduler, names):
-            outcome = Failure(future.exception()) if future.status == "error" else future.result()
-            future.release()
-            yield index_of[future.key], outcome
+        yield from cluster_outcomes(client, futures, scheduler, names)
