@@ -166,7 +166,7 @@ class SessrsAlgorithm(QgsProcessingAlgorithm):
             return self.parameterAsFile(parameters, name, context)
         return self.parameterAsString(parameters, name, context)
 
-    def run(self, args: list[str], feedback: QgsProcessingFeedback) -> list[str]:
+    def run_script(self, args: list[str], feedback: QgsProcessingFeedback) -> list[str]:
         """Run the command with ``args``, its output in the log and its bars on the progress bar; its printed lines.
         A failure or a cancel is a :class:`QgsProcessingException` with the command's own message."""
         environment = self.environment()

@@ -21,6 +21,8 @@ PYTHON_VARIABLE = "SESSRS_PYTHON"
 HOME_VARIABLE = "SESSRS_HOME"
 SCENE_SCRIPT = "pipeline/sessrs_scene.py"
 TUNE_SCRIPT = "pipeline/sessrs_tune.py"
+SOURCE_FOLDERS = ("common", "GeoSeg", "SAM", "SESSRS", "pipeline")
+"""The repository's folders holding its packages (pyproject.toml's package folders)."""
 DESCRIBE_TIMEOUT = 120.0
 """Seconds a ``--help`` or the preset listing may take (the first import of a fresh environment is slow)."""
 # The presets through the project's public API (README's "Thresholds someone published"), with the dataset each is
@@ -49,9 +51,11 @@ class Environment:
         return [str(self.python), str(self.home / script), *args]
 
     def variables(self) -> dict[str, str]:
-        """The environment variables of a run: ours, without the host's Python paths (QGIS sets its own), with
+        """The environment variables of a run: ours without the host's Python home (QGIS may set its own), the
+        repository's source folders as the Python path (its code runs, however the environment installed it), and
         unbuffered output so the progress arrives as it is made."""
-        variables = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+        variables = {key: value for key, value in os.environ.items() if key != "PYTHONHOME"}
+        variables["PYTHONPATH"] = os.pathsep.join(str(self.home / folder) for folder in SOURCE_FOLDERS)
         variables["PYTHONUNBUFFERED"] = "1"
         return variables
 

@@ -94,7 +94,7 @@ class RefineScene(SessrsAlgorithm):
         vector = self.parameterAsOutputLayer(parameters, "VECTOR", context) if self.given(parameters, "VECTOR") else ""
         if vector:
             args += ["--vector", vector]
-        self.run(args, feedback)
+        self.run_script(args, feedback)
         results = {"OUTPUT": out, "REPORT": f"{out}.report.json"}
         load_styled(context, out)
         if vector:

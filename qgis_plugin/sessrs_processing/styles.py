@@ -1,5 +1,5 @@
-"""Outputs loaded with the style the scene command stores with them: a ``.qml`` beside the class raster, or the
-default style stored in the GeoPackage of the polygons."""
+"""Outputs loaded with the style the scene command stores with them: a ``.qml`` beside the class raster, and the
+default style stored in the polygons' GeoPackage (its ``layer_styles`` table)."""
 
 from __future__ import annotations
 
@@ -10,37 +10,43 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProcessingLayerPostProcessorInterface,
+    QgsVectorLayer,
 )
 
 
 def style_files(source: str) -> list[Path]:
-    """The style files that may sit beside a layer's file: ``NAME.qml`` and ``NAME.EXT.qml``."""
+    """The style files that may sit beside a raster's file: ``NAME.EXT.qml``, then ``NAME.qml``."""
     path = Path(source.split("|")[0])
-    return [path.with_suffix(".qml"), Path(f"{path}.qml")]
+    return [Path(f"{path}.qml"), path.with_suffix(".qml")]
 
 
 class StyleLoader(QgsProcessingLayerPostProcessorInterface):
-    """Applies the output's own style once QGIS has loaded it (a style file beside it first, then the default style
-    its data source stores, as a GeoPackage's ``layer_styles``)."""
+    """Applies an output's own style once QGIS has loaded it: for polygons the style their data source stores (a
+    GeoPackage's default style; a ``.qml`` beside them is the class raster's, which has the same name), for the
+    class raster the style file beside it."""
 
     def postProcessLayer(self, layer: QgsMapLayer, context: QgsProcessingContext, feedback: QgsProcessingFeedback):
-        for path in style_files(layer.source()):
-            if path.is_file():
-                message, loaded = layer.loadNamedStyle(str(path))
-                if loaded:
-                    feedback.pushInfo(f"{layer.name()}: style {path}")
-                    layer.triggerRepaint()
-                    return
-        message, loaded = layer.loadDefaultStyle()
+        if isinstance(layer, QgsVectorLayer):
+            if layer.listStylesInDatabase()[0] == 0:
+                return
+            (_, loaded), where = layer.loadDefaultStyle(), "the style stored with it"
+        else:
+            path = next((path for path in style_files(layer.source()) if path.is_file()), None)
+            if path is None:
+                return
+            (_, loaded), where = layer.loadNamedStyle(str(path)), str(path)
         if loaded:
-            feedback.pushInfo(f"{layer.name()}: its stored default style")
+            feedback.pushInfo(f"{layer.name()}: styled with {where}")
             layer.triggerRepaint()
 
 
-_LOADER = StyleLoader()  # one for the session: QGIS keeps no reference to a post-processor
+# QGIS takes ownership of each post-processor (one per output) but not of its Python side, which must stay
+# referenced until QGIS has used it: the latest one of each output is kept here.
+_LOADERS: dict[str, StyleLoader] = {}
 
 
 def load_styled(context: QgsProcessingContext, output: str) -> None:
     """Have ``output`` styled when QGIS loads it at the end of the run (nothing when it is not to be loaded)."""
     if context.willLoadLayerOnCompletion(output):
-        context.layerToLoadOnCompletionDetails(output).setPostProcessor(_LOADER)
+        _LOADERS[output] = StyleLoader()
+        context.layerToLoadOnCompletionDetails(output).setPostProcessor(_LOADERS[output])

@@ -86,7 +86,7 @@ class TuneThresholds(SessrsAlgorithm):
             parameters, "LABELS", context, LABEL_FORMATS, "gpkg", feedback
         )
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        lines = self.run([*self.option_values(parameters, context), "--labels", labels, "--out", out], feedback)
+        lines = self.run_script([*self.option_values(parameters, context), "--labels", labels, "--out", out], feedback)
         results: dict[str, Any] = {"OUTPUT": out, "BEST": str(Path(out) / "best.json")}
         for line in lines:
             match = _MIOU.match(line)

@@ -1,11 +1,13 @@
 """Run with QGIS's own Python (headless) by tests/qgis_plugin/test_provider.py: loads the plugin's provider into a
-bare QGIS, does what the job file asks, and writes what happened as JSON.
+bare QGIS, runs the jobs of a job file in one session, and writes what happened as JSON.
 
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_plugin/qgis_driver.py JOB.json RESULT.json
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_plugin/qgis_driver.py JOBS.json RESULTS.json
 
-The job: ``{"plugin": folder holding sessrs_processing, "action": "describe" | "run" | "style", ...}``; ``run``
-takes ``algorithm``, ``parameters`` (an enumeration by its value, ``LABELS`` as ``{"wkt": [...], "classes": [...],
-"crs": ...}`` for a scratch layer) and ``cancel_at`` (a progress stage at which to cancel).
+JOBS: ``{"plugin": the folder holding sessrs_processing, "jobs": {name: job}}``; a job has an ``action``
+(``describe``, ``run``, ``stored_style``) and ``environ`` (variables set for it). ``run`` takes ``algorithm``,
+``parameters`` (an enumeration by its value or a preset by its name; ``LABELS`` as ``{"wkt": [...], "classes": [...], "crs": ...}``
+makes a scratch layer), ``load`` (load the outputs as the toolbox does), ``style_beside`` (a style file to write
+first) and ``cancel_at`` (the progress stage at which to cancel).
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from pathlib import Path
 
 from qgis.core import (
     QgsApplication,
+    QgsCategorizedSymbolRenderer,
     QgsFeature,
+    QgsFillSymbol,
     QgsGeometry,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProject,
     QgsRasterLayer,
+    QgsRendererCategory,
+    QgsSingleBandGrayRenderer,
     QgsVectorLayer,
 )
 
@@ -43,19 +50,24 @@ def group_members(group: int) -> list[int]:
 
 
 class Recorder(QgsProcessingFeedback):
-    """Keeps the log, the progress and its stages; cancels when the stage ``cancel_at`` shows."""
+    """Keeps the log, the progress and its stages; cancels once the stage ``cancel_at`` has made progress, noting
+    the processes of the command's group at that moment."""
 
     def __init__(self, cancel_at: str | None) -> None:
         super().__init__()
         self.cancel_at = cancel_at
         self.record = {"log": [], "progress": [], "stages": [], "group": None, "group_at_cancel": []}
-        self.progressChanged.connect(lambda value: self.record["progress"].append(value))
+        self.progressChanged.connect(self.progressed)
+
+    def progressed(self, value: float) -> None:
+        self.record["progress"].append(value)
+        stages = self.record["stages"]
+        if stages and stages[-1] == self.cancel_at and value > 0 and not self.isCanceled():
+            self.record["group_at_cancel"] = group_members(self.record["group"])
+            self.cancel()
 
     def setProgressText(self, text: str) -> None:
         self.record["stages"].append(text)
-        if text == self.cancel_at and not self.isCanceled():
-            self.record["group_at_cancel"] = group_members(self.record["group"])
-            self.cancel()
         super().setProgressText(text)
 
     def pushInfo(self, text: str) -> None:
@@ -85,28 +97,40 @@ def scratch_layer(spec: dict) -> QgsVectorLayer:
 
 
 def run(job: dict) -> dict:
+    """One algorithm run (loading its outputs as the toolbox does when ``load``), and what was logged."""
     import processing
-    from qgis.core import QgsProcessingContext
 
     algorithm = QgsApplication.processingRegistry().algorithmById(job["algorithm"])
     parameters = dict(job["parameters"])
     for name, value in parameters.items():
         definition = algorithm.parameterDefinition(name)
         if definition.type() == "enum":
-            parameters[name] = definition.options().index(value)
+            labels = definition.options()  # a preset's label is "NAME: description"
+            parameters[name] = next(i for i, label in enumerate(labels) if label.split(": ")[0] == value)
     if isinstance(parameters.get("LABELS"), dict):
         parameters["LABELS"] = scratch_layer(parameters["LABELS"])
+    if job.get("style_beside"):
+        gray_style(parameters["IMAGE"], job["style_beside"])
     feedback = Recorder(job.get("cancel_at"))
-    context = QgsProcessingContext()
+    call = processing.runAndLoadResults if job.get("load") else processing.run
     try:
-        results = processing.run(job["algorithm"], parameters, feedback=feedback, context=context)
+        results = call(job["algorithm"], parameters, feedback=feedback)
         outcome = {"results": {key: value for key, value in results.items() if isinstance(value, (str, float, int))}}
     except QgsProcessingException as error:
         outcome = {"error": str(error)}
-    return {**outcome, **feedback.record}
+    loaded = {layer.source(): layer.renderer().type() for layer in QgsProject.instance().mapLayers().values()}
+    return {**outcome, **feedback.record, "loaded": loaded}
 
 
-def describe() -> dict:
+def gray_style(image: str, path: str) -> None:
+    """A style file at ``path``: band 1 of ``image`` in grey (not what a class raster shows by itself)."""
+    layer = QgsRasterLayer(image, "image")
+    layer.setRenderer(QgsSingleBandGrayRenderer(layer.dataProvider(), 1))
+    layer.saveNamedStyle(path)
+
+
+def describe(job: dict) -> dict:
+    """The provider's algorithms, their parameters and the values of their enumerations."""
     provider = QgsApplication.processingRegistry().providerById("sessrs")
     algorithms = {}
     for algorithm in provider.algorithms():
@@ -115,24 +139,30 @@ def describe() -> dict:
     return {"algorithms": algorithms}
 
 
-def style(job: dict) -> dict:
-    """Layers loaded as Processing loads outputs, then styled by the plugin's post-processor: their renderers."""
+def stored_style(job: dict) -> dict:
+    """A GeoPackage layer given a stored default style (categorised), loaded without it as Processing loads an
+    output, then passed to the plugin's post-processor: its renderer before and after."""
     from sessrs_processing.styles import StyleLoader
 
-    from qgis.core import QgsProcessingContext
+    styled = QgsVectorLayer(job["gpkg"], "styled", "ogr")
+    building = QgsRendererCategory("1", QgsFillSymbol.createSimple({}), "Building")
+    styled.setRenderer(QgsCategorizedSymbolRenderer("class", [building]))
+    styled.saveStyleToDatabase("sessrs", "test style", True, "")
+    options = QgsVectorLayer.LayerOptions()
+    options.loadDefaultStyle = False
+    layer = QgsVectorLayer(job["gpkg"], "out", "ogr", options)
+    before = layer.renderer().type()
+    StyleLoader().postProcessLayer(layer, QgsProcessingContext(), QgsProcessingFeedback())
+    return {"renderers": [before, layer.renderer().type()]}
 
-    renderers = {}
-    for path in job["layers"]:
-        layer = QgsRasterLayer(path, "out") if path.endswith(".tif") else QgsVectorLayer(path, "out", "ogr")
-        before = layer.renderer().type()
-        StyleLoader().postProcessLayer(layer, QgsProcessingContext(), QgsProcessingFeedback())
-        renderers[path] = [before, layer.renderer().type()]
-    return {"renderers": renderers}
+
+ACTIONS = {"describe": describe, "run": run, "stored_style": stored_style}
 
 
 def main() -> None:
-    job = json.loads(Path(sys.argv[1]).read_text())
-    sys.path.insert(0, job["plugin"])
+    """Run every job of the job file in one QGIS session (each with its environment variables), results by name."""
+    jobs = json.loads(Path(sys.argv[1]).read_text())
+    sys.path.insert(0, jobs["plugin"])
     application = QgsApplication([], False)
     application.initQgis()
     sys.path.append(str(Path(QgsApplication.pkgDataPath()) / "python" / "plugins"))  # Processing's own plugin
@@ -143,12 +173,17 @@ def main() -> None:
 
     plugin = classFactory(None)
     plugin.initProcessing()
-    actions = {"describe": lambda: describe(), "run": lambda: run(job), "style": lambda: style(job)}
-    outcome = actions[job["action"]]()
-    Path(sys.argv[2]).write_text(json.dumps(outcome))
+    outcomes = {}
+    for name, job in jobs["jobs"].items():
+        saved = dict(os.environ)
+        os.environ.update(job.get("environ", {}))
+        outcomes[name] = ACTIONS[job["action"]](job)
+        os.environ.clear()
+        os.environ.update(saved)
+    Path(sys.argv[2]).write_text(json.dumps(outcomes))
     plugin.unload()
     application.exitQgis()
-    os._exit(0)  # PyQt's teardown of a bare QGIS may crash after the work is done; the result is written
+    os._exit(0)  # PyQt's teardown of a bare QGIS may crash after the work is done; the results are written
 
 
 if __name__ == "__main__":
