@@ -180,9 +180,10 @@ def test_refine_scene_equals_the_command_line(runs: dict, tmp_path: Path) -> Non
     assert pyogrio.read_info(qgis / "out.gpkg")["features"] == pyogrio.read_info(tmp_path / "out.gpkg")["features"]
     assert json.loads((qgis / "out.tif.report.json").read_text()) == json.loads(Path(f"{out}.report.json").read_text())
     assert refine["results"]["REPORT"] == f"{qgis / 'out.tif'}.report.json"
-    # QGIS's progress bar followed the command's bars, stage by stage, to the end
-    assert refine["stages"] == ["refine", "write"] and refine["progress"][-1] == 100
-    assert refine["progress"][: refine["progress"].index(100)] == sorted(refine["progress"][: refine["progress"].index(100)])
+    # QGIS's progress bar followed the command's bars, stage by stage (then Processing loaded the outputs)
+    assert refine["stages"][:2] == ["refine", "write"] and 100 in refine["progress"]
+    tiles = refine["progress"][: refine["progress"].index(100) + 1]
+    assert tiles == sorted(tiles) and len(tiles) >= 3
 
 
 def test_outputs_load_with_the_style_stored_beside_them(runs: dict) -> None:
