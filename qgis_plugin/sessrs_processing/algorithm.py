@@ -94,7 +94,9 @@ class SessrsAlgorithm(QgsProcessingAlgorithm):
             )
         )
         self.add(
-            QgsProcessingParameterFile("CONFIG", "GeoSeg config (instead of a prediction)", extension="py", optional=True)
+            QgsProcessingParameterFile(
+                "CONFIG", "GeoSeg config (instead of a prediction)", extension="py", optional=True
+            )
         )
         self.add(QgsProcessingParameterFile("CKPT", "GeoSeg checkpoint (with a config)", optional=True), True)
         self.add(
@@ -117,14 +119,19 @@ class SessrsAlgorithm(QgsProcessingAlgorithm):
             True,
         )
         for name, colour in zip(BANDS, ("Red", "Green", "Blue")):
-            self.add(QgsProcessingParameterBand(name, f"{colour} band", parentLayerParameterName="IMAGE", optional=True), True)
+            self.add(
+                QgsProcessingParameterBand(name, f"{colour} band", parentLayerParameterName="IMAGE", optional=True),
+                True,
+            )
         self.add(QgsProcessingParameterNumber("WORKERS", "Local worker processes", minValue=1, optional=True), True)
         self.add(QgsProcessingParameterString("SCHEDULER", "Dask scheduler (tcp://HOST:PORT)", optional=True), True)
 
     def checkParameterValues(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         if self.problem:
             return False, self.problem
-        if "IMAGE" in parameters and (self.given(parameters, "PRED") is None) == (self.given(parameters, "CONFIG") is None):
+        if "IMAGE" in parameters and (self.given(parameters, "PRED") is None) == (
+            self.given(parameters, "CONFIG") is None
+        ):
             return False, "Give either a prediction layer or a GeoSeg config"
         return super().checkParameterValues(parameters, context)
 

@@ -61,16 +61,31 @@ class RefineScene(SessrsAlgorithm):
         self.add_scene_inputs(with_dataset=self.takes_dataset())
         self.add_thresholds()
         self.add(QgsProcessingParameterNumber("TILE", "Tile side in pixels", minValue=64, optional=True))
-        self.add(QgsProcessingParameterNumber("OVERLAP", "Pixels shared by neighbouring tiles", minValue=0, optional=True))
-        self.add(QgsProcessingParameterNumber("MAX_OBJECTS", "Longest candidate list used", minValue=1, optional=True), True)
-        self.add(QgsProcessingParameterString("MIN_AREA", "Polygons: leave out regions smaller than (4px, 0.5m2)", optional=True), True)
         self.add(
-            QgsProcessingParameterNumber(
-                "SIMPLIFY", "Polygons: simplify by (map units)", QgsProcessingParameterNumber.Double, minValue=0, optional=True
+            QgsProcessingParameterNumber("OVERLAP", "Pixels shared by neighbouring tiles", minValue=0, optional=True)
+        )
+        self.add(
+            QgsProcessingParameterNumber("MAX_OBJECTS", "Longest candidate list used", minValue=1, optional=True), True
+        )
+        self.add(
+            QgsProcessingParameterString(
+                "MIN_AREA", "Polygons: leave out regions smaller than (4px, 0.5m2)", optional=True
             ),
             True,
         )
-        self.add(QgsProcessingParameterString("DST_CRS", "Polygons: reproject to (e.g. EPSG:4326)", optional=True), True)
+        self.add(
+            QgsProcessingParameterNumber(
+                "SIMPLIFY",
+                "Polygons: simplify by (map units)",
+                QgsProcessingParameterNumber.Double,
+                minValue=0,
+                optional=True,
+            ),
+            True,
+        )
+        self.add(
+            QgsProcessingParameterString("DST_CRS", "Polygons: reproject to (e.g. EPSG:4326)", optional=True), True
+        )
         self.add(QgsProcessingParameterBoolean("RESTART", "Compute every tile again (discard kept tiles)", False), True)
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Refined classes", defaultValue=None))
         vector = QgsProcessingParameterVectorDestination(
@@ -138,7 +153,9 @@ class ApplyPreset(RefineScene):
     def add_thresholds(self) -> None:
         presets = self.presets()
         labels = [f"{name}: {record['description']}" for name, record in presets.items()]
-        self.add(QgsProcessingParameterEnum("PRESET", "Published thresholds", labels, defaultValue=0 if labels else None))
+        self.add(
+            QgsProcessingParameterEnum("PRESET", "Published thresholds", labels, defaultValue=0 if labels else None)
+        )
 
     def thresholds_options(self, parameters: dict[str, Any], context: QgsProcessingContext) -> list[str]:
         presets = self.presets()

@@ -69,7 +69,11 @@ def segments(chunks: Iterator[bytes]) -> Iterator[tuple[str, bool]]:
 
 def _start(command: list[str], environment: Environment) -> subprocess.Popen:
     """The command started in a new process group (a new session on POSIX), output and errors on one pipe."""
-    group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32" else {"start_new_session": True}
+    group = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        if sys.platform == "win32"
+        else {"start_new_session": True}
+    )
     return subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,

@@ -67,11 +67,15 @@ class TuneThresholds(SessrsAlgorithm):
             )
         )
         self.add(QgsProcessingParameterField("CLASS_FIELD", "Class field", "class", parentLayerParameterName="LABELS"))
-        self.add(QgsProcessingParameterNumber("CONTEXT", "Pixels of context around each area", minValue=0, optional=True))
+        self.add(
+            QgsProcessingParameterNumber("CONTEXT", "Pixels of context around each area", minValue=0, optional=True)
+        )
         self.add_choice("SEARCH", "Search", "--search", "pick")
         self.add_choice("SELECT", "Selection", "--select", "all")
         self.add_choice("MODE", "Refinement mode", "--mode", "faithful")
-        self.add(QgsProcessingParameterString("THRESHOLD_MODE", "Largest picked t1 applied, or 'all'", optional=True), True)
+        self.add(
+            QgsProcessingParameterString("THRESHOLD_MODE", "Largest picked t1 applied, or 'all'", optional=True), True
+        )
         self.add(QgsProcessingParameterNumber("FOLDS", "Folds of the cv selection", minValue=2, optional=True), True)
         self.add(QgsProcessingParameterNumber("SEED", "Seed of the cv selection's folds", optional=True), True)
         self.add(QgsProcessingParameterFolderDestination("OUTPUT", "Output folder"))

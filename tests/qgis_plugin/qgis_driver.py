@@ -5,9 +5,9 @@ bare QGIS, runs the jobs of a job file in one session, and writes what happened 
 
 JOBS: ``{"plugin": the folder holding sessrs_processing, "jobs": {name: job}}``; a job has an ``action``
 (``describe``, ``run``, ``stored_style``) and ``environ`` (variables set for it). ``run`` takes ``algorithm``,
-``parameters`` (an enumeration by its value or a preset by its name; ``LABELS`` as ``{"wkt": [...], "classes": [...], "crs": ...}``
-makes a scratch layer), ``load`` (load the outputs as the toolbox does), ``style_beside`` (a style file to write
-first) and ``cancel_at`` (the progress stage at which to cancel).
+``parameters`` (an enumeration by its value or a preset by its name; ``LABELS`` as ``{"wkt": [...], "classes":
+[...], "crs": ...}`` makes a scratch layer), ``load`` (load the outputs as the toolbox does), ``style_beside`` (a
+style file to write first) and ``cancel_at`` (the progress stage at which to cancel).
 """
 
 from __future__ import annotations
@@ -135,7 +135,10 @@ def describe(job: dict) -> dict:
     algorithms = {}
     for algorithm in provider.algorithms():
         enums = {d.name(): d.options() for d in algorithm.parameterDefinitions() if d.type() == "enum"}
-        algorithms[algorithm.id()] = {"enums": enums, "parameters": [d.name() for d in algorithm.parameterDefinitions()]}
+        algorithms[algorithm.id()] = {
+            "enums": enums,
+            "parameters": [d.name() for d in algorithm.parameterDefinitions()],
+        }
     return {"algorithms": algorithms}
 
 

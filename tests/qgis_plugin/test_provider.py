@@ -174,9 +174,14 @@ def test_refine_scene_equals_the_command_line(runs: dict, tmp_path: Path) -> Non
     refine, qgis = runs["refine"], runs["qgis"]
     assert "error" not in refine, refine
     out = tmp_path / "out.tif"
-    assert run_main(scene_cli.main, scene_args(runs["scene"], out, "best.json", "--vector", str(tmp_path / "out.gpkg"))) == 0
+    assert (
+        run_main(scene_cli.main, scene_args(runs["scene"], out, "best.json", "--vector", str(tmp_path / "out.gpkg")))
+        == 0
+    )
     np.testing.assert_array_equal(read_band(qgis / "out.tif"), read_band(out))
-    assert len(pyogrio.read_info(qgis / "out.gpkg")["fields"]) == len(pyogrio.read_info(tmp_path / "out.gpkg")["fields"])
+    assert len(pyogrio.read_info(qgis / "out.gpkg")["fields"]) == len(
+        pyogrio.read_info(tmp_path / "out.gpkg")["fields"]
+    )
     assert pyogrio.read_info(qgis / "out.gpkg")["features"] == pyogrio.read_info(tmp_path / "out.gpkg")["features"]
     assert json.loads((qgis / "out.tif.report.json").read_text()) == json.loads(Path(f"{out}.report.json").read_text())
     assert refine["results"]["REPORT"] == f"{qgis / 'out.tif'}.report.json"
