@@ -1,6 +1,6 @@
 """Make the pictures of docs/qgis.md headless, with QGIS's own Python and the plugin in qgis_plugin/:
 
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 docs/figures/make_qgis_screenshots.py  # docs/figures/qgis_*.png
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 docs/figures/make_qgis_screenshots.py  # docs/figures/qgis/*.png
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 docs/figures/make_qgis_screenshots.py --out DIR
 
 The embedded Potsdam tile becomes a georeferenced scene (``scene.tif``, EPSG:32633, 5 cm pixels) with a blocky
@@ -33,7 +33,7 @@ TILE, OVERLAP, CONTEXT = 256, 32, 24
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures", help="where the PNGs go")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "figures" / "qgis", help="where the PNGs go")
     return parser.parse_args()
 
 
@@ -183,15 +183,15 @@ def main() -> int:
     refined = QgsRasterLayer(processing.run("sessrs:refinescene", refine)["OUTPUT"], "refined")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    grab_dialog("sessrs:tunethresholds", tune, args.out / "qgis_tune_dialog.png")
-    grab_dialog("sessrs:refinescene", refine, args.out / "qgis_refine_dialog.png")
+    grab_dialog("sessrs:tunethresholds", tune, args.out / "tune_dialog.png")
+    grab_dialog("sessrs:refinescene", refine, args.out / "refine_dialog.png")
     palette = QgsPalettedRasterRenderer(pred.dataProvider(), 1, refined.renderer().classes())
     pred.setRenderer(palette)
     for layer in (pred, refined):
         layer.renderer().setOpacity(0.55)
     titles = ["prediction and the labelled polygons", "refined with the tuned thresholds"]
-    render([[areas, pred, scene], [areas, refined, scene]], args.out / "qgis_map.png", titles)
-    print(f"wrote {args.out}/qgis_tune_dialog.png, qgis_refine_dialog.png, qgis_map.png (work files in {work})")
+    render([[areas, pred, scene], [areas, refined, scene]], args.out / "map.png", titles)
+    print(f"wrote tune_dialog.png, refine_dialog.png and map.png in {args.out} (work files in {work})")
     plugin.unload()
     return 0
 
