@@ -20,6 +20,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QVariant
 
 from .environment import Environment, EnvironmentMissing, command_choices
 from .runner import Progress, run_command
@@ -129,16 +130,14 @@ class SessrsAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters: dict[str, Any], context: QgsProcessingContext) -> tuple[bool, str]:
         if self.problem:
             return False, self.problem
-        if "IMAGE" in parameters and (self.given(parameters, "PRED") is None) == (
-            self.given(parameters, "CONFIG") is None
-        ):
+        if (self.given(parameters, "PRED") is None) == (self.given(parameters, "CONFIG") is None):
             return False, "Give either a prediction layer or a GeoSeg config"
         return super().checkParameterValues(parameters, context)
 
     def given(self, parameters: dict[str, Any], name: str) -> Any:
         """The value of ``name`` in ``parameters`` (its default when absent), ``None`` when empty."""
         value = parameters.get(name, self.parameterDefinition(name).defaultValue())
-        return None if value is None or value == "" or str(value) == "NULL" else value
+        return None if value is None or value == "" or (isinstance(value, QVariant) and value.isNull()) else value
 
     def option_values(self, parameters: dict[str, Any], context: QgsProcessingContext) -> list[str]:
         """The command's options for the parameters in :attr:`OPTIONS` and the three bands."""

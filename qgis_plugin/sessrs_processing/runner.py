@@ -121,14 +121,15 @@ def run_command(
     on_start(process.pid)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
-    error, last, interrupted_at = "", "", None
+    error, last, interrupted_at, killed = "", "", None, False
     try:
         while True:
             if interrupted_at is None and canceled():
                 _signal_group(process, interrupt=True)
                 interrupted_at = time.monotonic()
-            if interrupted_at is not None and time.monotonic() - interrupted_at > INTERRUPT_GRACE:
+            if interrupted_at is not None and not killed and time.monotonic() - interrupted_at > INTERRUPT_GRACE:
                 _signal_group(process, interrupt=False)
+                killed = True
             try:
                 item = lines.get(timeout=POLL_SECONDS)
             except queue.Empty:

@@ -35,6 +35,18 @@ DRIVER = Path(__file__).with_name("qgis_driver.py")
 PRESET = "reference-urban-unetformer-sam"
 RECTANGLES = [(40, 40, 150, 170), (300, 260, 420, 400)]  # top, left, bottom, right: the labelled areas
 CONTEXT = 24
+# A stand-in for the scene command that ignores interrupts, as a stuck run would, with a worker that does too.
+STUBBORN_COMMAND = """import signal, subprocess, sys, time
+if "--help" in sys.argv:
+    print("usage: sessrs_scene.py --objects {regions} --dataset {Urban,potsdam}")
+    sys.exit(0)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+worker = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)"]
+subprocess.Popen(worker)
+time.sleep(1)
+print("refine:  50%|#####     | 1/2", flush=True)
+time.sleep(600)
+"""
 
 
 @cache
@@ -156,6 +168,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "environ": {"SESSRS_PYTHON": str(folder / "no-python")},
         },
     }
+    stubborn = folder / "stubborn"
+    (stubborn / "pipeline").mkdir(parents=True)
+    (stubborn / "pipeline" / "sessrs_scene.py").write_text(STUBBORN_COMMAND)
+    jobs["stubborn"] = {**jobs["cancel"], "environ": {"SESSRS_HOME": str(stubborn)}}
+    jobs["stubborn"]["parameters"] = {**refine, "OUTPUT": str(qgis / "stubborn.tif")}
     outcomes = run_driver(jobs, folder)
     return {"folder": folder, "scene": scene, "qgis": qgis, "wkt": wkt, "values": values, **outcomes}
 
@@ -239,6 +256,14 @@ def test_cancel_ends_the_command_and_its_workers(runs: dict) -> None:
     assert group_members(cancel["group"]) == []
     assert not (runs["qgis"] / "canceled.tif").exists()
     assert cancel["progress"][-1] < 100
+
+
+def test_cancel_kills_a_command_that_ignores_the_interrupt(runs: dict) -> None:
+    """A command still running 10 s after the interrupt is killed with its workers (the runner's grace)."""
+    stubborn = runs["stubborn"]
+    assert stubborn["error"].startswith("Canceled"), stubborn
+    assert len(stubborn["group_at_cancel"]) == 2  # the command and its worker
+    assert group_members(stubborn["group"]) == []
 
 
 def test_a_missing_python_is_one_clear_message(runs: dict) -> None:
