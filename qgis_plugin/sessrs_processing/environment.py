@@ -19,6 +19,7 @@ from pathlib import Path
 
 PYTHON_VARIABLE = "SESSRS_PYTHON"
 HOME_VARIABLE = "SESSRS_HOME"
+SETTINGS_PLACE = "Settings > Options > Processing > Providers > SESSRS"
 SCENE_SCRIPT = "pipeline/sessrs_scene.py"
 TUNE_SCRIPT = "pipeline/sessrs_tune.py"
 SOURCE_FOLDERS = ("common", "GeoSeg", "SAM", "SESSRS", "pipeline")
@@ -79,7 +80,7 @@ def find_environment(python_setting: str = "", home_setting: str = "") -> Enviro
         where = f"{HOME_VARIABLE}={home_text}" if home_text else f"the plugin's location ({home})"
         raise EnvironmentMissing(
             f"SESSRS repository not found: {where} holds no {SCENE_SCRIPT}; set the SESSRS repository folder in "
-            f"Processing > Options > Providers > SESSRS, or the environment variable {HOME_VARIABLE}"
+            f"{SETTINGS_PLACE}, or the environment variable {HOME_VARIABLE}"
         )
     python_text = python_setting or os.environ.get(PYTHON_VARIABLE, "")
     python = Path(python_text).expanduser() if python_text else venv_python(home)
@@ -87,7 +88,7 @@ def find_environment(python_setting: str = "", home_setting: str = "") -> Enviro
         where = f"{PYTHON_VARIABLE}={python_text}" if python_text else f"{python} (the repository's .venv)"
         raise EnvironmentMissing(
             f"SESSRS's Python not found: {where} is no file; set the Python of the environment where SESSRS is "
-            f"installed in Processing > Options > Providers > SESSRS, or the environment variable {PYTHON_VARIABLE}"
+            f"installed in {SETTINGS_PLACE}, or the environment variable {PYTHON_VARIABLE}"
         )
     return Environment(python=python, home=home)
 

@@ -1,4 +1,5 @@
-"""The provider's two Processing settings (Processing > Options > Providers > SESSRS) and the environment they name."""
+"""The provider's two Processing settings (Settings > Options > Processing > Providers > SESSRS) and the
+environment they name."""
 
 from __future__ import annotations
 
