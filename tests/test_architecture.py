@@ -1,7 +1,8 @@
 """The floors of the project: the ground floor imports no stage, a stage imports no other stage, nothing imports
-the top floor, and no import cycle joins two packages. Scripts (every other ``.py`` of a package's folder: the
-stage's commands, tools, configs and benchmarks) stand on their folder's floor: they import their own package and
-the floors below it. Read from the source with ``ast``, nothing imported."""
+the top floor, the QGIS plugin above it imports nothing of the project, and no import cycle joins two packages.
+Scripts (every other ``.py`` of a package's folder: the stage's commands, tools, configs and benchmarks) stand on
+their folder's floor: they import their own package and the floors below it. Read from the source with ``ast``,
+nothing imported."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ PACKAGES = {  # package -> (folder, floor)
     "sam_objects": ("SAM", 1),
     "sessrs": ("SESSRS", 1),
     "rspipeline": ("pipeline", 2),
+    "sessrs_processing": ("qgis_plugin", 3),  # the QGIS plugin: it runs the commands, and imports nothing of these
 }
+RUNS_COMMANDS_ONLY = ("sessrs_processing",)
 
 
 def imported_packages(path: Path, package: str) -> set[str]:
@@ -82,6 +85,14 @@ def test_no_import_goes_up_or_sideways(package: str) -> None:
 def test_scripts_stand_on_their_folders_floor(package: str) -> None:
     wrong = upward_imports(package, scripts_of)
     assert not wrong, f"scripts of {PACKAGES[package][0]}/ import packages on its floor or above: {wrong}"
+
+
+@pytest.mark.parametrize("package", RUNS_COMMANDS_ONLY)
+def test_the_qgis_plugin_imports_nothing_of_the_project(package: str) -> None:
+    """The plugin runs in QGIS's Python, where the project is not installed: it only starts the project's commands
+    in the project's environment."""
+    found = {str(path.relative_to(REPO)): imported_packages(path, package) for path in modules_of(package)}
+    assert found and not any(found.values()), f"{package} imports project packages: {found}"
 
 
 def test_the_script_check_sees_the_old_scene_script(tmp_path: Path) -> None:
