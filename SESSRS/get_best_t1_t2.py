@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from reference_layout import GT_FOLDERS, dataset_results, model_results
@@ -27,7 +28,7 @@ from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
-from sessrs.thresholds import APPLY_MAX_OBJECTS
+from sessrs.thresholds import APPLY_MAX_OBJECTS, applied_with
 from sessrs.validate import check_held_out, read_sweep
 
 
@@ -51,15 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-objects",
         type=int,
-        default=APPLY_MAX_OBJECTS,
-        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS})",
+        help=f"a candidate list this long or longer is not used (the reference applies with {APPLY_MAX_OBJECTS}; "
+        "with --thresholds: the limit its best.json records)",
     )
     parser.add_argument(
         "--mode",
         choices=MODES,
-        default="faithful",
         help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch "
-        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode",
+        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode (with --thresholds: the mode "
+        "its best.json records)",
     )
     parser.add_argument(
         "--search",
@@ -113,8 +114,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.choice = ChoiceSettings(
         search=args.search,
         threshold_mode=args.threshold_mode,
-        max_objects=args.max_objects,
-        options=RefineOptions.for_mode(args.mode),
+        max_objects=APPLY_MAX_OBJECTS if args.max_objects is None else args.max_objects,
+        options=RefineOptions.for_mode(args.mode or "faithful"),
         select=args.select,
         folds=args.folds,
         seed=args.seed,
@@ -186,6 +187,14 @@ def run_apply_only(args: argparse.Namespace) -> None:
     """Apply thresholds chosen elsewhere (a preset or a best.json), saying what a preset was tuned for."""
     spec = get_dataset(args.dataset)
     thresholds, message = thresholds_from_argument(args.thresholds, spec)
+    options, max_objects = applied_with(
+        thresholds,
+        spec.name,
+        None if args.mode is None else RefineOptions.for_mode(args.mode),
+        args.max_objects,
+        args.thresholds,
+    )
+    settings = replace(args.choice, options=options, max_objects=max_objects)
     if message is not None:
         print(message)
     samples, _ = explicit_samples(args)
@@ -195,7 +204,7 @@ def run_apply_only(args: argparse.Namespace) -> None:
         if args.restart:
             folder.restart()
         report = apply_given(
-            thresholds, samples, spec, folder, settings=args.choice, execution=args.execution, record=record
+            thresholds, samples, spec, folder, settings=settings, execution=args.execution, record=record
         )
     if report is not None:
         print(comparison_table(report, spec))

@@ -23,6 +23,7 @@ from rscommon.files import InputError
 from sam_objects import SOURCES, SourceRecipe, source_recipe
 from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
+from sessrs.modes import MODES
 from sessrs.presets import PRESET_PREFIX
 
 from .scene import SceneRun, parse_dst_crs, run_scene
@@ -96,9 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-objects",
         type=int,
-        default=APPLY_MAX_OBJECTS,
-        help=f"a candidate list this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
-        "as the pick's application)",
+        help="a candidate list this long or longer is not used (default: the limit the best.json records, "
+        f"else {APPLY_MAX_OBJECTS}, as the pick's application); must agree with the best.json",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        help="the refinement's mode (default: the mode the best.json records, else faithful); must agree "
+        "with the best.json",
     )
     parser.add_argument("--out", required=True, type=Path, help="the refined scene: a Cloud-Optimized GeoTIFF")
     parser.add_argument(
@@ -176,6 +182,7 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         overlap=args.overlap,
         max_tiles=args.max_tiles,
         max_objects=args.max_objects,
+        mode=args.mode,
         parts=args.parts_dir,
         workers=args.workers,
         scheduler=args.scheduler,

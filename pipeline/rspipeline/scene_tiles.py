@@ -20,7 +20,7 @@ from rscommon.objects import encode_object
 from rscommon.rle import rle_pixels
 from sam_objects import SourceRecipe
 from sam_objects.registry import rebuilt_source
-from sessrs import Thresholds, refine
+from sessrs import RefineOptions, Thresholds, refine
 
 from .raster import GDAL_OPTIONS, Ranges, open_raster, read_rgb_window
 from .scene_stitch import tile_claims
@@ -70,6 +70,7 @@ class RefineTask:
     thresholds: Thresholds
     dataset: str
     max_objects: int
+    options: RefineOptions
     rows: tuple[Span, ...]
     cols: tuple[Span, ...]
 
@@ -102,7 +103,12 @@ def refine_tile(job: RefineJob) -> tuple[Tile, np.ndarray]:
             if not valid.all():
                 objects = objects_within(objects, valid)
             refined = refine(
-                marked, objects, task.thresholds, max_objects=task.max_objects, num_classes=spec.num_classes + 1
+                marked,
+                objects,
+                task.thresholds,
+                max_objects=task.max_objects,
+                num_classes=spec.num_classes + 1,
+                options=task.options,
             )
         return tile, tile_claims(refined, marked, valid, tile, task.rows, task.cols)
 
