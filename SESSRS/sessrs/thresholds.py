@@ -9,9 +9,10 @@ or refuses a conflicting setting in one line (:func:`applied_with`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ class Thresholds:
     t1: Mapping[int, float]
     t2: Mapping[int, float]
     modify: tuple[int, ...]
-    application: Application | None = field(default=None, compare=False, repr=False)
+    application: Application | None = dataclasses.field(default=None, compare=False, repr=False)
     """How the thresholds were tuned to be applied (read from a ``best.json``; not part of their equality)."""
 
     def __post_init__(self) -> None:

@@ -14,8 +14,8 @@ from rscommon.datasets import POTSDAM, URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
 from sessrs.inputs import load_prepared, pair_inputs, select
-from sessrs.presets import read_preset, thresholds_from_argument
 from sessrs.modes import RefineOptions
+from sessrs.presets import read_preset, thresholds_from_argument
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID
 from sessrs.thresholds import APPLY_MAX_OBJECTS, Application
