@@ -215,7 +215,7 @@ def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
     samples, tune = explicit_samples(args)
     if args.split:
-        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, absolute(args.sweep))
+        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, spec, absolute(args.sweep))
     folder = ChoiceFolder(args.out)
     result = choose(args, absolute(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")

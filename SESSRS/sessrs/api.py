@@ -309,6 +309,6 @@ def choose_folder(
     samples, spec = pair_inputs(pred_dir, sam_dir, gt_dir), _spec(dataset)
     tuned, evaluated, folder = select(samples, tune, "tune"), select(samples, images, "images"), ChoiceFolder(out_dir)
     if tune is not None and images is not None:
-        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, sweep_file)
+        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, spec, sweep_file)
     with folder.locked(evaluated):
         return choose_and_apply(sweep_file, tuned, evaluated, spec, folder, settings=settings, execution=execution)

@@ -215,7 +215,7 @@ def run_sweep(
             grid,
             options,
             max_objects,
-            tuned_on=[image_identity(s) for s in samples],
+            tuned_on=[image_identity(s, spec) for s in samples],
             split=split,
         )
         write_sweep_outputs(sweep, spec, folder)
