@@ -102,11 +102,6 @@ def _prediction(pred: np.ndarray, num_classes: int | None, source: str) -> np.nd
     return pred.astype(np.uint8)
 
 
-def _limit(max_objects: Any) -> int | None:
-    """A given object limit checked (``None``: not given)."""
-    return None if max_objects is None else check_max_objects(max_objects)
-
-
 def _spec(dataset: DatasetSpec | str) -> DatasetSpec:
     if isinstance(dataset, str):
         return get_dataset(dataset)
@@ -146,7 +141,7 @@ def refine(
     )
     if options is not None:
         _check_settings(options)
-    options, max_objects = applied_with(thresholds, None, options, _limit(max_objects), "thresholds")
+    options, max_objects = applied_with(thresholds, None, options, max_objects, "thresholds")
     if num_classes is not None:
         _expect(num_classes, (int, np.integer), "num_classes", f"a whole number in 1..{LABEL_CLASSES}")
         if not 1 <= num_classes <= LABEL_CLASSES:
@@ -276,7 +271,7 @@ def apply_thresholds(
     _expect(thresholds, Thresholds, "thresholds", "a sessrs.Thresholds, e.g. pick_thresholds(sweep, dataset)")
     _check_settings(FAITHFUL if options is None else options, execution=execution)
     spec = _spec(dataset)
-    options, max_objects = applied_with(thresholds, spec.name, options, _limit(max_objects), "thresholds")
+    options, max_objects = applied_with(thresholds, spec.name, options, max_objects, "thresholds")
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
     return apply_to_samples(
         samples, spec, thresholds, out_dir, max_objects=max_objects, options=options, execution=execution

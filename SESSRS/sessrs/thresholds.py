@@ -245,11 +245,10 @@ def applied_with(
     """The refinement options and object limit to apply ``thresholds`` with: those they were tuned with (or the
     reference's, when they record none) unless given. A given setting (or ``dataset``) that differs from the
     recorded one is one :class:`InputError` line naming the option to drop."""
+    max_objects = None if max_objects is None else check_max_objects(max_objects)
     recorded = thresholds.application
     if recorded is None:
-        return options if options is not None else FAITHFUL, check_max_objects(
-            max_objects if max_objects is not None else APPLY_MAX_OBJECTS
-        )
+        return options if options is not None else FAITHFUL, max_objects or APPLY_MAX_OBJECTS
     if dataset is not None and dataset != recorded.dataset:
         raise InputError(f"{source}: tuned for {recorded.dataset}, not {dataset}; give --dataset {recorded.dataset}")
     if options is not None and options != recorded.options:
