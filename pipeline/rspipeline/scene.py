@@ -197,6 +197,7 @@ def prepare(run: SceneRun) -> Plan:
         run.max_objects,
         run.thresholds,
     )
+    tuned = tuned_changes(run.thresholds, spec)
     inputs = {
         "image": run.image,
         "pred": run.pred,
@@ -248,7 +249,7 @@ def prepare(run: SceneRun) -> Plan:
         run.parts,
         Execution(run.workers, run.scheduler),
         message=message,
-        tuned=tuned_changes(run.thresholds),
+        tuned=tuned,
     )
     plan.live = [tile for tile in tiles if tile.name in scan.live]
     return plan

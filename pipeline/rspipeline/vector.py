@@ -15,6 +15,7 @@ in the format the file's extension names (:data:`FORMATS`).
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
@@ -75,9 +76,11 @@ def parse_min_area(text: str) -> tuple[float, str]:
                 value = float(text[: -len(unit)])
             except ValueError:
                 break
-            if value >= 0:
+            if 0 <= value < math.inf:
                 return value, unit
-    raise InputError(f"--min-area {text}: give a number of pixels or square metres with its unit, e.g. 4px or 0.5m2")
+    raise InputError(
+        f"--min-area {text}: give a finite number of pixels or square metres with its unit, e.g. 4px or 0.5m2"
+    )
 
 
 def vector_driver(path: Path) -> str:
