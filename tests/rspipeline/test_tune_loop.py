@@ -168,3 +168,11 @@ def test_polygons_with_a_crs_on_a_scene_without_one_are_refused(scene, tmp_path)
             {**scene, "image": image, "pred_tif": write_raster(tmp_path / "p.tif", scene["pred"][None], crs=None)},
             tmp_path / "out",
         )
+
+
+def test_a_garbage_checkpoint_is_refused_before_an_area_is_cut(scene, tmp_path) -> None:
+    garbage = tmp_path / "sam_vit_b_01ec64.pth"
+    garbage.write_bytes(b"<html>404 Not Found</html>")
+    with pytest.raises(InputError, match="not a PyTorch checkpoint"):
+        tune(scene, tmp_path / "out", "--objects", "sam", "--model-type", "vit_b", "--checkpoint", str(garbage))
+    assert not (tmp_path / "out" / "areas").exists()
