@@ -210,13 +210,15 @@ def _choose(
     run: TuneRun, store: AreaStore, truths: dict[str, str], samples: list[Sample], changed: int, execution: Execution
 ) -> Choice:
     """The sweep of the areas and the choice, each started over when the areas, their labels (``truths``: each
-    area's ground-truth digest) or the choice's settings changed since the last run, or when the choice's
-    ``best.json`` is not readable."""
+    area's ground-truth digest) or the choice's settings changed since the last run, or when the sweep's record
+    or the choice's ``best.json`` is not readable (this run owns both folders: it repairs rather than refuses)."""
     sweep = SweepFolder(run.out / "sweep")
     choice = ChoiceFolder(run.out / "choice")
     options = run.choice.options
     record = {"areas": store.made, "truth": truths, "choice": asdict(run.choice)}
     record_path = run.out / RECORD_FILE
+    if sweep.run.exists() and _recorded(sweep.run) is None:
+        sweep.run.unlink()
     if changed or _recorded(record_path) != digest(record) or not _readable(choice.best):
         sweep.run.unlink(missing_ok=True)  # the sweep's parts are kept per area, by their content
         shutil.rmtree(choice.root, ignore_errors=True)
@@ -229,11 +231,12 @@ def _choose(
 
 
 def _recorded(path: Path) -> str | None:
-    """The digest of the record ``path`` holds (``None``: missing or damaged)."""
+    """The digest of the record ``path`` holds (``None``: missing, or damaged: not a JSON object)."""
     try:
-        return digest(read_json(path)) if path.is_file() else None
+        record = read_json(path) if path.is_file() else None
     except InputError:
         return None
+    return digest(record) if isinstance(record, dict) else None
 
 
 def _readable(best: Path) -> bool:

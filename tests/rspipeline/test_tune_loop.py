@@ -113,7 +113,9 @@ def test_a_rerun_after_removing_polygons_drops_their_area(scene, tuned, tmp_path
     assert len(list((out / "areas" / "pred").glob("*.png"))) == 1
 
 
-@pytest.mark.parametrize("damage", ["edit prediction", "truncate objects", "remove objects", "garble record"])
+@pytest.mark.parametrize(
+    "damage", ["edit prediction", "truncate objects", "remove objects", "garble record", "garble sweep record"]
+)
 def test_a_damaged_area_is_made_again(scene, tuned, tmp_path, damage) -> None:
     out = copy_of(tuned, tmp_path)
     pred = sorted((out / "areas" / "pred").glob("*.png"))[0]
@@ -126,10 +128,12 @@ def test_a_damaged_area_is_made_again(scene, tuned, tmp_path, damage) -> None:
         objects.write_bytes(original[objects][: len(original[objects]) // 2])
     elif damage == "remove objects":
         objects.unlink()
-    else:
+    elif damage == "garble record":
         (out / "areas" / "areas.json").write_text("{not json")
+    else:
+        (out / "sweep" / "run.json").write_text("[1, 2]")
     again = tune(scene, out, "--mode", "improved")
-    assert again.made == (2 if damage == "garble record" else 1)
+    assert again.made == {"garble record": 2, "garble sweep record": 0}.get(damage, 1)
     assert {path: path.read_bytes() for path in original} == original
     assert best(out) == best(tuned)
 
