@@ -1,9 +1,10 @@
 """What each resumable result of the stage was made from, so that a re-run never returns a stale result.
 
-A sweep part (``OUT/parts/<stem>.npz``) and a refined map (``se_mask/<stem>.png``) are kept only while the
-identity of their input files (size and SHA-256 of the prediction, the objects and, for a sweep part, the ground
-truth), their settings and :data:`ALGORITHM_VERSION` are those of the current run; otherwise they are computed
-again, and the run says which image and what changed. A saved joint search state is checked against its own
+A sweep part (``OUT/parts/<stem>.npz``) and a refined map (``se_mask/<stem>.png``) are kept only while what
+their input files decode to (:func:`~sessrs.inputs.image_identity`: the prediction's and, for a sweep part, the
+ground truth's label pixels, each object's pixels; a file saved again with the same content is the same), their
+settings and :data:`ALGORITHM_VERSION` are those of the current run; otherwise they are computed again, and the
+run says which image and what changed. A saved joint search state is checked against its own
 trace (:func:`state_disagreement`) before it is resumed, so that an edited ``done`` never ends a search early.
 """
 
@@ -12,21 +13,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rscommon.datasets import DatasetSpec
 from rscommon.provenance import fingerprint, what_changed
 
-from .inputs import Sample
+from .inputs import Sample, image_identity
 
 ALGORITHM_VERSION = "1"
 """Raise it with any change to the refinement or the sweep that changes their results."""
 
 
-def sample_fingerprint(sample: Sample, settings: Mapping[str, Any], with_gt: bool) -> dict[str, Any]:
-    """The record of what a result of ``sample`` is made from: its files (the truth when ``with_gt``),
-    ``settings`` and the algorithm's version."""
-    inputs = {"pred": sample.pred, "sam": sample.sam}
-    if with_gt:
-        inputs["gt"] = sample.gt
-    return fingerprint(inputs, settings, ALGORITHM_VERSION)
+def sample_fingerprint(sample: Sample, spec: DatasetSpec, settings: Mapping[str, Any], with_gt: bool) -> dict[str, Any]:
+    """The record of what a result of ``sample`` is made from: what its files decode to (the truth's only when
+    ``with_gt``), ``settings`` and the algorithm's version."""
+    identity = image_identity(sample, spec)
+    record = fingerprint({}, settings, ALGORITHM_VERSION)
+    record["inputs"] = {kind: identity[kind] for kind in (("pred", "sam", "gt") if with_gt else ("pred", "sam"))}
+    return record
 
 
 def stale_reason(stem: str, previous: Any, current: Mapping[str, Any]) -> str | None:
