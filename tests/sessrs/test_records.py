@@ -16,11 +16,15 @@ from PIL import Image
 from sessrs_cases import SCENES, copy_fixture_scenes
 
 import sessrs
+import sessrs.sweep as sweep_module
 from rscommon.cli import run_main
+from rscommon.datasets import URBAN
 from rscommon.files import InputError
-from rscommon.labels import read_label_png
+from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import read_objects
+from sessrs.inputs import pair_inputs
 from sessrs.modes import FAITHFUL, IMPROVED
+from sessrs.sweep import run_sweep
 from sessrs.thresholds import Application, Thresholds
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,3 +143,18 @@ def test_a_tune_image_saved_again_is_the_same_image(data: Path) -> None:
     (data / "sam" / "01002.json").write_text(json.dumps(objects, indent=1))
     code, lines = pick_held_out(data, sweep)
     assert code == 0, lines
+
+
+def test_a_sweep_keeps_the_part_of_an_image_saved_again_and_recomputes_a_changed_one(data: Path, monkeypatch) -> None:
+    samples = pair_inputs(data / "pred", data / "sam", data / "gt")
+    first = run_sweep(samples, URBAN, data / "sweep", classes=[1])
+    Image.open(data / "pred" / "01000.png").save(data / "pred" / "01000.png", compress_level=1)
+    objects = json.loads((data / "sam" / "01002.json").read_text())
+    (data / "sam" / "01002.json").write_text(json.dumps(objects, indent=2))
+    gt = read_label_png(data / "gt" / "01008.png")
+    write_label_png(data / "gt" / "01008.png", np.where(gt == 1, 2, gt).astype(np.uint8), URBAN)
+    computed, original = [], sweep_module._sweep_sample
+    monkeypatch.setattr(sweep_module, "_sweep_sample", lambda job: (computed.append(job[0].stem), original(job))[1])
+    again = run_sweep(samples, URBAN, data / "sweep", classes=[1])
+    assert computed == ["01008"]
+    assert again == run_sweep(samples, URBAN, data / "clean", classes=[1]) != first
