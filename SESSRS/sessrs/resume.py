@@ -1,22 +1,25 @@
 """What each resumable result of the stage was made from, so that a re-run never returns a stale result.
 
 A sweep part (``OUT/parts/<stem>.npz``) and a refined map (``se_mask/<stem>.png``) are kept only while what
-their input files decode to (:func:`~sessrs.inputs.image_identity`: the prediction's and, for a sweep part, the
-ground truth's label pixels, each object's pixels; a file saved again with the same content is the same), their
-settings and :data:`ALGORITHM_VERSION` are those of the current run; otherwise they are computed again, and the
-run says which image and what changed. A saved joint search state is checked against its own
-trace (:func:`state_disagreement`) before it is resumed, so that an edited ``done`` never ends a search early.
+their input files decode to (digested as :func:`~sessrs.inputs.image_identity` does: the label pixels of the
+prediction and, for a sweep part, of the ground truth, and each object's pixels; a file saved again with the same
+content is the same), their settings and :data:`ALGORITHM_VERSION` are those of the current run; otherwise they
+are computed again, and the run says which image and what changed. A saved joint search state is checked against
+its own trace (:func:`state_disagreement`) before it is resumed, so that an edited ``done`` never ends a search
+early.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from rscommon.datasets import DatasetSpec
-from rscommon.provenance import fingerprint, what_changed
+from rscommon.files import InputError
+from rscommon.provenance import file_identity, fingerprint, what_changed
 
-from .inputs import Sample, image_identity
+from .inputs import Sample, label_digest, objects_digest
 
 ALGORITHM_VERSION = "1"
 """Raise it with any change to the refinement or the sweep that changes their results."""
@@ -24,11 +27,19 @@ ALGORITHM_VERSION = "1"
 
 def sample_fingerprint(sample: Sample, spec: DatasetSpec, settings: Mapping[str, Any], with_gt: bool) -> dict[str, Any]:
     """The record of what a result of ``sample`` is made from: what its files decode to (the truth's only when
-    ``with_gt``), ``settings`` and the algorithm's version."""
-    identity = image_identity(sample, spec)
+    ``with_gt``), ``settings`` and the algorithm's version. A file that does not decode is recorded by its bytes:
+    the image's own job then fails on it and says why, and the other images go on."""
+    files = {"pred": sample.pred, "sam": sample.sam, **({"gt": sample.gt} if with_gt else {})}
     record = fingerprint({}, settings, ALGORITHM_VERSION)
-    record["inputs"] = {kind: identity[kind] for kind in (("pred", "sam", "gt") if with_gt else ("pred", "sam"))}
+    record["inputs"] = {kind: _decoded_or_bytes(kind, path, spec) for kind, path in files.items()}
     return record
+
+
+def _decoded_or_bytes(kind: str, path: Path, spec: DatasetSpec) -> str | dict[str, Any]:
+    try:
+        return objects_digest(path) if kind == "sam" else label_digest(path, spec)
+    except InputError:
+        return file_identity(path)
 
 
 def stale_reason(stem: str, previous: Any, current: Mapping[str, Any]) -> str | None:
