@@ -288,7 +288,8 @@ def run_scene(run: SceneRun) -> SceneReport:
         computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
         counts = np.zeros((plan.spec.num_classes, plan.spec.num_classes), np.int64)
         polygons = write_outputs(plan, changes, image, prediction, counts)
-        report = change_report(counts, plan.spec, *plan.tuned)
+        applied = {"mode": plan.options.mode, "options": plan.options.to_json(), "max_objects": plan.max_objects}
+        report = {**applied, **change_report(counts, plan.spec, *plan.tuned)}
         report_file = write_report(run.out, report)
         if not run.keep_parts:
             remove_parts_folder(plan.parts)

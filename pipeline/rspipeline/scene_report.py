@@ -115,7 +115,8 @@ def report_lines(report: dict) -> list[str]:
         if row["to"] or row["from"]
     ]
     lines = [
-        f"changed {100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
+        f"refined in {report['mode']} mode, max_objects {report['max_objects']}; changed "
+        f"{100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
         + (f": {', '.join(parts)}" if parts else "")
     ]
     lines += [f"note: {report['note']}"] if report["note"] else []

@@ -15,6 +15,7 @@ from scene_files import BEST, read_band, scene_args
 from rscommon.cli import run_main
 from rscommon.datasets import URBAN
 from rspipeline.scene_cli import main
+from rspipeline.scene_report import report_path
 from sessrs.modes import IMPROVED
 from sessrs.thresholds import Application, Thresholds
 
@@ -39,6 +40,8 @@ def test_the_recorded_mode_is_applied_and_a_conflicting_one_refused(scene, impro
     assert run(scene_args(scene, tmp_path / "recorded.tif", improved))[0] == 0
     assert run(scene_args(scene, tmp_path / "given.tif", improved, "--mode", "improved"))[0] == 0
     assert run(scene_args(scene, tmp_path / "faithful.tif", "best.json"))[0] == 0
+    report = json.loads(report_path(tmp_path / "recorded.tif").read_text())
+    assert (report["mode"], report["options"], report["max_objects"]) == ("improved", IMPROVED.to_json(), 5)
     recorded = read_band(tmp_path / "recorded.tif")
     assert np.array_equal(recorded, read_band(tmp_path / "given.tif"))
     assert not np.array_equal(recorded, read_band(tmp_path / "faithful.tif"))  # the modes differ on this scene
