@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 from sessrs_cases import SCENES, copy_fixture_scenes
 
@@ -22,7 +25,7 @@ from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.objects import read_objects
-from sessrs.inputs import pair_inputs
+from sessrs.inputs import label_digest, objects_digest, pair_inputs
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import Application, Thresholds
@@ -158,3 +161,30 @@ def test_a_sweep_keeps_the_part_of_an_image_saved_again_and_recomputes_a_changed
     again = run_sweep(samples, URBAN, data / "sweep", classes=[1])
     assert computed == ["01008"]
     assert again == run_sweep(samples, URBAN, data / "clean", classes=[1]) != first
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    labels=arrays(np.uint8, st.tuples(st.integers(1, 24), st.integers(1, 24)), elements=st.integers(0, 7)),
+    level=st.integers(0, 9),
+    indent=st.one_of(st.none(), st.integers(0, 4)),
+    flip=st.tuples(st.integers(0, 23), st.integers(0, 23)),
+)
+def test_digests_follow_the_decoded_content_not_the_bytes(tmp_path_factory, labels, level, indent, flip) -> None:
+    folder = tmp_path_factory.mktemp("digest")
+    write_label_png(folder / "a.png", labels, URBAN)
+    Image.open(folder / "a.png").save(folder / "b.png", compress_level=level)
+    assert label_digest(folder / "a.png", URBAN) == label_digest(folder / "b.png", URBAN)
+    objects = sessrs.objects_from_masks([labels == c for c in range(8)])
+    (folder / "a.json").write_text(json.dumps(objects))
+    (folder / "b.json").write_text(json.dumps(objects, indent=indent))
+    assert objects_digest(folder / "a.json") == objects_digest(folder / "b.json")
+    row, col = flip[0] % labels.shape[0], flip[1] % labels.shape[1]
+    changed = labels.copy()
+    changed[row, col] = (changed[row, col] + 1) % 8
+    write_label_png(folder / "c.png", changed, URBAN)
+    assert label_digest(folder / "c.png", URBAN) != label_digest(folder / "a.png", URBAN)
+    one_pixel = np.zeros(labels.shape, bool)
+    one_pixel[row, col] = True
+    (folder / "c.json").write_text(json.dumps(objects + sessrs.objects_from_masks([one_pixel])))
+    assert objects_digest(folder / "c.json") != objects_digest(folder / "a.json")
