@@ -7,9 +7,11 @@ per-class pick, the joint search or the cv selection, through :func:`sessrs.choo
 refined and scored) run, and the chosen thresholds are copied to ``OUT/best.json`` (with ``tuned_on`` and
 ``tuned_changes``, which the scene command's run report compares against).
 
-Resumable as the scene command is: a rerun keeps every area made from the same window, inputs and settings, the
-sweep keeps the parts of unchanged areas, and the choice starts over only when the areas or its settings changed.
-One run at a time holds ``OUT``.
+Resumable as the scene command is: a rerun keeps every area made from the same window, inputs and settings whose
+files are those written, the sweep keeps the parts of unchanged areas, and the choice starts over only when the
+areas, their labels or its settings changed. What is damaged in ``OUT`` is made again, never refused; what cannot
+work (areas larger than one image, more cv folds than areas) is refused before any area is cut. One run at a time
+holds ``OUT``.
 """
 
 from __future__ import annotations
