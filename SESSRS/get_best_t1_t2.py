@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from reference_layout import GT_FOLDERS, dataset_results, model_results
@@ -28,7 +29,7 @@ from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
-from sessrs.thresholds import APPLY_MAX_OBJECTS
+from sessrs.thresholds import APPLY_MAX_OBJECTS, applied_with
 from sessrs.validate import check_held_out, read_sweep
 
 
@@ -52,16 +53,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-objects",
         type=int,
-        default=APPLY_MAX_OBJECTS,
         help=f"a list of two or more candidates this long or longer is not used (the reference applies with "
-        f"{APPLY_MAX_OBJECTS})",
+        f"{APPLY_MAX_OBJECTS}; with --thresholds: the limit its best.json records)",
     )
     parser.add_argument(
         "--mode",
         choices=MODES,
-        default="faithful",
         help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch "
-        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode",
+        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode (with --thresholds: the mode "
+        "its best.json records)",
     )
     parser.add_argument(
         "--search",
@@ -117,8 +117,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.choice = ChoiceSettings(
         search=args.search,
         threshold_mode=args.threshold_mode,
-        max_objects=args.max_objects,
-        options=RefineOptions.for_mode(args.mode),
+        max_objects=APPLY_MAX_OBJECTS if args.max_objects is None else args.max_objects,
+        options=RefineOptions.for_mode(args.mode or "faithful"),
         select=args.select,
         folds=args.folds,
         seed=args.seed,
@@ -190,6 +190,14 @@ def run_apply_only(args: argparse.Namespace) -> None:
     """Apply thresholds chosen elsewhere (a preset or a best.json), saying what a preset was tuned for."""
     spec = get_dataset(args.dataset)
     thresholds, message = thresholds_from_argument(args.thresholds, spec)
+    options, max_objects = applied_with(
+        thresholds,
+        spec.name,
+        None if args.mode is None else RefineOptions.for_mode(args.mode),
+        args.max_objects,
+        args.thresholds,
+    )
+    settings = replace(args.choice, options=options, max_objects=max_objects)
     if message is not None:
         print(message)
     samples, _ = explicit_samples(args)
@@ -199,7 +207,7 @@ def run_apply_only(args: argparse.Namespace) -> None:
         if args.restart:
             folder.restart()
         report = apply_given(
-            thresholds, samples, spec, folder, settings=args.choice, execution=args.execution, record=record
+            thresholds, samples, spec, folder, settings=settings, execution=args.execution, record=record
         )
     if report is not None:
         print(comparison_table(report, spec))
@@ -210,7 +218,7 @@ def run_explicit_form(args: argparse.Namespace) -> None:
     spec = get_dataset(args.dataset)
     samples, tune = explicit_samples(args)
     if args.split:
-        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, absolute(args.sweep))
+        check_held_out(read_sweep(absolute(args.sweep), spec), tune, samples, spec, absolute(args.sweep))
     folder = ChoiceFolder(args.out)
     result = choose(args, absolute(args.sweep), tune, samples, spec, folder)
     print(f"best thresholds: {result.thresholds.to_json()}")

@@ -20,7 +20,7 @@ from rscommon.files import InputError
 from rscommon.paths import weights_dir
 from rscommon.provenance import file_identity
 
-from .checkpoints import CheckpointInfo, published, require_file
+from .checkpoints import CheckpointInfo, check_loadable, published, require_file
 from .settings import MaskGeneratorSettings, RegionSettings, Sam2Settings, SemanticSamSettings, Settings
 
 Generate = Callable[[np.ndarray], list[dict]]
@@ -63,9 +63,11 @@ class SourceRecipe:
         return {"settings": settings, "checkpoint": None if self.checkpoint is None else file_identity(self.checkpoint)}
 
     def check(self) -> None:
-        """Raise the error building would raise for a missing checkpoint, without building anything."""
+        """Raise the error building would raise for a missing checkpoint, or for one that is not a PyTorch file,
+        without building anything."""
         if self.checkpoint is not None:
-            require_file(self.checkpoint, self.spec.checkpoint(self.model_type), _wanted_by(self))
+            info = self.spec.checkpoint(self.model_type)
+            check_loadable(require_file(self.checkpoint, info, _wanted_by(self)), info, _wanted_by(self))
 
 
 class ObjectSource:

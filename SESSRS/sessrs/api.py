@@ -27,7 +27,7 @@ from .prepared import prepare_image
 from .steps import refine_with_mappings
 from .sweep import run_sweep, summarise, sweep_classes
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid, sweep_image
-from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds, check_max_objects
+from .thresholds import SWEEP_MAX_OBJECTS, Thresholds, applied_with, check_max_objects
 from .validate import check_held_out, read_sweep
 
 Masks = np.ndarray | Sequence[np.ndarray]
@@ -114,9 +114,9 @@ def refine(
     objects: Objects,
     thresholds: Thresholds,
     *,
-    max_objects: int = APPLY_MAX_OBJECTS,
+    max_objects: int | None = None,
     num_classes: int | None = None,
-    options: RefineOptions = FAITHFUL,
+    options: RefineOptions | None = None,
     nodata: int | None = None,
 ) -> np.ndarray:
     """Refine one prediction with its objects; returns the refined H x W uint8 class map.
@@ -125,12 +125,14 @@ def refine(
         pred: H x W integer array of class indices.
         objects: the image's object records, or its boolean masks (H x W x N, or a list of H x W).
         thresholds: per-class t1/t2 and the classes to refine, e.g. ``Thresholds.read("best.json")``.
-        max_objects: a list of two or more candidates this long or longer is not used (the application's 5 by default;
-            the sweep uses ``SWEEP_MAX_OBJECTS``, 10).
+        max_objects: a list of two or more candidates this long or longer is not used (default: the one
+            ``thresholds`` were tuned with, as their ``best.json`` records it, else the application's 5; the sweep
+            uses ``SWEEP_MAX_OBJECTS``, 10).
         num_classes: the number of classes (default: one more than the largest class in ``pred`` or
             ``thresholds``).
-        options: which of the reference's quirks to fix: ``RefineOptions.faithful()`` (the default, the
-            reference exactly), ``RefineOptions.improved()``, or any single switch.
+        options: which of the reference's quirks to fix (default: the options ``thresholds`` were tuned with,
+            else ``RefineOptions.faithful()``, the reference exactly): ``RefineOptions.improved()``, or any
+            single switch. Options or a limit other than the recorded ones are refused.
         nodata: a class marking pixels without data (a scene's collar, with objects cut to the pixels with
             data): never refined, and never given to another pixel (a filled region does not take it).
     """
@@ -140,8 +142,9 @@ def refine(
         "thresholds",
         "a sessrs.Thresholds, e.g. Thresholds.from_json(dict) or Thresholds.read('best.json')",
     )
-    _check_settings(options)
-    max_objects = check_max_objects(max_objects)
+    if options is not None:
+        _check_settings(options)
+    options, max_objects = applied_with(thresholds, None, options, max_objects, "thresholds")
     if num_classes is not None:
         _expect(num_classes, (int, np.integer), "num_classes", f"a whole number in 1..{LABEL_CLASSES}")
         if not 1 <= num_classes <= LABEL_CLASSES:
@@ -260,19 +263,21 @@ def apply_thresholds(
     *,
     gt_dir: PathLike | None = None,
     images: Sequence[str] | None = None,
-    max_objects: int = APPLY_MAX_OBJECTS,
-    options: RefineOptions = FAITHFUL,
+    max_objects: int | None = None,
+    options: RefineOptions | None = None,
     execution: Execution = LOCAL,
 ) -> dict | None:
     """Refine every prediction of a folder with ``thresholds`` into ``out_dir`` (P-mode PNGs, the dataset palette).
 
     Returns the unrefined and refined figures (as ``metrics.json`` holds them) when ``gt_dir`` is given, else
     ``None``. Resumable, and keyed on the files' content like :func:`sweep_folder`; a folder holding images
-    refined with other thresholds is refused.
+    refined with other thresholds is refused. ``max_objects`` and ``options`` default to those ``thresholds``
+    were tuned with (see :func:`refine`); ``dataset`` must be theirs.
     """
     _expect(thresholds, Thresholds, "thresholds", "a sessrs.Thresholds, e.g. pick_thresholds(sweep, dataset)")
-    _check_settings(options, execution=execution)
+    _check_settings(FAITHFUL if options is None else options, execution=execution)
     spec = _spec(dataset)
+    options, max_objects = applied_with(thresholds, spec.name, options, max_objects, "thresholds")
     samples = select(pair_inputs(pred_dir, sam_dir, gt_dir), images, "images")
     return apply_to_samples(
         samples, spec, thresholds, out_dir, max_objects=max_objects, options=options, execution=execution
@@ -305,6 +310,6 @@ def choose_folder(
     samples, spec = pair_inputs(pred_dir, sam_dir, gt_dir), _spec(dataset)
     tuned, evaluated, folder = select(samples, tune, "tune"), select(samples, images, "images"), ChoiceFolder(out_dir)
     if tune is not None and images is not None:
-        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, sweep_file)
+        check_held_out(read_sweep(sweep_file, spec), tuned, evaluated, spec, sweep_file)
     with folder.locked(evaluated):
         return choose_and_apply(sweep_file, tuned, evaluated, spec, folder, settings=settings, execution=execution)

@@ -178,7 +178,7 @@ def _apply(
     """:func:`apply_to_samples` once ``out_dir`` is checked and held by this run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / APPLIED_RECORD, record)
-    made_from = {s.stem: sample_fingerprint(s, settings, with_gt=False) for s in samples}
+    made_from = {s.stem: sample_fingerprint(s, spec, settings, with_gt=False) for s in samples}
     done, todo = [], []
     for sample in samples:
         reusable = _reusable(out_dir / f"{sample.stem}.png", record["images"].get(sample.stem), made_from[sample.stem])

@@ -4,8 +4,9 @@ One path for every way of choosing: the reference's per-class pick (``search="pi
 (``search="joint"``, which starts from the pick), optionally followed by the cv selection of the pick's classes
 (``select="cv"``, :mod:`sessrs.selection`). The scripts, :mod:`sessrs.api` and the demo call
 :func:`choose_and_apply`; everything it will write is checked before anything is written. ``best.json`` also
-records what the chosen thresholds change on the tune images (``tuned_on``, ``tuned_changes``), for comparison
-with what they change elsewhere.
+records how they are to be applied (:class:`~sessrs.thresholds.Application`: dataset, mode, switches, object
+limit) and what the chosen thresholds change on the labelled pixels of the tune images (``tuned_on``,
+``tuned_changes``), for comparison with what they change elsewhere.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rscommon.parallel import LOCAL, Execution, progress_map
 
 from .application import apply_to_samples, check_application_folder, comparison_table
 from .folders import ChoiceFolder
-from .inputs import Sample, load_prediction, load_prepared
+from .inputs import Sample, load_ground_truth, load_prediction, load_prepared
 from .joint import joint_search, settings_from, thresholds_of
 from .joint_trace import write_trace
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
@@ -33,7 +34,7 @@ from .pick import pick_thresholds, threshold_limit
 from .selection import Selection, select_by_cv, selection_table
 from .steps import refine_prepared
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
+from .thresholds import APPLY_MAX_OBJECTS, Application, Thresholds, check_max_objects
 from .validate import read_sweep
 
 SEARCHES = ("pick", "joint")
@@ -188,6 +189,7 @@ def choose_and_apply(
         folder.best,
         {
             **thresholds.to_json(),
+            **_application(spec, settings).to_json(),
             "tuned_on": [sample.stem for sample in tune],
             "tuned_changes": change_shares(changes, spec),
         },
@@ -246,8 +248,9 @@ def _apply(
     execution: Execution,
     record: Mapping[str, Any] | None = None,
 ) -> dict | None:
-    """``folder.best`` (the thresholds and ``record``) first, then the refined maps; the application's figures."""
-    write_json_atomic(folder.best, {**thresholds.to_json(), **(record or {})})
+    """``folder.best`` (the thresholds, how they are applied and ``record``) first, then the refined maps; the
+    application's figures."""
+    write_json_atomic(folder.best, {**thresholds.to_json(), **_application(spec, settings).to_json(), **(record or {})})
     return apply_to_samples(
         list(samples),
         spec,
@@ -257,6 +260,11 @@ def _apply(
         options=settings.options,
         execution=execution,
     )
+
+
+def _application(spec: DatasetSpec, settings: ChoiceSettings) -> Application:
+    """How the chosen thresholds are applied, as ``best.json`` records it."""
+    return Application(dataset=spec.name, options=settings.options, max_objects=settings.max_objects)
 
 
 def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Selection | None:
@@ -288,8 +296,9 @@ def _tuned_change_counts(
     settings: ChoiceSettings,
     execution: Execution,
 ) -> np.ndarray:
-    """Pixels of the ``tune`` images by (predicted class, class after refining with ``thresholds``): read from
-    the refined maps in ``folder`` for the images also in ``samples``, refined here for the others."""
+    """Labelled pixels of the ``tune`` images (those whose ground truth is a class of ``spec``; every pixel of an
+    image without ground truth) by (predicted class, class after refining with ``thresholds``): read from the
+    refined maps in ``folder`` for the images also in ``samples``, refined here for the others."""
     refined = {sample.stem for sample in samples}
     jobs = [
         (
@@ -308,18 +317,22 @@ def _tuned_change_counts(
 def _change_counts(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOptions, Path | None]) -> np.ndarray:
     sample, spec, thresholds, max_objects, options, refined_map = job
     if refined_map is not None:
-        pred = load_prediction(sample.pred, spec)
-        return confusion_matrix(pred, read_label_png(refined_map, spec), spec.num_classes)
-    prepared = load_prepared(sample, spec)
-    refined = refine_prepared(
-        prepared,
-        thresholds.t1_array(spec.num_classes),
-        thresholds.t2_array(spec.num_classes),
-        thresholds.modify,
-        max_objects,
-        options,
-    )
-    return confusion_matrix(prepared.pred, refined, spec.num_classes)
+        pred, refined = load_prediction(sample.pred, spec), read_label_png(refined_map, spec)
+    else:
+        prepared = load_prepared(sample, spec)
+        pred = prepared.pred
+        refined = refine_prepared(
+            prepared,
+            thresholds.t1_array(spec.num_classes),
+            thresholds.t2_array(spec.num_classes),
+            thresholds.modify,
+            max_objects,
+            options,
+        )
+    if sample.gt is not None:
+        labelled = load_ground_truth(sample, spec, pred.shape) < spec.num_classes
+        pred, refined = pred[labelled], refined[labelled]
+    return confusion_matrix(pred, refined, spec.num_classes)
 
 
 def change_shares(counts: np.ndarray, spec: DatasetSpec) -> dict[str, dict[str, float]]:

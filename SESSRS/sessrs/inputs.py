@@ -13,7 +13,8 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json
 from rscommon.labels import check_classes, read_label_png
 from rscommon.objects import read_objects
-from rscommon.provenance import file_identity
+from rscommon.provenance import array_digest, file_identity
+from rscommon.rle import rle_pixels
 
 from .prepared import PreparedImage, prepare_image
 
@@ -144,12 +145,33 @@ def split_record(path: str | Path, split: dict[str, list[str]]) -> dict[str, Any
     return {"file": file_identity(path), "tune": list(split["tune"])}
 
 
-def image_identity(sample: Sample) -> dict[str, str | None]:
-    """An image's name and the SHA-256 of its prediction, objects and ground truth (``None`` without)."""
+IDENTITY = "decoded"
+"""How :func:`image_identity` identifies files (a record without it identified their bytes)."""
+
+
+def image_identity(sample: Sample, spec: DatasetSpec) -> dict[str, str | None]:
+    """An image's name and the digests of what its prediction, objects and ground truth decode to (``None``
+    without ground truth): the label pixels and each object's pixels, so a PNG saved again or a JSON indented
+    otherwise is the same image."""
     return {
         "name": sample.stem,
-        **{
-            kind: None if path is None else file_identity(path)["sha256"]
-            for kind, path in (("pred", sample.pred), ("sam", sample.sam), ("gt", sample.gt))
-        },
+        "identity": IDENTITY,
+        "pred": label_digest(sample.pred, spec),
+        "sam": objects_digest(sample.sam),
+        "gt": None if sample.gt is None else label_digest(sample.gt, spec),
     }
+
+
+def label_digest(path: Path, spec: DatasetSpec) -> str:
+    """The digest of a label map's class indices (:func:`~rscommon.provenance.array_digest`)."""
+    return array_digest([read_label_png(path, spec)])
+
+
+def objects_digest(path: Path) -> str:
+    """The digest of an object list's masks, in order: each object's size and its pixels (column-major)."""
+    objects = read_objects(path)
+    return array_digest(
+        array
+        for record in objects
+        for array in (np.array(record["rles"]["size"]), rle_pixels(record["rles"]["counts"], record["rles"]["size"]))
+    )

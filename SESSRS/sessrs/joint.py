@@ -34,6 +34,7 @@ from .inputs import Sample
 from .joint_engine import OFF, ClassSetting, Settings, modify_of
 from .joint_shards import ShardPool
 from .modes import FAITHFUL, RefineOptions
+from .resume import state_disagreement
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import NEVER, Thresholds
 
@@ -167,7 +168,7 @@ def joint_search(
     classes = list(spec.scored if classes is None else classes)
     key = search_key(samples, spec, start, classes, grid, max_objects, options)
     state_path = Path(state_dir) / STATE_FILE
-    state = _resume(state_path, key)
+    state = _resume(state_path, key, classes)
     stems = frozenset(s.stem for s in samples)
     if pool is None:
         pool = ShardPool(samples, spec, max_objects, options, execution, memory_limit)
@@ -248,16 +249,21 @@ def _step(
     progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
 
 
-def _resume(path: Path, key: dict) -> SearchState | None:
-    """The saved state of this search, or None (no state, another search's, or a damaged one: said)."""
+def _resume(path: Path, key: dict, classes: Sequence[int]) -> SearchState | None:
+    """The saved state of this search, or None (no state, another search's, or a damaged one or one that
+    disagrees with its own trace: said)."""
     if not path.is_file():
         return None
     try:
         saved = read_json(path)
         if digest(saved.get("key")) == digest(key):
-            return SearchState.from_json(saved)
+            disagreement = state_disagreement(saved, classes)
+            if disagreement is None:
+                return SearchState.from_json(saved)
+            print(f"{path}: {disagreement} (edited?); starting the search again", file=sys.stderr)
+            return None
         changed = ", ".join(what_changed(saved.get("key") or {}, key))
-    except (InputError, AttributeError, KeyError, TypeError, ValueError) as error:
+    except (InputError, AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
         print(f"{path}: damaged ({type(error).__name__}: {error}); starting the search again", file=sys.stderr)
         return None
     print(f"{path}: a search of other inputs or settings ({changed}); starting again")

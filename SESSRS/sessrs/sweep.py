@@ -123,11 +123,11 @@ def check_scored_truth(samples: Sequence[Sample], spec: DatasetSpec) -> None:
 
 
 def _parts_to_compute(
-    samples: Sequence[Sample], folder: SweepFolder, settings: dict, restart: bool
+    samples: Sequence[Sample], spec: DatasetSpec, folder: SweepFolder, settings: dict, restart: bool
 ) -> tuple[list[Sample], dict[str, dict]]:
     """The samples whose part is missing, unreadable or made from other inputs (all when ``restart``), and every
     sample's record."""
-    records = {s.stem: sample_fingerprint(s, settings, with_gt=True) for s in samples}
+    records = {s.stem: sample_fingerprint(s, spec, settings, with_gt=True) for s in samples}
     todo = []
     for sample in samples:
         path = folder.part(sample.stem)
@@ -200,7 +200,7 @@ def run_sweep(
         check_scheduler(execution.scheduler)
     with folder.locked():
         _claim_output(folder, signature, restart)
-        todo, records = _parts_to_compute(samples, folder, settings, restart)
+        todo, records = _parts_to_compute(samples, spec, folder, settings, restart)
         jobs = [(sample.stem, (sample, spec, classes, max_objects, grid, options)) for sample in todo]
         with tqdm(total=len(samples), initial=len(samples) - len(todo), desc="sweep", unit="image") as progress:
             for stem, result in each_job(_sweep_sample, jobs, execution):
@@ -215,7 +215,7 @@ def run_sweep(
             grid,
             options,
             max_objects,
-            tuned_on=[image_identity(s) for s in samples],
+            tuned_on=[image_identity(s, spec) for s in samples],
             split=split,
         )
         write_sweep_outputs(sweep, spec, folder)

@@ -2,10 +2,14 @@
 
 ``best.json`` keeps the reference's shape: ``{"t1": {"0": 0.7, ...}, "t2": {"0": 0.55, ...}, "modify": [0, 1]}``
 (class ids as strings, since JSON keys are strings). In Python the same is a :class:`Thresholds` keyed by int.
+A ``best.json`` written by this package also records how its thresholds were tuned to be applied (the dataset,
+the refinement mode and its switches, the object limit: :class:`Application`); every consumer applies them so,
+or refuses a conflicting setting in one line (:func:`applied_with`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,8 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 
+from .modes import FAITHFUL, MODES, RefineOptions
+
 SWEEP_MAX_OBJECTS = 10
 """The sweep ignores a list of two or more candidates this long or longer (the reference's ``sessrs_t1_t2.py``)."""
 APPLY_MAX_OBJECTS = 5
@@ -24,6 +30,49 @@ APPLY_MAX_OBJECTS = 5
 ``get_best_t1_t2.py``; quirk 3: it differs from the sweep's)."""
 NEVER = 1.0
 """The threshold of a class that is never refined: the tests are strict ``>``, so no share exceeds 1."""
+APPLICATION_KEYS = ("dataset", "mode", "options", "max_objects")
+"""The keys of ``best.json`` that record its :class:`Application`."""
+
+
+@dataclass(frozen=True)
+class Application:
+    """How thresholds were tuned to be applied: the dataset, the refinement options and the object limit."""
+
+    dataset: str
+    options: RefineOptions
+    max_objects: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``best.json`` keys (``mode`` is for people; ``options`` holds the switches)."""
+        return {
+            "dataset": self.dataset,
+            "mode": self.options.mode,
+            "options": self.options.to_json(),
+            "max_objects": self.max_objects,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str | Path) -> Application | None:
+        """The application recorded in a ``best.json``'s ``data`` (``None`` when it records no mode: written by
+        the reference or an older version); a part missing or malformed is one :class:`InputError` line."""
+        if "options" not in data and "mode" not in data:
+            return None
+        missing = [key for key in APPLICATION_KEYS if key not in data]
+        if missing:
+            raise InputError(f"{source}: records the refinement mode but not {', '.join(missing)}")
+        if not isinstance(data["dataset"], str) or not isinstance(data["options"], Mapping):
+            raise InputError(f"{source}: dataset must be a name and options an object of refinement switches")
+        try:
+            options = RefineOptions.from_json(data["options"])
+        except (InputError, TypeError, ValueError) as error:
+            raise InputError(f"{source}: options: {error}") from None
+        if data["mode"] != options.mode:
+            raise InputError(f"{source}: mode {data['mode']!r} disagrees with its options ({options.mode} mode)")
+        try:
+            max_objects = check_max_objects(data["max_objects"])
+        except InputError as error:
+            raise InputError(f"{source}: {error}") from None
+        return cls(dataset=data["dataset"], options=options, max_objects=max_objects)
 
 
 @dataclass(frozen=True)
@@ -38,6 +87,8 @@ class Thresholds:
     t1: Mapping[int, float]
     t2: Mapping[int, float]
     modify: tuple[int, ...]
+    application: Application | None = dataclasses.field(default=None, compare=False, repr=False)
+    """How the thresholds were tuned to be applied (read from a ``best.json``; not part of their equality)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t1", _per_class(self.t1, "t1", "thresholds"))
@@ -56,7 +107,7 @@ class Thresholds:
         if num_classes is not None:
             _check_range(t1, t2, modify, num_classes, source)
         _check_refined_have_thresholds(t1, t2, modify, source)
-        return cls(t1=t1, t2=t2, modify=modify)
+        return cls(t1=t1, t2=t2, modify=modify, application=Application.from_json(data, source))
 
     @classmethod
     def read(cls, path: str | Path, spec: DatasetSpec | None = None) -> Thresholds:
@@ -72,7 +123,7 @@ class Thresholds:
         return read_preset(name).thresholds
 
     def to_json(self) -> dict[str, Any]:
-        """The ``best.json`` form: class ids as strings, in class order."""
+        """The ``best.json`` form: class ids as strings, in class order (without the application)."""
         return {
             "t1": {str(c): v for c, v in self.t1.items()},
             "t2": {str(c): v for c, v in self.t2.items()},
@@ -80,8 +131,8 @@ class Thresholds:
         }
 
     def write(self, path: str | Path) -> None:
-        """Write ``best.json`` atomically."""
-        write_json_atomic(path, self.to_json())
+        """Write ``best.json`` atomically (with the application, when known)."""
+        write_json_atomic(path, {**self.to_json(), **(self.application.to_json() if self.application else {})})
 
     def check_classes(self, num_classes: int, source: str | Path = "thresholds") -> None:
         """Raise :class:`InputError` when a class is outside ``0..num_classes - 1``."""
@@ -183,3 +234,33 @@ def check_max_objects(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"max_objects must be a whole number of at least 1, got {value!r}")
     return int(value)
+
+
+def applied_with(
+    thresholds: Thresholds,
+    dataset: str | None,
+    options: RefineOptions | None,
+    max_objects: int | None,
+    source: str | Path = "thresholds",
+) -> tuple[RefineOptions, int]:
+    """The refinement options and object limit to apply ``thresholds`` with: those they were tuned with (or the
+    reference's, when they record none) unless given. A given setting (or ``dataset``) that differs from the
+    recorded one is one :class:`InputError` line naming the option to drop."""
+    max_objects = None if max_objects is None else check_max_objects(max_objects)
+    recorded = thresholds.application
+    if recorded is None:
+        return options if options is not None else FAITHFUL, max_objects or APPLY_MAX_OBJECTS
+    if dataset is not None and dataset != recorded.dataset:
+        raise InputError(f"{source}: tuned for {recorded.dataset}, not {dataset}; give --dataset {recorded.dataset}")
+    if options is not None and options != recorded.options:
+        named = f"--mode {recorded.options.mode}" if recorded.options.mode in MODES else "its options"
+        raise InputError(
+            f"{source}: tuned in {recorded.options.mode} mode, applied in {options.mode} mode; leave --mode out "
+            f"(it is taken from the file) or give {named}"
+        )
+    if max_objects is not None and max_objects != recorded.max_objects:
+        raise InputError(
+            f"{source}: tuned with max_objects {recorded.max_objects}, applied with {max_objects}; leave "
+            f"--max-objects out (it is taken from the file) or give --max-objects {recorded.max_objects}"
+        )
+    return recorded.options, recorded.max_objects

@@ -13,7 +13,7 @@ from typing import Any
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json
 
-from .inputs import Sample, image_identity
+from .inputs import IDENTITY, Sample, image_identity
 from .thresholds import threshold_value
 
 SWEEP_KEYS = ("classes", "baseline", "sweeps")
@@ -72,16 +72,21 @@ def read_sweep(path: str | Path, spec: DatasetSpec) -> dict:
 
 
 def check_held_out(
-    sweep: Mapping, tune: Sequence[Sample], evaluate: Sequence[Sample], source: str | Path = "sweep"
+    sweep: Mapping, tune: Sequence[Sample], evaluate: Sequence[Sample], spec: DatasetSpec, source: str | Path = "sweep"
 ) -> None:
     """Refuse a sweep for a held-out pick unless it was tuned on exactly the ``tune`` images (by name and the
-    content of their prediction, objects and, when given, ground truth) and on none of the ``evaluate`` images
-    (by name, or by the content of their prediction and objects)."""
+    decoded content of their prediction, objects and, when given, ground truth) and on none of the ``evaluate``
+    images (by name, or by the decoded content of their prediction and objects: a copy saved again counts)."""
     tuned = sweep.get("tuned_on")
     if not (isinstance(tuned, list) and all(isinstance(i, Mapping) and "pred" in i for i in tuned)):
         raise InputError(
             f"{source}: does not record the content of the images it was tuned on; sweep again with "
             "this split to pick held out"
+        )
+    if any(image.get("identity") != IDENTITY for image in tuned):
+        raise InputError(
+            f"{source}: records the bytes of the images it was tuned on, not what they decode to (an older "
+            "sweep); sweep again with this split to pick held out"
         )
     by_name = {str(image.get("name")): image for image in tuned}
     wanted = {sample.stem: sample for sample in tune}
@@ -93,7 +98,7 @@ def check_held_out(
             "sweep again with this split"
         )
     for stem, sample in wanted.items():
-        identity = image_identity(sample)
+        identity = image_identity(sample, spec)
         changed = [kind for kind, sha in identity.items() if sha is not None and by_name[stem].get(kind) != sha]
         if changed:
             raise InputError(
@@ -101,7 +106,7 @@ def check_held_out(
             )
     seen = {(image.get("pred"), image.get("sam")): name for name, image in by_name.items()}
     for sample in evaluate:
-        identity = image_identity(sample)
+        identity = image_identity(sample, spec)
         twin = seen.get((identity["pred"], identity["sam"]))
         if sample.stem in by_name or twin is not None:
             raise InputError(

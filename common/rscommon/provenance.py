@@ -2,16 +2,20 @@
 
 A resumable run stores the :func:`fingerprint` of each result beside it; a re-run recomputes a result whose
 fingerprint differs (or refuses, naming :func:`what_changed`), so it never returns a result made from other
-inputs or settings.
+inputs or settings. A file's identity is its bytes (:func:`file_identity`) or, where files that decode to the
+same arrays must count as the same (a PNG saved again, a JSON indented otherwise), the digest of what it decodes
+to (:func:`array_digest`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 _CHUNK = 1 << 20
 
@@ -24,6 +28,16 @@ def file_identity(path: str | Path) -> dict[str, Any]:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def array_digest(arrays: Iterable[np.ndarray]) -> str:
+    """SHA-256 of the arrays' dtypes, shapes and values, in order: the same for every file that decodes to them."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
 
 
 def fingerprint(

@@ -35,8 +35,9 @@ from rscommon.outputs import check_output_folder
 from rscommon.parallel import Execution, check_scheduler, each_job
 from rscommon.provenance import fingerprint
 from sam_objects import SourceRecipe
-from sessrs import APPLY_MAX_OBJECTS, Thresholds
+from sessrs import RefineOptions, Thresholds
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
+from sessrs.thresholds import applied_with
 
 from .raster import (
     DECLARED,
@@ -89,7 +90,10 @@ class SceneRun:
     tile: int = 1024
     overlap: int = 128
     max_tiles: int = MAX_TILES
-    max_objects: int = APPLY_MAX_OBJECTS
+    max_objects: int | None = None
+    """The object limit (None: the one the ``best.json`` records, else :data:`~sessrs.APPLY_MAX_OBJECTS`)."""
+    mode: str | None = None
+    """The refinement's mode (None: the one the ``best.json`` records, else faithful)."""
     parts: Path | None = None
     workers: int = 1
     scheduler: str | None = None
@@ -118,6 +122,8 @@ class Plan:
     run: SceneRun
     spec: DatasetSpec
     thresholds: Thresholds
+    options: RefineOptions
+    max_objects: int
     grid: Grid
     tiles: list[Tile]
     scan: SceneScan
@@ -188,6 +194,14 @@ def prepare(run: SceneRun) -> Plan:
     if (run.pred is None) == (run.prediction is None):
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
     thresholds, message = thresholds_from_argument(str(run.thresholds), spec)
+    options, max_objects = applied_with(
+        thresholds,
+        spec.name,
+        None if run.mode is None else RefineOptions.for_mode(run.mode),
+        run.max_objects,
+        run.thresholds,
+    )
+    tuned = tuned_changes(run.thresholds, spec)
     inputs = {
         "image": run.image,
         "pred": run.pred,
@@ -203,7 +217,8 @@ def prepare(run: SceneRun) -> Plan:
         "tile": run.tile,
         "overlap": run.overlap,
         "dataset": spec.name,
-        "max_objects": run.max_objects,
+        "max_objects": max_objects,
+        "options": options.to_json(),
         "tta": getattr(run.prediction, "tta", None),
         "preset": str(run.thresholds) if message else None,
     }
@@ -235,6 +250,8 @@ def prepare(run: SceneRun) -> Plan:
         run,
         spec,
         thresholds,
+        options,
+        max_objects,
         grid,
         tiles,
         scan,
@@ -242,7 +259,7 @@ def prepare(run: SceneRun) -> Plan:
         run.parts,
         Execution(run.workers, run.scheduler),
         message=message,
-        tuned=tuned_changes(run.thresholds),
+        tuned=tuned,
     )
     plan.live = [tile for tile in tiles if tile.name in scan.live]
     return plan
@@ -272,7 +289,8 @@ def run_scene(run: SceneRun) -> SceneReport:
             run.objects,
             plan.thresholds,
             plan.spec.name,
-            run.max_objects,
+            plan.max_objects,
+            plan.options,
             tuple(axis_spans(plan.grid.height, run.tile, run.overlap)),
             tuple(axis_spans(plan.grid.width, run.tile, run.overlap)),
         )
@@ -280,7 +298,8 @@ def run_scene(run: SceneRun) -> SceneReport:
         computed += run_tiles(plan, changes, refine_tile, lambda tile: RefineJob(task, tile), "refine")
         counts = np.zeros((plan.spec.num_classes, plan.spec.num_classes), np.int64)
         polygons = write_outputs(plan, changes, image, prediction, counts)
-        report = change_report(counts, plan.spec, *plan.tuned)
+        applied = {"mode": plan.options.mode, "options": plan.options.to_json(), "max_objects": plan.max_objects}
+        report = {**applied, **change_report(counts, plan.spec, *plan.tuned)}
         report_file = write_report(run.out, report)
         if not run.keep_parts:
             remove_parts_folder(plan.parts)

@@ -25,6 +25,7 @@ from rscommon.files import InputError
 from sam_objects import SOURCES, SourceRecipe, source_recipe
 from sam_objects.registry import DEFAULT_MODEL_TYPE
 from sessrs import APPLY_MAX_OBJECTS
+from sessrs.modes import MODES
 from sessrs.presets import PRESET_PREFIX
 
 from .raster import DECLARED, ClassNodata, parse_class_nodata
@@ -105,9 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-objects",
         type=int,
-        default=APPLY_MAX_OBJECTS,
-        help=f"a list of two or more candidates this long or longer is not used (default {APPLY_MAX_OBJECTS}, "
-        "as the pick's application)",
+        help="a list of two or more candidates this long or longer is not used (default: the limit the best.json "
+        f"records, else {APPLY_MAX_OBJECTS}, as the pick's application); must agree with the best.json",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        help="the refinement's mode (default: the mode the best.json records, else faithful); must agree "
+        "with the best.json",
     )
     parser.add_argument("--out", required=True, type=Path, help="the refined scene: a Cloud-Optimized GeoTIFF")
     parser.add_argument(
@@ -212,6 +218,7 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         overlap=args.overlap,
         max_tiles=args.max_tiles,
         max_objects=args.max_objects,
+        mode=args.mode,
         parts=args.parts_dir,
         workers=args.workers,
         scheduler=args.scheduler,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rscommon.datasets import DatasetSpec
-from rscommon.files import read_json, write_json_atomic
+from rscommon.files import InputError, read_json, write_json_atomic
 from sessrs.presets import PRESET_PREFIX, read_preset
 
 WARN_RATIO = 3.0
@@ -28,16 +29,42 @@ def report_path(out: Path) -> Path:
     return out.with_name(out.name + ".report.json")
 
 
-def tuned_changes(thresholds: str | Path) -> tuple[dict | None, str]:
-    """The ``tuned_changes`` recorded with the thresholds (``preset:NAME`` or a ``best.json``), and where from."""
+def tuned_changes(thresholds: str | Path, spec: DatasetSpec) -> tuple[dict | None, str]:
+    """The ``tuned_changes`` recorded with the thresholds (``preset:NAME`` or a ``best.json``), checked for
+    ``spec`` (:func:`check_tuned_changes`), and where from."""
     text = str(thresholds)
     if text.startswith(PRESET_PREFIX):
         record = read_preset(text.removeprefix(PRESET_PREFIX)).record
-        return record.get("tuned_changes"), f"preset {text.removeprefix(PRESET_PREFIX)}"
+        return check_tuned_changes(
+            record.get("tuned_changes"), spec, text
+        ), f"preset {text.removeprefix(PRESET_PREFIX)}"
     record = read_json(thresholds)
-    tuned_on = record.get("tuned_on") if isinstance(record, dict) else None
-    where = f"{Path(text).name}, tuned on {len(tuned_on)} images" if tuned_on else Path(text).name
-    return (record.get("tuned_changes") if isinstance(record, dict) else None), where
+    if not isinstance(record, Mapping):
+        return None, Path(text).name
+    tuned_on = record.get("tuned_on")
+    where = f"{Path(text).name}, tuned on {len(tuned_on)} images" if isinstance(tuned_on, list) else Path(text).name
+    return check_tuned_changes(record.get("tuned_changes"), spec, thresholds), where
+
+
+def check_tuned_changes(changes: Any, spec: DatasetSpec, source: str | Path) -> dict | None:
+    """``changes`` when it is ``None`` or maps ``spec``'s class names to ``{"to": share, "from": share, ...}``
+    (shares in [0, 1]); anything else is one :class:`InputError` line naming ``source``."""
+    if changes is None:
+        return None
+    if not isinstance(changes, Mapping):
+        raise InputError(f"{source}: tuned_changes must map class names to shares, found {type(changes).__name__}")
+    unknown = sorted(str(name) for name in changes if name not in spec.classes)
+    if unknown:
+        raise InputError(
+            f"{source}: tuned_changes names classes {unknown[:5]} that are not {spec.name}'s (tuned for another "
+            "dataset?); give the --dataset the thresholds were tuned for"
+        )
+    for name, row in changes.items():
+        for direction in ("to", "from"):
+            share = row.get(direction) if isinstance(row, Mapping) else None
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise InputError(f"{source}: tuned_changes[{name!r}].{direction}: {share!r} is not a share in [0, 1]")
+    return dict(changes)
 
 
 def change_report(counts: np.ndarray, spec: DatasetSpec, tuned: Mapping | None, source: str) -> dict:
@@ -88,7 +115,8 @@ def report_lines(report: dict) -> list[str]:
         if row["to"] or row["from"]
     ]
     lines = [
-        f"changed {100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
+        f"refined in {report['mode']} mode, max_objects {report['max_objects']}; changed "
+        f"{100 * report['changed_pixels'] / total:.2f}% of the pixels with data"
         + (f": {', '.join(parts)}" if parts else "")
     ]
     lines += [f"note: {report['note']}"] if report["note"] else []

@@ -22,7 +22,7 @@ from rscommon.objects import encode_object
 from rscommon.rle import rle_pixels
 from sam_objects import SourceRecipe
 from sam_objects.registry import rebuilt_source
-from sessrs import Thresholds, refine
+from sessrs import RefineOptions, Thresholds, refine
 
 from .raster import GDAL_OPTIONS, Ranges, open_raster, read_rgb_window
 from .scene_stitch import tile_claims
@@ -76,6 +76,7 @@ class RefineTask:
     thresholds: Thresholds
     dataset: str
     max_objects: int
+    options: RefineOptions
     rows: tuple[Span, ...]
     cols: tuple[Span, ...]
 
@@ -114,6 +115,7 @@ def refine_tile(job: RefineJob) -> tuple[Tile, np.ndarray]:
                 max_objects=task.max_objects,
                 num_classes=spec.num_classes + 1,
                 nodata=spec.num_classes,
+                options=task.options,
             )
             check_refined_classes(refined, valid, spec.num_classes)
         return tile, tile_claims(refined, marked, valid, tile, task.rows, task.cols)

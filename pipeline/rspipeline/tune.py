@@ -7,9 +7,11 @@ per-class pick, the joint search or the cv selection, through :func:`sessrs.choo
 refined and scored) run, and the chosen thresholds are copied to ``OUT/best.json`` (with ``tuned_on`` and
 ``tuned_changes``, which the scene command's run report compares against).
 
-Resumable as the scene command is: a rerun keeps every area made from the same window, inputs and settings, the
-sweep keeps the parts of unchanged areas, and the choice starts over only when the areas or its settings changed.
-One run at a time holds ``OUT``.
+Resumable as the scene command is: a rerun keeps every area made from the same window, inputs and settings whose
+files are those written, the sweep keeps the parts of unchanged areas, and the choice starts over only when the
+areas, their labels or its settings changed. What is damaged in ``OUT`` is made again, never refused; what cannot
+work (areas larger than one image, more cv folds than areas) is refused before any area is cut. One run at a time
+holds ``OUT``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import rasterio
 
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError, read_json, write_json_atomic
+from rscommon.limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 from rscommon.parallel import Execution, each_job
@@ -52,7 +55,7 @@ from .scene_scan import scan_scene
 from .scene_tiles import ImageBands
 from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tune_areas import AreaJob, AreaStore, cut_area, read_area
-from .tune_labels import UNLABELLED, Area, labelled_areas, read_labels
+from .tune_labels import UNLABELLED, Area, areas_of, labelled_areas, read_labels
 
 TUNE_VERSION = "1"
 RECORD_FILE = "tune.json"
@@ -129,9 +132,8 @@ def run_tune(run: TuneRun) -> TuneReport:
                 check_class_nodata(pred, spec, run.pred_nodata, "--pred-nodata")
                 check_same_grid(image, pred, "the prediction")
         scan = scan_scene(image, run.bands, run.nodata, None, [], spec)
+        check_areas(run, areas_of(labels.boxes(), grid, run.context))
         areas = list(labelled_areas(labels, grid, run.context))
-    if not areas:
-        raise InputError(f"{run.labels}: no labelled pixel")
     execution = Execution(run.workers, run.scheduler)
     with locked(folder_lock(run.out), f"--out {run.out}"):
         store = AreaStore(run.out / "areas")
@@ -142,13 +144,15 @@ def run_tune(run: TuneRun) -> TuneReport:
             ImageBands(run.image, tuple(run.bands), run.nodata, scan.ranges),
             execution,
         )
-        labelled = sum(
-            _save_truth(store, area, truth, job, spec) for (area, truth), job in zip(areas, jobs, strict=True)
-        )
+        truths = {
+            area.name: _save_truth(store, area, truth, job, spec)
+            for (area, truth), job in zip(areas, jobs, strict=True)
+        }
+        labelled = sum(count for count, _ in truths.values())
         if not labelled:
             raise InputError(f"{run.labels}: no labelled pixel holds data in the image and the prediction")
         samples = pair_inputs(store.folder("pred"), store.folder("sam"), store.folder("gt"))
-        choice = _choose(run, store, samples, made, execution)
+        choice = _choose(run, store, {name: truth for name, (_, truth) in truths.items()}, samples, made, execution)
     best = run.out / "best.json"
     write_json_atomic(best, read_json(ChoiceFolder(run.out / "choice").best))
     return TuneReport(len(areas), made, labelled, best, choice.thresholds, choice.report)
@@ -189,22 +193,51 @@ def _make_areas(
     return jobs, len(todo) + len(removed)
 
 
-def _save_truth(store: AreaStore, area: Area, truth: np.ndarray, job: AreaJob, spec: DatasetSpec) -> int:
-    """Write the area's ground truth; returns its labelled pixels with data."""
+def check_areas(run: TuneRun, areas: list[Area]) -> None:
+    """Refuse, before any area is cut, labels without an area, an area larger than the sweep reads as one image,
+    and more cv folds than areas."""
+    if not areas:
+        raise InputError(f"{run.labels}: no labelled pixel")
+    limit = max_image_pixels()
+    for area in areas:
+        window = area.tile.window
+        if window.width * window.height > limit:
+            raise InputError(
+                f"{run.labels}: the labels at rows {area.box.top}..{area.box.bottom}, columns {area.box.left}.."
+                f"{area.box.right} make an area of {window.width} x {window.height} pixels with --context "
+                f"{run.context}, more than one image may have ({limit:,} pixels; ${MAX_IMAGE_PIXELS_ENV}); "
+                "label smaller areas apart from each other, or give a smaller --context"
+            )
+    if run.choice.select == "cv" and run.choice.folds > len(areas):
+        raise InputError(
+            f"{run.labels}: --folds {run.choice.folds} needs at least as many labelled areas, found {len(areas)}; "
+            f"give --folds 2 to {len(areas)} or label more areas apart from each other"
+            if len(areas) >= 2
+            else f"{run.labels}: --select cv needs at least 2 labelled areas apart from each other, found 1"
+        )
+
+
+def _save_truth(store: AreaStore, area: Area, truth: np.ndarray, job: AreaJob, spec: DatasetSpec) -> tuple[int, str]:
+    """Write the area's ground truth; returns its labelled pixels with data and the digest of its pixels."""
     _, _, valid = read_area(job)
-    store.save_truth(area.name, truth, valid, spec)
-    return int(((truth != UNLABELLED) & valid).sum())
+    written = store.save_truth(area.name, truth, valid, spec)
+    return int(((truth != UNLABELLED) & valid).sum()), written
 
 
-def _choose(run: TuneRun, store: AreaStore, samples: list[Sample], changed: int, execution: Execution) -> Choice:
-    """The sweep of the areas and the choice, each started over when the areas (or the choice's settings) changed
-    since the last run."""
+def _choose(
+    run: TuneRun, store: AreaStore, truths: dict[str, str], samples: list[Sample], changed: int, execution: Execution
+) -> Choice:
+    """The sweep of the areas and the choice, each started over when the areas, their labels (``truths``: each
+    area's ground-truth digest) or the choice's settings changed since the last run, or when the sweep's record
+    or the choice's ``best.json`` is not readable (this run owns both folders: it repairs rather than refuses)."""
     sweep = SweepFolder(run.out / "sweep")
     choice = ChoiceFolder(run.out / "choice")
     options = run.choice.options
-    record = {"areas": store.made, "choice": asdict(run.choice)}
+    record = {"areas": store.made, "truth": truths, "choice": asdict(run.choice)}
     record_path = run.out / RECORD_FILE
-    if changed or not record_path.is_file() or digest(read_json(record_path)) != digest(record):
+    if sweep.run.exists() and _recorded(sweep.run) is None:
+        sweep.run.unlink()
+    if changed or _recorded(record_path) != digest(record) or not _readable(choice.best):
         sweep.run.unlink(missing_ok=True)  # the sweep's parts are kept per area, by their content
         shutil.rmtree(choice.root, ignore_errors=True)
     spec = get_dataset(run.dataset)
@@ -213,3 +246,23 @@ def _choose(run: TuneRun, store: AreaStore, samples: list[Sample], changed: int,
     result = choose_and_apply(sweep.sweep, samples, samples, spec, choice, settings=run.choice, execution=execution)
     write_json_atomic(record_path, record)
     return result
+
+
+def _recorded(path: Path) -> str | None:
+    """The digest of the record ``path`` holds (``None``: missing, or damaged: not a JSON object)."""
+    try:
+        record = read_json(path) if path.is_file() else None
+    except InputError:
+        return None
+    return digest(record) if isinstance(record, dict) else None
+
+
+def _readable(best: Path) -> bool:
+    """Whether a choice's ``best.json`` is missing (nothing to keep) or holds thresholds."""
+    if not best.exists():
+        return True
+    try:
+        Thresholds.read(best)
+    except InputError:
+        return False
+    return True

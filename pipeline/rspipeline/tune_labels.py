@@ -148,6 +148,11 @@ class PolygonLabels:
             raise InputError(f"{path}: holds no polygon")
         self.classes = class_ids(values[0][keep], spec, path, field)
         crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+        if crs is not None and grid.crs is None:
+            raise InputError(
+                f"{path}: the polygons are in {crs.to_string()} but the scene has no CRS to place them in; give "
+                "the scene its CRS (gdal_edit.py -a_srs) or polygons without one, in the scene's coordinates"
+            )
         self.geometries = reprojected(shapes_[keep], crs, grid.crs)
         self.grid = grid
 
@@ -243,7 +248,7 @@ def class_ids(values: np.ndarray, spec: DatasetSpec, path: Path, field: str) -> 
     ids, unknown = [], set()
     for value in values:
         text = str(value).strip()
-        number = int(text) if text.lstrip("-").isdigit() else names.get(text.lower())
+        number = int(text) if text.lstrip("-").isdecimal() else names.get(text.lower())
         if number is None or not 0 <= number < spec.num_classes:
             unknown.add(text)
         ids.append(number)

@@ -8,13 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pyogrio
 import pytest
 import rasterio
-from rasterio.features import shapes
-from rasterio.windows import Window
 from scene_files import CRS, TRANSFORM, write_raster
 from shapely.geometry import shape
+from tune_scene import CONTEXT, RECTANGLES, SIZE, make_tune_scene, tune_args, write_polygons
 
 from rscommon.cli import run_main
 from rscommon.datasets import URBAN
@@ -22,81 +20,16 @@ from rscommon.files import InputError
 from rscommon.labels import write_label_png
 from rspipeline.tune import run_tune
 from rspipeline.tune_cli import build_parser, main, tune_run
-from rspipeline.tune_labels import window_grid
 from sam_objects import build_object_source
 from sessrs import Thresholds
 from sessrs.inputs import pair_inputs
 from sessrs.pick import pick_thresholds
 from sessrs.sweep import run_sweep
-from sessrs.synthetic import URBAN_LIKE, make_scene
-
-SIZE, CONTEXT = 320, 24
-RECTANGLES = [(16, 20, 120, 150), (200, 170, 300, 300)]  # top, left, bottom, right: two labelled areas
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory) -> dict:
-    """A generated Urban scene as image.tif (its ground truth in palette colours, with noise) and pred.tif, and
-    polygons of its ground truth inside two rectangles (class ids in one, class names in the other)."""
-    folder = tmp_path_factory.mktemp("tune")
-    gt, pred, _ = make_scene(np.random.default_rng(3), SIZE, URBAN_LIKE)
-    noise = np.random.default_rng(4).integers(-12, 13, (SIZE, SIZE, 3))
-    rgb = np.clip(np.array(URBAN.palette)[gt] * 0.8 + 20 + noise, 0, 255).astype(np.uint8)
-    image = write_raster(folder / "image.tif", rgb.transpose(2, 0, 1))
-    pred_tif = write_raster(folder / "pred.tif", pred[None])
-    geometries, values = [], []
-    for number, (top, left, bottom, right) in enumerate(RECTANGLES):
-        window = Window(left, top, right - left, bottom - top)
-        for geometry, value in shapes(gt[top:bottom, left:right], transform=window_grid(window, TRANSFORM)):
-            geometries.append(shape(geometry))
-            values.append(str(int(value)) if number == 0 else URBAN.classes[int(value)].upper())
-    labels = write_polygons(folder / "labels.gpkg", geometries, values)
-    return {
-        "folder": folder,
-        "gt": gt,
-        "pred": pred,
-        "rgb": rgb,
-        "image": image,
-        "pred_tif": pred_tif,
-        "labels": labels,
-        "geometries": geometries,
-        "values": values,
-    }
-
-
-def write_polygons(path: Path, geometries: list, values: list[str], field: str = "class", crs: str = CRS) -> Path:
-    import shapely
-
-    pyogrio.raw.write(
-        path,
-        shapely.to_wkb(np.array(geometries, dtype=object)),
-        [np.array(values, dtype=object)],
-        [field],
-        driver="GPKG",
-        geometry_type="Polygon",
-        crs=crs,
-    )
-    return path
-
-
-def tune_args(scene: dict, out: Path, *extra: str, labels: Path | None = None) -> list[str]:
-    return [
-        "--image",
-        str(scene["image"]),
-        "--pred",
-        str(scene["pred_tif"]),
-        "--labels",
-        str(labels or scene["labels"]),
-        "--objects",
-        "regions",
-        "--dataset",
-        "Urban",
-        "--out",
-        str(out),
-        "--context",
-        str(CONTEXT),
-        *extra,
-    ]
+    return make_tune_scene(tmp_path_factory.mktemp("tune"))
 
 
 def by_hand(scene: dict, folder: Path) -> Thresholds:

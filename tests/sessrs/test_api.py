@@ -190,5 +190,8 @@ def test_script_defaults_are_the_one_definition_of_each_object_limit():
         sys.path.remove(str(REPO / "SESSRS"))
     sweep_args = sessrs_t1_t2.parse_args(["-f", "x"])
     pick_args = get_best_t1_t2.parse_args(["-d", "Urban"])
-    assert (sweep_args.max_objects, pick_args.max_objects) == (sessrs.SWEEP_MAX_OBJECTS, sessrs.APPLY_MAX_OBJECTS)
+    assert (sweep_args.max_objects, pick_args.choice.max_objects) == (
+        sessrs.SWEEP_MAX_OBJECTS,
+        sessrs.APPLY_MAX_OBJECTS,
+    )
     assert (sessrs.SWEEP_MAX_OBJECTS, sessrs.APPLY_MAX_OBJECTS) == (10, 5)  # the reference's values

@@ -16,10 +16,11 @@ import pytest
 from sessrs_cases import copy_fixture_scenes
 
 from rscommon.cli import run_main
+from rscommon.datasets import URBAN
 from rscommon.files import InputError
 from rscommon.provenance import file_identity
 from sessrs.api import sweep_arrays
-from sessrs.inputs import pair_inputs, read_split, select
+from sessrs.inputs import label_digest, pair_inputs, read_split, select
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -75,7 +76,7 @@ def test_the_sweep_records_its_images_and_split_and_the_held_out_pick_checks_the
     held_out = sweep(data, "tuned", "--split", data / "split.json")
     record = json.loads(held_out.read_text())
     assert [image["name"] for image in record["tuned_on"]] == ["01000", "01002"]
-    assert record["tuned_on"][0]["gt"] == file_identity(data / "gt" / "01000.png")["sha256"]
+    assert record["tuned_on"][0]["gt"] == label_digest(data / "gt" / "01000.png", URBAN)
     assert record["split"] == {"file": file_identity(data / "split.json"), "tune": ["01000", "01002"]}
     code, lines = pick(data, held_out, "chosen")
     assert code == 0, lines

@@ -126,7 +126,7 @@ def test_command_line_sweep_then_pick_with_a_held_out_split(tmp_path):
     assert pick.returncode == 0, pick.stderr
     assert [p.name for p in (tmp_path / "pick" / "se_mask").glob("*.png")] == ["01002.png"]
     best = json.loads((tmp_path / "pick" / "best.json").read_text())
-    assert set(best) == {"t1", "t2", "modify", "tuned_on", "tuned_changes"}
+    assert set(best) == {"t1", "t2", "modify", "dataset", "mode", "options", "max_objects", "tuned_on", "tuned_changes"}
     assert best["tuned_on"] == ["01000", "01001"]
     metrics = json.loads((tmp_path / "pick" / "metrics.json").read_text())
     assert metrics["thresholds"] == Thresholds.from_json(best).to_json()

@@ -14,10 +14,11 @@ from rscommon.datasets import POTSDAM, URBAN
 from rscommon.files import InputError
 from rscommon.labels import read_label_png
 from sessrs.inputs import load_prepared, pair_inputs, select
+from sessrs.modes import RefineOptions
 from sessrs.presets import read_preset, thresholds_from_argument
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID
-from sessrs.thresholds import APPLY_MAX_OBJECTS
+from sessrs.thresholds import APPLY_MAX_OBJECTS, Application
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -110,7 +111,8 @@ def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(spli
     printed = capsys.readouterr().out
     assert printed.startswith(f"preset {NAME}: thresholds tuned for LoveDA Urban") and "may differ" in printed
     preset = sessrs.Thresholds.preset(NAME)
-    assert json.loads((out / "best.json").read_text()) == {**preset.to_json(), "preset": NAME}
+    applied = Application("Urban", RefineOptions.faithful(), sessrs.APPLY_MAX_OBJECTS).to_json()
+    assert json.loads((out / "best.json").read_text()) == {**preset.to_json(), **applied, "preset": NAME}
     assert json.loads((out / "metrics.json").read_text())["thresholds"] == preset.to_json()
     assert sorted(path.name for path in (out / "se_mask").glob("*.png")) == ["01001.png", "01008.png"]
     for sample in select(pair_inputs(SCENES / "pred", SCENES / "sam", None), ["01001", "01008"], "test"):
@@ -121,7 +123,7 @@ def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(spli
     again = tmp_path / "again"
     assert run_main(get_best_t1_t2.main, apply_only(split, str(out / "best.json"), again)) == 0
     assert "tuned for" not in capsys.readouterr().out
-    assert json.loads((again / "best.json").read_text()) == preset.to_json()
+    assert json.loads((again / "best.json").read_text()) == {**preset.to_json(), **applied}
     assert (again / "metrics.json").read_text() == (out / "metrics.json").read_text()
 
 
