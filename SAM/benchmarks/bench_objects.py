@@ -24,8 +24,9 @@ from typing import Any
 import torch
 
 from rscommon.images import read_rgb
+from sam_objects.dependencies import MissingDependencyError
 from sam_objects.device import resolve_device
-from sam_objects.registry import SOURCES, MissingDependencyError, ObjectSource, SourceRecipe, default_checkpoint_path
+from sam_objects.registry import SOURCES, ObjectSource, SourceRecipe, default_checkpoint_path
 
 TILE = Path(__file__).resolve().parents[2] / "data/real_samples/loveda/mmseg_0.png"
 SMALL_MODEL_TYPES = {"sam": ("vit_b",), "samhq": ("vit_tiny",), "sam2": ("tiny", "small")}

@@ -15,7 +15,8 @@ from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
 
 from . import registry
-from .registry import SOURCES, MissingDependencyError, SourceRecipe, source_recipe
+from .dependencies import MissingDependencyError
+from .registry import SOURCES, SourceRecipe, source_recipe
 from .runner import generate_object_jsons
 
 __all__ = ["build_parser", "main", "recipe_from_args", "run"]

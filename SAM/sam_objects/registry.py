@@ -26,10 +26,6 @@ from .settings import MaskGeneratorSettings, RegionSettings, Sam2Settings, Seman
 Generate = Callable[[np.ndarray], list[dict]]
 
 
-class MissingDependencyError(ImportError):
-    """An optional package a source needs is not installed; the message says how to install it."""
-
-
 @dataclass(frozen=True)
 class SourceRecipe:
     """Everything an object source is made from; a worker process rebuilds the same source from it.

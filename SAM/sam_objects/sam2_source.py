@@ -18,7 +18,7 @@ import torch
 
 from rscommon.files import InputError
 
-from .registry import MissingDependencyError
+from .dependencies import MissingDependencyError
 from .sam_source import SamObjectSource, load_weights
 from .settings import Sam2Settings
 

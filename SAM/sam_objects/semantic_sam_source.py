@@ -17,8 +17,8 @@ import torch
 from rscommon.files import InputError
 from rscommon.objects import encode_object
 
+from .dependencies import MissingDependencyError
 from .device import autocast_for
-from .registry import MissingDependencyError
 from .settings import SemanticSamSettings
 
 INSTALL_HINT = """Semantic-SAM is not installed (it is not published on PyPI). Install it from source:

@@ -8,7 +8,7 @@ The library in brief (arrays, or folders of files as the scripts use them)::
     sweep = sessrs.sweep_folder("pred", "sam", "gt", "Urban", "out")   # or sessrs.sweep_arrays(...)
     best = sessrs.pick_thresholds(sweep, "Urban")                # a Thresholds; best.write("best.json")
     # or published thresholds shipped with the package: sessrs.presets() lists them
-    best = sessrs.Thresholds.preset("reference-urban-unetformer-sam")
+    best = sessrs.preset("reference-urban-unetformer-sam")
     sessrs.apply_thresholds(best, "pred", "sam", "refined", "Urban", gt_dir="gt")
     # or choose (per-class pick or joint search) and apply in one step, as get_best_t1_t2.py does:
     sessrs.choose_folder("out/sweep.json", "pred", "sam", "chosen", "Urban", gt_dir="gt",
@@ -26,7 +26,7 @@ from .choose import Choice, ChoiceSettings
 from .folders import ChoiceFolder, SweepFolder
 from .modes import RefineOptions
 from .pick import pick_thresholds
-from .presets import presets
+from .presets import preset, presets
 from .sweep_engine import ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 from .validate import read_sweep
@@ -47,6 +47,7 @@ __all__ = [
     "get_dataset",
     "objects_from_masks",
     "pick_thresholds",
+    "preset",
     "presets",
     "read_objects",
     "read_sweep",

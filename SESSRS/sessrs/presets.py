@@ -59,6 +59,12 @@ def presets() -> dict[str, str]:
     return {name: read_preset(name).record["description"] for name in preset_names()}
 
 
+def preset(name: str) -> Thresholds:
+    """The thresholds of the shipped preset ``name`` (:func:`presets` lists them, with what each was tuned for);
+    an unknown name is one :class:`InputError` line listing the known ones."""
+    return read_preset(name).thresholds
+
+
 def read_preset(name: str) -> Preset:
     """The shipped preset ``name``; an unknown name is one :class:`InputError` line listing the known ones."""
     names = preset_names()

@@ -114,14 +114,6 @@ class Thresholds:
         """Read a ``best.json``; with ``spec``, every class must be one of that dataset's."""
         return cls.from_json(read_json(path), path, spec.num_classes if spec is not None else None)
 
-    @classmethod
-    def preset(cls, name: str) -> Thresholds:
-        """Published thresholds shipped with the package (``sessrs.presets()`` lists them, with what each was tuned
-        for); an unknown name is one :class:`InputError` line listing the known ones."""
-        from .presets import read_preset  # presets builds on this module
-
-        return read_preset(name).thresholds
-
     def to_json(self) -> dict[str, Any]:
         """The ``best.json`` form: class ids as strings, in class order (without the application)."""
         return {

@@ -39,7 +39,7 @@ def published_sweep() -> dict:
 
 
 def test_the_preset_reads_back_the_published_values():
-    thresholds = sessrs.Thresholds.preset(NAME)
+    thresholds = sessrs.preset(NAME)
     assert dict(thresholds.t1) == PUBLISHED_T1 and dict(thresholds.t2) == PUBLISHED_T2
     # The file lists modify_category [0..6]; the reference applies the classes with t1 <= 0.7, without forest (5).
     assert thresholds.modify == (0, 1, 2, 3, 4, 6)
@@ -53,18 +53,18 @@ def test_the_preset_reads_back_the_published_values():
 def test_our_pick_on_the_published_sweep_rows_reproduces_the_preset():
     sweep = published_sweep()
     assert all([(r["t1"], r["t2"]) for r in rows] == list(REFERENCE_GRID.pairs) for rows in sweep["sweeps"].values())
-    assert sessrs.pick_thresholds(sweep, URBAN, 0.7) == sessrs.Thresholds.preset(NAME)
+    assert sessrs.pick_thresholds(sweep, URBAN, 0.7) == sessrs.preset(NAME)
     assert sessrs.pick_thresholds(sweep, URBAN, "all").modify == (0, 1, 2, 3, 4, 5, 6)
 
 
 def test_an_unknown_preset_is_one_line_naming_the_known_ones():
     with pytest.raises(InputError, match=f"unknown preset 'urban'; known presets: {NAME}$"):
-        sessrs.Thresholds.preset("urban")
+        sessrs.preset("urban")
 
 
 def test_an_argument_names_a_preset_or_a_best_json(tmp_path):
     thresholds, message = thresholds_from_argument(f"preset:{NAME}", "Urban")
-    assert thresholds == sessrs.Thresholds.preset(NAME)
+    assert thresholds == sessrs.preset(NAME)
     assert "UNetFormer" in message and "may differ" in message and "52.74 -> 53.78" in message
     with pytest.raises(InputError, match=f"preset {NAME} was tuned for Urban, not potsdam"):
         thresholds_from_argument(f"preset:{NAME}", POTSDAM)
@@ -110,7 +110,7 @@ def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(spli
     assert run_main(get_best_t1_t2.main, apply_only(split, f"preset:{NAME}", out)) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"preset {NAME}: thresholds tuned for LoveDA Urban") and "may differ" in printed
-    preset = sessrs.Thresholds.preset(NAME)
+    preset = sessrs.preset(NAME)
     applied = Application("Urban", RefineOptions.faithful(), sessrs.APPLY_MAX_OBJECTS).to_json()
     assert json.loads((out / "best.json").read_text()) == {**preset.to_json(), **applied, "preset": NAME}
     assert json.loads((out / "metrics.json").read_text())["thresholds"] == preset.to_json()
