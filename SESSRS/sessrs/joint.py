@@ -9,7 +9,8 @@ classes as they are, keeps the best (the current setting on a tie), and stops wh
 since the last change with no gain (the class that changed last is not scored again: it would keep its setting).
 It is deterministic; its state is saved after each step, keyed on its inputs and settings, so an interrupted
 search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`), image by
-image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`).
+image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`); on many
+images a step screens the settings on a subset and confirms the best few on all (see :mod:`sessrs.joint_screen`).
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ def _step(
     progress: tqdm,
     screening: Screening = SCREENING,
 ) -> None:
-    """Score every setting of the next class, keep the best, and move on (to the next round, or stop)."""
+    """Score every setting of the next class (screened on many images, see :mod:`sessrs.joint_screen`), keep the
+    best, and move on (to the next round, or stop)."""
     cls = classes[state.position]
     candidates = candidates_for(state.settings[cls], grid)
     started = time.perf_counter()
