@@ -3,34 +3,42 @@
 Prints figures (no pass/fail) for each scene count given: the joint search's wall time, the CPU time and peak
 resident memory of every process it uses (this one and its workers), what the wall time would be on an idle
 machine (the busiest process's CPU time, or all CPU time spread over the workers' cores, whichever is longer),
-rounds and settings scored, and the mIoU of the unrefined prediction, of the per-class pick's application (where the
-search starts) and of the joint search; then, from one count to the next, how time per scene and peak memory grow.
-Scenes are generated into ``--folder`` (kept and reused when it already holds them, with their sweeps); a smaller
-count is a prefix of a larger one, so the sweep is run once, on the largest count, and each count's pick is taken
-from its own images. Each count's figures are printed as soon as its search ends.
-Run: python SESSRS/benchmarks/bench_joint.py 40 160 677 [--seed 0] [-n 2] [--memory-limit 4e9] [--folder DIR]
+rounds and settings scored, seconds (wall and CPU) per setting and image, the ratio to the sweep's time, and the mIoU
+of the unrefined prediction, of the per-class pick's application (where the search starts) and of the joint search;
+then, from one count to the next, how time per scene and peak memory grow.
+Scenes are drawn with about ``--objects-per-image`` objects each (default 120, a median of about 115: what a
+segment-anything model's grid of points finds on a busy aerial tile; the count found is printed) into
+``--folder``/``objects<N>`` (kept and reused when it already holds them, with their sweeps); a smaller count is a
+prefix of a larger one, so the sweep is run once, on the largest count, and each count's pick is taken from its own
+images. Each count's figures are printed as soon as its search ends. ``--exact`` scores every setting on every image
+(no screening on a subset, see :mod:`sessrs.joint_screen`): the search as it was before screening.
+Run: python SESSRS/benchmarks/bench_joint.py 40 160 677 [--objects-per-image 120] [--seed 0] [-n 2]
+[--memory-limit 4e9] [--folder DIR] [--exact]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import pickle
+import statistics
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rscommon.datasets import URBAN
 from rscommon.parallel import Execution, progress_map
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import joint_search, settings_from
+from sessrs.joint_screen import EXACT, SCREENING, Screening
 from sessrs.pick import pick_thresholds
 from sessrs.sweep import summarise
 from sessrs.sweep_engine import sweep_image
-from sessrs.synthetic import generate_scenes
+from sessrs.synthetic import URBAN_LIKE, generate_scenes
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
 GIB = 2**30
@@ -119,6 +127,8 @@ class Run:
     rounds: int
     evaluations: int
     miou: tuple[float, float, float]
+    sweep: float | None = None
+    """The wall time of the sweep of these scenes (None: not measured in this run)."""
 
     @property
     def processes(self) -> list[Usage]:
@@ -135,11 +145,15 @@ class Run:
     def describe(self, cores: int) -> str:
         unrefined, pick, joint = self.miou
         usage = ", ".join(f"{u.cpu:.0f} s / {u.peak / GIB:.2f} GiB" for u in self.processes)
+        setting_images = self.evaluations * self.scenes
+        versus_sweep = "" if self.sweep is None else f"; {self.wall / self.sweep:.2f} x the sweep's wall time"
         return (
             f"{self.scenes} scenes: {self.wall:.0f} s wall ({self.wall / self.scenes:.2f} s/scene); "
             f"CPU {self.cpu:.0f} s ({self.cpu / self.scenes:.2f} s/scene), idle-machine estimate "
             f"{self.idle_estimate(cores):.0f} s ({self.idle_estimate(cores) / self.scenes:.2f} s/scene); "
             f"{self.rounds} rounds, {self.evaluations} settings\n"
+            f"  per setting and image: {1000 * self.wall / setting_images:.2f} ms wall, "
+            f"{1000 * self.cpu / setting_images:.2f} ms CPU{versus_sweep}\n"
             f"  CPU / peak resident memory per process (this one, then its workers): {usage}\n"
             f"  mIoU: unrefined {unrefined:.2f}, per-class pick {pick:.2f} ({pick - unrefined:+.2f}), "
             f"joint search {joint:.2f} ({joint - unrefined:+.2f})"
@@ -159,14 +173,28 @@ def sweeps_of(samples: list, folder: Path, seed: int, execution: Execution) -> l
     return [kept[sample.stem] for sample in samples]
 
 
-def search(samples: list, sweeps: list, execution: Execution, memory_limit: int | None, state: Path) -> Run:
+def search(
+    samples: list,
+    sweeps: list,
+    execution: Execution,
+    memory_limit: int | None,
+    state: Path,
+    screening: Screening = SCREENING,
+) -> Run:
     """The joint search on ``samples`` from the per-class pick of their ``sweeps``, watched."""
     sweep = summarise(sweeps, URBAN, URBAN.scored, [s.stem for s in samples])
     start = settings_from(pick_thresholds(sweep, URBAN), URBAN.num_classes)
     watch = ProcessWatch()
     began = time.perf_counter()
     result = joint_search(
-        samples, URBAN, start, state, max_objects=APPLY_MAX_OBJECTS, execution=execution, memory_limit=memory_limit
+        samples,
+        URBAN,
+        start,
+        state,
+        max_objects=APPLY_MAX_OBJECTS,
+        execution=execution,
+        memory_limit=memory_limit,
+        screening=screening,
     )
     wall = time.perf_counter() - began
     main, workers = watch.stop()
@@ -193,31 +221,44 @@ def main() -> None:
         "--memory-limit", type=float, help="bytes for all the search's processes (default: the search's)"
     )
     parser.add_argument("--folder", help="where the scenes are generated (default: a temporary folder)")
+    parser.add_argument(
+        "--objects-per-image", type=float, default=120, help="objects aimed at per scene (default 120: median ~115)"
+    )
+    parser.add_argument("--exact", action="store_true", help="score every setting on every image (no screening)")
     args = parser.parse_args()
     execution = Execution(args.workers)
     counts = sorted(set(args.scenes))
     limit = None if args.memory_limit is None else int(args.memory_limit)
     with tempfile.TemporaryDirectory() as temporary:
-        folder = Path(args.folder or temporary)
+        folder = Path(args.folder or temporary) / f"objects{args.objects_per_image:g}"
         began = time.perf_counter()
         present = len(list((folder / "pred").glob("*.png"))) if (folder / "pred").is_dir() else 0
         if present < counts[-1]:
-            generate_scenes(folder, counts[-1], args.seed, execution=execution)
+            population = URBAN_LIKE.at_density(args.objects_per_image)
+            generate_scenes(folder, counts[-1], args.seed, population=population, execution=execution)
         generated = time.perf_counter() - began
         samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")[: counts[-1]]
+        objects = [len(json.loads(sample.sam.read_text())) for sample in samples]
+        swept_before = (folder / f"sweeps-{args.seed}.pickle").is_file()
         began = time.perf_counter()
         sweeps = sweeps_of(samples, folder, args.seed, execution)
         swept = time.perf_counter() - began
         cores = min(args.workers, os.cpu_count() or 1)
         print(
-            f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s), sweep of "
-            f"{counts[-1]}: {swept:.0f} s; joint search with {args.workers} workers, memory limit "
-            f"{'default' if limit is None else f'{limit / GIB:.1f} GiB'}",
+            f"generated 1024 x 1024 scenes (seed {args.seed}; generation {generated:.0f} s; objects per image: median "
+            f"{statistics.median(objects):g}, {min(objects)} to {max(objects)}), sweep of {counts[-1]}: "
+            f"{swept:.0f} s{' (kept from an earlier run)' if swept_before else ''}; joint search with "
+            f"{args.workers} workers, memory limit {'default' if limit is None else f'{limit / GIB:.1f} GiB'}, "
+            f"{'every setting on every image' if args.exact else 'screened on many images'}",
             flush=True,
         )
+        screening = EXACT if args.exact else SCREENING
         runs = []
         for count in counts:
-            runs.append(search(samples[:count], sweeps[:count], execution, limit, Path(temporary) / f"state{count}"))
+            state = Path(temporary) / f"state{count}"
+            runs.append(search(samples[:count], sweeps[:count], execution, limit, state, screening))
+            if count == counts[-1] and not swept_before:
+                runs[-1] = replace(runs[-1], sweep=swept)
             print(
                 f"{runs[-1].describe(cores)}\n  load average {os.getloadavg()[1]:.1f} over the last 5 minutes",
                 flush=True,

@@ -9,7 +9,8 @@ classes as they are, keeps the best (the current setting on a tie), and stops wh
 since the last change with no gain (the class that changed last is not scored again: it would keep its setting).
 It is deterministic; its state is saved after each step, keyed on its inputs and settings, so an interrupted
 search continues where it stopped. Each setting is scored incrementally (see :mod:`sessrs.joint_engine`), image by
-image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`).
+image in shards bounded by a memory limit, locally or on a Dask cluster (see :mod:`sessrs.joint_shards`); on many
+images a step screens the settings on a subset and confirms the best few on all (see :mod:`sessrs.joint_screen`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rscommon.provenance import digest, fingerprint, what_changed
 
 from .inputs import Sample
 from .joint_engine import OFF, ClassSetting, Settings, modify_of
+from .joint_screen import SCREENING, Screening, screened_matrices
 from .joint_shards import ShardPool
 from .modes import FAITHFUL, RefineOptions
 from .resume import state_disagreement
@@ -120,6 +122,7 @@ def search_key(
     grid: ThresholdGrid,
     max_objects: int,
     options: RefineOptions,
+    screening: Screening = SCREENING,
 ) -> dict:
     """What a search result is made from: the images' files, the start and every setting of the search."""
     inputs = {
@@ -132,6 +135,7 @@ def search_key(
         "grid": grid.to_json(),
         "max_objects": max_objects,
         "options": options.to_json(),
+        "screening": screening.to_json(),
     }
     return fingerprint(inputs, settings, JOINT_VERSION)
 
@@ -153,6 +157,7 @@ def joint_search(
     execution: Execution = LOCAL,
     memory_limit: int | None = None,
     pool: ShardPool | None = None,
+    screening: Screening = SCREENING,
 ) -> SearchState:
     """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
 
@@ -164,9 +169,11 @@ def joint_search(
     ``memory_limit`` bytes for all its processes together (None: a twelfth of this machine's memory): images that
     do not fit stay on disk between steps (see :mod:`sessrs.joint_shards`). ``pool``: a :class:`ShardPool`
     holding (at least) these images, built with the same ``max_objects`` and ``options``, used instead.
+    ``screening``: on many images, each step screens the candidates on a subset of them (see
+    :mod:`sessrs.joint_screen`; :data:`~sessrs.joint_screen.EXACT` never does).
     """
     classes = list(spec.scored if classes is None else classes)
-    key = search_key(samples, spec, start, classes, grid, max_objects, options)
+    key = search_key(samples, spec, start, classes, grid, max_objects, options, screening)
     state_path = Path(state_dir) / STATE_FILE
     state = _resume(state_path, key, classes)
     stems = frozenset(s.stem for s in samples)
@@ -197,7 +204,7 @@ def joint_search(
         with tqdm(desc="joint search", unit="setting", total=per_round) as progress:
             progress.set_postfix(round=state.round, mIoU=f"{100 * state.miou:.2f}")
             while not state.done:
-                _step(pool, stems, state, classes, grid, spec, progress)
+                _step(pool, stems, state, classes, grid, spec, progress, screening)
                 state.seconds += time.perf_counter() - began
                 began = time.perf_counter()
                 _save(state_path, state)
@@ -212,17 +219,27 @@ def _step(
     grid: ThresholdGrid,
     spec: DatasetSpec,
     progress: tqdm,
+    screening: Screening = SCREENING,
 ) -> None:
-    """Score every setting of the next class, keep the best, and move on (to the next round, or stop)."""
+    """Score every setting of the next class (screened on many images, see :mod:`sessrs.joint_screen`), keep the
+    best, and move on (to the next round, or stop)."""
     cls = classes[state.position]
     candidates = candidates_for(state.settings[cls], grid)
     started = time.perf_counter()
-    matrices = pool.total("matrices", stems, state.settings, cls, candidates)
+    chosen, matrices = screened_matrices(
+        lambda images, settings: pool.total("matrices", images, state.settings, cls, settings),
+        stems,
+        candidates,
+        lambda matrix: mean_iou(matrix, spec),
+        screening,
+    )
     scores = [mean_iou(matrix, spec) for matrix in matrices]
     best = int(np.argmax(scores))  # first of the highest: the current setting on a tie
     gain = scores[best] - state.miou
-    if best != 0 and gain > 0:  # the images take the new settings on the next step's visit
-        state.settings = tuple(candidates[best] if c == cls else s for c, s in enumerate(state.settings))
+    least = screening.min_gain if screening.applies(len(stems)) else 0.0
+    changed = best != 0 and gain > 0 and gain >= least
+    if changed:  # the images take the new settings on the next step's visit
+        state.settings = tuple(candidates[chosen[best]] if c == cls else s for c, s in enumerate(state.settings))
         state.miou, state.last_changed = scores[best], cls
     state.evaluations += len(candidates)
     state.trace.append(
@@ -233,8 +250,9 @@ def _step(
             "class_name": spec.classes[cls],
             "setting": state.settings[cls].to_json(),
             "mIoU": 100 * state.miou,
-            "gain": 100 * max(gain, 0.0),
+            "gain": 100 * gain if changed else 0.0,
             "settings_scored": len(candidates),
+            "settings_confirmed": len(chosen),
             "seconds": round(time.perf_counter() - started, 3),
         }
     )

@@ -72,6 +72,22 @@ class Settlement:
     winner: np.ndarray
     score: np.ndarray
 
+    def outside(self, pixels: np.ndarray) -> Settlement:
+        """This settlement without the sorted ``pixels``."""
+        if not len(pixels) or not len(self.pixels):
+            return self
+        at = np.minimum(np.searchsorted(pixels, self.pixels), len(pixels) - 1)
+        keep = pixels[at] != self.pixels
+        return Settlement(self.pixels[keep], self.winner[keep], self.score[keep])
+
+    def joined(self, other: Settlement) -> Settlement:
+        """This settlement and ``other``, of other pixels, as one."""
+        order = np.argsort(np.concatenate([self.pixels, other.pixels]), kind="stable")
+        parts = [
+            np.concatenate([getattr(self, name), getattr(other, name)])[order] for name in ("pixels", "winner", "score")
+        ]
+        return Settlement(*parts)
+
 
 @dataclass
 class Change:
@@ -96,7 +112,8 @@ class Painting:
     settlements: dict[tuple[int, int], Settlement] = field(init=False, default_factory=dict, repr=False)
     values: np.ndarray = field(init=False, repr=False)
     claims: np.ndarray = field(init=False, repr=False)
-    _near: dict[int, np.ndarray] = field(init=False, default_factory=dict, repr=False)
+    _near: dict = field(init=False, default_factory=dict, repr=False)
+    """Per class, the pixels it shares with other refined classes (:meth:`_shared`) and their components."""
     _settled: dict[tuple[ClassRefinement, ClassRefinement], Settlement] = field(
         init=False, default_factory=dict, repr=False
     )
@@ -118,6 +135,9 @@ class Painting:
             raise ValueError(f"classes kept refined must keep their order: {self.order} -> {order}")
         changed = [cls for cls in {*self.refinements, *new} if self.refinements.get(cls) is not new.get(cls)]
         pixels = self.prepared.union([part for cls in changed for part in self._reach(cls, new.get(cls))])
+        kept = [cls for cls in changed if cls in self.refinements and new.get(cls) is not None]
+        if kept and len(pixels):  # and the conflicts of classes still refined next to the pixels that change
+            pixels = self.prepared.union([pixels, *(self._touching(cls, pixels) for cls in kept)])
         claims = self.claims[pixels] if self.refinements else self.sets.empty(len(pixels))
         pred = self.prepared.flat_pred[pixels]
         for cls in changed:
@@ -126,7 +146,12 @@ class Painting:
                 self.sets.add(claims, cls, self._claimed_by(new[cls], pixels, pred))
         several = self.sets.several(claims)
         values = self._values(pixels, pred, claims, several, new)
-        settlements = {pair: s for pair, s in self.settlements.items() if not set(pair) & set(changed)}
+        settlements = {}  # the pairs of classes still refined, those of a changed class away from its changes
+        for pair, settlement in self.settlements.items():
+            if not set(pair) & set(changed):
+                settlements[pair] = settlement
+            elif set(pair) <= set(order):  # so its changed classes are in ``kept``
+                settlements[pair] = settlement.outside(pixels)
         if several.any():
             self._settle(pixels, claims, several, values, order, new, set(changed), settlements)
         return Change(pixels, values, claims, order, new, settlements)
@@ -147,17 +172,18 @@ class Painting:
         self._near.clear()
 
     def _reach(self, cls: int, new: ClassRefinement | None) -> list[np.ndarray]:
-        """Pixel sets holding every pixel whose output may change when ``cls`` changes to ``new``.
+        """Pixel sets holding every pixel whose output may change when ``cls`` changes to ``new``, but for the
+        conflicts of a class that stays refined (:meth:`_touching` adds those).
 
-        Those are the pixels of instances replaced differently and of their old and new objects, and the
-        pixels the class shares with other refined classes, whose conflict components may change.
+        Those are the pixels of instances replaced differently and of their old and new objects, and for a class
+        joining or leaving ``modify`` the pixels it shares with other refined classes.
         """
         old = self.refinements.get(cls)
         if old is None or new is None:
             return [*(old or new).changed_pixels(self.prepared), self._shared(cls)]
         before = {r.instance: r for r in old.replaced}
         after = {r.instance: r for r in new.replaced}
-        parts = [self._shared(cls)]
+        parts = []
         for instance in before.keys() | after.keys():
             first, second = before.get(instance), after.get(instance)
             if first is not None and second is not None and _same(first, second):
@@ -175,6 +201,31 @@ class Painting:
                 own = self.prepared.class_pixels(cls)
                 self._near[cls] = own[self.sets.others(self.claims[own], cls)]
         return self._near[cls]
+
+    def _touching(self, cls: int, core: np.ndarray) -> np.ndarray:
+        """The pixels of the 8-connected components of :meth:`_shared` that hold or touch a pixel of ``core``.
+
+        When a refined class changes only at the sorted pixels ``core`` (its replacements that differ, their
+        instances and objects), a conflict component away from them keeps its pixels, its instances' IoUs and
+        so its winner: only these components are settled again."""
+        shared = self._shared(cls)
+        if not len(shared):
+            return shared
+        if ("labels", cls) not in self._near:
+            self._near["labels", cls] = components_of(shared, self.prepared.shape)
+        labels = self._near["labels", cls]
+        scratch, height = self.prepared.scratch, self.prepared.shape[0]
+        scratch[core] = True
+        rows = shared % height
+        touching = scratch[shared]
+        for row_step, valid in ((-1, rows > 0), (0, True), (1, rows < height - 1)):
+            for column_step in (-1, 0, 1):
+                if row_step or column_step:
+                    neighbour = shared + column_step * height + row_step
+                    inside = valid & (neighbour >= 0) & (neighbour < len(scratch))
+                    touching |= inside & scratch[np.clip(neighbour, 0, len(scratch) - 1)]
+        scratch[core] = False
+        return shared[np.isin(labels, labels[touching])]
 
     def _claimed_by(self, refined: ClassRefinement, pixels: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Which of ``pixels`` the refined class claims: its own pixels outside replaced instances, and the
@@ -221,7 +272,10 @@ class Painting:
         changed: set[int],
         settlements: dict[tuple[int, int], Settlement],
     ) -> None:
-        """Step 5 and 6.1 at the pixels claimed by ``several`` classes (see :func:`paint_settled`)."""
+        """Step 5 and 6.1 at the pixels claimed by ``several`` classes (see :func:`paint_settled`).
+
+        A pair of a changed class is settled at ``pixels``; one refined before keeps, from ``settlements``, its
+        settlement elsewhere (see :meth:`_touching`)."""
         multi = np.flatnonzero(several)
         multi_claims = claims[multi]
         claimed = {cls: self.sets.has(multi_claims, cls) for cls in order}
@@ -235,7 +289,10 @@ class Painting:
                 if first in changed or second in changed:
                     pair = (refinements[first], refinements[second])
                     if pair not in self._settled:  # a pair's settlement depends on the two refinements only
-                        self._settled[pair] = settle_pair(self.prepared, *pair, pixels[common])
+                        settled = settle_pair(self.prepared, *pair, pixels[common])
+                        if (first, second) in settlements:
+                            settled = settlements[first, second].joined(settled)
+                        self._settled[pair] = settled
                     settlements[first, second] = self._settled[pair]
                 settlement = settlements[first, second]
                 at = np.searchsorted(settlement.pixels, pixels[common])

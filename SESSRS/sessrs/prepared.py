@@ -14,7 +14,7 @@ from functools import cached_property
 
 import cv2
 import numpy as np
-from scipy import sparse
+from scipy import ndimage, sparse
 
 from rscommon.rle import rle_pixels
 
@@ -166,17 +166,18 @@ class PreparedImage:
 
 
 def split_instances(pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """8-connected components of every class value, ordered by class then OpenCV label order."""
+    """8-connected components of every class value of the uint8 ``pred``, ordered by class then OpenCV label order."""
     inst_map = np.empty(pred.shape, np.int32, order="F")  # so that flat_inst is a view, not a copy
     classes, sizes, boxes = [], [], []
-    for value in np.unique(pred):
-        count, labels, stats, _ = cv2.connectedComponentsWithStats((pred == value).view(np.uint8), connectivity=8)
+    for value in np.flatnonzero(np.bincount(pred.ravel(), minlength=256)):  # the values present, without a sort
+        # labels, then sizes and boxes by NumPy and SciPy: faster than OpenCV's statistics, the same numbers
+        count, labels = cv2.connectedComponents((pred == value).view(np.uint8), connectivity=8)
         offset = len(sizes)
         member = labels > 0
         inst_map[member] = labels[member] + (offset - 1)
         classes.extend([int(value)] * (count - 1))
-        sizes.extend(stats[1:, cv2.CC_STAT_AREA].tolist())
-        boxes.extend(stats[1:, :4].tolist())
+        sizes.extend(np.bincount(labels.ravel(), minlength=count)[1:].tolist())
+        boxes.extend((x.start, y.start, x.stop - x.start, y.stop - y.start) for y, x in ndimage.find_objects(labels))
     return (
         inst_map,
         np.array(classes, np.int64),
