@@ -2,6 +2,7 @@
 
 ``best.json`` keeps the reference's shape: ``{"t1": {"0": 0.7, ...}, "t2": {"0": 0.55, ...}, "modify": [0, 1]}``
 (class ids as strings, since JSON keys are strings). In Python the same is a :class:`Thresholds` keyed by int.
+An optional ``"method"`` names a vote that replaces the thresholds (:data:`METHODS`, :mod:`sessrs.methods`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ APPLY_MAX_OBJECTS = 5
 """The application of picked thresholds ignores a candidate list this long or longer (the reference's
 ``get_best_t1_t2.py``; quirk 3: it differs from the sweep's)."""
 NEVER = 1.0
+METHODS = ("thresholds", "ssa_vote", "majority_vote")
+"""What a refinement does: refine with the per-class thresholds (the reference), or paint every object with its
+plurality predicted class (Semantic Segment Anything's vote), or only where that class covers more than half of it
+(see :mod:`sessrs.voting`; a vote ignores t1, t2 and modify)."""
 """The threshold of a class that is never refined: the tests are strict ``>``, so no share exceeds 1."""
 
 
@@ -38,8 +43,10 @@ class Thresholds:
     t1: Mapping[int, float]
     t2: Mapping[int, float]
     modify: tuple[int, ...]
+    method: str = "thresholds"
 
     def __post_init__(self) -> None:
+        check_method(self.method, "thresholds")
         object.__setattr__(self, "t1", _per_class(self.t1, "t1", "thresholds"))
         object.__setattr__(self, "t2", _per_class(self.t2, "t2", "thresholds"))
         object.__setattr__(self, "modify", _classes(self.modify, "modify", "thresholds"))
@@ -56,7 +63,7 @@ class Thresholds:
         if num_classes is not None:
             _check_range(t1, t2, modify, num_classes, source)
         _check_refined_have_thresholds(t1, t2, modify, source)
-        return cls(t1=t1, t2=t2, modify=modify)
+        return cls(t1=t1, t2=t2, modify=modify, method=check_method(data.get("method", "thresholds"), source))
 
     @classmethod
     def read(cls, path: str | Path, spec: DatasetSpec | None = None) -> Thresholds:
@@ -72,12 +79,13 @@ class Thresholds:
         return read_preset(name).thresholds
 
     def to_json(self) -> dict[str, Any]:
-        """The ``best.json`` form: class ids as strings, in class order."""
-        return {
+        """The ``best.json`` form: class ids as strings, in class order (``method`` only when it is a vote)."""
+        data = {
             "t1": {str(c): v for c, v in self.t1.items()},
             "t2": {str(c): v for c, v in self.t2.items()},
             "modify": list(self.modify),
         }
+        return data if self.method == "thresholds" else {**data, "method": self.method}
 
     def write(self, path: str | Path) -> None:
         """Write ``best.json`` atomically."""
@@ -175,6 +183,13 @@ def _check_refined_have_thresholds(
             raise InputError(
                 f"{source}: modify names classes {missing} without a {field}; give each refined class its t1 and t2"
             )
+
+
+def check_method(value: Any, source: str | Path) -> str:
+    """A refinement method, one of :data:`METHODS`; anything else is an :class:`InputError` naming ``source``."""
+    if value not in METHODS:
+        raise InputError(f"{source}: method {value!r} is not one of {', '.join(METHODS)}")
+    return value
 
 
 def check_max_objects(value: Any) -> int:

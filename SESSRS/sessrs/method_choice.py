@@ -1,0 +1,133 @@
+"""Choosing the method itself (``--method auto``): the per-class thresholds, a vote, or nothing, held out.
+
+Which refinement wins depends on the objects (docs/object-quality.md): when they follow the true boundaries, a
+plain vote over objects beats per-class thresholds; when they merge neighbours of different classes, split
+fields or miss small things, the thresholds keep a refinement from painting a road into a roof. So the method
+is chosen like anything else tuned, on images it was not tuned on: K folds over the tune images (the folds of
+the cv selection, :func:`sessrs.selection.assign_folds`); for each fold the per-class pick is made on the sweep
+of the other folds (from the sweep's per-image parts) and applied to the fold's images. The votes have nothing
+to tune, so they are simply applied. Over all held-out images pooled, the candidate with the highest mIoU is
+chosen: ``thresholds`` (the pick made on all tune images), ``unrefined`` (the pick with an empty ``modify``),
+``majority_vote`` or ``ssa_vote``; a tie goes to the earlier in that order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rscommon.datasets import DatasetSpec
+from rscommon.files import InputError
+from rscommon.metrics import confusion_matrix
+from rscommon.objects import read_objects
+from rscommon.parallel import LOCAL, Execution, progress_map
+
+from .inputs import Sample, load_ground_truth, load_prepared
+from .joint import mean_iou, settings_from
+from .joint_engine import ImageEvaluator
+from .methods import VOTE_SHARES, vote
+from .modes import FAITHFUL, RefineOptions
+from .pick import pick_thresholds
+from .selection import assign_folds, sweep_grid, sweep_parts
+from .sweep import summarise
+from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+
+CANDIDATES = ("thresholds", "unrefined", *VOTE_SHARES)
+"""The methods compared, in the order that breaks a tie."""
+METHOD_CHOICES = ("thresholds", "auto")
+"""``ChoiceSettings.method``: the per-class thresholds (the reference), or the method chosen held out."""
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """What to apply (the pick, the pick with nothing refined, or a vote) and the record of the choice (the
+    content of ``method_choice.json``)."""
+
+    thresholds: Thresholds
+    record: dict
+
+
+def choose_method(
+    sweep_file: str | Path,
+    sweep: Mapping,
+    tune: Sequence[Sample],
+    spec: DatasetSpec,
+    pick: Thresholds,
+    *,
+    threshold_mode: str | float = 0.7,
+    folds: int = 5,
+    seed: int = 0,
+    max_objects: int = APPLY_MAX_OBJECTS,
+    options: RefineOptions = FAITHFUL,
+    execution: Execution = LOCAL,
+) -> MethodChoice:
+    """The candidate with the best held-out mIoU over ``folds`` folds of the ``tune`` images (see the module).
+
+    ``sweep`` is ``sweep_file``'s content, made on the ``tune`` images (which need ground truth), and ``pick`` the
+    per-class pick made from it. Deterministic: ``seed`` shuffles the folds as the cv selection does.
+    """
+    if any(sample.gt is None for sample in tune):
+        raise InputError("choosing the method scores held-out images against ground truth: give --gt-dir")
+    parts = sweep_parts(sweep_file, sweep, tune, spec)
+    classes = [int(c) for c in sweep["sweeps"]]
+    groups = assign_folds(list(parts), folds, np.random.default_rng(seed))
+    jobs = []
+    for group in groups:
+        others = [stem for stem in parts if stem not in group]
+        fold_pick = pick_thresholds(
+            summarise([parts[stem] for stem in others], spec, classes, others, sweep_grid(sweep)), spec, threshold_mode
+        )
+        jobs += [(sample, spec, fold_pick, max_objects, options) for sample in tune if sample.stem in group]
+    scores = progress_map(_score_held_out, jobs, execution, "method choice", "image")
+    pooled = {method: sum(score[method] for score in scores) for method in CANDIDATES}
+    held_out = {method: round(100 * mean_iou(pooled[method], spec), 4) for method in CANDIDATES}
+    chosen = max(CANDIDATES, key=lambda method: (held_out[method], -CANDIDATES.index(method)))
+    return MethodChoice(
+        thresholds=method_thresholds(pick, chosen),
+        record={
+            "method": chosen,
+            "folds": folds,
+            "seed": seed,
+            "tuned_on": sorted(parts),
+            "fold_images": groups,
+            "held_out_mIoU": held_out,
+            "protocol": "each fold's per-class pick made on the other folds; the votes applied as they are",
+        },
+    )
+
+
+def method_thresholds(pick: Thresholds, method: str) -> Thresholds:
+    """What applying ``method`` (one of :data:`CANDIDATES`) means, as ``best.json`` records it."""
+    if method == "unrefined":
+        return dataclasses.replace(pick, modify=())
+    return dataclasses.replace(pick, method=method)
+
+
+def method_table(record: Mapping) -> str:
+    """The choice's figures to read (appended to ``metrics.txt``)."""
+    figures = ", ".join(f"{method} {miou:.2f}" for method, miou in record["held_out_mIoU"].items())
+    return (
+        f"\nmethod chosen held out ({record['folds']} folds over {len(record['tuned_on'])} tune images): "
+        f"{record['method']}\nheld-out mIoU: {figures}\n"
+    )
+
+
+def _score_held_out(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOptions]) -> dict[str, np.ndarray]:
+    """One held-out image's confusion matrix under each candidate (its fold's pick for ``thresholds``)."""
+    sample, spec, fold_pick, max_objects, options = job
+    prepared = load_prepared(sample, spec)
+    gt = load_ground_truth(sample, spec, prepared.shape)
+    evaluator = ImageEvaluator(prepared, gt, max_objects, options)
+    objects = read_objects(sample.sam, prepared.shape)
+    return {
+        "thresholds": evaluator.score(settings_from(fold_pick, spec.num_classes)),
+        "unrefined": evaluator.baseline,
+        **{
+            method: confusion_matrix(gt, vote(prepared.pred, objects, method), spec.num_classes)
+            for method in VOTE_SHARES
+        },
+    }
