@@ -33,7 +33,7 @@ from .method_choice import METHOD_CHOICES, MethodChoice, choose_method, method_t
 from .methods import refine_sample
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
 from .pick import pick_thresholds, threshold_limit
-from .selection import Selection, select_by_cv, selection_table
+from .selection import Selection, select_by_cv, selection_table, sweep_grid, sweep_parts
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 from .validate import read_sweep
@@ -303,8 +303,8 @@ def _choose_method(chosen: Thresholds, context: _Context, sweep_file: str | Path
     if settings.method == "thresholds":
         return None
     return choose_method(
-        sweep_file,
-        context.sweep,
+        sweep_parts(sweep_file, context.sweep, context.tune, context.spec),
+        sweep_grid(context.sweep),
         context.tune,
         context.spec,
         chosen,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -32,8 +31,9 @@ from .joint_engine import ImageEvaluator
 from .methods import VOTE_SHARES, vote
 from .modes import FAITHFUL, RefineOptions
 from .pick import pick_thresholds
-from .selection import assign_folds, sweep_grid, sweep_parts
+from .selection import assign_folds
 from .sweep import summarise
+from .sweep_engine import ImageSweep, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
 
 CANDIDATES = ("thresholds", "unrefined", *VOTE_SHARES)
@@ -52,8 +52,8 @@ class MethodChoice:
 
 
 def choose_method(
-    sweep_file: str | Path,
-    sweep: Mapping,
+    parts: Mapping[str, ImageSweep],
+    grid: ThresholdGrid,
     tune: Sequence[Sample],
     spec: DatasetSpec,
     pick: Thresholds,
@@ -67,19 +67,21 @@ def choose_method(
 ) -> MethodChoice:
     """The candidate with the best held-out mIoU over ``folds`` folds of the ``tune`` images (see the module).
 
-    ``sweep`` is ``sweep_file``'s content, made on the ``tune`` images (which need ground truth), and ``pick`` the
-    per-class pick made from it. Deterministic: ``seed`` shuffles the folds as the cv selection does.
+    ``parts`` are the sweeps of the ``tune`` images (which need ground truth; :func:`sessrs.selection.sweep_parts`
+    reads them from a sweep's folder) on ``grid``, and ``pick`` the per-class pick made from all of them.
+    Deterministic: ``seed`` shuffles the folds as the cv selection does.
     """
     if any(sample.gt is None for sample in tune):
         raise InputError("choosing the method scores held-out images against ground truth: give --gt-dir")
-    parts = sweep_parts(sweep_file, sweep, tune, spec)
-    classes = [int(c) for c in sweep["sweeps"]]
+    if sorted(parts) != sorted(sample.stem for sample in tune):
+        raise InputError(f"the sweep parts are of {len(parts)} images, not of the {len(tune)} tune images")
+    classes = sorted({int(c) for part in parts.values() for c in part.per_class})
     groups = assign_folds(list(parts), folds, np.random.default_rng(seed))
     jobs = []
     for group in groups:
         others = [stem for stem in parts if stem not in group]
         fold_pick = pick_thresholds(
-            summarise([parts[stem] for stem in others], spec, classes, others, sweep_grid(sweep)), spec, threshold_mode
+            summarise([parts[stem] for stem in others], spec, classes, others, grid), spec, threshold_mode
         )
         jobs += [(sample, spec, fold_pick, max_objects, options) for sample in tune if sample.stem in group]
     scores = progress_map(_score_held_out, jobs, execution, "method choice", "image")
