@@ -72,17 +72,19 @@ class ObjectFaults:
 
     @classmethod
     def at_quality(cls, badness: float) -> ObjectFaults:
-        """Every fault together, from 0 (none) to 1 (objects as bad as segment-anything's on hard aerial tiles:
-        a third merged, half the large ones split, most small ones missed, 3 pixels of offset, 1 of erosion)."""
+        """Every fault together, from 0 (none) to 1 (objects about as bad as the weight-free regions on real tiles:
+        an eighth of the objects merged with a neighbour, half the large ones split, most small ones missed, 2
+        pixels of offset and of erosion, a tenth more masks of garbage)."""
         if not 0 <= badness <= 1:
             raise ValueError(f"badness must be in [0, 1], got {badness!r}")
         return cls(
-            merge_rate=0.35 * badness,
+            merge_rate=0.12 * badness,
+            merge_neighbours=1,
             split_rate=0.5 * badness,
             miss_rate=0.7 * badness,
-            offset=round(3 * badness),
-            erosion=round(1 * badness),
-            garbage_rate=0.2 * badness,
+            offset=round(2 * badness),
+            erosion=round(2 * badness),
+            garbage_rate=0.1 * badness,
         )
 
     @property
