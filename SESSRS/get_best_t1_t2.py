@@ -97,9 +97,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--method",
         choices=METHOD_CHOICES,
         default="thresholds",
-        help="thresholds: apply the chosen thresholds (the reference); auto: apply whichever of the pick, no "
-        "refinement, the majority vote and SSA's vote has the best mIoU held out, K-fold over the tune images "
-        "(needs --gt-dir and the sweep's parts/; writes method_choice.json; docs/object-quality.md)",
+        help="thresholds: apply the chosen thresholds (the reference); auto: apply whichever of the chosen "
+        "thresholds, no refinement, the majority vote and SSA's vote has the best mIoU held out, K-fold over the "
+        "tune images (needs --gt-dir and the sweep's parts/; writes method_choice.json; not with --select cv; "
+        "docs/object-quality.md)",
     )
     parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection or --method auto (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds and its bootstrap")

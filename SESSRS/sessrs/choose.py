@@ -55,8 +55,8 @@ class ChoiceSettings:
     them and draws the bootstrap; the pick only, not the joint search). ``memory_limit``: bytes the joint search's
     processes may hold together (None: a twelfth of this machine's memory); images beyond it wait on disk between
     steps. ``method``: ``thresholds`` applies the thresholds chosen (the reference); ``auto`` chooses between
-    the pick, no refinement and the two votes by their mIoU held out over ``folds`` folds of the tune images
-    (:mod:`sessrs.method_choice`; the pick only).
+    the thresholds chosen (the pick or the joint search), no refinement and the two votes by their mIoU held out
+    over ``folds`` folds of the tune images (:mod:`sessrs.method_choice`; not with ``select="cv"``).
     """
 
     search: str = "pick"
@@ -87,8 +87,8 @@ class ChoiceSettings:
             )
         if self.method not in METHOD_CHOICES:
             raise InputError(f"method {self.method!r} is not one of {', '.join(METHOD_CHOICES)}")
-        if self.method == "auto" and (self.search, self.select) != ("pick", "all"):
-            raise InputError("method auto compares the per-class pick, held out, with the votes: not with joint or cv")
+        if self.method == "auto" and self.select != "all":
+            raise InputError("method auto compares the thresholds, held out, with the votes: not with select cv")
         if self.memory_limit is not None and self.memory_limit < 2**20:
             raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 

@@ -7,7 +7,8 @@ is chosen like anything else tuned, on images it was not tuned on: K folds over 
 the cv selection, :func:`sessrs.selection.assign_folds`); for each fold the per-class pick is made on the sweep
 of the other folds (from the sweep's per-image parts) and applied to the fold's images. The votes have nothing
 to tune, so they are simply applied. Over all held-out images pooled, the candidate with the highest mIoU is
-chosen: ``thresholds`` (the pick made on all tune images), ``unrefined`` (the pick with an empty ``modify``),
+chosen: ``thresholds`` (the thresholds chosen on all tune images: the pick, or the joint search, for which the
+fold picks stand in, held out), ``unrefined`` (those thresholds with an empty ``modify``),
 ``majority_vote`` or ``ssa_vote``; a tie goes to the earlier in that order.
 """
 
@@ -44,7 +45,7 @@ METHOD_CHOICES = ("thresholds", "auto")
 
 @dataclass(frozen=True)
 class MethodChoice:
-    """What to apply (the pick, the pick with nothing refined, or a vote) and the record of the choice (the
+    """What to apply (the thresholds chosen, the same refining nothing, or a vote) and the record of the choice (the
     content of ``method_choice.json``)."""
 
     thresholds: Thresholds
@@ -56,7 +57,7 @@ def choose_method(
     grid: ThresholdGrid,
     tune: Sequence[Sample],
     spec: DatasetSpec,
-    pick: Thresholds,
+    chosen: Thresholds,
     *,
     threshold_mode: str | float = 0.7,
     folds: int = 5,
@@ -68,7 +69,7 @@ def choose_method(
     """The candidate with the best held-out mIoU over ``folds`` folds of the ``tune`` images (see the module).
 
     ``parts`` are the sweeps of the ``tune`` images (which need ground truth; :func:`sessrs.selection.sweep_parts`
-    reads them from a sweep's folder) on ``grid``, and ``pick`` the per-class pick made from all of them.
+    reads them from a sweep's folder) on ``grid``, and ``chosen`` the thresholds chosen on all of them.
     Deterministic: ``seed`` shuffles the folds as the cv selection does.
     """
     if any(sample.gt is None for sample in tune):
@@ -87,11 +88,11 @@ def choose_method(
     scores = progress_map(_score_held_out, jobs, execution, "method choice", "image")
     pooled = {method: sum(score[method] for score in scores) for method in CANDIDATES}
     held_out = {method: round(100 * mean_iou(pooled[method], spec), 4) for method in CANDIDATES}
-    chosen = max(CANDIDATES, key=lambda method: (held_out[method], -CANDIDATES.index(method)))
+    best = max(CANDIDATES, key=lambda method: (held_out[method], -CANDIDATES.index(method)))
     return MethodChoice(
-        thresholds=method_thresholds(pick, chosen),
+        thresholds=method_thresholds(chosen, best),
         record={
-            "method": chosen,
+            "method": best,
             "folds": folds,
             "seed": seed,
             "tuned_on": sorted(parts),
@@ -102,11 +103,12 @@ def choose_method(
     )
 
 
-def method_thresholds(pick: Thresholds, method: str) -> Thresholds:
-    """What applying ``method`` (one of :data:`CANDIDATES`) means, as ``best.json`` records it."""
+def method_thresholds(chosen: Thresholds, method: str) -> Thresholds:
+    """What applying ``method`` (one of :data:`CANDIDATES`) means, as ``best.json`` records it, from the
+    thresholds ``chosen``."""
     if method == "unrefined":
-        return dataclasses.replace(pick, modify=())
-    return dataclasses.replace(pick, method=method)
+        return dataclasses.replace(chosen, modify=())
+    return dataclasses.replace(chosen, method=method)
 
 
 def method_table(record: Mapping) -> str:
