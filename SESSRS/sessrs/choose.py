@@ -189,7 +189,7 @@ def choose_and_apply(
     selection = _select(thresholds, context, sweep_file)
     if selection is not None:
         thresholds = selection.thresholds
-    method = _choose_method(thresholds, context, sweep_file)
+    method = _choose_method(thresholds, start, context, sweep_file)
     if method is not None:
         thresholds = method.thresholds
     _check_outputs(thresholds, samples, spec, folder, settings)
@@ -297,7 +297,9 @@ def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Se
     )
 
 
-def _choose_method(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> MethodChoice | None:
+def _choose_method(
+    chosen: Thresholds, start: Thresholds, context: _Context, sweep_file: str | Path
+) -> MethodChoice | None:
     """The pick, no refinement or a vote, held out, when the settings ask for it."""
     settings = context.settings
     if settings.method == "thresholds":
@@ -308,6 +310,7 @@ def _choose_method(chosen: Thresholds, context: _Context, sweep_file: str | Path
         context.tune,
         context.spec,
         chosen,
+        start,
         threshold_mode=settings.threshold_mode,
         folds=settings.folds,
         seed=settings.seed,
