@@ -90,7 +90,7 @@ def held_out_changes(
         "SESSRS pick": ("faithful", ChoiceSettings()),
         "joint": ("faithful", ChoiceSettings(search="joint")),
         "improved": ("improved", ChoiceSettings(options=RefineOptions.improved())),
-        "auto": ("faithful", ChoiceSettings(search="joint", method="auto")),
+        "auto": ("faithful", ChoiceSettings(search="joint", method="auto", folds=min(5, len(tune)))),
     }
     chosen = None
     for method, (mode, settings) in runs.items():
