@@ -5,7 +5,7 @@ Reference form:  python get_best_t1_t2.py -d Urban -m modify -s ssam -t 0.7
 Explicit form:   python get_best_t1_t2.py --sweep OUT/sweep.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT [--split split.json] [-t 0.7|all] [--max-objects 5]
                  [--scheduler tcp://HOST:8786]   (paths relative to the current folder)
-                 [--mode improved] [--search joint] [--select cv [--folds 5] [--seed 0]]
+                 [--mode improved] [--search joint] [--select cv [--folds 5] [--seed 0]] [--method auto]
 Apply only:      python get_best_t1_t2.py --thresholds preset:NAME|best.json --pred-dir P --sam-dir S [--gt-dir G]
                  --dataset Urban --out OUT   (thresholds chosen elsewhere, no sweep; sessrs.presets() lists NAMEs)
 """
@@ -24,7 +24,16 @@ from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import InputError, write_json_atomic
 from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
-from sessrs.choose import SEARCHES, SELECTIONS, Choice, ChoiceSettings, apply_given, choose_and_apply
+from sessrs.choose import (
+    METHOD_CHOICES,
+    METHOD_RECORD,
+    SEARCHES,
+    SELECTIONS,
+    Choice,
+    ChoiceSettings,
+    apply_given,
+    choose_and_apply,
+)
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
@@ -86,7 +95,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "gain holds out, K-fold over the tune images (needs --gt-dir and the sweep's parts/; "
         "writes selection.json; not with --search joint)",
     )
-    parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection (default 5)")
+    parser.add_argument(
+        "--method",
+        choices=METHOD_CHOICES,
+        default="thresholds",
+        help="thresholds: apply the chosen thresholds (the reference); auto: apply whichever of the chosen "
+        "thresholds, no refinement, the majority vote and SSA's vote has the best mIoU held out, K-fold over the "
+        "tune images (needs --gt-dir and the sweep's parts/; writes method_choice.json; not with --select cv; "
+        "docs/object-quality.md)",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection or --method auto (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds and its bootstrap")
     parser.add_argument(
         "--thresholds",
@@ -106,8 +124,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = parser.parse_args(argv)
     if args.thresholds is not None:
-        if args.sweep or args.reference_dataset or args.search != "pick" or args.select != "all":
-            parser.error("--thresholds applies given thresholds: not with --sweep, -d, --search or --select")
+        if (
+            args.sweep
+            or args.reference_dataset
+            or args.search != "pick"
+            or args.select != "all"
+            or args.method != "thresholds"
+        ):
+            parser.error("--thresholds applies given thresholds: not with --sweep, -d, --search, --select or --method")
         if not all([args.pred_dir, args.sam_dir, args.dataset, args.out]):
             parser.error("--thresholds needs --pred-dir --sam-dir --dataset --out")
     elif args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
@@ -123,6 +147,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         folds=args.folds,
         seed=args.seed,
         memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30),
+        method=args.method,
     )
     args.execution = Execution(args.workers, args.scheduler)
     return args
@@ -174,6 +199,8 @@ def choose(
             f"cv selection: modify {result.selection['modify']} of the pick's {result.selection['pick_modify']} "
             f"(per class gains: {folder.selection})"
         )
+    if result.method is not None:
+        print(f"method chosen held out: {result.method['method']} (figures: {folder.root / METHOD_RECORD})")
     return result
 
 

@@ -420,4 +420,6 @@ def test_the_algorithm_figures_are_drawn_and_the_worked_example_says_what_the_co
     assert int((result["refined"] != result["pred"]).sum()) == 13
     assert int((result["refined_neighbourhood"] != result["refined"]).sum()) == 6
     written = figures.draw(result, tmp_path)
-    assert sorted(p.name for p in written) == sorted(p.name for p in (REPO / "docs" / "figures").glob("*.png"))
+    drawn_elsewhere = ["object_quality.png"]  # by SESSRS/benchmarks/object_quality.py --figure
+    committed = sorted(p.name for p in (REPO / "docs" / "figures").glob("*.png"))
+    assert sorted([*(p.name for p in written), *drawn_elsewhere]) == committed

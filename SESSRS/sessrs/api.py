@@ -22,6 +22,7 @@ from .application import apply_to_samples
 from .choose import Choice, ChoiceSettings, choose_and_apply
 from .folders import ChoiceFolder
 from .inputs import pair_inputs, select
+from .methods import VOTE_SHARES, vote
 from .modes import FAITHFUL, RefineOptions
 from .prepared import prepare_image
 from .steps import refine_with_mappings
@@ -124,7 +125,8 @@ def refine(
     Args:
         pred: H x W integer array of class indices.
         objects: the image's object records, or its boolean masks (H x W x N, or a list of H x W).
-        thresholds: per-class t1/t2 and the classes to refine, e.g. ``Thresholds.read("best.json")``.
+        thresholds: per-class t1/t2 and the classes to refine, e.g. ``Thresholds.read("best.json")``; a
+            ``method`` of ``ssa_vote`` or ``majority_vote`` votes instead (:mod:`sessrs.methods`).
         max_objects: a list of two or more candidates this long or longer is not used (default: the one
             ``thresholds`` were tuned with, as their ``best.json`` records it, else the application's 5; the sweep
             uses ``SWEEP_MAX_OBJECTS``, 10).
@@ -154,6 +156,8 @@ def refine(
         raise InputError(f"nodata class {nodata} cannot be refined; leave it out of modify")
     pred = _prediction(pred, num_classes, "pred")
     records = _object_records(objects, pred.shape, "objects")
+    if thresholds.method in VOTE_SHARES:
+        return vote(pred, records, thresholds.method)
     if num_classes is None:
         named = [*thresholds.t1, *thresholds.t2, *thresholds.modify]
         num_classes = max(int(pred.max(initial=0)) + 1, *(c + 1 for c in named))

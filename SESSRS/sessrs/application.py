@@ -19,9 +19,9 @@ from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 from rscommon.provenance import file_identity
 
 from .inputs import Sample, absolute, input_folders, load_ground_truth, load_prepared
+from .methods import refine_sample
 from .modes import FAITHFUL, RefineOptions
 from .resume import sample_fingerprint, stale_reason
-from .steps import refine_prepared
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 
 APPLIED_RECORD = ".applied.json"
@@ -35,8 +35,7 @@ def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOpt
     """One image refined and written; its scores and the identity of the refined map written."""
     sample, spec, thresholds, max_objects, out_dir, options = job
     prepared = load_prepared(sample, spec)
-    t1, t2 = thresholds.t1_array(spec.num_classes), thresholds.t2_array(spec.num_classes)
-    refined = refine_prepared(prepared, t1, t2, thresholds.modify, max_objects, options)
+    refined = refine_sample(sample, prepared, thresholds, max_objects, options)
     path = out_dir / f"{sample.stem}.png"
     write_label_png(path, refined, spec)
     if sample.gt is None:

@@ -2,7 +2,8 @@
 
 One path for every way of choosing: the reference's per-class pick (``search="pick"``) and the joint search
 (``search="joint"``, which starts from the pick), optionally followed by the cv selection of the pick's classes
-(``select="cv"``, :mod:`sessrs.selection`). The scripts, :mod:`sessrs.api` and the demo call
+(``select="cv"``, :mod:`sessrs.selection`), or the pick against the votes, held out (``method="auto"``,
+:mod:`sessrs.method_choice`). The scripts, :mod:`sessrs.api` and the demo call
 :func:`choose_and_apply`; everything it will write is checked before anything is written. ``best.json`` also
 records how they are to be applied (:class:`~sessrs.thresholds.Application`: dataset, mode, switches, object
 limit) and what the chosen thresholds change on the labelled pixels of the tune images (``tuned_on``,
@@ -29,16 +30,18 @@ from .folders import ChoiceFolder
 from .inputs import Sample, load_ground_truth, load_prediction, load_prepared
 from .joint import joint_search, settings_from, thresholds_of
 from .joint_trace import write_trace
+from .method_choice import METHOD_CHOICES, MethodChoice, choose_method, method_table
+from .methods import refine_sample
 from .modes import FAITHFUL, RefineOptions, check_sweep_options
 from .pick import pick_thresholds, threshold_limit
-from .selection import Selection, select_by_cv, selection_table
-from .steps import refine_prepared
+from .selection import Selection, select_by_cv, selection_table, sweep_grid, sweep_parts
 from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Application, Thresholds, check_max_objects
 from .validate import read_sweep
 
 SEARCHES = ("pick", "joint")
 SELECTIONS = ("all", "cv")
+METHOD_RECORD = "method_choice.json"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class ChoiceSettings:
     reference); ``cv`` only those whose gain holds out over ``folds`` folds of the tune images (``seed`` shuffles
     them and draws the bootstrap; the pick only, not the joint search). ``memory_limit``: bytes the joint search's
     processes may hold together (None: a twelfth of this machine's memory); images beyond it wait on disk between
-    steps.
+    steps. ``method``: ``thresholds`` applies the thresholds chosen (the reference); ``auto`` chooses between
+    the thresholds chosen (the pick or the joint search), no refinement and the two votes by their mIoU held out
+    over ``folds`` folds of the tune images (:mod:`sessrs.method_choice`; not with ``select="cv"``).
     """
 
     search: str = "pick"
@@ -63,6 +68,7 @@ class ChoiceSettings:
     folds: int = 5
     seed: int = 0
     memory_limit: int | None = None
+    method: str = "thresholds"
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
@@ -80,6 +86,10 @@ class ChoiceSettings:
                 "select cv keeps or drops classes of the per-class pick: it does not follow the joint "
                 "search, which already scores every class in the full application"
             )
+        if self.method not in METHOD_CHOICES:
+            raise InputError(f"method {self.method!r} is not one of {', '.join(METHOD_CHOICES)}")
+        if self.method == "auto" and self.select != "all":
+            raise InputError("method auto compares the thresholds, held out, with the votes: not with select cv")
         if self.memory_limit is not None and self.memory_limit < 2**20:
             raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 
@@ -88,14 +98,15 @@ class ChoiceSettings:
 class Choice:
     """Chosen thresholds and their application: where the choice started (the per-class pick), the thresholds
     written to ``best.json``, the chooser's record (the joint search's trace; ``None`` for the pick), the
-    figures on the reported images (``None`` without ground truth) and the cv selection's record (``None``
-    without it)."""
+    figures on the reported images (``None`` without ground truth), the cv selection's record and the method
+    choice's record (each ``None`` without it)."""
 
     start: Thresholds
     thresholds: Thresholds
     details: dict | None
     report: dict | None
     selection: dict | None = None
+    method: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -179,10 +190,15 @@ def choose_and_apply(
     selection = _select(thresholds, context, sweep_file)
     if selection is not None:
         thresholds = selection.thresholds
+    method = _choose_method(thresholds, start, context, sweep_file)
+    if method is not None:
+        thresholds = method.thresholds
     _check_outputs(thresholds, samples, spec, folder, settings)
     details = write_details() if write_details is not None else None
     if selection is not None:
         write_json_atomic(folder.selection, selection.record)
+    if method is not None:
+        write_json_atomic(folder.root / METHOD_RECORD, method.record)
     report = _apply(thresholds, samples, spec, folder, settings, execution)
     changes = _tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
     write_json_atomic(
@@ -196,6 +212,7 @@ def choose_and_apply(
     )
     if report is not None:
         table = comparison_table(report, spec) + (selection_table(selection.record) if selection else "")
+        table += method_table(method.record) if method else ""
         folder.write_metrics(report, table)
     return Choice(
         start=start,
@@ -203,6 +220,7 @@ def choose_and_apply(
         details=details,
         report=report,
         selection=selection.record if selection else None,
+        method=method.record if method else None,
     )
 
 
@@ -287,6 +305,29 @@ def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Se
     )
 
 
+def _choose_method(
+    chosen: Thresholds, start: Thresholds, context: _Context, sweep_file: str | Path
+) -> MethodChoice | None:
+    """The pick, no refinement or a vote, held out, when the settings ask for it."""
+    settings = context.settings
+    if settings.method == "thresholds":
+        return None
+    return choose_method(
+        sweep_parts(sweep_file, context.sweep, context.tune, context.spec),
+        sweep_grid(context.sweep),
+        context.tune,
+        context.spec,
+        chosen,
+        start,
+        threshold_mode=settings.threshold_mode,
+        folds=settings.folds,
+        seed=settings.seed,
+        max_objects=settings.max_objects,
+        options=settings.options,
+        execution=context.execution,
+    )
+
+
 def _tuned_change_counts(
     thresholds: Thresholds,
     tune: Sequence[Sample],
@@ -321,14 +362,7 @@ def _change_counts(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOption
     else:
         prepared = load_prepared(sample, spec)
         pred = prepared.pred
-        refined = refine_prepared(
-            prepared,
-            thresholds.t1_array(spec.num_classes),
-            thresholds.t2_array(spec.num_classes),
-            thresholds.modify,
-            max_objects,
-            options,
-        )
+        refined = refine_sample(sample, prepared, thresholds, max_objects, options)
     if sample.gt is not None:
         labelled = load_ground_truth(sample, spec, pred.shape) < spec.num_classes
         pred, refined = pred[labelled], refined[labelled]

@@ -57,7 +57,7 @@ def sweep_parts(
         )
     folder = SweepFolder(Path(sweep_file).parent)
     classes = [int(c) for c in sweep["sweeps"]]
-    grid = _grid(sweep)
+    grid = sweep_grid(sweep)
     parts = {}
     for stem in scenes:
         if not folder.part(stem).is_file():
@@ -112,7 +112,7 @@ def select_by_cv(
     fold_picks, jobs = [], []
     for group in groups:
         others = [stem for stem in parts if stem not in group]
-        fold_sweep = summarise([parts[stem] for stem in others], spec, classes, others, _grid(sweep))
+        fold_sweep = summarise([parts[stem] for stem in others], spec, classes, others, sweep_grid(sweep))
         fold_picks.append(pick_thresholds(fold_sweep, spec, threshold_mode))
         jobs += [
             (sample, spec, fold_picks[-1], classes, max_objects, options) for sample in tune if sample.stem in group
@@ -222,7 +222,8 @@ def _fold_rows(groups: list[list[str]]) -> list[slice]:
     return [slice(int(end) - len(group), int(end)) for group, end in zip(groups, ends, strict=True)]
 
 
-def _grid(sweep: Mapping) -> ThresholdGrid:
+def sweep_grid(sweep: Mapping) -> ThresholdGrid:
+    """The grid a sweep was made on (the reference grid for a sweep that does not say)."""
     return ThresholdGrid(**sweep["grid"]) if "grid" in sweep else REFERENCE_GRID
 
 

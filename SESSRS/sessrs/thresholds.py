@@ -5,6 +5,7 @@
 A ``best.json`` written by this package also records how its thresholds were tuned to be applied (the dataset,
 the refinement mode and its switches, the object limit: :class:`Application`); every consumer applies them so,
 or refuses a conflicting setting in one line (:func:`applied_with`).
+An optional ``"method"`` names a vote that replaces the thresholds (:data:`METHODS`, :mod:`sessrs.methods`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ APPLY_MAX_OBJECTS = 5
 """The application of picked thresholds ignores a list of two or more candidates this long or longer (the reference's
 ``get_best_t1_t2.py``; quirk 3: it differs from the sweep's)."""
 NEVER = 1.0
+METHODS = ("thresholds", "ssa_vote", "majority_vote")
+"""What a refinement does: refine with the per-class thresholds (the reference), or paint every object with its
+plurality predicted class (Semantic Segment Anything's vote), or only where that class covers more than half of it
+(see :mod:`sessrs.voting`; a vote ignores t1, t2 and modify)."""
 """The threshold of a class that is never refined: the tests are strict ``>``, so no share exceeds 1."""
 APPLICATION_KEYS = ("dataset", "mode", "options", "max_objects")
 """The keys of ``best.json`` that record its :class:`Application`."""
@@ -89,8 +94,10 @@ class Thresholds:
     modify: tuple[int, ...]
     application: Application | None = dataclasses.field(default=None, compare=False, repr=False)
     """How the thresholds were tuned to be applied (read from a ``best.json``; not part of their equality)."""
+    method: str = "thresholds"
 
     def __post_init__(self) -> None:
+        check_method(self.method, "thresholds")
         object.__setattr__(self, "t1", _per_class(self.t1, "t1", "thresholds"))
         object.__setattr__(self, "t2", _per_class(self.t2, "t2", "thresholds"))
         object.__setattr__(self, "modify", _classes(self.modify, "modify", "thresholds"))
@@ -107,7 +114,13 @@ class Thresholds:
         if num_classes is not None:
             _check_range(t1, t2, modify, num_classes, source)
         _check_refined_have_thresholds(t1, t2, modify, source)
-        return cls(t1=t1, t2=t2, modify=modify, application=Application.from_json(data, source))
+        return cls(
+            t1=t1,
+            t2=t2,
+            modify=modify,
+            method=check_method(data.get("method", "thresholds"), source),
+            application=Application.from_json(data, source),
+        )
 
     @classmethod
     def read(cls, path: str | Path, spec: DatasetSpec | None = None) -> Thresholds:
@@ -115,12 +128,14 @@ class Thresholds:
         return cls.from_json(read_json(path), path, spec.num_classes if spec is not None else None)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``best.json`` form: class ids as strings, in class order (without the application)."""
-        return {
+        """The ``best.json`` form: class ids as strings, in class order (``method`` only when it is a vote; without
+        the application)."""
+        data = {
             "t1": {str(c): v for c, v in self.t1.items()},
             "t2": {str(c): v for c, v in self.t2.items()},
             "modify": list(self.modify),
         }
+        return data if self.method == "thresholds" else {**data, "method": self.method}
 
     def write(self, path: str | Path) -> None:
         """Write ``best.json`` atomically (with the application, when known)."""
@@ -218,6 +233,13 @@ def _check_refined_have_thresholds(
             raise InputError(
                 f"{source}: modify names classes {missing} without a {field}; give each refined class its t1 and t2"
             )
+
+
+def check_method(value: Any, source: str | Path) -> str:
+    """A refinement method, one of :data:`METHODS`; anything else is an :class:`InputError` naming ``source``."""
+    if value not in METHODS:
+        raise InputError(f"{source}: method {value!r} is not one of {', '.join(METHODS)}")
+    return value
 
 
 def check_max_objects(value: Any) -> int:

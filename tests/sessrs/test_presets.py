@@ -134,4 +134,4 @@ def test_bad_apply_only_arguments_are_one_line(split, tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(SystemExit):
         get_best_t1_t2.parse_args(apply_only(split, f"preset:{NAME}", out, "--sweep", "sweep.json"))
-    assert "not with --sweep, -d, --search or --select" in capsys.readouterr().err
+    assert "not with --sweep, -d, --search, --select or --method" in capsys.readouterr().err
