@@ -17,9 +17,9 @@ DEBUG_FLAG = "--debug"
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-# The project's own input errors and the operating system's refusals of a named file. Any other exception (a
-# ValueError from a library included) is a bug: it exits 1 and names its type.
-_INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+INPUT_ERRORS = (InputError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+"""The project's own input errors and the operating system's refusals of a named file (exit 2). Any other
+exception (a ValueError from a library included) is a bug: it exits 1 and names its type."""
 
 
 def absolute_path(text: str) -> Path:
@@ -51,7 +51,7 @@ def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None
         if debug:
             raise
         print(f"error: {describe(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(error, _INPUT_ERRORS) else EXIT_FAILED
+        return EXIT_BAD_INPUT if isinstance(error, INPUT_ERRORS) else EXIT_FAILED
 
 
 def describe(error: BaseException) -> str:
@@ -60,7 +60,7 @@ def describe(error: BaseException) -> str:
     message = " ".join(str(error).split()) or type(error).__name__  # one line, whatever a library wrote
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         message = f"{error.filename}: {error.strerror}"
-    if isinstance(error, _INPUT_ERRORS):
+    if isinstance(error, INPUT_ERRORS):
         return message
     if isinstance(error, MemoryError):
         return (

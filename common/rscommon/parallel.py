@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from .cli import describe
+from .cli import INPUT_ERRORS, describe
 from .files import InputError
 from .stopping import run_job, start_worker
 
@@ -206,7 +206,7 @@ def each_job(
             f"{len(failures)} of {len(named_jobs)} {noun} failed ({names}; each is named above); the others "
             "are saved: fix these and run the same command again"
         )
-        all_input = all(isinstance(error, (InputError, ValueError, OSError)) for _, error in failures)
+        all_input = all(isinstance(error, INPUT_ERRORS) for _, error in failures)
         raise InputError(message) if all_input else RuntimeError(message)
 
 
