@@ -37,6 +37,8 @@ def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = 0
     flat_pred = pred.ravel(order="F")  # RLE pixel indices run down the columns
     painted = flat_pred.copy()
     for record in sorted(objects, key=lambda item: item["area"], reverse=True):
+        if tuple(record["rles"]["size"]) != pred.shape:
+            raise ValueError(f"an object of size {record['rles']['size']} on a prediction of shape {pred.shape}")
         pixels = rle_pixels(record["rles"]["counts"], record["rles"]["size"])
         if pixels.size == 0:
             continue
