@@ -125,7 +125,7 @@ def test_report_reads_in_a_real_browser(demo: Path) -> None:
     """No console error, every heatmap and panel displayed, the headline figures those of report.json."""
     state = check_report_in_browser(demo / "report.html", find_chromium())
     assert len(state["images"]) == 7 + 2
-    assert len(state["figures"]) == 6 * 2 * 2
+    assert len(state["figures"]) == len(FIXED_PEERS + tuple(SESSRS_ROWS)) * 2 * 2
 
 
 def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
