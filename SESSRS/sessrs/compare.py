@@ -30,14 +30,13 @@ from .pick import pick_thresholds
 from .sweep import summarise
 from .sweep_engine import sweep_image
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
-from .voting import majority_vote, ssa_vote
+from .voting import MAJORITY_SHARE, majority_vote, ssa_vote
 
 METHODS = ("unrefined", "per-class pick", "joint search")
 PROTOCOLS = ("held_out", "in_sample")
-MAJORITY_T1 = 0.5
 VOTES: dict[str, Callable[[np.ndarray, list[dict]], np.ndarray]] = {
     "SSA's vote": ssa_vote,
-    f"majority vote (t={MAJORITY_T1})": partial(majority_vote, t1=MAJORITY_T1),
+    f"majority vote (t={MAJORITY_SHARE})": partial(majority_vote, t1=MAJORITY_SHARE),
 }
 
 

@@ -21,6 +21,8 @@ import numpy as np
 from rscommon.rle import rle_pixels
 
 ClassShares = float | Mapping[int, float]
+MAJORITY_SHARE = 0.5
+"""The share the compared majority vote asks of an object's plurality class (the demo's and the benchmark's)."""
 
 
 def ssa_vote(pred: np.ndarray, objects: Sequence[dict]) -> np.ndarray:
@@ -28,7 +30,7 @@ def ssa_vote(pred: np.ndarray, objects: Sequence[dict]) -> np.ndarray:
     return majority_vote(pred, objects, 0.0)
 
 
-def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = 0.5) -> np.ndarray:
+def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = MAJORITY_SHARE) -> np.ndarray:
     """Paint each object whose plurality predicted class covers more than ``t1`` of it (see module); ``t1 = 0``
     paints every object (:func:`ssa_vote`). ``pred`` is H x W class ids; ``objects`` are validated records
     (``{"rles": {"size", "counts"}, "area"}``, :func:`rscommon.objects.read_objects`). Returns a new map."""

@@ -14,15 +14,15 @@ from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.objects import read_objects
 from rspipeline.peers import DenseCRF, ObjectMajorityVote, Peer, PeerInput, SSAVote, Unrefined, run_peers
+from sessrs.voting import MAJORITY_SHARE
 
 from .protocols import SESSRS_VARIANTS
 from .samples import Workspace
 
-MAJORITY_VOTE_T1 = 0.5
 METHOD_LABELS = {
     "unrefined": "unrefined",
     "ssa_vote": "SSA's rule (object vote)",
-    "majority_vote": f"majority vote (t={MAJORITY_VOTE_T1})",
+    "majority_vote": f"majority vote (t={MAJORITY_SHARE})",
     "densecrf": "DenseCRF",
     **{variant.key: variant.label for variant in SESSRS_VARIANTS},
 }
@@ -36,7 +36,7 @@ def fixed_peers(spec: DatasetSpec) -> list[Peer]:
     return [
         Unrefined(),
         SSAVote(),
-        ObjectMajorityVote(t1=MAJORITY_VOTE_T1),
+        ObjectMajorityVote(t1=MAJORITY_SHARE),
         DenseCRF(num_classes=spec.num_classes),
     ]
 
