@@ -1,7 +1,9 @@
-"""Compare unrefined, per-class pick and joint search, in faithful and improved mode, under a held-out protocol.
+"""Compare unrefined, per-class pick and joint search, in faithful and improved mode, and the label-free object votes
+(Semantic Segment Anything's rule, the majority vote at t = 0.5), held out and in-sample.
 
-Leave one image out (see ``sessrs.compare``). Prints a markdown table (mIoU, its change, OA) and writes the figures
-with per-class IoU, each fold's thresholds and the pooled confusion matrices to ``--out``/comparison.json.
+Held out: leave one image out; in-sample: tuned on every image (see ``sessrs.compare``). Prints a markdown table
+(mIoU and its change under both protocols, OA) and writes the figures with per-class IoU, the pooled confusion
+matrices and each fold's thresholds to ``--out``/comparison.json.
 
 Run:  python SESSRS/benchmarks/compare_modes.py                      # the 10 reference fixture scenes
       python SESSRS/benchmarks/compare_modes.py --pred-dir outputs/demo/loveda/pred \\
@@ -38,10 +40,10 @@ def main() -> None:
     comparison = {**compare_modes(samples, spec, args.out, args.workers), "label": args.label}
     comparison["seconds"] = round(time.perf_counter() - began, 1)
     write_json_atomic(args.out / "comparison.json", comparison)
-    print(f"Held-out (leave one image out) on {len(samples)} {args.label} ({spec.name} classes)\n")
+    print(f"Held out (leave one image out) and in-sample on {len(samples)} {args.label} ({spec.name} classes)\n")
     print(markdown_table(comparison))
     print(
-        f"\n(per-class IoU, each fold's thresholds and the confusion matrices in {args.out / 'comparison.json'}; "
+        f"\n(per-class IoU, the confusion matrices and each fold's thresholds in {args.out / 'comparison.json'}; "
         f"{comparison['seconds']:.0f} s)"
     )
 

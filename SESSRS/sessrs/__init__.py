@@ -30,6 +30,7 @@ from .presets import preset, presets
 from .sweep_engine import ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 from .validate import read_sweep
+from .voting import majority_vote, ssa_vote
 
 __all__ = [
     "APPLY_MAX_OBJECTS",
@@ -45,6 +46,7 @@ __all__ = [
     "apply_thresholds",
     "choose_folder",
     "get_dataset",
+    "majority_vote",
     "objects_from_masks",
     "pick_thresholds",
     "preset",
@@ -52,6 +54,7 @@ __all__ = [
     "read_objects",
     "read_sweep",
     "refine",
+    "ssa_vote",
     "sweep_arrays",
     "sweep_folder",
     "SweepFolder",

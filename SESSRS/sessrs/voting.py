@@ -21,6 +21,8 @@ import numpy as np
 from rscommon.rle import rle_pixels
 
 ClassShares = float | Mapping[int, float]
+MAJORITY_SHARE = 0.5
+"""The share the compared majority vote asks of an object's plurality class (the demo's and the benchmark's)."""
 
 
 def ssa_vote(pred: np.ndarray, objects: Sequence[dict]) -> np.ndarray:
@@ -28,7 +30,7 @@ def ssa_vote(pred: np.ndarray, objects: Sequence[dict]) -> np.ndarray:
     return majority_vote(pred, objects, 0.0)
 
 
-def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = 0.5) -> np.ndarray:
+def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = MAJORITY_SHARE) -> np.ndarray:
     """Paint each object whose plurality predicted class covers more than ``t1`` of it (see module); ``t1 = 0``
     paints every object (:func:`ssa_vote`). ``pred`` is H x W class ids; ``objects`` are validated records
     (``{"rles": {"size", "counts"}, "area"}``, :func:`rscommon.objects.read_objects`). Returns a new map."""
@@ -37,6 +39,8 @@ def majority_vote(pred: np.ndarray, objects: Sequence[dict], t1: ClassShares = 0
     flat_pred = pred.ravel(order="F")  # RLE pixel indices run down the columns
     painted = flat_pred.copy()
     for record in sorted(objects, key=lambda item: item["area"], reverse=True):
+        if tuple(record["rles"]["size"]) != pred.shape:
+            raise ValueError(f"an object of size {record['rles']['size']} on a prediction of shape {pred.shape}")
         pixels = rle_pixels(record["rles"]["counts"], record["rles"]["size"])
         if pixels.size == 0:
             continue

@@ -26,7 +26,7 @@ from pydensecrf.utils import unary_from_labels
 
 from rscommon.files import InputError
 from rscommon.objects import decode_masks
-from sessrs.voting import majority_vote, ssa_vote
+from sessrs.voting import MAJORITY_SHARE, majority_vote, ssa_vote
 
 Thresholds = Mapping[int, float]
 
@@ -80,7 +80,7 @@ class ObjectMajorityVote:
 
     name = "majority_vote"
 
-    def __init__(self, t1: float | Thresholds = 0.5) -> None:
+    def __init__(self, t1: float | Thresholds = MAJORITY_SHARE) -> None:
         self.t1 = t1
 
     def __call__(self, tile: PeerInput) -> np.ndarray:

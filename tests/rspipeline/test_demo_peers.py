@@ -1,5 +1,5 @@
-"""The refinement peers of the demo: majority-vote semantics on tiny synthetic arrays, DenseCRF's output, and the
-common interface."""
+"""The refinement peers of the demo: the object votes (SSA's rule, the thresholded majority vote) on tiny synthetic
+arrays, DenseCRF's output, and the common interface."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rscommon.objects import encode_object
-from rspipeline.peers import DenseCRF, ObjectMajorityVote, PeerInput, Unrefined, run_peers
+from rspipeline.peers import DenseCRF, ObjectMajorityVote, PeerInput, SSAVote, Unrefined, run_peers
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference"
 
@@ -73,6 +73,22 @@ def test_majority_vote_ignores_empty_objects_and_leaves_input_alone() -> None:
     np.testing.assert_array_equal(pred, before)
 
 
+def test_ssa_vote_paints_every_object_whatever_the_share_of_its_plurality() -> None:
+    """Three classes in one object, none above half: SSA's rule paints it with the plurality, the majority vote at
+    0.5 leaves it; a smaller object on it keeps its own vote on the unrefined prediction."""
+    pred = np.zeros((10, 10), np.uint8)
+    pred[:, 4:7], pred[:, 7:] = 1, 2  # class 0: 40 px, class 1: 30 px, class 2: 30 px
+    whole = box(pred.shape, slice(0, 10), slice(0, 10))
+    corner = box(pred.shape, slice(0, 2), slice(6, 10))  # 2 px of class 1, 6 px of class 2
+    tile = tile_of(pred, [whole, corner])
+    expected = np.zeros_like(pred)
+    expected[corner] = 2
+    np.testing.assert_array_equal(SSAVote()(tile), expected)
+    unpainted_whole = pred.copy()
+    unpainted_whole[corner] = 2  # the corner's 6 of 8 is above 0.5
+    np.testing.assert_array_equal(ObjectMajorityVote(t1=0.5)(tile), unpainted_whole)
+
+
 def test_densecrf_output_shape_classes_and_it_follows_colour_edges() -> None:
     """A two-colour image split at column 32 and a prediction whose boundary is off by a few columns: the CRF
     labels must stay in range and move the boundary towards the colour edge."""
@@ -108,9 +124,9 @@ def test_run_peers_gives_every_peer_the_same_tile_under_its_name() -> None:
     pred = halves()
     whole = box(pred.shape, slice(0, 10), slice(0, 10))
     tile = tile_of(pred, [whole])
-    peers = [Unrefined(), ObjectMajorityVote(t1=0.6), DenseCRF(num_classes=3)]
+    peers = [Unrefined(), SSAVote(), ObjectMajorityVote(t1=0.6), DenseCRF(num_classes=3)]
     results = run_peers(peers, tile)
-    assert list(results) == ["unrefined", "majority_vote", "densecrf"]
+    assert list(results) == ["unrefined", "ssa_vote", "majority_vote", "densecrf"]
     np.testing.assert_array_equal(results["unrefined"], pred)
     assert results["unrefined"] is not pred
     assert all(r.shape == pred.shape for r in results.values())

@@ -6,6 +6,7 @@ run with the same seed gives the same figures."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
@@ -25,6 +26,8 @@ SPEC = get_dataset("Urban")
 FIGURES = ("OA", "mIoU", "mF1", "mPA")
 # Each SESSRS row and the folder of its outputs under a fold: the per-class pick, the joint search, improved mode.
 SESSRS_ROWS = {"sessrs": ".", "sessrs_joint": "joint", "sessrs_improved": "improved"}
+# The peers that tune nothing, in the tables' order: SSA's rule and the thresholded majority vote beside DenseCRF.
+FIXED_PEERS = ("unrefined", "ssa_vote", "majority_vote", "densecrf")
 STAGES = ("tiles", "train", "predict", "objects", "SESSRS", "peers", "panels")
 # Keys whose values differ between two runs of the same demo by nature: clocks and the output folder.
 RUN_SPECIFIC = {"generated_utc", "wall_time_s", "timings_s"}
@@ -108,13 +111,13 @@ def test_report_html_parses_and_every_image_exists(demo: Path) -> None:
     assert {f"panels/loveda_{t}.png" for t in group["tiles"]} <= set(parser.sources)
     assert len(group["heatmaps"]) == 7 and all(h["image"] in parser.sources for h in group["heatmaps"])
     assert "regions" in report["object_source"] and "NOT SAM" in report["object_source"]
-    html = (demo / "report.html").read_text(encoding="utf-8")
-    assert html.index("Objects") < html.index('class="headline"') < html.index("Details")
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    assert text.index("Objects") < text.index('class="headline"') < text.index("Details")
     labels = {row["method"]: row["label"] for row in group["headline"]}
     for protocol in group["protocols"]:
         for row in protocol["rows"]:
-            assert f'<th colspan="2">{labels[row["peer"]]}</th>' in html
-            assert f"{row['mIoU']:.2f}" in html and f"{row['OA']:.2f}" in html
+            assert f'<th colspan="2">{html.escape(labels[row["peer"]])}</th>' in text
+            assert f"{row['mIoU']:.2f}" in text and f"{row['OA']:.2f}" in text
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium not found on PATH (Debian: apt-get install chromium)")
@@ -122,7 +125,7 @@ def test_report_reads_in_a_real_browser(demo: Path) -> None:
     """No console error, every heatmap and panel displayed, the headline figures those of report.json."""
     state = check_report_in_browser(demo / "report.html", find_chromium())
     assert len(state["images"]) == 7 + 2
-    assert len(state["figures"]) == 6 * 2 * 2
+    assert len(state["figures"]) == len(FIXED_PEERS + tuple(SESSRS_ROWS)) * 2 * 2
 
 
 def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
@@ -131,7 +134,7 @@ def test_report_json_figures_equal_metrics_json(demo: Path) -> None:
     assert [p["key"] for p in group["protocols"]] == ["reference", "held_out"]
     for protocol in ("reference", "held_out"):
         rows = rows_by_peer(group, protocol)
-        assert list(rows) == ["unrefined", "majority_vote", "densecrf", *SESSRS_ROWS]
+        assert list(rows) == [*FIXED_PEERS, *SESSRS_ROWS]
         for peer, row in rows.items():
             stored = {k: v for k, v in metrics[protocol][peer].items() if k != "confusion_matrix"}
             assert row == stored
@@ -153,6 +156,8 @@ def test_metrics_json_matches_written_label_maps(demo: Path) -> None:
 
     for protocol, peer in (
         ("reference", "unrefined"),
+        ("reference", "ssa_vote"),
+        ("reference", "majority_vote"),
         ("reference", "densecrf"),
         ("reference", "sessrs"),
         ("held_out", "sessrs"),
@@ -197,7 +202,7 @@ def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> N
         c for c in SPEC.classes if any(c in fold["modify"] for fold in held_out["folds"])
     ]
     reference, held = rows_by_peer(group, "reference"), rows_by_peer(group, "held_out")
-    for peer in ("unrefined", "majority_vote", "densecrf"):
+    for peer in FIXED_PEERS:
         assert reference[peer] == held[peer]
 
 

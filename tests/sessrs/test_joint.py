@@ -234,36 +234,46 @@ def test_scripts_sweep_a_grid_in_improved_mode_and_search_jointly_on_the_tune_im
 
 
 def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_others(random_scenes, tmp_path):
+    from rscommon.objects import read_objects
     from sessrs.compare import METHODS, compare_modes, markdown_table
+    from sessrs.voting import majority_vote, ssa_vote
 
-    comparison = compare_modes(random_scenes[:4], URBAN, tmp_path, workers=1)
-    assert [(r["method"], r["mode"]) for r in comparison["rows"]] == [
+    chosen = random_scenes[:4]
+    comparison = compare_modes(chosen, URBAN, tmp_path, workers=1)
+    rows = {(r["method"], r["mode"]): r for r in comparison["rows"]}
+    assert list(rows) == [
         ("unrefined", "-"),
+        ("SSA's vote", "-"),
+        ("majority vote (t=0.5)", "-"),
         ("per-class pick", "faithful"),
         ("per-class pick", "improved"),
         ("joint search", "faithful"),
         ("joint search", "improved"),
     ]
-    scenes = {s.stem: load_prepared(s, URBAN) for s in random_scenes[:4]}
-    truths = {s.stem: load_ground_truth(s, URBAN, scenes[s.stem].shape) for s in random_scenes[:4]}
+    scenes = {s.stem: load_prepared(s, URBAN) for s in chosen}
+    truths = {s.stem: load_ground_truth(s, URBAN, scenes[s.stem].shape) for s in chosen}
+
+    def pooled(maps: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(confusion_matrix(truths[stem], refined, URBAN.num_classes) for stem, refined in maps.items())
+
+    def refined(stem: str, thresholds: dict, mode: str) -> np.ndarray:
+        return applied(scenes[stem], settings_from(Thresholds.from_json(thresholds), URBAN.num_classes), MODES[mode])
+
     for mode in MODES:
         folds = comparison["folds"][mode]
         assert [f["held_out"] for f in folds] == list(scenes)
         for method, key in zip(METHODS[1:], ("pick", "joint")):
-            expected = sum(
-                confusion_matrix(
-                    truths[f["held_out"]],
-                    applied(
-                        scenes[f["held_out"]],
-                        settings_from(Thresholds.from_json(f[key]), URBAN.num_classes),
-                        MODES[mode],
-                    ),
-                    URBAN.num_classes,
-                )
-                for f in folds
-            )
-            assert np.array_equal(comparison["matrices"][mode][method], expected)
-    assert markdown_table(comparison).count("\n") == 6
+            held_out = pooled({f["held_out"]: refined(f["held_out"], f[key], mode) for f in folds})
+            in_sample = pooled({stem: refined(stem, comparison["in_sample"][mode][key], mode) for stem in scenes})
+            assert np.array_equal(rows[method, mode]["held_out"]["confusion_matrix"], held_out)
+            assert np.array_equal(rows[method, mode]["in_sample"]["confusion_matrix"], in_sample)
+    for label, vote in (("SSA's vote", ssa_vote), ("majority vote (t=0.5)", lambda p, o: majority_vote(p, o, 0.5))):
+        expected = pooled(
+            {s.stem: vote(scenes[s.stem].pred, read_objects(s.sam, scenes[s.stem].shape)) for s in chosen}
+        )
+        for protocol in ("held_out", "in_sample"):
+            assert np.array_equal(rows[label, "-"][protocol]["confusion_matrix"], expected)
+    assert markdown_table(comparison).count("\n") == 8
 
 
 @pytest.mark.parametrize("values", [["0.5", "1.5"], ["0.5", "0.5"], ["0"]])

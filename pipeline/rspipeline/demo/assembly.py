@@ -11,11 +11,12 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.labels import read_label_png
 from rspipeline.report import HEADLINE_FIGURES, heatmap_from_sweep, save_tile_panel
+from sessrs.voting import MAJORITY_SHARE
 
 from .objects import ObjectChoice
 from .protocols import PROTOCOLS
 from .samples import SampleSet, Workspace
-from .scores import MAJORITY_VOTE_T1, METHOD_LABELS, load_tile, scores_row
+from .scores import METHOD_LABELS, load_tile, scores_row
 from .settings import DemoSettings
 
 
@@ -115,8 +116,10 @@ def model_description(settings: DemoSettings, reused: bool) -> tuple[str, str]:
 def details_notes(settings: DemoSettings) -> list[str]:
     """How the methods were run and how to read the figures."""
     notes = [
-        f"Methods: object majority vote paints an object with its majority class when that class covers more than "
-        f"{MAJORITY_VOTE_T1} of it (larger objects first); DenseCRF (pydensecrf2) uses the prediction as a "
+        f"Methods: SSA's rule (Semantic Segment Anything's own inference, no threshold and no labels) paints every "
+        f"object, largest first, with the class the unrefined prediction gives most of its pixels, so smaller objects "
+        f"paint over larger ones; majority vote (t={MAJORITY_SHARE}) does the same but paints an object only when "
+        f"that class covers more than {MAJORITY_SHARE} of it; DenseCRF (pydensecrf2) uses the prediction as a "
         f"0.7-confidence unary with the default Gaussian and bilateral terms. SESSRS per-class pick: the thresholds "
         f"picked per class from the t1 x t2 sweep, as the reference does; joint search: all classes' thresholds "
         f"searched together on the tuning tiles, starting from that pick (get_best_t1_t2.py --search joint); "

@@ -43,8 +43,8 @@ PROTOCOLS = {
             "held_out",
             "Held-out protocol (leave one tile out)",
             "Each tile is refined with thresholds swept and picked on the other tiles of its set only; the "
-            "per-tile confusion matrices are pooled. Unrefined, majority vote and DenseCRF tune nothing, so "
-            "their rows equal the reference protocol's.",
+            "per-tile confusion matrices are pooled. Unrefined, SSA's rule, majority vote and DenseCRF tune "
+            "nothing, so their rows equal the reference protocol's.",
         ),
     )
 }

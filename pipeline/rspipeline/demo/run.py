@@ -92,7 +92,7 @@ def run_set(
         make_objects(work, objects, console)
     with console.stage(f"{key}-sessrs", f"{key}: SESSRS sweep, pick or search, apply per fold"):
         sessrs = tune_sessrs(tiles, work, spec, settings, console)
-    with console.stage(f"{key}-peers", f"{key}: peers (majority vote, DenseCRF)"):
+    with console.stage(f"{key}-peers", f"{key}: peers (SSA's rule, majority vote, DenseCRF)"):
         fixed = {
             peer: pooled(per_tile)
             for peer, per_tile in evaluate_peers(fixed_peers(spec), console.progress(tiles), work, spec).items()

@@ -13,15 +13,16 @@ from rscommon.images import read_rgb
 from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.objects import read_objects
-from rspipeline.peers import DenseCRF, ObjectMajorityVote, Peer, PeerInput, Unrefined, run_peers
+from rspipeline.peers import DenseCRF, ObjectMajorityVote, Peer, PeerInput, SSAVote, Unrefined, run_peers
+from sessrs.voting import MAJORITY_SHARE
 
 from .protocols import SESSRS_VARIANTS
 from .samples import Workspace
 
-MAJORITY_VOTE_T1 = 0.5
 METHOD_LABELS = {
     "unrefined": "unrefined",
-    "majority_vote": "object majority vote",
+    "ssa_vote": "SSA's rule (object vote)",
+    "majority_vote": f"majority vote (t={MAJORITY_SHARE})",
     "densecrf": "DenseCRF",
     **{variant.key: variant.label for variant in SESSRS_VARIANTS},
 }
@@ -32,7 +33,12 @@ Matrices = dict[str, np.ndarray]
 
 def fixed_peers(spec: DatasetSpec) -> list[Peer]:
     """The peers that tune nothing on the tiles: the same in every protocol and fold."""
-    return [Unrefined(), ObjectMajorityVote(t1=MAJORITY_VOTE_T1), DenseCRF(num_classes=spec.num_classes)]
+    return [
+        Unrefined(),
+        SSAVote(),
+        ObjectMajorityVote(t1=MAJORITY_SHARE),
+        DenseCRF(num_classes=spec.num_classes),
+    ]
 
 
 def load_tile(work: Workspace, name: str, spec: DatasetSpec) -> tuple[PeerInput, np.ndarray]:
