@@ -18,7 +18,7 @@ from sessrs.modes import RefineOptions
 from sessrs.presets import read_preset, thresholds_from_argument
 from sessrs.steps import refine_prepared
 from sessrs.sweep_engine import REFERENCE_GRID
-from sessrs.thresholds import APPLY_MAX_OBJECTS, Application
+from sessrs.thresholds import APPLY_MAX_OBJECTS, Application, applied_with
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "tests" / "fixtures" / "sessrs_reference" / "scenes"
@@ -135,3 +135,14 @@ def test_bad_apply_only_arguments_are_one_line(split, tmp_path, capsys):
     with pytest.raises(SystemExit):
         get_best_t1_t2.parse_args(apply_only(split, f"preset:{NAME}", out, "--sweep", "sweep.json"))
     assert "not with --sweep, -d, --search, --select or --method" in capsys.readouterr().err
+
+
+def test_a_preset_records_how_it_is_applied_and_refuses_another_mode() -> None:
+    """The shipped preset is the reference's faithful pick applied with 5 objects: that is what applying it uses,
+    and another mode or limit is refused in one line, as for any best.json that records them."""
+    thresholds = sessrs.preset(NAME)
+    assert applied_with(thresholds, "Urban", None, None) == (RefineOptions.faithful(), 5)
+    with pytest.raises(InputError, match="tuned in faithful mode, applied in improved mode"):
+        applied_with(thresholds, "Urban", RefineOptions.improved(), None)
+    with pytest.raises(InputError, match="tuned with max_objects 5, applied with 10"):
+        applied_with(thresholds, "Urban", None, 10)
