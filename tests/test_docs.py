@@ -232,11 +232,15 @@ def parse_verdicts(script: Path, commands: Sequence[DocumentedCommand]) -> dict:
     return json.loads(result.stdout)
 
 
-def command_problems(scripts: dict[Path, list[DocumentedCommand]]) -> list[str]:
+def all_verdicts(scripts: dict[Path, Sequence[DocumentedCommand]]) -> dict[Path, dict]:
+    """:func:`parse_verdicts` of every script, a few at a time."""
+    with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
+        return dict(zip(scripts, pool.map(lambda item: parse_verdicts(*item), scripts.items())))
+
+
+def command_problems(scripts: dict[Path, list[DocumentedCommand]], verdicts: dict[Path, dict]) -> list[str]:
     """Documented command lines their script's parser refuses (unknown or missing options, wrong choices), and
     scripts that do not answer ``--help``."""
-    with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
-        verdicts = dict(zip(scripts, pool.map(lambda item: parse_verdicts(*item), scripts.items())))
     problems = []
     for script, commands in scripts.items():
         (help_code, help_error), *results = verdicts[script]["results"]
@@ -329,25 +333,33 @@ def option_problems(named: Sequence[NamedOption], options: dict[Path, set[str]])
     ]
 
 
-def test_every_documented_command_line_parses() -> None:
-    """Each documented script answers ``--help``, and its parser accepts every command line the documents write."""
+@pytest.fixture(scope="module")
+def documented() -> tuple[dict[Path, list[DocumentedCommand]], list[NamedOption], dict[Path, dict]]:
+    """The documented command lines, the options named in prose, and the verdicts of every script either names
+    (each script's parser run once for both tests)."""
     scripts = documented_commands()
+    named = [item for doc in markdown_files() for item in named_options(doc)]
+    every = {**{script: [] for item in named for script in item.scripts}, **scripts}
+    return scripts, named, all_verdicts(every)
+
+
+def test_every_documented_command_line_parses(documented) -> None:
+    """Each documented script answers ``--help``, and its parser accepts every command line the documents write."""
+    scripts, _, verdicts = documented
     missing = [f"{cmds[0].origin}: {script} does not exist" for script, cmds in scripts.items() if not script.is_file()]
     assert not missing, "documents run scripts that are not there:\n" + "\n".join(missing)
     outside = [f"{cmds[0].origin}: {script}" for script, cmds in scripts.items() if _relative(script) is None]
     assert not outside, "documents run scripts outside the repository:\n" + "\n".join(outside)
     assert len(scripts) >= 10, f"only {len(scripts)} scripts found in the documents: is the parsing broken?"
-    problems = command_problems(scripts)
+    problems = command_problems(scripts, verdicts)
     assert not problems, "documented command lines that do not parse:\n" + "\n".join(problems)
 
 
-def test_every_option_named_in_prose_exists() -> None:
+def test_every_option_named_in_prose_exists(documented) -> None:
     """An option a document names (`--name`) is defined by one of the scripts that document runs or names."""
-    named = [item for doc in markdown_files() for item in named_options(doc)]
+    _, named, verdicts = documented
     assert len(named) >= 50, f"only {len(named)} options found in the documents' prose: is the parsing broken?"
-    scripts = sorted({script for item in named for script in item.scripts})
-    with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
-        options = dict(zip(scripts, pool.map(lambda script: set(parse_verdicts(script, [])["options"]), scripts)))
+    options = {script: set(verdict["options"]) for script, verdict in verdicts.items()}
     problems = option_problems(named, options)
     assert not problems, "options the documents name that their scripts do not have:\n" + "\n".join(problems)
 
@@ -369,7 +381,7 @@ def test_the_checks_catch_a_documented_option_that_does_not_exist(tmp_path: Path
         ("-n", "2"),
         ("jointly", "..."),
     ]
-    problems = command_problems(commands)
+    problems = command_problems(commands, all_verdicts(commands))
     assert len(problems) == 2, problems
     assert "unrecognized arguments: --no-such-flag 3" in problems[0]
     assert "invalid choice: 'jointly'" in problems[1]

@@ -1,9 +1,11 @@
-"""Draw the scene command's output for docs/scenes.md: a scene with a nodata border, refined, as a GIS shows it.
+"""Draw the scene command's output for docs/scenes.md: an orthophoto with a nodata collar, refined, as a GIS
+shows it.
 
-The embedded 512 x 512 Potsdam tile becomes a GeoTIFF (EPSG:32633, 5 cm pixels) whose left 260 columns are
-declared nodata (value 0); its prediction is the true labels coarsened 8 times. The scene command refines it
-with the weight-free ``regions`` objects (tile 256, overlap 32) into a COG and a GeoPackage, and the picture shows
-the image beside the refined classes in the dataset's palette, nodata transparent, each polygon outlined.
+The embedded 512 x 512 Potsdam tile becomes a GeoTIFF (EPSG:32633, 5 cm pixels) with an irregular collar declared
+nodata (value 0), as an orthophoto's footprint has one: a wavy left edge, a cut corner and a hole. Its prediction
+is the true labels coarsened 8 times. The scene command refines it with the weight-free ``regions`` objects (tile
+256, overlap 32) into a COG and a GeoPackage, and the picture shows the image beside the refined classes in the
+dataset's palette, nodata transparent, each polygon outlined.
 
 Run: python pipeline/benchmarks/scene_picture.py [--out docs/scenes_example.png] [--keep DIR]
 """
@@ -42,20 +44,30 @@ PROFILE = {
     "width": 512,
     "height": 512,
 }
-BORDER = 260
 NODATA_GREY = "#c8c8c8"
 THRESHOLDS = {"t1": {str(c): 0.5 for c in range(6)}, "t2": {str(c): 0.5 for c in range(6)}, "modify": [1, 0, 3, 2]}
 
 
-def bordered_scene(folder: Path) -> tuple[Path, Path, Path]:
-    """The Potsdam tile with a declared nodata border, its coarse prediction and the thresholds."""
+def collar(height: int, width: int) -> np.ndarray:
+    """Which pixels hold data: right of a wavy edge (about a third of the width in), below a cut top-right corner,
+    outside an elliptic hole."""
+    rows, columns = np.mgrid[:height, :width]
+    edge = width / 3 + 40 * np.sin(rows / height * 3 * np.pi) + 15 * np.sin(rows / 17.0)
+    corner = columns - (width - 140) > rows
+    hole = ((rows - 0.7 * height) / 45) ** 2 + ((columns - 0.72 * width) / 60) ** 2 < 1
+    return (columns > edge) & ~corner & ~hole
+
+
+def collared_scene(folder: Path) -> tuple[Path, Path, Path]:
+    """The Potsdam tile with a declared nodata collar, its coarse prediction and the thresholds."""
     rgb = read_rgb(f"{POTSDAM_TILE}RGB.png").transpose(2, 0, 1).copy()
-    rgb[:, :, :BORDER] = 0
-    rgb[:, :, BORDER:][rgb[:, :, BORDER:] == 0] = 1  # a black pixel with data is not nodata
+    data = collar(*rgb.shape[1:])
+    rgb[(rgb == 0) & data] = 1  # a black pixel with data is not nodata
+    rgb[:, ~data] = 0
     labels = read_label_png(f"{POTSDAM_TILE}label_mmseg.png")
     classes = np.where(labels == 0, 5, labels - 1).astype(np.uint8)  # boundary -> clutter
     pred = np.repeat(np.repeat(classes[4::8, 4::8], 8, 0), 8, 1)
-    image, prediction, thresholds = folder / "bordered.tif", folder / "pred.tif", folder / "best.json"
+    image, prediction, thresholds = folder / "collared.tif", folder / "pred.tif", folder / "best.json"
     with rasterio.open(image, "w", count=3, dtype="uint8", nodata=0, **PROFILE) as dataset:
         dataset.write(rgb)
     with rasterio.open(prediction, "w", count=1, dtype="uint8", **PROFILE) as dataset:
@@ -80,7 +92,7 @@ def draw(image: Path, refined: Path, vector: Path, path: Path) -> None:
     _, _, geometry, _ = pyogrio.raw.read(vector, layer="classes")
     figure, axes = plt.subplots(1, 2, figsize=(10, 5.4))
     axes[0].imshow(shown, extent=extent)
-    axes[0].set_title("image (nodata border declared)")
+    axes[0].set_title("image (nodata collar declared)")
     axes[1].set_facecolor(NODATA_GREY)  # seen through the transparent nodata (the palette's ImSurf is white)
     axes[1].imshow(coloured.astype(np.uint8), extent=extent)
     for polygon in from_wkb(geometry):
@@ -108,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        image, prediction, thresholds = bordered_scene(folder)
+        image, prediction, thresholds = collared_scene(folder)
         refined, vector = folder / "out.tif", folder / "out.gpkg"
         status = run_main(
             scene_main,

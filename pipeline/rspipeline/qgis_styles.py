@@ -40,6 +40,13 @@ _STYLE_COLUMNS = {
 }
 
 
+def is_own_raster_style(path: Path) -> bool:
+    """Whether the scene command may write ``path``: no file there yet, or one it wrote (a user's style is kept)."""
+    if not path.exists():
+        return True
+    return RASTER_STYLE_MARK in path.read_text(encoding="utf-8", errors="replace")
+
+
 def _document(root: ElementTree.Element) -> str:
     ElementTree.indent(root)
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ElementTree.tostring(root, "unicode") + "\n"
@@ -49,10 +56,15 @@ def _hex(colour: tuple[int, int, int]) -> str:
     return "#" + "".join(f"{channel:02x}" for channel in colour)
 
 
+RASTER_STYLE_MARK = "written by pipeline/sessrs_scene.py"
+"""The comment that marks a ``.qml`` as the scene command's own: any other style beside the raster is a user's."""
+
+
 def raster_qml(spec: DatasetSpec) -> str:
     """A paletted renderer of band 1 with one entry per class of ``spec`` (its colour, its name); the nodata
-    value is left out of the palette and drawn transparent."""
+    value is left out of the palette and drawn transparent. It carries :data:`RASTER_STYLE_MARK`."""
     root = ElementTree.Element("qgis", version=_QGIS_VERSION, styleCategories="AllStyleCategories")
+    root.append(ElementTree.Comment(f" {RASTER_STYLE_MARK}; replace this file to keep a style of your own "))
     pipe = ElementTree.SubElement(root, "pipe")
     renderer = ElementTree.SubElement(
         pipe, "rasterrenderer", type="paletted", band="1", opacity="1", alphaBand="-1", nodataColor=""

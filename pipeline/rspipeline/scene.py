@@ -39,6 +39,7 @@ from sessrs import RefineOptions, Thresholds
 from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
 from sessrs.thresholds import applied_with
 
+from .qgis_styles import is_own_raster_style
 from .raster import (
     DECLARED,
     GDAL_OPTIONS,
@@ -176,6 +177,8 @@ def check_outputs(run: SceneRun, inputs: dict) -> None:
                 raise InputError(f"{path}: is the {name} input; choose another output name")
     if run.vector is not None:
         check_vector_target(run.vector)
+    if not is_own_raster_style(run.out.with_suffix(".qml")):
+        print(f"{run.out.with_suffix('.qml')}: a style of yours, kept as it is (the raster's own is not written)")
     check_output_folder(run.parts, {}, "--parts-dir")
 
 

@@ -35,7 +35,7 @@ from rscommon.provenance import digest
 from sessrs import Thresholds
 from sessrs.modes import FAITHFUL
 
-from .qgis_styles import raster_qml
+from .qgis_styles import is_own_raster_style, raster_qml
 
 NODATA = 255
 OUTPUT_BLOCK = 256
@@ -88,7 +88,7 @@ def write_class_cog(
     out: Path, grid, spec: DatasetSpec, windows: Iterable[tuple[Window, np.ndarray]], tags: Mapping[str, str]
 ) -> None:
     """Write the class strips into the COG ``out`` with its categories, attribute table and dataset ``tags``, and
-    its QGIS style ``OUT.qml``, each atomically."""
+    its QGIS style ``OUT.qml`` (unless a style of the user's is there), each atomically."""
     temporary, staged = out.with_name(f".{out.name}.strips.tif"), out.with_name(f".{out.name}.tmp")
     try:
         with create_class_raster(temporary, grid, spec) as raster:
@@ -99,7 +99,8 @@ def write_class_cog(
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             rasterio.shutil.copy(temporary, staged, driver="COG", **COG_OPTIONS)
         write_text_atomic(out.with_name(out.name + ".aux.xml"), aux_xml(spec))
-        write_text_atomic(out.with_suffix(".qml"), raster_qml(spec))
+        if is_own_raster_style(out.with_suffix(".qml")):
+            write_text_atomic(out.with_suffix(".qml"), raster_qml(spec))
         os.replace(staged, out)
     finally:
         temporary.unlink(missing_ok=True)

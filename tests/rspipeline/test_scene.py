@@ -156,6 +156,25 @@ def test_nothing_to_refine_gives_the_prediction_exactly_with_its_grid_and_palett
     ]
 
 
+def test_a_style_of_the_users_beside_the_output_is_kept_and_the_commands_own_is_rewritten(
+    scene, tmp_path: Path, capsys
+) -> None:
+    """OUT.qml is the command's only while it carries its mark: a user's style there survives every run."""
+    out = tmp_path / "styled.tif"
+    assert run_main(main, scene_args(scene, out, "nothing.json")) == 0
+    own = out.with_suffix(".qml").read_text()
+    assert "written by pipeline/sessrs_scene.py" in own
+    out.with_suffix(".qml").write_text(own.replace("Building", "Roofs"))  # an edit that keeps the mark: rewritten
+    assert run_main(main, scene_args(scene, out, "nothing.json")) == 0
+    assert out.with_suffix(".qml").read_text() == own
+    mine = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis><pipe/></qgis>\n"
+    out.with_suffix(".qml").write_text(mine)
+    capsys.readouterr()
+    assert run_main(main, scene_args(scene, out, "nothing.json")) == 0
+    assert out.with_suffix(".qml").read_text() == mine
+    assert "a style of yours, kept as it is" in capsys.readouterr().out
+
+
 def test_every_change_is_a_whole_change_of_one_tiles_refinement(scene, refined) -> None:
     """Each output pixel is the prediction or the class one covering tile's own refinement gave it; the changes
     are joined along objects, so a pixel may come from a tile whose core it is not in."""
