@@ -21,7 +21,7 @@ demo: $(STAMP)
 # The suite runs in one worker process per core (pytest-xdist), a test file's tests in one worker (their module
 # fixtures, such as a loopback cluster, start once), and ends with its 15 slowest tests.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 3 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
