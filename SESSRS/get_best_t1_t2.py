@@ -37,8 +37,8 @@ from sessrs.choose import (
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions
-from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
-from sessrs.thresholds import APPLY_MAX_OBJECTS, applied_with
+from sessrs.presets import PRESET_PREFIX, thresholds_to_apply
+from sessrs.thresholds import APPLY_MAX_OBJECTS
 from sessrs.validate import check_held_out, read_sweep
 
 
@@ -216,14 +216,7 @@ def explicit_samples(args: argparse.Namespace) -> tuple[list[Sample], list[Sampl
 def run_apply_only(args: argparse.Namespace) -> None:
     """Apply thresholds chosen elsewhere (a preset or a best.json), saying what a preset was tuned for."""
     spec = get_dataset(args.dataset)
-    thresholds, message = thresholds_from_argument(args.thresholds, spec)
-    options, max_objects = applied_with(
-        thresholds,
-        spec.name,
-        None if args.mode is None else RefineOptions.for_mode(args.mode),
-        args.max_objects,
-        args.thresholds,
-    )
+    thresholds, message, options, max_objects = thresholds_to_apply(args.thresholds, spec, args.mode, args.max_objects)
     settings = replace(args.choice, options=options, max_objects=max_objects)
     if message is not None:
         print(message)

@@ -18,7 +18,8 @@ from typing import Any
 from rscommon.datasets import DatasetSpec, get_dataset
 from rscommon.files import InputError
 
-from .thresholds import Thresholds
+from .modes import RefineOptions
+from .thresholds import Thresholds, applied_with
 
 PRESET_PREFIX = "preset:"
 """How a command-line argument names a preset instead of a ``best.json`` path."""
@@ -88,3 +89,16 @@ def thresholds_from_argument(value: str, dataset: DatasetSpec | str) -> tuple[Th
     if preset.dataset != spec.name:
         raise InputError(f"preset {preset.name} was tuned for {preset.dataset}, not {spec.name}")
     return preset.thresholds, preset.message()
+
+
+def thresholds_to_apply(
+    value: str, dataset: DatasetSpec | str, mode: str | None, max_objects: int | None
+) -> tuple[Thresholds, str | None, RefineOptions, int]:
+    """:func:`thresholds_from_argument` with the options and object limit to apply them with: those their record
+    gives, a ``mode`` / ``max_objects`` asked for on the command line (``None``: not asked), or one
+    :class:`InputError` line when the two disagree (:func:`sessrs.thresholds.applied_with`)."""
+    spec = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    thresholds, message = thresholds_from_argument(value, spec)
+    asked = None if mode is None else RefineOptions.for_mode(mode)
+    options, limit = applied_with(thresholds, spec.name, asked, max_objects, value)
+    return thresholds, message, options, limit

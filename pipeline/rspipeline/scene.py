@@ -36,8 +36,7 @@ from rscommon.parallel import Execution, check_scheduler, each_job
 from rscommon.provenance import fingerprint
 from sam_objects import SourceRecipe
 from sessrs import RefineOptions, Thresholds
-from sessrs.presets import PRESET_PREFIX, thresholds_from_argument
-from sessrs.thresholds import applied_with
+from sessrs.presets import PRESET_PREFIX, thresholds_to_apply
 
 from .qgis_styles import is_own_raster_style
 from .raster import (
@@ -196,13 +195,8 @@ def prepare(run: SceneRun) -> Plan:
     spec = get_dataset(run.dataset)
     if (run.pred is None) == (run.prediction is None):
         raise InputError("give the prediction either as --pred RASTER or as --config CONFIG")
-    thresholds, message = thresholds_from_argument(str(run.thresholds), spec)
-    options, max_objects = applied_with(
-        thresholds,
-        spec.name,
-        None if run.mode is None else RefineOptions.for_mode(run.mode),
-        run.max_objects,
-        run.thresholds,
+    thresholds, message, options, max_objects = thresholds_to_apply(
+        str(run.thresholds), spec, run.mode, run.max_objects
     )
     tuned = tuned_changes(run.thresholds, spec)
     inputs = {
