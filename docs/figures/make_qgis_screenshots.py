@@ -150,17 +150,10 @@ def main() -> int:
     args = parse_args()
     sys.path.insert(0, str(ROOT / "qgis_plugin"))
     from qgis.core import QgsApplication, QgsPalettedRasterRenderer, QgsProject, QgsRasterLayer
+    from sessrs_processing.headless import start_headless
 
-    application = QgsApplication([], True)
-    application.initQgis()
-    sys.path.append(str(Path(QgsApplication.pkgDataPath()) / "python" / "plugins"))  # Processing's own plugin
+    application, plugin = start_headless(gui=True)
     import processing
-    from processing.core.Processing import Processing
-    from sessrs_processing import classFactory
-
-    Processing.initialize()
-    plugin = classFactory(None)
-    plugin.initProcessing()
 
     work = Path(tempfile.mkdtemp(prefix="qgis_screenshots_"))
     scene_path, pred_path, classes = make_scene(work)

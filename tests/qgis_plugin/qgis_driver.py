@@ -166,16 +166,9 @@ def main() -> None:
     """Run every job of the job file in one QGIS session (each with its environment variables), results by name."""
     jobs = json.loads(Path(sys.argv[1]).read_text())
     sys.path.insert(0, jobs["plugin"])
-    application = QgsApplication([], False)
-    application.initQgis()
-    sys.path.append(str(Path(QgsApplication.pkgDataPath()) / "python" / "plugins"))  # Processing's own plugin
-    from processing.core.Processing import Processing
+    from sessrs_processing.headless import start_headless
 
-    Processing.initialize()
-    from sessrs_processing import classFactory
-
-    plugin = classFactory(None)
-    plugin.initProcessing()
+    application, plugin = start_headless()
     outcomes = {}
     for name, job in jobs["jobs"].items():
         saved = dict(os.environ)
