@@ -13,7 +13,6 @@ Apply only:      python get_best_t1_t2.py --thresholds preset:NAME|best.json --p
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -21,24 +20,14 @@ from pathlib import Path
 from reference_layout import GT_FOLDERS, dataset_results, model_results
 from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
-from rscommon.files import InputError, write_json_atomic
+from rscommon.files import write_json_atomic
 from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
-from sessrs.choose import (
-    METHOD_CHOICES,
-    METHOD_RECORD,
-    SEARCHES,
-    SELECTIONS,
-    Choice,
-    ChoiceSettings,
-    apply_given,
-    choose_and_apply,
-)
+from sessrs.choice_cli import add_choice_arguments, choice_settings_from
+from sessrs.choose import METHOD_RECORD, Choice, apply_given, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
-from sessrs.modes import MODES, RefineOptions
 from sessrs.presets import PRESET_PREFIX, thresholds_to_apply
-from sessrs.thresholds import APPLY_MAX_OBJECTS
 from sessrs.validate import check_held_out, read_sweep
 
 
@@ -52,63 +41,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     explicit.add_argument("--sweep", help="a sweep.json written by sessrs_t1_t2.py")
     explicit.add_argument("--pred-dir")
     explicit.add_argument("--sam-dir")
-    explicit.add_argument("--gt-dir", help="ground truth; without it images are refined but not scored")
+    explicit.add_argument(
+        "--gt-dir",
+        help="ground truth (needed by --search joint, --select cv and --method auto); without it images are "
+        "refined but not scored",
+    )
     explicit.add_argument("--dataset", choices=sorted(DATASETS))
     explicit.add_argument("--out", help="output folder: best.json, metrics.json/.txt, se_mask/")
-    explicit.add_argument("--split", help='JSON {"tune": [...], "eval": [...]}: refine and report the eval images')
-    parser.add_argument(
-        "-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all' (0.99)"
+    explicit.add_argument(
+        "--split",
+        help='JSON {"tune": [...], "eval": [...]}: choose on the tune images, refine and report the eval ones',
     )
-    parser.add_argument(
-        "--max-objects",
-        type=int,
-        help=f"a list of two or more candidates this long or longer is not used (the reference applies with "
-        f"{APPLY_MAX_OBJECTS}; with --thresholds: the limit its best.json records)",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=MODES,
-        help="faithful: the reference, quirks included (default); improved: every quirk fixed, each also a switch "
-        "of sessrs.RefineOptions (docs/algorithm.md lists them); the sweep's mode (with --thresholds: the mode "
-        "its best.json records)",
-    )
-    parser.add_argument(
-        "--search",
-        choices=SEARCHES,
-        default="pick",
-        help="pick: each class's best sweep row (the reference); joint: from there, every class's "
-        "t1/t2 and its membership in modify together, by coordinate descent on the mIoU of the "
-        "full application (needs --gt-dir; with --split it searches on the tune images)",
-    )
-    parser.add_argument(
-        "--memory-limit",
-        type=float,
-        metavar="GB",
-        help="with --search joint: gigabytes its processes may hold together (default: a twelfth of "
-        "this machine's memory); images beyond it wait on disk between steps",
-    )
-    parser.add_argument(
-        "--select",
-        choices=SELECTIONS,
-        default="all",
-        help="all: refine every class of the pick's modify (the reference); cv: only the classes whose "
-        "gain holds out, K-fold over the tune images (needs --gt-dir and the sweep's parts/; "
-        "writes selection.json; not with --search joint)",
-    )
-    parser.add_argument(
-        "--method",
-        choices=METHOD_CHOICES,
-        default="thresholds",
-        help="thresholds: apply the chosen thresholds (the reference); auto: apply whichever of the chosen "
-        "thresholds, no refinement, the majority vote and SSA's vote has the best mIoU held out, K-fold over the "
-        "tune images (needs --gt-dir and the sweep's parts/; writes method_choice.json; not with --select cv; "
-        "docs/object-quality.md)",
-    )
-    parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection or --method auto (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds and its bootstrap")
+    add_choice_arguments(parser)
     parser.add_argument(
         "--thresholds",
-        help=f"apply these thresholds without a sweep: {PRESET_PREFIX}NAME (a published preset) or a best.json",
+        help=f"apply these thresholds without a sweep: {PRESET_PREFIX}NAME (a published preset) or a best.json "
+        "(--mode and --max-objects then default to what it records)",
     )
     parser.add_argument("-n", "--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
@@ -136,19 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--thresholds needs --pred-dir --sam-dir --dataset --out")
     elif args.reference_dataset is None and not all([args.sweep, args.pred_dir, args.sam_dir, args.dataset, args.out]):
         parser.error("give -d DATASET, or --sweep --pred-dir --sam-dir --dataset --out, or --thresholds")
-    if args.memory_limit is not None and not math.isfinite(args.memory_limit):
-        raise InputError(f"--memory-limit {args.memory_limit}: give the gigabytes as a finite number")
-    args.choice = ChoiceSettings(
-        search=args.search,
-        threshold_mode=args.threshold_mode,
-        max_objects=APPLY_MAX_OBJECTS if args.max_objects is None else args.max_objects,
-        options=RefineOptions.for_mode(args.mode or "faithful"),
-        select=args.select,
-        folds=args.folds,
-        seed=args.seed,
-        memory_limit=None if args.memory_limit is None else int(args.memory_limit * 2**30),
-        method=args.method,
-    )
+    args.choice = choice_settings_from(args)
     args.execution = Execution(args.workers, args.scheduler)
     return args
 

@@ -17,7 +17,7 @@ holds ``OUT``.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -233,7 +233,8 @@ def _choose(
     sweep = SweepFolder(run.out / "sweep")
     choice = ChoiceFolder(run.out / "choice")
     options = run.choice.options
-    record = {"areas": store.made, "truth": truths, "choice": asdict(run.choice)}
+    # the memory limit changes how the joint search runs, not what it chooses: a rerun with another one continues
+    record = {"areas": store.made, "truth": truths, "choice": asdict(replace(run.choice, memory_limit=None))}
     record_path = run.out / RECORD_FILE
     if sweep.run.exists() and _recorded(sweep.run) is None:
         sweep.run.unlink()

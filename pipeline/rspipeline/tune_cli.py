@@ -5,9 +5,10 @@
 
 The labels are polygons in any vector format OGR reads, with a class field (``--class-field``; class ids or class
 names), or a label raster on the scene's grid (255 or its nodata unlabelled). Each group of labels is cut with
-``--context`` pixels around it into ``OUT/areas/{pred,sam,gt}/``, swept, and the thresholds are chosen (any
-``--search``, ``--select``, ``--mode``) into ``OUT/best.json``, for ``sessrs_scene.py --thresholds OUT/best.json``.
-The scene, prediction, objects, nodata, ``-n`` and ``--scheduler`` options are the scene command's. A rerun keeps
+``--context`` pixels around it into ``OUT/areas/{pred,sam,gt}/``, swept, and the thresholds are chosen into
+``OUT/best.json``, for ``sessrs_scene.py --thresholds OUT/best.json``. The scene, prediction, objects, nodata,
+``-n`` and ``--scheduler`` options are the scene command's; the choice's (``-t``, ``--search``, ``--select``,
+``--method``, ``--mode``, ``--max-objects``, ``--memory-limit``, ...) are get_best_t1_t2.py's. A rerun keeps
 every finished area. See docs/tuning.md.
 """
 
@@ -16,8 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sessrs.choose import SEARCHES, SELECTIONS, ChoiceSettings
-from sessrs.modes import MODES, RefineOptions
+from sessrs.choice_cli import add_choice_arguments, choice_settings_from
 
 from .raster import DECLARED, parse_class_nodata
 from .scene_cli import add_scene_inputs, objects_of, pred_nodata_of, prediction_of
@@ -53,35 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="output folder: best.json, areas/, sweep/, choice/ (refined areas and their figures)",
     )
-    parser.add_argument("-t", "--threshold-mode", default="0.7", help="largest picked t1 that is applied, or 'all'")
-    parser.add_argument("--mode", choices=MODES, default="faithful", help="the refinement's mode (default faithful)")
-    parser.add_argument(
-        "--search",
-        choices=SEARCHES,
-        default="pick",
-        help="pick: each class's best sweep row; joint: then the joint search on the areas",
-    )
-    parser.add_argument(
-        "--select",
-        choices=SELECTIONS,
-        default="all",
-        help="cv: keep only the classes whose gain holds out over folds of the areas",
-    )
-    parser.add_argument("--folds", type=int, default=5, help="folds of the cv selection (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="shuffles the cv selection's folds")
+    add_choice_arguments(parser)
     return parser
 
 
 def tune_run(args: argparse.Namespace) -> TuneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
-    choice = ChoiceSettings(
-        search=args.search,
-        threshold_mode=args.threshold_mode,
-        options=RefineOptions.for_mode(args.mode),
-        select=args.select,
-        folds=args.folds,
-        seed=args.seed,
-    )
     return TuneRun(
         image=args.image,
         labels=args.labels,
@@ -96,7 +73,7 @@ def tune_run(args: argparse.Namespace) -> TuneRun:
         nodata=args.nodata,
         pred_nodata=pred_nodata_of(args),
         labels_nodata=parse_class_nodata(args.labels_nodata, "--labels-nodata"),
-        choice=choice,
+        choice=choice_settings_from(args),
         workers=args.workers,
         scheduler=args.scheduler,
     )

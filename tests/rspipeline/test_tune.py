@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import get_best_t1_t2
 import numpy as np
 import pytest
 import rasterio
@@ -21,8 +22,9 @@ from rscommon.labels import write_label_png
 from rspipeline.tune import run_tune
 from rspipeline.tune_cli import build_parser, main, tune_run
 from sam_objects import build_object_source
-from sessrs import Thresholds
+from sessrs import ChoiceSettings, Thresholds
 from sessrs.inputs import pair_inputs
+from sessrs.modes import IMPROVED
 from sessrs.pick import pick_thresholds
 from sessrs.sweep import run_sweep
 
@@ -87,6 +89,23 @@ def test_a_rerun_keeps_the_areas_and_a_new_polygon_adds_one(scene, tmp_path: Pat
 def test_the_objects_of_the_registry_are_accepted(scene, tmp_path: Path) -> None:
     args = build_parser().parse_args(tune_args(scene, tmp_path / "t", "--objects", "sam2"))
     assert args.objects == "sam2"
+
+
+def test_the_choice_options_are_those_of_get_best_t1_t2(scene, tmp_path: Path) -> None:
+    choice = ["-t", "all", "--search", "joint", "--memory-limit", "0.5", "--max-objects", "3", "--mode", "improved"]
+    choice += ["--method", "auto", "--folds", "3", "--seed", "2"]
+    run = tune_run(build_parser().parse_args(tune_args(scene, tmp_path / "t", *choice)))
+    expected = ChoiceSettings(
+        search="joint",
+        threshold_mode="all",
+        max_objects=3,
+        options=IMPROVED,
+        folds=3,
+        seed=2,
+        memory_limit=2**29,
+        method="auto",
+    )
+    assert run.choice == get_best_t1_t2.parse_args(["-d", "Urban", *choice]).choice == expected
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,8 @@ from rspipeline.scene import SceneRun, prepare
 from rspipeline.tune import run_tune
 from rspipeline.tune_cli import build_parser, tune_run
 from sam_objects import source_recipe
-from sessrs import Thresholds
+from sessrs import Thresholds, joint
+from sessrs.joint_shards import ShardPool
 from sessrs.modes import IMPROVED
 
 SIZE, CONTEXT = 160, 12
@@ -84,6 +85,35 @@ def test_tuned_changes_count_only_the_labelled_pixels(scene, tuned, tmp_path) ->
     wider = tmp_path / "wider"
     run_tune(tune_run(build_parser().parse_args(tune_args(scene, wider, "--mode", "improved", context=CONTEXT + 8))))
     assert best(wider)["tuned_changes"] == best(tuned)["tuned_changes"]
+
+
+def test_the_object_limit_given_to_the_tuning_is_recorded_and_the_scene_command_applies_it(
+    scene, tuned, tmp_path
+) -> None:
+    out = copy_of(tuned, tmp_path)
+    tune(scene, out, "--mode", "improved", "--max-objects", "3")
+    assert best(out)["max_objects"] == 3 and best(tuned)["max_objects"] == 5
+    plan = prepare(scene_run(scene, out))
+    assert plan.max_objects == 3 and plan.record["settings"]["max_objects"] == 3
+
+
+@pytest.mark.slow
+def test_the_memory_limit_reaches_the_joint_search_and_another_one_continues_it(scene, tmp_path, monkeypatch) -> None:
+    limits = []
+
+    class RecordingPool(ShardPool):
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            limits.append(self.limit)
+
+    monkeypatch.setattr(joint, "ShardPool", RecordingPool)
+    out = tmp_path / "out"
+    first = tune(scene, out, "--search", "joint", "--memory-limit", "0.5")
+    assert limits == [2**29] and (out / "choice" / "joint_trace.json").is_file()
+    kept = out / "choice" / "kept"  # gone if the choice were started over
+    kept.touch()
+    again = tune(scene, out, "--search", "joint", "--memory-limit", "1")
+    assert limits == [2**29, 2**30] and kept.exists() and again.thresholds == first.thresholds
 
 
 def relabelled(scene: dict, path: Path) -> Path:
