@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from rscommon.datasets import DATASETS
 from rscommon.files import InputError
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prediction_of(args: argparse.Namespace) -> GeoSegPrediction | None:
+def _prediction(args: argparse.Namespace) -> GeoSegPrediction | None:
     """The GeoSeg prediction ``--config`` names, loaded and checked (``None`` with ``--pred``); also checks
     ``--workers``."""
     if args.config is None and (args.ckpt, args.tta, args.work_dir) != (None, None, None):
@@ -173,7 +174,7 @@ def prediction_of(args: argparse.Namespace) -> GeoSegPrediction | None:
     return prediction
 
 
-def pred_nodata_of(args: argparse.Namespace) -> ClassNodata:
+def _pred_nodata(args: argparse.Namespace) -> ClassNodata:
     """``--pred-nodata`` as a :data:`~rspipeline.raster.ClassNodata` (it goes with ``--pred`` only)."""
     nodata = parse_class_nodata(args.pred_nodata, "--pred-nodata")
     if nodata != DECLARED and args.pred is None:
@@ -181,9 +182,27 @@ def pred_nodata_of(args: argparse.Namespace) -> ClassNodata:
     return nodata
 
 
-def objects_of(args: argparse.Namespace) -> SourceRecipe:
+def _objects(args: argparse.Namespace) -> SourceRecipe:
     """The object source the options name."""
     return source_recipe(args.objects, args.model_type, args.checkpoint, args.device)
+
+
+def scene_inputs_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings the options of :func:`add_scene_inputs` give, loaded and checked (the GeoSeg config, the
+    object source, ``--pred-nodata``, ``--workers``): the keyword arguments :class:`~rspipeline.scene.SceneRun`
+    and :class:`~rspipeline.tune.TuneRun` share."""
+    return {
+        "image": args.image,
+        "dataset": args.dataset,
+        "pred": args.pred,
+        "prediction": _prediction(args),
+        "objects": _objects(args),
+        "bands": tuple(args.bands),
+        "nodata": args.nodata,
+        "pred_nodata": _pred_nodata(args),
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+    }
 
 
 def scene_run(args: argparse.Namespace) -> SceneRun:
@@ -201,18 +220,10 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         vector = VectorSettings(
             args.vector, min_area, unit, args.simplify, parse_dst_crs(args.dst_crs), args.layer, args.small_regions
         )
-    prediction = prediction_of(args)
     return SceneRun(
-        image=args.image,
+        **scene_inputs_of(args),
         thresholds=args.thresholds,
-        dataset=args.dataset,
         out=args.out,
-        objects=objects_of(args),
-        pred=args.pred,
-        prediction=prediction,
-        bands=tuple(args.bands),
-        nodata=args.nodata,
-        pred_nodata=pred_nodata_of(args),
         vector=vector,
         tile=args.tile,
         overlap=args.overlap,
@@ -220,8 +231,6 @@ def scene_run(args: argparse.Namespace) -> SceneRun:
         max_objects=args.max_objects,
         mode=args.mode,
         parts=args.parts_dir,
-        workers=args.workers,
-        scheduler=args.scheduler,
         restart=args.restart,
         keep_parts=args.keep_parts,
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 from sessrs.choice_cli import add_choice_arguments, choice_settings_from
 
 from .raster import DECLARED, parse_class_nodata
-from .scene_cli import add_scene_inputs, objects_of, pred_nodata_of, prediction_of
+from .scene_cli import add_scene_inputs, scene_inputs_of
 from .tune import TuneRun, run_tune
 
 
@@ -60,22 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 def tune_run(args: argparse.Namespace) -> TuneRun:
     """The run the arguments describe (the GeoSeg config, when given, is loaded and checked here)."""
     return TuneRun(
-        image=args.image,
+        **scene_inputs_of(args),
         labels=args.labels,
-        dataset=args.dataset,
         out=args.out,
-        objects=objects_of(args),
-        pred=args.pred,
-        prediction=prediction_of(args),
         class_field=args.class_field,
         context=args.context,
-        bands=tuple(args.bands),
-        nodata=args.nodata,
-        pred_nodata=pred_nodata_of(args),
         labels_nodata=parse_class_nodata(args.labels_nodata, "--labels-nodata"),
         choice=choice_settings_from(args),
-        workers=args.workers,
-        scheduler=args.scheduler,
     )
 
 
