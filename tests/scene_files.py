@@ -16,6 +16,8 @@ from geoseg.paths import GEOSEG_ROOT
 from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 from rscommon.paths import REAL_SAMPLES
+from rspipeline.scene_cli import scene_argv
+from rspipeline.tune_cli import tune_argv
 
 POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
 CRS = "EPSG:32633"
@@ -95,31 +97,33 @@ def scene_args(
 ) -> list[str]:
     """The scene command's arguments for ``scene`` with the weight-free objects, tile 256, overlap 32."""
     return [
-        "--image",
-        str(image or scene["image"]),
-        "--pred",
-        str(pred or scene["pred_tif"]),
-        "--objects",
-        "regions",
-        "--thresholds",
-        str(scene["folder"] / thresholds),
-        "--dataset",
-        "potsdam",
-        "--out",
-        str(out),
-        "--tile",
-        str(tile),
-        "--overlap",
-        str(OVERLAP),
+        *scene_argv(
+            image=image or scene["image"],
+            pred=pred or scene["pred_tif"],
+            objects="regions",
+            thresholds=scene["folder"] / thresholds,
+            dataset="potsdam",
+            out=out,
+            tile=tile,
+            overlap=OVERLAP,
+        ),
         *extra,
     ]
 
 
-def tune_args(scene: dict, out: Path, labels: Path, pred: Path, *extra: str) -> list[str]:
-    """The tune command's arguments for ``scene`` labelled by the raster ``labels``, with the weight-free objects."""
+def tune_args(scene: dict, out: Path, labels: Path, pred: Path, *extra: str, context: int = 16) -> list[str]:
+    """The tune command's arguments for ``scene`` labelled by ``labels``, with the weight-free objects."""
     return [
-        *("--image", str(scene["image"]), "--pred", str(pred), "--labels", str(labels)),
-        *("--objects", "regions", "--dataset", "potsdam", "--out", str(out), "--context", "16", *extra),
+        *tune_argv(
+            image=scene["image"],
+            pred=pred,
+            labels=labels,
+            objects="regions",
+            dataset="potsdam",
+            out=out,
+            context=context,
+        ),
+        *extra,
     ]
 
 
@@ -140,28 +144,18 @@ def geoseg_scene(scene: dict, folder: Path) -> dict:
     rgb = scene["rgb"][100:356, 50:402]
     image = write_raster(folder / "crop.tif", rgb.transpose(2, 0, 1))
     out = folder / "out.tif"
-    args = [
-        "--image",
-        str(image),
-        "--config",
-        str(config_path),
-        "--ckpt",
-        str(checkpoint),
-        "--tta",
-        "none",
-        "--objects",
-        "regions",
-        "--thresholds",
-        str(scene["folder"] / "nothing.json"),
-        "--dataset",
-        "potsdam",
-        "--out",
-        str(out),
-        "--tile",
-        str(TILE),
-        "--overlap",
-        str(OVERLAP),
-    ]
+    args = scene_argv(
+        image=image,
+        config=config_path,
+        ckpt=checkpoint,
+        tta="none",
+        objects="regions",
+        thresholds=scene["folder"] / "nothing.json",
+        dataset="potsdam",
+        out=out,
+        tile=TILE,
+        overlap=OVERLAP,
+    )
     return {"rgb": rgb, "net": net, "out": out, "args": args}
 
 

@@ -14,6 +14,7 @@ from scene_files import CRS, TRANSFORM, write_raster
 from shapely.geometry import shape
 
 from rscommon.datasets import URBAN
+from rspipeline.tune_cli import tune_argv
 from rspipeline.tune_labels import window_grid
 from sessrs.synthetic import URBAN_LIKE, make_scene
 
@@ -68,19 +69,14 @@ def write_polygons(
 def tune_args(scene: dict, out: Path, *extra: str, labels: Path | None = None, context: int = CONTEXT) -> list[str]:
     """The tuning command's arguments for ``scene`` (regions as objects) into ``out``."""
     return [
-        "--image",
-        str(scene["image"]),
-        "--pred",
-        str(scene["pred_tif"]),
-        "--labels",
-        str(labels or scene["labels"]),
-        "--objects",
-        "regions",
-        "--dataset",
-        "Urban",
-        "--out",
-        str(out),
-        "--context",
-        str(context),
+        *tune_argv(
+            image=scene["image"],
+            pred=scene["pred_tif"],
+            labels=labels or scene["labels"],
+            objects="regions",
+            dataset="Urban",
+            out=out,
+            context=context,
+        ),
         *extra,
     ]

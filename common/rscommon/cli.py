@@ -1,13 +1,15 @@
 """How every script of the project takes its paths and ends a failure: paths made absolute where they are given
-(:func:`absolute_path`), a failure as one line on stderr naming the problem and a non-zero exit.
+(:func:`absolute_path`), a failure as one line on stderr naming the problem and a non-zero exit; and how code
+that runs a script writes its command line (:func:`command_line`, from the script's own parser).
 
 ``--debug`` (accepted by every script that runs through :func:`run_main`) shows the traceback instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .files import InputError
@@ -26,6 +28,27 @@ def absolute_path(text: str) -> Path:
     """A path option made absolute against this process's working folder (an argparse ``type``): the tasks that
     take it to cluster workers, whose working folders are their own, name the same file."""
     return Path(text).absolute()
+
+
+def command_line(parser: argparse.ArgumentParser, values: Mapping[str, object]) -> list[str]:
+    """The arguments that give ``parser``'s options these ``values``, each keyed by its option's ``dest``
+    (``pred_nodata`` for ``--pred-nodata``) and written with its long name, in the order given: ``None`` or
+    ``False`` leaves the option out, ``True`` gives the flag alone, a list or tuple its items, anything else its
+    ``str``. A key that names no option of ``parser`` is a bug (``ValueError``), caught where it is written."""
+    options = {action.dest: max(action.option_strings, key=len) for action in parser._actions if action.option_strings}
+    unknown = sorted(set(values) - set(options))
+    if unknown:
+        raise ValueError(f"{parser.prog} has no option for {', '.join(unknown)}")
+    argv: list[str] = []
+    for name, value in values.items():
+        if value is None or value is False:
+            continue
+        argv.append(options[name])
+        if isinstance(value, list | tuple):
+            argv += [str(item) for item in value]
+        elif value is not True:
+            argv.append(str(value))
+    return argv
 
 
 def run_main(main: Callable[[list[str]], int | None], argv: Sequence[str] | None = None) -> int:

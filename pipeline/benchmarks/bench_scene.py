@@ -39,6 +39,7 @@ from rasterio.windows import Window
 from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 from rscommon.paths import REAL_SAMPLES
+from rspipeline.scene_cli import scene_argv
 
 TILE = 1024
 COARSEN = 16
@@ -168,24 +169,16 @@ def refinement_seams(folder: Path, overlap: int) -> tuple[float, float, float, f
     best.write_text(json.dumps(POTSDAM_THRESHOLDS))
     out = folder / f"potsdam_refined_{overlap}.tif"
     run_command(
-        [
-            "--image",
-            str(image),
-            "--pred",
-            str(prediction),
-            "--objects",
-            "regions",
-            "--thresholds",
-            str(best),
-            "--dataset",
-            "potsdam",
-            "--out",
-            str(out),
-            "--tile",
-            str(SEAM_TILE),
-            "--overlap",
-            str(overlap),
-        ]
+        scene_argv(
+            image=image,
+            pred=prediction,
+            objects="regions",
+            thresholds=best,
+            dataset="potsdam",
+            out=out,
+            tile=SEAM_TILE,
+            overlap=overlap,
+        )
     )
     objects, thresholds = build_object_source("regions"), Thresholds.from_json(POTSDAM_THRESHOLDS)
 
@@ -219,29 +212,19 @@ def prediction_seams(folder: Path, overlap: int) -> tuple[float, float]:
     nothing, out = folder / "nothing.json", folder / "potsdam_predicted.tif"
     nothing.write_text(json.dumps(NOTHING))
     run_command(
-        [
-            "--image",
-            str(image),
-            "--config",
-            str(config),
-            "--ckpt",
-            str(checkpoint),
-            "--tta",
-            "none",
-            "--objects",
-            "regions",
-            "--thresholds",
-            str(nothing),
-            "--dataset",
-            POTSDAM.name,
-            "--out",
-            str(out),
-            "--tile",
-            str(SEAM_TILE),
-            "--overlap",
-            str(overlap),
-            "--keep-parts",
-        ]
+        scene_argv(
+            image=image,
+            config=config,
+            ckpt=checkpoint,
+            tta="none",
+            objects="regions",
+            thresholds=nothing,
+            dataset=POTSDAM.name,
+            out=out,
+            tile=SEAM_TILE,
+            overlap=overlap,
+            keep_parts=True,
+        )
     )
     scores = out.with_name(out.name + ".parts") / "scores"
 
@@ -289,32 +272,19 @@ def timings(folder: Path, size: int, tile: int, overlap: int, workers: int) -> d
     for name, source in (("8-bit RGB", image), ("16-bit 4-band", deep)):
         out = folder / f"refined_{source.stem}.tif"
         figures[name] = measure(
-            [
-                "--image",
-                str(source),
-                "--bands",
-                "1",
-                "2",
-                "3",
-                "--pred",
-                str(pred),
-                "--objects",
-                "regions",
-                "--thresholds",
-                str(best),
-                "--dataset",
-                "Urban",
-                "--out",
-                str(out),
-                "--vector",
-                str(out.with_suffix(".gpkg")),
-                "--tile",
-                str(tile),
-                "--overlap",
-                str(overlap),
-                "--workers",
-                str(workers),
-            ]
+            scene_argv(
+                image=source,
+                bands=(1, 2, 3),
+                pred=pred,
+                objects="regions",
+                thresholds=best,
+                dataset="Urban",
+                out=out,
+                vector=out.with_suffix(".gpkg"),
+                tile=tile,
+                overlap=overlap,
+                workers=workers,
+            )
         )
     return figures
 

@@ -34,6 +34,7 @@ from rscommon.images import read_rgb
 from rscommon.labels import read_label_png
 from rscommon.paths import REAL_SAMPLES, REPO_ROOT
 from rspipeline.scene_cli import main as scene_main
+from rspipeline.scene_cli import scene_argv
 from sessrs.plots import save_figure
 
 POTSDAM_TILE = REAL_SAMPLES / "potsdam" / "top_potsdam_2_10_crop0_0_512_512_"
@@ -122,29 +123,18 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         image, prediction, thresholds = collared_scene(folder)
         refined, vector = folder / "out.tif", folder / "out.gpkg"
-        status = run_main(
-            scene_main,
-            [
-                "--image",
-                str(image),
-                "--pred",
-                str(prediction),
-                "--objects",
-                "regions",
-                "--thresholds",
-                str(thresholds),
-                "--dataset",
-                POTSDAM.name,
-                "--out",
-                str(refined),
-                "--vector",
-                str(vector),
-                "--tile",
-                "256",
-                "--overlap",
-                "32",
-            ],
+        arguments = scene_argv(
+            image=image,
+            pred=prediction,
+            objects="regions",
+            thresholds=thresholds,
+            dataset=POTSDAM.name,
+            out=refined,
+            vector=vector,
+            tile=256,
+            overlap=32,
         )
+        status = run_main(scene_main, arguments)
         if status != 0:
             raise SystemExit(status)
         draw(image, refined, vector, args.out)

@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rscommon.cli import command_line
 from rscommon.datasets import DATASETS
 from rscommon.files import InputError
 from sam_objects import SOURCES, SourceRecipe, source_recipe
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--restart", action="store_true", help="discard every finished tile and compute them all again")
     parser.add_argument("--keep-parts", action="store_true", help="keep the finished tiles after writing the output")
     return parser
+
+
+def scene_argv(**values: object) -> list[str]:
+    """The scene command's arguments for these option values, keyed as its parser's dests
+    (:func:`rscommon.cli.command_line`): ``scene_argv(image=..., pred=..., objects="regions", ...)``."""
+    return command_line(build_parser(), values)
 
 
 def _prediction(args: argparse.Namespace) -> GeoSegPrediction | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rscommon.cli import command_line
 from sessrs.choice_cli import add_choice_arguments, choice_settings_from
 
 from .raster import DECLARED, parse_class_nodata
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_choice_arguments(parser)
     return parser
+
+
+def tune_argv(**values: object) -> list[str]:
+    """The tuning command's arguments for these option values, keyed as its parser's dests
+    (:func:`rscommon.cli.command_line`): ``tune_argv(image=..., pred=..., labels=..., ...)``."""
+    return command_line(build_parser(), values)
 
 
 def tune_run(args: argparse.Namespace) -> TuneRun:

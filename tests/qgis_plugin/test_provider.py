@@ -23,7 +23,17 @@ import shapely
 from rasterio.features import shapes
 from rasterio.windows import Window
 from repository import REPO
-from scene_files import CRS, OVERLAP, POTSDAM_TILE, TRANSFORM, coarse_prediction, make_scene, read_band, scene_args
+from scene_files import (
+    CRS,
+    OVERLAP,
+    POTSDAM_TILE,
+    TRANSFORM,
+    coarse_prediction,
+    make_scene,
+    read_band,
+    scene_args,
+    tune_args,
+)
 
 from rscommon.cli import run_main
 from rscommon.labels import read_label_png
@@ -236,8 +246,7 @@ def test_tune_from_a_scratch_layer_equals_the_command_line(runs: dict, tmp_path:
     assert "error" not in tune, tune
     labels = write_polygons(tmp_path / "labels.gpkg", runs["wkt"], runs["values"])
     scene = runs["scene"]
-    args = ["--image", str(scene["image"]), "--pred", str(scene["pred_tif"]), "--labels", str(labels)]
-    args += ["--objects", "regions", "--dataset", "potsdam", "--context", str(CONTEXT), "--out", str(tmp_path / "t")]
+    args = tune_args(scene, tmp_path / "t", labels, scene["pred_tif"], context=CONTEXT)
     capsys.readouterr()
     assert run_main(tune_cli.main, args) == 0
     printed = capsys.readouterr().out

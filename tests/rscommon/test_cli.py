@@ -1,10 +1,14 @@
-"""Scripts end failures in one line and an exit status; --debug shows the traceback."""
+"""Scripts end failures in one line and an exit status; --debug shows the traceback. A command line written from
+values with the script's own parser parses back to them."""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
-from rscommon.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, run_main
+from rscommon.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, command_line, run_main
 from rscommon.files import InputError
 
 
@@ -48,3 +52,28 @@ def test_interrupt_and_success(capsys: pytest.CaptureFixture) -> None:
     assert run_main(failing(KeyboardInterrupt()), []) == EXIT_INTERRUPTED
     assert "run the same command again" in capsys.readouterr().err
     assert run_main(lambda argv: None, []) == 0
+
+
+def small_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="small")
+    parser.add_argument("--image", type=Path, required=True)
+    parser.add_argument("-n", "--workers", type=int, default=1)
+    parser.add_argument("--bands", nargs=3, type=int, default=[1, 2, 3])
+    parser.add_argument("--pred-nodata", default="declared")
+    parser.add_argument("--keep-parts", action="store_true")
+    return parser
+
+
+def test_a_command_line_from_values_parses_back_to_them() -> None:
+    values = {"image": Path("a b.tif"), "workers": 3, "bands": (4, 2, 1), "pred_nodata": "none", "keep_parts": True}
+    argv = command_line(small_parser(), values)
+    expected = ["--image", "a b.tif", "--workers", "3", "--bands", "4", "2", "1", "--pred-nodata", "none"]
+    assert argv == [*expected, "--keep-parts"]
+    assert vars(small_parser().parse_args(argv)) == {**values, "bands": [4, 2, 1]}
+    left_out = {"image": "x.tif", "workers": None, "keep_parts": False}
+    assert command_line(small_parser(), left_out) == ["--image", "x.tif"]
+
+
+def test_a_value_for_no_option_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match="small has no option for pred, tiles"):
+        command_line(small_parser(), {"image": "x.tif", "tiles": 2, "pred": "p.tif"})

@@ -45,7 +45,7 @@ from rscommon.files import InputError
 from rscommon.images import stretch_to_uint8
 from rspipeline.raster import read_rgb_window
 from rspipeline.scene_blend import tile_weights
-from rspipeline.scene_cli import build_parser, main, scene_run
+from rspipeline.scene_cli import build_parser, main, scene_argv, scene_run
 from rspipeline.scene_scan import scan_scene
 from rspipeline.scene_tiles import ImageBands
 from rspipeline.tiling import axis_spans, tile_grid
@@ -393,22 +393,15 @@ def test_config_finds_the_last_trainings_checkpoint_under_the_work_dir(scene, tm
     config = GEOSEG_ROOT / "config" / "sample" / "unetformer_potsdam.py"
     folder = weights_dir(load_config(config, pretrained=False), tmp_path)
     args = build_parser().parse_args(
-        [
-            "--image",
-            str(scene["image"]),
-            "--config",
-            str(config),
-            "--work-dir",
-            str(tmp_path),
-            "--objects",
-            "regions",
-            "--thresholds",
-            str(scene["folder"] / "nothing.json"),
-            "--dataset",
-            "potsdam",
-            "--out",
-            "out.tif",
-        ]
+        scene_argv(
+            image=scene["image"],
+            config=config,
+            work_dir=tmp_path,
+            objects="regions",
+            thresholds=scene["folder"] / "nothing.json",
+            dataset="potsdam",
+            out="out.tif",
+        )
     )
     named = folder / "unetformer-sample-potsdam.ckpt"
     with pytest.raises(InputError, match=str(named)):
@@ -436,24 +429,16 @@ def test_relative_paths_reach_a_scheduler_absolute(scene, refined, tmp_path: Pat
     monkeypatch.setattr(ImageBands, "read", recording)
     monkeypatch.chdir(scene["folder"])
     out = tmp_path / "relative.tif"
-    args = [
-        "--image",
-        "scene.tif",
-        "--pred",
-        "pred.tif",
-        "--objects",
-        "regions",
-        "--thresholds",
-        "best.json",
-        "--dataset",
-        "potsdam",
-        "--out",
-        os.path.relpath(out),
-        "--tile",
-        str(TILE),
-        "--overlap",
-        str(OVERLAP),
-    ]
+    args = scene_argv(
+        image="scene.tif",
+        pred="pred.tif",
+        objects="regions",
+        thresholds="best.json",
+        dataset="potsdam",
+        out=os.path.relpath(out),
+        tile=TILE,
+        overlap=OVERLAP,
+    )
     with LocalCluster(
         n_workers=1,
         threads_per_worker=1,

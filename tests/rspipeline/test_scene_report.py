@@ -12,7 +12,7 @@ from scene_files import BEST, make_scene, read_band, scene_args, write_raster
 
 from rscommon.cli import run_main
 from rscommon.datasets import POTSDAM
-from rspipeline.scene_cli import main
+from rspipeline.scene_cli import main, scene_argv
 from rspipeline.scene_report import WARN_MIN_SHARE, report_path
 from sessrs.presets import read_preset
 from sessrs.synthetic import URBAN_LIKE
@@ -64,24 +64,16 @@ def test_a_preset_is_accepted_and_its_message_printed(tmp_path: Path, capsys) ->
     pred_tif = write_raster(tmp_path / "pred.tif", pred[None])
     out = tmp_path / "refined.tif"
     name = "reference-urban-unetformer-sam"
-    args = [
-        "--image",
-        str(image),
-        "--pred",
-        str(pred_tif),
-        "--objects",
-        "regions",
-        "--thresholds",
-        f"preset:{name}",
-        "--dataset",
-        "Urban",
-        "--out",
-        str(out),
-        "--tile",
-        "256",
-        "--overlap",
-        "32",
-    ]
+    args = scene_argv(
+        image=image,
+        pred=pred_tif,
+        objects="regions",
+        thresholds=f"preset:{name}",
+        dataset="Urban",
+        out=out,
+        tile=256,
+        overlap=32,
+    )
     assert run_main(main, args) == 0
     printed = capsys.readouterr().out
     assert read_preset(name).message() in printed
