@@ -208,12 +208,13 @@ def check_areas(run: TuneRun, areas: list[Area]) -> None:
                 f"{run.context}, more than one image may have ({limit:,} pixels; ${MAX_IMAGE_PIXELS_ENV}); "
                 "label smaller areas apart from each other, or give a smaller --context"
             )
-    if run.choice.select == "cv" and run.choice.folds > len(areas):
+    held_out = {"cv": "--select cv"}.get(run.choice.select) or {"auto": "--method auto"}.get(run.choice.method)
+    if held_out is not None and run.choice.folds > len(areas):
         raise InputError(
             f"{run.labels}: --folds {run.choice.folds} needs at least as many labelled areas, found {len(areas)}; "
             f"give --folds 2 to {len(areas)} or label more areas apart from each other"
             if len(areas) >= 2
-            else f"{run.labels}: --select cv needs at least 2 labelled areas apart from each other, found 1"
+            else f"{run.labels}: {held_out} needs at least 2 labelled areas apart from each other, found 1"
         )
 
 

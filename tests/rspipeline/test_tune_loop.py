@@ -175,9 +175,10 @@ def test_a_damaged_choice_is_chosen_again(scene, tuned, tmp_path) -> None:
     assert best(out) == best(tuned)
 
 
-def test_more_cv_folds_than_areas_are_refused_before_an_area_is_cut(scene, tmp_path) -> None:
+@pytest.mark.parametrize("held_out", [("--select", "cv"), ("--method", "auto")])
+def test_more_cv_folds_than_areas_are_refused_before_an_area_is_cut(scene, tmp_path, held_out) -> None:
     with pytest.raises(InputError, match="--folds 5 needs at least as many labelled areas, found 2; give --folds 2"):
-        tune(scene, tmp_path / "out", "--select", "cv", "--folds", "5")
+        tune(scene, tmp_path / "out", *held_out, "--folds", "5")
     assert not (tmp_path / "out" / "areas").exists()
 
 
