@@ -17,14 +17,14 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from reference_layout import GT_FOLDERS, dataset_results, model_results
+from reference_layout import GT_FOLDERS, contrast_file, dataset_results, model_results
 from rscommon.cli import run_main
 from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import write_json_atomic
 from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
 from sessrs.choice_cli import add_choice_arguments, choice_settings_from
-from sessrs.choose import METHOD_RECORD, Choice, apply_given, choose_and_apply
+from sessrs.choose import Choice, apply_given, choose_and_apply, restart
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.presets import PRESET_PREFIX, thresholds_to_apply
@@ -105,8 +105,9 @@ def run_reference_form(args: argparse.Namespace) -> None:
         summary[folder.name] = {"best": result.thresholds.to_json(), "report": result.report}
         if result.report is not None:
             print(f"{folder.name}\n{comparison_table(result.report, spec)}")
-    contrast = results_root / f"sessrs_contrast_{args.threshold_mode}"
-    write_json_atomic(contrast / f"{args.modify_type}_{args.sam_type}_contrast.json", summary)
+    write_json_atomic(
+        contrast_file(args.reference_dataset, args.threshold_mode, args.modify_type, args.sam_type), summary
+    )
 
 
 def choose(
@@ -120,7 +121,7 @@ def choose(
     """The choice the arguments ask for, applied, with a line on the joint search's progress when it ran."""
     with folder.locked(samples):
         if args.restart:
-            folder.restart()
+            restart(folder)
         result = choose_and_apply(
             sweep_file, tune, samples, spec, folder, settings=args.choice, execution=args.execution
         )
@@ -136,7 +137,7 @@ def choose(
             f"(per class gains: {folder.selection})"
         )
     if result.method is not None:
-        print(f"method chosen held out: {result.method['method']} (figures: {folder.root / METHOD_RECORD})")
+        print(f"method chosen held out: {result.method['method']} (figures: {folder.method_choice})")
     return result
 
 
@@ -161,13 +162,13 @@ def run_apply_only(args: argparse.Namespace) -> None:
     record = {"preset": args.thresholds.removeprefix(PRESET_PREFIX)} if message is not None else None
     with folder.locked(samples):
         if args.restart:
-            folder.restart()
+            restart(folder)
         report = apply_given(
             thresholds, samples, spec, folder, settings=settings, execution=args.execution, record=record
         )
     if report is not None:
         print(comparison_table(report, spec))
-    print(f"refined images in {folder.refined}")
+    print(f"refined images in {folder.refined.root}")
 
 
 def run_explicit_form(args: argparse.Namespace) -> None:
@@ -180,7 +181,7 @@ def run_explicit_form(args: argparse.Namespace) -> None:
     print(f"best thresholds: {result.thresholds.to_json()}")
     if result.report is not None:
         print(comparison_table(result.report, spec))
-    print(f"refined images in {folder.refined}")
+    print(f"refined images in {folder.refined.root}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rscommon.datasets import get_dataset
 from rscommon.paths import REPO_ROOT
+from sessrs.folders import REFINED_FOLDER
 
 GT_FOLDERS = {"modify": "modify_masks", "no_modify": "masks"}
 
@@ -20,6 +21,12 @@ def from_root(path: str | Path) -> Path:
 def dataset_results(dataset: str) -> Path:
     """``GeoSeg/fig_results/<dataset>``: one folder per model."""
     return REPO_ROOT / "GeoSeg" / "fig_results" / get_dataset(dataset).name
+
+
+def contrast_file(dataset: str, threshold_mode: str, modify_type: str, sam_type: str) -> Path:
+    """``GeoSeg/fig_results/<dataset>/sessrs_contrast_<threshold_mode>/<modify_type>_<sam_type>_contrast.json``:
+    every model's pick and figures."""
+    return dataset_results(dataset) / f"sessrs_contrast_{threshold_mode}" / f"{modify_type}_{sam_type}_contrast.json"
 
 
 @dataclass(frozen=True)
@@ -45,5 +52,5 @@ def model_results(fig_results: str | Path, modify_type: str, sam_type: str) -> M
         sam_dir=data / "sam_label_info" / sam_type,
         gt_dir=data / "val" / GT_FOLDERS[modify_type],
         sweep_dir=folder / "sessrs_write" / f"{modify_type}_{sam_type}",
-        refined_dir=folder / "se_mask",
+        refined_dir=folder / REFINED_FOLDER,
     )

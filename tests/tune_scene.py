@@ -16,7 +16,7 @@ from shapely.geometry import shape
 from rscommon.datasets import URBAN
 from rspipeline.tune_cli import tune_argv
 from rspipeline.tune_labels import window_grid
-from sessrs.synthetic import URBAN_LIKE, make_scene
+from sessrs.synthetic import URBAN_LIKE, make_image
 
 SIZE, CONTEXT = 320, 24
 RECTANGLES = [(16, 20, 120, 150), (200, 170, 300, 300)]  # top, left, bottom, right: two labelled areas
@@ -25,7 +25,7 @@ RECTANGLES = [(16, 20, 120, 150), (200, 170, 300, 300)]  # top, left, bottom, ri
 def make_tune_scene(folder: Path, size: int = SIZE, rectangles: list = RECTANGLES) -> dict:
     """A generated Urban scene as image.tif (its ground truth in palette colours, with noise) and pred.tif, and
     polygons of its ground truth inside ``rectangles`` (class ids in the first, class names in the others)."""
-    gt, pred, _ = make_scene(np.random.default_rng(3), size, URBAN_LIKE)
+    gt, pred, _ = make_image(np.random.default_rng(3), size, URBAN_LIKE)
     noise = np.random.default_rng(4).integers(-12, 13, (size, size, 3))
     rgb = np.clip(np.array(URBAN.palette)[gt] * 0.8 + 20 + noise, 0, 255).astype(np.uint8)
     image = write_raster(folder / "image.tif", rgb.transpose(2, 0, 1))

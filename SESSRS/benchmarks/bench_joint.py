@@ -38,7 +38,7 @@ from sessrs.joint_screen import EXACT, SCREENING, Screening
 from sessrs.pick import pick_thresholds
 from sessrs.sweep import summarise
 from sessrs.sweep_engine import sweep_image
-from sessrs.synthetic import URBAN_LIKE, generate_scenes
+from sessrs.synthetic import URBAN_LIKE, generate_images
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
 
 GIB = 2**30
@@ -235,7 +235,7 @@ def main() -> None:
         present = len(list((folder / "pred").glob("*.png"))) if (folder / "pred").is_dir() else 0
         if present < counts[-1]:
             population = URBAN_LIKE.at_density(args.objects_per_image)
-            generate_scenes(folder, counts[-1], args.seed, population=population, execution=execution)
+            generate_images(folder, counts[-1], args.seed, population=population, execution=execution)
         generated = time.perf_counter() - began
         samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")[: counts[-1]]
         objects = [len(json.loads(sample.sam.read_text())) for sample in samples]

@@ -56,12 +56,13 @@ def measure(folder: Path, out: Path, thresholds: dict) -> dict:
 
     samples = pair_inputs(folder / "pred", folder / "sam", folder / "gt")
     figures: dict = {}
+    sweeps = []
     for workers in (1, 2):
         wall, cpu = time.perf_counter(), cpu_seconds()
-        run_sweep(samples, URBAN, out / f"sweep{workers}", execution=Execution(workers))
+        sweeps.append(run_sweep(samples, URBAN, out / f"sweep{workers}", execution=Execution(workers)))
         figures[f"sweep_{workers}_wall"] = time.perf_counter() - wall
         figures[f"sweep_{workers}_cpu"] = cpu_seconds() - cpu
-    sweep = json.loads((out / "sweep1" / "sweep.json").read_text())
+    sweep = sweeps[0]
     figures["sweep_digest"] = hashlib.sha256(json.dumps(sweep.get("sweeps"), sort_keys=True).encode()).hexdigest()
     t1, t2 = np.ones(URBAN.num_classes), np.ones(URBAN.num_classes)
     for array, values in ((t1, thresholds["t1"]), (t2, thresholds["t2"])):
@@ -121,11 +122,11 @@ def main() -> None:
     check_revision(args.revision)
     from bench_sweep import PAPER_THRESHOLDS  # imported here: the measuring processes import another release
 
-    from sessrs.synthetic import URBAN_LIKE, generate_scenes
+    from sessrs.synthetic import URBAN_LIKE, generate_images
 
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
-        generate_scenes(
+        generate_images(
             work / "scenes", args.scenes, args.seed, population=URBAN_LIKE.at_density(args.objects_per_image)
         )
         releases = {"this": ROOT, "previous": None}

@@ -23,12 +23,15 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from rscommon.datasets import URBAN
+from rscommon.files import read_json
 from rscommon.labels import read_label_png
 from rscommon.parallel import Execution
+from sessrs.folders import SweepFolder
 from sessrs.inputs import load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
 from sessrs.thresholds import APPLY_MAX_OBJECTS, Thresholds
+from sessrs.validate import sweep_images
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "sessrs_reference"
 PAPER_THRESHOLDS = Thresholds(  # the paper repository's UNetFormer / LoveDA Urban pick (the fixture's *_m0 cases)
@@ -91,12 +94,12 @@ def main() -> None:
         "--scheduler", help="also sweep on a Dask cluster: 'local' (2-worker LocalCluster) or an address"
     )
     args = parser.parse_args()
-    scenes = json.loads((FIXTURES / "sweep.json").read_text())["scenes"]
+    images = sweep_images(read_json(SweepFolder(FIXTURES).sweep))
     with tempfile.TemporaryDirectory() as folder:
         pred_dir = Path(folder) / "pred"
         pred_dir.mkdir()
-        for scene in scenes:
-            shutil.copy(FIXTURES / "scenes" / "pred" / f"{scene}.png", pred_dir)
+        for image in images:
+            shutil.copy(FIXTURES / "scenes" / "pred" / f"{image}.png", pred_dir)
         samples = pair_inputs(pred_dir, FIXTURES / "scenes" / "sam", FIXTURES / "scenes" / "gt")
         floor = min(read_floor(samples) for _ in range(3))
         sweep_time, sweep = timed_sweep(samples, Path(folder) / "sweep", args.workers)

@@ -38,7 +38,7 @@ from sessrs.pick import pick_thresholds
 from sessrs.selection import select_by_cv, sweep_parts
 from sessrs.sweep import run_sweep, summarise
 from sessrs.sweep_engine import ImageSweep
-from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_scenes
+from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_images
 from sessrs.thresholds import APPLY_MAX_OBJECTS
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     execution = Execution(args.workers)
     began = time.perf_counter()
     for name, count, population in (("urban", args.generated, URBAN_LIKE), ("rural", args.rural, RURAL_LIKE)):
-        generate_scenes(args.out / name, count, args.seed, args.size, population=population, execution=execution)
+        generate_images(args.out / name, count, args.seed, args.size, population=population, execution=execution)
     sets = {
         name: pair_inputs(*(folder / kind for kind in ("pred", "sam", "gt")))
         for name, folder in (("fixture", FIXTURE_SCENES), ("urban", args.out / "urban"), ("rural", args.out / "rural"))

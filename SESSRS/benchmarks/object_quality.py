@@ -40,6 +40,7 @@ from rscommon.objects import read_objects
 from rscommon.parallel import Execution
 from sessrs.api import apply_thresholds, choose_folder, sweep_folder
 from sessrs.choose import ChoiceSettings
+from sessrs.folders import SweepFolder
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.method_choice import choose_method
 from sessrs.methods import refine_sample, vote
@@ -48,7 +49,7 @@ from sessrs.object_faults import FAULTS, ObjectFaults, degrade
 from sessrs.pick import pick_thresholds
 from sessrs.sweep import summarise
 from sessrs.sweep_engine import REFERENCE_GRID, sweep_image
-from sessrs.synthetic import URBAN_LIKE, make_scene
+from sessrs.synthetic import URBAN_LIKE, make_image
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS, Thresholds
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def write_scenes(folder: Path, count: int, size: int, seed: int, faults: ObjectF
     stems = []
     for index in range(count):
         stem = f"g{index:05d}"
-        gt, pred, objects = make_scene(np.random.default_rng((seed, index)), size, CLEAN)
+        gt, pred, objects = make_image(np.random.default_rng((seed, index)), size, CLEAN)
         objects = degrade(np.random.default_rng((seed, index, 1)), gt, objects, faults)
         write_label_png(folder / "gt" / f"{stem}.png", gt, URBAN)
         write_label_png(folder / "pred" / f"{stem}.png", pred, URBAN)
@@ -94,7 +95,7 @@ def held_out_changes(
     }
     chosen = None
     for method, (mode, settings) in runs.items():
-        sweep = work / f"sweep_{mode}" / "sweep.json"
+        sweep = SweepFolder(work / f"sweep_{mode}").sweep
         choice = choose_folder(
             sweep, pred, sam, work / method.replace(" ", "_"), spec, gt_dir=gt, tune=tune, images=held,
             settings=settings, execution=execution,

@@ -12,31 +12,29 @@ from tqdm import tqdm
 from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError, read_json, write_json_atomic
 from rscommon.labels import read_label_png, write_label_png
-from rscommon.locks import folder_locked
 from rscommon.metrics import compute_scores, confusion_matrix
-from rscommon.outputs import check_output_folder
 from rscommon.parallel import LOCAL, Execution, check_scheduler, each_job
 from rscommon.provenance import file_identity
 
-from .inputs import Sample, absolute, input_folders, load_ground_truth, load_prepared
+from .folders import RefinedFolder
+from .inputs import Sample, load_ground_truth, load_prepared
 from .methods import refine_sample
 from .modes import FAITHFUL, RefineOptions
 from .resume import sample_fingerprint, stale_reason
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds, check_max_objects
 
-APPLIED_RECORD = ".applied.json"
-
-
 Scores = tuple[np.ndarray | None, np.ndarray | None]
 """The confusion matrices of one image before and after the refinement (``None`` without ground truth)."""
 
 
-def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOptions]) -> tuple[Scores, dict]:
+def _refine_one(
+    job: tuple[Sample, DatasetSpec, Thresholds, int, RefinedFolder, RefineOptions],
+) -> tuple[Scores, dict]:
     """One image refined and written; its scores and the identity of the refined map written."""
-    sample, spec, thresholds, max_objects, out_dir, options = job
+    sample, spec, thresholds, max_objects, folder, options = job
     prepared = load_prepared(sample, spec)
     refined = refine_sample(sample, prepared, thresholds, max_objects, options)
-    path = out_dir / f"{sample.stem}.png"
+    path = folder.refined_map(sample.stem)
     write_label_png(path, refined, spec)
     if sample.gt is None:
         return (None, None), file_identity(path)
@@ -58,11 +56,11 @@ def _reusable(path: Path, previous: Any, made_from: dict[str, Any]) -> bool:
     return reason is None
 
 
-def _rescore(sample: Sample, spec: DatasetSpec, out_dir: Path) -> Scores:
+def _rescore(sample: Sample, spec: DatasetSpec, folder: RefinedFolder) -> Scores:
     """Scores of an image refined, from the same inputs, by an earlier run of the same application."""
     if sample.gt is None:
         return None, None
-    refined = read_label_png(out_dir / f"{sample.stem}.png", spec)
+    refined = read_label_png(folder.refined_map(sample.stem), spec)
     pred = read_label_png(sample.pred, spec)
     gt = load_ground_truth(sample, spec, pred.shape)
     return confusion_matrix(gt, pred, spec.num_classes), confusion_matrix(gt, refined, spec.num_classes)
@@ -75,13 +73,13 @@ def _application_settings(
     return settings if options == FAITHFUL else {**settings, "options": options.to_json()}
 
 
-def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The record of an earlier application into ``out_dir`` (None when there is none); refuses another one."""
-    path = out_dir / APPLIED_RECORD
+def _applied_record(folder: RefinedFolder, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of an earlier application into ``folder`` (None when there is none); refuses another one."""
+    path = folder.record
     if not path.exists():
-        if out_dir.is_dir() and any(out_dir.glob("*.png")):
+        if folder.holds_maps():
             raise InputError(
-                f"{out_dir}: already holds PNGs not written by this application; choose another output folder"
+                f"{folder.root}: already holds PNGs not written by this application; choose another output folder"
             )
         return None
     record = read_json(path)
@@ -92,15 +90,15 @@ def _applied_record(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] |
     if record["settings"] != settings:
         changed = sorted(k for k in settings if record["settings"].get(k) != settings[k])
         raise InputError(
-            f"{out_dir}: holds images refined with other {', '.join(changed)}; choose another output folder"
+            f"{folder.root}: holds images refined with other {', '.join(changed)}; choose another output folder"
         )
     return record
 
 
-def forget_applied(out_dir: str | Path) -> None:
-    """Make the next application into ``out_dir`` refine every image again (``--restart``): its record keeps the
+def forget_applied(folder: RefinedFolder) -> None:
+    """Make the next application into ``folder`` refine every image again (``--restart``): its record keeps the
     settings (a folder of other thresholds is still refused) and forgets the images."""
-    path = absolute(out_dir) / APPLIED_RECORD
+    path = folder.record
     if path.is_file():
         record = read_json(path)
         if isinstance(record, dict) and isinstance(record.get("images"), dict):
@@ -108,7 +106,7 @@ def forget_applied(out_dir: str | Path) -> None:
 
 
 def check_application_folder(
-    out_dir: str | Path,
+    out: RefinedFolder | str | Path,
     samples: list[Sample],
     spec: DatasetSpec,
     thresholds: Thresholds,
@@ -118,43 +116,48 @@ def check_application_folder(
 ) -> dict[str, Any] | None:
     """Refuse, before anything is written, an output folder the application cannot use (see
     :func:`apply_to_samples`); returns the record of an earlier application of the same settings there."""
-    out_dir = absolute(out_dir)
-    check_output_folder(out_dir, input_folders(samples), "refined-maps folder")
-    return _applied_record(out_dir, _application_settings(spec, thresholds, max_objects, options))
+    folder = _refined_folder(out)
+    folder.check(samples)
+    return _applied_record(folder, _application_settings(spec, thresholds, max_objects, options))
+
+
+def _refined_folder(out: RefinedFolder | str | Path) -> RefinedFolder:
+    return out if isinstance(out, RefinedFolder) else RefinedFolder(Path(out))
 
 
 def apply_to_samples(
     samples: list[Sample],
     spec: DatasetSpec,
     thresholds: Thresholds,
-    out_dir: str | Path,
+    out: RefinedFolder | str | Path,
     *,
     max_objects: int = APPLY_MAX_OBJECTS,
     options: RefineOptions = FAITHFUL,
     execution: Execution = LOCAL,
 ) -> dict | None:
-    """Refine every image with ``thresholds`` into ``out_dir`` (P-mode PNGs); resumable.
+    """Refine every image with ``thresholds`` into ``out`` (a :class:`~sessrs.folders.RefinedFolder` or its
+    folder: P-mode PNGs and the record of what each was made from); resumable.
 
     Returns the unrefined and refined scores (``None`` without ground truth). Each refined map is kept for a
     re-run only while its prediction and objects are the same files (by content); a folder holding images
     refined with other thresholds, or PNGs of anything else, is refused. ``execution`` says where the images are
     refined (local processes or a Dask cluster).
     """
-    out_dir = Path(out_dir)
+    folder = _refined_folder(out)
     if not samples:
         raise InputError("no images to refine")
     max_objects = check_max_objects(max_objects)
     thresholds.check_classes(spec.num_classes)
     settings = _application_settings(spec, thresholds, max_objects, options)
-    record = check_application_folder(out_dir, samples, spec, thresholds, max_objects=max_objects, options=options)
+    record = check_application_folder(folder, samples, spec, thresholds, max_objects=max_objects, options=options)
     if execution.scheduler:
         check_scheduler(execution.scheduler)
-    with folder_locked(out_dir, f"refined-maps folder {out_dir}"):
+    with folder.locked():
         return _apply(
             samples,
             spec,
             thresholds,
-            out_dir,
+            folder,
             record or {"settings": settings, "images": {}},
             settings,
             max_objects,
@@ -167,27 +170,28 @@ def _apply(
     samples: list[Sample],
     spec: DatasetSpec,
     thresholds: Thresholds,
-    out_dir: Path,
+    folder: RefinedFolder,
     record: dict[str, Any],
     settings: dict[str, Any],
     max_objects: int,
     options: RefineOptions,
     execution: Execution,
 ) -> dict | None:
-    """:func:`apply_to_samples` once ``out_dir`` is checked and held by this run."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out_dir / APPLIED_RECORD, record)
+    """:func:`apply_to_samples` once ``folder`` is checked and held by this run."""
+    folder.root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(folder.record, record)
     made_from = {s.stem: sample_fingerprint(s, spec, settings, with_gt=False) for s in samples}
     done, todo = [], []
     for sample in samples:
-        reusable = _reusable(out_dir / f"{sample.stem}.png", record["images"].get(sample.stem), made_from[sample.stem])
+        previous = record["images"].get(sample.stem)
+        reusable = _reusable(folder.refined_map(sample.stem), previous, made_from[sample.stem])
         (done if reusable else todo).append(sample)
-    results = [_rescore(s, spec, out_dir) for s in done]
-    jobs = [(s.stem, (s, spec, thresholds, max_objects, out_dir, options)) for s in todo]
+    results = [_rescore(s, spec, folder) for s in done]
+    jobs = [(s.stem, (s, spec, thresholds, max_objects, folder, options)) for s in todo]
     with tqdm(total=len(samples), initial=len(done), desc="apply", unit="image") as progress:
         for stem, (result, written) in each_job(_refine_one, jobs, execution):
             record["images"][stem] = {"made_from": made_from[stem], "output": written}
-            write_json_atomic(out_dir / APPLIED_RECORD, record)
+            write_json_atomic(folder.record, record)
             results.append(result)
             progress.update()
     if any(before is None for before, _ in results):

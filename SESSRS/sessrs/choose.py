@@ -25,7 +25,7 @@ from rscommon.labels import read_label_png
 from rscommon.metrics import confusion_matrix
 from rscommon.parallel import LOCAL, Execution, progress_map
 
-from .application import apply_to_samples, check_application_folder, comparison_table
+from .application import apply_to_samples, check_application_folder, comparison_table, forget_applied
 from .folders import ChoiceFolder
 from .inputs import Sample, load_ground_truth, load_prediction, load_prepared
 from .joint import joint_search, settings_from, thresholds_of
@@ -41,7 +41,6 @@ from .validate import read_sweep
 
 SEARCHES = ("pick", "joint")
 SELECTIONS = ("all", "cv")
-METHOD_RECORD = "method_choice.json"
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def choose_and_apply(
     if selection is not None:
         write_json_atomic(folder.selection, selection.record)
     if method is not None:
-        write_json_atomic(folder.root / METHOD_RECORD, method.record)
+        write_json_atomic(folder.method_choice, method.record)
     report = _apply(thresholds, samples, spec, folder, settings, execution)
     changes = _tuned_change_counts(thresholds, tune, samples, spec, folder, settings, execution)
     write_json_atomic(
@@ -222,6 +221,14 @@ def choose_and_apply(
         selection=selection.record if selection else None,
         method=method.record if method else None,
     )
+
+
+def restart(folder: ChoiceFolder) -> None:
+    """Forget the saved work of an earlier run into ``folder`` (the joint search's state, the refined maps'
+    record), so that everything is computed again; the chosen thresholds are still checked against
+    ``folder.best``."""
+    folder.joint_state.unlink(missing_ok=True)
+    forget_applied(folder.refined)
 
 
 def apply_given(
@@ -348,7 +355,7 @@ def _tuned_change_counts(
             thresholds,
             settings.max_objects,
             settings.options,
-            folder.refined / f"{sample.stem}.png" if sample.stem in refined else None,
+            folder.refined.refined_map(sample.stem) if sample.stem in refined else None,
         )
         for sample in tune
     ]

@@ -1,5 +1,5 @@
 """The stage's output folders: the names of the files each holds, and the checks made on them before anything is
-written. No other module spells these names."""
+written. No other module spells these names: the others ask these objects for their paths."""
 
 from __future__ import annotations
 
@@ -12,12 +12,43 @@ from rscommon.files import InputError, write_json_atomic, write_text_atomic
 from rscommon.locks import folder_locked
 from rscommon.outputs import check_output_folder
 
-from .application import forget_applied
 from .inputs import Sample, absolute, input_folders
 from .thresholds import Thresholds
 
 REFINED_FOLDER = "se_mask"
-"""The refined maps' folder inside a choice folder, named as in the reference."""
+"""The refined maps' folder inside a choice folder (and beside a model's results in the reference's layout), named
+as in the reference."""
+
+
+@dataclass(frozen=True)
+class RefinedFolder:
+    """What an application writes: one refined map ``<stem>.png`` per image, and ``.applied.json``, the record of
+    what each map was made from (for resuming). ``root`` is made absolute from the current folder."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", absolute(self.root))
+
+    @property
+    def record(self) -> Path:
+        return self.root / ".applied.json"
+
+    def refined_map(self, stem: str) -> Path:
+        return self.root / f"{stem}.png"
+
+    def check(self, samples: Sequence[Sample]) -> None:
+        """Refuse, before anything is written, a folder that is a file, an input folder or not writable."""
+        check_output_folder(self.root, input_folders(samples), "refined-maps folder")
+
+    def holds_maps(self) -> bool:
+        """Whether the folder holds any PNG (a refined map, or anything else saved as one)."""
+        return self.root.is_dir() and any(self.root.glob("*.png"))
+
+    def locked(self) -> Iterator[None]:
+        """Hold the folder while an application writes there (a second one into it is refused); :meth:`check` it
+        first."""
+        return folder_locked(self.root, f"refined-maps folder {self.root}")
 
 
 @dataclass(frozen=True)
@@ -65,16 +96,18 @@ class SweepFolder:
 @dataclass(frozen=True)
 class ChoiceFolder:
     """What choosing thresholds and applying them write: ``best.json``, ``metrics.json``/``.txt`` (with ground
-    truth), the refined maps (``se_mask/`` unless ``refined`` says otherwise), and what a chooser leaves: the
-    joint search's ``joint_state.json`` and ``joint_trace.json``/``.png``. Both folders are made absolute from
-    the current folder."""
+    truth), the refined maps (a :class:`RefinedFolder`, ``se_mask/`` unless ``refined`` says otherwise), and what
+    a chooser leaves: the joint search's ``joint_state.json`` and ``joint_trace.json``/``.png``, the cv
+    selection's ``selection.json``, the method choice's ``method_choice.json``. Both folders are made absolute
+    from the current folder."""
 
     root: Path
-    refined: Path | None = None
+    refined: RefinedFolder | Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", absolute(self.root))
-        object.__setattr__(self, "refined", absolute(self.refined) if self.refined else self.root / REFINED_FOLDER)
+        if not isinstance(self.refined, RefinedFolder):
+            object.__setattr__(self, "refined", RefinedFolder(self.refined or self.root / REFINED_FOLDER))
 
     @property
     def best(self) -> Path:
@@ -104,12 +137,15 @@ class ChoiceFolder:
     def selection(self) -> Path:
         return self.root / "selection.json"
 
+    @property
+    def method_choice(self) -> Path:
+        return self.root / "method_choice.json"
+
     def check(self, samples: Sequence[Sample]) -> None:
         """Refuse, before anything is written, a folder (or refined-maps folder) that is a file, an input folder
         or not writable."""
-        inputs = input_folders(samples)
-        check_output_folder(self.root, inputs)
-        check_output_folder(self.refined, inputs, "refined-maps folder")
+        check_output_folder(self.root, input_folders(samples))
+        self.refined.check(samples)
 
     @contextmanager
     def locked(self, samples: Sequence[Sample]) -> Iterator[None]:
@@ -119,12 +155,6 @@ class ChoiceFolder:
         self.check(samples)
         with folder_locked(self.root, f"--out {self.root}"):
             yield
-
-    def restart(self) -> None:
-        """Forget the saved work of an earlier run (the joint search's state, the refined maps' record), so that
-        everything is computed again; the chosen thresholds are still checked against ``best.json``."""
-        self.joint_state.unlink(missing_ok=True)
-        forget_applied(self.refined)
 
     def refuse_other_choice(self, thresholds: Thresholds) -> None:
         """Refuse a folder whose ``best.json`` holds other thresholds (its figures belong to them)."""

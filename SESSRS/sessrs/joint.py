@@ -31,6 +31,7 @@ from rscommon.metrics import compute_scores
 from rscommon.parallel import LOCAL, Execution
 from rscommon.provenance import digest, fingerprint, what_changed
 
+from .folders import ChoiceFolder
 from .inputs import Sample
 from .joint_engine import OFF, ClassSetting, Settings, modify_of
 from .joint_screen import SCREENING, Screening, screened_matrices
@@ -41,7 +42,6 @@ from .sweep_engine import REFERENCE_GRID, ThresholdGrid
 from .thresholds import NEVER, Thresholds
 
 JOINT_VERSION = "2"
-STATE_FILE = "joint_state.json"
 
 
 def settings_from(thresholds: Thresholds, num_classes: int) -> Settings:
@@ -161,8 +161,9 @@ def joint_search(
 ) -> SearchState:
     """Coordinate descent from ``start`` over ``classes`` (default: the scored ones) on the ``samples``' pooled mIoU.
 
-    Resumes from ``state_dir/joint_state.json`` when it holds a search of the same inputs and settings (a state
-    of another search is replaced, and what changed is printed). Returns the final state; its ``trace`` has one
+    Keeps its state in ``state_dir`` as a choice folder does (:attr:`~sessrs.folders.ChoiceFolder.joint_state`)
+    and resumes from it when it holds a search of the same inputs and settings (a state of another search is
+    replaced, and what changed is printed). Returns the final state; its ``trace`` has one
     entry per step: the class, its chosen setting, the mIoU (x100) after the step and the gain.
 
     The per-image work runs where ``execution`` says (local processes, or a Dask cluster's workers), within
@@ -174,7 +175,7 @@ def joint_search(
     """
     classes = list(spec.scored if classes is None else classes)
     key = search_key(samples, spec, start, classes, grid, max_objects, options, screening)
-    state_path = Path(state_dir) / STATE_FILE
+    state_path = ChoiceFolder(Path(state_dir)).joint_state
     state = _resume(state_path, key, classes)
     stems = frozenset(s.stem for s in samples)
     if pool is None:

@@ -30,6 +30,7 @@ from .pick import pick_thresholds
 from .sweep import load_part, summarise
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid
 from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .validate import sweep_images
 
 BOOTSTRAP_SAMPLES = 1000
 """Resamples of the held-out images behind each 90% interval."""
@@ -49,24 +50,24 @@ def sweep_parts(
 ) -> dict[str, ImageSweep]:
     """Per tune image its sweep matrices, read from the sweep's ``parts/``; refused unless the sweep is of exactly
     the tune images and its parts add up to ``sweep_file``."""
-    stems, scenes = sorted(s.stem for s in tune), list(sweep.get("scenes", []))
-    if stems != sorted(scenes):
+    stems, images = sorted(s.stem for s in tune), sweep_images(sweep)
+    if stems != sorted(images):
         raise InputError(
-            f"{sweep_file}: a sweep of {len(scenes)} images, not of the {len(stems)} tune images; the cv "
+            f"{sweep_file}: a sweep of {len(images)} images, not of the {len(stems)} tune images; the cv "
             "selection picks again on parts of the sweep, so sweep the tune images"
         )
     folder = SweepFolder(Path(sweep_file).parent)
     classes = [int(c) for c in sweep["sweeps"]]
     grid = sweep_grid(sweep)
     parts = {}
-    for stem in scenes:
+    for stem in images:
         if not folder.part(stem).is_file():
             raise InputError(
                 f"{folder.part(stem)}: missing; the cv selection needs the per-image parts the sweep "
                 f"writes (run sessrs_t1_t2.py into {folder.root} again)"
             )
         parts[stem] = load_part(folder.part(stem), classes, spec.num_classes, len(grid.pairs))[0]
-    again = summarise([parts[stem] for stem in scenes], spec, classes, scenes, grid)
+    again = summarise([parts[stem] for stem in images], spec, classes, images, grid)
     if _pick_figures(again) != _pick_figures(sweep):
         raise InputError(
             f"{folder.parts}: the parts do not add up to {sweep_file} (changed since the sweep?); "

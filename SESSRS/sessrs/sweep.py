@@ -25,6 +25,7 @@ from .plots import sweep_heatmap
 from .resume import sample_fingerprint, stale_reason
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid, sweep_image
 from .thresholds import SWEEP_MAX_OBJECTS, check_max_objects
+from .validate import current_keys
 
 T1_VALUES, T2_VALUES = REFERENCE_GRID.t1_values, REFERENCE_GRID.t2_values
 THRESHOLD_PAIRS = REFERENCE_GRID.pairs
@@ -79,6 +80,7 @@ def _claim_output(folder: SweepFolder, signature: dict, restart: bool) -> None:
     run_file = folder.run
     if run_file.exists() and not restart:
         previous = read_json(run_file)
+        previous = current_keys(previous) if isinstance(previous, dict) else previous
         if not isinstance(previous, dict) or not set(previous) <= set(signature):
             raise InputError(
                 f"{run_file}: not the record of a sweep ({', '.join(signature)}); "
@@ -191,7 +193,7 @@ def run_sweep(
         "max_objects": max_objects,
         "grid": grid.to_json(),
         "options": options.to_json(),
-        "scenes": [s.stem for s in samples],
+        "images": [s.stem for s in samples],
         "inputs": [[str(s.pred), str(s.sam), str(s.gt)] for s in samples],
     }
     folder.check(samples)
@@ -234,10 +236,10 @@ def summarise(
     tuned_on: list[dict] | None = None,
     split: dict | None = None,
 ) -> dict:
-    """The ``sweep.json`` content: baseline figures and, per class, one row per threshold pair of ``grid``;
-    also the grid, the refinement's mode and the object limit the sweep was made with, the images it was tuned
-    on (``tuned_on``: :func:`~sessrs.inputs.image_identity` of each; names only when not given) and the
-    ``split`` that chose them."""
+    """The ``sweep.json`` content: the names of the images (``images``, in the order of ``results``), baseline
+    figures and, per class, one row per threshold pair of ``grid``; also the grid, the refinement's mode and the
+    object limit the sweep was made with, the images it was tuned on (``tuned_on``:
+    :func:`~sessrs.inputs.image_identity` of each; names only when not given) and the ``split`` that chose them."""
     baseline = sum(r.baseline for r in results)
     sweeps = {}
     for cls in classes:
@@ -247,7 +249,7 @@ def summarise(
             for (t1, t2), matrix in zip(grid.pairs, totals, strict=True)
         ]
     return {
-        "scenes": stems,
+        "images": stems,
         "classes": list(spec.classes),
         "scored_classes": list(spec.scored),
         "baseline": compute_scores(baseline, spec.scored).as_dict(spec.classes),

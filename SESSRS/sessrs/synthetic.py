@@ -1,6 +1,6 @@
-"""Generated scenes for benchmarks and tests: a ground truth, a prediction and SAM objects, in the sweep's layout.
+"""Generated images for benchmarks and tests: a ground truth, a prediction and SAM objects, in the sweep's layout.
 
-A scene is made in three layers, each drawn from a :class:`Population`'s statistics:
+An image is made in three layers, each drawn from a :class:`Population`'s statistics:
 
 - the ground truth: blocky regions (a coarse grid of land-cover cells, each cell one class) with buildings
   (small rectangles) and roads (long strips) drawn over it;
@@ -11,8 +11,8 @@ A scene is made in three layers, each drawn from a :class:`Population`'s statist
   grown or shrunk by a few pixels, some merged with a neighbouring region, some cut in two, and a few small
   objects nested inside larger ones.
 
-Refinement helps on such scenes: objects that follow the true regions replace the noisy predicted instances.
-Scene ``i`` of a seed is the same whatever the count, so a smaller benchmark is a prefix of a larger one.
+Refinement helps on such images: objects that follow the true regions replace the noisy predicted instances.
+Image ``i`` of a seed is the same whatever the count, so a smaller benchmark is a prefix of a larger one.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from rscommon.parallel import LOCAL, Execution, progress_map
 
 @dataclass(frozen=True)
 class Population:
-    """The statistics scenes are drawn from (sizes in pixels of a 1024 x 1024 scene; scaled with the size)."""
+    """The statistics images are drawn from (sizes in pixels of a 1024 x 1024 image; scaled with the size)."""
 
     class_weights: tuple[float, ...] = (0.45, 0.0, 0.0, 0.08, 0.07, 0.18, 0.22)
     """How often a land-cover cell takes each class (buildings and roads come as shapes instead)."""
@@ -62,10 +62,10 @@ class Population:
     min_region: int = 150
 
     def at_density(self, objects_per_image: float) -> Population:
-        """This population with about ``objects_per_image`` objects per 1024 x 1024 scene (median; a SAM grid of
+        """This population with about ``objects_per_image`` objects per 1024 x 1024 image (median; a SAM grid of
         points finds 80 to 150 on a busy aerial tile): more buildings and smaller land-cover cells, both scaled by
-        one factor fitted on generated scenes (the object count grows as that factor to the power 0.85, from
-        :data:`BASE_OBJECTS` at factor 1). Measure the count of the scenes made: this only aims at it."""
+        one factor fitted on generated images (the object count grows as that factor to the power 0.85, from
+        :data:`BASE_OBJECTS` at factor 1). Measure the count of the images made: this only aims at it."""
         if objects_per_image <= 0:
             raise ValueError(f"objects per image {objects_per_image}: give a positive number")
         factor = (objects_per_image / BASE_OBJECTS) ** (1 / 0.85)
@@ -73,7 +73,7 @@ class Population:
 
 
 BASE_OBJECTS = 71
-"""The median object count of a 1024 x 1024 scene of :data:`URBAN_LIKE`."""
+"""The median object count of a 1024 x 1024 image of :data:`URBAN_LIKE`."""
 
 
 URBAN_LIKE = Population()
@@ -91,7 +91,7 @@ RURAL_LIKE = Population(
 POPULATIONS = {"urban": URBAN_LIKE, "rural": RURAL_LIKE}
 
 
-def generate_scenes(
+def generate_images(
     folder: str | Path,
     count: int,
     seed: int,
@@ -100,32 +100,32 @@ def generate_scenes(
     population: Population = URBAN_LIKE,
     execution: Execution = LOCAL,
 ) -> list[str]:
-    """Write ``count`` scenes as ``folder/pred/<stem>.png``, ``folder/sam/<stem>.json`` and ``folder/gt/<stem>.png``.
+    """Write ``count`` images as ``folder/pred/<stem>.png``, ``folder/sam/<stem>.json`` and ``folder/gt/<stem>.png``.
 
-    Returns the stems (``g00000``, ...). Scene ``i`` is drawn from ``seed`` and ``i`` only. ``dataset`` names the
+    Returns the stems (``g00000``, ...). Image ``i`` is drawn from ``seed`` and ``i`` only. ``dataset`` names the
     palette the PNGs are written with; its classes must include the population's.
     """
     folder = Path(folder)
     for kind in ("pred", "sam", "gt"):
         (folder / kind).mkdir(parents=True, exist_ok=True)
     jobs = [(folder, f"g{index:05d}", (seed, index), size, dataset, population) for index in range(count)]
-    return progress_map(_write_scene, jobs, execution, desc="generate scenes", unit="scene")
+    return progress_map(_write_image, jobs, execution, desc="generate images", unit="image")
 
 
-def _write_scene(job: tuple[Path, str, tuple[int, int], int, str, Population]) -> str:
+def _write_image(job: tuple[Path, str, tuple[int, int], int, str, Population]) -> str:
     folder, stem, seed, size, dataset, population = job
     spec = get_dataset(dataset)
-    gt, pred, objects = make_scene(np.random.default_rng(seed), size, population)
+    gt, pred, objects = make_image(np.random.default_rng(seed), size, population)
     write_label_png(folder / "gt" / f"{stem}.png", gt, spec)
     write_label_png(folder / "pred" / f"{stem}.png", pred, spec)
     (folder / "sam" / f"{stem}.json").write_text(json.dumps(objects))
     return stem
 
 
-def make_scene(
+def make_image(
     rng: np.random.Generator, size: int, population: Population
 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
-    """One scene: ground truth, prediction (both size x size class maps) and object records."""
+    """One image: ground truth, prediction (both size x size class maps) and object records."""
     scale = size / 1024
     gt = ground_truth(rng, size, population, scale)
     regions = Regions.of(gt)
@@ -153,7 +153,7 @@ def ground_truth(rng: np.random.Generator, size: int, population: Population, sc
 
 
 def _scaled(bounds: tuple[int, int], scale: float) -> tuple[int, int]:
-    """Size bounds scaled to the scene, at least 2 pixels and one value wide."""
+    """Size bounds scaled to the image, at least 2 pixels and one value wide."""
     low = max(int(bounds[0] * scale), 2)
     return low, max(int(bounds[1] * scale), low + 1)
 
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--population", choices=POPULATIONS, default="urban")
     parser.add_argument("-n", "--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    stems = generate_scenes(
+    stems = generate_images(
         args.folder,
         args.count,
         args.seed,
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         population=POPULATIONS[args.population],
         execution=Execution(args.workers),
     )
-    tqdm.write(f"{len(stems)} scenes in {args.folder}")
+    tqdm.write(f"{len(stems)} images in {args.folder}")
     return 0
 
 

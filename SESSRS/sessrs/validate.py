@@ -1,6 +1,7 @@
 """Checks at the stage's file boundaries: a sweep read back before it is used, and what it was tuned on.
 
-Each refusal is one :class:`InputError` line naming the file and the field.
+Each refusal is one :class:`InputError` line naming the file and the field. A sweep's records written by an older
+release read the same as new ones (:func:`current_keys`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,19 @@ from .inputs import IDENTITY, Sample, image_identity
 from .thresholds import threshold_value
 
 SWEEP_KEYS = ("classes", "baseline", "sweeps")
+RENAMED_KEYS = {"scenes": "images"}
+"""Keys of a sweep's records (``sweep.json``, ``run.json``) by their names in older releases."""
+
+
+def current_keys(record: Mapping) -> dict:
+    """``record`` with the keys older releases named otherwise under their current names (``scenes``, the images
+    swept, is now ``images``), so that an old ``sweep.json`` or ``run.json`` reads the same as a new one."""
+    return {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
+
+
+def sweep_images(sweep: Mapping) -> list[str]:
+    """The names of the images a sweep was made of, in its order (none when it does not record them)."""
+    return list(current_keys(sweep).get("images", []))
 
 
 def finite_number(value: Any, where: str) -> float:
@@ -28,7 +42,8 @@ def finite_number(value: Any, where: str) -> float:
 
 
 def check_sweep(sweep: Any, spec: DatasetSpec, source: str | Path = "sweep") -> dict:
-    """Validate a sweep's content (see :func:`sessrs.sweep.summarise`) for ``spec``; returns it unchanged.
+    """Validate a sweep's content (see :func:`sessrs.sweep.summarise`) for ``spec``; returns it with its keys'
+    current names (see :func:`current_keys`).
 
     The class names must be the dataset's, the baseline mIoU finite, ``sweeps`` a mapping of class ids of the
     dataset to rows, each row with ``t1``/``t2`` in (0, 1] and a finite ``mIoU``.
@@ -63,7 +78,7 @@ def check_sweep(sweep: Any, spec: DatasetSpec, source: str | Path = "sweep") -> 
             threshold_value(row["t1"], f"{where}.t1")
             threshold_value(row["t2"], f"{where}.t2")
             finite_number(row["mIoU"], f"{where}.mIoU")
-    return dict(sweep)
+    return current_keys(sweep)
 
 
 def read_sweep(path: str | Path, spec: DatasetSpec) -> dict:

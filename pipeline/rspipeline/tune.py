@@ -33,7 +33,6 @@ from rscommon.provenance import digest, fingerprint
 from sam_objects import SourceRecipe
 from sessrs import Thresholds
 from sessrs.choose import Choice, ChoiceSettings, choose_and_apply
-from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, pair_inputs
 from sessrs.sweep import run_sweep
 from sessrs.thresholds import APPLY_MAX_OBJECTS, SWEEP_MAX_OBJECTS
@@ -55,10 +54,10 @@ from .scene_scan import scan_scene
 from .scene_tiles import ImageBands
 from .tile_sources import GeoSegPrediction, PredictionRaster
 from .tune_areas import AreaJob, AreaStore, cut_area, read_area
+from .tune_folder import TuneFolder
 from .tune_labels import UNLABELLED, Area, areas_of, labelled_areas, read_labels
 
 TUNE_VERSION = "1"
-RECORD_FILE = "tune.json"
 
 
 @dataclass
@@ -135,8 +134,9 @@ def run_tune(run: TuneRun) -> TuneReport:
         check_areas(run, areas_of(labels.boxes(), grid, run.context))
         areas = list(labelled_areas(labels, grid, run.context))
     execution = Execution(run.workers, run.scheduler)
+    folder = TuneFolder(run.out)
     with locked(folder_lock(run.out), f"--out {run.out}"):
-        store = AreaStore(run.out / "areas")
+        store = AreaStore(folder.areas)
         jobs, made = _make_areas(
             run,
             store,
@@ -152,10 +152,10 @@ def run_tune(run: TuneRun) -> TuneReport:
         if not labelled:
             raise InputError(f"{run.labels}: no labelled pixel holds data in the image and the prediction")
         samples = pair_inputs(store.folder("pred"), store.folder("sam"), store.folder("gt"))
-        choice = _choose(run, store, {name: truth for name, (_, truth) in truths.items()}, samples, made, execution)
-    best = run.out / "best.json"
-    write_json_atomic(best, read_json(ChoiceFolder(run.out / "choice").best))
-    return TuneReport(len(areas), made, labelled, best, choice.thresholds, choice.report)
+        truth_digests = {name: truth for name, (_, truth) in truths.items()}
+        choice = _choose(run, folder, store, truth_digests, samples, made, execution)
+    write_json_atomic(folder.best, read_json(folder.choice.best))
+    return TuneReport(len(areas), made, labelled, folder.best, choice.thresholds, choice.report)
 
 
 def _make_areas(
@@ -226,17 +226,22 @@ def _save_truth(store: AreaStore, area: Area, truth: np.ndarray, job: AreaJob, s
 
 
 def _choose(
-    run: TuneRun, store: AreaStore, truths: dict[str, str], samples: list[Sample], changed: int, execution: Execution
+    run: TuneRun,
+    folder: TuneFolder,
+    store: AreaStore,
+    truths: dict[str, str],
+    samples: list[Sample],
+    changed: int,
+    execution: Execution,
 ) -> Choice:
     """The sweep of the areas and the choice, each started over when the areas, their labels (``truths``: each
     area's ground-truth digest) or the choice's settings changed since the last run, or when the sweep's record
     or the choice's ``best.json`` is not readable (this run owns both folders: it repairs rather than refuses)."""
-    sweep = SweepFolder(run.out / "sweep")
-    choice = ChoiceFolder(run.out / "choice")
+    sweep, choice = folder.sweep, folder.choice
     options = run.choice.options
     # the memory limit changes how the joint search runs, not what it chooses: a rerun with another one continues
     record = {"areas": store.made, "truth": truths, "choice": asdict(replace(run.choice, memory_limit=None))}
-    record_path = run.out / RECORD_FILE
+    record_path = folder.record
     if sweep.run.exists() and _recorded(sweep.run) is None:
         sweep.run.unlink()
     if changed or _recorded(record_path) != digest(record) or not _readable(choice.best):

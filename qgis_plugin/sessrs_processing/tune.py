@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from qgis.core import (
@@ -24,6 +23,8 @@ from .environment import TUNE_SCRIPT
 
 # The command's last line on the areas: "on the areas: mIoU 61.23 -> 62.10".
 _MIOU = re.compile(r"^on the areas: mIoU (?P<before>[\d.]+) -> (?P<after>[\d.]+)")
+# The command's line naming the thresholds it wrote: "2 labelled areas (5,120 labelled pixels) -> OUT/best.json".
+_BEST = re.compile(r"^\d+ labelled areas \(.*\) -> (?P<best>.+)$")
 # Formats the command reads as they are; any other layer (a memory layer, a selection, a database) is exported first.
 LABEL_FORMATS = ["gpkg", "shp", "geojson", "fgb"]
 
@@ -91,8 +92,11 @@ class TuneThresholds(SessrsAlgorithm):
         )
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         lines = self.run_script([*self.option_values(parameters, context), "--labels", labels, "--out", out], feedback)
-        results: dict[str, Any] = {"OUTPUT": out, "BEST": str(Path(out) / "best.json")}
+        results: dict[str, Any] = {"OUTPUT": out}
         for line in lines:
+            written = _BEST.match(line.strip())
+            if written:
+                results["BEST"] = written["best"]
             match = _MIOU.match(line)
             if match:
                 results.update(MIOU_BEFORE=float(match["before"]), MIOU_AFTER=float(match["after"]))

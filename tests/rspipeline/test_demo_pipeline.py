@@ -197,7 +197,7 @@ def test_held_out_folds_tune_elsewhere_and_apply_their_own_pick(demo: Path) -> N
         best = load(demo / "loveda" / "held_out" / fold["name"] / "best.json")
         assert fold["modify"] == [SPEC.classes[c] for c in best["modify"]]
         sweep = load(demo / "loveda" / "held_out" / fold["name"] / "sweep" / "sweep.json")
-        assert sweep["scenes"] == fold["tune"]
+        assert sweep["images"] == fold["tune"]
     assert group["sessrs_refined"]["held_out"] == [
         c for c in SPEC.classes if any(c in fold["modify"] for fold in held_out["folds"])
     ]

@@ -16,7 +16,7 @@ from rspipeline.scene_cli import main, scene_argv
 from rspipeline.scene_report import WARN_MIN_SHARE, report_path
 from sessrs.presets import read_preset
 from sessrs.synthetic import URBAN_LIKE
-from sessrs.synthetic import make_scene as make_urban_scene
+from sessrs.synthetic import make_image as make_urban_image
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_a_class_changing_far_more_than_where_it_was_tuned_is_warned_about(scene
 
 
 def test_a_preset_is_accepted_and_its_message_printed(tmp_path: Path, capsys) -> None:
-    gt, pred, _ = make_urban_scene(np.random.default_rng(5), 256, URBAN_LIKE)
+    gt, pred, _ = make_urban_image(np.random.default_rng(5), 256, URBAN_LIKE)
     image = write_raster(tmp_path / "image.tif", np.repeat((gt * 30).astype(np.uint8)[None], 3, axis=0))
     pred_tif = write_raster(tmp_path / "pred.tif", pred[None])
     out = tmp_path / "refined.tif"

@@ -5,6 +5,7 @@ refused in one line naming the file."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import get_best_t1_t2
@@ -21,6 +22,7 @@ from rscommon.files import InputError
 from rscommon.labels import write_label_png
 from rspipeline.tune import run_tune
 from rspipeline.tune_cli import build_parser, main, tune_run
+from rspipeline.tune_folder import TuneFolder
 from sam_objects import build_object_source
 from sessrs import ChoiceSettings, Thresholds
 from sessrs.inputs import pair_inputs
@@ -54,10 +56,16 @@ def by_hand(scene: dict, folder: Path) -> Thresholds:
     return pick_thresholds(run_sweep(samples, URBAN, folder / "sweep"), URBAN)
 
 
-def test_tuning_gives_the_thresholds_of_a_sweep_and_pick_of_the_same_windows(scene, tmp_path: Path) -> None:
+def test_tuning_gives_the_thresholds_of_a_sweep_and_pick_of_the_same_windows(scene, tmp_path: Path, capsys) -> None:
     out = tmp_path / "tuned"
     assert run_main(main, tune_args(scene, out)) == 0
     best = json.loads((out / "best.json").read_text())
+    folder = TuneFolder(out.resolve())
+    assert json.loads(folder.best.read_text()) == best == json.loads(folder.choice.best.read_text())
+    assert folder.record.is_file() and folder.sweep.sweep.is_file()
+    # The QGIS plugin reads the path of the thresholds from this line.
+    written = rf"^2 labelled areas \(.*\) -> {re.escape(str(folder.best))}$"
+    assert any(re.match(written, line) for line in capsys.readouterr().out.splitlines())
     assert Thresholds.from_json(best) == by_hand(scene, tmp_path / "hand")
     assert Thresholds.from_json(best).modify  # the pick refines something on these areas
     assert len(best["tuned_on"]) == 2 and set(best["tuned_changes"]) == set(URBAN.classes)

@@ -117,7 +117,7 @@ def test_an_interrupted_search_resumes_where_it_stopped(random_scenes, tmp_path,
     monkeypatch.setattr(joint, "_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
         joint_search(random_scenes, URBAN, START, tmp_path / "part", options=FAITHFUL, **SEARCH)
-    saved = json.loads((tmp_path / "part" / joint.STATE_FILE).read_text())
+    saved = json.loads((tmp_path / "part" / "joint_state.json").read_text())
     assert len(saved["trace"]) == 5 and not saved["done"]
     monkeypatch.setattr(joint, "_step", step)
     resumed_steps = []
@@ -131,7 +131,7 @@ def test_a_search_of_other_settings_starts_again(random_scenes, tmp_path, capsys
     joint_search(random_scenes, URBAN, START, tmp_path, options=FAITHFUL, **SEARCH)
     other = joint_search(random_scenes, URBAN, START, tmp_path, options=IMPROVED, **SEARCH)
     assert "settings.options" in capsys.readouterr().out
-    assert json.loads((tmp_path / joint.STATE_FILE).read_text())["key"]["settings"]["options"] == IMPROVED.to_json()
+    assert json.loads((tmp_path / "joint_state.json").read_text())["key"]["settings"]["options"] == IMPROVED.to_json()
     assert other.done
 
 
@@ -206,7 +206,7 @@ def test_scripts_sweep_a_grid_in_improved_mode_and_search_jointly_on_the_tune_im
     )
     sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert sweep["grid"] == GRID.to_json() and sweep["mode"] == "improved" and sweep["max_objects"] == 5
-    assert all(len(rows) == 9 for rows in sweep["sweeps"].values()) and sweep["scenes"] == ["s0", "s1", "s2", "s3"]
+    assert all(len(rows) == 9 for rows in sweep["sweeps"].values()) and sweep["images"] == ["s0", "s1", "s2", "s3"]
     out = tmp_path / "joint"
     arguments = [*common, "--sweep", str(tmp_path / "sweep" / "sweep.json"), "--search", "joint", "--out", str(out)]
     assert get_best_t1_t2.main(arguments) == 0

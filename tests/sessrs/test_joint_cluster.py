@@ -15,7 +15,7 @@ from sessrs.joint import joint_search, settings_from
 from sessrs.joint_shards import ShardPool
 from sessrs.modes import FAITHFUL
 from sessrs.sweep_engine import ThresholdGrid
-from sessrs.synthetic import generate_scenes
+from sessrs.synthetic import generate_images
 from sessrs.thresholds import Thresholds
 
 SEARCH = {"max_objects": 5, "grid": ThresholdGrid((0.3, 0.6), (0.3, 0.7)), "classes": range(7)}
@@ -27,7 +27,7 @@ def steps(state):
 
 
 def test_the_search_on_a_cluster_equals_the_local_search_and_survives_a_lost_worker(cluster, tmp_path):
-    generate_scenes(tmp_path, 4, seed=5, size=96)
+    generate_images(tmp_path, 4, seed=5, size=96)
     samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
     local = joint_search(samples, URBAN, START, tmp_path / "local", **SEARCH)
     on_cluster = Execution(scheduler=cluster.scheduler_address)
@@ -62,7 +62,7 @@ class NotConnected:
 
 
 def test_a_worker_whose_connection_fails_is_lost_though_still_listed(cluster, tmp_path):
-    generate_scenes(tmp_path, 4, seed=5, size=64)
+    generate_images(tmp_path, 4, seed=5, size=64)
     samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
     cluster.wait_for_workers(2, timeout=60)  # a worker lost by another test is started again
     with ShardPool(samples, URBAN, 5, FAITHFUL, Execution(scheduler=cluster.scheduler_address)) as pool:
@@ -76,7 +76,7 @@ def test_a_worker_whose_connection_fails_is_lost_though_still_listed(cluster, tm
 
 def test_a_frozen_worker_ends_the_search_naming_the_images_left(tmp_path, monkeypatch):
     monkeypatch.setenv(parallel.IDLE_TIMEOUT_ENV, "5")  # a busy worker on a loaded machine may miss 2 s of heartbeats
-    generate_scenes(tmp_path, 3, seed=5, size=64)
+    generate_images(tmp_path, 3, seed=5, size=64)
     samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
     with loopback_cluster(1) as cluster:
         with ShardPool(samples, URBAN, 5, FAITHFUL, Execution(scheduler=cluster.scheduler_address)) as pool:

@@ -22,7 +22,7 @@ from sessrs.joint_engine import ClassSetting, ImageEvaluator, class_matrices
 from sessrs.joint_spill import SPILL_PREFIX, SpilledImage, footprint, spill_folder
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.sweep_engine import ThresholdGrid
-from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_scenes
+from sessrs.synthetic import RURAL_LIKE, URBAN_LIKE, generate_images
 from sessrs.thresholds import Thresholds
 
 GRID = ThresholdGrid((0.3, 0.5, 0.7), (0.3, 0.55, 0.8))
@@ -33,7 +33,7 @@ SEARCH = {"max_objects": 5, "grid": GRID, "classes": range(7)}
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generated")
-    generate_scenes(folder, 3, seed=3, size=96)
+    generate_images(folder, 3, seed=3, size=96)
     return pair_inputs(folder / "pred", folder / "sam", folder / "gt")
 
 
@@ -117,14 +117,14 @@ def test_a_killed_worker_ends_the_search_saying_it_ran_out_of_memory(scenes):
 
 
 def test_generated_scenes_are_a_prefix_of_more_scenes_and_populations_differ(tmp_path, scenes):
-    stems = generate_scenes(tmp_path / "few", 2, seed=3, size=96)
+    stems = generate_images(tmp_path / "few", 2, seed=3, size=96)
     assert stems == [s.stem for s in scenes[:2]]
     for kind in ("pred", "gt"):
         assert np.array_equal(
             read_label_png(tmp_path / "few" / kind / f"{stems[1]}.png"), read_label_png(getattr(scenes[1], kind))
         )
     assert (tmp_path / "few" / "sam" / f"{stems[1]}.json").read_text() == scenes[1].sam.read_text()
-    generate_scenes(tmp_path / "rural", 1, seed=3, size=96, population=RURAL_LIKE)
+    generate_images(tmp_path / "rural", 1, seed=3, size=96, population=RURAL_LIKE)
     urban, rural = (read_label_png(tmp_path / name / "gt" / f"{stems[0]}.png") for name in ("few", "rural"))
     assert URBAN_LIKE != RURAL_LIKE and not np.array_equal(urban, rural)
     pred, gt = read_label_png(scenes[0].pred), read_label_png(scenes[0].gt)

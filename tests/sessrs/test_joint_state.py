@@ -53,14 +53,14 @@ def killed_after(scenes, folder, steps: int, monkeypatch) -> dict:
     with pytest.raises(KeyboardInterrupt):
         joint_search(scenes, URBAN, START, folder, **SEARCH)
     monkeypatch.setattr(joint, "_step", step)
-    return json.loads((folder / joint.STATE_FILE).read_text())
+    return json.loads((folder / "joint_state.json").read_text())
 
 
 @pytest.mark.parametrize("edit", [{"done": True}, {"done": True, "position": 0, "round": 1}, {"round": 7}])
 def test_a_state_edited_after_a_kill_is_not_returned_as_the_result(scenes, whole, tmp_path, monkeypatch, capsys, edit):
     saved = killed_after(scenes, tmp_path, 2, monkeypatch)
     assert len(saved["trace"]) == 3 and not saved["done"] and len(whole.trace) > 3
-    (tmp_path / joint.STATE_FILE).write_text(json.dumps({**saved, **edit}))
+    (tmp_path / "joint_state.json").write_text(json.dumps({**saved, **edit}))
     resumed = joint_search(scenes, URBAN, START, tmp_path, **SEARCH)
     assert "disagree with its trace of 2 steps" in capsys.readouterr().err
     assert steps_of(resumed) == steps_of(whole) and resumed.settings == whole.settings
@@ -69,7 +69,7 @@ def test_a_state_edited_after_a_kill_is_not_returned_as_the_result(scenes, whole
 def test_a_state_with_settings_other_than_its_trace_is_searched_again(scenes, whole, tmp_path, monkeypatch, capsys):
     saved = killed_after(scenes, tmp_path, 2, monkeypatch)
     saved["settings"][3] = {"t1": 0.3, "t2": 0.3, "refined": True}
-    (tmp_path / joint.STATE_FILE).write_text(json.dumps(saved))
+    (tmp_path / "joint_state.json").write_text(json.dumps(saved))
     resumed = joint_search(scenes, URBAN, START, tmp_path, **SEARCH)
     assert "its settings disagree" in capsys.readouterr().err
     assert steps_of(resumed) == steps_of(whole)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from rscommon.objects import decode_masks, encode_object
 from sessrs.object_faults import FAULTS, ObjectFaults, degrade, plurality_classes
-from sessrs.synthetic import URBAN_LIKE, make_scene
+from sessrs.synthetic import URBAN_LIKE, make_image
 
 
 def blocks(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
@@ -128,7 +128,7 @@ def test_erosion_shrinks_inside_the_object_and_offset_keeps_its_size_or_cuts_it(
 
 def test_garbage_adds_masks_as_a_share_of_the_objects():
     rng = np.random.default_rng(3)
-    gt, _, objects = make_scene(rng, 128, URBAN_LIKE)
+    gt, _, objects = make_image(rng, 128, URBAN_LIKE)
     degraded = degrade(rng, gt, objects, ObjectFaults(garbage_rate=0.5))
     assert degraded[: len(objects)] == objects
     assert len(degraded) == len(objects) + round(0.5 * len(objects))
@@ -137,7 +137,7 @@ def test_garbage_adds_masks_as_a_share_of_the_objects():
 def test_badness_makes_objects_less_pure():
     """Bad objects' pixels agree less with their plurality true class than the objects as generated do."""
     rng = np.random.default_rng(5)
-    gt, _, objects = make_scene(rng, 256, URBAN_LIKE)
+    gt, _, objects = make_image(rng, 256, URBAN_LIKE)
 
     def purity(badness: float) -> float:
         masks = masks_of(degrade(np.random.default_rng(1), gt, objects, ObjectFaults.at_quality(badness)), gt.shape)

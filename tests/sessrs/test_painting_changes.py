@@ -10,7 +10,7 @@ from sessrs.joint_engine import OFF, ClassSetting, ImageEvaluator, with_setting
 from sessrs.modes import FAITHFUL, IMPROVED
 from sessrs.painting import Painting, Settlement
 from sessrs.prepared import prepare_image
-from sessrs.synthetic import URBAN_LIKE, make_scene
+from sessrs.synthetic import URBAN_LIKE, make_image
 
 T1 = (0.3, 0.5, 0.7, 0.9)
 T2 = (0.3, 0.55, 0.8)
@@ -27,7 +27,7 @@ NONE = Settlement(np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0))
 )
 def test_a_painting_changed_class_by_class_equals_one_made_at_once(seed, improved, changes):
     options = IMPROVED if improved else FAITHFUL
-    gt, pred, objects = make_scene(np.random.default_rng(seed), 192, URBAN_LIKE.at_density(160))
+    gt, pred, objects = make_image(np.random.default_rng(seed), 192, URBAN_LIKE.at_density(160))
     scene = prepare_image(pred, objects, 7)
     evaluator = ImageEvaluator(scene, gt, 5, options)
     start = tuple(ClassSetting(0.5, 0.55, True) for _ in range(scene.num_classes))

@@ -108,7 +108,7 @@ def test_command_line_sweep_then_pick_with_a_held_out_split(tmp_path):
         cwd=tmp_path,
     )
     assert sweep.returncode == 0, sweep.stderr
-    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["scenes"] == ["01000", "01001"]
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["images"] == ["01000", "01001"]
     pick = subprocess.run(
         [
             sys.executable,

@@ -44,7 +44,7 @@ def test_reference_sweep_and_pick_forms(repository, capsys):
     model = "GeoSeg/fig_results/Urban/unetformer"
     assert sessrs_t1_t2.main(["-f", model, "-m", "modify", "-s", "ssam", "-n", "1", "--classes", "1", "2"]) == 0
     sweep_dir = repository / model / "sessrs_write" / "modify_ssam"
-    assert json.loads((sweep_dir / "sweep.json").read_text())["scenes"] == ["01000", "01004"]
+    assert json.loads((sweep_dir / "sweep.json").read_text())["images"] == ["01000", "01004"]
     assert get_best_t1_t2.main(["-d", "Urban", "-m", "modify", "-s", "ssam", "-t", "0.7", "-n", "1"]) == 0
     assert sorted(p.name for p in (repository / model / "se_mask").glob("*.png")) == ["01000.png", "01004.png"]
     best = json.loads((sweep_dir / "best.json").read_text())

@@ -14,7 +14,6 @@ import pytest
 from sessrs_cases import write_random_scenes
 
 import sessrs.application as application
-import sessrs.joint as joint
 import sessrs.sweep as sweep_module
 from rscommon.cli import run_main
 from rscommon.datasets import URBAN
@@ -76,7 +75,7 @@ def test_an_edited_refined_map_is_named_and_computed_again(scenes, capsys, monke
 
 def test_a_joint_state_with_edited_figures_is_said_and_searched_again(scenes, capsys):
     searched = search(scenes)
-    path = scenes / "joint" / joint.STATE_FILE
+    path = scenes / "joint" / "joint_state.json"
     state = json.loads(path.read_text())
     state["mIoU"], state["trace"][-1]["mIoU"] = 0.99, 99.0
     path.write_text(json.dumps(state))
@@ -89,11 +88,11 @@ def test_a_joint_state_with_edited_figures_is_said_and_searched_again(scenes, ca
 @pytest.mark.parametrize("content", ["[1, 2]", '{"key": 1}', "{"])
 def test_a_damaged_joint_state_is_named_and_searched_again(scenes, capsys, content):
     searched = search(scenes)
-    (scenes / "joint" / joint.STATE_FILE).write_text(content)
+    (scenes / "joint" / "joint_state.json").write_text(content)
     capsys.readouterr()
     again = search(scenes)
     captured = capsys.readouterr()
-    assert joint.STATE_FILE in captured.err + captured.out
+    assert "joint_state.json" in captured.err + captured.out
     assert again.miou == searched.miou and again.settings == searched.settings
 
 

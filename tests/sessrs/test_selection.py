@@ -2,6 +2,7 @@
 records what the chosen thresholds change on the tune images."""
 
 import json
+import shutil
 
 import get_best_t1_t2
 import numpy as np
@@ -88,6 +89,23 @@ def test_cv_drops_a_class_whose_gain_comes_from_one_image_and_keeps_a_real_one(s
         root / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "again"), settings=settings
     )
     assert again.selection == record, "seeded: the same folds and intervals"
+
+
+def test_cv_selects_the_same_from_a_sweep_json_naming_its_images_scenes(swept, tmp_path):
+    root, samples = swept
+    settings = ChoiceSettings(select="cv", folds=3, seed=4)
+    new = choose_and_apply(
+        root / "sweep" / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "new"), settings=settings
+    )
+    old_sweep = tmp_path / "old_sweep"
+    shutil.copytree(root / "sweep", old_sweep)
+    record = json.loads((old_sweep / "sweep.json").read_text())
+    record["scenes"] = record.pop("images")  # as a release before the rename wrote it
+    (old_sweep / "sweep.json").write_text(json.dumps(record))
+    old = choose_and_apply(
+        old_sweep / "sweep.json", samples, samples, URBAN, ChoiceFolder(tmp_path / "old"), settings=settings
+    )
+    assert old.selection == new.selection and old.thresholds == new.thresholds
 
 
 def test_best_json_records_the_changes_on_the_tune_images(swept, tmp_path):

@@ -14,13 +14,13 @@ from rscommon.parallel import Execution
 from sessrs.inputs import pair_inputs
 from sessrs.joint import ShardPool
 from sessrs.modes import FAITHFUL
-from sessrs.synthetic import generate_scenes
+from sessrs.synthetic import generate_images
 
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generated")
-    generate_scenes(folder, 2, seed=3, size=64)
+    generate_images(folder, 2, seed=3, size=64)
     return pair_inputs(folder / "pred", folder / "sam", folder / "gt")
 
 

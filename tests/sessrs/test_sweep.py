@@ -14,6 +14,7 @@ from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
 from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
 from sessrs.sweep_engine import sweep_image
+from sessrs.validate import read_sweep, sweep_images
 
 SCENES = Path(__file__).resolve().parents[1] / "fixtures" / "sessrs_reference" / "scenes"
 REFERENCE = json.loads((SCENES.parent / "sweep.json").read_text())
@@ -33,7 +34,7 @@ def swept(tmp_path_factory):
 
 def test_sweep_matches_reference(swept):
     sweep, _, _ = swept
-    assert sweep["scenes"] == REFERENCE["scenes"]
+    assert sweep["images"] == REFERENCE["scenes"], "the reference's sweep.json names its images scenes"
     assert sweep["baseline"] == REFERENCE["baseline"]
     assert sweep["sweeps"].keys() == REFERENCE["sweeps"].keys()
     for cls, rows in REFERENCE["sweeps"].items():
@@ -67,6 +68,37 @@ def test_interrupted_run_continues_where_it_stopped(swept, tmp_path):
     for part in list((tmp_path / "out" / "parts").glob("*.npz"))[:3]:
         part.unlink()
     (tmp_path / "out" / "sweep.json").unlink()
+    assert run_sweep(samples, URBAN, tmp_path / "out", execution=Execution(1)) == sweep
+
+
+def as_old_release(path: Path) -> None:
+    """Rewrite the record ``path`` as a release before the rename wrote it: the images swept under ``scenes``."""
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({("scenes" if key == "images" else key): value for key, value in record.items()}))
+
+
+def test_a_sweep_json_naming_its_images_scenes_reads_the_same(swept, tmp_path):
+    sweep, out, _ = swept
+    new = read_sweep(out / "sweep.json", URBAN)
+    assert "images" in json.loads((out / "sweep.json").read_text()), "a new sweep.json names its images images"
+    shutil.copy(out / "sweep.json", tmp_path / "sweep.json")
+    as_old_release(tmp_path / "sweep.json")
+    old = read_sweep(tmp_path / "sweep.json", URBAN)
+    assert "scenes" in json.loads((tmp_path / "sweep.json").read_text()) and "scenes" not in old
+    assert old == new == sweep
+    assert sweep_images(json.loads((tmp_path / "sweep.json").read_text())) == sweep_images(sweep) == sweep["images"]
+
+
+def test_a_sweep_whose_run_record_names_its_images_scenes_resumes(swept, tmp_path, monkeypatch):
+    sweep, out, samples = swept
+    shutil.copytree(out, tmp_path / "out")
+    as_old_release(tmp_path / "out" / "run.json")
+    import sessrs.sweep as module
+
+    def fail(job):
+        raise AssertionError(f"recomputed {job[0].stem}")
+
+    monkeypatch.setattr(module, "_sweep_sample", fail)
     assert run_sweep(samples, URBAN, tmp_path / "out", execution=Execution(1)) == sweep
 
 

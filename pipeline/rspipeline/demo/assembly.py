@@ -11,6 +11,7 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.labels import read_label_png
 from rspipeline.report import HEADLINE_FIGURES, heatmap_from_sweep, save_tile_panel
+from sessrs.folders import RefinedFolder, SweepFolder
 from sessrs.voting import MAJORITY_SHARE
 
 from .objects import ObjectChoice
@@ -21,27 +22,27 @@ from .settings import DemoSettings
 
 
 def tile_panels(
-    tiles: Iterable[str], work: Workspace, refined: Path, spec: DatasetSpec, out: Path, prefix: str
+    tiles: Iterable[str], work: Workspace, refined: RefinedFolder, spec: DatasetSpec, out: Path, prefix: str
 ) -> list[dict]:
-    """One panel per tile with its SESSRS map from ``refined/<tile>.png``; image paths relative to ``out``."""
+    """One panel per tile with its SESSRS map from ``refined``; image paths relative to ``out``."""
     panels = []
     for name in tiles:
         tile, gt = load_tile(work, name, spec)
         relative = f"panels/{prefix}_{name}.png"
         masks = [tile.masks[..., i] for i in range(tile.masks.shape[2])]
         counts = save_tile_panel(
-            out / relative, tile.image, gt, tile.pred, masks, read_label_png(refined / f"{name}.png", spec), spec
+            out / relative, tile.image, gt, tile.pred, masks, read_label_png(refined.refined_map(name), spec), spec
         )
         panels.append({"tile": name, "image": relative, **counts})
     return panels
 
 
-def heatmaps(sweep: dict, sweep_dir: Path, spec: DatasetSpec, out: Path) -> list[dict]:
+def heatmaps(sweep: dict, folder: SweepFolder, spec: DatasetSpec, out: Path) -> list[dict]:
     """The sweep's t1 x t2 grids per class, with the sweep's own heatmap PNG when it wrote one."""
     grids = []
     for key in sweep["sweeps"]:
         name = spec.classes[int(key)]
-        picture = sweep_dir / f"heatmap_{key}_{name}.png"
+        picture = folder.heatmap(int(key), name)
         relative = picture.relative_to(out).as_posix() if picture.is_file() else None
         grids.append(heatmap_from_sweep(sweep, int(key), name, image=relative))
     return grids

@@ -103,7 +103,7 @@ def tune_and_apply(
     tune, evaluate = (select(samples, names, f"fold {fold.name}") for names in (fold.tune, fold.evaluate))
     options = RefineOptions.for_mode(variant.mode)
     execution = Execution(settings.workers)
-    sweep_folder = SweepFolder(out / variant.sweep_folder)
+    sweep_folder = variant_sweep(out, variant)
     sweep = run_sweep(tune, spec, sweep_folder, options=options, execution=execution)
     choice = ChoiceSettings(
         search=variant.search, threshold_mode=settings.pick_mode, max_objects=settings.max_objects, options=options
@@ -114,6 +114,11 @@ def tune_and_apply(
             sweep_folder.sweep, tune, evaluate, spec, folder, settings=choice, execution=execution
         )
     return {"sweep": sweep, "best": applied.thresholds}
+
+
+def variant_sweep(out: Path, variant: Variant) -> SweepFolder:
+    """Where ``variant``'s sweep is in a fold's folder ``out`` (shared by the variants of one mode)."""
+    return SweepFolder(out / variant.sweep_folder)
 
 
 def variant_folder(out: Path, variant: Variant) -> ChoiceFolder:

@@ -19,14 +19,13 @@ import numpy as np
 from rscommon.datasets import DatasetSpec
 from rscommon.files import write_json_atomic
 from rspipeline.report import write_report
-from sessrs.folders import ChoiceFolder
 from sessrs.inputs import pair_inputs
 from sessrs.thresholds import Thresholds
 
 from .assembly import heatmaps, protocol_tables, report_top, set_group, tile_panels
 from .console import Console
 from .objects import ObjectChoice, choose_objects
-from .protocols import SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply, variant_folder
+from .protocols import SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply, variant_folder, variant_sweep
 from .samples import SAMPLE_SETS, SampleSet, Workspace, crop_predictions, prepare_set
 from .scores import evaluate_peers, fixed_peers, pooled, refined_matrices
 from .settings import DemoSettings
@@ -50,7 +49,7 @@ def tune_sessrs(
     tiles: Sequence[str], work: Workspace, spec: DatasetSpec, settings: DemoSettings, console: Console
 ) -> SessrsResults:
     """Every fold of every protocol through the SESSRS stage, once per variant. Each variant refines each
-    evaluation tile once, into its fold's ``se_mask/``, and is scored from there."""
+    evaluation tile once, into its fold's refined-maps folder, and is scored from there."""
     folds = [(protocol, fold) for protocol, folds in protocol_folds(tiles).items() for fold in folds]
     per_tile: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     results = SessrsResults(matrices={}, folds={}, reference_sweep={})
@@ -98,9 +97,10 @@ def run_set(
             for peer, per_tile in evaluate_peers(fixed_peers(spec), console.progress(tiles), work, spec).items()
         }
     with console.stage(f"{key}-panels", f"{key}: tile panels"):
-        reference = work.fold("reference", "all")
-        panels = tile_panels(console.progress(tiles), work, ChoiceFolder(reference).refined, spec, settings.out, key)
-        grids = heatmaps(sessrs.reference_sweep, reference / "sweep", spec, settings.out)
+        reference, pick = work.fold("reference", "all"), SESSRS_VARIANTS[0]
+        refined = variant_folder(reference, pick).refined
+        panels = tile_panels(console.progress(tiles), work, refined, spec, settings.out, key)
+        grids = heatmaps(sessrs.reference_sweep, variant_sweep(reference, pick), spec, settings.out)
     matrices = {protocol: {**fixed, **variants} for protocol, variants in sessrs.matrices.items()}
     protocols = protocol_tables(matrices, sessrs.folds, spec)
     metrics = {

@@ -4,7 +4,6 @@ pooled confusion matrices, and the report's rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from rscommon.labels import read_label_png, write_label_png
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.objects import read_objects
 from rspipeline.peers import DenseCRF, ObjectMajorityVote, Peer, PeerInput, SSAVote, Unrefined, run_peers
+from sessrs.folders import RefinedFolder
 from sessrs.voting import MAJORITY_SHARE
 
 from .protocols import SESSRS_VARIANTS
@@ -62,12 +62,12 @@ def evaluate_peers(
     return matrices
 
 
-def refined_matrices(folder: Path, tiles: Iterable[str], work: Workspace, spec: DatasetSpec) -> Matrices:
-    """Tile -> confusion matrix of the label maps ``folder/<tile>.png`` (e.g. a pick's ``se_mask/``)."""
+def refined_matrices(folder: RefinedFolder, tiles: Iterable[str], work: Workspace, spec: DatasetSpec) -> Matrices:
+    """Tile -> confusion matrix of the refined maps of ``folder`` (e.g. a pick's)."""
     return {
         name: confusion_matrix(
             read_label_png(work.gt / f"{name}.png", spec),
-            read_label_png(folder / f"{name}.png", spec),
+            read_label_png(folder.refined_map(name), spec),
             spec.num_classes,
         )
         for name in tiles
