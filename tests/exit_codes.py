@@ -50,5 +50,9 @@ def assert_bug(main: Main, args: list, error: type[BaseException], message: str)
     assert code == EXIT_FAILED and len(errors) == 1, text
     assert errors[0].startswith(f"error: {error.__name__}: {message}") and "--debug" in errors[0], errors
     assert "Traceback" not in text
-    with pytest.raises(error, match=message), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        pytest.raises(error, match=message),
+        contextlib.redirect_stderr(io.StringIO()),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         run_main(main, [*map(str, args), "--debug"])
