@@ -17,7 +17,7 @@ from rscommon.files import InputError
 from rscommon.image_header import read_header
 from rscommon.limits import max_image_pixels
 
-from .models.input_size import input_rule_of
+from .models.input_size import InputRule, input_rule_of
 
 
 def check_batch(net: nn.Module, x: torch.Tensor, where: str) -> None:
@@ -45,6 +45,19 @@ def check_training(net: nn.Module, config_path: Path, crop_size: int | None, bat
         )
 
 
+def scaled_problem(rule: InputRule, height: int, width: int, scale: float, name: str = "the network") -> str | None:
+    """What is wrong with an image of ``height`` x ``width`` resized by the test-time ``scale`` (as ttach resizes
+    it, and its label map back) for the network called ``name``, or ``None``."""
+    scaled = tuple(int(side * scale) for side in (height, width))
+    problem = rule.side_problem(*scaled)
+    if problem:
+        return f"{name} {problem}"
+    back = tuple(int(side / scale) for side in scaled)
+    if back != (height, width):
+        return f"its label map comes back {back[0]}x{back[1]} and would not align"
+    return None
+
+
 def check_images(net: nn.Module, images: Iterable[Path], scales: Sequence[float] = (1.0,)) -> None:
     """Refuse the first image (read from its header) whose sides, at each test-time scale, the network cannot
     take, or which the scale does not map back to its own size (the averaged label maps would not align)."""
@@ -55,13 +68,24 @@ def check_images(net: nn.Module, images: Iterable[Path], scales: Sequence[float]
     for path in images:
         header = read_header(path, limit)
         for scale in scales:
-            height, width = (int(side * scale) for side in (header.height, header.width))  # as ttach resizes
-            where = f"{path}: {header.height}x{header.width} image"
-            if scale != 1:
-                where += f" scaled by {scale} (test-time augmentation) to {height}x{width}"
-            problem = rule.side_problem(height, width)
+            problem = scaled_problem(rule, header.height, header.width, scale, type(net).__name__)
             if problem:
-                raise InputError(f"{where}: {type(net).__name__} {problem}")
-            back = tuple(int(side / scale) for side in (height, width))
-            if back != (header.height, header.width):
-                raise InputError(f"{where}: scaled back to {back[0]}x{back[1]}, its label map would not align")
+                where = f"{path}: {header.height}x{header.width} image"
+                if scale != 1:
+                    where += f" scaled by {scale} (test-time augmentation)"
+                raise InputError(f"{where}: {problem}")
+
+
+def padded_side(rule: InputRule, side: int, scales: Sequence[float] = (1.0,)) -> int:
+    """The smallest side of at least ``side`` pixels the rule takes at every test-time scale (pad an image to it);
+    one line naming the largest side when none is near (an image larger than a network of one exact size)."""
+    if rule.exact is not None:
+        candidates = [rule.exact] if side <= rule.exact else []
+    else:
+        first = max(side, rule.minimum)
+        candidates = range(first, first + 8 * rule.multiple + 1)  # d4's scales need a multiple of 4 x multiple
+    for candidate in candidates:
+        if all(scaled_problem(rule, candidate, candidate, scale) is None for scale in scales):
+            return candidate
+    largest = f" (at most {rule.exact} px)" if rule.exact else ""
+    raise InputError(f"no side of {side} px or a little more fits the network at scales {list(scales)}{largest}")

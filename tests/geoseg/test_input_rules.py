@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from geoseg.inference import tta_scales
-from geoseg.input_checks import check_images, check_training
+from geoseg.input_checks import check_images, check_training, padded_side
 from geoseg.models.input_size import InputRule, window_minimum
 from geoseg.models.segformer import SegFormer
 from geoseg.recipes import MODELS
@@ -92,10 +92,23 @@ def test_prediction_checks_every_test_time_scale(tmp_path):
     Image.fromarray(np.zeros((160, 160, 3), np.uint8)).save(image)
     unetformer = Net(InputRule(multiple=32, minimum=window_minimum(8)))  # UNetFormer's
     check_images(unetformer, [image], tta_scales("none"))
-    with pytest.raises(InputError, match=r"a.png: 160x160 image scaled by 0.75 \(test-time augmentation\) to 120x120"):
+    with pytest.raises(
+        InputError,
+        match=r"a.png: 160x160 image scaled by 0.75 \(test-time augmentation\): "
+        r"Net takes sides that are multiples of 32 px, not 120x120",
+    ):
         check_images(unetformer, [image], tta_scales("d4"))
     odd = tmp_path / "odd.png"
     Image.fromarray(np.zeros((101, 101, 3), np.uint8)).save(odd)
-    with pytest.raises(InputError, match=r"odd.png: .* to 75x75: scaled back to 100x100"):
+    with pytest.raises(InputError, match=r"odd.png: 101x101 image scaled by 0.75 .*: its label map comes back 100x100"):
         check_images(Net(SegFormer.input_rule), [odd], tta_scales("d4"))
     check_images(torch.nn.Conv2d(3, 8, 3), [odd], tta_scales("d4"))  # a network without a rule is not checked
+
+
+def test_a_side_is_padded_to_what_the_network_takes_at_every_scale():
+    unetformer = InputRule(multiple=32, minimum=window_minimum(8))
+    assert padded_side(unetformer, 100) == 160 and padded_side(unetformer, 300) == 320
+    assert padded_side(unetformer, 300, tta_scales("d4")) == 384  # 288 at 0.75 and 480 at 1.25: multiples of 32
+    assert padded_side(InputRule(exact=1024), 300) == 1024
+    with pytest.raises(InputError, match=r"no side of 2000 px .* \(at most 1024 px\)"):
+        padded_side(InputRule(exact=1024), 2000)
