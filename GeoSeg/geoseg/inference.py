@@ -27,6 +27,13 @@ def tta_transforms(mode: str) -> tta.Compose | None:
     raise InputError(f"unknown test-time augmentation {mode!r}; choose one of {', '.join(TTA_CHOICES)}")
 
 
+def tta_scales(mode: str) -> tuple[float, ...]:
+    """The factors the TTA mode resizes images by (``(1.0,)`` for a mode that does not resize)."""
+    transforms = tta_transforms(mode)
+    steps = transforms.aug_transforms if transforms is not None else []
+    return tuple(scale for step in steps if isinstance(step, tta.Scale) for scale in step.params) or (1.0,)
+
+
 def with_tta(net: nn.Module, mode: str) -> nn.Module:
     """``net`` wrapped so that its logits are averaged over the TTA mode's transforms."""
     transforms = tta_transforms(mode)

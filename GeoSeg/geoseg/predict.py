@@ -36,7 +36,8 @@ from rscommon.provenance import file_identity, fingerprint, what_changed
 from .checkpoint import load_net_weights
 from .config import Config, load_config
 from .datasets import SegmentationFolder
-from .inference import with_tta
+from .inference import tta_scales, with_tta
+from .input_checks import check_images
 from .paths import GEOSEG_ROOT
 
 PREDICTION_RECORD = "predictions.json"
@@ -110,6 +111,7 @@ def predict(config: Config, options: PredictOptions) -> dict | None:
     dataset = config.test_dataset
     folders = folders_of(dataset)
     images = image_paths(dataset)
+    check_images(config.net, [path for _, path in images], tta_scales(options.tta))
     inputs = {
         f"{kind} ({folder.root})": folder.root / sub
         for folder in folders
@@ -265,16 +267,7 @@ class Predictor:
         ids = list(batch["img_id"])
         images = batch["img"].to(self.device)
         with torch.no_grad():
-            try:
-                logits = self.model(images)
-            except torch.OutOfMemoryError:
-                raise
-            except (RuntimeError, ValueError) as error:
-                message = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                raise InputError(
-                    f"{type(self.config.net).__name__} cannot take the {'x'.join(map(str, images.shape))} "
-                    f"batch of {', '.join(ids)}: {message}"
-                ) from error
+            logits = self.model(images)
         predictions = logits.argmax(dim=1).cpu().numpy().astype(np.uint8)
         write = write_rgb_png if self.options.rgb else write_label_png
         written = []

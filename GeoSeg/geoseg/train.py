@@ -29,6 +29,7 @@ from rscommon.paths import resolve_path
 
 from .checkpoint import TRAINING_RECORD, load_net_weights, weights_dir
 from .config import Config, load_config
+from .input_checks import check_training
 from .paths import GEOSEG_ROOT
 from .training import SupervisedSegmentation
 
@@ -108,6 +109,9 @@ def train(config_path: str | Path, options: TrainOptions) -> dict:
     pl.seed_everything(options.seed, workers=True, verbose=False)
     config = load_config(config_path)
     module = SupervisedSegmentation(config, get_dataset(config.dataset))
+    check_training(
+        module.net, config.config_path, getattr(config, "crop_size", None), getattr(config, "train_batch_size", None)
+    )
     if config.pretrained_ckpt_path:
         load_net_weights(module.net, resolve_path(config.pretrained_ckpt_path, options.work_dir))
     resume = options.resume or (config.resume_ckpt_path and resolve_path(config.resume_ckpt_path, options.work_dir))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
 from rscommon.datasets import DatasetSpec
-from rscommon.files import InputError
 from rscommon.metrics import compute_scores, confusion_matrix
+
+from .input_checks import check_batch
 
 
 class ConfusionAccumulator:
@@ -46,19 +49,14 @@ class SupervisedSegmentation(pl.LightningModule):
         self.train_confusion = ConfusionAccumulator(config.num_classes)
         self.val_confusion = ConfusionAccumulator(config.num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The net's output; a batch the net cannot take (a crop too small for it, ...) is an error naming its size."""
-        try:
-            return self.net(x)
-        except torch.OutOfMemoryError:
-            raise
-        except (RuntimeError, ValueError) as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(
-                f"{type(self.net).__name__} cannot take a {'x'.join(map(str, x.shape))} batch "
-                f"(config {getattr(self.config, 'config_path', '?')}: check crop_size and the image sizes): "
-                f"{first_line}"
-            ) from error
+    def forward(self, x: torch.Tensor, images: Sequence[str] = ()) -> torch.Tensor:
+        """The net's output; a batch the net cannot take (a crop too small for it, ...) is an error naming its size,
+        the config and the ``images`` it holds (when they are named), before the net runs."""
+        where = f"config {getattr(self.config, 'config_path', '?')}: " + (
+            f"images {', '.join(images)}" if images else "check crop_size and the image sizes"
+        )
+        check_batch(self.net, x, where)
+        return self.net(x)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         labels = batch["gt_semantic_seg"]
@@ -70,7 +68,7 @@ class SupervisedSegmentation(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         labels = batch["gt_semantic_seg"]
-        prediction = self(batch["img"])
+        prediction = self(batch["img"], batch["img_id"])
         self.val_confusion.add(labels, main_output(prediction).argmax(dim=1))
         self.log("val_loss", self.loss(prediction, labels), on_step=False, on_epoch=True, batch_size=labels.shape[0])
 

@@ -10,7 +10,7 @@ network a config names is built once per process, on first use, and kept for the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,8 @@ from rscommon.files import InputError
 from .raster import DECLARED, ClassNodata, open_raster, read_class_window
 from .tiling import Tile
 
-MODEL_SIDE_MULTIPLE = 32  # the segmentation networks halve the input five times
-MODEL_MIN_SIDE = 256  # ... and UNetFormer's window attention wants 8 x 8 cells at the smallest scale
+MODEL_MIN_SIDE = 256  # tiles are predicted at least this large, then as the network's input rule needs
+UNRULED_SIDE_MULTIPLE = 32  # a config's own network, which declares no input rule: the usual encoders halve 5 times
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class GeoSegPrediction:
 
         from geoseg.datasets.augment import val_transform
 
-        model, device = _geoseg_model(self)
+        model, device, padded = _geoseg_model(self)
         torch.set_num_threads(self.threads)
         height, width = image.shape[:2]
         normalized = val_transform()(image=image)["image"]
-        pad = [(0, max(MODEL_MIN_SIDE, size + -size % MODEL_SIDE_MULTIPLE) - size) for size in (height, width)]
+        pad = [(0, padded(max(MODEL_MIN_SIDE, size)) - size) for size in (height, width)]
         normalized = np.pad(normalized, [*pad, (0, 0)], mode="reflect")
         batch = torch.from_numpy(np.ascontiguousarray(normalized.transpose(2, 0, 1)))[None].to(device)
         with torch.no_grad():
@@ -113,14 +113,20 @@ def geoseg_prediction(
 
 @lru_cache(maxsize=1)
 def _geoseg_model(prediction: GeoSegPrediction):
+    """The network with its weights and test-time augmentation, its device, and the side a tile side is padded to
+    (what the network's input rule takes at every test-time scale)."""
     import torch
 
     from geoseg.checkpoint import load_net_weights
     from geoseg.cli import pick_device
     from geoseg.config import load_config
-    from geoseg.inference import with_tta
+    from geoseg.inference import tta_scales, with_tta
+    from geoseg.input_checks import padded_side
+    from geoseg.models.input_size import InputRule, input_rule_of
 
     device = torch.device(prediction.device) if prediction.device else pick_device(None)
     net = load_config(prediction.config, pretrained=False).net
     load_net_weights(net, prediction.checkpoint)
-    return with_tta(net.to(device).eval(), prediction.tta), device
+    rule = input_rule_of(net) or InputRule(multiple=UNRULED_SIDE_MULTIPLE)
+    padded = partial(padded_side, rule, scales=tta_scales(prediction.tta))
+    return with_tta(net.to(device).eval(), prediction.tta), device, padded

@@ -11,7 +11,7 @@ import timm
 import torch
 from torch import nn
 
-from geoseg.models.input_size import require_divisible
+from geoseg.models.input_size import InputRule
 from geoseg.models.pretrained import load_pretrained_backbone
 
 CONTEXT_BACKBONE = "resnet18.fb_swsl_ig1b_ft_in1k"
@@ -161,6 +161,8 @@ class ABCNet(nn.Module):
     released checkpoints load strictly, but the forward pass does not use them, as in the reference.
     """
 
+    input_rule = InputRule(multiple=32, min_train_batch=2)
+
     def __init__(self, band: int = 3, n_classes: int = 8, pretrained: bool = True) -> None:
         super().__init__()
         self.cp = ContextPath(pretrained)
@@ -172,6 +174,6 @@ class ABCNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segment an image batch (B, 3, H, W), H and W multiples of 32, into (B, n_classes, H, W)."""
-        require_divisible(x, 32, "ABCNet")
+        self.input_rule.require(x, "ABCNet")
         context8, _ = self.cp(x)
         return self.conv_out(self.fam(self.sp(x), context8))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from geoseg.models.conv_bn_act import ConvBNAct
+from geoseg.models.input_size import InputRule
 from geoseg.models.seg_layers import Conv, SeparableConvBN
 from geoseg.models.swin import SwinTransformer, load_swin_segmentation_weights
 
@@ -172,6 +173,8 @@ class Decoder(nn.Module):
 class DCSwin(nn.Module):
     """Swin backbone (first stages frozen) and the DCFAM decoder. Input sides must be multiples of 32."""
 
+    input_rule = InputRule(multiple=32, min_train_batch=2)
+
     def __init__(
         self,
         encoder_channels: Sequence[int] = (96, 192, 384, 768),
@@ -191,6 +194,7 @@ class DCSwin(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Image batch (B, 3, H, W) -> logits (B, num_classes, H, W)."""
+        self.input_rule.require(x, "DCSwin")
         return self.decoder(*self.backbone(x))
 
 

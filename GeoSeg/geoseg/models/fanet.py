@@ -12,7 +12,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock
 
 from geoseg.models.conv_bn_act import ConvBNAct, DeConvBNAct
-from geoseg.models.input_size import require_divisible
+from geoseg.models.input_size import InputRule
 from geoseg.models.resnet_backbone import ResNetBackbone
 
 
@@ -73,6 +73,8 @@ class FANet(nn.Module):
     the reference always loads them); returns logits (B, num_class, H, W). ``n_channel`` is kept for the reference's
     signature: the encoder takes 3 bands."""
 
+    input_rule = InputRule(multiple=64, min_train_batch=2)
+
     def __init__(
         self,
         num_class: int = 1,
@@ -105,7 +107,7 @@ class FANet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segment images (B, 3, H, W), H and W multiples of 64, into logits (B, num_class, H, W)."""
-        require_divisible(x, 64, "FANet")
+        self.input_rule.require(x, "FANet")
         stages = self.backbone(x)
         fused: list[torch.Tensor] = []
         coarser = None

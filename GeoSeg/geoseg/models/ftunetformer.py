@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from geoseg.models.input_size import InputRule, window_minimum
 from geoseg.models.swin import SwinTransformer, load_swin_segmentation_weights
 from geoseg.models.unetformer import Decoder
 
@@ -30,6 +31,7 @@ class FTUNetFormer(nn.Module):
         num_classes: int = 6,
     ) -> None:
         super().__init__()
+        self.input_rule = InputRule(multiple=32, minimum=window_minimum(window_size))
         self.backbone = SwinTransformer(
             embed_dim=embed_dim, depths=depths, num_heads=num_heads, frozen_stages=freeze_stages
         )
@@ -48,6 +50,7 @@ class FTUNetFormer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Image batch (B, 3, H, W) -> logits (B, num_classes, H, W)."""
+        self.input_rule.require(x, "FTUNetFormer")
         h, w = x.shape[-2:]
         return self.decoder(*self.backbone(x), h, w)
 

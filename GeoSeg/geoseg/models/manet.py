@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .input_size import InputRule
 from .pretrained import load_pretrained_backbone
 
 
@@ -113,6 +114,8 @@ class MANet(nn.Module):
     ``num_channels`` is the number of input bands given to the timm stem.
     """
 
+    input_rule = InputRule(multiple=32, min_train_batch=2)
+
     def __init__(
         self, num_channels: int = 3, num_classes: int = 5, backbone_name: str = "resnet50", pretrained: bool = True
     ) -> None:
@@ -146,6 +149,7 @@ class MANet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(B, num_channels, H, W)`` with H, W multiples of 32 -> logits ``(B, num_classes, H, W)``."""
+        self.input_rule.require(x, "MANet")
         skip1, skip2, skip3, deepest = self.backbone(x)
         d4 = self.decoder4(self.attention4(deepest)) + self.attention3(skip3)
         d3 = self.decoder3(d4) + self.attention2(skip2)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
+from .input_size import InputRule
 from .pretrained import load_pretrained_backbone
 from .swin import init_transformer_weights
 
@@ -245,6 +246,8 @@ class SegFormer(nn.Module):
     absent model building stops with an error naming it.
     """
 
+    input_rule = InputRule(minimum=29)
+
     def __init__(self, num_classes: int = 21, phi: str = "b0", pretrained: bool = False) -> None:
         super().__init__()
         if phi not in VARIANTS:
@@ -260,5 +263,6 @@ class SegFormer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` -> logits ``(B, num_classes, H, W)`` (bilinear, corners aligned, from stride 4)."""
+        self.input_rule.require(x, "SegFormer")
         logits = self.decode_head(self.backbone(x))
         return F.interpolate(logits, size=x.shape[2:], mode="bilinear", align_corners=True)

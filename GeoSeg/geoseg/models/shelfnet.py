@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geoseg.models.conv_bn_act import ConvBNAct, DeConvBNAct, make_activation
-from geoseg.models.input_size import require_divisible
+from geoseg.models.input_size import InputRule
 from geoseg.models.resnet_backbone import ResNetBackbone
 
 
@@ -82,6 +82,8 @@ class ShelfNet(nn.Module):
     the reference always loads them); returns logits (B, num_class, H, W). ``n_channel`` is kept for the reference's
     signature: the encoder takes 3 bands."""
 
+    input_rule = InputRule(multiple=32, min_train_batch=2)
+
     def __init__(
         self,
         num_class: int = 1,
@@ -108,7 +110,7 @@ class ShelfNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Segment an image batch (B, 3, H, W), H and W multiples of 32, into logits (B, num_class, H, W)."""
-        require_divisible(x, 32, "ShelfNet")
+        self.input_rule.require(x, "ShelfNet")
         c1, c2, c3, c4 = self.backbone(x)
         column1 = (self.conv_A(c1), self.conv_B(c2), self.conv_C(c3), self.conv_D(c4))
         column2 = self.decoder2(*column1)

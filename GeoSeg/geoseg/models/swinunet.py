@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from geoseg.models.input_size import InputRule
 from geoseg.models.swin import PatchEmbed, SwinStage, init_transformer_weights, stochastic_depth
 from rscommon.paths import require_weights
 
@@ -161,6 +162,7 @@ class SwinUnet(nn.Module):
         self.num_classes = num_classes
         self.zero_head = zero_head
         self.img_size = img_size
+        self.input_rule = InputRule(exact=img_size, channels=(1, 3))
         self.swin_unet = SwinTransformerSys(
             img_size=img_size,
             in_chans=3,
@@ -172,6 +174,7 @@ class SwinUnet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1 or 3, S, S) -> logits (B, num_classes, S, S)."""
+        self.input_rule.require(x, "SwinUNet")
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)
         return self.swin_unet(x)

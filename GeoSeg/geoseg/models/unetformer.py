@@ -16,6 +16,7 @@ from timm.layers import trunc_normal_
 from torch import nn
 
 from geoseg.models.conv_bn_act import ConvBNAct
+from geoseg.models.input_size import InputRule, window_minimum
 from geoseg.models.pretrained import load_pretrained_backbone
 from geoseg.models.seg_layers import Conv, SeparableConvBN
 from geoseg.models.swin import relative_position_index
@@ -271,6 +272,7 @@ class UNetFormer(nn.Module):
         num_classes: int = 6,
     ) -> None:
         super().__init__()
+        self.input_rule = InputRule(multiple=32, minimum=window_minimum(window_size))
         self.backbone = timm.create_model(
             TIMM_ALIASES.get(backbone_name, backbone_name),
             features_only=True,
@@ -286,5 +288,6 @@ class UNetFormer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Image batch (B, 3, H, W) -> logits, or ``(logits, aux_logits)`` in training mode."""
+        self.input_rule.require(x, "UNetFormer")
         h, w = x.shape[-2:]
         return self.decoder(*self.backbone(x), h, w)
