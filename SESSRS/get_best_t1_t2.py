@@ -24,16 +24,8 @@ from rscommon.datasets import DATASETS, DatasetSpec, get_dataset
 from rscommon.files import InputError, write_json_atomic
 from rscommon.parallel import Execution, check_scheduler
 from sessrs.application import comparison_table
-from sessrs.choose import (
-    METHOD_CHOICES,
-    METHOD_RECORD,
-    SEARCHES,
-    SELECTIONS,
-    Choice,
-    ChoiceSettings,
-    apply_given,
-    choose_and_apply,
-)
+from sessrs.choice_settings import METHOD_CHOICES, SEARCHES, SELECTIONS, ChoiceSettings
+from sessrs.choose import METHOD_RECORD, Choice, apply_given, choose_and_apply
 from sessrs.folders import ChoiceFolder, SweepFolder
 from sessrs.inputs import Sample, absolute, pair_inputs, read_split, select
 from sessrs.modes import MODES, RefineOptions

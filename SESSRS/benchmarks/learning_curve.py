@@ -72,7 +72,7 @@ def prepared_set(name: str, samples: list[Sample], out: Path, execution: Executi
     folder = SweepFolder(out / name / "sweep")
     sweep = run_sweep(samples, URBAN, folder, execution=execution)
     parts = sweep_parts(folder.sweep, sweep, samples, URBAN)
-    pool = ShardPool(samples, URBAN, APPLY_MAX_OBJECTS, FAITHFUL, execution)
+    pool = ShardPool(samples, URBAN, max_objects=APPLY_MAX_OBJECTS, options=FAITHFUL, execution=execution)
     return ImageSet(name, samples, parts, folder.root, pool)
 
 

@@ -35,7 +35,7 @@ def _refine_one(job: tuple[Sample, DatasetSpec, Thresholds, int, Path, RefineOpt
     """One image refined and written; its scores and the identity of the refined map written."""
     sample, spec, thresholds, max_objects, out_dir, options = job
     prepared = load_prepared(sample, spec)
-    refined = refine_sample(sample, prepared, thresholds, max_objects, options)
+    refined = refine_sample(sample, prepared, thresholds, max_objects=max_objects, options=options)
     path = out_dir / f"{sample.stem}.png"
     write_label_png(path, refined, spec)
     if sample.gt is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sessrs.choose import SEARCHES, SELECTIONS, ChoiceSettings
+from sessrs.choice_settings import SEARCHES, SELECTIONS, ChoiceSettings
 from sessrs.modes import MODES, RefineOptions
 
 from .raster import DECLARED, parse_class_nodata
