@@ -83,8 +83,8 @@ def tune_and_score(
             state = search_jointly(pick, sweep, tune, spec, state_path, settings=settings, pool=pool)
             start = settings_from(pick, spec.num_classes)
             protocol, stems = ("in_sample" if held is None else "held_out"), frozenset(s.stem for s in evaluate)
-            for method, settings in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
-                pooled[protocol][method] += pool.total("commit", stems, settings)
+            for method, applied in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
+                pooled[protocol][method] += pool.total("commit", stems, applied)
             if held is None:
                 in_sample = _fold_record(start, state)
             else:
