@@ -13,13 +13,14 @@ from rscommon.images import list_images
 from rscommon.limits import MAX_IMAGE_PIXELS_ENV, max_image_pixels
 from rscommon.locks import folder_lock, locked
 from rscommon.outputs import check_output_folder
+from rscommon.parallel import Execution
 
 from . import registry
 from .dependencies import MissingDependencyError
 from .registry import SOURCES, SourceRecipe, source_recipe
 from .runner import generate_object_jsons
 
-__all__ = ["build_parser", "main", "recipe_from_args", "run"]
+__all__ = ["build_parser", "execution_from_args", "main", "recipe_from_args", "run"]
 
 MODEL_TYPES = tuple(dict.fromkeys(t for spec in SOURCES.values() for t in spec.checkpoints))
 
@@ -117,17 +118,23 @@ def recipe_from_args(args: argparse.Namespace) -> SourceRecipe:
     return recipe if recipe.checkpoint is None else replace(recipe, checkpoint=recipe.checkpoint.absolute())
 
 
+def execution_from_args(args: argparse.Namespace) -> Execution:
+    """Where the per-image tasks run, from ``-n/--workers`` and ``--scheduler``."""
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    return Execution(args.workers, args.scheduler)
+
+
 def run(argv: Sequence[str], default_model: str) -> int:
     """Validate everything (folders, images, settings, checkpoint), then write the JSONs; 1 if an image failed."""
     args = build_parser(default_model).parse_args(argv)
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    execution = execution_from_args(args)
     max_pixels = max_image_pixels(args.max_image_pixels)
     check_output_folder(args.json_dir, {"image": args.image_dir}, "-j")
     images = list_images(args.image_dir)
     recipe = recipe_from_args(args)
     try:
-        if args.scheduler or args.workers > 1:
+        if execution.scheduler or execution.workers > 1:
             recipe.check()  # each worker builds the source itself
             source = recipe
         else:
@@ -135,7 +142,7 @@ def run(argv: Sequence[str], default_model: str) -> int:
     except MissingDependencyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    where = f" on {args.scheduler}" if args.scheduler else ""
+    where = f" on {execution.scheduler}" if execution.scheduler else ""
     print(f"object source: {recipe.spec.label}; {len(images)} images -> {args.json_dir}{where}")
     with locked(folder_lock(args.json_dir), f"-j {args.json_dir}"):
         summary = generate_object_jsons(
@@ -143,8 +150,7 @@ def run(argv: Sequence[str], default_model: str) -> int:
             args.json_dir,
             source,
             overwrite=args.overwrite,
-            workers=args.workers,
-            scheduler=args.scheduler,
+            execution=execution,
             max_pixels=max_pixels,
         )
     print(summary.report())

@@ -16,6 +16,7 @@ from rscommon.objects import read_objects
 from rscommon.outputs import check_output_folder
 from rscommon.overlay import NOT_COVERED, blend, colour_ranks, rank_records
 
+from .cli import execution_from_args
 from .runner import Provenance, identities, json_path, run_resumably
 
 # How pictures are drawn from an image and its objects; a change here redraws every picture.
@@ -101,8 +102,7 @@ def run(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         raise InputError(f"--alpha must be within 0..1, got {args.alpha}")
-    if args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    execution = execution_from_args(args)
     task = DrawPictures(
         args.json_dir, args.out_dir, args.alpha, max_image_pixels(args.max_image_pixels), max_objects_per_image()
     )
@@ -118,10 +118,9 @@ def run(argv: Sequence[str]) -> int:
             task.inputs,
             lambda path: picture_paths(path, args.out_dir),
             task,
-            args.overwrite,
-            "pictures",
-            args.workers,
-            args.scheduler,
+            overwrite=args.overwrite,
+            desc="pictures",
+            execution=execution,
         )
     print(summary.report())
     return 1 if summary.failed else 0

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from rscommon.files import write_json_atomic
 from rscommon.images import read_rgb
 from rscommon.limits import max_image_pixels
-from rscommon.parallel import Execution, Failure, guarded_map
+from rscommon.parallel import LOCAL, Execution, Failure, guarded_map
 from rscommon.provenance import file_identity
 
 from .registry import ObjectSource, SourceRecipe, rebuilt_source
@@ -61,11 +61,10 @@ class Outcome:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def run_tasks(
-    task: Task, image_paths: list[Path], desc: str, workers: int = 1, scheduler: str | None = None
-) -> Iterator[Outcome]:
-    """The outcome of ``task`` on each image as it finishes, with a progress bar; failures are printed."""
-    results = guarded_map(task, [(path, path) for path in image_paths], Execution(workers, scheduler))
+def run_tasks(task: Task, image_paths: list[Path], *, desc: str, execution: Execution = LOCAL) -> Iterator[Outcome]:
+    """The outcome of ``task`` on each image as it finishes, where ``execution`` says, with a progress bar; failures
+    are printed."""
+    results = guarded_map(task, [(path, path) for path in image_paths], execution)
     for path, result in tqdm(results, total=len(image_paths), desc=desc, unit="image"):
         outcome = (
             Outcome(path, error=f"{type(result.error).__name__}: {result.error}")
@@ -117,10 +116,10 @@ def run_resumably(
     inputs_of: Callable[[Path], dict[str, Path]],
     outputs_of: Callable[[Path], dict[str, Path]],
     task: Task,
+    *,
     overwrite: bool = False,
     desc: str = "images",
-    workers: int = 1,
-    scheduler: str | None = None,
+    execution: Execution = LOCAL,
 ) -> RunSummary:
     """Run ``task`` on each image whose outputs were not made from its current inputs and ``provenance``.
 
@@ -142,7 +141,7 @@ def run_resumably(
     if log_path.parent.is_dir():  # created by the first output written, so a run that cannot start writes nothing
         _remove_leftovers([target for path in image_paths for target in outputs_of(path).values()])
         log.compact()
-    for outcome in run_tasks(task, todo, desc, workers, scheduler):
+    for outcome in run_tasks(task, todo, desc=desc, execution=execution):
         _count(summary, outcome)
         if not outcome.error:
             log.append(
@@ -190,18 +189,18 @@ def generate_object_jsons(
     image_paths: list[Path],
     json_dir: str | Path,
     source: ObjectSource | SourceRecipe,
+    *,
     overwrite: bool = False,
-    workers: int = 1,
-    scheduler: str | None = None,
+    execution: Execution = LOCAL,
     max_pixels: int | None = None,
 ) -> RunSummary:
     """Write ``<stem>.json`` (a list of COCO-RLE objects) for every image into ``json_dir``, resumably.
 
     An image is skipped when its JSON was made from the same image content, source settings, checkpoint and
     stage version (and the JSON is intact); otherwise it is made (again). ``source`` is a built source, or a
-    recipe that each worker builds (``workers`` > 1 or ``scheduler``, a dask.distributed address). Images over
-    ``max_pixels`` (default :func:`rscommon.limits.max_image_pixels`, taken here and carried to the workers) fail,
-    undecoded.
+    recipe that each worker builds (an ``execution`` of several workers or a dask.distributed scheduler). Images
+    over ``max_pixels`` (default :func:`rscommon.limits.max_image_pixels`, taken here and carried to the workers)
+    fail, undecoded.
     """
     json_dir = Path(json_dir)
     recipe = source.recipe if isinstance(source, ObjectSource) else source
@@ -219,8 +218,7 @@ def generate_object_jsons(
         lambda path: {"image": path},
         outputs_of,
         WriteObjects(source, json_dir, max_image_pixels(max_pixels)),
-        overwrite,
-        "object masks",
-        workers,
-        scheduler,
+        overwrite=overwrite,
+        desc="object masks",
+        execution=execution,
     )

@@ -46,7 +46,9 @@ GIB = 2**30
 
 def sweep_one(sample):
     scene = load_prepared(sample, URBAN)
-    return sweep_image(scene, load_ground_truth(sample, URBAN, scene.shape), URBAN.scored, SWEEP_MAX_OBJECTS)
+    return sweep_image(
+        scene, load_ground_truth(sample, URBAN, scene.shape), URBAN.scored, max_objects=SWEEP_MAX_OBJECTS
+    )
 
 
 @dataclass(frozen=True)

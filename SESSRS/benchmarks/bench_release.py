@@ -71,7 +71,9 @@ def measure(folder: Path, out: Path, thresholds: dict) -> dict:
     digest = hashlib.sha256()
     wall, cpu = time.perf_counter(), cpu_seconds()
     for sample in samples:
-        refined = refine_prepared(load_prepared(sample, URBAN), t1, t2, thresholds["modify"], APPLY_MAX_OBJECTS)
+        refined = refine_prepared(
+            load_prepared(sample, URBAN), t1, t2, thresholds["modify"], max_objects=APPLY_MAX_OBJECTS
+        )
         digest.update(np.ascontiguousarray(refined).tobytes())
     figures["apply_wall"] = (time.perf_counter() - wall) / len(samples)
     figures["apply_cpu"] = (cpu_seconds() - cpu) / len(samples)

@@ -62,7 +62,7 @@ def time_application(samples) -> tuple[float, float]:
         scene = load_prepared(sample, URBAN)
         load_times.append(time.perf_counter() - start)
         start = time.perf_counter()
-        refine_prepared(scene, t1, t2, PAPER_THRESHOLDS.modify, APPLY_MAX_OBJECTS)
+        refine_prepared(scene, t1, t2, PAPER_THRESHOLDS.modify, max_objects=APPLY_MAX_OBJECTS)
         refine_times.append(time.perf_counter() - start)
     return float(np.mean(load_times)), float(np.mean(refine_times))
 

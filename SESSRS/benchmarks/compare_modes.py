@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rscommon.datasets import DATASETS, get_dataset
 from rscommon.files import write_json_atomic
+from rscommon.parallel import Execution
 from sessrs.compare import compare_modes, markdown_table
 from sessrs.inputs import pair_inputs
 
@@ -37,7 +38,7 @@ def main() -> None:
     spec = get_dataset(args.dataset)
     samples = pair_inputs(args.pred_dir, args.sam_dir, args.gt_dir)
     began = time.perf_counter()
-    comparison = {**compare_modes(samples, spec, args.out, args.workers), "label": args.label}
+    comparison = {**compare_modes(samples, spec, args.out, execution=Execution(args.workers)), "label": args.label}
     comparison["seconds"] = round(time.perf_counter() - began, 1)
     write_json_atomic(args.out / "comparison.json", comparison)
     print(f"Held out (leave one image out) and in-sample on {len(samples)} {args.label} ({spec.name} classes)\n")

@@ -29,6 +29,7 @@ import numpy as np
 from rscommon.datasets import URBAN
 from rscommon.files import write_json_atomic
 from rscommon.parallel import Execution
+from sessrs.choice_settings import ChoiceSettings
 from sessrs.folders import SweepFolder
 from sessrs.inputs import Sample, pair_inputs
 from sessrs.joint import ShardPool, joint_search, mean_iou, settings_from, thresholds_of
@@ -72,7 +73,7 @@ def prepared_set(name: str, samples: list[Sample], out: Path, execution: Executi
     folder = SweepFolder(out / name / "sweep")
     sweep = run_sweep(samples, URBAN, folder, execution=execution)
     parts = sweep_parts(folder.sweep, sweep, samples, URBAN)
-    pool = ShardPool(samples, URBAN, APPLY_MAX_OBJECTS, FAITHFUL, execution)
+    pool = ShardPool(samples, URBAN, max_objects=APPLY_MAX_OBJECTS, options=FAITHFUL, execution=execution)
     return ImageSet(name, samples, parts, folder.root, pool)
 
 
@@ -101,9 +102,8 @@ def chosen_settings(
     start = settings_from(pick, URBAN.num_classes)
     chosen: dict[str, Settings | None] = {"pick": start, "cv": None}
     if len(draw) >= 2:
-        selection = select_by_cv(
-            sweep_file, sweep, draw, URBAN, pick, folds=min(CV_FOLDS, len(draw)), execution=execution
-        )
+        settings = ChoiceSettings(folds=min(CV_FOLDS, len(draw)))
+        selection = select_by_cv(sweep_file, sweep, draw, URBAN, pick, settings=settings, execution=execution)
         chosen["cv"] = settings_from(selection.thresholds, URBAN.num_classes)
     state = joint_search(draw, URBAN, start, folder, max_objects=APPLY_MAX_OBJECTS, pool=images.pool)
     chosen["joint"] = state.settings

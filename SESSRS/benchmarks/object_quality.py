@@ -86,7 +86,7 @@ def held_out_changes(
     changes, unrefined = {}, None
     for mode in ("faithful", "improved"):
         options = RefineOptions.for_mode(mode)
-        sweep_folder(pred, sam, gt, spec, work / f"sweep_{mode}", images=tune, options=options, execution=execution)
+        sweep_folder(pred, sam, gt, work / f"sweep_{mode}", spec, images=tune, options=options, execution=execution)
     runs = {
         "SESSRS pick": ("faithful", ChoiceSettings()),
         "joint": ("faithful", ChoiceSettings(search="joint")),
@@ -207,7 +207,9 @@ def run_fixtures(spec: DatasetSpec) -> dict:
     for sample in samples:
         prepared[sample.stem] = load_prepared(sample, spec)
         gts[sample.stem] = load_ground_truth(sample, spec, prepared[sample.stem].shape)
-        parts[sample.stem] = sweep_image(prepared[sample.stem], gts[sample.stem], classes, SWEEP_MAX_OBJECTS)
+        parts[sample.stem] = sweep_image(
+            prepared[sample.stem], gts[sample.stem], classes, max_objects=SWEEP_MAX_OBJECTS
+        )
     square = (spec.num_classes, spec.num_classes)
     pooled = {name: np.zeros(square, np.int64) for name in ("unrefined", *VOTES, "SESSRS pick", "auto")}
     chosen = {}
@@ -223,7 +225,9 @@ def run_fixtures(spec: DatasetSpec) -> dict:
         for name, method in VOTES.items():
             pooled[name] += confusion_matrix(gt, vote(image.pred, objects, method), spec.num_classes)
         for name, thresholds in (("SESSRS pick", pick), ("auto", auto.thresholds)):
-            refined = refine_sample(held, image, thresholds, APPLY_MAX_OBJECTS, RefineOptions.faithful())
+            refined = refine_sample(
+                held, image, thresholds, max_objects=APPLY_MAX_OBJECTS, options=RefineOptions.faithful()
+            )
             pooled[name] += confusion_matrix(gt, refined, spec.num_classes)
     miou = {name: compute_scores(matrix, spec.scored).as_dict(spec.classes)["mIoU"] for name, matrix in pooled.items()}
     return {"mIoU": miou, "auto_chose": chosen}

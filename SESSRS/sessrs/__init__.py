@@ -5,7 +5,7 @@ The library in brief (arrays, or folders of files as the scripts use them)::
     import sessrs
     objects = sessrs.objects_from_masks(masks)                  # or sessrs.read_objects("image.json")
     refined = sessrs.refine(pred, objects, sessrs.Thresholds(t1={1: 0.5}, t2={1: 0.6}, modify=[1]))
-    sweep = sessrs.sweep_folder("pred", "sam", "gt", "Urban", "out")   # or sessrs.sweep_arrays(...)
+    sweep = sessrs.sweep_folder("pred", "sam", "gt", "out", "Urban")   # or sessrs.sweep_arrays(...)
     best = sessrs.pick_thresholds(sweep, "Urban")                # a Thresholds; best.write("best.json")
     # or published thresholds shipped with the package: sessrs.presets() lists them
     best = sessrs.preset("reference-urban-unetformer-sam")
@@ -22,7 +22,8 @@ from rscommon.objects import read_objects
 from rscommon.parallel import Execution
 
 from .api import apply_thresholds, choose_folder, objects_from_masks, refine, sweep_arrays, sweep_folder
-from .choose import Choice, ChoiceSettings
+from .choice_settings import ChoiceSettings
+from .choose import Choice
 from .folders import ChoiceFolder, SweepFolder
 from .modes import RefineOptions
 from .pick import pick_thresholds

@@ -1,5 +1,8 @@
 """The stage as a library: refine, sweep, pick and apply, on NumPy arrays and on folders of files.
 
+Every function takes its inputs first, then the output folder (when it writes one) and the dataset, then its
+settings by keyword.
+
 A prediction is an H x W integer array of class indices (from any model); objects are either records as the
 SAM stage writes them (``{"rles": {"size": [H, W], "counts": str}, "area": int}``, see
 :func:`rscommon.objects.read_objects`) or boolean masks (an H x W x N array, or a list of H x W arrays).
@@ -19,7 +22,8 @@ from rscommon.objects import encode_object, validate_objects
 from rscommon.parallel import LOCAL, Execution
 
 from .application import apply_to_samples
-from .choose import Choice, ChoiceSettings, choose_and_apply
+from .choice_settings import ChoiceSettings
+from .choose import Choice, choose_and_apply
 from .folders import ChoiceFolder
 from .inputs import pair_inputs, select
 from .methods import VOTE_SHARES, vote
@@ -218,16 +222,16 @@ def sweep_arrays(
         if gt.shape != pred.shape:
             raise InputError(f"truth {name}: shape {gt.shape} differs from the prediction's {pred.shape}")
         prepared = prepare_image(pred, _object_records(image_objects, pred.shape, f"objects {name}"), spec.num_classes)
-        results.append(sweep_image(prepared, gt, classes, max_objects, grid, options))
-    return summarise(results, spec, classes, names, grid, options, max_objects)
+        results.append(sweep_image(prepared, gt, classes, max_objects=max_objects, grid=grid, options=options))
+    return summarise(results, spec, classes, names, grid=grid, options=options, max_objects=max_objects)
 
 
 def sweep_folder(
     pred_dir: PathLike,
     sam_dir: PathLike,
     gt_dir: PathLike,
-    dataset: DatasetSpec | str,
     out_dir: PathLike,
+    dataset: DatasetSpec | str,
     *,
     classes: Sequence[int] | None = None,
     images: Sequence[str] | None = None,

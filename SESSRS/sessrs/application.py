@@ -33,7 +33,7 @@ def _refine_one(
     """One image refined and written; its scores and the identity of the refined map written."""
     sample, spec, thresholds, max_objects, folder, options = job
     prepared = load_prepared(sample, spec)
-    refined = refine_sample(sample, prepared, thresholds, max_objects, options)
+    refined = refine_sample(sample, prepared, thresholds, max_objects=max_objects, options=options)
     path = folder.refined_map(sample.stem)
     write_label_png(path, refined, spec)
     if sample.gt is None:

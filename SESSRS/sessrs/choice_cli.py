@@ -10,8 +10,7 @@ import math
 
 from rscommon.files import InputError
 
-from .choose import SEARCHES, SELECTIONS, ChoiceSettings
-from .method_choice import METHOD_CHOICES
+from .choice_settings import METHOD_CHOICES, SEARCHES, SELECTIONS, ChoiceSettings
 from .modes import MODES, RefineOptions
 from .thresholds import APPLY_MAX_OBJECTS
 

@@ -26,71 +26,18 @@ from rscommon.metrics import confusion_matrix
 from rscommon.parallel import LOCAL, Execution, progress_map
 
 from .application import apply_to_samples, check_application_folder, comparison_table, forget_applied
+from .choice_settings import ChoiceSettings
 from .folders import ChoiceFolder
 from .inputs import Sample, load_ground_truth, load_prediction, load_prepared
-from .joint import joint_search, settings_from, thresholds_of
+from .joint import SearchState, ShardPool, joint_search, settings_from, thresholds_of
 from .joint_trace import write_trace
-from .method_choice import METHOD_CHOICES, MethodChoice, choose_method, method_table
+from .method_choice import MethodChoice, choose_method, method_table
 from .methods import refine_sample
-from .modes import FAITHFUL, RefineOptions, check_sweep_options
-from .pick import pick_thresholds, threshold_limit
+from .modes import RefineOptions, check_sweep_options
+from .pick import pick_thresholds
 from .selection import Selection, select_by_cv, selection_table, sweep_grid, sweep_parts
-from .sweep_engine import REFERENCE_GRID, ThresholdGrid
-from .thresholds import APPLY_MAX_OBJECTS, Application, Thresholds, check_max_objects
+from .thresholds import Application, Thresholds
 from .validate import read_sweep
-
-SEARCHES = ("pick", "joint")
-SELECTIONS = ("all", "cv")
-
-
-@dataclass(frozen=True)
-class ChoiceSettings:
-    """How thresholds are chosen and applied.
-
-    ``search``: ``pick`` (each class's best sweep row, the reference) or ``joint`` (coordinate descent from the
-    pick on the full application's mIoU over the tune images). ``threshold_mode``: the largest picked t1 put into
-    ``modify`` (``all``: 0.99). ``max_objects`` and ``options``: the application's object limit and refinement mode
-    (the sweep's mode must be the same). ``select``: ``all`` refines every class of the pick's ``modify`` (the
-    reference); ``cv`` only those whose gain holds out over ``folds`` folds of the tune images (``seed`` shuffles
-    them and draws the bootstrap; the pick only, not the joint search). ``memory_limit``: bytes the joint search's
-    processes may hold together (None: a twelfth of this machine's memory); images beyond it wait on disk between
-    steps. ``method``: ``thresholds`` applies the thresholds chosen (the reference); ``auto`` chooses between
-    the thresholds chosen (the pick or the joint search), no refinement and the two votes by their mIoU held out
-    over ``folds`` folds of the tune images (:mod:`sessrs.method_choice`; not with ``select="cv"``).
-    """
-
-    search: str = "pick"
-    threshold_mode: str | float = 0.7
-    max_objects: int = APPLY_MAX_OBJECTS
-    options: RefineOptions = FAITHFUL
-    select: str = "all"
-    folds: int = 5
-    seed: int = 0
-    memory_limit: int | None = None
-    method: str = "thresholds"
-
-    def __post_init__(self) -> None:
-        if self.search not in SEARCHES:
-            raise InputError(f"search {self.search!r} is not one of {', '.join(SEARCHES)}")
-        threshold_limit(self.threshold_mode)
-        check_max_objects(self.max_objects)
-        for name, least in (("folds", 2), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise InputError(f"{name} must be a whole number of at least {least}, got {value!r}")
-        if self.select not in SELECTIONS:
-            raise InputError(f"select {self.select!r} is not one of {', '.join(SELECTIONS)}")
-        if self.select == "cv" and self.search != "pick":
-            raise InputError(
-                "select cv keeps or drops classes of the per-class pick: it does not follow the joint "
-                "search, which already scores every class in the full application"
-            )
-        if self.method not in METHOD_CHOICES:
-            raise InputError(f"method {self.method!r} is not one of {', '.join(METHOD_CHOICES)}")
-        if self.method == "auto" and self.select != "all":
-            raise InputError("method auto compares the thresholds, held out, with the votes: not with select cv")
-        if self.memory_limit is not None and self.memory_limit < 2**20:
-            raise InputError(f"memory_limit must be at least 1 MiB, got {self.memory_limit!r} bytes")
 
 
 @dataclass(frozen=True)
@@ -136,23 +83,48 @@ def _search_jointly(start: Thresholds, context: _Context) -> tuple[Thresholds, C
             f"{context.folder.best}: holds thresholds chosen without the joint search; choose another "
             "output folder or remove that one"
         )
-    spec, settings = context.spec, context.settings
-    grid = ThresholdGrid(**context.sweep["grid"]) if "grid" in context.sweep else REFERENCE_GRID
-    state = joint_search(
+    state = search_jointly(
+        start,
+        context.sweep,
         context.tune,
-        spec,
-        settings_from(start, spec.num_classes),
+        context.spec,
         context.folder.root,
-        max_objects=settings.max_objects,
-        grid=grid,
-        options=settings.options,
-        classes=[int(c) for c in context.sweep["sweeps"]],
+        settings=context.settings,
         execution=context.execution,
-        memory_limit=settings.memory_limit,
     )
     tuned_on = [sample.stem for sample in context.tune]
     return thresholds_of(state.settings), lambda: write_trace(
-        state, spec, context.folder, settings.options, grid, tuned_on
+        state, context.spec, context.folder, context.settings.options, sweep_grid(context.sweep), tuned_on
+    )
+
+
+def search_jointly(
+    start: Thresholds,
+    sweep: Mapping,
+    tune: Sequence[Sample],
+    spec: DatasetSpec,
+    state_dir: str | Path,
+    *,
+    settings: ChoiceSettings,
+    execution: Execution = LOCAL,
+    pool: ShardPool | None = None,
+) -> SearchState:
+    """The joint search from ``start`` (the pick of ``sweep``) on the ``tune`` images, over the sweep's grid and
+    classes, with the object limit, mode and memory limit of ``settings``; resumable from its state in
+    ``state_dir``. ``pool``: shards already holding the images, which several searches may share (then
+    ``execution`` and the memory limit are the pool's)."""
+    return joint_search(
+        tune,
+        spec,
+        settings_from(start, spec.num_classes),
+        state_dir,
+        max_objects=settings.max_objects,
+        grid=sweep_grid(sweep),
+        options=settings.options,
+        classes=[int(c) for c in sweep["sweeps"]],
+        execution=execution,
+        memory_limit=settings.memory_limit,
+        pool=pool,
     )
 
 
@@ -298,17 +270,7 @@ def _select(chosen: Thresholds, context: _Context, sweep_file: str | Path) -> Se
     if settings.select == "all":
         return None
     return select_by_cv(
-        sweep_file,
-        context.sweep,
-        context.tune,
-        context.spec,
-        chosen,
-        threshold_mode=settings.threshold_mode,
-        folds=settings.folds,
-        seed=settings.seed,
-        max_objects=settings.max_objects,
-        options=settings.options,
-        execution=context.execution,
+        sweep_file, context.sweep, context.tune, context.spec, chosen, settings=settings, execution=context.execution
     )
 
 
@@ -326,11 +288,7 @@ def _choose_method(
         context.spec,
         chosen,
         start,
-        threshold_mode=settings.threshold_mode,
-        folds=settings.folds,
-        seed=settings.seed,
-        max_objects=settings.max_objects,
-        options=settings.options,
+        settings=settings,
         execution=context.execution,
     )
 
@@ -369,7 +327,7 @@ def _change_counts(job: tuple[Sample, DatasetSpec, Thresholds, int, RefineOption
     else:
         prepared = load_prepared(sample, spec)
         pred = prepared.pred
-        refined = refine_sample(sample, prepared, thresholds, max_objects, options)
+        refined = refine_sample(sample, prepared, thresholds, max_objects=max_objects, options=options)
     if sample.gt is not None:
         labelled = load_ground_truth(sample, spec, pred.shape) < spec.num_classes
         pred, refined = pred[labelled], refined[labelled]

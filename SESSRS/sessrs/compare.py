@@ -1,10 +1,11 @@
 """Unrefined, per-class pick and joint search, in faithful and improved mode, beside the label-free object votes,
 compared held out and in-sample.
 
-Held out: leave one image out, each image refined with thresholds tuned (sweep -> per-class pick -> joint search) on
-the other images only. In-sample: thresholds tuned on every image and applied to every image, as the paper's
-scripts do. The confusion matrices of the images are pooled. The votes (:mod:`sessrs.voting`: Semantic Segment
-Anything's rule and the majority vote at t = 0.5) tune nothing, so their figures are the same under both protocols.
+Held out: leave one image out, each image refined with thresholds tuned (sweep -> per-class pick -> joint search,
+the path of :mod:`sessrs.choose`) on the other images only. In-sample: thresholds tuned on every image and applied
+to every image, as the paper's scripts do. The confusion matrices of the images are pooled. The votes
+(:mod:`sessrs.voting`: Semantic Segment Anything's rule and the majority vote at t = 0.5) tune nothing, so their
+figures are the same under both protocols.
 The sweeps of each image are made once, and one pool of workers keeps every image's caches for all the folds.
 """
 
@@ -20,10 +21,12 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.metrics import compute_scores, confusion_matrix
 from rscommon.objects import read_objects
-from rscommon.parallel import Execution
+from rscommon.parallel import LOCAL, Execution
 
+from .choice_settings import ChoiceSettings
+from .choose import search_jointly
 from .inputs import Sample, load_ground_truth, load_prediction, load_prepared
-from .joint import SearchState, ShardPool, joint_search, settings_from, thresholds_of
+from .joint import SearchState, ShardPool, settings_from, thresholds_of
 from .joint_engine import OFF, Settings
 from .modes import MODES, RefineOptions
 from .pick import pick_thresholds
@@ -45,23 +48,26 @@ def tune_and_score(
     spec: DatasetSpec,
     mode: str,
     state_dir: str | Path,
-    workers: int = 1,
+    *,
+    execution: Execution = LOCAL,
     threshold_mode: str | float = 0.7,
 ) -> dict:
     """One mode, both protocols: per protocol the pooled confusion matrix of each method, and the thresholds of
     each held-out fold and of the in-sample tuning.
 
-    Each held-out fold's joint search keeps its state under ``state_dir/<mode>/<held-out image>``, the in-sample
-    one under ``state_dir/in_sample/<mode>`` (resumable).
+    Each fold chooses as :func:`~sessrs.choose.choose_and_apply` does with ``search="joint"``: the per-class pick
+    (with ``threshold_mode``), then the joint search from it. Each held-out fold's joint search keeps its state
+    under ``state_dir/<mode>/<held-out image>``, the in-sample one under ``state_dir/in_sample/<mode>``
+    (resumable). ``execution``: where the images' shards run.
     """
-    options = RefineOptions.for_mode(mode)
-    classes = list(spec.scored)
+    settings = ChoiceSettings(search="joint", threshold_mode=threshold_mode, options=RefineOptions.for_mode(mode))
+    options, classes = settings.options, list(spec.scored)
     limit = options.sweep_object_limit(SWEEP_MAX_OBJECTS, APPLY_MAX_OBJECTS)
     sweeps = {}
     for sample in samples:
         prepared = load_prepared(sample, spec)
         sweeps[sample.stem] = sweep_image(
-            prepared, load_ground_truth(sample, spec, prepared.shape), classes, limit, options=options
+            prepared, load_ground_truth(sample, spec, prepared.shape), classes, max_objects=limit, options=options
         )
     pooled = {p: {m: np.zeros((spec.num_classes, spec.num_classes), np.int64) for m in METHODS} for p in PROTOCOLS}
     state_dir = Path(state_dir)
@@ -70,23 +76,15 @@ def tune_and_score(
     ]
     plan.append((None, list(samples), list(samples), state_dir / "in_sample" / mode))
     folds, in_sample = [], {}
-    with ShardPool(samples, spec, APPLY_MAX_OBJECTS, options, Execution(workers)) as pool:
+    with ShardPool(samples, spec, max_objects=settings.max_objects, options=options, execution=execution) as pool:
         for held, tune, evaluate, state_path in plan:
             sweep = summarise([sweeps[s.stem] for s in tune], spec, classes, [s.stem for s in tune])
-            start = settings_from(pick_thresholds(sweep, spec, threshold_mode), spec.num_classes)
-            state = joint_search(
-                tune,
-                spec,
-                start,
-                state_path,
-                max_objects=APPLY_MAX_OBJECTS,
-                options=options,
-                classes=classes,
-                pool=pool,
-            )
+            pick = pick_thresholds(sweep, spec, settings.threshold_mode)
+            state = search_jointly(pick, sweep, tune, spec, state_path, settings=settings, pool=pool)
+            start = settings_from(pick, spec.num_classes)
             protocol, stems = ("in_sample" if held is None else "held_out"), frozenset(s.stem for s in evaluate)
-            for method, settings in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
-                pooled[protocol][method] += pool.total("commit", stems, settings)
+            for method, applied in zip(METHODS, ((OFF,) * spec.num_classes, start, state.settings)):
+                pooled[protocol][method] += pool.total("commit", stems, applied)
             if held is None:
                 in_sample = _fold_record(start, state)
             else:
@@ -118,12 +116,14 @@ def vote_matrices(samples: Sequence[Sample], spec: DatasetSpec) -> dict[str, np.
     return pooled
 
 
-def compare_modes(samples: Sequence[Sample], spec: DatasetSpec, state_dir: str | Path, workers: int = 1) -> dict:
+def compare_modes(
+    samples: Sequence[Sample], spec: DatasetSpec, state_dir: str | Path, *, execution: Execution = LOCAL
+) -> dict:
     """Every method in every mode, and the votes, held out and in-sample. Each row holds per protocol its mIoU, OA
     and per-class IoU (x100, 2 decimals) and its pooled confusion matrix."""
     if len(samples) < 2:
         raise InputError("leaving one image out needs at least two images")
-    results = {mode: tune_and_score(samples, spec, mode, state_dir, workers) for mode in MODES}
+    results = {mode: tune_and_score(samples, spec, mode, state_dir, execution=execution) for mode in MODES}
     votes = vote_matrices(samples, spec)
     first = MODES[0]
     rows = [_row("unrefined", "-", {p: results[first]["matrices"][p]["unrefined"] for p in PROTOCOLS}, spec)]

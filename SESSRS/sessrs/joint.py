@@ -179,7 +179,9 @@ def joint_search(
     state = _resume(state_path, key, classes)
     stems = frozenset(s.stem for s in samples)
     if pool is None:
-        pool = ShardPool(samples, spec, max_objects, options, execution, memory_limit)
+        pool = ShardPool(
+            samples, spec, max_objects=max_objects, options=options, execution=execution, memory_limit=memory_limit
+        )
     else:
         pool = nullcontext(pool)
     with pool as pool:

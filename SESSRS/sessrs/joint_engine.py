@@ -63,7 +63,7 @@ class ImageEvaluator:
     every class refinement computed so far."""
 
     def __init__(
-        self, prepared: PreparedImage, gt: np.ndarray, max_objects: int, options: RefineOptions = FAITHFUL
+        self, prepared: PreparedImage, gt: np.ndarray, *, max_objects: int, options: RefineOptions = FAITHFUL
     ) -> None:
         self.prepared = prepared
         self.flat_gt = gt.ravel(order="F")
@@ -92,7 +92,9 @@ class ImageEvaluator:
                 t2s = np.ones(self.prepared.num_classes)
                 t2s[cls] = t2
                 resolve_object_overlaps(self.prepared, objects, t2s, [cls])
-            refined = refine_class(self.prepared, objects, cls, float(t1[cls]), t2, self.max_objects, self.options)
+            refined = refine_class(
+                self.prepared, objects, cls, float(t1[cls]), t2, max_objects=self.max_objects, options=self.options
+            )
             self._cache[key] = self._distinct.setdefault(_identity(refined, objects.reduced), refined)
         return self._cache[key]
 

@@ -72,6 +72,7 @@ class Shard:
         self,
         samples: Sequence[Sample],
         spec: DatasetSpec,
+        *,
         max_objects: int,
         options: RefineOptions,
         limit: int | None = None,
@@ -88,7 +89,7 @@ class Shard:
         for sample in samples:
             prepared = load_prepared(sample, spec)
             gt = load_ground_truth(sample, spec, prepared.shape)
-            self._keep(sample.stem, ImageEvaluator(prepared, gt, max_objects, options))
+            self._keep(sample.stem, ImageEvaluator(prepared, gt, max_objects=max_objects, options=options))
 
     def matrices(
         self, stems: frozenset[str] | None, settings: Settings, cls: int, candidates: Sequence[ClassSetting]
@@ -147,9 +148,9 @@ class Shard:
 _SHARD: Shard | None = None
 
 
-def _start_shard(*args) -> None:
+def _start_shard(samples: Sequence[Sample], evaluation: dict, limit: int, root: Path) -> None:
     global _SHARD
-    _SHARD = Shard(*args)
+    _SHARD = Shard(samples, **evaluation, limit=limit, root=root)
 
 
 def _call_shard(method: str, *args):
@@ -173,27 +174,28 @@ class ShardPool:
         self,
         samples: Sequence[Sample],
         spec: DatasetSpec,
+        *,
         max_objects: int,
         options: RefineOptions,
         execution: Execution = LOCAL,
         memory_limit: int | None = None,
     ) -> None:
         self.limit = default_memory_limit() if memory_limit is None else int(memory_limit)
-        args = (spec, max_objects, options)
+        evaluation = {"spec": spec, "max_objects": max_objects, "options": options}  # how a shard scores its images
         self.cluster = self.local = self.folder = None
         self.executors: list[ProcessPoolExecutor] = []
         if execution.scheduler:
-            self.cluster = ClusterShards(samples, args, execution.scheduler, self.limit)
+            self.cluster = ClusterShards(samples, evaluation, execution.scheduler, self.limit)
             return
         self.folder = spill_folder()  # the shards' folders, removed with it even when a worker could not
         try:
             groups = _groups(samples, execution.workers)
             if len(groups) <= 1:
-                self.local = Shard(samples, *args, self.limit, self.folder)
+                self.local = Shard(samples, **evaluation, limit=self.limit, root=self.folder)
                 return
             share = max(self.limit - resident_bytes(), 0) // len(groups)
             self.executors = [ProcessPoolExecutor(1, initializer=start_worker) for _ in groups]
-            self._each([(_start_shard, group, *args, share, self.folder) for group in groups])
+            self._each([(_start_shard, group, evaluation, share, self.folder) for group in groups])
         except BaseException:
             self.close(abandon=True)
             raise
@@ -255,10 +257,10 @@ class ClusterShards:
     a shard frozen: see :class:`~rscommon.parallel.ClusterWatch`) ends the search in one line naming the images not
     done."""
 
-    def __init__(self, samples: Sequence[Sample], args: tuple, scheduler: str, limit: int) -> None:
+    def __init__(self, samples: Sequence[Sample], evaluation: dict, scheduler: str, limit: int) -> None:
         self.client = connect(scheduler)
         try:
-            self.scheduler, self.args, self.count = scheduler, args, len(samples)
+            self.scheduler, self.evaluation, self.count = scheduler, evaluation, len(samples)
             self.watch = ClusterWatch(self.client, scheduler)
             workers = sorted(self.watch.workers())
             self.groups = _groups(samples, len(workers))
@@ -274,7 +276,7 @@ class ClusterShards:
         """An actor future (kept: the actor lives as long as its future) of shard ``index`` on one of ``workers``
         (None: any)."""
         return self.client.submit(
-            Shard, self.groups[index], *self.args, self.limit, actor=True, pure=False, workers=workers
+            Shard, self.groups[index], **self.evaluation, limit=self.limit, actor=True, pure=False, workers=workers
         )
 
     def _built(self, indexes: Sequence[int]) -> list:

@@ -27,21 +27,20 @@ from rscommon.metrics import confusion_matrix
 from rscommon.objects import read_objects
 from rscommon.parallel import LOCAL, Execution, progress_map
 
+from .choice_settings import ChoiceSettings
 from .inputs import Sample, load_ground_truth, load_prepared
 from .joint import mean_iou, settings_from
 from .joint_engine import ImageEvaluator
 from .methods import VOTE_SHARES, vote
-from .modes import FAITHFUL, RefineOptions
+from .modes import RefineOptions
 from .pick import pick_thresholds
 from .selection import assign_folds
 from .sweep import summarise
 from .sweep_engine import ImageSweep, ThresholdGrid
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .thresholds import Thresholds
 
 CANDIDATES = ("thresholds", "unrefined", "majority_vote", "ssa_vote")
 """The methods compared, in the order that breaks a tie."""
-METHOD_CHOICES = ("thresholds", "auto")
-"""``ChoiceSettings.method``: the per-class thresholds (the reference), or the method chosen held out."""
 
 
 @dataclass(frozen=True)
@@ -61,34 +60,32 @@ def choose_method(
     chosen: Thresholds,
     pick: Thresholds | None = None,
     *,
-    threshold_mode: str | float = 0.7,
-    folds: int = 5,
-    seed: int = 0,
-    max_objects: int = APPLY_MAX_OBJECTS,
-    options: RefineOptions = FAITHFUL,
+    settings: ChoiceSettings = ChoiceSettings(),
     execution: Execution = LOCAL,
 ) -> MethodChoice:
-    """The candidate with the best held-out mIoU over ``folds`` folds of the ``tune`` images (see the module).
+    """The candidate with the best held-out mIoU over ``settings.folds`` folds of the ``tune`` images (see the
+    module), each fold's pick made with ``settings.threshold_mode`` and applied with ``settings.max_objects`` and
+    ``settings.options``.
 
     ``parts`` are the sweeps of the ``tune`` images (which need ground truth; :func:`sessrs.selection.sweep_parts`
     reads them from a sweep's folder) on ``grid``, ``chosen`` the thresholds chosen on all of them and ``pick``
     the per-class pick they started from (when not ``chosen`` itself).
-    Deterministic: ``seed`` shuffles the folds as the cv selection does.
+    Deterministic: ``settings.seed`` shuffles the folds as the cv selection does.
     """
     if any(sample.gt is None for sample in tune):
         raise InputError("choosing the method scores held-out images against ground truth: give --gt-dir")
     if sorted(parts) != sorted(sample.stem for sample in tune):
         raise InputError(f"the sweep parts are of {len(parts)} images, not of the {len(tune)} tune images")
     classes = sorted({int(c) for part in parts.values() for c in part.per_class})
-    groups = assign_folds(list(parts), folds, np.random.default_rng(seed))
+    groups = assign_folds(list(parts), settings.folds, np.random.default_rng(settings.seed))
     jobs = []
     for group in groups:
         others = [stem for stem in parts if stem not in group]
         fold_pick = pick_thresholds(
-            summarise([parts[stem] for stem in others], spec, classes, others, grid), spec, threshold_mode
+            summarise([parts[stem] for stem in others], spec, classes, others, grid=grid), spec, settings.threshold_mode
         )
         jobs += [
-            (sample, spec, fold_pick, (chosen, pick or chosen), max_objects, options)
+            (sample, spec, fold_pick, (chosen, pick or chosen), settings.max_objects, settings.options)
             for sample in tune
             if sample.stem in group
         ]
@@ -102,8 +99,8 @@ def choose_method(
         thresholds=method_thresholds(chosen, best),
         record={
             "method": best,
-            "folds": folds,
-            "seed": seed,
+            "folds": settings.folds,
+            "seed": settings.seed,
             "tuned_on": sorted(parts),
             "fold_images": groups,
             "held_out_mIoU": held_out,
@@ -139,7 +136,7 @@ def _score_held_out(
     sample, spec, fold_pick, (chosen, pick), max_objects, options = job
     prepared = load_prepared(sample, spec)
     gt = load_ground_truth(sample, spec, prepared.shape)
-    evaluator = ImageEvaluator(prepared, gt, max_objects, options)
+    evaluator = ImageEvaluator(prepared, gt, max_objects=max_objects, options=options)
     objects = read_objects(sample.sam, prepared.shape)
     return {
         "thresholds": evaluator.score(settings_from(fold_pick, spec.num_classes)),

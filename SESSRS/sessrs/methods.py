@@ -31,11 +31,11 @@ def vote(pred: np.ndarray, objects: Sequence[dict], method: str) -> np.ndarray:
 
 
 def refine_sample(
-    sample: Sample, prepared: PreparedImage, thresholds: Thresholds, max_objects: int, options: RefineOptions
+    sample: Sample, prepared: PreparedImage, thresholds: Thresholds, *, max_objects: int, options: RefineOptions
 ) -> np.ndarray:
     """One image (its sample and its prepared prediction) refined as ``thresholds.method`` says."""
     if thresholds.method in VOTE_SHARES:
         return vote(prepared.pred, read_objects(sample.sam, prepared.shape), thresholds.method)
     num_classes = prepared.num_classes
     t1, t2 = thresholds.t1_array(num_classes), thresholds.t2_array(num_classes)
-    return refine_prepared(prepared, t1, t2, thresholds.modify, max_objects, options)
+    return refine_prepared(prepared, t1, t2, thresholds.modify, max_objects=max_objects, options=options)

@@ -1,6 +1,6 @@
 """Object quality as a knob: the faults of segment-anything masks on aerial imagery, applied to a scene's objects.
 
-The generated scenes (:mod:`sessrs.synthetic`) have objects that follow the true regions with small errors, the
+The generated images (:mod:`sessrs.synthetic`) have objects that follow the true regions with small errors, the
 kind on which a plain vote over objects beats per-class thresholds. Real segment-anything output on aerial tiles is
 worse, in ways each fault here imitates (each is off at its default, so ``ObjectFaults()`` changes nothing):
 

@@ -21,15 +21,16 @@ from rscommon.datasets import DatasetSpec
 from rscommon.files import InputError
 from rscommon.parallel import LOCAL, Execution, progress_map
 
+from .choice_settings import ChoiceSettings
 from .folders import SweepFolder
 from .inputs import Sample, load_ground_truth, load_prepared
 from .joint import mean_iou, settings_from
 from .joint_engine import ImageEvaluator, with_setting
-from .modes import FAITHFUL, RefineOptions
+from .modes import RefineOptions
 from .pick import pick_thresholds
 from .sweep import load_part, summarise
 from .sweep_engine import REFERENCE_GRID, ImageSweep, ThresholdGrid
-from .thresholds import APPLY_MAX_OBJECTS, Thresholds
+from .thresholds import Thresholds
 from .validate import sweep_images
 
 BOOTSTRAP_SAMPLES = 1000
@@ -67,7 +68,7 @@ def sweep_parts(
                 f"writes (run sessrs_t1_t2.py into {folder.root} again)"
             )
         parts[stem] = load_part(folder.part(stem), classes, spec.num_classes, len(grid.pairs))[0]
-    again = summarise([parts[stem] for stem in images], spec, classes, images, grid)
+    again = summarise([parts[stem] for stem in images], spec, classes, images, grid=grid)
     if _pick_figures(again) != _pick_figures(sweep):
         raise InputError(
             f"{folder.parts}: the parts do not add up to {sweep_file} (changed since the sweep?); "
@@ -91,32 +92,31 @@ def select_by_cv(
     spec: DatasetSpec,
     pick: Thresholds,
     *,
-    threshold_mode: str | float = 0.7,
-    folds: int = 5,
-    seed: int = 0,
-    max_objects: int = APPLY_MAX_OBJECTS,
-    options: RefineOptions = FAITHFUL,
+    settings: ChoiceSettings = ChoiceSettings(),
     execution: Execution = LOCAL,
 ) -> Selection:
     """Keep each class of ``pick.modify`` only when its held-out gain is positive (see the module's text).
 
     ``sweep`` is ``sweep_file``'s content, made on the ``tune`` images (which need ground truth); its parts give
-    each fold's pick (with ``threshold_mode``). Deterministic: ``seed`` shuffles the folds and draws the
-    bootstrap.
+    each fold's pick (with ``settings.threshold_mode``), applied with ``settings.max_objects`` and
+    ``settings.options`` over ``settings.folds`` folds. Deterministic: ``settings.seed`` shuffles the folds and
+    draws the bootstrap.
     """
     if any(sample.gt is None for sample in tune):
         raise InputError("the cv selection scores held-out images against ground truth: give --gt-dir")
     parts = sweep_parts(sweep_file, sweep, tune, spec)
     classes = [int(c) for c in sweep["sweeps"]]
-    rng = np.random.default_rng(seed)
-    groups = assign_folds(list(parts), folds, rng)
+    rng = np.random.default_rng(settings.seed)
+    groups = assign_folds(list(parts), settings.folds, rng)
     fold_picks, jobs = [], []
     for group in groups:
         others = [stem for stem in parts if stem not in group]
-        fold_sweep = summarise([parts[stem] for stem in others], spec, classes, others, sweep_grid(sweep))
-        fold_picks.append(pick_thresholds(fold_sweep, spec, threshold_mode))
+        fold_sweep = summarise([parts[stem] for stem in others], spec, classes, others, grid=sweep_grid(sweep))
+        fold_picks.append(pick_thresholds(fold_sweep, spec, settings.threshold_mode))
         jobs += [
-            (sample, spec, fold_picks[-1], classes, max_objects, options) for sample in tune if sample.stem in group
+            (sample, spec, fold_picks[-1], classes, settings.max_objects, settings.options)
+            for sample in tune
+            if sample.stem in group
         ]
     scores = dict(
         zip(
@@ -146,8 +146,8 @@ def select_by_cv(
     modify = tuple(c for c in pick.modify if per_class[spec.classes[c]]["kept"])
     record = {
         "select": "cv",
-        "folds": folds,
-        "seed": seed,
+        "folds": settings.folds,
+        "seed": settings.seed,
         "bootstrap_samples": BOOTSTRAP_SAMPLES,
         "gain": "mIoU (x100) of each fold's pick applied with all its classes minus the same without the class",
         "tuned_on": sorted(parts),
@@ -194,7 +194,9 @@ def _score_held_out(job: tuple[Sample, DatasetSpec, Thresholds, list[int], int, 
     without each class of the pick's ``modify`` in turn."""
     sample, spec, pick, classes, max_objects, options = job
     prepared = load_prepared(sample, spec)
-    evaluator = ImageEvaluator(prepared, load_ground_truth(sample, spec, prepared.shape), max_objects, options)
+    evaluator = ImageEvaluator(
+        prepared, load_ground_truth(sample, spec, prepared.shape), max_objects=max_objects, options=options
+    )
     settings = settings_from(pick, spec.num_classes)
     without = {
         cls: evaluator.score(with_setting(settings, cls, dataclasses.replace(settings[cls], refined=False)))

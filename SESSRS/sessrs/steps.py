@@ -28,7 +28,8 @@ def refine_with_mappings(
     t1: Mapping,
     t2: Mapping,
     modify: Sequence[int],
-    max_objects: int = 10,
+    *,
+    max_objects: int,
     num_classes: int | None = None,
     options: RefineOptions = FAITHFUL,
     nodata: int | None = None,
@@ -36,7 +37,8 @@ def refine_with_mappings(
     """Refine the H x W class map ``pred`` with the SAM ``objects`` (see docs/algorithm.md).
 
     ``t1``/``t2`` map class (int or str) to threshold (classes not given default to 1, "never"),
-    ``modify`` is the ordered list of classes to refine, ``options`` the quirks to fix (none by default),
+    ``modify`` is the ordered list of classes to refine, ``max_objects`` the candidate limit of step 4,
+    ``options`` the quirks to fix (none by default),
     ``nodata`` the class marking pixels without data, which no other pixel takes.
     """
     if num_classes is None:
@@ -44,7 +46,12 @@ def refine_with_mappings(
         num_classes = max(int(np.max(pred)) + 1, *(k + 1 for k in keys))
     prepared = prepare_image(pred, objects, num_classes, nodata)
     return refine_prepared(
-        prepared, thresholds(t1, num_classes), thresholds(t2, num_classes), modify, max_objects, options
+        prepared,
+        thresholds(t1, num_classes),
+        thresholds(t2, num_classes),
+        modify,
+        max_objects=max_objects,
+        options=options,
     )
 
 
@@ -226,6 +233,7 @@ def refine_class(
     cls: int,
     t1: float,
     t2: float,
+    *,
     max_objects: int,
     options: RefineOptions = FAITHFUL,
 ) -> ClassRefinement:
@@ -258,14 +266,19 @@ def refine_prepared(
     t1: np.ndarray,
     t2: np.ndarray,
     modify: Sequence[int],
-    max_objects: int = 10,
+    *,
+    max_objects: int,
     options: RefineOptions = FAITHFUL,
 ) -> np.ndarray:
-    """Run steps 2 to 6 on a prepared image with per-class threshold arrays."""
+    """Run steps 2 to 6 on a prepared image with per-class threshold arrays; step 4 ignores a list of two or more
+    candidates ``max_objects`` long or longer."""
     modify = [int(c) for c in modify]
     objects = assign_classes(prepared, claiming_t1(t1, modify, options))
     resolve_object_overlaps(prepared, objects, t2, modify)
-    refinements = [refine_class(prepared, objects, cls, t1[cls], t2[cls], max_objects, options) for cls in modify]
+    refinements = [
+        refine_class(prepared, objects, cls, t1[cls], t2[cls], max_objects=max_objects, options=options)
+        for cls in modify
+    ]
     pixels, values = paint_changes(prepared, refinements, options)
     image = prepared.flat_pred.copy()
     image[pixels] = values

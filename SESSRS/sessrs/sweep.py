@@ -36,7 +36,7 @@ def _sweep_sample(job: tuple[Sample, DatasetSpec, tuple[int, ...], int, Threshol
     sample, spec, classes, max_objects, grid, options = job
     prepared = load_prepared(sample, spec)
     gt = load_ground_truth(sample, spec, prepared.shape)
-    return sweep_image(prepared, gt, classes, max_objects, grid, options)
+    return sweep_image(prepared, gt, classes, max_objects=max_objects, grid=grid, options=options)
 
 
 class PartError(InputError):
@@ -214,9 +214,9 @@ def run_sweep(
             spec,
             classes,
             [s.stem for s in samples],
-            grid,
-            options,
-            max_objects,
+            grid=grid,
+            options=options,
+            max_objects=max_objects,
             tuned_on=[image_identity(s, spec) for s in samples],
             split=split,
         )
@@ -229,10 +229,10 @@ def summarise(
     spec: DatasetSpec,
     classes: Sequence[int],
     stems: list[str],
+    *,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
     max_objects: int = SWEEP_MAX_OBJECTS,
-    *,
     tuned_on: list[dict] | None = None,
     split: dict | None = None,
 ) -> dict:

@@ -29,7 +29,6 @@ from .modes import FAITHFUL, RefineOptions
 from .painting import Painting
 from .prepared import PreparedImage
 from .steps import assign_classes, refine_class
-from .thresholds import SWEEP_MAX_OBJECTS
 
 REFERENCE_T1_VALUES = (0.5, 0.6, 0.7, 0.8, 0.9)
 REFERENCE_T2_VALUES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -89,7 +88,8 @@ def sweep_image(
     prepared: PreparedImage,
     gt: np.ndarray,
     classes: Sequence[int],
-    max_objects: int = SWEEP_MAX_OBJECTS,
+    *,
+    max_objects: int,
     grid: ThresholdGrid = REFERENCE_GRID,
     options: RefineOptions = FAITHFUL,
 ) -> ImageSweep:
@@ -108,7 +108,7 @@ def sweep_image(
                 t1_per_class = np.ones(prepared.num_classes)
                 t1_per_class[cls] = t1
                 objects_by_t1[t1] = assign_classes(prepared, t1_per_class, unions)
-            refined = refine_class(prepared, objects_by_t1[t1], cls, t1, t2, max_objects, options)
+            refined = refine_class(prepared, objects_by_t1[t1], cls, t1, t2, max_objects=max_objects, options=options)
             if refined.outcome not in by_outcome:
                 change = unrefined.change({cls: refined}, [cls])
                 by_outcome[refined.outcome] = baseline + change_matrix(prepared, flat_gt, change.pixels, change.values)

@@ -60,7 +60,7 @@ def walk_through() -> dict:
     modify = [BUILDING]
     state = assign_classes(prepared, claiming_t1(t1, modify))  # step 2
     resolve_object_overlaps(prepared, state, t2, modify)  # step 3 (nothing to do: one class takes objects)
-    refinement = refine_class(prepared, state, BUILDING, T1, T2, sessrs.APPLY_MAX_OBJECTS)  # step 4
+    refinement = refine_class(prepared, state, BUILDING, T1, T2, max_objects=sessrs.APPLY_MAX_OBJECTS)  # step 4
     chosen = sessrs.Thresholds(t1={BUILDING: T1}, t2={BUILDING: T2}, modify=modify)
     refined = sessrs.refine(pred, objects, chosen, num_classes=URBAN_CLASSES)  # steps 1 to 6
     neighbourhood = sessrs.refine(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rscommon.cli import DEBUG_FLAG, EXIT_FAILED, run_main
 from rspipeline.demo import SAMPLE_SETS, DemoSettings, StageError, run_demo
+from sessrs.thresholds import APPLY_MAX_OBJECTS
 
 
 def parse_args(argv: list[str] | None = None) -> DemoSettings:
@@ -40,7 +41,12 @@ def parse_args(argv: list[str] | None = None) -> DemoSettings:
     )
     parser.add_argument("-n", "--workers", type=int, default=2, help="sweep worker processes")
     parser.add_argument("-t", "--mode", default="0.7", choices=("0.7", "all"), help="pick threshold mode")
-    parser.add_argument("--max-objects", type=int, default=5, help="max_objects when applying the pick")
+    parser.add_argument(
+        "--max-objects",
+        type=int,
+        default=APPLY_MAX_OBJECTS,
+        help=f"max_objects when applying the pick (default {APPLY_MAX_OBJECTS})",
+    )
     parser.add_argument(
         "-v",
         "--verbose",

@@ -145,7 +145,7 @@ def folders(tmp_path_factory):
 
 def test_sweep_on_arrays_equals_the_sweep_of_the_folder(folders):
     swept = sessrs.sweep_folder(
-        folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep", classes=[1, 6]
+        folders / "pred", folders / "sam", folders / "gt", folders / "sweep", "Urban", classes=[1, 6]
     )
     stems = ["01000", "01003", "01005"]
     preds = [read_label_png(folders / "pred" / f"{s}.png") for s in stems]
@@ -163,7 +163,7 @@ def test_pick_then_apply_on_folders_equals_refine_on_arrays(folders, tmp_path):
     sweep_file = folders / "sweep" / "sweep.json"
     if not sweep_file.exists():
         sessrs.sweep_folder(
-            folders / "pred", folders / "sam", folders / "gt", "Urban", folders / "sweep", classes=[1, 6]
+            folders / "pred", folders / "sam", folders / "gt", folders / "sweep", "Urban", classes=[1, 6]
         )
     best = sessrs.pick_thresholds(sweep_file, "Urban", "all")
     assert best == sessrs.pick_thresholds(sessrs.read_sweep(sweep_file, URBAN), URBAN, "all")

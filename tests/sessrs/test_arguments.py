@@ -96,7 +96,7 @@ def test_a_class_beyond_the_class_count_is_refused_before_anything_is_allocated(
         (lambda: sessrs.objects_from_masks(None), "masks: expected an H x W x N boolean array"),
         (lambda: sessrs.sweep_arrays([PRED], [OBJECTS], [PRED], "Urban", options="improved"), "options: expected"),
         (lambda: sessrs.sweep_arrays(PRED, {"0": OBJECTS}, [PRED], "Urban"), "objects: expected a list with one entry"),
-        (lambda: sessrs.sweep_folder("p", "s", "g", 7, "out"), "dataset: expected a dataset name"),
+        (lambda: sessrs.sweep_folder("p", "s", "g", "out", 7), "dataset: expected a dataset name"),
         (
             lambda: sessrs.apply_thresholds({"t1": {}}, "p", "s", "out", "Urban"),
             "thresholds: expected a sessrs.Thresholds",

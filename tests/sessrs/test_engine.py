@@ -25,7 +25,9 @@ def alone(num_classes: int, cls: int, t1: float, t2: float) -> tuple[np.ndarray,
 
 
 def full_matrix(scene, gt, cls, t1, t2, max_objects, options) -> np.ndarray:
-    refined = refine_prepared(scene, *alone(scene.num_classes, cls, t1, t2), [cls], max_objects, options)
+    refined = refine_prepared(
+        scene, *alone(scene.num_classes, cls, t1, t2), [cls], max_objects=max_objects, options=options
+    )
     return confusion_matrix(gt, refined, scene.num_classes)
 
 
@@ -33,7 +35,7 @@ def full_matrix(scene, gt, cls, t1, t2, max_objects, options) -> np.ndarray:
 @pytest.mark.parametrize("name", ["01002", "01008"])
 def test_fixture_sweep_rows_equal_full_refinement(name, mode):
     scene, gt = fixture_scene(name)
-    result = sweep_image(scene, gt, [0, 2, 6], 10, options=MODES[mode])
+    result = sweep_image(scene, gt, [0, 2, 6], max_objects=10, options=MODES[mode])
     for cls in (0, 2, 6):
         for row in (0, 13, 31, 44):
             t1, t2 = REFERENCE_GRID.pairs[row]
@@ -46,7 +48,7 @@ def test_random_sweep_rows_equal_full_refinement(mode):
     moved = 0
     for seed in range(16):
         scene, gt = random_case(seed)
-        result = sweep_image(scene, gt, range(scene.num_classes), 5, grid, MODES[mode])
+        result = sweep_image(scene, gt, range(scene.num_classes), max_objects=5, grid=grid, options=MODES[mode])
         for cls, matrices in result.per_class.items():
             for (t1, t2), matrix in zip(grid.pairs, matrices, strict=True):
                 assert np.array_equal(matrix, full_matrix(scene, gt, cls, t1, t2, 5, MODES[mode])), (seed, cls, t1, t2)
@@ -77,7 +79,9 @@ def test_steps_3_and_5_change_nothing_when_one_class_is_refined_alone(mode, monk
     for scene, _ in cases:
         for cls in range(min(scene.num_classes, 7)):
             for t1, t2 in REFERENCE_GRID.pairs[::11]:
-                refine_prepared(scene, *alone(scene.num_classes, cls, t1, t2), [cls], 10, MODES[mode])
+                refine_prepared(
+                    scene, *alone(scene.num_classes, cls, t1, t2), [cls], max_objects=10, options=MODES[mode]
+                )
     assert len(checked) == 2 * 7 * 5 + 8 * 5 * 5 and sum(checked) > 0
 
 
@@ -85,6 +89,6 @@ def test_two_classes_do_conflict_so_the_check_above_can_fail():
     scene, _ = fixture_scene("01001")
     objects = assign_classes(scene, np.full(8, 0.5))
     assert len(set(objects.cls[objects.cls >= 0].tolist())) > 1
-    refined = [refine_class(scene, objects, cls, 0.5, 0.55, 10) for cls in (0, 6)]
+    refined = [refine_class(scene, objects, cls, 0.5, 0.55, max_objects=10) for cls in (0, 6)]
     change = Painting(scene).change({r.cls: r for r in refined}, [0, 6])
     assert ClaimSets(scene.num_classes).several(change.claims).any()

@@ -33,7 +33,7 @@ def refined(pred, masks, t1, t2, modify, options, max_objects=5, num_classes=4) 
         t1s[cls] = value
     for cls, value in t2.items():
         t2s[cls] = value
-    return refine_prepared(scene, t1s, t2s, modify, max_objects, options)
+    return refine_prepared(scene, t1s, t2s, modify, max_objects=max_objects, options=options)
 
 
 def test_presets_and_their_json_form():

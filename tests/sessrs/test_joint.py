@@ -11,7 +11,7 @@ from sessrs_cases import fixture_scene, random_case, write_random_scenes
 import sessrs.joint as joint
 from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
-from rscommon.parallel import Execution
+from rscommon.parallel import LOCAL, Execution
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.joint import candidates_for, joint_search, mean_iou, settings_from
 from sessrs.joint_engine import OFF, ClassSetting, ImageEvaluator, modify_of, with_setting
@@ -27,7 +27,7 @@ GRID = ThresholdGrid((0.3, 0.5, 0.7), (0.3, 0.55, 0.8))
 def applied(scene, settings, options, max_objects=5) -> np.ndarray:
     """The full application of ``settings``, as the pick's application runs it."""
     t1, t2 = np.array([s.t1 for s in settings]), np.array([s.t2 for s in settings])
-    return refine_prepared(scene, t1, t2, modify_of(settings), max_objects, options)
+    return refine_prepared(scene, t1, t2, modify_of(settings), max_objects=max_objects, options=options)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -35,7 +35,7 @@ def test_incremental_scores_equal_full_applications(mode):
     rng = np.random.default_rng(7)
     cases = [random_case(seed, num_classes=6) for seed in range(10)] + [fixture_scene("01001")]
     for scene, gt in cases:
-        evaluator = ImageEvaluator(scene, gt, 5, MODES[mode])
+        evaluator = ImageEvaluator(scene, gt, max_objects=5, options=MODES[mode])
         for _ in range(14):
             cls = int(rng.integers(min(scene.num_classes, 7)))
             t1, t2 = REFERENCE_GRID.pairs[rng.integers(len(REFERENCE_GRID.pairs))]
@@ -239,7 +239,7 @@ def test_held_out_comparison_refines_each_image_with_thresholds_tuned_on_the_oth
     from sessrs.voting import majority_vote, ssa_vote
 
     chosen = random_scenes[:4]
-    comparison = compare_modes(chosen, URBAN, tmp_path, workers=1)
+    comparison = compare_modes(chosen, URBAN, tmp_path, execution=LOCAL)
     rows = {(r["method"], r["mode"]): r for r in comparison["rows"]}
     assert list(rows) == [
         ("unrefined", "-"),

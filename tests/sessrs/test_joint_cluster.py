@@ -33,7 +33,7 @@ def test_the_search_on_a_cluster_equals_the_local_search_and_survives_a_lost_wor
     on_cluster = Execution(scheduler=cluster.scheduler_address)
     remote = joint_search(samples, URBAN, START, tmp_path / "cluster", execution=on_cluster, memory_limit=1, **SEARCH)
     assert steps(remote) == steps(local) and remote.settings == local.settings
-    with ShardPool(samples, URBAN, 5, FAITHFUL, on_cluster) as pool:
+    with ShardPool(samples, URBAN, max_objects=5, options=FAITHFUL, execution=on_cluster) as pool:
         expected = pool.total("commit", None, local.settings)
         lost = pool.cluster.actors[0]._address
         next(w for w in cluster.workers.values() if w.worker_address == lost).process.process.kill()
@@ -65,7 +65,9 @@ def test_a_worker_whose_connection_fails_is_lost_though_still_listed(cluster, tm
     generate_images(tmp_path, 4, seed=5, size=64)
     samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
     cluster.wait_for_workers(2, timeout=60)  # a worker lost by another test is started again
-    with ShardPool(samples, URBAN, 5, FAITHFUL, Execution(scheduler=cluster.scheduler_address)) as pool:
+    with ShardPool(
+        samples, URBAN, max_objects=5, options=FAITHFUL, execution=Execution(scheduler=cluster.scheduler_address)
+    ) as pool:
         expected = pool.total("commit", None, START)
         assert len(pool.cluster.actors) == 2
         unreachable = pool.cluster.actors[0]._address
@@ -79,7 +81,9 @@ def test_a_frozen_worker_ends_the_search_naming_the_images_left(tmp_path, monkey
     generate_images(tmp_path, 3, seed=5, size=64)
     samples = pair_inputs(tmp_path / "pred", tmp_path / "sam", tmp_path / "gt")
     with loopback_cluster(1) as cluster:
-        with ShardPool(samples, URBAN, 5, FAITHFUL, Execution(scheduler=cluster.scheduler_address)) as pool:
+        with ShardPool(
+            samples, URBAN, max_objects=5, options=FAITHFUL, execution=Execution(scheduler=cluster.scheduler_address)
+        ) as pool:
             pool.total("commit", None, START)
             (worker,) = [nanny.process.process.pid for nanny in cluster.workers.values()]
             os.kill(worker, signal.SIGSTOP)

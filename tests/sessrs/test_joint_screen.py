@@ -83,7 +83,7 @@ def test_a_screened_search_never_loses_miou_and_reports_its_settings_exactly(tmp
     matrix = sum(
         confusion_matrix(
             load_ground_truth(sample, URBAN, scene.shape),
-            refine_prepared(scene, t1, t2, modify_of(state.settings), 5),
+            refine_prepared(scene, t1, t2, modify_of(state.settings), max_objects=5),
             URBAN.num_classes,
         )
         for sample, scene in zip(samples, scenes)

@@ -51,7 +51,7 @@ def steps(state):
 @pytest.mark.parametrize("options", [FAITHFUL, IMPROVED], ids=["faithful", "improved"])
 def test_images_kept_on_disk_between_steps_give_the_search_of_images_kept_in_memory(scenes, tmp_path, options):
     in_memory = joint_search(scenes, URBAN, START, tmp_path / "memory", options=options, memory_limit=2**40, **SEARCH)
-    with ShardPool(scenes, URBAN, 5, options, memory_limit=1) as pool:
+    with ShardPool(scenes, URBAN, max_objects=5, options=options, memory_limit=1) as pool:
         on_disk = joint_search(scenes, URBAN, START, tmp_path / "disk", options=options, pool=pool, **SEARCH)
         assert pool.local.spilled_count() == len(scenes)
     assert len(in_memory.trace) > 2 and in_memory.miou > in_memory.trace[0]["mIoU"] / 100
@@ -67,7 +67,7 @@ def test_an_image_on_disk_is_mapped_and_its_commits_are_written_over_its_changin
     """Loading maps the image's unchanging arrays read-only from one file, written once; a commit rewrites the
     changing part in place; the image loaded next scores as one kept in memory all along."""
     prepared = load_prepared(scenes[0], URBAN)
-    in_memory = ImageEvaluator(prepared, load_ground_truth(scenes[0], URBAN, prepared.shape), 5)
+    in_memory = ImageEvaluator(prepared, load_ground_truth(scenes[0], URBAN, prepared.shape), max_objects=5)
     in_memory.commit(START)
     in_memory.trim()
     spilled = SpilledImage(tmp_path, "image")
@@ -105,7 +105,9 @@ def test_weighing_counts_views_once():
 
 
 def test_a_killed_worker_ends_the_search_saying_it_ran_out_of_memory(scenes):
-    with ShardPool(scenes, URBAN, 5, FAITHFUL, Execution(2), memory_limit=3 * 2**30) as pool:
+    with ShardPool(
+        scenes, URBAN, max_objects=5, options=FAITHFUL, execution=Execution(2), memory_limit=3 * 2**30
+    ) as pool:
         pool.total("commit", None, START)
         victim = next(iter(pool.executors[1]._processes))
         os.kill(victim, signal.SIGKILL)

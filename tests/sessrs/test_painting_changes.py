@@ -29,7 +29,7 @@ def test_a_painting_changed_class_by_class_equals_one_made_at_once(seed, improve
     options = IMPROVED if improved else FAITHFUL
     gt, pred, objects = make_image(np.random.default_rng(seed), 192, URBAN_LIKE.at_density(160))
     scene = prepare_image(pred, objects, 7)
-    evaluator = ImageEvaluator(scene, gt, 5, options)
+    evaluator = ImageEvaluator(scene, gt, max_objects=5, options=options)
     start = tuple(ClassSetting(0.5, 0.55, True) for _ in range(scene.num_classes))
     evaluator.commit(start)
     for cls, t1, t2, refined in changes:

@@ -58,7 +58,7 @@ def test_application_writes_refined_maps_equal_to_refine(tmp_path):
     for sample in samples:
         written = read_label_png(tmp_path / "se_mask" / f"{sample.stem}.png")
         scene = load_prepared(sample, URBAN)
-        expected = refine_prepared(scene, best.t1_array(8), best.t2_array(8), [1, 6], 5)
+        expected = refine_prepared(scene, best.t1_array(8), best.t2_array(8), [1, 6], max_objects=5)
         assert np.array_equal(written, expected)
     assert report["refined"]["mIoU"] != report["unrefined"]["mIoU"]
     assert set(report["refined"]["per_class"]) == {URBAN.classes[c] for c in URBAN.scored}

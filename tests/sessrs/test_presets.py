@@ -117,7 +117,11 @@ def test_a_preset_is_applied_without_a_sweep_and_says_what_it_was_tuned_for(spli
     assert sorted(path.name for path in (out / "se_mask").glob("*.png")) == ["01001.png", "01008.png"]
     for sample in select(pair_inputs(SCENES / "pred", SCENES / "sam", None), ["01001", "01008"], "test"):
         expected = refine_prepared(
-            load_prepared(sample, URBAN), preset.t1_array(8), preset.t2_array(8), preset.modify, APPLY_MAX_OBJECTS
+            load_prepared(sample, URBAN),
+            preset.t1_array(8),
+            preset.t2_array(8),
+            preset.modify,
+            max_objects=APPLY_MAX_OBJECTS,
         )
         assert np.array_equal(read_label_png(out / "se_mask" / f"{sample.stem}.png"), expected)
     again = tmp_path / "again"

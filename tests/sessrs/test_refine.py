@@ -38,12 +38,15 @@ def assert_matches(refined: np.ndarray, case: dict) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_refine_matches_reference(case):
     t1, t2 = thresholds(case["t1"], URBAN.num_classes), thresholds(case["t2"], URBAN.num_classes)
-    assert_matches(refine_prepared(scene_of(case["scene"]), t1, t2, case["modify"], case["max_objects"]), case)
+    assert_matches(
+        refine_prepared(scene_of(case["scene"]), t1, t2, case["modify"], max_objects=case["max_objects"]), case
+    )
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["id"].endswith("_m0")][:3], ids=lambda c: c["id"])
 def test_public_refine_from_arrays_and_string_keyed_thresholds(case):
     pred, objects = inputs(case["scene"])
     assert_matches(
-        refine_with_mappings(pred, objects, case["t1"], case["t2"], case["modify"], case["max_objects"]), case
+        refine_with_mappings(pred, objects, case["t1"], case["t2"], case["modify"], max_objects=case["max_objects"]),
+        case,
     )

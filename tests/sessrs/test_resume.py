@@ -125,7 +125,7 @@ def test_application_rerun_refines_again_exactly_the_changed_image(workspace, tm
     assert computed == ["01000"]
     assert f"01000: inputs.{kind} changed" in capsys.readouterr().err
     scene = load_prepared(samples[0], URBAN)
-    expected = refine_prepared(scene, BEST.t1_array(8), BEST.t2_array(8), BEST.modify, 5)
+    expected = refine_prepared(scene, BEST.t1_array(8), BEST.t2_array(8), BEST.modify, max_objects=5)
     assert np.array_equal(read_label_png(tmp_path / "se_mask" / "01000.png"), expected)
     assert rerun != first
     assert rerun == apply_to_samples(samples, URBAN, BEST, tmp_path / "clean")

@@ -39,7 +39,7 @@ def test_a_full_disk_under_the_spill_folder_is_one_line_naming_it_and_tmpdir(
     monkeypatch.setattr(joint_spill, "_write_raw", full_disk)  # the first file an image writes on disk
 
     def main(argv):
-        with ShardPool(scenes, URBAN, 5, FAITHFUL, Execution(workers), memory_limit=1):
+        with ShardPool(scenes, URBAN, max_objects=5, options=FAITHFUL, execution=Execution(workers), memory_limit=1):
             pass
 
     assert run_main(main, []) == 2

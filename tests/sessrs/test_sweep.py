@@ -107,10 +107,10 @@ def test_incremental_matrices_equal_full_refinement(scene):
     sample = [s for s in pair_inputs(SCENES / "pred", SCENES / "sam", SCENES / "gt") if s.stem == scene][0]
     loaded = load_prepared(sample, URBAN)
     gt = load_ground_truth(sample, URBAN, loaded.shape)
-    result = sweep_image(loaded, gt, [0, 2, 6])
+    result = sweep_image(loaded, gt, [0, 2, 6], max_objects=10)
     for cls in (0, 2, 6):
         for row in (0, 13, 31, 44):
             t1, t2 = np.ones(URBAN.num_classes), np.ones(URBAN.num_classes)
             t1[cls], t2[cls] = THRESHOLD_PAIRS[row]
-            refined = refine_prepared(loaded, t1, t2, [cls], 10)
+            refined = refine_prepared(loaded, t1, t2, [cls], max_objects=10)
             assert np.array_equal(result.per_class[cls][row], confusion_matrix(gt, refined, URBAN.num_classes))

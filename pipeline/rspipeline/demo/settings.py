@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sessrs.thresholds import APPLY_MAX_OBJECTS
+
 
 @dataclass
 class DemoSettings:
@@ -21,5 +23,5 @@ class DemoSettings:
     objects: str = "auto"
     workers: int = 2
     pick_mode: str = "0.7"
-    max_objects: int = 5
+    max_objects: int = APPLY_MAX_OBJECTS
     verbose: bool = False
