@@ -102,8 +102,8 @@ def test_the_memory_limit_reaches_the_joint_search_and_another_one_continues_it(
     limits = []
 
     class RecordingPool(ShardPool):
-        def __init__(self, *args) -> None:
-            super().__init__(*args)
+        def __init__(self, *args, **settings) -> None:
+            super().__init__(*args, **settings)
             limits.append(self.limit)
 
     monkeypatch.setattr(joint, "ShardPool", RecordingPool)
