@@ -20,7 +20,8 @@ class TuneFolder:
 
     @property
     def best(self) -> Path:
-        return self.root / "best.json"
+        """The chosen thresholds, named as a choice folder names them."""
+        return ChoiceFolder(self.root).best
 
     @property
     def record(self) -> Path:
