@@ -126,7 +126,8 @@ def execution_from_args(args: argparse.Namespace) -> Execution:
 
 
 def run(argv: Sequence[str], default_model: str) -> int:
-    """Validate everything (folders, images, settings, checkpoint), then write the JSONs; 1 if an image failed."""
+    """Validate everything (folders, images, settings, checkpoint), then write the JSONs; 1 if an image failed (an
+    image's failure that is not bad input is raised once the other images are done)."""
     args = build_parser(default_model).parse_args(argv)
     execution = execution_from_args(args)
     max_pixels = max_image_pixels(args.max_image_pixels)
@@ -154,6 +155,8 @@ def run(argv: Sequence[str], default_model: str) -> int:
             max_pixels=max_pixels,
         )
     print(summary.report())
+    if summary.bugs:  # the others are saved; a fault of the code ends the run as a bug, traceback with --debug
+        raise summary.bugs[0]
     return 1 if summary.failed else 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rscommon.cli import INPUT_ERRORS
 from rscommon.files import write_json_atomic
 from rscommon.images import read_rgb
 from rscommon.limits import max_image_pixels
@@ -43,6 +44,8 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     redone: dict[str, str] = field(default_factory=dict)
+    bugs: list[Exception] = field(default_factory=list)
+    """The failures that are not bad input (:data:`rscommon.cli.INPUT_ERRORS`): a fault of the code, not of an image."""
 
     def report(self) -> str:
         """A short human-readable account: why images were redone, one line per failure."""
@@ -59,6 +62,7 @@ class Outcome:
     image: Path
     error: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    exception: Exception | None = None
 
 
 def run_tasks(task: Task, image_paths: list[Path], *, desc: str, execution: Execution = LOCAL) -> Iterator[Outcome]:
@@ -67,7 +71,7 @@ def run_tasks(task: Task, image_paths: list[Path], *, desc: str, execution: Exec
     results = guarded_map(task, [(path, path) for path in image_paths], execution)
     for path, result in tqdm(results, total=len(image_paths), desc=desc, unit="image"):
         outcome = (
-            Outcome(path, error=f"{type(result.error).__name__}: {result.error}")
+            Outcome(path, error=f"{type(result.error).__name__}: {result.error}", exception=result.error)
             if isinstance(result, Failure)
             else Outcome(path, details=result)
         )
@@ -79,6 +83,8 @@ def run_tasks(task: Task, image_paths: list[Path], *, desc: str, execution: Exec
 def _count(summary: RunSummary, outcome: Outcome) -> None:
     if outcome.error:
         summary.failed[outcome.image.name] = outcome.error
+        if outcome.exception is not None and not isinstance(outcome.exception, INPUT_ERRORS):
+            summary.bugs.append(outcome.exception)
     else:
         summary.written.append(outcome.image.name)
 

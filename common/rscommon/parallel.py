@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -162,6 +163,7 @@ class _Guarded(Generic[Job, Result]):
         try:
             return self.function(job)
         except Exception as error:  # handed to the caller, who goes on with the other jobs
+            error.add_note(f"raised in the job:\n{traceback.format_exc()}")  # kept when sent from another process
             return Failure(error)
 
 
