@@ -3,16 +3,19 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# SAM 2 (requirements_SAM.txt) is a source distribution: build it without its optional CUDA extension.
+# SAM 2 (requirements_SAM.txt) is a source distribution: build it without its optional CUDA extension, and against
+# the torch already installed (an isolated build would first install a second torch, CUDA libraries and all).
 export SAM2_BUILD_CUDA := 0
+PIP    := $(PY) -m pip install -qq --progress-bar off
 
 .PHONY: demo test lint bench clean-venv
 
 $(STAMP): requirements_GeoSeg.txt requirements_SAM.txt pyproject.toml
 	@echo "setting up .venv (first run: a few minutes) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -qq --progress-bar off -r requirements_GeoSeg.txt -r requirements_SAM.txt
-	@$(PY) -m pip install -qq --progress-bar off -e ".[test,pipeline,scale]"
+	@$(PIP) -r requirements_GeoSeg.txt "setuptools>=70.1"
+	@$(PIP) --no-build-isolation -r requirements_SAM.txt
+	@$(PIP) -e ".[test,pipeline,scale]"
 	@touch $@
 
 demo: $(STAMP)

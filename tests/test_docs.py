@@ -12,7 +12,6 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ MARKDOWN_PATTERNS = (
     "*/*/README.md",
     "tests/fixtures/*/README.md",
 )
-HELP_TIMEOUT = 240
+PARSE_TIMEOUT = 300  # seconds for every documented script's parser, all in one process
 
 FENCE = re.compile(r"^(\s*)(```|~~~)(.*)$")
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -210,32 +209,31 @@ def documented_commands(docs: Sequence[Path] | None = None) -> dict[Path, list[D
     return scripts
 
 
-def parse_verdicts(script: Path, commands: Sequence[DocumentedCommand]) -> dict:
-    """The options ``script`` defines, and its parser's verdict on ``--help`` and on each documented command line
-    (tests/parse_only.py)."""
+def all_verdicts(scripts: dict[Path, Sequence[DocumentedCommand]]) -> dict[Path, dict]:
+    """The options each script defines, and its parser's verdict on ``--help`` and on each documented command line:
+    every script in one process (tests/parse_only.py), so the libraries they share are imported once."""
     environment = {**os.environ, "PYTHONPATH": python_path()}
     environment.setdefault("MPLBACKEND", "Agg")
-    lines = [["--help"], *(list(command.arguments) for command in commands)]
-    folder = commands[0].folder if commands else REPO
+    jobs = [
+        {
+            "script": str(script),
+            "folder": str(commands[0].folder if commands else REPO),
+            "lines": [["--help"], *(list(command.arguments) for command in commands)],
+        }
+        for script, commands in scripts.items()
+    ]
     result = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "parse_only.py"), str(script)],
-        cwd=folder,
-        input=json.dumps(lines),
+        [sys.executable, str(REPO / "tests" / "parse_only.py")],
+        cwd=REPO,
+        input=json.dumps(jobs),
         capture_output=True,
         text=True,
-        timeout=HELP_TIMEOUT,
+        timeout=PARSE_TIMEOUT,
         env=environment,
         check=False,
     )
-    if result.returncode:
-        return {"options": [], "results": [[result.returncode, result.stderr.strip()[-300:]]] * len(lines)}
-    return json.loads(result.stdout)
-
-
-def all_verdicts(scripts: dict[Path, Sequence[DocumentedCommand]]) -> dict[Path, dict]:
-    """:func:`parse_verdicts` of every script, a few at a time."""
-    with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
-        return dict(zip(scripts, pool.map(lambda item: parse_verdicts(*item), scripts.items())))
+    assert result.returncode == 0, f"tests/parse_only.py exited {result.returncode}: {result.stderr[-2000:]}"
+    return dict(zip(scripts, json.loads(result.stdout)))
 
 
 def command_problems(scripts: dict[Path, list[DocumentedCommand]], verdicts: dict[Path, dict]) -> list[str]:
@@ -381,12 +379,13 @@ def test_the_checks_catch_a_documented_option_that_does_not_exist(tmp_path: Path
         ("-n", "2"),
         ("jointly", "..."),
     ]
-    problems = command_problems(commands, all_verdicts(commands))
+    verdicts = all_verdicts(commands)
+    problems = command_problems(commands, verdicts)
     assert len(problems) == 2, problems
     assert "unrecognized arguments: --no-such-flag 3" in problems[0]
     assert "invalid choice: 'jointly'" in problems[1]
     named = named_options(doc)
-    options = {script: set(parse_verdicts(script, [])["options"])}
+    options = {script: set(verdicts[script]["options"])}
     assert [item.option for item in named] == ["--search", "--t1-values"]
     assert option_problems(named, options) == [
         f"{_relative(doc) or doc}: `--t1-values`: no --t1-values in SESSRS/get_best_t1_t2.py"

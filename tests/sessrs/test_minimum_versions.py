@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
 import tomllib
-from readme_example import REPO, copy_sources, run_example
+from readme_example import REPO, copy_sources, fresh_environment, run_example
 
 
 def floors() -> list[str]:
@@ -24,10 +23,7 @@ def floors() -> list[str]:
 
 @pytest.mark.slow
 def test_the_readme_example_runs_with_every_core_dependency_at_its_floor(tmp_path: Path) -> None:
-    environment = tmp_path / "venv"
-    venv.create(environment, with_pip=True)
-    python = environment / "bin" / "python"
-    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    python, pip = fresh_environment(tmp_path / "venv")
     if subprocess.run([*pip, "index", "versions", "tqdm"], capture_output=True, timeout=60).returncode != 0:
         pytest.skip("pip cannot reach the package index")
     install = subprocess.run(

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
-from readme_example import copy_sources, run_example
+from readme_example import copy_sources, fresh_environment, run_example
 
 
 def test_the_readme_example_runs(tmp_path: Path) -> None:
@@ -29,12 +28,8 @@ def test_the_wheel_installs_with_core_dependencies_only_and_runs_the_example(tmp
         timeout=300,
     )
     (wheel,) = wheels.glob("sessrs-*.whl")
-    environment = tmp_path / "venv"
-    venv.create(environment, with_pip=True)
-    python = environment / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(wheel)], capture_output=True, text=True, timeout=600
-    )
+    python, pip = fresh_environment(tmp_path / "venv")
+    install = subprocess.run([*pip, "install", str(wheel)], capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr
     probe = subprocess.run(
         [str(python), "-c", "import importlib.util as u; print(u.find_spec('torch') is None)"],
