@@ -18,10 +18,11 @@ import geoseg_model_fixtures as gmf
 import pytest
 import torch
 
+from geoseg.models.input_size import input_rule_of
 from rscommon.paths import MissingWeightsError
 
 FIXTURES = gmf.fixture_paths()
-BACKWARD_SIZE = 192  # a multiple of 64 (FANet) whose 1/32 map (6) allows UNetFormer's 8-pixel window reflect padding
+BACKWARD_LEAST = 64  # the backward test's side: the smallest the network's input rule takes from here (1/32 map: 2)
 BACKWARD_SIZE_FIXED_IMG = 128
 LARGE_INPUT = 512
 
@@ -112,7 +113,8 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
     """The network for the backward test and its input side.
 
     Fixed-size networks (an ``img_size`` argument, e.g. SwinUNet) are rebuilt, randomly initialised, for a
-    128x128 input; the others reuse the cached network with hash-rule weights on a 192x192 input.
+    128x128 input; the others reuse the cached network with hash-rule weights on the smallest square input from
+    ``BACKWARD_LEAST`` its input rule takes (64 for most, 128 for FANet, 160 for the UNetFormers).
     """
     fixture = built["fixture"]
     if "img_size" in fixture["constructor"]["config_kwargs"]:
@@ -120,7 +122,8 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
         return gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
     model = built["model"]
     model.load_state_dict(gmf.rule_state_dict(fixture, "hash_rule", built["constructed"]), strict=True)
-    return model, BACKWARD_SIZE
+    rule = input_rule_of(model)
+    return model, next(side for side in range(BACKWARD_LEAST, 1025, 32) if rule.side_problem(side, side) is None)
 
 
 def test_forward_backward_small_input(built):

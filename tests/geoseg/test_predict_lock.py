@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from geoseg.datasets import SegmentationFolder, val_transform
@@ -22,7 +23,8 @@ def test_a_second_prediction_into_a_held_output_is_refused(tmp_path):
         Image.fromarray(np.zeros((8, 8, 3) if folder == "images" else (8, 8), np.uint8)).save(
             tmp_path / "data" / folder / "t0.png"
         )
-    config = SimpleNamespace(test_dataset=SegmentationFolder(tmp_path / "data", val_transform()))
+    net = torch.nn.Identity()  # declares no input rule: any image passes the checks made before the lock
+    config = SimpleNamespace(test_dataset=SegmentationFolder(tmp_path / "data", val_transform()), net=net)
     (tmp_path / "a.ckpt").write_bytes(b"not read: the run is refused first")
     out = tmp_path / "out"
     options = PredictOptions(checkpoint=tmp_path / "a.ckpt", output=out, tta="none", batch_size=1, num_workers=0)
