@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
-import pytest
-from distributed import LocalCluster
-from loopback import loopback_cluster
+# The suite runs one worker process per core (pytest-xdist): threads of each process's own (PyTorch, OpenMP, BLAS)
+# would only contend for the same cores, and OpenMP's waiting threads spin (test_models.py: 210 s with two threads per
+# worker, 73 s with one). Set before NumPy or PyTorch is imported; the scripts the tests start inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+import pytest  # noqa: E402
+from distributed import LocalCluster  # noqa: E402
+from loopback import loopback_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")

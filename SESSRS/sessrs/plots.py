@@ -27,7 +27,7 @@ def sweep_heatmap(rows: list[dict], baseline_miou: float, t1_values, t2_values, 
     axes.set_ylabel("t1")
     axes.set_title(title)
     figure.colorbar(image, ax=axes, label="mIoU change (points)")
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.08, right=0.99, bottom=0.14, top=0.9)
     save_figure(figure, path)
 
 

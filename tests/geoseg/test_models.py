@@ -33,26 +33,27 @@ def _fixture_param(path: Path):
     return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if side >= LARGE_INPUT else [])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module", params=[_fixture_param(p) for p in FIXTURES])
 def built(request) -> dict[str, Any]:
     """The fixture, our network built from it (once per fixture file) and its constructed buffers."""
     fixture = gmf.load_fixture(request.param)
     model = gmf.build_model(fixture, pretrained=False)
-    return {"fixture": fixture, "model": model, "constructed": gmf.constructed_buffers(model)}
+    return {"fixture": fixture, "model": model, "constructed": gmf.constructed_buffers(model), "states": {}}
+
+
+def _rule_state(built: dict[str, Any], rule_field: str, keep: bool) -> dict[str, torch.Tensor]:
+    """The fixture's state_dict under ``rule_field`` (with the constructed buffers kept when ``keep``), built once
+    per fixture: computing a rule over every parameter costs more than the network's forward pass."""
+    key = (rule_field, keep)
+    if key not in built["states"]:
+        kept = built["constructed"] if keep else None
+        built["states"][key] = gmf.rule_state_dict(built["fixture"], rule_field, kept)
+    return built["states"][key]
 
 
 def _check_eval(built: dict[str, Any], rule_field: str, expected_key: str, keep: bool) -> None:
     fixture, model = built["fixture"], built["model"]
-    kept = built["constructed"] if keep else None
-    model.load_state_dict(gmf.rule_state_dict(fixture, rule_field, kept), strict=True)
+    model.load_state_dict(_rule_state(built, rule_field, keep), strict=True)
     out = gmf.eval_forward(model, gmf.make_input(fixture["input_shape"]))
     assert isinstance(out, torch.Tensor), f"eval output is {type(out).__name__}, expected a single tensor"
     problems = gmf.summary_mismatches(gmf.summarize(out), fixture[expected_key])
@@ -100,7 +101,7 @@ def test_eval_output_keep_index_buffers(built):
 def test_train_output_structure(built):
     """Training-mode forward on the batch-2 input returns the reference's structure."""
     fixture, model = built["fixture"], built["model"]
-    model.load_state_dict(gmf.rule_state_dict(fixture, "rule"), strict=True)
+    model.load_state_dict(_rule_state(built, "rule", keep=False), strict=True)
     model.train()
     torch.manual_seed(0)
     with torch.no_grad():
@@ -121,7 +122,7 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
         torch.manual_seed(0)
         return gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
     model = built["model"]
-    model.load_state_dict(gmf.rule_state_dict(fixture, "hash_rule", built["constructed"]), strict=True)
+    model.load_state_dict(_rule_state(built, "hash_rule", keep=True), strict=True)
     rule = input_rule_of(model)
     return model, next(side for side in range(BACKWARD_LEAST, 1025, 32) if rule.side_problem(side, side) is None)
 
