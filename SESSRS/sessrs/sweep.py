@@ -161,6 +161,7 @@ def run_sweep(
     execution: Execution = LOCAL,
     split: dict | None = None,
     restart: bool = False,
+    heatmaps: bool = True,
 ) -> dict:
     """Sweep every class over all threshold pairs of ``grid``; resumable, one saved part per finished image.
 
@@ -172,7 +173,8 @@ def run_sweep(
     (:class:`~sessrs.modes.RefineOptions`; the reference's by default). ``sweep.json`` records the images it was
     tuned on (names and content) and ``split``, the record of the split file that chose them
     (:func:`~sessrs.inputs.split_record`; ``None`` without one), which a held-out pick checks. ``restart``:
-    compute every image again (the folder may hold another sweep, which is replaced).
+    compute every image again (the folder may hold another sweep, which is replaced). ``heatmaps``: draw the
+    heatmaps (about a quarter of a second each; a caller that shows none of them may leave them out).
     """
     folder = out if isinstance(out, SweepFolder) else SweepFolder(Path(out))
     if not samples:
@@ -220,7 +222,7 @@ def run_sweep(
             tuned_on=[image_identity(s, spec) for s in samples],
             split=split,
         )
-        write_sweep_outputs(sweep, spec, folder)
+        write_sweep_outputs(sweep, spec, folder, heatmaps=heatmaps)
     return sweep
 
 
@@ -263,8 +265,8 @@ def summarise(
     }
 
 
-def write_sweep_outputs(sweep: dict, spec: DatasetSpec, folder: SweepFolder) -> None:
-    """``sweep.json``, a readable ``sweep.txt`` and one heatmap per class."""
+def write_sweep_outputs(sweep: dict, spec: DatasetSpec, folder: SweepFolder, *, heatmaps: bool = True) -> None:
+    """``sweep.json``, a readable ``sweep.txt`` and (with ``heatmaps``) one heatmap per class."""
     write_json_atomic(folder.sweep, sweep)
     base = sweep["baseline"]
     lines = [
@@ -284,6 +286,8 @@ def write_sweep_outputs(sweep: dict, spec: DatasetSpec, folder: SweepFolder) -> 
                 f"{row['t1']:>4} {row['t2']:>5} {row['mIoU']:7.2f} {row['mIoU'] - base['mIoU']:+7.2f} "
                 f"{row['mF1']:7.2f} {row['mPA']:7.2f} {row['OA']:7.2f} {row['IoU'].get(name, float('nan')):18.2f}"
             )
+        if not heatmaps:
+            continue
         t1_values, t2_values = (list(dict.fromkeys(row[key] for row in rows)) for key in ("t1", "t2"))
         sweep_heatmap(
             rows,

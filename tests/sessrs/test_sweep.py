@@ -10,9 +10,10 @@ import pytest
 from rscommon.datasets import URBAN
 from rscommon.metrics import confusion_matrix
 from rscommon.parallel import Execution
+from sessrs.folders import SweepFolder
 from sessrs.inputs import load_ground_truth, load_prepared, pair_inputs
 from sessrs.steps import refine_prepared
-from sessrs.sweep import THRESHOLD_PAIRS, run_sweep
+from sessrs.sweep import THRESHOLD_PAIRS, run_sweep, write_sweep_outputs
 from sessrs.sweep_engine import sweep_image
 from sessrs.validate import read_sweep, sweep_images
 
@@ -49,6 +50,15 @@ def test_sweep_writes_table_heatmaps_and_json(swept):
     heatmaps = sorted(out.glob("heatmap_*.png"))
     assert len(heatmaps) == len(sweep["sweeps"])
     assert all(path.stat().st_size > 1000 for path in heatmaps)
+
+
+def test_a_sweep_without_heatmaps_writes_the_same_figures_and_no_picture(swept, tmp_path):
+    sweep, out, _ = swept
+    folder = SweepFolder(tmp_path / "bare")
+    write_sweep_outputs(sweep, URBAN, folder, heatmaps=False)
+    assert json.loads(folder.sweep.read_text()) == sweep
+    assert folder.text.read_text() == (out / "sweep.txt").read_text()
+    assert not list(folder.root.glob("heatmap_*.png"))
 
 
 def test_rerun_resumes_without_recomputing(swept, monkeypatch):

@@ -92,10 +92,17 @@ SESSRS_VARIANTS = (
 
 
 def tune_and_apply(
-    fold: Fold, samples: list[Sample], spec: DatasetSpec, out: Path, settings: DemoSettings, variant: Variant
+    fold: Fold,
+    samples: list[Sample],
+    spec: DatasetSpec,
+    out: Path,
+    settings: DemoSettings,
+    variant: Variant,
+    *,
+    heatmaps: bool = True,
 ) -> dict:
     """Sweep on the fold's tuning tiles, choose thresholds as ``variant`` says, and refine the fold's evaluation
-    tiles with them (the SESSRS stage's own API).
+    tiles with them (the SESSRS stage's own API). ``heatmaps``: whether the sweep draws its heatmaps.
 
     The sweep goes to ``out/<variant.sweep_folder>/`` (sweep.json, heatmaps; resumed when there), the rest to
     ``out/<variant.folder>/``: ``best.json``, ``metrics.json`` and the refined maps in ``se_mask/``, which are the
@@ -104,7 +111,7 @@ def tune_and_apply(
     options = RefineOptions.for_mode(variant.mode)
     execution = Execution(settings.workers)
     sweep_folder = variant_sweep(out, variant)
-    sweep = run_sweep(tune, spec, sweep_folder, options=options, execution=execution)
+    sweep = run_sweep(tune, spec, sweep_folder, options=options, execution=execution, heatmaps=heatmaps)
     choice = ChoiceSettings(
         search=variant.search, threshold_mode=settings.pick_mode, max_objects=settings.max_objects, options=options
     )

@@ -58,13 +58,14 @@ def tune_sessrs(
     chosen: dict[str, Thresholds] = {}
     for protocol, fold, variant in console.progress(steps, unit="run"):
         out = work.fold(protocol, fold.name)
-        tuned = tune_and_apply(fold, samples, spec, out, settings, variant)
+        shown = protocol == "reference" and variant is SESSRS_VARIANTS[0]  # the sweep whose heatmaps the report shows
+        tuned = tune_and_apply(fold, samples, spec, out, settings, variant, heatmaps=shown)
         chosen[variant.key] = tuned["best"]
         maps = refined_matrices(variant_folder(out, variant).refined, fold.evaluate, work, spec)
         per_tile.setdefault(protocol, {}).setdefault(variant.key, {}).update(maps)
         if variant is SESSRS_VARIANTS[-1]:
             results.folds.setdefault(protocol, []).append(fold_summary(fold, chosen, spec))
-        if protocol == "reference" and variant is SESSRS_VARIANTS[0]:
+        if shown:
             results.reference_sweep = tuned["sweep"]
     results.matrices = {
         protocol: {variant: pooled(matrices) for variant, matrices in variants.items()}
