@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scene_files import read_band, scene_args, with_options
 
+from rscommon import parallel
 from rscommon.cli import run_main
 from rscommon.locks import file_lock, locked
 from rspipeline.scene import SceneRun, resolved
@@ -57,7 +58,8 @@ def test_too_many_tiles_are_refused_up_front(scene, tmp_path: Path, capsys, opti
     assert os.listdir(tmp_path) == []
 
 
-def test_unwritable_outputs_are_refused_before_any_tile(scene, tmp_path: Path, capsys) -> None:
+def test_unwritable_outputs_are_refused_before_any_tile(scene, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 1.0)  # nothing listens on port 9: no need to wait 20 s
     folder = tmp_path / "folder.tif"
     folder.mkdir()
     a_file = tmp_path / "file"
