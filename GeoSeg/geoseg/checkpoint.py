@@ -3,7 +3,7 @@ never running its code.
 
 Checkpoints are loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings and containers only,
 plus the few plain records Lightning checkpoints hold (numpy scalars in callback states, paths, hyper-parameter
-dicts), allowed by name in :data:`LIGHTNING_SAFE_GLOBALS`. A file that needs anything else is refused.
+dicts), allowed by name in :data:`PLAIN_RECORDS`. A file that needs anything else is refused.
 """
 
 from __future__ import annotations
@@ -36,25 +36,19 @@ def _numpy_globals() -> list:
     return [scalar, (scalar, "numpy.core.multiarray.scalar"), np.dtype, *dtypes]
 
 
-def _lightning_globals() -> list:
-    """Lightning's ``AttributeDict`` (its saved hyper-parameters), from whichever Lightning is installed."""
-    found = []
-    for module in (
-        "lightning_fabric.utilities.data",
-        "pytorch_lightning.utilities.parsing",
-        "lightning.fabric.utilities.data",
-    ):
-        try:
-            found.append(__import__(module, fromlist=["AttributeDict"]).AttributeDict)
-        except (ImportError, AttributeError):
-            continue
-    return found
+# Where Lightning's ``AttributeDict`` (its saved hyper-parameters) is defined, across versions.
+LIGHTNING_RECORD_MODULES = (
+    "lightning_fabric.utilities.data",
+    "pytorch_lightning.utilities.parsing",
+    "lightning.fabric.utilities.data",
+)
 
-
-# Plain records that Lightning checkpoints may hold besides tensors; none of them runs code when rebuilt.
-LIGHTNING_SAFE_GLOBALS = [
+# Plain records that checkpoints may hold besides tensors; none of them runs code when rebuilt. An ``AttributeDict``
+# is read as the plain dict it extends: the safe unpickler fills no other mapping, and Lightning (seconds to
+# import) is not needed to read a checkpoint.
+PLAIN_RECORDS = [
     *_numpy_globals(),
-    *_lightning_globals(),
+    *((dict, f"{module}.AttributeDict") for module in LIGHTNING_RECORD_MODULES),
     argparse.Namespace,
     pathlib.PosixPath,
     pathlib.WindowsPath,
@@ -73,7 +67,7 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     try:
-        with torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS):
+        with torch.serialization.safe_globals(PLAIN_RECORDS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         wanted = ", ".join(_unsafe_globals(path)) or str(error).splitlines()[0]

@@ -5,6 +5,7 @@ scripts' one-line failures."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -15,7 +16,13 @@ import torch
 from image_files import pixels
 from PIL import Image
 
-from geoseg.checkpoint import TRAINING_RECORD, load_net_weights, read_checkpoint, trained_checkpoint
+from geoseg.checkpoint import (
+    LIGHTNING_RECORD_MODULES,
+    TRAINING_RECORD,
+    load_net_weights,
+    read_checkpoint,
+    trained_checkpoint,
+)
 from geoseg.config import load_config
 from geoseg.paths import GEOSEG_ROOT
 from geoseg.predict import PREDICTION_RECORD, PredictOptions, predict
@@ -172,6 +179,40 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_does_not_run(tmp_pat
     torch.save({"state_dict": state, "callbacks": {"best": np.float64(0.5), "dir": tmp_path}}, tmp_path / "ok.ckpt")
     assert read_checkpoint(tmp_path / "ok.ckpt")["callbacks"]["best"] == 0.5
     load_net_weights(net, tmp_path / "ok.ckpt")
+
+
+@pytest.mark.parametrize("module", LIGHTNING_RECORD_MODULES[:2])
+def test_saved_hyper_parameters_are_an_allowed_record(module, tmp_path):
+    """Lightning's ``AttributeDict`` (Fabric's, and PyTorch Lightning's own) loads with ``weights_only=True``, as
+    the plain dict it extends."""
+    attribute_dict = importlib.import_module(module).AttributeDict
+    net = torch.nn.Conv2d(3, 8, 1)
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, "hyper_parameters": attribute_dict(lr=0.01)}, tmp_path / "hparams.ckpt")
+    hyper_parameters = read_checkpoint(tmp_path / "hparams.ckpt")["hyper_parameters"]
+    assert hyper_parameters == {"lr": 0.01} and type(hyper_parameters) is dict
+    load_net_weights(net, tmp_path / "hparams.ckpt")
+
+
+def test_prediction_starts_without_importing_lightning(tmp_path):
+    """``test.py --help`` and reading a checkpoint without hyper-parameters import no Lightning (seconds)."""
+    net = torch.nn.Conv2d(3, 8, 1)
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, tmp_path / "plain.ckpt")
+    probe = "\n".join(
+        [
+            "import runpy, sys",
+            "from geoseg.checkpoint import read_checkpoint",
+            f"read_checkpoint({str(tmp_path / 'plain.ckpt')!r})",
+            f"sys.argv = [{str(GEOSEG_ROOT / 'test.py')!r}, '--help']",
+            "try:",
+            "    runpy.run_path(sys.argv[0], run_name='__main__')",
+            "except SystemExit:",
+            "    pass",
+            "print(sorted(name for name in sys.modules if 'lightning' in name))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
 
 
 def test_refused_runs_are_one_line_errors_and_write_nothing(tiny, capsys):
