@@ -98,27 +98,54 @@ def test_eval_output_keep_index_buffers(built):
     _check_eval(built, "rule", "eval_output_keep_index_buffers", keep=True)
 
 
+def _is_fixed_size(fixture: dict[str, Any]) -> bool:
+    """Networks built for one input size (an ``img_size`` argument, e.g. SwinUNet)."""
+    return "img_size" in fixture["constructor"]["config_kwargs"]
+
+
+def _at_side(structure: dict[str, Any], recorded: int, side: int) -> dict[str, Any]:
+    """A recorded output structure for an input of ``side`` instead of ``recorded`` px: image sides scaled."""
+    if "shape" in structure:
+        batch_and_bands, sides = structure["shape"][:2], structure["shape"][2:]
+        assert all(s * side % recorded == 0 for s in sides), sides
+        return {**structure, "shape": [*batch_and_bands, *(s * side // recorded for s in sides)]}
+    if "elements" in structure:
+        return {**structure, "elements": [_at_side(e, recorded, side) for e in structure["elements"]]}
+    return structure
+
+
 def test_train_output_structure(built):
-    """Training-mode forward on the batch-2 input returns the reference's structure."""
-    fixture, model = built["fixture"], built["model"]
-    model.load_state_dict(_rule_state(built, "rule", keep=False), strict=True)
+    """Training-mode forward on the batch-2 input returns the reference's structure. A fixed-size network is
+    rebuilt (randomly initialised) for ``BACKWARD_SIZE_FIXED_IMG`` px, and the recorded sides scaled to it: its
+    output at the recorded 1024 px is checked value by value in eval mode above."""
+    fixture = built["fixture"]
+    expected = gmf.expected_structure(fixture["train_output_structure"])
+    shape = fixture["input_shape"]
+    if _is_fixed_size(fixture):
+        torch.manual_seed(0)
+        model = gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG)
+        expected = _at_side(expected, shape[-1], BACKWARD_SIZE_FIXED_IMG)
+        shape = [*shape[:2], BACKWARD_SIZE_FIXED_IMG, BACKWARD_SIZE_FIXED_IMG]
+    else:
+        model = built["model"]
+        model.load_state_dict(_rule_state(built, "rule", keep=False), strict=True)
     model.train()
     torch.manual_seed(0)
     with torch.no_grad():
-        out = model(gmf.batch_two(gmf.make_input(fixture["input_shape"])))
+        out = model(gmf.batch_two(gmf.make_input(shape)))
     model.eval()
-    assert gmf.output_structure(out) == gmf.expected_structure(fixture["train_output_structure"])
+    assert gmf.output_structure(out) == expected
 
 
 def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
     """The network for the backward test and its input side.
 
-    Fixed-size networks (an ``img_size`` argument, e.g. SwinUNet) are rebuilt, randomly initialised, for a
-    128x128 input; the others reuse the cached network with hash-rule weights on the smallest square input from
-    ``BACKWARD_LEAST`` its input rule takes (64 for most, 128 for FANet, 160 for the UNetFormers).
+    Fixed-size networks are rebuilt, randomly initialised, for a 128x128 input; the others reuse the cached
+    network with hash-rule weights on the smallest square input from ``BACKWARD_LEAST`` its input rule takes (64
+    for most, 128 for FANet, 160 for the UNetFormers).
     """
     fixture = built["fixture"]
-    if "img_size" in fixture["constructor"]["config_kwargs"]:
+    if _is_fixed_size(fixture):
         torch.manual_seed(0)
         return gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
     model = built["model"]
