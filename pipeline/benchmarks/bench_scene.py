@@ -266,7 +266,7 @@ def measure(arguments: list[str]) -> dict:
 def timings(folder: Path, size: int, tile: int, overlap: int, workers: int) -> dict[str, dict]:
     """The 8-bit and the 16-bit 4-band scene, each refined in a fresh process."""
     image, deep, pred = write_scene(folder, size)
-    best = folder / "best.json"
+    best = folder / "thresholds.json"
     best.write_text(json.dumps(PAPER_THRESHOLDS))
     figures = {}
     for name, source in (("8-bit RGB", image), ("16-bit 4-band", deep)):

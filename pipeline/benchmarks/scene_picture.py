@@ -68,7 +68,7 @@ def collared_scene(folder: Path) -> tuple[Path, Path, Path]:
     labels = read_label_png(f"{POTSDAM_TILE}label_mmseg.png")
     classes = np.where(labels == 0, 5, labels - 1).astype(np.uint8)  # boundary -> clutter
     pred = np.repeat(np.repeat(classes[4::8, 4::8], 8, 0), 8, 1)
-    image, prediction, thresholds = folder / "collared.tif", folder / "pred.tif", folder / "best.json"
+    image, prediction, thresholds = folder / "collared.tif", folder / "pred.tif", folder / "thresholds.json"
     with rasterio.open(image, "w", count=3, dtype="uint8", nodata=0, **PROFILE) as dataset:
         dataset.write(rgb)
     with rasterio.open(prediction, "w", count=1, dtype="uint8", **PROFILE) as dataset:

@@ -26,7 +26,7 @@ from .assembly import heatmaps, protocol_tables, report_top, set_group, tile_pan
 from .console import Console
 from .objects import ObjectChoice, choose_objects
 from .protocols import SESSRS_VARIANTS, fold_summary, protocol_folds, tune_and_apply, variant_folder, variant_sweep
-from .samples import SAMPLE_SETS, SampleSet, Workspace, crop_predictions, prepare_set
+from .samples import SAMPLE_SETS, DemoFolder, SampleSet, Workspace, crop_predictions, prepare_set
 from .scores import evaluate_peers, fixed_peers, pooled, refined_matrices
 from .settings import DemoSettings
 from .stages import is_trained, make_objects, predict, train
@@ -123,19 +123,20 @@ def run_demo(settings: DemoSettings, terminal: TextIO | None = None) -> Path:
     settings = replace(settings, out=settings.out.resolve())
     settings.out.mkdir(parents=True, exist_ok=True)
     objects = choose_objects(settings.objects)
-    with Console(settings.out / "logs", settings.verbose, terminal) as console:
+    folder = DemoFolder(settings.out)
+    with Console(folder.logs, settings.verbose, terminal) as console:
         console.say(f"SESSRS demo -> {settings.out} (each stage's output: {console.logs}/)")
         console.say(f"objects: {objects.description}")
         if objects.missing:
             console.say(objects.missing)
         groups, metrics, reused = [], {}, []
         for key in settings.sets:
-            work = Workspace(settings.out / key, objects.key)
+            work = folder.workspace(key, objects.key)
             reused.append(is_trained(work))
             group, metrics[key] = run_set(SAMPLE_SETS[key], work, settings, objects, console)
             groups.append(group)
         with console.stage("report", "report"):
-            write_json_atomic(settings.out / "metrics.json", metrics)
+            write_json_atomic(folder.metrics, metrics)
             report = {
                 "title": REPORT_TITLE,
                 "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -50,6 +50,25 @@ SAMPLE_SETS: dict[str, SampleSet] = {
 
 
 @dataclass(frozen=True)
+class DemoFolder:
+    """The demo's output folder: a workspace per sample set, the stage logs, the figures and the report."""
+
+    root: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def metrics(self) -> Path:
+        """``metrics.json``: every protocol's figures per sample set."""
+        return self.root / "metrics.json"
+
+    def workspace(self, key: str, objects: str) -> Workspace:
+        return Workspace(self.root / key, objects)
+
+
+@dataclass(frozen=True)
 class Workspace:
     """The folders of one sample set under the demo's output folder; objects are kept per object source."""
 
