@@ -165,15 +165,15 @@ def refinement_seams(folder: Path, overlap: int) -> tuple[float, float, float, f
     from sessrs import APPLY_MAX_OBJECTS, Thresholds, refine
 
     rgb, pred, image, prediction = potsdam_mosaic(folder)
-    best = folder / "potsdam_best.json"
-    best.write_text(json.dumps(POTSDAM_THRESHOLDS))
+    thresholds_file = folder / "potsdam_thresholds.json"
+    thresholds_file.write_text(json.dumps(POTSDAM_THRESHOLDS))
     out = folder / f"potsdam_refined_{overlap}.tif"
     run_command(
         scene_argv(
             image=image,
             pred=prediction,
             objects="regions",
-            thresholds=best,
+            thresholds=thresholds_file,
             dataset="potsdam",
             out=out,
             tile=SEAM_TILE,
@@ -266,8 +266,8 @@ def measure(arguments: list[str]) -> dict:
 def timings(folder: Path, size: int, tile: int, overlap: int, workers: int) -> dict[str, dict]:
     """The 8-bit and the 16-bit 4-band scene, each refined in a fresh process."""
     image, deep, pred = write_scene(folder, size)
-    best = folder / "thresholds.json"
-    best.write_text(json.dumps(PAPER_THRESHOLDS))
+    thresholds_file = folder / "thresholds.json"
+    thresholds_file.write_text(json.dumps(PAPER_THRESHOLDS))
     figures = {}
     for name, source in (("8-bit RGB", image), ("16-bit 4-band", deep)):
         out = folder / f"refined_{source.stem}.tif"
@@ -277,7 +277,7 @@ def timings(folder: Path, size: int, tile: int, overlap: int, workers: int) -> d
                 bands=(1, 2, 3),
                 pred=pred,
                 objects="regions",
-                thresholds=best,
+                thresholds=thresholds_file,
                 dataset="Urban",
                 out=out,
                 vector=out.with_suffix(".gpkg"),

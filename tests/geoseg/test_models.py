@@ -23,7 +23,7 @@ from rscommon.paths import MissingWeightsError
 
 FIXTURES = gmf.fixture_paths()
 BACKWARD_LEAST = 64  # the backward test's side: the smallest the network's input rule takes from here (1/32 map: 2)
-BACKWARD_SIZE_FIXED_IMG = 128
+FIXED_SIZE_REBUILD = 128  # the side fixed-size networks are rebuilt for in the training-mode tests
 LARGE_INPUT = 512
 
 
@@ -103,6 +103,12 @@ def _is_fixed_size(fixture: dict[str, Any]) -> bool:
     return "img_size" in fixture["constructor"]["config_kwargs"]
 
 
+def _small_rebuild(fixture: dict[str, Any]) -> torch.nn.Module:
+    """A fixed-size network rebuilt, randomly initialised, for ``FIXED_SIZE_REBUILD`` px."""
+    torch.manual_seed(0)
+    return gmf.build_model(fixture, pretrained=False, img_size=FIXED_SIZE_REBUILD)
+
+
 def _at_side(structure: dict[str, Any], recorded: int, side: int) -> dict[str, Any]:
     """A recorded output structure for an input of ``side`` instead of ``recorded`` px: image sides scaled."""
     if "shape" in structure:
@@ -116,16 +122,15 @@ def _at_side(structure: dict[str, Any], recorded: int, side: int) -> dict[str, A
 
 def test_train_output_structure(built):
     """Training-mode forward on the batch-2 input returns the reference's structure. A fixed-size network is
-    rebuilt (randomly initialised) for ``BACKWARD_SIZE_FIXED_IMG`` px, and the recorded sides scaled to it: its
+    rebuilt (randomly initialised) for ``FIXED_SIZE_REBUILD`` px, and the recorded sides scaled to it: its
     output at the recorded 1024 px is checked value by value in eval mode above."""
     fixture = built["fixture"]
     expected = gmf.expected_structure(fixture["train_output_structure"])
     shape = fixture["input_shape"]
     if _is_fixed_size(fixture):
-        torch.manual_seed(0)
-        model = gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG)
-        expected = _at_side(expected, shape[-1], BACKWARD_SIZE_FIXED_IMG)
-        shape = [*shape[:2], BACKWARD_SIZE_FIXED_IMG, BACKWARD_SIZE_FIXED_IMG]
+        model = _small_rebuild(fixture)
+        expected = _at_side(expected, shape[-1], FIXED_SIZE_REBUILD)
+        shape = [*shape[:2], FIXED_SIZE_REBUILD, FIXED_SIZE_REBUILD]
     else:
         model = built["model"]
         model.load_state_dict(_rule_state(built, "rule", keep=False), strict=True)
@@ -146,8 +151,7 @@ def _trainable_small(built: dict[str, Any]) -> tuple[torch.nn.Module, int]:
     """
     fixture = built["fixture"]
     if _is_fixed_size(fixture):
-        torch.manual_seed(0)
-        return gmf.build_model(fixture, pretrained=False, img_size=BACKWARD_SIZE_FIXED_IMG), BACKWARD_SIZE_FIXED_IMG
+        return _small_rebuild(fixture), FIXED_SIZE_REBUILD
     model = built["model"]
     model.load_state_dict(_rule_state(built, "hash_rule", keep=True), strict=True)
     rule = input_rule_of(model)

@@ -181,6 +181,7 @@ def test_a_checkpoint_carrying_code_is_refused_and_the_code_does_not_run(tmp_pat
     load_net_weights(net, tmp_path / "ok.ckpt")
 
 
+# The third is the copy inside the ``lightning`` package, which the project does not install.
 @pytest.mark.parametrize("module", LIGHTNING_RECORD_MODULES[:2])
 def test_saved_hyper_parameters_are_an_allowed_record(module, tmp_path):
     """Lightning's ``AttributeDict`` (Fabric's, and PyTorch Lightning's own) loads with ``weights_only=True``, as

@@ -51,7 +51,8 @@ SAMPLE_SETS: dict[str, SampleSet] = {
 
 @dataclass(frozen=True)
 class DemoFolder:
-    """The demo's output folder: a workspace per sample set, the stage logs, the figures and the report."""
+    """The demo's output folder: a workspace per sample set, the stage logs and the figures (the report beside
+    them is :func:`rspipeline.report.write_report`'s)."""
 
     root: Path
 
